@@ -1,0 +1,110 @@
+/**
+ * Configuration read once per container (cold start) from the environment.
+ * The same variables are set by the CDK stack in AWS and by the local runtime locally;
+ * handlers never ask where they run.
+ */
+import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export type JwtKeySource =
+  | { readonly kind: 'secret'; readonly secret: string }
+  | { readonly kind: 'secretsManager'; readonly secretId: string }
+  | { readonly kind: 'jwks'; readonly url: string };
+
+export interface ChatConfig {
+  readonly tables: Readonly<Record<TableId, string>>;
+  /** Custom DynamoDB endpoint (dynalite, DynamoDB Local, LocalStack). */
+  readonly dynamoDbEndpoint?: string;
+  /** Custom Lambda endpoint (the local runtime's Invoke API). */
+  readonly lambdaEndpoint?: string;
+  /** Custom Secrets Manager endpoint. */
+  readonly secretsManagerEndpoint?: string;
+  /**
+   * Management API endpoint including the stage. When unset it is derived from the
+   * event's `requestContext` (`https://{domainName}/{stage}`).
+   */
+  readonly callbackUrl?: string;
+  readonly welcomeFunctionName?: string;
+  readonly jwt: {
+    /** Unset in functions that verify no tokens. */
+    readonly key?: JwtKeySource;
+    readonly issuer?: string;
+    readonly audience?: string;
+  };
+  /** Lets every user broadcast, not only admins. */
+  readonly broadcastAllowAll: boolean;
+  /** Connection rows live this long; must exceed API Gateway's 2 h maximum. */
+  readonly connectionTtlSeconds: number;
+  /** Parallel Management API posts per fan-out. */
+  readonly fanOutConcurrency: number;
+  readonly maxGroupMembers: number;
+  /** Days messages are kept; 0 keeps them forever. */
+  readonly messageRetentionDays: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    throw new ConfigError(`${name} must be an integer >= ${min}; received "${raw}".`);
+  }
+  return value;
+}
+
+function jwtKey(env: Env): JwtKeySource | undefined {
+  const jwksUrl = optional(env, 'JWKS_URL');
+  const secretId = optional(env, 'JWT_SECRET_ID');
+  const secret = optional(env, 'JWT_SECRET');
+  const chosen = [jwksUrl, secretId, secret].filter((v) => v !== undefined).length;
+  if (chosen === 0) return undefined;
+  if (chosen > 1) {
+    throw new ConfigError(
+      `Set only one of JWT_SECRET, JWT_SECRET_ID (Secrets Manager) or JWKS_URL; received ${chosen}.`,
+    );
+  }
+  if (jwksUrl) return { kind: 'jwks', url: jwksUrl };
+  if (secretId) return { kind: 'secretsManager', secretId };
+  return { kind: 'secret', secret: secret as string };
+}
+
+const MINIMUM_CONNECTION_TTL_SECONDS = 2 * 3600 + 10 * 60;
+
+export function loadConfig(env: Env = process.env): ChatConfig {
+  const tables = {} as Record<TableId, string>;
+  for (const [id, definition] of Object.entries(tableDefinitions) as [TableId, { envVar: string }][]) {
+    const name = optional(env, definition.envVar);
+    if (!name) throw new ConfigError(`${definition.envVar} is not set: it must name the ${id} table.`);
+    tables[id] = name;
+  }
+  const jwksUrl = optional(env, 'JWKS_URL');
+  const issuer = optional(env, 'JWT_ISSUER');
+  const audience = optional(env, 'JWT_AUDIENCE');
+  if (jwksUrl && (!issuer || !audience)) {
+    throw new ConfigError('JWKS_URL needs JWT_ISSUER and JWT_AUDIENCE as well.');
+  }
+  return {
+    tables,
+    dynamoDbEndpoint: optional(env, 'DYNAMODB_ENDPOINT'),
+    lambdaEndpoint: optional(env, 'LAMBDA_ENDPOINT'),
+    secretsManagerEndpoint: optional(env, 'SECRETS_MANAGER_ENDPOINT'),
+    callbackUrl: optional(env, 'WS_CALLBACK_URL'),
+    welcomeFunctionName: optional(env, 'WELCOME_FUNCTION_NAME'),
+    jwt: { key: jwtKey(env), issuer, audience },
+    broadcastAllowAll: optional(env, 'BROADCAST_ALLOW_ALL') === 'true',
+    connectionTtlSeconds: integer(env, 'CONNECTION_TTL_SECONDS', 7800, MINIMUM_CONNECTION_TTL_SECONDS),
+    fanOutConcurrency: integer(env, 'FANOUT_CONCURRENCY', 32, 1),
+    maxGroupMembers: integer(env, 'MAX_GROUP_MEMBERS', 500, 2),
+    messageRetentionDays: integer(env, 'MESSAGE_RETENTION_DAYS', 0, 0),
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * Every Lambda function, what it is wired to and exactly what it may touch.
+ * The stack builds functions, routes and IAM statements from this table; the local
+ * runtime uses it to route events to the same handler modules.
+ * Plain data only: imported by the local runtime.
+ */
+import type { TableId } from './table-definitions.ts';
+
+export type DynamoAction =
+  | 'GetItem'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'Query'
+  | 'BatchGetItem'
+  | 'BatchWriteItem';
+
+export interface TableAccess {
+  readonly actions: readonly DynamoAction[];
+  /** Indexes the function queries; granted by exact index ARN. */
+  readonly indexes?: readonly string[];
+}
+
+export type FunctionId =
+  | 'connect'
+  | 'disconnect'
+  | 'welcome'
+  | 'sendMessage'
+  | 'sendGroupMessage'
+  | 'createGroup'
+  | 'broadcast'
+  | 'ping'
+  | 'default'
+  | 'httpApi';
+
+export interface FunctionSpec {
+  /** Handler module, relative to the repository root; it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  readonly tables: Partial<Record<TableId, TableAccess>>;
+  /** Needs `execute-api:ManageConnections` on the stage: post, get or delete connections. */
+  readonly manageConnections?: readonly ('POST' | 'GET' | 'DELETE')[];
+  /** Verifies JWTs, so it reads the signing secret. */
+  readonly verifiesTokens?: boolean;
+  /** Functions it invokes asynchronously. */
+  readonly invokes?: readonly FunctionId[];
+}
+
+const removeGoneConnections = {
+  connections: { actions: ['GetItem', 'DeleteItem'] },
+  presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem'] },
+} as const satisfies Partial<Record<TableId, TableAccess>>;
+
+export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
+  connect: {
+    entry: 'functions/handlers/connect.ts',
+    description: '$connect: verifies the JWT, registers the connection, schedules the welcome push',
+    tables: {
+      connections: { actions: ['PutItem'] },
+      presence: { actions: ['UpdateItem'] },
+    },
+    verifiesTokens: true,
+    invokes: ['welcome'],
+  },
+  disconnect: {
+    entry: 'functions/handlers/disconnect.ts',
+    description: '$disconnect: removes the connection and updates presence',
+    tables: removeGoneConnections,
+  },
+  welcome: {
+    entry: 'functions/handlers/welcome.ts',
+    description: 'Waits until a new connection is open, then posts the welcome frame',
+    tables: {},
+    manageConnections: ['GET', 'POST'],
+  },
+  sendMessage: {
+    entry: 'functions/handlers/send-message.ts',
+    description: 'send_message: stores a private message and delivers it to the recipient',
+    tables: { ...removeGoneConnections, messages: { actions: ['PutItem'] } },
+    manageConnections: ['POST'],
+  },
+  sendGroupMessage: {
+    entry: 'functions/handlers/send-group-message.ts',
+    description: 'send_group_message: members only; stores and fans out to online members',
+    tables: {
+      ...removeGoneConnections,
+      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
+      messages: { actions: ['PutItem'] },
+      groups: { actions: ['GetItem', 'Query'] },
+    },
+    manageConnections: ['POST'],
+  },
+  createGroup: {
+    entry: 'functions/handlers/create-group.ts',
+    description: 'create_group: creates a group with its members',
+    tables: {
+      connections: { actions: ['GetItem'] },
+      groups: { actions: ['PutItem', 'BatchWriteItem'] },
+    },
+  },
+  broadcast: {
+    entry: 'functions/handlers/broadcast.ts',
+    description: 'broadcast: admins only; fans out to every open connection',
+    tables: {
+      ...removeGoneConnections,
+      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
+    },
+    manageConnections: ['POST'],
+  },
+  ping: {
+    entry: 'functions/handlers/ping.ts',
+    description: 'ping: answers pong',
+    tables: {},
+  },
+  default: {
+    entry: 'functions/handlers/default.ts',
+    description: '$default: unknown commands (1000) and non-JSON frames (1001)',
+    tables: {},
+  },
+  httpApi: {
+    entry: 'functions/handlers/http-api.ts',
+    description: 'HTTP API: online count and users, online check, send-message, broadcast, history',
+    tables: {
+      ...removeGoneConnections,
+      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
+      messages: { actions: ['PutItem', 'Query'] },
+      groups: { actions: ['GetItem'] },
+    },
+    manageConnections: ['POST'],
+    verifiesTokens: true,
+  },
+};
+
+/** WebSocket routes (route selection expression `$request.body.cmd`) and their functions. */
+export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {
+  $connect: 'connect',
+  $disconnect: 'disconnect',
+  $default: 'default',
+  send_message: 'sendMessage',
+  send_group_message: 'sendGroupMessage',
+  create_group: 'createGroup',
+  broadcast: 'broadcast',
+  ping: 'ping',
+};
+
+/** HTTP API routes, all served by `httpApi`. */
+export const httpRoutes = [
+  { method: 'GET', path: '/api/ws/online-count' },
+  { method: 'GET', path: '/api/ws/online-users' },
+  { method: 'GET', path: '/api/ws/online/check' },
+  { method: 'POST', path: '/api/ws/send-message' },
+  { method: 'POST', path: '/api/ws/broadcast' },
+  { method: 'GET', path: '/api/ws/messages' },
+] as const;
+
+export const ROUTE_SELECTION_EXPRESSION = '$request.body.cmd';

@@ -1,0 +1,92 @@
+/**
+ * The DynamoDB tables, described once. The CDK stack turns these into `TableV2`
+ * resources and the local runtime into `CreateTable` calls, so the two cannot drift.
+ * Plain data only: this module is imported by the local runtime and must not pull in CDK.
+ */
+
+export type KeyType = 'S' | 'N';
+
+export interface KeyAttribute {
+  readonly name: string;
+  readonly type: KeyType;
+}
+
+export interface IndexDefinition {
+  readonly indexName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** `ALL`, `KEYS_ONLY`, or the non-key attributes to project. */
+  readonly projection: 'ALL' | 'KEYS_ONLY' | readonly string[];
+}
+
+export interface TableDefinition {
+  /** Environment variable through which handlers receive the physical table name. */
+  readonly envVar: string;
+  /** Table name used by the local runtime (AWS names come from CloudFormation). */
+  readonly localName: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+  /** Attribute holding an expiry in epoch seconds. */
+  readonly timeToLiveAttribute?: string;
+  readonly indexes: readonly IndexDefinition[];
+}
+
+export type TableId = 'connections' | 'presence' | 'messages' | 'groups';
+
+/** Number of partitions the online-user index is spread over (see docs/architecture.md). */
+export const PRESENCE_SHARDS = 16;
+
+export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
+  /** One row per open WebSocket connection: who it belongs to and when it expires. */
+  connections: {
+    envVar: 'CONNECTIONS_TABLE',
+    localName: 'chat-connections',
+    partitionKey: { name: 'connectionId', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    indexes: [],
+  },
+  /**
+   * One row per online user holding the set of their connection ids, so a user's
+   * connections are one GetItem and a group's are BatchGetItem. `shard` spreads online
+   * users over a few partitions of `byShard` for online-users and broadcast (no Scan).
+   * The item `#stats` keeps the online counters.
+   */
+  presence: {
+    envVar: 'PRESENCE_TABLE',
+    localName: 'chat-presence',
+    partitionKey: { name: 'userId', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    indexes: [
+      {
+        indexName: 'byShard',
+        partitionKey: { name: 'shard', type: 'S' },
+        sortKey: { name: 'userId', type: 'S' },
+        projection: ['connectionIds', 'expiresAt'],
+      },
+    ],
+  },
+  /** Messages per conversation (`roomId`), ordered by their ULID `messageId`. */
+  messages: {
+    envVar: 'MESSAGES_TABLE',
+    localName: 'chat-messages',
+    partitionKey: { name: 'roomId', type: 'S' },
+    sortKey: { name: 'messageId', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    indexes: [],
+  },
+  /** Group metadata (`sk = meta`) and members (`sk = member#<userId>`). */
+  groups: {
+    envVar: 'GROUPS_TABLE',
+    localName: 'chat-groups',
+    partitionKey: { name: 'groupId', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    indexes: [
+      {
+        indexName: 'byMember',
+        partitionKey: { name: 'memberUserId', type: 'S' },
+        sortKey: { name: 'groupId', type: 'S' },
+        projection: 'KEYS_ONLY',
+      },
+    ],
+  },
+};
