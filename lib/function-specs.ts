@@ -44,11 +44,23 @@ export interface FunctionSpec {
   readonly verifiesTokens?: boolean;
   /** Functions it invokes asynchronously. */
   readonly invokes?: readonly FunctionId[];
+  /**
+   * Environment variable through which the functions that invoke this one receive its
+   * name. Required for every function listed in some `invokes`.
+   */
+  readonly nameEnvVar?: string;
 }
 
-const removeGoneConnections = {
+/** Removing a connection that closed or answered 410: its row and its presence entry. */
+const removeConnection = {
+  connections: { actions: ['DeleteItem'] },
+  presence: { actions: ['UpdateItem', 'DeleteItem'] },
+} as const satisfies Partial<Record<TableId, TableAccess>>;
+
+/** Routes resolve the sender from the connection row and may remove gone recipients. */
+const senderAndCleanup = {
   connections: { actions: ['GetItem', 'DeleteItem'] },
-  presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem'] },
+  presence: { actions: ['UpdateItem', 'DeleteItem'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
 export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
@@ -65,28 +77,33 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   disconnect: {
     entry: 'functions/handlers/disconnect.ts',
     description: '$disconnect: removes the connection and updates presence',
-    tables: removeGoneConnections,
+    tables: removeConnection,
   },
   welcome: {
     entry: 'functions/handlers/welcome.ts',
     description: 'Waits until a new connection is open, then posts the welcome frame',
     tables: {},
     manageConnections: ['GET', 'POST'],
+    nameEnvVar: 'WELCOME_FUNCTION_NAME',
   },
   sendMessage: {
     entry: 'functions/handlers/send-message.ts',
     description: 'send_message: stores a private message and delivers it to the recipient',
-    tables: { ...removeGoneConnections, messages: { actions: ['PutItem'] } },
+    tables: {
+      ...senderAndCleanup,
+      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem'] },
+      messages: { actions: ['PutItem'] },
+    },
     manageConnections: ['POST'],
   },
   sendGroupMessage: {
     entry: 'functions/handlers/send-group-message.ts',
     description: 'send_group_message: members only; stores and fans out to online members',
     tables: {
-      ...removeGoneConnections,
+      ...senderAndCleanup,
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
       messages: { actions: ['PutItem'] },
-      groups: { actions: ['GetItem', 'Query'] },
+      groups: { actions: ['Query'] },
     },
     manageConnections: ['POST'],
   },
@@ -102,8 +119,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     entry: 'functions/handlers/broadcast.ts',
     description: 'broadcast: admins only; fans out to every open connection',
     tables: {
-      ...removeGoneConnections,
-      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
+      ...senderAndCleanup,
+      presence: { actions: ['UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
     },
     manageConnections: ['POST'],
   },
@@ -121,7 +138,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     entry: 'functions/handlers/http-api.ts',
     description: 'HTTP API: online count and users, online check, send-message, broadcast, history',
     tables: {
-      ...removeGoneConnections,
+      ...removeConnection,
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
       messages: { actions: ['PutItem', 'Query'] },
       groups: { actions: ['GetItem'] },

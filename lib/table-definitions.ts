@@ -59,7 +59,7 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
     indexes: [
       {
         indexName: 'byShard',
-        partitionKey: { name: 'shard', type: 'S' },
+        partitionKey: { name: 'onlineShard', type: 'S' },
         sortKey: { name: 'userId', type: 'S' },
         projection: ['connectionIds', 'expiresAt'],
       },

@@ -1,2 +1,79 @@
-// Placeholder until the real handler lands; exports the handler contract.
-export const handler = async (_event: unknown): Promise<{ statusCode: number; body?: string }> => ({ statusCode: 200 });
+/**
+ * `$connect`: verify the JWT, register the connection, and schedule the welcome push.
+ * A bad token answers 401 and writes nothing. API Gateway refuses posts until this
+ * returns, so the welcome is sent by the `welcome` function, invoked asynchronously.
+ */
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import {
+  AuthError,
+  CHAT_SUBPROTOCOL,
+  type ConnectRequest,
+  offeredSubprotocols,
+  tokenFromConnectRequest,
+  verifyToken,
+} from '../core/auth.ts';
+import { callbackUrlFor, getServices } from '../runtime/container.ts';
+import { log } from '../runtime/logger.ts';
+import type { WebSocketResult } from '../runtime/websocket.ts';
+import type { WelcomeRequest } from './welcome.ts';
+
+export type ConnectEvent = APIGatewayProxyWebsocketEventV2 & ConnectRequest;
+
+const unauthorized: WebSocketResult = { statusCode: 401, body: 'Unauthorized' };
+
+export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => {
+  const { connectionId } = event.requestContext;
+  try {
+    const services = getServices();
+    const token = tokenFromConnectRequest(event);
+    if (!token) {
+      log('info', 'connect refused', { connectionId, reason: 'no token' });
+      return unauthorized;
+    }
+    const { jwt } = services.config;
+    const identity = await verifyToken(token, await services.verificationKey(), {
+      issuer: jwt.issuer,
+      audience: jwt.audience,
+    });
+    await services.registry.open(connectionId, identity);
+    await scheduleWelcome({
+      connectionId,
+      userId: identity.userId,
+      callbackUrl: callbackUrlFor(event.requestContext),
+    });
+    log('info', 'connected', { connectionId, userId: identity.userId });
+    // Browsers drop the connection unless the response names one of the offered subprotocols.
+    return offeredSubprotocols(event.headers).includes(CHAT_SUBPROTOCOL)
+      ? { statusCode: 200, headers: { 'Sec-WebSocket-Protocol': CHAT_SUBPROTOCOL } }
+      : { statusCode: 200 };
+  } catch (error) {
+    if (error instanceof AuthError) {
+      log('info', 'connect refused', { connectionId, reason: error.message });
+      return unauthorized;
+    }
+    log('error', 'connect failed', { connectionId, error });
+    return { statusCode: 500, body: 'Internal server error' };
+  }
+};
+
+async function scheduleWelcome(request: WelcomeRequest): Promise<void> {
+  const services = getServices();
+  const functionName = services.config.welcomeFunctionName;
+  if (!functionName) {
+    log('warn', 'WELCOME_FUNCTION_NAME is not set; no welcome push', { connectionId: request.connectionId });
+    return;
+  }
+  try {
+    await services.lambda.send(
+      new InvokeCommand({
+        FunctionName: functionName,
+        InvocationType: 'Event',
+        Payload: new TextEncoder().encode(JSON.stringify(request)),
+      }),
+    );
+  } catch (error) {
+    // The connection is usable without its greeting; do not refuse it for this.
+    log('error', 'welcome invocation failed', { connectionId: request.connectionId, error });
+  }
+}

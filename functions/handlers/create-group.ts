@@ -1,2 +1,8 @@
-// Placeholder until the real handler lands; exports the handler contract.
-export const handler = async (_event: unknown): Promise<{ statusCode: number; body?: string }> => ({ statusCode: 200 });
+import { commandErrorCodes, createGroupSchema, parseCommand } from '../core/commands.ts';
+import { callbackUrlFor } from '../runtime/container.ts';
+import { messageRoute } from '../runtime/websocket.ts';
+
+export const handler = messageRoute(async ({ event, data, services, sender }) => {
+  const input = parseCommand(createGroupSchema, data, commandErrorCodes.createGroup);
+  return services.chat(callbackUrlFor(event.requestContext)).createGroup(await sender(), input);
+});

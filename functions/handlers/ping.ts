@@ -1,2 +1,3 @@
-// Placeholder until the real handler lands; exports the handler contract.
-export const handler = async (_event: unknown): Promise<{ statusCode: number; body?: string }> => ({ statusCode: 200 });
+import { messageRoute } from '../runtime/websocket.ts';
+
+export const handler = messageRoute(async () => ({ type: 'pong', time: new Date().toISOString() }));

@@ -1,0 +1,135 @@
+/**
+ * JWT verification at `$connect` and on the HTTP API. HS256 with a shared secret
+ * (from the environment or Secrets Manager) or asymmetric keys from a JWKS URL.
+ * The algorithm list is pinned, so `alg: none` and algorithm confusion are refused.
+ */
+import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { isValidUserId } from './ids.ts';
+
+export interface Identity {
+  readonly userId: string;
+  readonly roles: readonly string[];
+  /** The token's `exp`, epoch seconds. */
+  readonly expiresAt: number;
+}
+
+export class AuthError extends Error {
+  override name = 'AuthError';
+}
+
+export type VerificationKey =
+  | { readonly kind: 'secret'; readonly secret: Uint8Array }
+  | { readonly kind: 'jwks'; readonly keys: JWTVerifyGetKey };
+
+export interface TokenVerifierOptions {
+  readonly issuer?: string;
+  readonly audience?: string;
+  /** Seconds of clock skew tolerated on `exp`/`nbf`. @default 30 */
+  readonly clockToleranceSeconds?: number;
+}
+
+const HMAC_ALGORITHMS = ['HS256'];
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'];
+
+function rolesOf(payload: JWTPayload): string[] {
+  const roles = new Set<string>();
+  if (typeof payload.role === 'string') roles.add(payload.role);
+  if (Array.isArray(payload.roles)) {
+    for (const role of payload.roles) if (typeof role === 'string') roles.add(role);
+  }
+  return [...roles];
+}
+
+export function secretKey(secret: string): VerificationKey {
+  return { kind: 'secret', secret: new TextEncoder().encode(secret) };
+}
+
+export function jwksKey(url: string): VerificationKey {
+  return { kind: 'jwks', keys: createRemoteJWKSet(new URL(url)) };
+}
+
+export async function verifyToken(
+  token: string,
+  key: VerificationKey,
+  options: TokenVerifierOptions = {},
+): Promise<Identity> {
+  let payload: JWTPayload;
+  try {
+    const verifyOptions = {
+      issuer: options.issuer,
+      audience: options.audience,
+      clockTolerance: options.clockToleranceSeconds ?? 30,
+      requiredClaims: ['sub', 'exp'],
+    };
+    const result =
+      key.kind === 'secret'
+        ? await jwtVerify(token, key.secret, { ...verifyOptions, algorithms: HMAC_ALGORITHMS })
+        : await jwtVerify(token, key.keys, { ...verifyOptions, algorithms: ASYMMETRIC_ALGORITHMS });
+    payload = result.payload;
+  } catch (error) {
+    // jose's messages name the failed check (expired, signature, claim) and never echo the token.
+    throw new AuthError(error instanceof Error ? error.message : 'token rejected');
+  }
+  const userId = payload.sub;
+  if (typeof userId !== 'string' || !isValidUserId(userId)) {
+    throw new AuthError('token subject is not a valid user id');
+  }
+  return { userId, roles: rolesOf(payload), expiresAt: payload.exp as number };
+}
+
+export const ADMIN_ROLE = 'admin';
+
+export function isAdmin(roles: readonly string[]): boolean {
+  return roles.includes(ADMIN_ROLE);
+}
+
+type HeaderMap = Readonly<Record<string, string | undefined>> | null | undefined;
+
+function header(headers: HeaderMap, name: string): string | undefined {
+  if (!headers) return undefined;
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+export interface ConnectRequest {
+  readonly headers?: HeaderMap;
+  readonly queryStringParameters?: HeaderMap;
+}
+
+/** Subprotocols the client offered (`Sec-WebSocket-Protocol`, comma-separated). */
+export function offeredSubprotocols(headers: HeaderMap): string[] {
+  const raw = header(headers, 'sec-websocket-protocol');
+  return raw
+    ? raw
+        .split(',')
+        .map((value) => value.trim())
+        .filter(Boolean)
+    : [];
+}
+
+export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
+export const CHAT_SUBPROTOCOL = 'chat';
+
+/** The token from `?token=`, `Authorization: Bearer`, the legacy `websocket` header, or `bearer.<jwt>` subprotocol. */
+export function tokenFromConnectRequest(request: ConnectRequest): string | undefined {
+  const fromQuery = request.queryStringParameters?.token;
+  if (fromQuery) return fromQuery;
+  const fromAuthorization = bearerToken(header(request.headers, 'authorization'));
+  if (fromAuthorization) return fromAuthorization;
+  const legacy = header(request.headers, 'websocket')?.trim();
+  if (legacy) return legacy;
+  const subprotocol = offeredSubprotocols(request.headers).find((value) =>
+    value.startsWith(BEARER_SUBPROTOCOL_PREFIX),
+  );
+  return subprotocol ? subprotocol.slice(BEARER_SUBPROTOCOL_PREFIX.length) : undefined;
+}
+
+export function bearerToken(authorization: string | undefined): string | undefined {
+  const match = authorization?.match(/^Bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+export { header as headerValue };

@@ -1,0 +1,119 @@
+/**
+ * The commands' `data`, validated by one schema per command. A failed check becomes
+ * the protocol's error code: a missing or empty required field gets the command's
+ * "required" code, anything else of the wrong shape its "invalid" code.
+ */
+import { z } from 'zod';
+import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
+import { GROUP_ID, isValidUserId } from './ids.ts';
+
+/** User ids are strings; integers on input are accepted and turned into strings. */
+export const userIdSchema = z
+  .union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)])
+  .transform((value) => String(value))
+  .refine(isValidUserId, 'user id must be 1-128 characters without control characters or a leading #');
+
+/** Text content; its length limit is applied by the service (it is configurable). */
+const contentSchema = z.string().refine((value) => value.trim().length > 0, 'content is empty');
+
+/** 1 text, 2 image, 3 file, 4 audio, 5 video. */
+const messageTypeSchema = z.number().int().min(1).max(5).default(1);
+
+const clientMessageIdSchema = z.string().min(1).max(128).optional();
+
+export const sendMessageSchema = z.object({
+  to_user_id: userIdSchema,
+  content: contentSchema,
+  message_type: messageTypeSchema,
+  client_msg_id: clientMessageIdSchema,
+});
+
+export const sendGroupMessageSchema = z.object({
+  group_id: z.string().min(1),
+  content: contentSchema,
+  message_type: messageTypeSchema,
+  client_msg_id: clientMessageIdSchema,
+});
+
+export const createGroupSchema = z.object({
+  group_name: z
+    .string()
+    .transform((value) => value.trim())
+    .refine((value) => value.length > 0, 'group name is empty')
+    .refine((value) => value.length <= 100, 'group name is longer than 100 characters'),
+  member_ids: z.array(userIdSchema).min(1),
+});
+
+export const broadcastSchema = z.object({
+  message: contentSchema,
+});
+
+export type SendMessageInput = z.output<typeof sendMessageSchema>;
+export type SendGroupMessageInput = z.output<typeof sendGroupMessageSchema>;
+export type CreateGroupInput = z.output<typeof createGroupSchema>;
+export type BroadcastInput = z.output<typeof broadcastSchema>;
+
+interface ErrorCodes {
+  /** Fields whose absence or emptiness has its own code. */
+  readonly required: Readonly<Record<string, ErrorCodeValue>>;
+  /** Code for every other shape error. */
+  readonly invalid: ErrorCodeValue;
+}
+
+export const commandErrorCodes = {
+  sendMessage: {
+    required: { to_user_id: ErrorCode.targetAndContentRequired, content: ErrorCode.targetAndContentRequired },
+    invalid: ErrorCode.badRequest,
+  },
+  sendGroupMessage: {
+    required: { group_id: ErrorCode.groupIdAndContentRequired, content: ErrorCode.groupIdAndContentRequired },
+    invalid: ErrorCode.badRequest,
+  },
+  createGroup: {
+    required: { group_name: ErrorCode.groupNameEmpty, member_ids: ErrorCode.groupMembersEmpty },
+    invalid: ErrorCode.groupInvalid,
+  },
+  broadcast: {
+    required: { message: ErrorCode.broadcastEmpty },
+    invalid: ErrorCode.badRequest,
+  },
+} as const satisfies Record<string, ErrorCodes>;
+
+function isMissingOrEmpty(issue: z.core.$ZodIssue, input: Record<string, unknown>, field: string): boolean {
+  const value = input[field];
+  if (value === undefined || value === null) return true;
+  if (issue.path.length !== 1) return false;
+  if (typeof value === 'string') return value.trim().length === 0;
+  if (Array.isArray(value)) return value.length === 0;
+  return false;
+}
+
+/** Validates `data` against `schema`; throws a ChatError with the protocol's code. */
+export function parseCommand<S extends z.ZodType>(schema: S, data: unknown, codes: ErrorCodes): z.output<S> {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    const firstRequired = Object.values(codes.required)[0];
+    throw new ChatError(firstRequired ?? codes.invalid, 'data must be an object');
+  }
+  const result = schema.safeParse(data);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const field = typeof issue?.path[0] === 'string' ? issue.path[0] : undefined;
+  const requiredCode = field === undefined ? undefined : codes.required[field];
+  if (
+    issue &&
+    field &&
+    requiredCode !== undefined &&
+    isMissingOrEmpty(issue, data as Record<string, unknown>, field)
+  ) {
+    throw new ChatError(requiredCode, `${field} is required`);
+  }
+  const where = issue?.path.length ? issue.path.join('.') : 'data';
+  throw new ChatError(codes.invalid, `${where}: ${issue?.message ?? 'invalid'}`);
+}
+
+/** Group ids have a fixed format; a malformed one is its own error (3006). */
+export function assertGroupId(groupId: string): void {
+  if (!GROUP_ID.test(groupId)) {
+    throw new ChatError(ErrorCode.groupIdInvalid, 'group_id must match ^group_[A-Za-z0-9_-]{1,64}$');
+  }
+}

@@ -1,0 +1,114 @@
+/** What core logic needs from storage and delivery. DynamoDB and the Management API implement these. */
+
+export interface ConnectionRecord {
+  readonly connectionId: string;
+  readonly userId: string;
+  readonly roles: readonly string[];
+  readonly connectedAt: string;
+  /** Epoch seconds after which the row is stale (also the table's TTL). */
+  readonly expiresAt: number;
+  /** The token's `exp`, epoch seconds, when it had one. */
+  readonly tokenExpiresAt?: number;
+}
+
+export interface ConnectionStore {
+  put(connection: ConnectionRecord): Promise<void>;
+  /** The row, or undefined when it is missing or past its expiry. */
+  get(connectionId: string): Promise<ConnectionRecord | undefined>;
+  /** Deletes the row and returns what it held. */
+  delete(connectionId: string): Promise<ConnectionRecord | undefined>;
+}
+
+export interface UserConnections {
+  readonly userId: string;
+  readonly connectionIds: readonly string[];
+}
+
+export interface OnlineCounts {
+  readonly users: number;
+  readonly connections: number;
+}
+
+export interface PresenceStore {
+  /** Adds a connection to the user's presence record; `cameOnline` when it is their first. */
+  addConnection(userId: string, connectionId: string, expiresAt: number): Promise<{ cameOnline: boolean }>;
+  /** Removes it; `wentOffline` when it was their last. Removing twice is harmless. */
+  removeConnection(userId: string, connectionId: string): Promise<{ wentOffline: boolean }>;
+  /** Open connections of each listed user who is online (one batched read per 100 users). */
+  connectionsOf(userIds: readonly string[]): Promise<UserConnections[]>;
+  counts(): Promise<OnlineCounts>;
+  /** Online users in user-id order within shards, paginated by an opaque cursor. */
+  listOnline(limit: number, cursor?: string): Promise<{ users: UserConnections[]; cursor?: string }>;
+  /** Every online user's connections, page by page (broadcast). */
+  allOnline(): AsyncIterable<UserConnections[]>;
+}
+
+export type MessageKind = 'private' | 'group';
+
+export interface StoredMessage {
+  readonly roomId: string;
+  readonly messageId: string;
+  readonly kind: MessageKind;
+  readonly fromUserId: string;
+  readonly toUserId?: string;
+  readonly groupId?: string;
+  readonly content: string;
+  readonly messageType: number;
+  readonly createdAt: string;
+  readonly clientMsgId?: string;
+}
+
+export interface HistoryRequest {
+  readonly roomId: string;
+  readonly limit: number;
+  /** Only messages strictly older than this id. */
+  readonly before?: string;
+  /** Only messages this user sent or received (private rooms). */
+  readonly participant?: string;
+}
+
+export interface MessagePage {
+  readonly messages: StoredMessage[];
+  /** Where the next (older) page starts; absent at the beginning of the conversation. */
+  readonly nextBefore?: string;
+}
+
+export interface MessageStore {
+  put(message: StoredMessage): Promise<void>;
+  /** Newest first. */
+  history(request: HistoryRequest): Promise<MessagePage>;
+}
+
+export interface Group {
+  readonly groupId: string;
+  readonly groupName: string;
+  readonly createdBy: string;
+  readonly createdAt: string;
+  readonly memberIds: readonly string[];
+}
+
+export interface GroupStore {
+  create(group: Group): Promise<void>;
+  /** The group with all its members, or undefined. */
+  get(groupId: string): Promise<Group | undefined>;
+  isMember(groupId: string, userId: string): Promise<boolean>;
+}
+
+/** Posts frames to connections (the API Gateway Management API). */
+export interface ConnectionNotifier {
+  /** Throws a DeliveryError describing whether the failure is permanent, retryable or gone. */
+  post(connectionId: string, frame: string): Promise<void>;
+}
+
+export type DeliveryFailure = 'gone' | 'retryable' | 'permanent';
+
+export class DeliveryError extends Error {
+  override name = 'DeliveryError';
+  constructor(
+    readonly kind: DeliveryFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

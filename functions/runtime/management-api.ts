@@ -1,0 +1,72 @@
+/** The Management API (`@connections`) behind the ConnectionNotifier port. */
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import {
+  ApiGatewayManagementApiClient,
+  GetConnectionCommand,
+  GoneException,
+  PostToConnectionCommand,
+} from '@aws-sdk/client-apigatewaymanagementapi';
+import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../core/ports.ts';
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+/** SDK v3 errors carry no `statusCode`: classify by exception class and `$metadata`. */
+export function classifyDeliveryError(error: unknown): DeliveryFailure {
+  if (error instanceof GoneException) return 'gone';
+  const status = statusOf(error);
+  if (status === 410) return 'gone';
+  if (status === 429 || (status !== undefined && status >= 500)) return 'retryable';
+  if (status === undefined) return 'retryable'; // network fault, timeout
+  return 'permanent';
+}
+
+export class ManagementApiNotifier implements ConnectionNotifier {
+  constructor(readonly client: ApiGatewayManagementApiClient) {}
+
+  async post(connectionId: string, frame: string): Promise<void> {
+    try {
+      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));
+    } catch (error) {
+      const kind = classifyDeliveryError(error);
+      throw new DeliveryError(kind, `post to connection failed (${kind})`, { cause: error });
+    }
+  }
+
+  /** True when the connection is open; false on 410. */
+  async isOpen(connectionId: string): Promise<boolean> {
+    try {
+      await this.client.send(new GetConnectionCommand({ ConnectionId: connectionId }));
+      return true;
+    } catch (error) {
+      if (classifyDeliveryError(error) === 'gone') return false;
+      throw error;
+    }
+  }
+}
+
+const clients = new Map<string, ApiGatewayManagementApiClient>();
+
+/**
+ * One client per callback endpoint per container, with keep-alive sockets sized to the
+ * fan-out concurrency so posts reuse TLS connections.
+ */
+export function managementApiClient(endpoint: string, maxSockets: number): ApiGatewayManagementApiClient {
+  let client = clients.get(endpoint);
+  if (!client) {
+    client = new ApiGatewayManagementApiClient({
+      endpoint,
+      requestHandler: {
+        httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+        httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+        requestTimeout: 5_000,
+      },
+      // Fan-out does its own jittered retries; SDK retries would multiply them.
+      maxAttempts: 1,
+    });
+    clients.set(endpoint, client);
+  }
+  return client;
+}

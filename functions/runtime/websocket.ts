@@ -1,0 +1,88 @@
+/**
+ * The edge for WebSocket message routes: parse the frame, resolve the sender from
+ * the connection row (never from the body), run the route, and turn every outcome into
+ * a protocol frame. The frame is the integration response (two-way routes), so a
+ * handler never throws to API Gateway.
+ */
+import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import type { Sender } from '../core/chat-service.ts';
+import { failure, type RequestId, readRequestId, success } from '../core/envelope.ts';
+import { ChatError, ErrorCode } from '../core/errors.ts';
+import { getServices, type Services } from './container.ts';
+import { log } from './logger.ts';
+
+export interface WebSocketResult {
+  readonly statusCode: number;
+  readonly body?: string;
+  readonly headers?: Record<string, string>;
+}
+
+export interface RouteInput {
+  readonly event: APIGatewayProxyWebsocketEventV2;
+  readonly data: unknown;
+  readonly services: Services;
+  /** The sender's verified identity, from the connection row written at `$connect`. */
+  sender(): Promise<Sender>;
+}
+
+export type WebSocketHandler = (event: APIGatewayProxyWebsocketEventV2) => Promise<WebSocketResult>;
+
+interface Frame {
+  readonly cmd?: unknown;
+  readonly data?: unknown;
+  readonly request_id?: unknown;
+}
+
+/** Parses a client frame; undefined when it is not a JSON object. */
+export function parseFrame(
+  event: Pick<APIGatewayProxyWebsocketEventV2, 'body' | 'isBase64Encoded'>,
+): Frame | undefined {
+  if (event.isBase64Encoded || typeof event.body !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(event.body);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Frame)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function reply(body: unknown): WebSocketResult {
+  return { statusCode: 200, body: JSON.stringify(body) };
+}
+
+async function senderOf(services: Services, connectionId: string): Promise<Sender> {
+  const connection = await services.registry.lookup(connectionId);
+  if (!connection) {
+    throw new ChatError(ErrorCode.unauthenticated, 'connection is not registered or has expired; reconnect');
+  }
+  return { userId: connection.userId, roles: connection.roles };
+}
+
+export function messageRoute(run: (input: RouteInput) => Promise<unknown>): WebSocketHandler {
+  return async (event) => {
+    const { connectionId, routeKey, requestId: awsRequestId } = event.requestContext;
+    const frame = parseFrame(event);
+    const requestId: RequestId | undefined = readRequestId(frame?.request_id);
+    if (!frame) return reply(failure(ErrorCode.badRequest, 'frame is not a JSON object', requestId));
+    try {
+      const services = getServices();
+      const data = await run({
+        event,
+        data: frame.data ?? {},
+        services,
+        sender: () => senderOf(services, connectionId),
+      });
+      return reply(success(data, requestId));
+    } catch (error) {
+      if (error instanceof ChatError) {
+        if (error.cause)
+          log('warn', 'route failed', { routeKey, connectionId, code: error.code, error: error.cause });
+        return reply(failure(error.code, error.message, requestId));
+      }
+      log('error', 'route failed unexpectedly', { routeKey, connectionId, awsRequestId, error });
+      return reply(failure(ErrorCode.internal, 'internal error; retry later', requestId));
+    }
+  };
+}

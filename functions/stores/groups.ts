@@ -1,0 +1,99 @@
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { Group, GroupStore } from '../core/ports.ts';
+import { delay } from './time.ts';
+
+const META = 'meta';
+const MEMBER_PREFIX = 'member#';
+const BATCH_WRITE_LIMIT = 25;
+
+/** A group is a `meta` item plus one `member#<userId>` item per member, all under one partition. */
+export class DynamoGroupStore implements GroupStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(group: Group): Promise<void> {
+    const members = group.memberIds.map((userId) => ({
+      groupId: group.groupId,
+      sk: `${MEMBER_PREFIX}${userId}`,
+      memberUserId: userId,
+      joinedAt: group.createdAt,
+    }));
+    for (let i = 0; i < members.length; i += BATCH_WRITE_LIMIT) {
+      await this.writeAll(members.slice(i, i + BATCH_WRITE_LIMIT));
+    }
+    // Written last, so a group is only visible once all its members are.
+    await this.client.send(
+      new PutCommand({
+        TableName: this.tableName,
+        Item: {
+          groupId: group.groupId,
+          sk: META,
+          groupName: group.groupName,
+          createdBy: group.createdBy,
+          createdAt: group.createdAt,
+          memberCount: group.memberIds.length,
+        },
+        ConditionExpression: 'attribute_not_exists(groupId)',
+      }),
+    );
+  }
+
+  private async writeAll(items: Record<string, unknown>[]): Promise<void> {
+    let requests: unknown[] = items.map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      if (attempt > 0) await delay(Math.random() * 25 * 2 ** Math.min(attempt, 6));
+      const { UnprocessedItems } = await this.client.send(
+        new BatchWriteCommand({ RequestItems: { [this.tableName]: requests as never } }),
+      );
+      requests = UnprocessedItems?.[this.tableName] ?? [];
+    }
+  }
+
+  async get(groupId: string): Promise<Group | undefined> {
+    let meta: Record<string, unknown> | undefined;
+    const memberIds: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'groupId = :groupId',
+          ExpressionAttributeValues: { ':groupId': groupId },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (item.sk === META) meta = item;
+        else if (typeof item.memberUserId === 'string') memberIds.push(item.memberUserId);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    if (!meta) return undefined;
+    return {
+      groupId,
+      groupName: String(meta.groupName),
+      createdBy: String(meta.createdBy),
+      createdAt: String(meta.createdAt),
+      memberIds,
+    };
+  }
+
+  async isMember(groupId: string, userId: string): Promise<boolean> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { groupId, sk: `${MEMBER_PREFIX}${userId}` },
+        ProjectionExpression: 'groupId',
+      }),
+    );
+    return Item !== undefined;
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * Presence: one item per online user with the set of their connection ids.
+ * - a user's connections: one GetItem; many users': BatchGetItem, 100 keys a request;
+ * - first connection / last disconnection: seen atomically through the ADD counter;
+ * - online users: Query on the sparse `byShard` index, spread over PRESENCE_SHARDS partitions;
+ * - counts: the `#stats` item, updated on those transitions (no Scan, no Query).
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { PRESENCE_SHARDS } from '../../lib/table-definitions.ts';
+import type { OnlineCounts, PresenceStore, UserConnections } from '../core/ports.ts';
+import { delay, epochSeconds } from './time.ts';
+
+const STATS_KEY = '#stats';
+const BATCH_GET_LIMIT = 100;
+
+export function shardOf(userId: string): string {
+  let hash = 0;
+  for (let i = 0; i < userId.length; i++) hash = (hash * 31 + userId.charCodeAt(i)) >>> 0;
+  return `s${String(hash % PRESENCE_SHARDS).padStart(2, '0')}`;
+}
+
+interface PresenceItem {
+  userId: string;
+  connectionIds?: Set<string>;
+  expiresAt?: number;
+}
+
+interface ListCursor {
+  shard: number;
+  after?: string;
+}
+
+function encodeCursor(cursor: ListCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+function decodeCursor(raw: string | undefined): ListCursor {
+  if (!raw) return { shard: 0 };
+  try {
+    const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as ListCursor;
+    if (Number.isInteger(parsed.shard) && parsed.shard >= 0 && parsed.shard <= PRESENCE_SHARDS) return parsed;
+  } catch {
+    // fall through: an unreadable cursor is a bad request
+  }
+  throw new RangeError('cursor is not valid');
+}
+
+export class DynamoPresenceStore implements PresenceStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async addConnection(
+    userId: string,
+    connectionId: string,
+    expiresAt: number,
+  ): Promise<{ cameOnline: boolean }> {
+    const { Attributes } = await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { userId },
+        UpdateExpression:
+          'ADD connectionIds :ids, connectionCount :one SET expiresAt = :expiresAt, onlineShard = :shard',
+        ExpressionAttributeValues: {
+          ':ids': new Set([connectionId]),
+          ':one': 1,
+          ':expiresAt': expiresAt,
+          ':shard': shardOf(userId),
+        },
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+    const cameOnline = Attributes?.connectionCount === 1;
+    await this.bumpStats(cameOnline ? 1 : 0, 1);
+    return { cameOnline };
+  }
+
+  async removeConnection(userId: string, connectionId: string): Promise<{ wentOffline: boolean }> {
+    let remaining: number;
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { userId },
+          UpdateExpression: 'DELETE connectionIds :ids ADD connectionCount :minusOne',
+          ConditionExpression: 'contains(connectionIds, :id)',
+          ExpressionAttributeValues: {
+            ':ids': new Set([connectionId]),
+            ':id': connectionId,
+            ':minusOne': -1,
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      remaining = Number(Attributes?.connectionCount ?? 0);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { wentOffline: false };
+      throw error;
+    }
+    const wentOffline = remaining <= 0;
+    if (wentOffline) await this.deleteIfEmpty(userId);
+    await this.bumpStats(wentOffline ? -1 : 0, -1);
+    return { wentOffline };
+  }
+
+  /** A connect may have raced in since the decrement; the condition keeps its item. */
+  private async deleteIfEmpty(userId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { userId },
+          ConditionExpression: 'connectionCount <= :zero',
+          ExpressionAttributeValues: { ':zero': 0 },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  private async bumpStats(users: number, connections: number): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { userId: STATS_KEY },
+        UpdateExpression: 'ADD onlineUsers :users, #connections :connections',
+        ExpressionAttributeNames: { '#connections': 'connections' },
+        ExpressionAttributeValues: { ':users': users, ':connections': connections },
+      }),
+    );
+  }
+
+  private live(item: PresenceItem | undefined): UserConnections | undefined {
+    if (!item || item.userId === STATS_KEY) return undefined;
+    if ((item.expiresAt ?? 0) <= epochSeconds(this.now())) return undefined;
+    const connectionIds = [...(item.connectionIds ?? [])];
+    return connectionIds.length > 0 ? { userId: item.userId, connectionIds } : undefined;
+  }
+
+  async connectionsOf(userIds: readonly string[]): Promise<UserConnections[]> {
+    const unique = [...new Set(userIds)];
+    if (unique.length === 1) {
+      const { Item } = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { userId: unique[0] } }),
+      );
+      const live = this.live(Item as PresenceItem | undefined);
+      return live ? [live] : [];
+    }
+    const batches: string[][] = [];
+    for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT)
+      batches.push(unique.slice(i, i + BATCH_GET_LIMIT));
+    const results = await Promise.all(batches.map((batch) => this.batchGet(batch)));
+    return results.flat();
+  }
+
+  private async batchGet(userIds: string[]): Promise<UserConnections[]> {
+    const found: UserConnections[] = [];
+    let keys: Record<string, unknown>[] = userIds.map((userId) => ({ userId }));
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      if (attempt > 0) await delay(Math.random() * 25 * 2 ** Math.min(attempt, 6));
+      const { Responses, UnprocessedKeys } = await this.client.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.tableName]: { Keys: keys, ProjectionExpression: 'userId, connectionIds, expiresAt' },
+          },
+        }),
+      );
+      for (const item of Responses?.[this.tableName] ?? []) {
+        const live = this.live(item as PresenceItem);
+        if (live) found.push(live);
+      }
+      keys = (UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+    }
+    return found;
+  }
+
+  async counts(): Promise<OnlineCounts> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { userId: STATS_KEY } }),
+    );
+    return {
+      users: Math.max(0, Number(Item?.onlineUsers ?? 0)),
+      connections: Math.max(0, Number(Item?.connections ?? 0)),
+    };
+  }
+
+  async listOnline(
+    limit: number,
+    rawCursor?: string,
+  ): Promise<{ users: UserConnections[]; cursor?: string }> {
+    let cursor = decodeCursor(rawCursor);
+    const users: UserConnections[] = [];
+    while (cursor.shard < PRESENCE_SHARDS && users.length < limit) {
+      const { Items, LastEvaluatedKey } = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: 'byShard',
+          KeyConditionExpression: cursor.after
+            ? 'onlineShard = :shard AND userId > :after'
+            : 'onlineShard = :shard',
+          ExpressionAttributeValues: {
+            ':shard': `s${String(cursor.shard).padStart(2, '0')}`,
+            ...(cursor.after ? { ':after': cursor.after } : {}),
+          },
+          Limit: limit - users.length,
+        }),
+      );
+      for (const item of Items ?? []) {
+        const live = this.live(item as PresenceItem);
+        if (live) users.push(live);
+      }
+      const last = (Items ?? []).at(-1) as PresenceItem | undefined;
+      cursor =
+        LastEvaluatedKey && last ? { shard: cursor.shard, after: last.userId } : { shard: cursor.shard + 1 };
+    }
+    return cursor.shard < PRESENCE_SHARDS ? { users, cursor: encodeCursor(cursor) } : { users };
+  }
+
+  /** Every online user's connections, shard by shard (broadcast). */
+  async *allOnline(pageSize = 500): AsyncGenerator<UserConnections[]> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.listOnline(pageSize, cursor);
+      if (page.users.length > 0) yield page.users;
+      cursor = page.cursor;
+    } while (cursor);
+  }
+}

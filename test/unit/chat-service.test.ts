@@ -1,0 +1,344 @@
+/**
+ * The chat commands against the real DynamoDB stores (in-memory dynalite) and a
+ * notifier that records posts in place of the Management API.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { ChatService } from '../../functions/core/chat-service.ts';
+import { ConnectionRegistry } from '../../functions/core/connections.ts';
+import { ChatError } from '../../functions/core/errors.ts';
+import { readHistory } from '../../functions/core/history.ts';
+import { type ConnectionNotifier, DeliveryError } from '../../functions/core/ports.ts';
+import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
+import { DynamoGroupStore } from '../../functions/stores/groups.ts';
+import { DynamoMessageStore } from '../../functions/stores/messages.ts';
+import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
+import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
+
+class RecordingNotifier implements ConnectionNotifier {
+  readonly frames = new Map<string, unknown[]>();
+  readonly gone = new Set<string>();
+  async post(connectionId: string, frame: string): Promise<void> {
+    if (this.gone.has(connectionId)) throw new DeliveryError('gone', '410');
+    const list = this.frames.get(connectionId) ?? [];
+    list.push(JSON.parse(frame));
+    this.frames.set(connectionId, list);
+  }
+  received(connectionId: string): { data: Record<string, unknown> }[] {
+    return (this.frames.get(connectionId) ?? []) as { data: Record<string, unknown> }[];
+  }
+}
+
+let dynamo: TestDynamo;
+let notifier: RecordingNotifier;
+let chat: ChatService;
+let registry: ConnectionRegistry;
+let presence: DynamoPresenceStore;
+let messages: DynamoMessageStore;
+let groups: DynamoGroupStore;
+let connections: DynamoConnectionStore;
+let nextConnection = 0;
+
+async function connect(userId: string, roles: string[] = []): Promise<string> {
+  const connectionId = `conn-${++nextConnection}`;
+  await registry.open(connectionId, { userId, roles, expiresAt: Math.floor(Date.now() / 1000) + 3600 });
+  return connectionId;
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<number> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof ChatError, String(error));
+    return error.code;
+  }
+  assert.fail('expected a ChatError');
+}
+
+before(async () => {
+  dynamo = await startTestDynamo();
+  connections = new DynamoConnectionStore(dynamo.client, dynamo.tables.connections);
+  presence = new DynamoPresenceStore(dynamo.client, dynamo.tables.presence);
+  messages = new DynamoMessageStore(dynamo.client, dynamo.tables.messages);
+  groups = new DynamoGroupStore(dynamo.client, dynamo.tables.groups);
+  registry = new ConnectionRegistry({ connections, presence, connectionTtlSeconds: 7800 });
+  notifier = new RecordingNotifier();
+  chat = new ChatService({
+    presence,
+    messages,
+    groups,
+    registry,
+    notifier,
+    settings: { fanOutConcurrency: 4, maxGroupMembers: 5, maxContentLength: 100, broadcastAllowAll: false },
+  });
+});
+
+after(async () => {
+  await dynamo.stop();
+});
+
+describe('presence', () => {
+  it('counts users once however many devices they have, and forgets them after their last disconnect', async () => {
+    const before = await presence.counts();
+    const first = await connect('p1');
+    const second = await connect('p1');
+    let counts = await presence.counts();
+    assert.equal(counts.users - before.users, 1);
+    assert.equal(counts.connections - before.connections, 2);
+    const [entry] = await presence.connectionsOf(['p1']);
+    assert.deepEqual([...(entry?.connectionIds ?? [])].sort(), [first, second].sort());
+
+    await registry.close(first);
+    await registry.close(first); // a repeated $disconnect changes nothing
+    counts = await presence.counts();
+    assert.equal(counts.users - before.users, 1);
+    assert.equal(counts.connections - before.connections, 1);
+
+    await registry.close(second);
+    counts = await presence.counts();
+    assert.deepEqual(counts, before);
+    assert.deepEqual(await presence.connectionsOf(['p1']), []);
+    assert.equal(await connections.get(first), undefined);
+  });
+
+  it('lists online users across shards page by page without repeats', async () => {
+    const users = Array.from({ length: 23 }, (_, i) => `list-${i}`);
+    for (const user of users) await connect(user);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await presence.listOnline(5, cursor);
+      assert.ok(page.users.length <= 5);
+      seen.push(...page.users.map((u) => u.userId));
+      cursor = page.cursor;
+    } while (cursor);
+    const listed = seen.filter((id) => id.startsWith('list-'));
+    assert.equal(new Set(listed).size, listed.length);
+    assert.deepEqual([...listed].sort(), [...users].sort());
+  });
+});
+
+describe('send_message', () => {
+  it('stores the message, then delivers it to every connection of the recipient only', async () => {
+    const aliceConnection = await connect('alice');
+    const bobPhone = await connect('bob');
+    const bobLaptop = await connect('bob');
+    const sent = await chat.sendMessage(
+      { userId: 'alice', roles: [] },
+      {
+        to_user_id: 'bob',
+        content: 'hello bob',
+        message_type: 1,
+      },
+    );
+    assert.equal(sent.room_id, 'private_alice_bob');
+    assert.equal(sent.delivered, 2);
+    for (const connectionId of [bobPhone, bobLaptop]) {
+      const [frame] = notifier.received(connectionId);
+      assert.deepEqual(frame?.data, {
+        type: 'new_message',
+        message_id: sent.message_id,
+        room_id: 'private_alice_bob',
+        from_user_id: 'alice',
+        to_user_id: 'bob',
+        content: 'hello bob',
+        message_type: 1,
+        time: sent.time,
+      });
+    }
+    assert.equal(notifier.received(aliceConnection).length, 0);
+    const page = await readHistory({ messages, groups }, 'bob', { roomId: 'private_alice_bob' });
+    assert.deepEqual(
+      page.messages.map((m) => m.message_id),
+      [sent.message_id],
+    );
+  });
+
+  it('stores a message to an offline user without error', async () => {
+    const sent = await chat.sendMessage(
+      { userId: 'alice', roles: [] },
+      {
+        to_user_id: 'nobody-online',
+        content: 'later',
+        message_type: 1,
+      },
+    );
+    assert.equal(sent.delivered, 0);
+    const page = await readHistory({ messages, groups }, 'nobody-online', { roomId: sent.room_id });
+    assert.equal(page.messages[0]?.content, 'later');
+  });
+
+  it('removes exactly the recipient connection that answered 410', async () => {
+    const sender = await connect('carol');
+    const stale = await connect('dave');
+    const live = await connect('dave');
+    notifier.gone.add(stale);
+    const sent = await chat.sendMessage(
+      { userId: 'carol', roles: [] },
+      {
+        to_user_id: 'dave',
+        content: 'anyone there?',
+        message_type: 1,
+      },
+    );
+    assert.equal(sent.delivered, 1);
+    assert.equal(await connections.get(stale), undefined);
+    assert.ok(await connections.get(live));
+    assert.ok(await connections.get(sender), 'the sender keeps its connection');
+    const [dave] = await presence.connectionsOf(['dave']);
+    assert.deepEqual(dave?.connectionIds, [live]);
+  });
+
+  it('refuses content over the configured length with 1002 and stores nothing', async () => {
+    const room = 'private_alice_long';
+    assert.equal(
+      await codeOf(
+        chat.sendMessage(
+          { userId: 'alice', roles: [] },
+          { to_user_id: 'long', content: 'x'.repeat(101), message_type: 1 },
+        ),
+      ),
+      1002,
+    );
+    assert.deepEqual((await readHistory({ messages, groups }, 'alice', { roomId: room })).messages, []);
+  });
+});
+
+describe('groups', () => {
+  it('creates a group with the creator as a member and fans out to other members only', async () => {
+    const ownerConnection = await connect('g-owner');
+    const ownerSecondDevice = await connect('g-owner');
+    const memberConnection = await connect('g-member');
+    const outsiderConnection = await connect('g-outsider');
+    const group = await chat.createGroup(
+      { userId: 'g-owner', roles: [] },
+      {
+        group_name: 'team',
+        member_ids: ['g-member', 'g-member', 'g-offline'],
+      },
+    );
+    assert.match(group.group_id, /^group_[A-Za-z0-9_-]{1,64}$/);
+    assert.deepEqual(group.member_ids, ['g-owner', 'g-member', 'g-offline']);
+
+    const sent = await chat.sendGroupMessage(
+      { userId: 'g-owner', roles: [] },
+      {
+        group_id: group.group_id,
+        content: 'standup',
+        message_type: 1,
+      },
+    );
+    assert.equal(sent.sent_count, 1);
+    assert.equal(notifier.received(memberConnection)[0]?.data.group_name, 'team');
+    assert.equal(notifier.received(ownerConnection).length, 0);
+    assert.equal(notifier.received(ownerSecondDevice).length, 0);
+    assert.equal(notifier.received(outsiderConnection).length, 0);
+
+    assert.equal(
+      await codeOf(
+        chat.sendGroupMessage(
+          { userId: 'g-outsider', roles: [] },
+          { group_id: group.group_id, content: 'x', message_type: 1 },
+        ),
+      ),
+      1403,
+    );
+    assert.equal(
+      await codeOf(
+        chat.sendGroupMessage(
+          { userId: 'g-owner', roles: [] },
+          { group_id: 'group_missing', content: 'x', message_type: 1 },
+        ),
+      ),
+      1403,
+    );
+    assert.equal(
+      await codeOf(
+        chat.sendGroupMessage(
+          { userId: 'g-owner', roles: [] },
+          { group_id: 'not a group', content: 'x', message_type: 1 },
+        ),
+      ),
+      3006,
+    );
+    const history = await readHistory({ messages, groups }, 'g-offline', { roomId: group.group_id });
+    assert.deepEqual(
+      history.messages.map((m) => m.content),
+      ['standup'],
+    );
+    assert.equal(
+      await codeOf(readHistory({ messages, groups }, 'g-outsider', { roomId: group.group_id })),
+      1403,
+    );
+  });
+
+  it('refuses groups over the member limit with 3001', async () => {
+    assert.equal(
+      await codeOf(
+        chat.createGroup(
+          { userId: 'big', roles: [] },
+          { group_name: 'big', member_ids: ['1', '2', '3', '4', '5'] },
+        ),
+      ),
+      3001,
+    );
+  });
+});
+
+describe('broadcast', () => {
+  it('is refused for non-admins with 1403 and reaches every open connection for admins', async () => {
+    const listener = await connect('b-listener');
+    const admin = await connect('b-admin', ['admin']);
+    assert.equal(await codeOf(chat.broadcast({ userId: 'b-listener', roles: [] }, { message: 'hi' })), 1403);
+    assert.equal(notifier.received(listener).length, 0);
+    const counts = await presence.counts();
+    const result = await chat.broadcast({ userId: 'b-admin', roles: ['admin'] }, { message: 'maintenance' });
+    assert.equal(result.sent_count, counts.connections);
+    assert.equal(notifier.received(listener).at(-1)?.data.message, 'maintenance');
+    assert.equal(notifier.received(admin).at(-1)?.data.type, 'broadcast');
+  });
+});
+
+describe('history', () => {
+  it('pages newest first with a cursor and no gaps or repeats', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      ids.push(
+        (
+          await chat.sendMessage(
+            { userId: 'h1', roles: [] },
+            { to_user_id: 'h2', content: `m${i}`, message_type: 1 },
+          )
+        ).message_id,
+      );
+    }
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await readHistory({ messages, groups }, 'h2', {
+        roomId: 'private_h1_h2',
+        limit: 5,
+        cursor,
+      });
+      seen.push(...page.messages.map((m) => m.message_id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    assert.deepEqual(seen, [...ids].reverse());
+  });
+
+  it('refuses non-participants, and shows participants of an ambiguous room name only their own messages', async () => {
+    assert.equal(await codeOf(readHistory({ messages, groups }, 'h3', { roomId: 'private_h1_h2' })), 1403);
+    assert.equal(await codeOf(readHistory({ messages, groups }, 'h1', { roomId: '' })), 2002);
+    assert.equal(
+      await codeOf(readHistory({ messages, groups }, 'h1', { roomId: 'private_h1_h2', limit: 0 })),
+      1001,
+    );
+    // a_b + c and a + b_c share the room id private_a_b_c.
+    await chat.sendMessage(
+      { userId: 'a_b', roles: [] },
+      { to_user_id: 'c', content: 'secret', message_type: 1 },
+    );
+    const page = await readHistory({ messages, groups }, 'a', { roomId: 'private_a_b_c' });
+    assert.deepEqual(page.messages, []);
+  });
+});
