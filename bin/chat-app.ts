@@ -1,0 +1,93 @@
+/**
+ * The CDK app. Settings come from context (`-c key=value` or cdk.json), e.g.
+ *   npx cdk deploy -c stageName=dev -c retainData=false
+ *   npx cdk deploy -c jwksUrl=https://idp.example.com/.well-known/jwks.json \
+ *     -c jwtIssuer=https://idp.example.com/ -c jwtAudience=chat
+ * See ChatStackProps for what each key means and its default.
+ */
+import { App } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { ChatStack, DEFAULT_THROTTLE } from '../lib/chat-stack.ts';
+
+/**
+ * Context values are strings when passed with `-c` and JSON values when set in cdk.json;
+ * accept both, and reject anything else with the key, the value and what was expected.
+ */
+class ContextReader {
+  constructor(private readonly app: App) {}
+
+  string(key: string): string | undefined {
+    const value = this.raw(key);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string') this.fail(key, value, 'a string');
+    return value.trim() === '' ? undefined : value.trim();
+  }
+
+  boolean(key: string): boolean | undefined {
+    const value = this.raw(key);
+    if (value === undefined || typeof value === 'boolean') return value;
+    if (typeof value === 'string' && /^(true|false)$/i.test(value.trim())) {
+      return value.trim().toLowerCase() === 'true';
+    }
+    return this.fail(key, value, 'true or false');
+  }
+
+  number(key: string): number | undefined {
+    const value = this.raw(key);
+    if (value === undefined) return undefined;
+    const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+    if (typeof number !== 'number' || !Number.isFinite(number)) this.fail(key, value, 'a number');
+    return number;
+  }
+
+  private raw(key: string): unknown {
+    const value: unknown = this.app.node.tryGetContext(key);
+    return value === null || value === '' ? undefined : value;
+  }
+
+  private fail(key: string, value: unknown, expected: string): never {
+    throw new Error(
+      `Context "${key}" must be ${expected}; received ${JSON.stringify(value)}. ` +
+        `Fix it in cdk.json or pass -c ${key}=<value>.`,
+    );
+  }
+}
+
+function logRetention(days: number | undefined): RetentionDays | undefined {
+  if (days === undefined) return undefined;
+  const allowed = Object.values(RetentionDays).filter((value): value is number => typeof value === 'number');
+  if (!allowed.includes(days)) {
+    throw new Error(
+      `Context "logRetentionDays" must be one of CloudWatch's retention periods ` +
+        `(${allowed.join(', ')}); received ${days}.`,
+    );
+  }
+  return days as RetentionDays;
+}
+
+const app = new App();
+const context = new ContextReader(app);
+const rateLimit = context.number('throttleRateLimit');
+const burstLimit = context.number('throttleBurstLimit');
+
+new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
+  // Environment-agnostic when the CLI knows no account/region (e.g. synth without credentials).
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  description: 'Serverless chat backend: API Gateway WebSocket and HTTP APIs, Lambda, DynamoDB',
+  stageName: context.string('stageName'),
+  throttle: {
+    rateLimit: rateLimit ?? DEFAULT_THROTTLE.rateLimit,
+    burstLimit: burstLimit ?? DEFAULT_THROTTLE.burstLimit,
+  },
+  jwtSecretName: context.string('jwtSecretName'),
+  jwksUrl: context.string('jwksUrl'),
+  jwtIssuer: context.string('jwtIssuer'),
+  jwtAudience: context.string('jwtAudience'),
+  broadcastAllowAll: context.boolean('broadcastAllowAll'),
+  connectionTtlSeconds: context.number('connectionTtlSeconds'),
+  maxGroupMembers: context.number('maxGroupMembers'),
+  fanOutConcurrency: context.number('fanOutConcurrency'),
+  messageRetentionDays: context.number('messageRetentionDays'),
+  retainData: context.boolean('retainData'),
+  logRetention: logRetention(context.number('logRetentionDays')),
+});

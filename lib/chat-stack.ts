@@ -1,0 +1,277 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { ChatFunction } from './constructs/chat-function.ts';
+import { ChatHttpApi } from './constructs/chat-http-api.ts';
+import { ChatTables } from './constructs/chat-tables.ts';
+import { ChatWebSocketApi } from './constructs/chat-websocket-api.ts';
+import { type JwtOptions, JwtVerification } from './constructs/jwt-verification.ts';
+import { pascalCase } from './constructs/naming.ts';
+import {
+  type FunctionId,
+  type FunctionSpec,
+  functionSpecs,
+  httpRoutes,
+  ROUTE_SELECTION_EXPRESSION,
+  webSocketRoutes,
+} from './function-specs.ts';
+import { tableDefinitions } from './table-definitions.ts';
+
+export interface ChatStackProps extends StackProps, JwtOptions {
+  /**
+   * WebSocket stage name, the last path segment of the WebSocket and callback URLs.
+   *
+   * @default 'prod'
+   */
+  readonly stageName?: string;
+
+  /**
+   * Default route throttling of the WebSocket stage and the HTTP API's stage.
+   *
+   * @default { rateLimit: 500, burstLimit: 1000 }
+   */
+  readonly throttle?: ThrottleSettings;
+
+  /**
+   * Lets every user broadcast, not only admins (`BROADCAST_ALLOW_ALL`).
+   *
+   * @default false
+   */
+  readonly broadcastAllowAll?: boolean;
+
+  /**
+   * Lifetime of a connection row (`CONNECTION_TTL_SECONDS`); at least 7800 s, as rows must
+   * outlive API Gateway's 2 h connection limit.
+   *
+   * @default 7800
+   */
+  readonly connectionTtlSeconds?: number;
+
+  /**
+   * Largest group `create_group` accepts (`MAX_GROUP_MEMBERS`); at least 2.
+   *
+   * @default 500
+   */
+  readonly maxGroupMembers?: number;
+
+  /**
+   * Parallel Management API posts per fan-out (`FANOUT_CONCURRENCY`).
+   *
+   * @default - the handlers' default (32)
+   */
+  readonly fanOutConcurrency?: number;
+
+  /**
+   * Days messages are kept, 0 for ever (`MESSAGE_RETENTION_DAYS`).
+   *
+   * @default - the handlers' default (0)
+   */
+  readonly messageRetentionDays?: number;
+
+  /**
+   * Keep the tables, log groups and generated secret when they leave the stack.
+   * Set to false for throw-away environments.
+   *
+   * @default true
+   */
+  readonly retainData?: boolean;
+
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Origins the HTTP API allows through CORS.
+   *
+   * @default ['*']
+   */
+  readonly corsAllowOrigins?: string[];
+}
+
+/**
+ * Functions behind API Gateway stop 1 s before its 29 s integration timeout. Functions
+ * invoked asynchronously (the welcome push) only wait briefly for a connection to open.
+ */
+const ROUTE_FUNCTION_TIMEOUT = Duration.seconds(28);
+const ASYNC_FUNCTION_TIMEOUT = Duration.seconds(15);
+
+/** Mirrors functions/runtime/config.ts, so a bad value fails the synth, not the cold start. */
+const MINIMUM_CONNECTION_TTL_SECONDS = 2 * 3600 + 10 * 60;
+
+/** Route throttling when `throttle` is not given: requests per second and burst, per stage. */
+export const DEFAULT_THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const satisfies ThrottleSettings;
+
+/**
+ * The chat backend: a WebSocket API and an HTTP API in front of one function per entry of
+ * `functionSpecs`, the DynamoDB tables of `tableDefinitions`, and the JWT key source.
+ * Every permission is derived from `functionSpecs`, statement by statement.
+ */
+export class ChatStack extends Stack {
+  readonly tables: ChatTables;
+  readonly jwt: JwtVerification;
+  readonly webSocket: ChatWebSocketApi;
+  readonly functions: Readonly<Record<FunctionId, ChatFunction>>;
+  readonly httpApi: ChatHttpApi;
+
+  constructor(scope: Construct, id: string, props: ChatStackProps = {}) {
+    super(scope, id, props);
+    validateSettings(props);
+    const removalPolicy = (props.retainData ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const throttle = props.throttle ?? DEFAULT_THROTTLE;
+
+    this.tables = new ChatTables(this, 'Tables', { removalPolicy });
+    this.jwt = new JwtVerification(this, 'Jwt', {
+      jwtSecretName: props.jwtSecretName,
+      jwksUrl: props.jwksUrl,
+      jwtIssuer: props.jwtIssuer,
+      jwtAudience: props.jwtAudience,
+      removalPolicy,
+    });
+    this.webSocket = new ChatWebSocketApi(this, 'WebSocket', {
+      routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
+      stageName: props.stageName,
+      throttle,
+    });
+
+    // Every function gets every table name: IAM, not the environment, limits what it touches.
+    const sharedEnvironment: Record<string, string> = {
+      BROADCAST_ALLOW_ALL: String(props.broadcastAllowAll ?? false),
+      CONNECTION_TTL_SECONDS: String(props.connectionTtlSeconds ?? 7800),
+      MAX_GROUP_MEMBERS: String(props.maxGroupMembers ?? 500),
+    };
+    for (const [tableId, definition] of entries(tableDefinitions)) {
+      sharedEnvironment[definition.envVar] = this.tables.tables[tableId].tableName;
+    }
+    if (props.fanOutConcurrency !== undefined) {
+      sharedEnvironment.FANOUT_CONCURRENCY = String(props.fanOutConcurrency);
+    }
+    if (props.messageRetentionDays !== undefined) {
+      sharedEnvironment.MESSAGE_RETENTION_DAYS = String(props.messageRetentionDays);
+    }
+
+    const routed = new Set<FunctionId>([...Object.values(webSocketRoutes), 'httpApi']);
+    const functions = {} as Record<FunctionId, ChatFunction>;
+    for (const [functionId, spec] of entries(functionSpecs)) {
+      functions[functionId] = new ChatFunction(this, `${pascalCase(functionId)}Function`, {
+        entry: spec.entry,
+        description: spec.description,
+        timeout: routed.has(functionId) ? ROUTE_FUNCTION_TIMEOUT : ASYNC_FUNCTION_TIMEOUT,
+        environment: {
+          ...sharedEnvironment,
+          ...(spec.manageConnections ? { WS_CALLBACK_URL: this.webSocket.callbackUrl } : {}),
+          ...(spec.verifiesTokens ? this.jwt.environment : {}),
+        },
+        logRetention: props.logRetention,
+        logRemovalPolicy: removalPolicy,
+      });
+    }
+    this.functions = functions;
+    for (const [functionId, spec] of entries(functionSpecs)) {
+      this.grantFromSpec(functionId, spec);
+    }
+
+    for (const [routeKey, functionId] of Object.entries(webSocketRoutes)) {
+      this.webSocket.addLambdaRoute(routeKey, functions[functionId].function, functionId);
+    }
+    this.httpApi = new ChatHttpApi(this, 'Http', {
+      handler: functions.httpApi.function,
+      routes: httpRoutes,
+      corsAllowOrigins: props.corsAllowOrigins,
+      throttle,
+    });
+
+    this.addOutputs();
+  }
+
+  /** The statements `spec` asks for, each on exact ARNs; nothing else. */
+  private grantFromSpec(functionId: FunctionId, spec: FunctionSpec): void {
+    const fn = this.functions[functionId];
+    for (const [tableId, access] of entries(spec.tables)) {
+      if (!access) continue;
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: access.actions.map((action) => `dynamodb:${action}`),
+          resources: [
+            this.tables.tables[tableId].tableArn,
+            ...(access.indexes ?? []).map((indexName) => this.tables.indexArn(tableId, indexName)),
+          ],
+        }),
+      );
+    }
+    if (spec.manageConnections?.length) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['execute-api:ManageConnections'],
+          resources: spec.manageConnections.map((method) => this.webSocket.manageConnectionsArn(method)),
+        }),
+      );
+    }
+    for (const targetId of spec.invokes ?? []) {
+      const target = this.functions[targetId];
+      const nameEnvVar = functionSpecs[targetId].nameEnvVar;
+      if (!nameEnvVar) {
+        throw new Error(
+          `functionSpecs.${functionId} invokes "${targetId}", which has no nameEnvVar: add ` +
+            `nameEnvVar to functionSpecs.${targetId} in lib/function-specs.ts so ${functionId} learns its name.`,
+        );
+      }
+      fn.addEnvironment(nameEnvVar, target.function.functionName);
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['lambda:InvokeFunction'],
+          resources: [target.function.functionArn],
+        }),
+      );
+    }
+    if (spec.verifiesTokens) this.jwt.grantRead(fn);
+  }
+
+  private addOutputs(): void {
+    new CfnOutput(this, 'WebSocketUrl', {
+      description: 'Clients connect here (wss://…/{stage})',
+      value: this.webSocket.stage.url,
+    });
+    new CfnOutput(this, 'CallbackUrl', {
+      description: 'API Gateway Management API endpoint (https://…/{stage})',
+      value: this.webSocket.callbackUrl,
+    });
+    new CfnOutput(this, 'HttpApiUrl', { description: 'HTTP API base URL', value: this.httpApi.url });
+    // A generated secret is known by its ARN; an existing one by the name it was given,
+    // since the full ARN of a secret imported by name is not known at synth time.
+    if (this.jwt.generatedSecret) {
+      new CfnOutput(this, 'JwtSecretArn', {
+        description: 'Generated secret holding the JWT signing key (HS256)',
+        value: this.jwt.generatedSecret.secretArn,
+      });
+    } else if (this.jwt.secret) {
+      new CfnOutput(this, 'JwtSecretName', {
+        description: 'Existing secret holding the JWT signing key (HS256)',
+        value: this.jwt.secret.secretName,
+      });
+    }
+  }
+}
+
+function validateSettings(props: ChatStackProps): void {
+  const checkInteger = (name: keyof ChatStackProps, min: number, why: string): void => {
+    const value = props[name];
+    if (value === undefined) return;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+      throw new Error(`${name} must be an integer >= ${min} (${why}); received ${JSON.stringify(value)}.`);
+    }
+  };
+  checkInteger(
+    'connectionTtlSeconds',
+    MINIMUM_CONNECTION_TTL_SECONDS,
+    "connection rows must outlive API Gateway's 2 h connection limit",
+  );
+  checkInteger('maxGroupMembers', 2, 'a group has a creator and at least one member');
+  checkInteger('fanOutConcurrency', 1, 'at least one post at a time');
+  checkInteger('messageRetentionDays', 0, '0 keeps messages for ever');
+}
+
+/** `Object.entries` that keeps the key type of records keyed by a union. */
+function entries<K extends string, V>(record: Partial<Record<K, V>>): [K, V][] {
+  return Object.entries(record) as [K, V][];
+}

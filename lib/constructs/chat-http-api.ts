@@ -1,0 +1,78 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import { Construct } from 'constructs';
+
+export interface ChatHttpRoute {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+}
+
+export interface ChatHttpApiProps {
+  /** Serves every route. */
+  readonly handler: lambda.IFunction;
+
+  readonly routes: readonly ChatHttpRoute[];
+
+  /**
+   * Origins allowed by CORS. Tokens travel in the Authorization header, not in cookies,
+   * so allowing any origin does not let other sites act with a user's credentials.
+   *
+   * @default ['*']
+   */
+  readonly corsAllowOrigins?: string[];
+
+  /**
+   * Default throttling of the `$default` stage.
+   *
+   * @default - the account-level limits
+   */
+  readonly throttle?: apigwv2.ThrottleSettings;
+}
+
+/**
+ * An HTTP API whose routes all go to one function (payload format 2.0).
+ * There is no authorizer: the handler verifies the JWT itself, with the same code as the
+ * WebSocket handlers, so both APIs accept exactly the same tokens and the local runtime
+ * needs no authorizer emulation.
+ */
+export class ChatHttpApi extends Construct {
+  readonly api: apigwv2.HttpApi;
+  readonly stage: apigwv2.HttpStage;
+
+  constructor(scope: Construct, id: string, props: ChatHttpApiProps) {
+    super(scope, id);
+    this.api = new apigwv2.HttpApi(this, 'Api', {
+      apiName: `${Stack.of(this).stackName}-http`,
+      description: 'Chat HTTP API',
+      // Our own `$default` stage below, to set its throttling.
+      createDefaultStage: false,
+      corsPreflight: {
+        allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST],
+        allowHeaders: ['Authorization', 'Content-Type'],
+        allowOrigins: props.corsAllowOrigins ?? ['*'],
+        maxAge: Duration.hours(1),
+      },
+    });
+    this.stage = this.api.addStage('DefaultStage', {
+      stageName: '$default',
+      autoDeploy: true,
+      throttle: props.throttle,
+    });
+
+    // One integration for all routes; each route still gets an invoke permission scoped
+    // to its own method and path.
+    const integration = new HttpLambdaIntegration('Integration', props.handler, {
+      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+    });
+    for (const route of props.routes) {
+      this.api.addRoutes({ path: route.path, methods: [apigwv2.HttpMethod[route.method]], integration });
+    }
+  }
+
+  /** `https://{apiId}.execute-api.{region}.{suffix}/` */
+  get url(): string {
+    return this.stage.url;
+  }
+}

@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type FunctionId, ROUTE_SELECTION_EXPRESSION, webSocketRoutes } from '../../lib/function-specs.ts';
+import { synthChatStack, TEST_ENV } from '../support/cdk-stack.ts';
+import { onlyResource, render, resourcesOfType } from '../support/cdk-template.ts';
+
+const { template, stack, logicalId } = synthChatStack();
+const apiId = logicalId(stack.webSocket.api);
+const functionLogicalId = (id: FunctionId) => logicalId(stack.functions[id].function);
+const ONE_WAY = new Set(['$connect', '$disconnect']);
+
+const routes = Object.entries(resourcesOfType(template, 'AWS::ApiGatewayV2::Route')).filter(
+  ([, route]) => render(route.Properties?.ApiId) === `\${${apiId}}`,
+);
+
+describe('WebSocket API', () => {
+  it('selects routes by the frame command', () => {
+    template.resourceCountIs('AWS::ApiGatewayV2::Api', 2);
+    const [, api] = onlyResource(
+      template,
+      'AWS::ApiGatewayV2::Api',
+      (api) => api.Properties?.ProtocolType === 'WEBSOCKET',
+      'the WebSocket API',
+    );
+    assert.equal(api.Properties?.RouteSelectionExpression, ROUTE_SELECTION_EXPRESSION);
+    assert.equal(api.Properties?.RouteSelectionExpression, '$request.body.cmd');
+  });
+
+  it('has exactly the routes of webSocketRoutes', () => {
+    const keys = routes.map(([, route]) => route.Properties?.RouteKey).sort();
+    assert.deepEqual(keys, Object.keys(webSocketRoutes).sort());
+    assert.ok(keys.includes('$connect') && keys.includes('$disconnect') && keys.includes('$default'));
+  });
+
+  for (const [routeKey, functionId] of Object.entries(webSocketRoutes)) {
+    describe(`route ${routeKey}`, () => {
+      const [routeId, route] = routes.find(([, route]) => route.Properties?.RouteKey === routeKey) ?? [];
+
+      it(`is a Lambda proxy integration of ${functionId}`, () => {
+        assert.ok(route, `no route ${routeKey}`);
+        const target = render(route.Properties?.Target);
+        const match = /^integrations\/\$\{(\w+)\}$/.exec(target);
+        assert.ok(match, `unexpected target ${target}`);
+        const integration = template.toJSON().Resources[match[1] as string];
+        assert.equal(integration.Type, 'AWS::ApiGatewayV2::Integration');
+        assert.equal(render(integration.Properties.ApiId), `\${${apiId}}`);
+        assert.equal(integration.Properties.IntegrationType, 'AWS_PROXY');
+        assert.equal(
+          render(integration.Properties.IntegrationUri),
+          `arn:\${AWS::Partition}:apigateway:${TEST_ENV.region}:lambda:path/2015-03-31/functions/` +
+            `\${${functionLogicalId(functionId)}.Arn}/invocations`,
+        );
+      });
+
+      it(`lets this API invoke ${functionId} on this route only`, () => {
+        const permissions = Object.values(resourcesOfType(template, 'AWS::Lambda::Permission')).filter(
+          (permission) =>
+            render(permission.Properties?.FunctionName) === `\${${functionLogicalId(functionId)}.Arn}` &&
+            permission.Properties?.Principal === 'apigateway.amazonaws.com',
+        );
+        assert.deepEqual(
+          permissions.map((permission) => render(permission.Properties?.SourceArn)),
+          [
+            `arn:\${AWS::Partition}:execute-api:${TEST_ENV.region}:${TEST_ENV.account}:\${${apiId}}/*${routeKey}`,
+          ],
+        );
+      });
+
+      const twoWay = !ONE_WAY.has(routeKey);
+      it(twoWay ? 'returns the integration response to the client' : 'sends no response', () => {
+        assert.ok(route && routeId);
+        const responses = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::RouteResponse')).filter(
+          (response) => render(response.Properties?.RouteId) === `\${${routeId}}`,
+        );
+        if (twoWay) {
+          assert.equal(route.Properties?.RouteResponseSelectionExpression, '$default');
+          assert.equal(responses.length, 1);
+          assert.equal(responses[0]?.Properties?.RouteResponseKey, '$default');
+        } else {
+          assert.equal(route.Properties?.RouteResponseSelectionExpression, undefined);
+          assert.equal(responses.length, 0);
+        }
+      });
+    });
+  }
+
+  it('deploys one throttled stage automatically', () => {
+    const [, stage] = onlyResource(
+      template,
+      'AWS::ApiGatewayV2::Stage',
+      (stage) => render(stage.Properties?.ApiId) === `\${${apiId}}`,
+      'the WebSocket stage',
+    );
+    assert.equal(stage.Properties?.StageName, 'prod');
+    assert.equal(stage.Properties?.AutoDeploy, true);
+    assert.deepEqual(stage.Properties?.DefaultRouteSettings, {
+      ThrottlingRateLimit: 500,
+      ThrottlingBurstLimit: 1000,
+    });
+  });
+
+  it('outputs the wss:// URL with the stage and the callback URL', () => {
+    const outputs = template.toJSON().Outputs;
+    const host = `\${${apiId}}.execute-api.${TEST_ENV.region}.\${AWS::URLSuffix}`;
+    assert.equal(render(outputs.WebSocketUrl.Value), `wss://${host}/prod`);
+    assert.equal(render(outputs.CallbackUrl.Value), `https://${host}/prod`);
+  });
+});
