@@ -1,0 +1,61 @@
+/** The startup banner of `npm start`: where everything is and how to connect right away. */
+import type { LocalRuntime } from './runtime.ts';
+
+export interface BannerInput {
+  readonly runtime: LocalRuntime;
+  /** A fresh token for user 1, or undefined when tokens come from elsewhere (JWKS, Secrets Manager). */
+  readonly sampleToken: string | undefined;
+  readonly idleTimeoutSeconds: number;
+  readonly maxConnectionSeconds: number;
+}
+
+export function formatBanner({
+  runtime,
+  sampleToken,
+  idleTimeoutSeconds,
+  maxConnectionSeconds,
+}: BannerInput): string {
+  // Humans and browsers reach the loopback runtime as localhost.
+  const http = runtime.httpUrl.replace('//127.0.0.1:', '//localhost:');
+  const ws = runtime.wsUrl.replace('//127.0.0.1:', '//localhost:');
+  const dynamo =
+    runtime.dynamoDbEndpoint === runtime.httpUrl
+      ? `${http} (embedded dynalite)`
+      : `${runtime.dynamoDbEndpoint} (DYNAMODB_ENDPOINT)`;
+  const data = runtime.dataDir
+    ? `${runtime.dataDir} (kept across restarts; --in-memory keeps nothing)`
+    : runtime.dynamoDbEndpoint === runtime.httpUrl
+      ? 'in memory (gone when the runtime stops)'
+      : `wherever ${runtime.dynamoDbEndpoint} keeps it`;
+  const secret = runtime.usesDevelopmentSecret
+    ? 'WARNING: JWT_SECRET is not set; using the development secret (never use it anywhere real)'
+    : runtime.jwtSecret
+      ? 'HS256 with JWT_SECRET from the environment'
+      : 'verified with JWT_SECRET_ID / JWKS_URL from the environment';
+
+  const lines = [
+    '',
+    'Chat backend — local runtime',
+    '',
+    `  WebSocket API       ${ws}  (any path, e.g. ${ws}ws/chat)`,
+    `  HTTP API            ${http}/api/ws/...`,
+    `  Management API      ${http}/${runtime.stage}/@connections/{connectionId}  (also ${http}/@connections/...)`,
+    `  Lambda Invoke API   ${http}/2015-03-31/functions/chat-local-{function}/invocations`,
+    `  DynamoDB            ${dynamo}`,
+    `  Data                ${data}`,
+    `  Tokens              ${secret}`,
+    `  Connections         idle timeout ${idleTimeoutSeconds} s, at most ${maxConnectionSeconds} s`,
+    '',
+  ];
+  if (sampleToken) {
+    lines.push(
+      'Connect as user 1 (token valid for 24 h):',
+      `  npx wscat -c "${ws}?token=${sampleToken}"`,
+      '',
+      'Tokens for other users:  npm run token -- <userId> [--role admin] [--ttl 3600]',
+      '',
+    );
+  }
+  lines.push('Stop with Ctrl+C.', '');
+  return lines.join('\n');
+}

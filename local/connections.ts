@@ -1,0 +1,78 @@
+/**
+ * The WebSocket connections the gateway holds, by connection id. The Management API
+ * reads them; only connections whose `$connect` succeeded and whose handshake finished
+ * are "open" — before that and after close, callers get 410 Gone, as on AWS.
+ */
+import type { WebSocket } from 'ws';
+import type { ClientIdentity, ConnectionFacts } from './events.ts';
+
+/** How long a closing connection may wait for the client's close frame before it is cut. */
+const CLOSE_HANDSHAKE_GRACE_MS = 2_000;
+
+export interface CloseRecord {
+  readonly code: number;
+  readonly reason: string;
+}
+
+export class ClientConnection implements ConnectionFacts {
+  readonly connectedAt = Date.now();
+  lastActiveAt = this.connectedAt;
+  state: 'connecting' | 'open' | 'closed' = 'connecting';
+  /** Set when the server (not the client) ends the connection; reported to `$disconnect`. */
+  serverClose: CloseRecord | undefined;
+  private socket: WebSocket | undefined;
+
+  constructor(
+    readonly connectionId: string,
+    readonly domainName: string,
+    readonly identity: ClientIdentity,
+  ) {}
+
+  open(socket: WebSocket): void {
+    this.socket = socket;
+    this.state = 'open';
+  }
+
+  /** Sends a text frame; false when the connection is not open. */
+  postText(data: Buffer | string): boolean {
+    const socket = this.socket;
+    if (this.state !== 'open' || !socket || socket.readyState !== socket.OPEN) return false;
+    socket.send(data, { binary: false });
+    return true;
+  }
+
+  /** Server-initiated close; the client gets `code` and `reason`, `$disconnect` too. */
+  close(code: number, reason: string): void {
+    this.serverClose ??= { code, reason };
+    const socket = this.socket;
+    if (!socket || socket.readyState === socket.CLOSED) return;
+    socket.close(code, reason);
+    // A client that never answers the close frame must not hold a stop() or a test.
+    setTimeout(() => socket.terminate(), CLOSE_HANDSHAKE_GRACE_MS).unref();
+  }
+}
+
+export class ConnectionRegistry {
+  private readonly connections = new Map<string, ClientConnection>();
+
+  add(connection: ClientConnection): void {
+    this.connections.set(connection.connectionId, connection);
+  }
+
+  remove(connection: ClientConnection): void {
+    connection.state = 'closed';
+    if (this.connections.get(connection.connectionId) === connection) {
+      this.connections.delete(connection.connectionId);
+    }
+  }
+
+  /** The connection if the Management API may use it: `$connect` done and not closed. */
+  findOpen(connectionId: string): ClientConnection | undefined {
+    const connection = this.connections.get(connectionId);
+    return connection?.state === 'open' ? connection : undefined;
+  }
+
+  all(): ClientConnection[] {
+    return [...this.connections.values()];
+  }
+}

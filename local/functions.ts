@@ -1,0 +1,182 @@
+/**
+ * The "Lambda service": loads the handler modules named in `functionSpecs` and invokes
+ * them the way Lambda does (event + context, a timeout), in this process.
+ */
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import { type FunctionId, functionSpecs } from '../lib/function-specs.ts';
+import { LOCAL_ACCOUNT_ID } from './events.ts';
+import { elapsed, type Logger } from './log.ts';
+
+export type LambdaHandler = (event: unknown, context: Context) => unknown;
+
+export type InvocationOutcome =
+  | { readonly ok: true; readonly result: unknown }
+  | { readonly ok: false; readonly error: unknown; readonly timedOut: boolean };
+
+/** Lambda's default is 3 s, but the stack gives chat functions more; API Gateway waits 29 s. */
+export const DEFAULT_FUNCTION_TIMEOUT_MS = 30_000;
+export const INTEGRATION_TIMEOUT_MS = 29_000;
+
+const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FUNCTION_NAME_PREFIX = 'chat-local-';
+
+export function localFunctionName(id: FunctionId): string {
+  return `${FUNCTION_NAME_PREFIX}${id}`;
+}
+
+const functionIds = Object.keys(functionSpecs) as FunctionId[];
+
+/** Accepts `name`, `name:qualifier` and full ARNs, as the Invoke API does. */
+export function functionIdFromName(nameOrArn: string): FunctionId | undefined {
+  const parts = nameOrArn.split(':');
+  const name = nameOrArn.startsWith('arn:') ? parts[6] : parts[0];
+  return functionIds.find((id) => localFunctionName(id) === name);
+}
+
+export class TimeoutError extends Error {
+  override name = 'TimeoutError';
+}
+
+export interface FunctionRegistryOptions {
+  readonly region: string;
+  readonly logger: Logger;
+  /** Handlers that replace the modules (tests of the runtime itself). */
+  readonly overrides?: Partial<Record<FunctionId, LambdaHandler>>;
+  readonly timeoutMs?: number;
+}
+
+export class FunctionRegistry {
+  private readonly handlers = new Map<FunctionId, LambdaHandler>();
+  private readonly loadErrors = new Map<FunctionId, unknown>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  constructor(private readonly options: FunctionRegistryOptions) {}
+
+  /**
+   * Imports every handler module once, after the runtime has set the environment they
+   * read at cold start. A module that fails to load is reported and fails its invocations,
+   * so one broken handler does not keep the others from running.
+   */
+  async load(): Promise<void> {
+    await Promise.all(
+      functionIds.map(async (id) => {
+        const override = this.options.overrides?.[id];
+        if (override) {
+          this.handlers.set(id, override);
+          return;
+        }
+        const entry = resolve(REPOSITORY_ROOT, functionSpecs[id].entry);
+        try {
+          const module = (await import(pathToFileURL(entry).href)) as { handler?: unknown };
+          if (typeof module.handler !== 'function') {
+            throw new Error(`${functionSpecs[id].entry} does not export a function named "handler".`);
+          }
+          this.handlers.set(id, module.handler as LambdaHandler);
+        } catch (error) {
+          this.loadErrors.set(id, error);
+          this.options.logger.error(
+            `λ ${localFunctionName(id)} failed to load; its invocations will fail`,
+            error,
+          );
+        }
+      }),
+    );
+  }
+
+  /** Runs the handler and waits for it, at most the timeout. */
+  invoke(id: FunctionId, event: unknown, timeoutMs = this.options.timeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS) {
+    const outcome = this.run(id, event, timeoutMs);
+    this.track(outcome);
+    return outcome;
+  }
+
+  /** `InvocationType: Event`: runs the handler without anyone waiting; failures are logged. */
+  invokeInBackground(id: FunctionId, event: unknown): void {
+    const startedAt = Date.now();
+    void this.invoke(id, event).then((outcome) => {
+      const name = localFunctionName(id);
+      if (outcome.ok) this.options.logger.info(`λ ${name} (async) ok ${elapsed(startedAt)}`);
+      else this.options.logger.error(`λ ${name} (async) failed ${elapsed(startedAt)}`, outcome.error);
+    });
+  }
+
+  get runningCount(): number {
+    return this.inFlight.size;
+  }
+
+  /** Waits for running invocations (they may still write to DynamoDB), at most `timeoutMs`. */
+  async settle(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise((done) => {
+        timer = setTimeout(done, deadline - Date.now());
+      });
+      await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
+      clearTimeout(timer);
+    }
+  }
+
+  private track(invocation: Promise<unknown>): void {
+    this.inFlight.add(invocation);
+    void invocation.finally(() => this.inFlight.delete(invocation));
+  }
+
+  private async run(id: FunctionId, event: unknown, timeoutMs: number): Promise<InvocationOutcome> {
+    const handler = this.handlers.get(id);
+    if (!handler) {
+      const error = this.loadErrors.get(id) ?? new Error(`${localFunctionName(id)} is not loaded.`);
+      return { ok: false, error, timedOut: false };
+    }
+    const deadline = Date.now() + timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<InvocationOutcome>((done) => {
+      timer = setTimeout(() => {
+        const seconds = (timeoutMs / 1000).toFixed(2);
+        done({
+          ok: false,
+          error: new TimeoutError(`Task timed out after ${seconds} seconds`),
+          timedOut: true,
+        });
+      }, timeoutMs);
+    });
+    const completed = (async (): Promise<InvocationOutcome> => {
+      try {
+        return { ok: true, result: await handler(event, this.context(id, deadline)) };
+      } catch (error) {
+        return { ok: false, error, timedOut: false };
+      }
+    })();
+    try {
+      return await Promise.race([completed, timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private context(id: FunctionId, deadline: number): Context {
+    const functionName = localFunctionName(id);
+    const unsupported = () => {
+      throw new Error(
+        'Callback-style completion (context.done/succeed/fail) is not supported; return a value.',
+      );
+    };
+    return {
+      callbackWaitsForEmptyEventLoop: true,
+      functionName,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:${this.options.region}:${LOCAL_ACCOUNT_ID}:function:${functionName}`,
+      memoryLimitInMB: '1024',
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${functionName}`,
+      logStreamName: `local/${id}`,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: unsupported,
+      fail: unsupported,
+      succeed: unsupported,
+    };
+  }
+}

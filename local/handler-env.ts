@@ -1,0 +1,108 @@
+/**
+ * The environment the handlers run with locally — the same variables the CDK stack sets
+ * in AWS, pointing at this runtime. Handlers read them once, when their module is first
+ * imported, so they are written to `process.env` before any handler module loads.
+ *
+ * Node caches ES modules for the life of the process, so handlers keep the configuration
+ * of the first runtime started in it. A later runtime in the same process must therefore
+ * use the same configuration (with `port: 0` it gets the earlier port back); anything
+ * else is refused with an error naming the variables that differ.
+ */
+import { tableDefinitions } from '../lib/table-definitions.ts';
+import { DEVELOPMENT_JWT_SECRET } from './dev-secret.ts';
+import { localFunctionName } from './functions.ts';
+
+export interface HandlerEnvironment {
+  readonly vars: Readonly<Record<string, string>>;
+  /** Set when DYNAMODB_ENDPOINT came from the user: no embedded DynamoDB then. */
+  readonly externalDynamoDbEndpoint: string | undefined;
+  readonly dynamoDbEndpoint: string;
+  /** The HS256 secret handlers verify with; undefined when JWT_SECRET_ID or JWKS_URL is configured. */
+  readonly jwtSecret: string | undefined;
+  readonly usesDevelopmentSecret: boolean;
+  readonly region: string;
+}
+
+/** Values this module wrote, so a restart does not mistake them for the user's settings. */
+const writtenByRuntime = new Map<string, string>();
+let loadedWith: { readonly port: number; readonly vars: Readonly<Record<string, string>> } | undefined;
+
+function userSetting(name: string, extra: Readonly<Record<string, string>>): string | undefined {
+  if (extra[name] !== undefined) return extra[name];
+  const value = process.env[name];
+  if (value === undefined || value === '' || writtenByRuntime.get(name) === value) return undefined;
+  return value;
+}
+
+export function resolveHandlerEnvironment(input: {
+  readonly baseUrl: string;
+  readonly stage: string;
+  readonly extra: Readonly<Record<string, string>>;
+}): HandlerEnvironment {
+  const { baseUrl, stage, extra } = input;
+  const setting = (name: string) => userSetting(name, extra);
+  const vars: Record<string, string> = {};
+  for (const table of Object.values(tableDefinitions)) vars[table.envVar] = table.localName;
+
+  const externalDynamoDbEndpoint = setting('DYNAMODB_ENDPOINT');
+  vars.DYNAMODB_ENDPOINT = externalDynamoDbEndpoint ?? baseUrl;
+  vars.LAMBDA_ENDPOINT = baseUrl;
+  vars.WS_CALLBACK_URL = `${baseUrl}/${stage}`;
+  vars.WELCOME_FUNCTION_NAME = localFunctionName('welcome');
+
+  // Another key source configured by the user replaces the shared secret entirely.
+  const otherKeySource = setting('JWT_SECRET_ID') ?? setting('JWKS_URL');
+  const userSecret = setting('JWT_SECRET');
+  const jwtSecret = otherKeySource ? undefined : (userSecret ?? DEVELOPMENT_JWT_SECRET);
+  if (jwtSecret) vars.JWT_SECRET = jwtSecret;
+
+  // The SDK needs a region and credentials even though nothing local checks them. Dummy
+  // keys also keep an exported AWS_PROFILE (an expired SSO session, say) out of local runs,
+  // unless DynamoDB is external, where that profile may be exactly what is needed.
+  const region = setting('AWS_REGION') ?? 'local';
+  vars.AWS_REGION = region;
+  const profileNeeded = externalDynamoDbEndpoint !== undefined && setting('AWS_PROFILE') !== undefined;
+  if (!setting('AWS_ACCESS_KEY_ID') && !profileNeeded) {
+    vars.AWS_ACCESS_KEY_ID = 'local';
+    vars.AWS_SECRET_ACCESS_KEY = 'local';
+  }
+  vars.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  Object.assign(vars, extra);
+
+  return {
+    vars,
+    externalDynamoDbEndpoint,
+    dynamoDbEndpoint: vars.DYNAMODB_ENDPOINT,
+    jwtSecret,
+    usesDevelopmentSecret: jwtSecret === DEVELOPMENT_JWT_SECRET,
+    region,
+  };
+}
+
+/** The port to listen on: with `0`, the port handlers were configured with, if any. */
+export function portToListenOn(requested: number): number {
+  return requested === 0 && loadedWith ? loadedWith.port : requested;
+}
+
+/** Refuses a configuration that differs from the one handler modules already hold. */
+export function assertSameAsLoadedHandlers(port: number, vars: Readonly<Record<string, string>>): void {
+  if (!loadedWith) return;
+  const names = new Set([...Object.keys(loadedWith.vars), ...Object.keys(vars)]);
+  const changed = [...names].filter((name) => loadedWith?.vars[name] !== vars[name]).sort();
+  if (loadedWith.port !== port && !changed.length) changed.push(`port ${loadedWith.port} -> ${port}`);
+  if (changed.length === 0) return;
+  throw new Error(
+    `Handler modules in this process were loaded with another configuration (changed: ${changed.join(', ')}). ` +
+      'Node caches modules, so restart the process to change it (node --test runs each test file in its own process).',
+  );
+}
+
+/** Writes the variables to `process.env` and pins them for later runtimes in this process. */
+export function applyHandlerEnvironment(port: number, vars: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(vars)) {
+    // Only values the runtime supplied; a value the user set stays theirs on a restart.
+    if (process.env[name] !== value) writtenByRuntime.set(name, value);
+    process.env[name] = value;
+  }
+  loadedWith = { port, vars };
+}

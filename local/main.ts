@@ -1,0 +1,129 @@
+/**
+ * `npm start [-- --port 8009 --data-dir .chat-data --in-memory]`: runs the whole backend
+ * locally and stops cleanly on SIGINT/SIGTERM.
+ */
+import { parseArgs } from 'node:util';
+import { formatBanner } from './banner.ts';
+import {
+  DEFAULT_DATA_DIR,
+  DEFAULT_IDLE_TIMEOUT_SECONDS,
+  DEFAULT_MAX_CONNECTION_SECONDS,
+  DEFAULT_PORT,
+  type LocalRuntime,
+  startLocalRuntime,
+} from './runtime.ts';
+import { mintToken } from './tokens.ts';
+
+const USAGE = `Usage: npm start [-- options]
+
+Runs the chat backend locally: WebSocket API, HTTP API, Management API, Lambda Invoke
+API and DynamoDB on one port, with the real handlers.
+
+Options:
+  --port <port>        port to listen on (env PORT, default ${DEFAULT_PORT}; 0 = any free port)
+  --host <host>        interface to listen on (default 127.0.0.1; 0.0.0.0 exposes it)
+  --data-dir <dir>     where DynamoDB data persists (env DATA_DIR, default ${DEFAULT_DATA_DIR})
+  --in-memory          keep nothing: data is gone when the runtime stops
+  --quiet              no request logs
+  -h, --help           shows this help
+
+Environment:
+  JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE   token verification (a development secret otherwise)
+  DYNAMODB_ENDPOINT                      use DynamoDB Local / LocalStack / AWS instead of the embedded one
+  IDLE_TIMEOUT_SECONDS                   default ${DEFAULT_IDLE_TIMEOUT_SECONDS}
+  MAX_CONNECTION_SECONDS                 default ${DEFAULT_MAX_CONNECTION_SECONDS}
+  BLOCKED_WORDS, BROADCAST_ALLOW_ALL, ... handler configuration, passed through`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function positiveInteger(name: string, raw: string | undefined, fallback: number, allowZero = false): number {
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1))
+    fail(`${name} must be a whole number; got "${raw}".`);
+  return value;
+}
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'in-memory': { type: 'boolean' },
+        quiet: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function stopOnSignals(runtime: LocalRuntime): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting without waiting.\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stderr.write(`\n${signal}: closing connections and the database…\n`);
+    runtime.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`Stopping failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+async function main(): Promise<void> {
+  const args = parseCommandLine();
+  if (args.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (args['in-memory'] && args['data-dir']) fail('Pass either --in-memory or --data-dir, not both.');
+  const env = process.env;
+  const idleTimeoutSeconds = positiveInteger(
+    'IDLE_TIMEOUT_SECONDS',
+    env.IDLE_TIMEOUT_SECONDS,
+    DEFAULT_IDLE_TIMEOUT_SECONDS,
+  );
+  const maxConnectionSeconds = positiveInteger(
+    'MAX_CONNECTION_SECONDS',
+    env.MAX_CONNECTION_SECONDS,
+    DEFAULT_MAX_CONNECTION_SECONDS,
+  );
+  const runtime = await startLocalRuntime({
+    port: positiveInteger('--port / PORT', args.port ?? env.PORT, DEFAULT_PORT, true),
+    host: args.host,
+    inMemory: args['in-memory'] ?? false,
+    dataDir: args['data-dir'] ?? env.DATA_DIR,
+    quiet: args.quiet ?? false,
+    idleTimeoutSeconds,
+    maxConnectionSeconds,
+  });
+  stopOnSignals(runtime);
+  const sampleToken = runtime.jwtSecret
+    ? await mintToken('1', { secret: runtime.jwtSecret, ttlSeconds: 24 * 3600 })
+    : undefined;
+  process.stdout.write(formatBanner({ runtime, sampleToken, idleTimeoutSeconds, maxConnectionSeconds }));
+}
+
+main().catch((error: unknown) => {
+  const cause =
+    error instanceof Error && error.cause instanceof Error ? `\n  caused by: ${error.cause.message}` : '';
+  process.stderr.write(
+    `Could not start the local runtime: ${error instanceof Error ? error.message : String(error)}${cause}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,111 @@
+/**
+ * The API Gateway Management API (`@connections`), at `/@connections/{id}` and at
+ * `/{stage}/@connections/{id}` (the form handlers use, since the callback URL carries the
+ * stage). Any SigV4 signature is accepted. Errors carry `x-amzn-errortype` so the real
+ * `@aws-sdk/client-apigatewaymanagementapi` throws its modeled exceptions.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ConnectionRegistry } from './connections.ts';
+import { BodyTooLargeError, readBody, sendAwsError, sendJson } from './http-util.ts';
+import { elapsed, type Logger } from './log.ts';
+import { MAX_MESSAGE_BYTES } from './websocket-gateway.ts';
+
+const CONNECTIONS_PATH = /^(?:\/([^/]+))?\/@connections\/([^/]+)\/?$/;
+
+export type ManagementTarget =
+  | { readonly kind: 'connection'; readonly connectionId: string }
+  | { readonly kind: 'wrongStage'; readonly stage: string }
+  | { readonly kind: 'badId' };
+
+/**
+ * Matches a request path (still percent-encoded, so an encoded `/` in an id stays inside
+ * its segment) against both path forms; undefined when it is no Management API path.
+ */
+export function matchManagementPath(rawPath: string, stage: string): ManagementTarget | undefined {
+  const match = CONNECTIONS_PATH.exec(rawPath);
+  if (!match) return undefined;
+  const [, pathStage, encodedId = ''] = match;
+  if (pathStage !== undefined && decodeURIComponent(pathStage) !== stage) {
+    return { kind: 'wrongStage', stage: pathStage };
+  }
+  try {
+    return { kind: 'connection', connectionId: decodeURIComponent(encodedId) };
+  } catch {
+    return { kind: 'badId' };
+  }
+}
+
+export interface ManagementApiOptions {
+  readonly stage: string;
+  readonly connections: ConnectionRegistry;
+  readonly logger: Logger;
+}
+
+export async function handleManagementRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: ManagementTarget,
+  options: ManagementApiOptions,
+): Promise<void> {
+  const startedAt = Date.now();
+  const status = await respond(req, res, target, options);
+  const id = target.kind === 'connection' ? target.connectionId : '-';
+  options.logger.info(`API ${req.method} @connections ${id} ${status} ${elapsed(startedAt)}`);
+}
+
+async function respond(
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: ManagementTarget,
+  { stage, connections }: ManagementApiOptions,
+): Promise<number> {
+  if (target.kind === 'wrongStage') {
+    // What AWS answers for a stage that does not exist; the local stage is `${stage}`.
+    sendAwsError(res, 403, 'ForbiddenException', `Forbidden: no stage "${target.stage}" (use "${stage}")`);
+    return 403;
+  }
+  if (target.kind === 'badId') {
+    sendAwsError(res, 400, 'BadRequestException', 'Invalid connection id encoding');
+    return 400;
+  }
+  const connection = connections.findOpen(target.connectionId);
+  const gone = () => {
+    sendAwsError(res, 410, 'GoneException', `Connection ${target.connectionId} is gone or not yet connected`);
+    return 410;
+  };
+
+  switch (req.method) {
+    case 'POST': {
+      let body: Buffer;
+      try {
+        body = await readBody(req, MAX_MESSAGE_BYTES);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        sendAwsError(res, 413, 'PayloadTooLargeException', `Message exceeds ${MAX_MESSAGE_BYTES} bytes`);
+        return 413;
+      }
+      // Looked up again: the connection may have closed while the body arrived.
+      if (!connections.findOpen(target.connectionId)?.postText(body)) return gone();
+      res.writeHead(200, { 'content-length': 0 }).end();
+      return 200;
+    }
+    case 'GET': {
+      if (!connection) return gone();
+      sendJson(res, 200, {
+        connectedAt: new Date(connection.connectedAt).toISOString(),
+        identity: { sourceIp: connection.identity.sourceIp, userAgent: connection.identity.userAgent },
+        lastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+      });
+      return 200;
+    }
+    case 'DELETE': {
+      if (!connection) return gone();
+      connection.close(1000, 'Connection deleted');
+      res.writeHead(204).end();
+      return 204;
+    }
+    default:
+      sendAwsError(res, 405, 'MethodNotAllowedException', `${req.method} is not supported on @connections`);
+      return 405;
+  }
+}

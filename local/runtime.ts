@@ -1,0 +1,262 @@
+/**
+ * `startLocalRuntime`: the whole backend in this process on one port — the WebSocket API,
+ * the HTTP API, the Management API, the Lambda Invoke API and DynamoDB — running the
+ * real handler modules with the configuration the CDK stack would give them.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { FunctionId } from '../lib/function-specs.ts';
+import { ConnectionRegistry } from './connections.ts';
+import { type EmbeddedDynamoDb, ensureTables, isDynamoDbRequest, startEmbeddedDynamoDb } from './dynamodb.ts';
+import { FunctionRegistry, type LambdaHandler } from './functions.ts';
+import {
+  applyHandlerEnvironment,
+  assertSameAsLoadedHandlers,
+  portToListenOn,
+  resolveHandlerEnvironment,
+} from './handler-env.ts';
+import { HTTP_API_PREFIX, handleHttpApiRequest } from './http-gateway.ts';
+import { sendAwsError, sendJson } from './http-util.ts';
+import { handleInvokeRequest, matchInvokePath } from './lambda-service.ts';
+import { createLogger, type Logger } from './log.ts';
+import { handleManagementRequest, matchManagementPath } from './management-api.ts';
+import { refuseHandshake, WebSocketGateway } from './websocket-gateway.ts';
+
+export const DEFAULT_PORT = 8009;
+export const DEFAULT_DATA_DIR = '.chat-data';
+export const DEFAULT_STAGE = 'local';
+/** API Gateway's limits. */
+export const DEFAULT_IDLE_TIMEOUT_SECONDS = 600;
+export const DEFAULT_MAX_CONNECTION_SECONDS = 7200;
+
+export interface LocalRuntimeOptions {
+  /** Default 8009; 0 picks a free port (or, in a process that ran a runtime before, that one's port). */
+  readonly port?: number;
+  /** Interface to listen on; default 127.0.0.1 (a development secret should not face a network). */
+  readonly host?: string;
+  /** Keep DynamoDB data in memory only. */
+  readonly inMemory?: boolean;
+  /** Where DynamoDB data persists; default `.chat-data` in the working directory. */
+  readonly dataDir?: string;
+  /** Stage in the callback URL; default `local`. */
+  readonly stage?: string;
+  readonly idleTimeoutSeconds?: number;
+  readonly maxConnectionSeconds?: number;
+  /** No logs on stderr. */
+  readonly quiet?: boolean;
+  /** Receives every log line (even when quiet). */
+  readonly log?: (line: string) => void;
+  /** Extra handler configuration (e.g. JWT_ISSUER, BROADCAST_ALLOW_ALL), set in process.env. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Replace handler modules with functions, for tests of the runtime itself. */
+  readonly handlers?: Partial<Record<FunctionId, LambdaHandler>>;
+}
+
+export interface LocalRuntime {
+  readonly port: number;
+  /** `ws://127.0.0.1:{port}/` — any path works. */
+  readonly wsUrl: string;
+  /** `http://127.0.0.1:{port}`: HTTP API under /api/ws, Lambda Invoke API, DynamoDB. */
+  readonly httpUrl: string;
+  /** Management API endpoint including the stage (what handlers get as WS_CALLBACK_URL). */
+  readonly callbackUrl: string;
+  readonly dynamoDbEndpoint: string;
+  readonly stage: string;
+  /** Absent when in memory or when DYNAMODB_ENDPOINT points elsewhere. */
+  readonly dataDir?: string;
+  /** Secret handlers verify tokens with; undefined when JWT_SECRET_ID or JWKS_URL is configured. */
+  readonly jwtSecret?: string;
+  readonly usesDevelopmentSecret: boolean;
+  /** Everything the runtime set in process.env for the handlers. */
+  readonly handlerEnv: Readonly<Record<string, string>>;
+  /** Closes connections with 1001 (running `$disconnect`), waits for handlers, closes the database. */
+  stop(): Promise<void>;
+}
+
+let runtimeActive = false;
+
+export async function startLocalRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
+  if (runtimeActive) {
+    throw new Error(
+      'A local runtime is already running in this process. Stop it first: handlers read one process-wide environment.',
+    );
+  }
+  runtimeActive = true;
+  try {
+    return await start(options);
+  } catch (error) {
+    runtimeActive = false;
+    throw error;
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const failed = (error: NodeJS.ErrnoException) => {
+      const hint = error.code === 'EADDRINUSE' ? ` Port ${port} is in use: set PORT or pass --port.` : '';
+      reject(new Error(`Cannot listen on ${host}:${port}: ${error.message}.${hint}`, { cause: error }));
+    };
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      resolvePort((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((done) => {
+    if (!server.listening) return done();
+    server.close(() => done());
+    server.closeAllConnections();
+  });
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '127.0.0.1' || host === 'localhost') return '127.0.0.1';
+  if (host === '::' || host === '::1') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The parts a request may reach; filled in as startup proceeds. */
+interface Services {
+  dynamo?: EmbeddedDynamoDb;
+  externalDynamoDb?: string;
+  gateway?: WebSocketGateway;
+  functions?: FunctionRegistry;
+  connections: ConnectionRegistry;
+  stage: string;
+  region: string;
+  logger: Logger;
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, services: Services): Promise<void> {
+  const { dynamo, functions, connections, stage, logger, region } = services;
+  const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
+  if (isDynamoDbRequest(req)) {
+    if (dynamo) return dynamo.handle(req, res);
+    const message = `The embedded DynamoDB is off: DYNAMODB_ENDPOINT is ${services.externalDynamoDb}`;
+    return sendAwsError(res, 400, 'UnknownOperationException', message);
+  }
+  if (!functions || !services.gateway) {
+    return sendJson(res, 503, { message: 'The local runtime is starting' });
+  }
+  const functionName = matchInvokePath(rawPath);
+  if (functionName !== undefined)
+    return handleInvokeRequest(req, res, functionName, { functions, logger, region });
+  const target = matchManagementPath(rawPath, stage);
+  if (target) return handleManagementRequest(req, res, target, { stage, connections, logger });
+  if (rawPath.startsWith(HTTP_API_PREFIX)) return handleHttpApiRequest(req, res, { functions, logger });
+  sendJson(res, 404, { message: 'Not Found' });
+}
+
+function secondsOption(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!(value > 0)) throw new Error(`${name} must be a positive number of seconds; got ${value}.`);
+  return value;
+}
+
+async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const idleTimeoutSeconds = secondsOption(
+    'idleTimeoutSeconds',
+    options.idleTimeoutSeconds,
+    DEFAULT_IDLE_TIMEOUT_SECONDS,
+  );
+  const maxConnectionSeconds = secondsOption(
+    'maxConnectionSeconds',
+    options.maxConnectionSeconds,
+    DEFAULT_MAX_CONNECTION_SECONDS,
+  );
+  const logger = createLogger({ quiet: options.quiet, sink: options.log });
+  const stage = options.stage ?? DEFAULT_STAGE;
+  const host = options.host ?? '127.0.0.1';
+  const services: Services = { connections: new ConnectionRegistry(), stage, region: 'local', logger };
+
+  const server = createServer((req, res) => {
+    route(req, res, services).catch((error: unknown) => {
+      logger.error(`${req.method} ${req.url?.split('?')[0]} failed`, error);
+      if (!res.headersSent) sendJson(res, 500, { message: 'Internal Server Error' });
+      else res.destroy();
+    });
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (services.gateway) services.gateway.handleUpgrade(req, socket, head);
+    else refuseHandshake(socket, 503);
+  });
+
+  const port = await listen(server, portToListenOn(options.port ?? DEFAULT_PORT), host);
+  const baseUrl = `http://${urlHost(host)}:${port}`;
+  try {
+    const environment = resolveHandlerEnvironment({ baseUrl, stage, extra: options.env ?? {} });
+    assertSameAsLoadedHandlers(port, environment.vars);
+    applyHandlerEnvironment(port, environment.vars);
+    services.region = environment.region;
+    services.externalDynamoDb = environment.externalDynamoDbEndpoint;
+
+    const dataDir =
+      options.inMemory || environment.externalDynamoDbEndpoint
+        ? undefined
+        : resolve(options.dataDir ?? DEFAULT_DATA_DIR);
+    if (!environment.externalDynamoDbEndpoint) services.dynamo = await startEmbeddedDynamoDb(dataDir);
+    await ensureTables(environment.dynamoDbEndpoint, environment.region, logger).catch((error: unknown) => {
+      throw new Error(`Could not create the tables at ${environment.dynamoDbEndpoint}.`, { cause: error });
+    });
+
+    const functions = new FunctionRegistry({
+      region: environment.region,
+      logger,
+      overrides: options.handlers,
+    });
+    await functions.load();
+    services.functions = functions;
+    services.gateway = new WebSocketGateway({
+      stage,
+      functions,
+      connections: services.connections,
+      logger,
+      idleTimeoutMs: idleTimeoutSeconds * 1000,
+      maxConnectionMs: maxConnectionSeconds * 1000,
+    });
+
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= shutdown(server, services);
+      return stopping;
+    };
+    return {
+      port,
+      wsUrl: `ws://${urlHost(host)}:${port}/`,
+      httpUrl: baseUrl,
+      callbackUrl: environment.vars.WS_CALLBACK_URL ?? `${baseUrl}/${stage}`,
+      dynamoDbEndpoint: environment.dynamoDbEndpoint,
+      stage,
+      ...(dataDir ? { dataDir } : {}),
+      ...(environment.jwtSecret ? { jwtSecret: environment.jwtSecret } : {}),
+      usesDevelopmentSecret: environment.usesDevelopmentSecret,
+      handlerEnv: environment.vars,
+      stop,
+    };
+  } catch (error) {
+    await closeServer(server);
+    await services.dynamo?.close().catch(() => {});
+    throw error;
+  }
+}
+
+/** Handlers still need DynamoDB and the Management API while connections close, so the server closes last. */
+async function shutdown(server: Server, services: Services): Promise<void> {
+  const { logger } = services;
+  try {
+    await services.gateway?.closeAll(1001, 'Server shutting down');
+    const pending = services.functions?.runningCount ?? 0;
+    if (pending > 0) logger.info(`Waiting for ${pending} running handler invocation(s), at most 5 s`);
+    await services.functions?.settle(5_000);
+    await closeServer(server);
+    await services.dynamo?.close();
+    logger.info('Local runtime stopped');
+  } finally {
+    runtimeActive = false;
+  }
+}

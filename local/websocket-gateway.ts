@@ -1,0 +1,257 @@
+/**
+ * The WebSocket API: handshakes run `$connect` first (its status decides, as on AWS),
+ * frames are routed by `cmd` (route selection `$request.body.cmd`) and closes run
+ * `$disconnect`.
+ *
+ * Frames of one connection are dispatched as they arrive and invoked concurrently, each
+ * answer sent when its handler finishes: API Gateway does not order invocations either,
+ * so clients must correlate answers (request_id), and local runs should show that.
+ *
+ * Only data frames from the client count as activity for the idle timeout, and WebSocket
+ * pings do not: on AWS a client keeps a connection alive by sending messages (the
+ * `ping` command), not control frames. The `ws` library still answers pings with pongs.
+ */
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { webSocketRoutes } from '../lib/function-specs.ts';
+import { ClientConnection, type ConnectionRegistry } from './connections.ts';
+import { apiGatewayId, clientIdentity, connectEvent, disconnectEvent, messageEvent } from './events.ts';
+import { type FunctionRegistry, INTEGRATION_TIMEOUT_MS, type InvocationOutcome } from './functions.ts';
+import { asProxyResult, headerValue, isSuccessStatus } from './handler-results.ts';
+import { elapsed, type Logger, redactUrl } from './log.ts';
+
+/** API Gateway's message size limit; larger messages close the connection with 1009. */
+export const MAX_MESSAGE_BYTES = 128 * 1024;
+const MAX_URL_LENGTH = 4096;
+
+export interface WebSocketGatewayOptions {
+  readonly stage: string;
+  readonly functions: FunctionRegistry;
+  readonly connections: ConnectionRegistry;
+  readonly logger: Logger;
+  readonly idleTimeoutMs: number;
+  readonly maxConnectionMs: number;
+}
+
+/** The route for a text frame: its `cmd` when that names a message route, else `$default`. */
+export function selectRoute(text: string): string {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return '$default';
+  }
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return '$default';
+  const cmd = (message as { cmd?: unknown }).cmd;
+  if (typeof cmd !== 'string' || cmd.startsWith('$') || !Object.hasOwn(webSocketRoutes, cmd))
+    return '$default';
+  return cmd;
+}
+
+function rawDataToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+function invalidHandshake(req: IncomingMessage): number | undefined {
+  if ((req.url ?? '').length > MAX_URL_LENGTH) return 414;
+  const key = req.headers['sec-websocket-key'];
+  const version = req.headers['sec-websocket-version'];
+  const isWebSocket =
+    req.method === 'GET' &&
+    req.headers.upgrade?.toLowerCase() === 'websocket' &&
+    typeof key === 'string' &&
+    /^[+/0-9A-Za-z]{22}==$/.test(key) &&
+    (version === '13' || version === '8');
+  return isWebSocket ? undefined : 400;
+}
+
+/** Answers a handshake with a plain HTTP status and hangs up, as API Gateway does on refusal. */
+export function refuseHandshake(socket: Duplex, status: number): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const statusLine = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}`;
+  socket.end(`${statusLine}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`, () => socket.destroy());
+}
+
+function connectStatus(outcome: InvocationOutcome, logger: Logger): number {
+  if (!outcome.ok) return 500;
+  const status = asProxyResult(outcome.result)?.statusCode;
+  if (typeof status === 'number') return status;
+  logger.warn('$connect returned no statusCode; treating it as 200');
+  return 200;
+}
+
+export class WebSocketGateway {
+  private readonly server: WebSocketServer;
+  /** The subprotocol each pending handshake answers with, as chosen by `$connect`. */
+  private readonly chosenProtocols = new WeakMap<IncomingMessage, string>();
+  private readonly pendingConnects = new Set<Promise<void>>();
+  private readonly openSockets = new Set<Promise<void>>();
+  private readonly disconnects = new Set<Promise<void>>();
+  private accepting = true;
+
+  constructor(private readonly options: WebSocketGatewayOptions) {
+    this.server = new WebSocketServer({
+      noServer: true,
+      maxPayload: MAX_MESSAGE_BYTES,
+      clientTracking: false,
+      perMessageDeflate: false,
+      handleProtocols: (_offered, req) => this.chosenProtocols.get(req) ?? false,
+    });
+  }
+
+  /** For the HTTP server's `upgrade` event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const connecting = this.connect(req, socket, head).catch((error: unknown) => {
+      this.options.logger.error('WS handshake failed', error);
+      refuseHandshake(socket, 500);
+    });
+    this.pendingConnects.add(connecting);
+    void connecting.finally(() => this.pendingConnects.delete(connecting));
+  }
+
+  /** Closes every connection (running `$disconnect` for each) and refuses new ones. */
+  async closeAll(code: number, reason: string): Promise<void> {
+    this.accepting = false;
+    for (const connection of this.options.connections.all()) connection.close(code, reason);
+    await Promise.allSettled([...this.pendingConnects]);
+    await Promise.allSettled([...this.openSockets]);
+    await Promise.allSettled([...this.disconnects]);
+    this.server.close();
+  }
+
+  private async connect(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { logger, stage, functions, connections } = this.options;
+    // Until `ws` owns the socket, a client reset must not become an uncaught 'error'.
+    const ignoreSocketError = () => {};
+    socket.on('error', ignoreSocketError);
+    const invalid = this.accepting ? invalidHandshake(req) : 503;
+    if (invalid) {
+      logger.info(`WS  refused ${invalid} ${redactUrl(req.url ?? '/')}`);
+      refuseHandshake(socket, invalid);
+      return;
+    }
+
+    const connection = new ClientConnection(
+      apiGatewayId(),
+      req.headers.host ?? 'localhost',
+      clientIdentity(req),
+    );
+    connections.add(connection);
+    const startedAt = Date.now();
+    const outcome = await functions.invoke(
+      'connect',
+      connectEvent(connection, stage, req),
+      INTEGRATION_TIMEOUT_MS,
+    );
+    if (!outcome.ok) logger.error(`WS  $connect ${connection.connectionId} handler failed`, outcome.error);
+    const status = connectStatus(outcome, logger);
+    const path = redactUrl(req.url ?? '/');
+    logger.info(`WS  $connect ${connection.connectionId} ${status} ${elapsed(startedAt)} ${path}`);
+
+    if (!isSuccessStatus(status)) {
+      connections.remove(connection);
+      refuseHandshake(socket, status);
+      return;
+    }
+    if (!this.accepting || !socket.readable || !socket.writable) {
+      // `$connect` succeeded (rows may exist) but there is no socket to upgrade any more.
+      connections.remove(connection);
+      refuseHandshake(socket, 503);
+      this.disconnect(connection, { code: 1006, reason: 'Connection closed before the handshake completed' });
+      return;
+    }
+
+    const result = outcome.ok ? asProxyResult(outcome.result) : undefined;
+    const protocol = headerValue(result?.headers, 'sec-websocket-protocol');
+    if (protocol) this.chosenProtocols.set(req, protocol);
+    socket.removeListener('error', ignoreSocketError);
+    this.server.handleUpgrade(req, socket, head, (ws) => this.opened(connection, ws));
+  }
+
+  /** The handshake is complete: only now is the connection open for the Management API. */
+  private opened(connection: ClientConnection, ws: WebSocket): void {
+    const { logger, idleTimeoutMs, maxConnectionMs, connections } = this.options;
+    connection.open(ws);
+    const idle = setTimeout(() => connection.close(1001, 'Idle timeout'), idleTimeoutMs).unref();
+    const lifetime = setTimeout(
+      () => connection.close(1001, 'Maximum connection duration reached'),
+      maxConnectionMs,
+    ).unref();
+
+    ws.on('message', (data, isBinary) => {
+      connection.lastActiveAt = Date.now();
+      idle.refresh();
+      void this.message(connection, rawDataToBuffer(data), isBinary);
+    });
+    ws.on('error', (error: Error & { code?: string }) => {
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+        connection.serverClose ??= { code: 1009, reason: 'Message too big' };
+      }
+      logger.warn(`WS  ${connection.connectionId} ${error.message}`);
+    });
+    const closed = new Promise<void>((resolve) => {
+      ws.once('close', (code, reason) => {
+        clearTimeout(idle);
+        clearTimeout(lifetime);
+        connections.remove(connection);
+        const close = connection.serverClose ?? { code, reason: reason.toString('utf8') };
+        this.disconnect(connection, close);
+        resolve();
+      });
+    });
+    this.openSockets.add(closed);
+    void closed.finally(() => this.openSockets.delete(closed));
+  }
+
+  private async message(connection: ClientConnection, data: Buffer, isBinary: boolean): Promise<void> {
+    const { logger, stage, functions } = this.options;
+    const text = isBinary ? undefined : data.toString('utf8');
+    const routeKey = text === undefined ? '$default' : selectRoute(text);
+    const functionId = webSocketRoutes[routeKey] ?? 'default';
+    const frame =
+      text === undefined
+        ? { body: data.toString('base64'), isBase64Encoded: true }
+        : { body: text, isBase64Encoded: false };
+    const event = messageEvent(connection, stage, routeKey, frame);
+    const startedAt = Date.now();
+    const outcome = await functions.invoke(functionId, event, INTEGRATION_TIMEOUT_MS);
+
+    if (!outcome.ok) {
+      logger.error(`WS  ${routeKey} ${connection.connectionId} failed ${elapsed(startedAt)}`, outcome.error);
+      // What API Gateway sends when the integration fails or times out.
+      const { requestId } = event.requestContext;
+      connection.postText(
+        JSON.stringify({
+          message: 'Internal server error',
+          connectionId: connection.connectionId,
+          requestId,
+        }),
+      );
+      return;
+    }
+    const result = asProxyResult(outcome.result);
+    logger.info(
+      `WS  ${routeKey} ${connection.connectionId} ${result?.statusCode ?? '-'} ${elapsed(startedAt)}`,
+    );
+    // Every message route is two-way: a body in the result goes back to the client.
+    if (typeof result?.body === 'string' && result.body.length > 0) connection.postText(result.body);
+  }
+
+  private disconnect(connection: ClientConnection, close: { code: number; reason: string }): void {
+    const { logger, stage, functions } = this.options;
+    const startedAt = Date.now();
+    const run = functions.invoke('disconnect', disconnectEvent(connection, stage, close)).then((outcome) => {
+      const suffix = `${connection.connectionId} ${close.code} ${elapsed(startedAt)}`;
+      if (outcome.ok) logger.info(`WS  $disconnect ${suffix}`);
+      else logger.error(`WS  $disconnect ${suffix} handler failed`, outcome.error);
+    });
+    this.disconnects.add(run);
+    void run.finally(() => this.disconnects.delete(run));
+  }
+}
