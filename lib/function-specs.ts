@@ -171,3 +171,11 @@ export const httpRoutes = [
 ] as const;
 
 export const ROUTE_SELECTION_EXPRESSION = '$request.body.cmd';
+
+/** CORS preflight of the HTTP API, served by the deployed HttpApi and by the local runtime. */
+export const httpCors = {
+  allowOrigins: ['*'],
+  allowMethods: ['GET', 'POST'],
+  allowHeaders: ['Authorization', 'Content-Type'],
+  maxAgeSeconds: 3600,
+} as const;

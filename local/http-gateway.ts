@@ -3,7 +3,7 @@
  * payload format 2.0 events, plus the CORS preflight answers the deployed HttpApi gives.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { httpRoutes } from '../lib/function-specs.ts';
+import { httpCors, httpRoutes } from '../lib/function-specs.ts';
 import { httpApiEvent } from './events.ts';
 import { type FunctionRegistry, INTEGRATION_TIMEOUT_MS } from './functions.ts';
 import { asProxyResult } from './handler-results.ts';
@@ -14,27 +14,16 @@ import { elapsed, type Logger, redactUrl } from './log.ts';
 export const HTTP_API_PREFIX = '/api/';
 const MAX_BODY_BYTES = 1024 * 1024;
 
-/**
- * The `corsPreflight` of the deployed HttpApi (lib/constructs/chat-http-api.ts), copied
- * rather than imported so the runtime does not load CDK; keep the two in step.
- */
-export const HTTP_API_CORS = {
-  allowOrigins: ['*'],
-  allowMethods: ['GET', 'POST'],
-  allowHeaders: ['Authorization', 'Content-Type'],
-  maxAgeSeconds: 3600,
-} as const;
-
 function corsHeaders(req: IncomingMessage): Record<string, string> {
-  return req.headers.origin ? { 'access-control-allow-origin': HTTP_API_CORS.allowOrigins.join(',') } : {};
+  return req.headers.origin ? { 'access-control-allow-origin': httpCors.allowOrigins.join(',') } : {};
 }
 
 function preflightHeaders(req: IncomingMessage): Record<string, string> {
   return {
     ...corsHeaders(req),
-    'access-control-allow-methods': HTTP_API_CORS.allowMethods.join(','),
-    'access-control-allow-headers': HTTP_API_CORS.allowHeaders.join(','),
-    'access-control-max-age': String(HTTP_API_CORS.maxAgeSeconds),
+    'access-control-allow-methods': httpCors.allowMethods.join(','),
+    'access-control-allow-headers': httpCors.allowHeaders.join(','),
+    'access-control-max-age': String(httpCors.maxAgeSeconds),
   };
 }
 

@@ -3,6 +3,7 @@ import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { httpCors } from '../function-specs.ts';
 
 export interface ChatHttpRoute {
   readonly method: 'GET' | 'POST';
@@ -49,10 +50,10 @@ export class ChatHttpApi extends Construct {
       // Our own `$default` stage below, to set its throttling.
       createDefaultStage: false,
       corsPreflight: {
-        allowMethods: [apigwv2.CorsHttpMethod.GET, apigwv2.CorsHttpMethod.POST],
-        allowHeaders: ['Authorization', 'Content-Type'],
-        allowOrigins: props.corsAllowOrigins ?? ['*'],
-        maxAge: Duration.hours(1),
+        allowMethods: httpCors.allowMethods.map((method) => apigwv2.CorsHttpMethod[method]),
+        allowHeaders: [...httpCors.allowHeaders],
+        allowOrigins: props.corsAllowOrigins ?? [...httpCors.allowOrigins],
+        maxAge: Duration.seconds(httpCors.maxAgeSeconds),
       },
     });
     this.stage = this.api.addStage('DefaultStage', {
