@@ -3,7 +3,7 @@
  * A bad token answers 401 and writes nothing. API Gateway refuses posts until this
  * returns, so the welcome is sent by the `welcome` function, invoked asynchronously.
  */
-import { InvokeCommand } from '@aws-sdk/client-lambda';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import {
   AuthError,
@@ -11,10 +11,10 @@ import {
   type ConnectRequest,
   offeredSubprotocols,
   tokenFromConnectRequest,
-  verifyToken,
 } from '../core/auth.ts';
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
+import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
 import type { WebSocketResult } from '../runtime/websocket.ts';
 import type { WelcomeRequest } from './welcome.ts';
 
@@ -31,11 +31,7 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
       log('info', 'connect refused', { connectionId, reason: 'no token' });
       return unauthorized;
     }
-    const { jwt } = services.config;
-    const identity = await verifyToken(token, await services.verificationKey(), {
-      issuer: jwt.issuer,
-      audience: jwt.audience,
-    });
+    const identity = await verifyConfiguredToken(token);
     await services.registry.open(connectionId, identity);
     await scheduleWelcome({
       connectionId,
@@ -57,15 +53,18 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
   }
 };
 
+let lambda: LambdaClient | undefined;
+
 async function scheduleWelcome(request: WelcomeRequest): Promise<void> {
-  const services = getServices();
-  const functionName = services.config.welcomeFunctionName;
+  const { config } = getServices();
+  const functionName = config.welcomeFunctionName;
   if (!functionName) {
     log('warn', 'WELCOME_FUNCTION_NAME is not set; no welcome push', { connectionId: request.connectionId });
     return;
   }
   try {
-    await services.lambda.send(
+    lambda ??= new LambdaClient({ endpoint: config.lambdaEndpoint });
+    await lambda.send(
       new InvokeCommand({
         FunctionName: functionName,
         InvocationType: 'Event',

@@ -3,7 +3,7 @@
  * Gateway JWT authorizer so that HS256 shared secrets work, the same as at `$connect`.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { AuthError, bearerToken, headerValue, type Identity, isAdmin, verifyToken } from '../core/auth.ts';
+import { AuthError, bearerToken, headerValue, type Identity, isAdmin } from '../core/auth.ts';
 import {
   broadcastSchema,
   commandErrorCodes,
@@ -16,6 +16,7 @@ import { ChatError, ErrorCode, httpStatusFor } from '../core/errors.ts';
 import { readHistory } from '../core/history.ts';
 import { getServices, type Services } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
+import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
 
 interface Request {
   readonly event: APIGatewayProxyEventV2;
@@ -111,11 +112,7 @@ function makeRequest(event: APIGatewayProxyEventV2, services: Services): Request
       const token = bearerToken(headerValue(event.headers, 'authorization'));
       if (!token) throw new ChatError(ErrorCode.unauthenticated, 'Authorization: Bearer <jwt> is required');
       try {
-        const { jwt } = services.config;
-        return await verifyToken(token, await services.verificationKey(), {
-          issuer: jwt.issuer,
-          audience: jwt.audience,
-        });
+        return await verifyConfiguredToken(token);
       } catch (error) {
         if (error instanceof AuthError) throw new ChatError(ErrorCode.unauthenticated, 'token rejected');
         throw error;

@@ -1,0 +1,49 @@
+/**
+ * Token verification for the functions that need it ($connect, the HTTP API), kept out
+ * of the shared container so other bundles do not carry the Secrets Manager client.
+ */
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { type Identity, jwksKey, secretKey, type VerificationKey, verifyToken } from '../core/auth.ts';
+import { type ChatConfig, ConfigError } from './config.ts';
+import { getServices } from './container.ts';
+
+let key: Promise<VerificationKey> | undefined;
+
+/** The key is fetched (Secrets Manager) or built (JWKS, which caches keys) once per container. */
+function verificationKey(config: ChatConfig): Promise<VerificationKey> {
+  key ??= resolveKey(config).catch((error: unknown) => {
+    key = undefined; // a failed fetch is retried by the next invocation
+    throw error;
+  });
+  return key;
+}
+
+async function resolveKey(config: ChatConfig): Promise<VerificationKey> {
+  const source = config.jwt.key;
+  if (!source) throw new ConfigError('No JWT key configured: set JWT_SECRET, JWT_SECRET_ID or JWKS_URL.');
+  if (source.kind === 'secret') return secretKey(source.secret);
+  if (source.kind === 'jwks') return jwksKey(source.url);
+  const client = new SecretsManagerClient({ endpoint: config.secretsManagerEndpoint });
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretId }));
+  if (!SecretString) throw new ConfigError(`Secret ${source.secretId} has no SecretString.`);
+  return secretKey(secretFromString(SecretString));
+}
+
+/** A plain string, or JSON with a `secret` field. */
+export function secretFromString(value: string): string {
+  if (value.trimStart().startsWith('{')) {
+    const parsed = JSON.parse(value) as { secret?: unknown };
+    if (typeof parsed.secret === 'string' && parsed.secret) return parsed.secret;
+    throw new ConfigError('The JWT secret is JSON without a "secret" field.');
+  }
+  return value;
+}
+
+/** Verifies a token with the configured key, issuer and audience; throws AuthError when it is refused. */
+export async function verifyConfiguredToken(token: string): Promise<Identity> {
+  const { config } = getServices();
+  return verifyToken(token, await verificationKey(config), {
+    issuer: config.jwt.issuer,
+    audience: config.jwt.audience,
+  });
+}
