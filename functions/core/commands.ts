@@ -11,7 +11,10 @@ import { GROUP_ID, isValidUserId } from './ids.ts';
 export const userIdSchema = z
   .union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)])
   .transform((value) => String(value))
-  .refine(isValidUserId, 'user id must be 1-128 characters without control characters or a leading #');
+  .refine(
+    isValidUserId,
+    'user id must be 1-128 characters, not blank, without control characters or a leading #',
+  );
 
 /** Text content; its length limit is applied by the service (it is configurable). */
 const contentSchema = z.string().refine((value) => value.trim().length > 0, 'content is empty');

@@ -11,8 +11,11 @@ export function newGroupId(now: Date = new Date()): string {
   return `group_${nextUlid(now.getTime())}`;
 }
 
-/** User ids are 1–128 characters, no control characters, and never start with `#` (reserved keys). */
-const USER_ID = /^[^\p{Cc}#][^\p{Cc}]{0,127}$/u;
+/**
+ * User ids are 1–128 characters, not blank (whitespace only), no control characters, and
+ * never start with `#` (reserved keys).
+ */
+const USER_ID = /^(?!\s*$)[^\p{Cc}#][^\p{Cc}]{0,127}$/u;
 
 export function isValidUserId(value: string): boolean {
   return USER_ID.test(value);

@@ -15,6 +15,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { PRESENCE_SHARDS } from '../../lib/table-definitions.ts';
+import { isValidUserId } from '../core/ids.ts';
 import type { OnlineCounts, PresenceStore, UserConnections } from '../core/ports.ts';
 import { delay, epochSeconds } from './time.ts';
 
@@ -45,8 +46,19 @@ function encodeCursor(cursor: ListCursor): string {
 function decodeCursor(raw: string | undefined): ListCursor {
   if (!raw) return { shard: 0 };
   try {
-    const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as ListCursor;
-    if (Number.isInteger(parsed.shard) && parsed.shard >= 0 && parsed.shard <= PRESENCE_SHARDS) return parsed;
+    const parsed = JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) as Partial<ListCursor> | null;
+    const shard = parsed?.shard;
+    const after = parsed?.after;
+    // `after` goes into a key condition: anything but a user id is a DynamoDB ValidationException.
+    if (
+      typeof shard === 'number' &&
+      Number.isInteger(shard) &&
+      shard >= 0 &&
+      shard <= PRESENCE_SHARDS &&
+      (after === undefined || (typeof after === 'string' && isValidUserId(after)))
+    ) {
+      return after === undefined ? { shard } : { shard, after };
+    }
   } catch {
     // fall through: an unreadable cursor is a bad request
   }

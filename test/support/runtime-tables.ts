@@ -1,0 +1,66 @@
+/**
+ * The runtime's DynamoDB tables, for checks a client cannot make (nothing written by a
+ * refused handshake, a stale connection cleaned up) and for setting up state a client
+ * cannot create (a connection whose `$disconnect` never came). Destroy when done.
+ */
+import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
+import type { LocalRuntime } from '../../local/runtime.ts';
+import { dynamoDbClient } from './local-runtime.ts';
+
+export interface RuntimeTables {
+  readonly client: DynamoDBDocumentClient;
+  /** The local table names (what the runtime gives the handlers). */
+  readonly names: Readonly<Record<TableId, string>>;
+  /** Every item of a table, sorted by its JSON so snapshots compare with deepEqual. */
+  scan(table: TableId): Promise<Record<string, unknown>[]>;
+  connectionRow(connectionId: string): Promise<Record<string, unknown> | undefined>;
+  /** The user's presence record's connection ids (sorted), or undefined when they have none. */
+  presenceOf(userId: string): Promise<string[] | undefined>;
+  destroy(): void;
+}
+
+const localNames = Object.fromEntries(
+  Object.entries(tableDefinitions).map(([id, definition]) => [id, definition.localName]),
+) as Record<TableId, string>;
+
+export function runtimeTables(runtime: LocalRuntime): RuntimeTables {
+  const raw = dynamoDbClient(runtime);
+  const client = DynamoDBDocumentClient.from(raw, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    client,
+    names: localNames,
+    async scan(table) {
+      const items: Record<string, unknown>[] = [];
+      let startKey: Record<string, unknown> | undefined;
+      do {
+        const page = await client.send(
+          new ScanCommand({
+            TableName: localNames[table],
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
+        );
+        items.push(...(page.Items ?? []));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey);
+      const key = (item: unknown) =>
+        JSON.stringify(item, (_k, v: unknown) => (v instanceof Set ? [...v] : v));
+      return items.sort((a, b) => key(a).localeCompare(key(b)));
+    },
+    async connectionRow(connectionId) {
+      const { Item } = await client.send(
+        new GetCommand({ TableName: localNames.connections, Key: { connectionId }, ConsistentRead: true }),
+      );
+      return Item;
+    },
+    async presenceOf(userId) {
+      const { Item } = await client.send(
+        new GetCommand({ TableName: localNames.presence, Key: { userId }, ConsistentRead: true }),
+      );
+      const ids = Item?.connectionIds as Set<string> | undefined;
+      return ids ? [...ids].sort() : undefined;
+    },
+    destroy: () => raw.destroy(),
+  };
+}
