@@ -82,23 +82,9 @@ export async function onlineCount(runtime: LocalRuntime): Promise<OnlineCount> {
   return body.data;
 }
 
-/** A message as `GET /api/ws/messages` returns it. */
-export interface HistoryMessage {
-  readonly message_id: string;
-  readonly room_id: string;
-  readonly from_user_id: string;
-  readonly to_user_id?: string;
-  readonly group_id?: string;
-  readonly content: string;
-  readonly message_type: number;
-  readonly time: string;
-}
+import type { HistoryMessage, HistoryPage } from '../../functions/core/history.ts';
 
-export interface HistoryPage {
-  readonly room_id: string;
-  readonly messages: HistoryMessage[];
-  readonly next_cursor?: string;
-}
+export type { HistoryMessage, HistoryPage } from '../../functions/core/history.ts';
 
 /** One page of `GET /api/ws/messages`; `query` holds the other parameters (limit, cursor, before). */
 export function readHistory(
