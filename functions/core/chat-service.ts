@@ -134,9 +134,13 @@ export class ChatService {
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
     };
-    // Stored before delivery: an offline recipient reads it from history later.
-    await this.store(message, ErrorCode.messageNotStored);
-    const recipients = recipientsOf(await this.deps.presence.connectionsOf([input.to_user_id]));
+    // Stored before delivery (an offline recipient reads it from history later); the
+    // recipient lookup does not depend on the write, so the two overlap.
+    const [, online] = await Promise.all([
+      this.store(message, ErrorCode.messageNotStored),
+      this.deps.presence.connectionsOf([input.to_user_id]),
+    ]);
+    const recipients = recipientsOf(online);
     const result = await this.deliver(recipients, {
       type: 'new_message',
       message_id: message.messageId,
@@ -196,9 +200,11 @@ export class ChatService {
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
     };
-    await this.store(message, ErrorCode.groupMessageNotStored);
     const others = group.memberIds.filter((userId) => userId !== sender.userId);
-    const online = others.length > 0 ? await this.deps.presence.connectionsOf(others) : [];
+    const [, online] = await Promise.all([
+      this.store(message, ErrorCode.groupMessageNotStored),
+      others.length > 0 ? this.deps.presence.connectionsOf(others) : [],
+    ]);
     const result = await this.deliver(recipientsOf(online, sender.userId), {
       type: 'group_message',
       group_id: group.groupId,

@@ -342,3 +342,46 @@ describe('history', () => {
     assert.deepEqual(page.messages, []);
   });
 });
+
+describe('storage failures', () => {
+  it('answer 10008 / 3009 and deliver nothing when the message cannot be stored', async () => {
+    const failingMessages = {
+      put: async () => {
+        throw new Error('ProvisionedThroughputExceededException');
+      },
+      history: messages.history.bind(messages),
+    };
+    const failing = new ChatService({
+      presence,
+      messages: failingMessages,
+      groups,
+      registry,
+      notifier,
+      settings: { fanOutConcurrency: 4, maxGroupMembers: 5, maxContentLength: 100, broadcastAllowAll: false },
+    });
+    const recipient = await connect('f-recipient');
+    assert.equal(
+      await codeOf(
+        failing.sendMessage(
+          { userId: 'f-sender', roles: [] },
+          { to_user_id: 'f-recipient', content: 'x', message_type: 1 },
+        ),
+      ),
+      10008,
+    );
+    const group = await chat.createGroup(
+      { userId: 'f-sender', roles: [] },
+      { group_name: 'f', member_ids: ['f-recipient'] },
+    );
+    assert.equal(
+      await codeOf(
+        failing.sendGroupMessage(
+          { userId: 'f-sender', roles: [] },
+          { group_id: group.group_id, content: 'x', message_type: 1 },
+        ),
+      ),
+      3009,
+    );
+    assert.equal(notifier.received(recipient).length, 0);
+  });
+});
