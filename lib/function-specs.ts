@@ -31,7 +31,14 @@ export type FunctionId =
   | 'broadcast'
   | 'ping'
   | 'default'
-  | 'httpApi';
+  | 'httpApi'
+  | 'joinRoom'
+  | 'leaveRoom'
+  | 'sendRoomMessage'
+  | 'history'
+  | 'sync'
+  | 'markRead'
+  | 'deleteMessage';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -55,12 +62,13 @@ export interface FunctionSpec {
 const removeConnection = {
   connections: { actions: ['DeleteItem'] },
   presence: { actions: ['UpdateItem', 'DeleteItem'] },
+  rooms: { actions: ['BatchWriteItem'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
 /** Routes resolve the sender from the connection row and may remove gone recipients. */
 const senderAndCleanup = {
+  ...removeConnection,
   connections: { actions: ['GetItem', 'DeleteItem'] },
-  presence: { actions: ['UpdateItem', 'DeleteItem'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
 export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
@@ -146,6 +154,74 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     manageConnections: ['POST'],
     verifiesTokens: true,
   },
+  joinRoom: {
+    entry: 'functions/handlers/join-room.ts',
+    description: 'join_room: adds this connection to a room',
+    tables: {
+      connections: { actions: ['GetItem', 'UpdateItem'] },
+      rooms: { actions: ['PutItem'] },
+    },
+  },
+  leaveRoom: {
+    entry: 'functions/handlers/leave-room.ts',
+    description: 'leave_room: removes this connection from a room',
+    tables: {
+      connections: { actions: ['GetItem', 'UpdateItem'] },
+      rooms: { actions: ['DeleteItem'] },
+    },
+  },
+  sendRoomMessage: {
+    entry: 'functions/handlers/send-room-message.ts',
+    description: "send_room_message: stores and fans out to the room's connections",
+    tables: {
+      ...senderAndCleanup,
+      rooms: { actions: ['GetItem', 'Query', 'BatchWriteItem'] },
+      messages: { actions: ['PutItem'] },
+    },
+    manageConnections: ['POST'],
+  },
+  history: {
+    entry: 'functions/handlers/history.ts',
+    description: 'history: a page of a conversation, newest first',
+    tables: {
+      connections: { actions: ['GetItem'] },
+      messages: { actions: ['Query'] },
+      groups: { actions: ['GetItem'] },
+      rooms: { actions: ['GetItem', 'Query'] },
+    },
+  },
+  sync: {
+    entry: 'functions/handlers/sync.ts',
+    description: 'sync: everything addressed to the user since a message id, in order',
+    tables: {
+      connections: { actions: ['GetItem'] },
+      messages: { actions: ['Query'], indexes: ['byInbox', 'byOutbox'] },
+      groups: { actions: ['Query'], indexes: ['byMember'] },
+    },
+  },
+  markRead: {
+    entry: 'functions/handlers/mark-read.ts',
+    description: 'mark_read: stores the read position and tells the other participants',
+    tables: {
+      ...senderAndCleanup,
+      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
+      messages: { actions: ['Query'] },
+      groups: { actions: ['GetItem', 'Query'] },
+      readState: { actions: ['UpdateItem'] },
+    },
+    manageConnections: ['POST'],
+  },
+  deleteMessage: {
+    entry: 'functions/handlers/delete-message.ts',
+    description: 'delete_message: the sender recalls a message; participants are told',
+    tables: {
+      ...senderAndCleanup,
+      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
+      messages: { actions: ['UpdateItem'] },
+      groups: { actions: ['Query'] },
+    },
+    manageConnections: ['POST'],
+  },
 };
 
 /** WebSocket routes (route selection expression `$request.body.cmd`) and their functions. */
@@ -158,6 +234,13 @@ export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {
   create_group: 'createGroup',
   broadcast: 'broadcast',
   ping: 'ping',
+  join_room: 'joinRoom',
+  leave_room: 'leaveRoom',
+  send_room_message: 'sendRoomMessage',
+  history: 'history',
+  sync: 'sync',
+  mark_read: 'markRead',
+  delete_message: 'deleteMessage',
 };
 
 /** HTTP API routes, all served by `httpApi`. */
@@ -168,6 +251,8 @@ export const httpRoutes = [
   { method: 'POST', path: '/api/ws/send-message' },
   { method: 'POST', path: '/api/ws/broadcast' },
   { method: 'GET', path: '/api/ws/messages' },
+  { method: 'GET', path: '/api/ws/unread' },
+  { method: 'POST', path: '/api/ws/notify' },
 ] as const;
 
 export const ROUTE_SELECTION_EXPRESSION = '$request.body.cmd';

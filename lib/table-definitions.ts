@@ -31,7 +31,7 @@ export interface TableDefinition {
   readonly indexes: readonly IndexDefinition[];
 }
 
-export type TableId = 'connections' | 'presence' | 'messages' | 'groups';
+export type TableId = 'connections' | 'presence' | 'messages' | 'groups' | 'rooms' | 'readState';
 
 /** Number of partitions the online-user index is spread over (see docs/architecture.md). */
 export const PRESENCE_SHARDS = 16;
@@ -65,14 +65,32 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
       },
     ],
   },
-  /** Messages per conversation (`roomId`), ordered by their ULID `messageId`. */
+  /**
+   * Messages per conversation (`roomId`), ordered by their ULID `messageId`.
+   * Two sparse indexes serve catch-up (`sync`) with Queries: `byInbox` holds what was
+   * addressed to a user (private and system messages: `inboxUserId`), `byOutbox` what a
+   * user sent to private chats and groups (`outboxUserId`), for their other devices.
+   */
   messages: {
     envVar: 'MESSAGES_TABLE',
     localName: 'chat-messages',
     partitionKey: { name: 'roomId', type: 'S' },
     sortKey: { name: 'messageId', type: 'S' },
     timeToLiveAttribute: 'expiresAt',
-    indexes: [],
+    indexes: [
+      {
+        indexName: 'byInbox',
+        partitionKey: { name: 'inboxUserId', type: 'S' },
+        sortKey: { name: 'messageId', type: 'S' },
+        projection: 'ALL',
+      },
+      {
+        indexName: 'byOutbox',
+        partitionKey: { name: 'outboxUserId', type: 'S' },
+        sortKey: { name: 'messageId', type: 'S' },
+        projection: 'ALL',
+      },
+    ],
   },
   /** Group metadata (`sk = meta`) and members (`sk = member#<userId>`). */
   groups: {
@@ -88,5 +106,26 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
         projection: 'KEYS_ONLY',
       },
     ],
+  },
+  /**
+   * Room membership, which belongs to a connection: one item per (room, connection).
+   * Fan-out to a room is one Query. Items expire with their connection (`expiresAt`), and
+   * the connection row lists its rooms so closing it removes them.
+   */
+  rooms: {
+    envVar: 'ROOMS_TABLE',
+    localName: 'chat-rooms',
+    partitionKey: { name: 'roomId', type: 'S' },
+    sortKey: { name: 'connectionId', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    indexes: [],
+  },
+  /** Each user's read position per conversation (`lastReadMessageId`). */
+  readState: {
+    envVar: 'READ_STATE_TABLE',
+    localName: 'chat-read-state',
+    partitionKey: { name: 'userId', type: 'S' },
+    sortKey: { name: 'roomId', type: 'S' },
+    indexes: [],
   },
 };

@@ -1,12 +1,20 @@
 /** Opening and closing connections: the connection row plus the user's presence record. */
 import type { Identity } from './auth.ts';
-import type { ConnectionRecord, ConnectionStore, PresenceStore } from './ports.ts';
+import type { ConnectionRecord, ConnectionStore, PresenceStore, RoomStore } from './ports.ts';
+
+export type PresenceStatus = 'online' | 'offline';
 
 export interface ConnectionRegistryDependencies {
   readonly connections: ConnectionStore;
   readonly presence: PresenceStore;
+  readonly rooms: RoomStore;
   readonly connectionTtlSeconds: number;
   readonly now?: () => Date;
+  /**
+   * Called when a user's first connection opened or their last one closed (not once per
+   * device). Failures are the callee's to log; they never fail the connect or close.
+   */
+  readonly onPresenceChange?: (userId: string, status: PresenceStatus) => Promise<void>;
 }
 
 export class ConnectionRegistry {
@@ -24,7 +32,12 @@ export class ConnectionRegistry {
     };
     // Row first: a presence entry must never point at a connection nobody can look up.
     await this.deps.connections.put(record);
-    await this.deps.presence.addConnection(identity.userId, connectionId, record.expiresAt);
+    const { cameOnline } = await this.deps.presence.addConnection(
+      identity.userId,
+      connectionId,
+      record.expiresAt,
+    );
+    if (cameOnline) await this.notifyPresence(identity.userId, 'online');
     return record;
   }
 
@@ -34,8 +47,19 @@ export class ConnectionRegistry {
    */
   async close(connectionId: string, userIdHint?: string): Promise<void> {
     const removed = await this.deps.connections.delete(connectionId);
+    if (removed?.rooms?.length) await this.deps.rooms.removeConnection(connectionId, removed.rooms);
     const userId = removed?.userId ?? userIdHint;
-    if (userId) await this.deps.presence.removeConnection(userId, connectionId);
+    if (!userId) return;
+    const { wentOffline } = await this.deps.presence.removeConnection(userId, connectionId);
+    if (wentOffline) await this.notifyPresence(userId, 'offline');
+  }
+
+  private async notifyPresence(userId: string, status: PresenceStatus): Promise<void> {
+    try {
+      await this.deps.onPresenceChange?.(userId, status);
+    } catch {
+      // Presence pushes are best effort; the callee logs its failures.
+    }
   }
 
   lookup(connectionId: string): Promise<ConnectionRecord | undefined> {

@@ -9,6 +9,8 @@ export interface ConnectionRecord {
   readonly expiresAt: number;
   /** The token's `exp`, epoch seconds, when it had one. */
   readonly tokenExpiresAt?: number;
+  /** Rooms this connection has joined. */
+  readonly rooms?: readonly string[];
 }
 
 export interface ConnectionStore {
@@ -17,6 +19,29 @@ export interface ConnectionStore {
   get(connectionId: string): Promise<ConnectionRecord | undefined>;
   /** Deletes the row and returns what it held. */
   delete(connectionId: string): Promise<ConnectionRecord | undefined>;
+  /** Records that the connection joined / left a room; false when the connection row is gone. */
+  addRoom(connectionId: string, roomId: string): Promise<boolean>;
+  removeRoom(connectionId: string, roomId: string): Promise<void>;
+}
+
+export interface RoomMember {
+  readonly roomId: string;
+  readonly connectionId: string;
+  readonly userId: string;
+  readonly joinedAt: string;
+  /** Epoch seconds; the member's connection expiry. */
+  readonly expiresAt: number;
+}
+
+/** Room membership, per connection. Expired members are never returned. */
+export interface RoomStore {
+  join(member: RoomMember): Promise<void>;
+  leave(roomId: string, connectionId: string): Promise<void>;
+  /** The room's live members (one Query, paginated internally). */
+  members(roomId: string): Promise<RoomMember[]>;
+  member(roomId: string, connectionId: string): Promise<RoomMember | undefined>;
+  /** Removes a closed connection from all the rooms it had joined. */
+  removeConnection(connectionId: string, roomIds: readonly string[]): Promise<void>;
 }
 
 export interface UserConnections {
@@ -43,7 +68,7 @@ export interface PresenceStore {
   allOnline(): AsyncIterable<UserConnections[]>;
 }
 
-export type MessageKind = 'private' | 'group';
+export type MessageKind = 'private' | 'group' | 'room' | 'system';
 
 export interface StoredMessage {
   readonly roomId: string;

@@ -3,7 +3,7 @@
  * Gateway JWT authorizer so that HS256 shared secrets work, the same as at `$connect`.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { AuthError, bearerToken, headerValue, type Identity, isAdmin } from '../core/auth.ts';
+import { AuthError, bearerToken, headerValue, isAdmin } from '../core/auth.ts';
 import {
   broadcastSchema,
   commandErrorCodes,
@@ -14,20 +14,12 @@ import {
 import { type Envelope, failure, success } from '../core/envelope.ts';
 import { ChatError, ErrorCode, httpStatusFor } from '../core/errors.ts';
 import { readHistory } from '../core/history.ts';
+import { notifyRoute } from '../http/notify.ts';
+import { unreadRoute } from '../http/unread.ts';
 import { getServices, type Services } from '../runtime/container.ts';
+import type { HttpRequest, HttpRoute } from '../runtime/http-route.ts';
 import { log } from '../runtime/logger.ts';
 import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
-
-interface Request {
-  readonly event: APIGatewayProxyEventV2;
-  readonly services: Services;
-  query(name: string): string | undefined;
-  /** The caller's verified identity; throws 401 without a valid bearer token. */
-  identity(): Promise<Identity>;
-  json(): unknown;
-}
-
-type Route = (request: Request) => Promise<unknown>;
 
 const ONLINE_USERS_DEFAULT_LIMIT = 100;
 const ONLINE_USERS_MAX_LIMIT = 1000;
@@ -38,7 +30,10 @@ function callbackUrl(services: Services): string {
   return url;
 }
 
-const routes: Readonly<Record<string, Route>> = {
+const routes: Readonly<Record<string, HttpRoute>> = {
+  'GET /api/ws/unread': unreadRoute,
+  'POST /api/ws/notify': notifyRoute,
+
   'GET /api/ws/online-count': async ({ services }) => {
     const counts = await services.presence.counts();
     return { count: counts.users, connections: counts.connections };
@@ -103,7 +98,7 @@ function respond(statusCode: number, body: Envelope): APIGatewayProxyStructuredR
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
-function makeRequest(event: APIGatewayProxyEventV2, services: Services): Request {
+function makeRequest(event: APIGatewayProxyEventV2, services: Services): HttpRequest {
   return {
     event,
     services,

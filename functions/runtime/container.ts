@@ -10,6 +10,7 @@ import { DynamoConnectionStore } from '../stores/connections.ts';
 import { DynamoGroupStore } from '../stores/groups.ts';
 import { DynamoMessageStore } from '../stores/messages.ts';
 import { DynamoPresenceStore } from '../stores/presence.ts';
+import { DynamoRoomStore } from '../stores/rooms.ts';
 import { type ChatConfig, ConfigError, loadConfig } from './config.ts';
 import { log } from './logger.ts';
 import { ManagementApiNotifier, managementApiClient } from './management-api.ts';
@@ -20,6 +21,7 @@ export interface Services {
   readonly presence: DynamoPresenceStore;
   readonly messages: DynamoMessageStore;
   readonly groups: DynamoGroupStore;
+  readonly rooms: DynamoRoomStore;
   /** Chat commands that deliver through the Management API at `callbackUrl`. */
   chat(callbackUrl: string): ChatService;
   notifier(callbackUrl: string): ManagementApiNotifier;
@@ -36,9 +38,11 @@ function buildServices(config: ChatConfig): Services {
   const presence = new DynamoPresenceStore(dynamo, config.tables.presence);
   const messages = new DynamoMessageStore(dynamo, config.tables.messages, config.messageRetentionDays);
   const groups = new DynamoGroupStore(dynamo, config.tables.groups);
+  const rooms = new DynamoRoomStore(dynamo, config.tables.rooms);
   const registry = new ConnectionRegistry({
     connections,
     presence,
+    rooms,
     connectionTtlSeconds: config.connectionTtlSeconds,
   });
   const notifier = (callbackUrl: string) =>
@@ -49,6 +53,7 @@ function buildServices(config: ChatConfig): Services {
     presence,
     messages,
     groups,
+    rooms,
     notifier,
     chat: (callbackUrl) =>
       new ChatService({

@@ -1,6 +1,20 @@
-import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type { ConnectionRecord, ConnectionStore } from '../core/ports.ts';
 import { epochSeconds } from './time.ts';
+
+/** Rows store `rooms` as a string set; the record exposes a plain array. */
+function fromItem(item: Record<string, unknown> | undefined): ConnectionRecord | undefined {
+  if (!item) return undefined;
+  const { rooms, ...rest } = item as Omit<ConnectionRecord, 'rooms'> & { rooms?: Set<string> };
+  return rooms && rooms.size > 0 ? { ...rest, rooms: [...rooms] } : rest;
+}
 
 /** Connection rows keyed by `connectionId`; rows past `expiresAt` count as gone. */
 export class DynamoConnectionStore implements ConnectionStore {
@@ -11,14 +25,15 @@ export class DynamoConnectionStore implements ConnectionStore {
   ) {}
 
   async put(connection: ConnectionRecord): Promise<void> {
-    await this.client.send(new PutCommand({ TableName: this.tableName, Item: { ...connection } }));
+    const { rooms: _rooms, ...item } = connection;
+    await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
   }
 
   async get(connectionId: string): Promise<ConnectionRecord | undefined> {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tableName, Key: { connectionId } }),
     );
-    const record = Item as ConnectionRecord | undefined;
+    const record = fromItem(Item);
     if (!record || record.expiresAt <= epochSeconds(this.now())) return undefined;
     return record;
   }
@@ -27,6 +42,37 @@ export class DynamoConnectionStore implements ConnectionStore {
     const { Attributes } = await this.client.send(
       new DeleteCommand({ TableName: this.tableName, Key: { connectionId }, ReturnValues: 'ALL_OLD' }),
     );
-    return Attributes as ConnectionRecord | undefined;
+    return fromItem(Attributes);
+  }
+
+  /** Adds a room to the row's `rooms` set; false when the row is gone (connection closed). */
+  async addRoom(connectionId: string, roomId: string): Promise<boolean> {
+    try {
+      await this.updateRooms(connectionId, 'ADD', roomId);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async removeRoom(connectionId: string, roomId: string): Promise<void> {
+    try {
+      await this.updateRooms(connectionId, 'DELETE', roomId);
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  private async updateRooms(connectionId: string, action: 'ADD' | 'DELETE', roomId: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { connectionId },
+        UpdateExpression: `${action} rooms :room`,
+        ConditionExpression: 'attribute_exists(connectionId)',
+        ExpressionAttributeValues: { ':room': new Set([roomId]) },
+      }),
+    );
   }
 }

@@ -1,16 +1,9 @@
-import {
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Group, GroupStore } from '../core/ports.ts';
-import { delay } from './time.ts';
+import { batchWriteAll } from './batch.ts';
 
 const META = 'meta';
 const MEMBER_PREFIX = 'member#';
-const BATCH_WRITE_LIMIT = 25;
 
 /** A group is a `meta` item plus one `member#<userId>` item per member, all under one partition. */
 export class DynamoGroupStore implements GroupStore {
@@ -26,9 +19,11 @@ export class DynamoGroupStore implements GroupStore {
       memberUserId: userId,
       joinedAt: group.createdAt,
     }));
-    for (let i = 0; i < members.length; i += BATCH_WRITE_LIMIT) {
-      await this.writeAll(members.slice(i, i + BATCH_WRITE_LIMIT));
-    }
+    await batchWriteAll(
+      this.client,
+      this.tableName,
+      members.map((Item) => ({ PutRequest: { Item } })),
+    );
     // Written last, so a group is only visible once all its members are.
     await this.client.send(
       new PutCommand({
@@ -44,17 +39,6 @@ export class DynamoGroupStore implements GroupStore {
         ConditionExpression: 'attribute_not_exists(groupId)',
       }),
     );
-  }
-
-  private async writeAll(items: Record<string, unknown>[]): Promise<void> {
-    let requests: unknown[] = items.map((Item) => ({ PutRequest: { Item } }));
-    for (let attempt = 0; requests.length > 0; attempt++) {
-      if (attempt > 0) await delay(Math.random() * 25 * 2 ** Math.min(attempt, 6));
-      const { UnprocessedItems } = await this.client.send(
-        new BatchWriteCommand({ RequestItems: { [this.tableName]: requests as never } }),
-      );
-      requests = UnprocessedItems?.[this.tableName] ?? [];
-    }
   }
 
   async get(groupId: string): Promise<Group | undefined> {

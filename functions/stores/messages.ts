@@ -2,6 +2,24 @@ import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/
 import type { HistoryRequest, MessagePage, MessageStore, StoredMessage } from '../core/ports.ts';
 import { epochSeconds } from './time.ts';
 
+/**
+ * The sparse `byInbox` / `byOutbox` index keys: what was addressed to a user (private and
+ * system messages) and what a user sent to private chats and groups. Room messages are
+ * ephemeral chatter and stay out of catch-up.
+ */
+function syncKeys(message: StoredMessage): { inboxUserId?: string; outboxUserId?: string } {
+  switch (message.kind) {
+    case 'private':
+      return { inboxUserId: message.toUserId, outboxUserId: message.fromUserId };
+    case 'system':
+      return { inboxUserId: message.toUserId };
+    case 'group':
+      return { outboxUserId: message.fromUserId };
+    default:
+      return {};
+  }
+}
+
 /** Messages keyed by conversation (`roomId`) and ULID (`messageId`), so history is one Query. */
 export class DynamoMessageStore implements MessageStore {
   constructor(
@@ -19,7 +37,7 @@ export class DynamoMessageStore implements MessageStore {
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: expiresAt === undefined ? { ...message } : { ...message, expiresAt },
+        Item: { ...message, ...syncKeys(message), ...(expiresAt === undefined ? {} : { expiresAt }) },
         // ULIDs do not collide; the condition makes sure a bug never overwrites history.
         ConditionExpression: 'attribute_not_exists(messageId)',
       }),
@@ -42,9 +60,11 @@ export class DynamoMessageStore implements MessageStore {
       }),
     );
     const now = epochSeconds(new Date());
-    const messages = ((Items ?? []) as (StoredMessage & { expiresAt?: number })[])
+    const messages = (
+      (Items ?? []) as (StoredMessage & { expiresAt?: number; inboxUserId?: string; outboxUserId?: string })[]
+    )
       .filter((item) => item.expiresAt === undefined || item.expiresAt > now)
-      .map(({ expiresAt: _expiresAt, ...message }) => message);
+      .map(({ expiresAt: _expiresAt, inboxUserId: _inbox, outboxUserId: _outbox, ...message }) => message);
     const nextBefore =
       typeof LastEvaluatedKey?.messageId === 'string' ? LastEvaluatedKey.messageId : undefined;
     return nextBefore ? { messages, nextBefore } : { messages };

@@ -13,6 +13,7 @@ import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import { DynamoGroupStore } from '../../functions/stores/groups.ts';
 import { DynamoMessageStore } from '../../functions/stores/messages.ts';
 import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
+import { DynamoRoomStore } from '../../functions/stores/rooms.ts';
 import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
 
 class RecordingNotifier implements ConnectionNotifier {
@@ -61,7 +62,12 @@ before(async () => {
   presence = new DynamoPresenceStore(dynamo.client, dynamo.tables.presence);
   messages = new DynamoMessageStore(dynamo.client, dynamo.tables.messages);
   groups = new DynamoGroupStore(dynamo.client, dynamo.tables.groups);
-  registry = new ConnectionRegistry({ connections, presence, connectionTtlSeconds: 7800 });
+  registry = new ConnectionRegistry({
+    connections,
+    presence,
+    rooms: new DynamoRoomStore(dynamo.client, dynamo.tables.rooms),
+    connectionTtlSeconds: 7800,
+  });
   notifier = new RecordingNotifier();
   chat = new ChatService({
     presence,
