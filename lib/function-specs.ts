@@ -144,16 +144,22 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   httpApi: {
     entry: 'functions/handlers/http-api.ts',
-    description: 'HTTP API: online count and users, online check, send-message, broadcast, history',
+    description: 'HTTP API: online, send-message, broadcast, history, unread counts, system notifications',
     tables: {
       ...removeConnection,
-      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
-      messages: { actions: ['PutItem', 'Query'] },
-      groups: { actions: ['GetItem'] },
+      presence: {
+        actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem'],
+        indexes: ['byShard'],
+      },
+      messages: { actions: ['PutItem', 'Query'], indexes: ['byInbox'] },
+      groups: { actions: ['GetItem', 'Query'], indexes: ['byMember'] },
+      rooms: { actions: ['Query', 'BatchWriteItem'] },
+      readState: { actions: ['Query'] },
     },
     manageConnections: ['POST'],
     verifiesTokens: true,
   },
+
   joinRoom: {
     entry: 'functions/handlers/join-room.ts',
     description: 'join_room: adds this connection to a room',
