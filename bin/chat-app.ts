@@ -3,11 +3,12 @@
  *   npx cdk deploy -c stageName=dev -c retainData=false
  *   npx cdk deploy -c jwksUrl=https://idp.example.com/.well-known/jwks.json \
  *     -c jwtIssuer=https://idp.example.com/ -c jwtAudience=chat
+ *   npx cdk deploy -c sessionMode=single   # one connection per user
  * See ChatStackProps for what each key means and its default.
  */
 import { App } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { ChatStack, DEFAULT_THROTTLE } from '../lib/chat-stack.ts';
+import { ChatStack, type ChatStackProps, DEFAULT_THROTTLE } from '../lib/chat-stack.ts';
 
 /**
  * Context values are strings when passed with `-c` and JSON values when set in cdk.json;
@@ -88,6 +89,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   maxGroupMembers: context.number('maxGroupMembers'),
   fanOutConcurrency: context.number('fanOutConcurrency'),
   messageRetentionDays: context.number('messageRetentionDays'),
+  sessionMode: context.string('sessionMode') as ChatStackProps['sessionMode'],
   retainData: context.boolean('retainData'),
   logRetention: logRetention(context.number('logRetentionDays')),
 });

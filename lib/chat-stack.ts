@@ -71,6 +71,15 @@ export interface ChatStackProps extends StackProps, JwtOptions {
   readonly messageRetentionDays?: number;
 
   /**
+   * `multi`: a user may be connected from several devices at once. `single`: a new
+   * connection sends the user's older connections a `kicked` push and closes them
+   * (`SESSION_MODE`), as the services this backend replaces did.
+   *
+   * @default - the handlers' default ('multi')
+   */
+  readonly sessionMode?: 'multi' | 'single';
+
+  /**
    * Keep the tables, log groups and generated secret when they leave the stack.
    * Set to false for throw-away environments.
    *
@@ -148,6 +157,9 @@ export class ChatStack extends Stack {
     }
     if (props.messageRetentionDays !== undefined) {
       sharedEnvironment.MESSAGE_RETENTION_DAYS = String(props.messageRetentionDays);
+    }
+    if (props.sessionMode !== undefined) {
+      sharedEnvironment.SESSION_MODE = props.sessionMode;
     }
 
     const routed = new Set<FunctionId>([...Object.values(webSocketRoutes), 'httpApi']);
@@ -269,6 +281,13 @@ function validateSettings(props: ChatStackProps): void {
   checkInteger('maxGroupMembers', 2, 'a group has a creator and at least one member');
   checkInteger('fanOutConcurrency', 1, 'at least one post at a time');
   checkInteger('messageRetentionDays', 0, '0 keeps messages for ever');
+  const sessionModes: readonly unknown[] = ['multi', 'single'];
+  if (props.sessionMode !== undefined && !sessionModes.includes(props.sessionMode)) {
+    throw new Error(
+      `sessionMode must be "multi" or "single"; received ${JSON.stringify(props.sessionMode)}. ` +
+        'Pass -c sessionMode=single for one connection per user.',
+    );
+  }
 }
 
 /** `Object.entries` that keeps the key type of records keyed by a union. */

@@ -71,21 +71,46 @@ const senderAndCleanup = {
   connections: { actions: ['GetItem', 'DeleteItem'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
+/**
+ * Presence pushes on a first connect / last disconnect: find the user's peers (recent
+ * private counterparts, group co-members) and remove peer connections that answer 410.
+ */
+const presencePeers = {
+  ...removeConnection,
+  messages: { actions: ['Query'], indexes: ['byInbox', 'byOutbox'] },
+  // Query: the user's groups (byMember) and each group's members (table).
+  groups: { actions: ['Query'], indexes: ['byMember'] },
+} as const satisfies Partial<Record<TableId, TableAccess>>;
+
 export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   connect: {
     entry: 'functions/handlers/connect.ts',
-    description: '$connect: verifies the JWT, registers the connection, schedules the welcome push',
+    description:
+      '$connect: verifies the JWT, registers the connection, tells peers the user is online, schedules the welcome push',
     tables: {
-      connections: { actions: ['PutItem'] },
-      presence: { actions: ['UpdateItem'] },
+      ...presencePeers,
+      // PutItem: the row; GetItem: the user's other rows (single-session); DeleteItem: a
+      // kicked or gone connection's row.
+      connections: { actions: ['PutItem', 'GetItem', 'DeleteItem'] },
+      // UpdateItem: register (and remove); DeleteItem: the last entry of a gone user;
+      // GetItem/BatchGetItem: the user's own connections (single-session) and the peers'.
+      presence: { actions: ['UpdateItem', 'DeleteItem', 'GetItem', 'BatchGetItem'] },
     },
+    // POST: presence and `kicked` pushes; DELETE: closing older sessions (single-session).
+    manageConnections: ['POST', 'DELETE'],
     verifiesTokens: true,
     invokes: ['welcome'],
   },
   disconnect: {
     entry: 'functions/handlers/disconnect.ts',
-    description: '$disconnect: removes the connection and updates presence',
-    tables: removeConnection,
+    description:
+      '$disconnect: removes the connection, updates presence, tells peers when the user went offline',
+    tables: {
+      ...presencePeers,
+      // UpdateItem/DeleteItem: remove; GetItem/BatchGetItem: the peers' connections.
+      presence: { actions: ['UpdateItem', 'DeleteItem', 'GetItem', 'BatchGetItem'] },
+    },
+    manageConnections: ['POST'],
   },
   welcome: {
     entry: 'functions/handlers/welcome.ts',
@@ -181,7 +206,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: "send_room_message: stores and fans out to the room's connections",
     tables: {
       ...senderAndCleanup,
-      rooms: { actions: ['GetItem', 'Query', 'BatchWriteItem'] },
+      // Query: the members (fan-out and the sender's membership); BatchWriteItem: a gone
+      // connection's rooms; DeleteItem: this room's row of a gone connection.
+      rooms: { actions: ['Query', 'BatchWriteItem', 'DeleteItem'] },
       messages: { actions: ['PutItem'] },
     },
     manageConnections: ['POST'],
@@ -210,10 +237,14 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'mark_read: stores the read position and tells the other participants',
     tables: {
       ...senderAndCleanup,
+      // GetItem/BatchGetItem: the participants' and the reader's connections; UpdateItem/DeleteItem: 410 cleanup.
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
-      messages: { actions: ['Query'] },
-      groups: { actions: ['GetItem', 'Query'] },
-      readState: { actions: ['UpdateItem'] },
+      // GetItem: the marked message belongs to the conversation; Query: the unread count.
+      messages: { actions: ['GetItem', 'Query'] },
+      // Query: the group's members.
+      groups: { actions: ['Query'] },
+      // UpdateItem: the forward-only position; GetItem: the position when it did not move.
+      readState: { actions: ['UpdateItem', 'GetItem'] },
     },
     manageConnections: ['POST'],
   },
@@ -222,9 +253,14 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'delete_message: the sender recalls a message; participants are told',
     tables: {
       ...senderAndCleanup,
+      // GetItem/BatchGetItem: the participants' connections; UpdateItem/DeleteItem: 410 cleanup.
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
+      // UpdateItem: mark deleted, conditional on the sender.
       messages: { actions: ['UpdateItem'] },
+      // Query: a group's members.
       groups: { actions: ['Query'] },
+      // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
+      rooms: { actions: ['Query', 'BatchWriteItem'] },
     },
     manageConnections: ['POST'],
   },

@@ -107,7 +107,7 @@ export class ChatService {
     const result = await fanOut(this.deps.notifier, recipients, JSON.stringify(success(data)), {
       concurrency: this.deps.settings.fanOutConcurrency,
       onGone: (recipient) =>
-        this.deps.registry.close(recipient.connectionId, recipient.userId).catch((error: unknown) => {
+        this.deps.registry.closeGone(recipient.connectionId, recipient.userId).catch((error: unknown) => {
           this.deps.log?.('gone connection cleanup failed', { connectionId: recipient.connectionId, error });
         }),
     });

@@ -4,11 +4,16 @@ import type { ConnectionRecord, ConnectionStore, PresenceStore, RoomStore } from
 
 export type PresenceStatus = 'online' | 'offline';
 
+/** API Gateway's `$connect` integration may take up to 29 s; until it returns, posts answer 410. */
+export const HANDSHAKE_WINDOW_MS = 30_000;
+
 export interface ConnectionRegistryDependencies {
   readonly connections: ConnectionStore;
   readonly presence: PresenceStore;
   readonly rooms: RoomStore;
   readonly connectionTtlSeconds: number;
+  /** How young a connection answering 410 may be and still be kept. @default HANDSHAKE_WINDOW_MS */
+  readonly handshakeWindowMs?: number;
   readonly now?: () => Date;
   /**
    * Called when a user's first connection opened or their last one closed (not once per
@@ -42,11 +47,35 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Removes a connection that closed or answered 410. `userIdHint` covers a row that
+   * Removes a connection that closed ($disconnect, a kick). `userIdHint` covers a row that
    * is already gone (TTL), so the presence record is still cleaned.
    */
   async close(connectionId: string, userIdHint?: string): Promise<void> {
     const removed = await this.deps.connections.delete(connectionId);
+    await this.forget(connectionId, removed, userIdHint);
+  }
+
+  /**
+   * Removes a connection that answered 410 to a post. A connection still inside its
+   * `$connect` also answers 410 (API Gateway opens it only when `$connect` returns), so a
+   * row younger than the handshake window is kept: deleting it would break a client that
+   * is about to open.
+   */
+  async closeGone(connectionId: string, userId: string): Promise<void> {
+    const now = this.deps.now?.() ?? new Date();
+    const cutoff = new Date(
+      now.getTime() - (this.deps.handshakeWindowMs ?? HANDSHAKE_WINDOW_MS),
+    ).toISOString();
+    const result = await this.deps.connections.deleteIfConnectedBefore(connectionId, cutoff);
+    if (result.kept) return;
+    await this.forget(connectionId, result.removed, userId);
+  }
+
+  private async forget(
+    connectionId: string,
+    removed: ConnectionRecord | undefined,
+    userIdHint: string | undefined,
+  ): Promise<void> {
     if (removed?.rooms?.length) await this.deps.rooms.removeConnection(connectionId, removed.rooms);
     const userId = removed?.userId ?? userIdHint;
     if (!userId) return;

@@ -1,10 +1,16 @@
 /** Reading a conversation's history: participants and members only, newest first, by cursor. */
 import { ChatError, ErrorCode } from './errors.ts';
 import { GROUP_ID, isPrivateRoomParticipant } from './ids.ts';
-import type { GroupStore, MessageStore, StoredMessage } from './ports.ts';
+import type { GroupStore, MessageStore, RoomStore, StoredMessage } from './ports.ts';
+import { isRoomId } from './rooms.ts';
 
 export const HISTORY_DEFAULT_LIMIT = 50;
 export const HISTORY_MAX_LIMIT = 100;
+/**
+ * Largest page the `history` command answers with, in bytes of JSON: API Gateway refuses
+ * WebSocket messages over 128 KB, and the envelope and `type` need a little room.
+ */
+export const HISTORY_FRAME_BUDGET_BYTES = 120 * 1024;
 
 export interface HistoryQuery {
   readonly roomId?: string;
@@ -24,6 +30,8 @@ export interface HistoryMessage {
   readonly content: string;
   readonly message_type: number;
   readonly time: string;
+  /** Recalled by its sender: `content` is empty. */
+  readonly deleted?: true;
 }
 
 export interface HistoryPage {
@@ -35,16 +43,18 @@ export interface HistoryPage {
 
 const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
-function toWire(message: StoredMessage): HistoryMessage {
+/** A stored message as history and `sync` show it; a recalled one keeps its place, without content. */
+export function toWire(message: StoredMessage): HistoryMessage {
   return {
     message_id: message.messageId,
     room_id: message.roomId,
     from_user_id: message.fromUserId,
     ...(message.toUserId !== undefined ? { to_user_id: message.toUserId } : {}),
     ...(message.groupId !== undefined ? { group_id: message.groupId } : {}),
-    content: message.content,
+    content: message.deleted ? '' : message.content,
     message_type: message.messageType,
     time: message.createdAt,
+    ...(message.deleted ? { deleted: true as const } : {}),
   };
 }
 
@@ -67,10 +77,77 @@ function parseBefore(query: HistoryQuery): string | undefined {
   return before;
 }
 
+export interface HistoryOptions {
+  /**
+   * The connection asking (the `history` command): when it is in the room, that one
+   * GetItem settles access to a public room before any Query of the room.
+   */
+  readonly connectionId?: string;
+  /** Fewer messages than `limit` when the page's JSON would exceed this many bytes. */
+  readonly maxBytes?: number;
+}
+
+export interface HistoryDependencies {
+  readonly messages: MessageStore;
+  readonly groups: GroupStore;
+  /** Without it, public rooms are refused (1403). */
+  readonly rooms?: Pick<RoomStore, 'member' | 'hasUser'>;
+}
+
+function encodeCursor(messageId: string): string {
+  return Buffer.from(messageId, 'utf8').toString('base64url');
+}
+
+/** The longest cursor a page can carry: a ULID's. */
+const MAX_CURSOR = encodeCursor('0'.repeat(26));
+
+/**
+ * Keeps the newest messages whose JSON fits in `maxBytes` (always at least one: a message
+ * of 4,000 characters is far smaller). When some are left out, the cursor points just
+ * past the last one kept, so the next page starts exactly there.
+ */
+function fitToBudget(page: HistoryPage, maxBytes: number): HistoryPage {
+  const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
+  let size = bytes({ type: 'history', room_id: page.room_id, messages: [], next_cursor: MAX_CURSOR });
+  let kept = 0;
+  for (const message of page.messages) {
+    const added = bytes(message) + (kept > 0 ? 1 : 0);
+    if (kept > 0 && size + added > maxBytes) break;
+    size += added;
+    kept++;
+  }
+  if (kept === page.messages.length) return page;
+  const messages = page.messages.slice(0, kept);
+  return {
+    room_id: page.room_id,
+    messages,
+    next_cursor: encodeCursor((messages.at(-1) as HistoryMessage).message_id),
+  };
+}
+
+/**
+ * A public room is readable by a user while one of their live connections is in it: the
+ * asking connection (one GetItem), else any of theirs (a Query of the room's members).
+ */
+async function mayReadRoom(
+  rooms: HistoryDependencies['rooms'],
+  roomId: string,
+  readerId: string,
+  connectionId: string | undefined,
+): Promise<boolean> {
+  if (!rooms) return false;
+  if (connectionId) {
+    const member = await rooms.member(roomId, connectionId);
+    if (member?.userId === readerId) return true;
+  }
+  return rooms.hasUser(roomId, readerId);
+}
+
 export async function readHistory(
-  deps: { readonly messages: MessageStore; readonly groups: GroupStore },
+  deps: HistoryDependencies,
   readerId: string,
   query: HistoryQuery,
+  options: HistoryOptions = {},
 ): Promise<HistoryPage> {
   const roomId = query.roomId?.trim();
   if (!roomId) throw new ChatError(ErrorCode.roomIdEmpty, 'room_id is required');
@@ -82,9 +159,14 @@ export async function readHistory(
   else if (roomId.startsWith('group_')) {
     if (!GROUP_ID.test(roomId)) throw new ChatError(ErrorCode.roomInvalid, 'room_id is not a valid group id');
     allowed = await deps.groups.isMember(roomId, readerId);
-  } else {
-    // Public rooms have no stored history yet; refuse rather than guess who may read.
+  } else if (roomId.startsWith('system_')) {
+    // System notices are read through catch-up, not as a conversation.
     allowed = false;
+  } else {
+    if (!isRoomId(roomId)) {
+      throw new ChatError(ErrorCode.roomInvalid, 'room_id must match ^[A-Za-z0-9_-]{1,64}$');
+    }
+    allowed = await mayReadRoom(deps.rooms, roomId, readerId, options.connectionId);
   }
   if (!allowed) throw new ChatError(ErrorCode.forbidden, 'not a participant of this conversation');
   // Ids with underscores make private room names ambiguous (a_b+c and a+b_c), so a
@@ -95,9 +177,35 @@ export async function readHistory(
     before,
     ...(isPrivate ? { participant: readerId } : {}),
   });
-  return {
+  const result: HistoryPage = {
     room_id: roomId,
     messages: page.messages.map(toWire),
-    ...(page.nextBefore ? { next_cursor: Buffer.from(page.nextBefore, 'utf8').toString('base64url') } : {}),
+    ...(page.nextBefore ? { next_cursor: encodeCursor(page.nextBefore) } : {}),
   };
+  return options.maxBytes === undefined ? result : fitToBudget(result, options.maxBytes);
+}
+
+/** Turns `history` command data into a query: `room_id` string (2002 / 2001), the rest as over HTTP (1001). */
+export function parseHistoryCommand(data: unknown): HistoryQuery {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new ChatError(ErrorCode.roomIdEmpty, 'data must be an object with room_id');
+  }
+  const fields = data as Record<string, unknown>;
+  const given = (name: string): unknown => fields[name] ?? undefined;
+  const roomId = given('room_id');
+  if (roomId !== undefined && typeof roomId !== 'string') {
+    throw new ChatError(ErrorCode.roomInvalid, 'room_id must be a string');
+  }
+  const text = (name: 'before' | 'cursor'): string | undefined => {
+    const value = given(name);
+    if (value !== undefined && typeof value !== 'string') {
+      throw new ChatError(ErrorCode.badRequest, `${name} must be a string`);
+    }
+    return value;
+  };
+  const limit = given('limit');
+  if (limit !== undefined && typeof limit !== 'number' && typeof limit !== 'string') {
+    throw new ChatError(ErrorCode.badRequest, 'limit must be a positive integer');
+  }
+  return { roomId, before: text('before'), cursor: text('cursor'), limit };
 }

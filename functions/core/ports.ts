@@ -19,6 +19,14 @@ export interface ConnectionStore {
   get(connectionId: string): Promise<ConnectionRecord | undefined>;
   /** Deletes the row and returns what it held. */
   delete(connectionId: string): Promise<ConnectionRecord | undefined>;
+  /**
+   * Deletes the row unless it was connected at or after `cutoff` (ISO time); a missing
+   * row counts as deleted.
+   */
+  deleteIfConnectedBefore(
+    connectionId: string,
+    cutoff: string,
+  ): Promise<{ readonly kept: true } | { readonly kept: false; readonly removed?: ConnectionRecord }>;
   /** Records that the connection joined / left a room; false when the connection row is gone. */
   addRoom(connectionId: string, roomId: string): Promise<boolean>;
   removeRoom(connectionId: string, roomId: string): Promise<void>;
@@ -40,6 +48,8 @@ export interface RoomStore {
   /** The room's live members (one Query, paginated internally). */
   members(roomId: string): Promise<RoomMember[]>;
   member(roomId: string, connectionId: string): Promise<RoomMember | undefined>;
+  /** Whether some live connection of `userId` is in the room (a Query of the room, filtered). */
+  hasUser(roomId: string, userId: string): Promise<boolean>;
   /** Removes a closed connection from all the rooms it had joined. */
   removeConnection(connectionId: string, roomIds: readonly string[]): Promise<void>;
 }
@@ -81,6 +91,10 @@ export interface StoredMessage {
   readonly messageType: number;
   readonly createdAt: string;
   readonly clientMsgId?: string;
+  /** Recalled by its sender (`delete_message`): the content is gone, the message keeps its place. */
+  readonly deleted?: boolean;
+  /** When it was recalled (ISO-8601). */
+  readonly deletedAt?: string;
 }
 
 export interface HistoryRequest {
@@ -102,6 +116,38 @@ export interface MessageStore {
   put(message: StoredMessage): Promise<void>;
   /** Newest first. */
   history(request: HistoryRequest): Promise<MessagePage>;
+}
+
+/** Catch-up reads (`sync`): live messages strictly after `after`, ascending, at most `limit`. */
+export interface MessageSyncStore {
+  /** What was addressed to the user: private and system messages (`byInbox`). */
+  inboxSince(userId: string, after: string | undefined, limit: number): Promise<StoredMessage[]>;
+  /** What the user sent to private chats and groups (`byOutbox`). */
+  outboxSince(userId: string, after: string | undefined, limit: number): Promise<StoredMessage[]>;
+  /** One conversation's messages (a group's, for its members). */
+  conversationSince(roomId: string, after: string | undefined, limit: number): Promise<StoredMessage[]>;
+}
+
+export interface RecallRequest {
+  readonly roomId: string;
+  readonly messageId: string;
+  /** Only the message's sender may recall it. */
+  readonly senderId: string;
+  readonly at: Date;
+}
+
+export interface MessageRecallStore {
+  /**
+   * Marks the message deleted and removes its content, if `senderId` sent it (private,
+   * group or room message). Returns the message as it now is, or undefined when there is no
+   * such live message or someone else sent it. Recalling twice keeps the first `deletedAt`.
+   */
+  markDeleted(request: RecallRequest): Promise<StoredMessage | undefined>;
+}
+
+/** The groups a user belongs to (the `byMember` index). */
+export interface GroupMembershipIndex {
+  groupIdsOf(userId: string): Promise<string[]>;
 }
 
 export interface Group {

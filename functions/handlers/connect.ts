@@ -2,6 +2,9 @@
  * `$connect`: verify the JWT, register the connection, and schedule the welcome push.
  * A bad token answers 401 and writes nothing. API Gateway refuses posts until this
  * returns, so the welcome is sent by the `welcome` function, invoked asynchronously.
+ * A user's first connection pushes `presence` `online` to their online peers (never to
+ * this connection, which cannot be posted to yet). With `SESSION_MODE=single`, the user's
+ * older connections are then kicked and closed.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
@@ -32,12 +35,21 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
       return unauthorized;
     }
     const identity = await verifyConfiguredToken(token);
-    await services.registry.open(connectionId, identity);
-    await scheduleWelcome({
-      connectionId,
-      userId: identity.userId,
-      callbackUrl: callbackUrlFor(event.requestContext),
-    });
+    const callbackUrl = callbackUrlFor(event.requestContext);
+    const record = await services.presenceRegistry(callbackUrl).open(connectionId, identity);
+    if (services.config.sessionMode === 'single') {
+      const { connectionIds } = await services
+        .singleSession(callbackUrl)
+        .kickOlder(identity.userId, connectionId, record.connectedAt);
+      if (connectionIds.length > 0) {
+        log('info', 'older sessions closed', {
+          connectionId,
+          userId: identity.userId,
+          closed: connectionIds,
+        });
+      }
+    }
+    await scheduleWelcome({ connectionId, userId: identity.userId, callbackUrl });
     log('info', 'connected', { connectionId, userId: identity.userId });
     // Browsers drop the connection unless the response names one of the offered subprotocols.
     return offeredSubprotocols(event.headers).includes(CHAT_SUBPROTOCOL)

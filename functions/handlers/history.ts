@@ -1,7 +1,16 @@
-// Placeholder until the route lands: answers like an unknown command.
-import { ChatError, ErrorCode } from '../core/errors.ts';
+/**
+ * `history`: a page of a private, group or room conversation, newest first, with the rules
+ * of `GET /api/ws/messages`, trimmed to fit a WebSocket message (128 KB).
+ */
+import { HISTORY_FRAME_BUDGET_BYTES, parseHistoryCommand, readHistory } from '../core/history.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 
-export const handler = messageRoute(async ({ event }) => {
-  throw new ChatError(ErrorCode.unknownCommand, `unknown command: ${event.requestContext.routeKey}`);
+export const handler = messageRoute(async ({ event, data, services, sender }) => {
+  const query = parseHistoryCommand(data);
+  const reader = await sender();
+  const page = await readHistory(services, reader.userId, query, {
+    connectionId: event.requestContext.connectionId,
+    maxBytes: HISTORY_FRAME_BUDGET_BYTES,
+  });
+  return { type: 'history', ...page };
 });

@@ -1,7 +1,11 @@
-// Placeholder until the route lands: answers like an unknown command.
-import { ChatError, ErrorCode } from '../core/errors.ts';
+/** `join_room`: adds this connection to a room. */
+import { parseRoomTarget } from '../core/rooms.ts';
+import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 
-export const handler = messageRoute(async ({ event }) => {
-  throw new ChatError(ErrorCode.unknownCommand, `unknown command: ${event.requestContext.routeKey}`);
+export const handler = messageRoute(async ({ event, data, services }) => {
+  const input = parseRoomTarget(data);
+  return services
+    .roomService(callbackUrlFor(event.requestContext))
+    .join(event.requestContext.connectionId, input);
 });

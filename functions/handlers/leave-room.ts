@@ -1,7 +1,11 @@
-// Placeholder until the route lands: answers like an unknown command.
-import { ChatError, ErrorCode } from '../core/errors.ts';
+/** `leave_room`: removes this connection from a room (also when it was not in it). */
+import { parseRoomTarget } from '../core/rooms.ts';
+import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 
-export const handler = messageRoute(async ({ event }) => {
-  throw new ChatError(ErrorCode.unknownCommand, `unknown command: ${event.requestContext.routeKey}`);
+export const handler = messageRoute(async ({ event, data, services }) => {
+  const input = parseRoomTarget(data);
+  return services
+    .roomService(callbackUrlFor(event.requestContext))
+    .leave(event.requestContext.connectionId, input);
 });

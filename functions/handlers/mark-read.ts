@@ -1,7 +1,12 @@
-// Placeholder until the route lands: answers like an unknown command.
-import { ChatError, ErrorCode } from '../core/errors.ts';
+/** `mark_read`: moves the reader's position forward and tells the other participants and devices. */
+import { parseMarkRead } from '../core/read-receipts.ts';
+import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 
-export const handler = messageRoute(async ({ event }) => {
-  throw new ChatError(ErrorCode.unknownCommand, `unknown command: ${event.requestContext.routeKey}`);
+export const handler = messageRoute(async ({ event, data, services, sender }) => {
+  const input = parseMarkRead(data);
+  const reader = await sender();
+  return services
+    .readReceipts(callbackUrlFor(event.requestContext))
+    .markRead(reader, input, event.requestContext.connectionId);
 });

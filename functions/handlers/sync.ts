@@ -1,7 +1,9 @@
-// Placeholder until the route lands: answers like an unknown command.
-import { ChatError, ErrorCode } from '../core/errors.ts';
+import { parseCommand } from '../core/commands.ts';
+import { syncErrorCodes, syncMessages, syncSchema } from '../core/sync.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 
-export const handler = messageRoute(async ({ event }) => {
-  throw new ChatError(ErrorCode.unknownCommand, `unknown command: ${event.requestContext.routeKey}`);
+export const handler = messageRoute(async ({ data, services, sender }) => {
+  const input = parseCommand(syncSchema, data, syncErrorCodes);
+  const { userId } = await sender();
+  return syncMessages({ messages: services.messages, memberships: services.memberships }, userId, input);
 });

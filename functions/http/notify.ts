@@ -1,7 +1,26 @@
-// Placeholder until the route lands.
+/** `POST /api/ws/notify {user_ids, type, data}`: system notifications from trusted backends (admin token). */
+import { isAdmin } from '../core/auth.ts';
+import { parseCommand } from '../core/commands.ts';
 import { ChatError, ErrorCode } from '../core/errors.ts';
+import { notifyErrorCodes, notifySchema, sendSystemNotification } from '../core/notify.ts';
+import { callbackUrlFor } from '../runtime/container.ts';
 import type { HttpRoute } from '../runtime/http-route.ts';
+import { log } from '../runtime/logger.ts';
 
-export const notifyRoute: HttpRoute = async () => {
-  throw new ChatError(ErrorCode.unknownCommand, 'not implemented yet');
+export const notifyRoute: HttpRoute = async ({ services, identity, json }) => {
+  const caller = await identity();
+  // Checked before the body is read, so non-admins learn nothing about its validation.
+  if (!isAdmin(caller.roles)) throw new ChatError(ErrorCode.forbidden, 'notify needs the admin role');
+  const input = parseCommand(notifySchema, json(), notifyErrorCodes);
+  return sendSystemNotification(
+    {
+      messages: services.messages,
+      presence: services.presence,
+      registry: services.registry,
+      notifier: services.notifier(callbackUrlFor()),
+      fanOutConcurrency: services.config.fanOutConcurrency,
+      log: (message, details) => log('warn', message, details),
+    },
+    input,
+  );
 };

@@ -1,7 +1,7 @@
-// Placeholder until the route lands.
-import { ChatError, ErrorCode } from '../core/errors.ts';
+/** `GET /api/ws/unread`: the caller's unread counts per conversation (JWT). */
 import type { HttpRoute } from '../runtime/http-route.ts';
 
-export const unreadRoute: HttpRoute = async () => {
-  throw new ChatError(ErrorCode.unknownCommand, 'not implemented yet');
+export const unreadRoute: HttpRoute = async ({ services, identity }) => {
+  const reader = await identity();
+  return services.unread.summary(reader.userId);
 };

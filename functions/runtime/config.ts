@@ -4,6 +4,7 @@
  * handlers never ask where they run.
  */
 import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
+import { SESSION_MODES, type SessionMode } from '../core/sessions.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -41,8 +42,12 @@ export interface ChatConfig {
   /** Parallel Management API posts per fan-out. */
   readonly fanOutConcurrency: number;
   readonly maxGroupMembers: number;
+  /** Rooms one connection may be in at once (`join_room` beyond it answers 2001). */
+  readonly maxRoomsPerConnection: number;
   /** Days messages are kept; 0 keeps them forever. */
   readonly messageRetentionDays: number;
+  /** `multi` (default): any number of devices; `single`: a new connection closes the older ones. */
+  readonly sessionMode: SessionMode;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -78,6 +83,15 @@ function jwtKey(env: Env): JwtKeySource | undefined {
   return { kind: 'secret', secret: secret as string };
 }
 
+function sessionMode(env: Env): SessionMode {
+  const raw = optional(env, 'SESSION_MODE');
+  if (raw === undefined) return 'multi';
+  if (!(SESSION_MODES as readonly string[]).includes(raw)) {
+    throw new ConfigError(`SESSION_MODE must be one of ${SESSION_MODES.join(', ')}; received "${raw}".`);
+  }
+  return raw as SessionMode;
+}
+
 const MINIMUM_CONNECTION_TTL_SECONDS = 2 * 3600 + 10 * 60;
 
 export function loadConfig(env: Env = process.env): ChatConfig {
@@ -105,6 +119,8 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     connectionTtlSeconds: integer(env, 'CONNECTION_TTL_SECONDS', 7800, MINIMUM_CONNECTION_TTL_SECONDS),
     fanOutConcurrency: integer(env, 'FANOUT_CONCURRENCY', 32, 1),
     maxGroupMembers: integer(env, 'MAX_GROUP_MEMBERS', 500, 2),
+    maxRoomsPerConnection: integer(env, 'MAX_ROOMS_PER_CONNECTION', 50, 1),
     messageRetentionDays: integer(env, 'MESSAGE_RETENTION_DAYS', 0, 0),
+    sessionMode: sessionMode(env),
   };
 }

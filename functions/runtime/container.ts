@@ -6,12 +6,20 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ChatService } from '../core/chat-service.ts';
 import { ConnectionRegistry } from '../core/connections.ts';
+import { PresenceNotifier } from '../core/presence-notifier.ts';
+import { ReadReceipts, UnreadCounter } from '../core/read-receipts.ts';
+import { RoomService } from '../core/rooms.ts';
+import { SingleSession } from '../core/sessions.ts';
 import { DynamoConnectionStore } from '../stores/connections.ts';
+import { DynamoConversationIndex } from '../stores/conversations.ts';
+import { DynamoGroupMembershipIndex } from '../stores/group-memberships.ts';
 import { DynamoGroupStore } from '../stores/groups.ts';
 import { DynamoMessageStore } from '../stores/messages.ts';
 import { DynamoPresenceStore } from '../stores/presence.ts';
+import { DynamoReadStateStore } from '../stores/read-state.ts';
 import { DynamoRoomStore } from '../stores/rooms.ts';
 import { type ChatConfig, ConfigError, loadConfig } from './config.ts';
+import { ManagementApiCloser } from './connection-closer.ts';
 import { log } from './logger.ts';
 import { ManagementApiNotifier, managementApiClient } from './management-api.ts';
 
@@ -21,10 +29,29 @@ export interface Services {
   readonly presence: DynamoPresenceStore;
   readonly messages: DynamoMessageStore;
   readonly groups: DynamoGroupStore;
+  /** A user's groups (`byMember`), for `sync`. */
+  readonly memberships: DynamoGroupMembershipIndex;
   readonly rooms: DynamoRoomStore;
   /** Chat commands that deliver through the Management API at `callbackUrl`. */
   chat(callbackUrl: string): ChatService;
+  /** Room commands that deliver through the Management API at `callbackUrl`. */
+  roomService(callbackUrl: string): RoomService;
   notifier(callbackUrl: string): ManagementApiNotifier;
+  /** Read positions (`mark_read`, unread counts). */
+  readonly readState: DynamoReadStateStore;
+  /** Bounded Queries over messages and groups for receipts, unread counts and presence. */
+  readonly conversations: DynamoConversationIndex;
+  /**
+   * A registry whose first-open / last-close transitions push `presence` to the user's
+   * peers through `callbackUrl`. Only `$connect` and `$disconnect` use it; everything else
+   * (410 cleanups included) uses `registry`, which pushes nothing.
+   */
+  presenceRegistry(callbackUrl: string): ConnectionRegistry;
+  readReceipts(callbackUrl: string): ReadReceipts;
+  /** Unread counts per conversation (`GET /api/ws/unread`). */
+  readonly unread: UnreadCounter;
+  /** `SESSION_MODE=single`: closes a user's older connections. */
+  singleSession(callbackUrl: string): SingleSession;
 }
 
 const MAX_CONTENT_LENGTH = 4_000;
@@ -38,6 +65,7 @@ function buildServices(config: ChatConfig): Services {
   const presence = new DynamoPresenceStore(dynamo, config.tables.presence);
   const messages = new DynamoMessageStore(dynamo, config.tables.messages, config.messageRetentionDays);
   const groups = new DynamoGroupStore(dynamo, config.tables.groups);
+  const memberships = new DynamoGroupMembershipIndex(dynamo, config.tables.groups);
   const rooms = new DynamoRoomStore(dynamo, config.tables.rooms);
   const registry = new ConnectionRegistry({
     connections,
@@ -47,12 +75,49 @@ function buildServices(config: ChatConfig): Services {
   });
   const notifier = (callbackUrl: string) =>
     new ManagementApiNotifier(managementApiClient(callbackUrl, config.fanOutConcurrency));
+  const readState = new DynamoReadStateStore(dynamo, config.tables.readState);
+  const conversations = new DynamoConversationIndex(dynamo, {
+    messages: config.tables.messages,
+    groups: config.tables.groups,
+  });
+  const delivery = (callbackUrl: string) => ({
+    notifier: notifier(callbackUrl),
+    registry,
+    fanOutConcurrency: config.fanOutConcurrency,
+    log: (message: string, details: Record<string, unknown>) => log('warn', message, details),
+  });
   return {
     config,
     registry,
+    readState,
+    conversations,
+    presenceRegistry: (callbackUrl) => {
+      const presenceNotifier = new PresenceNotifier({ ...delivery(callbackUrl), conversations, presence });
+      return new ConnectionRegistry({
+        connections,
+        presence,
+        rooms,
+        connectionTtlSeconds: config.connectionTtlSeconds,
+        onPresenceChange: async (userId, status) => {
+          await presenceNotifier.notify(userId, status);
+        },
+      });
+    },
+    unread: new UnreadCounter({ conversations, readState }),
+    readReceipts: (callbackUrl) =>
+      new ReadReceipts({ ...delivery(callbackUrl), conversations, readState, presence }),
+    singleSession: (callbackUrl) =>
+      new SingleSession({
+        presence,
+        registry,
+        notifier: notifier(callbackUrl),
+        closer: new ManagementApiCloser(managementApiClient(callbackUrl, config.fanOutConcurrency)),
+        log: (message, details) => log('warn', message, details),
+      }),
     presence,
     messages,
     groups,
+    memberships,
     rooms,
     notifier,
     chat: (callbackUrl) =>
@@ -67,6 +132,20 @@ function buildServices(config: ChatConfig): Services {
           maxGroupMembers: config.maxGroupMembers,
           maxContentLength: MAX_CONTENT_LENGTH,
           broadcastAllowAll: config.broadcastAllowAll,
+        },
+        log: (message, details) => log('warn', message, details),
+      }),
+    roomService: (callbackUrl) =>
+      new RoomService({
+        connections,
+        rooms,
+        messages,
+        registry,
+        notifier: notifier(callbackUrl),
+        settings: {
+          fanOutConcurrency: config.fanOutConcurrency,
+          maxContentLength: MAX_CONTENT_LENGTH,
+          maxRoomsPerConnection: config.maxRoomsPerConnection,
         },
         log: (message, details) => log('warn', message, details),
       }),

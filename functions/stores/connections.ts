@@ -45,6 +45,29 @@ export class DynamoConnectionStore implements ConnectionStore {
     return fromItem(Attributes);
   }
 
+  async deleteIfConnectedBefore(
+    connectionId: string,
+    cutoff: string,
+  ): Promise<{ kept: true } | { kept: false; removed?: ConnectionRecord }> {
+    try {
+      const { Attributes } = await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: { connectionId },
+          // ISO-8601 UTC times compare correctly as strings.
+          ConditionExpression: 'attribute_not_exists(connectionId) OR connectedAt < :cutoff',
+          ExpressionAttributeValues: { ':cutoff': cutoff },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const removed = fromItem(Attributes);
+      return removed ? { kept: false, removed } : { kept: false };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { kept: true };
+      throw error;
+    }
+  }
+
   /** Adds a room to the row's `rooms` set; false when the row is gone (connection closed). */
   async addRoom(connectionId: string, roomId: string): Promise<boolean> {
     try {

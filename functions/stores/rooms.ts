@@ -58,6 +58,29 @@ export class DynamoRoomStore implements RoomStore {
     return members;
   }
 
+  async hasUser(roomId: string, userId: string): Promise<boolean> {
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'roomId = :roomId',
+          FilterExpression: 'userId = :userId AND expiresAt > :now',
+          ExpressionAttributeValues: {
+            ':roomId': roomId,
+            ':userId': userId,
+            ':now': epochSeconds(this.now()),
+          },
+          ProjectionExpression: 'connectionId',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      if ((page.Items ?? []).length > 0) return true;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return false;
+  }
+
   async removeConnection(connectionId: string, roomIds: readonly string[]): Promise<void> {
     await batchWriteAll(
       this.client,

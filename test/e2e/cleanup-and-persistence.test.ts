@@ -54,7 +54,8 @@ describe('connections whose $disconnect never came', () => {
         connectionId,
         userId,
         roles: [],
-        connectedAt: new Date().toISOString(),
+        // Connected long ago: a 410 from a connection still in its handshake window is kept.
+        connectedAt: new Date(Date.now() - 3_600_000).toISOString(),
         expiresAt,
         tokenExpiresAt: now + 3600,
       });

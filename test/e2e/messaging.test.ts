@@ -229,11 +229,16 @@ describe('$default', () => {
     assertErrorReply(await sendCommand(alice.client, '$connect'), 1000, 'a route key as cmd');
   });
 
-  test('commands of the next milestone (rooms) answer 1000 for now', async () => {
-    for (const cmd of ['join_room', 'leave_room', 'send_room_message']) {
+  test('the room commands have routes of their own: they no longer answer 1000', async () => {
+    const expected = [
+      ['join_room', 'join_room_success'],
+      ['send_room_message', 'room_message_sent'],
+      ['leave_room', 'leave_room_success'],
+    ] as const;
+    for (const [cmd, type] of expected) {
       const reply = await sendCommand(alice.client, cmd, { room_id: 'lobby', content: 'hi' }, `r-${cmd}`);
-      assertErrorReply(reply, 1000, cmd);
-      assert.equal(reply.message, `unknown command: ${cmd}`);
+      assert.equal(reply.code, 0, `${cmd}: ${JSON.stringify(reply)}`);
+      assert.equal(reply.data?.type, type);
     }
   });
 

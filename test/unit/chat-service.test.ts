@@ -67,6 +67,8 @@ before(async () => {
     presence,
     rooms: new DynamoRoomStore(dynamo.client, dynamo.tables.rooms),
     connectionTtlSeconds: 7800,
+    // These tests open a connection and expire it at once; the handshake window has its own test.
+    handshakeWindowMs: 0,
   });
   notifier = new RecordingNotifier();
   chat = new ChatService({
@@ -389,5 +391,34 @@ describe('storage failures', () => {
       3009,
     );
     assert.equal(notifier.received(recipient).length, 0);
+  });
+});
+
+describe('410 during the handshake window', () => {
+  it('keeps a connection younger than the window and removes it once it is older', async () => {
+    let now = new Date();
+    const windowed = new ConnectionRegistry({
+      connections,
+      presence,
+      rooms: new DynamoRoomStore(dynamo.client, dynamo.tables.rooms),
+      connectionTtlSeconds: 7800,
+      handshakeWindowMs: 30_000,
+      now: () => now,
+    });
+    await windowed.open('handshaking', {
+      userId: 'w-user',
+      roles: [],
+      expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    });
+
+    // Still inside its $connect: API Gateway answers 410, but the row must survive.
+    await windowed.closeGone('handshaking', 'w-user');
+    assert.ok(await connections.get('handshaking'));
+    assert.equal((await presence.connectionsOf(['w-user']))[0]?.connectionIds.length, 1);
+
+    now = new Date(now.getTime() + 31_000);
+    await windowed.closeGone('handshaking', 'w-user');
+    assert.equal(await connections.get('handshaking'), undefined);
+    assert.deepEqual(await presence.connectionsOf(['w-user']), []);
   });
 });

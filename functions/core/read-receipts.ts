@@ -1,0 +1,241 @@
+/**
+ * Read receipts and unread counts. `mark_read` moves the reader's position in a private
+ * chat or a group forward, tells the other participants (`message_read`) and the reader's
+ * other devices (`unread_count`); `GET /api/ws/unread` counts per conversation. Counting
+ * is a Query on the conversation's partition after the position, never a Scan.
+ */
+import { z } from 'zod';
+import type { Sender } from './chat-service.ts';
+import { parseCommand } from './commands.ts';
+import { mapConcurrent } from './concurrency.ts';
+import {
+  type ConversationIndex,
+  type ConversationKind,
+  type ReadStateStore,
+  UNREAD_CAP,
+} from './conversations.ts';
+import { type DeliveryDependencies, deliver } from './delivery.ts';
+import { ChatError, ErrorCode } from './errors.ts';
+import type { Recipient } from './fan-out.ts';
+import { GROUP_ID, isPrivateRoomParticipant, ROOM_ID } from './ids.ts';
+import type { PresenceStore, UserConnections } from './ports.ts';
+
+export const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** Private room ids are built from two user ids of up to 128 characters each. */
+const MAX_ROOM_ID_LENGTH = 'private_'.length + 2 * 128 + 1;
+
+export const markReadSchema = z.object({
+  room_id: z.string(),
+  message_id: z.string().regex(ULID, 'message_id must be a message id (ULID)'),
+});
+
+export const markReadErrorCodes = {
+  required: { room_id: ErrorCode.roomIdEmpty, message_id: ErrorCode.badRequest },
+  invalid: ErrorCode.badRequest,
+};
+
+export type MarkReadInput = z.output<typeof markReadSchema>;
+
+/** Bounds of `GET /api/ws/unread`. */
+export interface UnreadLimits {
+  /** Groups considered, newest first. */
+  readonly maxGroups: number;
+  /** Newest incoming private messages looked at to find the private chats to count. */
+  readonly inboxWindow: number;
+  /** Conversations counted in parallel. */
+  readonly countConcurrency: number;
+}
+
+export const DEFAULT_UNREAD_LIMITS: UnreadLimits = {
+  maxGroups: 200,
+  inboxWindow: 1_000,
+  countConcurrency: 8,
+};
+
+export interface ReadMarked {
+  readonly type: 'read_marked';
+  readonly room_id: string;
+  /** The stored position: the message marked, or a newer one marked earlier. */
+  readonly message_id: string;
+  readonly unread: number;
+  readonly time: string;
+}
+
+export interface UnreadConversation {
+  readonly room_id: string;
+  readonly unread: number;
+  readonly last_message_id: string;
+}
+
+export interface UnreadSummary {
+  readonly conversations: UnreadConversation[];
+  readonly total: number;
+}
+
+export interface ReadReceiptsDependencies extends DeliveryDependencies {
+  readonly conversations: ConversationIndex;
+  readonly readState: ReadStateStore;
+  readonly presence: PresenceStore;
+  readonly now?: () => Date;
+}
+
+export interface UnreadCounterDependencies {
+  readonly conversations: ConversationIndex;
+  readonly readState: ReadStateStore;
+  readonly limits?: Partial<UnreadLimits>;
+}
+
+interface Conversation {
+  readonly kind: ConversationKind;
+  /** Everyone in it but the reader (the counterpart of a private chat; other group members). */
+  readonly others: readonly string[];
+}
+
+function recipients(users: readonly UserConnections[], include: (recipient: Recipient) => boolean) {
+  return users
+    .flatMap((user) => user.connectionIds.map((connectionId) => ({ connectionId, userId: user.userId })))
+    .filter(include);
+}
+
+export function parseMarkRead(data: unknown): MarkReadInput {
+  const input = parseCommand(markReadSchema, data, markReadErrorCodes);
+  const roomId = input.room_id.trim();
+  if (!roomId) throw new ChatError(ErrorCode.roomIdEmpty, 'room_id is required');
+  return { room_id: roomId, message_id: input.message_id };
+}
+
+export class ReadReceipts {
+  constructor(private readonly deps: ReadReceiptsDependencies) {}
+
+  /**
+   * Stores the reader's position in a private chat or group (forward only), then tells the
+   * other participants' connections and the reader's other connections.
+   * `originConnectionId` is the connection that asked: it gets the reply, not a push.
+   */
+  async markRead(reader: Sender, input: MarkReadInput, originConnectionId?: string): Promise<ReadMarked> {
+    const roomId = input.room_id;
+    const conversation = await this.resolve(roomId, reader.userId, input.message_id);
+    const now = (this.deps.now?.() ?? new Date()).toISOString();
+    const { position, advanced } = await this.deps.readState.advance(
+      reader.userId,
+      roomId,
+      input.message_id,
+      now,
+    );
+    const { count: unread } = await this.deps.conversations.countUnread({
+      roomId,
+      readerId: reader.userId,
+      kind: conversation.kind,
+      after: position,
+      cap: UNREAD_CAP,
+    });
+    // Nothing changed for anyone when an older message was marked.
+    if (advanced) {
+      const online = await this.deps.presence.connectionsOf([...conversation.others, reader.userId]);
+      const others = new Set(conversation.others);
+      others.delete(reader.userId);
+      await Promise.all([
+        deliver(
+          this.deps,
+          recipients(online, ({ userId }) => others.has(userId)),
+          { type: 'message_read', room_id: roomId, user_id: reader.userId, message_id: position, time: now },
+        ),
+        deliver(
+          this.deps,
+          recipients(
+            online,
+            ({ userId, connectionId }) => userId === reader.userId && connectionId !== originConnectionId,
+          ),
+          { type: 'unread_count', room_id: roomId, unread, time: now },
+        ),
+      ]);
+    }
+    return { type: 'read_marked', room_id: roomId, message_id: position, unread, time: now };
+  }
+
+  /** Who else is in the conversation; refuses anything the reader may not mark. */
+  private async resolve(roomId: string, readerId: string, messageId: string): Promise<Conversation> {
+    if (roomId.length > MAX_ROOM_ID_LENGTH) throw new ChatError(ErrorCode.roomInvalid, 'room_id is too long');
+    if (roomId.startsWith('private_')) {
+      if (!isPrivateRoomParticipant(roomId, readerId)) {
+        throw new ChatError(ErrorCode.forbidden, 'not a participant of this conversation');
+      }
+      // The message names the counterpart, which also settles rooms whose name is
+      // ambiguous because user ids contain `_`.
+      const message = await this.deps.conversations.message(roomId, messageId);
+      if (!message || (message.fromUserId !== readerId && message.toUserId !== readerId)) {
+        throw new ChatError(ErrorCode.roomInvalid, 'message_id is not a message of this conversation');
+      }
+      const other = message.fromUserId === readerId ? message.toUserId : message.fromUserId;
+      return { kind: 'private', others: other && other !== readerId ? [other] : [] };
+    }
+    if (roomId.startsWith('group_')) {
+      if (!GROUP_ID.test(roomId))
+        throw new ChatError(ErrorCode.roomInvalid, 'room_id is not a valid group id');
+      const [members, message] = await Promise.all([
+        this.deps.conversations.groupMemberIds(roomId),
+        this.deps.conversations.message(roomId, messageId),
+      ]);
+      // A missing group and a non-member get the same answer.
+      if (!members.includes(readerId)) throw new ChatError(ErrorCode.forbidden, 'not a member of this group');
+      if (!message) {
+        throw new ChatError(ErrorCode.roomInvalid, 'message_id is not a message of this conversation');
+      }
+      return { kind: 'group', others: members.filter((userId) => userId !== readerId) };
+    }
+    if (!ROOM_ID.test(roomId)) throw new ChatError(ErrorCode.roomInvalid, 'room_id is not a valid room id');
+    // Rooms belong to connections and keep no read positions.
+    throw new ChatError(ErrorCode.forbidden, 'read receipts exist for private chats and groups only');
+  }
+}
+
+/** `GET /api/ws/unread`: counts only, nothing is posted. */
+export class UnreadCounter {
+  private readonly limits: UnreadLimits;
+
+  constructor(private readonly deps: UnreadCounterDependencies) {
+    this.limits = { ...DEFAULT_UNREAD_LIMITS, ...deps.limits };
+  }
+
+  /**
+   * Unread counts of the user's conversations: their groups (newest first, bounded) and the
+   * private chats among their newest incoming messages (bounded). Only unread ones are
+   * listed, the conversation with the newest unread message first.
+   */
+  async summary(userId: string): Promise<UnreadSummary> {
+    const [groupIds, privateRooms, positions] = await Promise.all([
+      this.deps.conversations.groupIdsOf(userId, this.limits.maxGroups),
+      this.deps.conversations.incomingPrivateRooms(userId, this.limits.inboxWindow),
+      this.deps.readState.positions(userId),
+    ]);
+    const toCount: { roomId: string; kind: ConversationKind }[] = groupIds.map((roomId) => ({
+      roomId,
+      kind: 'group',
+    }));
+    for (const [roomId, newestIncoming] of privateRooms) {
+      const position = positions.get(roomId);
+      // Read past its newest incoming message: nothing to count.
+      if (position === undefined || newestIncoming > position) toCount.push({ roomId, kind: 'private' });
+    }
+    const counted = await mapConcurrent(toCount, this.limits.countConcurrency, async ({ roomId, kind }) => ({
+      roomId,
+      ...(await this.deps.conversations.countUnread({
+        roomId,
+        readerId: userId,
+        kind,
+        after: positions.get(roomId),
+        cap: UNREAD_CAP,
+      })),
+    }));
+    const conversations = counted
+      .filter((entry) => entry.count > 0 && entry.newestMessageId !== undefined)
+      .sort((a, b) => ((a.newestMessageId ?? '') < (b.newestMessageId ?? '') ? 1 : -1))
+      .map((entry) => ({
+        room_id: entry.roomId,
+        unread: entry.count,
+        last_message_id: entry.newestMessageId as string,
+      }));
+    return { conversations, total: conversations.reduce((sum, entry) => sum + entry.unread, 0) };
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * `delete_message`: the sender recalls one of their messages. The message keeps its
+ * place in the conversation (history and sync show it as `deleted` with empty content)
+ * and every participant's open connections are told with `message_deleted`.
+ */
+import { z } from 'zod';
+import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
+import { ChatError, ErrorCode } from './errors.ts';
+import type { Recipient } from './fan-out.ts';
+import type { GroupStore, MessageRecallStore, PresenceStore, RoomStore, StoredMessage } from './ports.ts';
+
+const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+/** `private_{a}_{b}` with two user ids of up to 128 characters is the longest room id. */
+const MAX_ROOM_ID_LENGTH = 300;
+
+export const deleteMessageSchema = z.object({
+  room_id: z
+    .string()
+    .min(1, 'room_id is required')
+    .max(MAX_ROOM_ID_LENGTH, 'room_id is too long')
+    .refine((value) => !/\p{Cc}/u.test(value), 'room_id has control characters'),
+  message_id: z
+    .string()
+    .transform((value) => value.toUpperCase())
+    .refine((value) => ULID.test(value), 'message_id must be a message id (ULID)'),
+});
+
+export type DeleteMessageInput = z.output<typeof deleteMessageSchema>;
+
+/** Validation failures of `delete_message` all answer 1001. */
+export const deleteMessageErrorCodes = { required: {}, invalid: ErrorCode.badRequest } as const;
+
+/** The push to participants; the reply to the sender is the same plus `delivered`. */
+export interface MessageDeleted {
+  readonly type: 'message_deleted';
+  readonly room_id: string;
+  readonly message_id: string;
+  readonly deleted_by: string;
+  /** When the message was recalled (the first time, when recalled twice). */
+  readonly time: string;
+}
+
+export interface MessageDeletedReply extends MessageDeleted {
+  /** Connections, other than the one that asked, that accepted the push. */
+  readonly delivered: number;
+}
+
+export interface RecallDependencies extends DeliveryDependencies {
+  readonly messages: MessageRecallStore;
+  readonly groups: Pick<GroupStore, 'get'>;
+  readonly rooms: Pick<RoomStore, 'members'>;
+  readonly presence: Pick<PresenceStore, 'connectionsOf'>;
+  readonly now?: () => Date;
+}
+
+/** Who is told: both sides of a private chat, every member of a group, everyone in a room. */
+async function audience(
+  deps: RecallDependencies,
+  message: StoredMessage,
+  exceptConnectionId: string | undefined,
+): Promise<Recipient[]> {
+  switch (message.kind) {
+    case 'private': {
+      const users = [message.fromUserId, ...(message.toUserId ? [message.toUserId] : [])];
+      return connectionsOf(await deps.presence.connectionsOf(users), exceptConnectionId);
+    }
+    case 'group': {
+      const group = await deps.groups.get(message.groupId ?? message.roomId);
+      const members = new Set([message.fromUserId, ...(group?.memberIds ?? [])]);
+      return connectionsOf(await deps.presence.connectionsOf([...members]), exceptConnectionId);
+    }
+    case 'room': {
+      const members = await deps.rooms.members(message.roomId);
+      return connectionsOf(
+        members.map((member) => ({ userId: member.userId, connectionIds: [member.connectionId] })),
+        exceptConnectionId,
+      );
+    }
+    default:
+      return [];
+  }
+}
+
+export async function recallMessage(
+  deps: RecallDependencies,
+  senderId: string,
+  input: DeleteMessageInput,
+  /** The connection that asked: it gets the reply, not the push. */
+  originConnectionId?: string,
+): Promise<MessageDeletedReply> {
+  const recalled = await deps.messages.markDeleted({
+    roomId: input.room_id,
+    messageId: input.message_id,
+    senderId,
+    at: deps.now?.() ?? new Date(),
+  });
+  // Same answer for someone else's message and for none at all: ids cannot be probed.
+  if (!recalled) throw new ChatError(ErrorCode.forbidden, 'only the sender may delete a message');
+  const push: MessageDeleted = {
+    type: 'message_deleted',
+    room_id: recalled.roomId,
+    message_id: recalled.messageId,
+    deleted_by: senderId,
+    time: recalled.deletedAt ?? new Date().toISOString(),
+  };
+  const result = await deliver(deps, await audience(deps, recalled, originConnectionId), push);
+  return { ...push, delivered: result.delivered };
+}

@@ -1,0 +1,263 @@
+/**
+ * Rooms: open chat rooms that connections join and leave. Membership belongs to a
+ * connection (not to a user) and ends with it: the connection row lists its rooms so
+ * closing it removes them, and every member row carries the connection's expiry so a
+ * connection whose `$disconnect` never came drops out on its own.
+ */
+import { z } from 'zod';
+import { parseCommand, sendMessageSchema } from './commands.ts';
+import type { ConnectionRegistry } from './connections.ts';
+import { success } from './envelope.ts';
+import { ChatError, ErrorCode } from './errors.ts';
+import { type FanOutResult, fanOut, type Recipient } from './fan-out.ts';
+import { newMessageId, ROOM_ID } from './ids.ts';
+import type {
+  ConnectionNotifier,
+  ConnectionRecord,
+  ConnectionStore,
+  MessageStore,
+  RoomStore,
+  StoredMessage,
+} from './ports.ts';
+
+/**
+ * Prefixes that name the other conversation kinds in the messages table and the history
+ * API (`private_a_b`, `group_…`, system notices): a room may not take them.
+ */
+export const RESERVED_ROOM_PREFIXES = ['private_', 'group_', 'system_'] as const;
+
+/** `^[A-Za-z0-9_-]{1,64}$` and no reserved prefix. */
+export function isRoomId(value: string): boolean {
+  return ROOM_ID.test(value) && !RESERVED_ROOM_PREFIXES.some((prefix) => value.startsWith(prefix));
+}
+
+const ROOM_ID_RULE = `room_id must match ^[A-Za-z0-9_-]{1,64}$ and not start with ${RESERVED_ROOM_PREFIXES.join(', ')}`;
+
+const roomIdSchema = z.string().refine(isRoomId, ROOM_ID_RULE);
+
+/** `join_room` / `leave_room` data. */
+export const roomTargetSchema = z.object({ room_id: roomIdSchema });
+
+/** `send_room_message` data besides `room_id`: the same rules as `send_message`. */
+export const roomMessageSchema = sendMessageSchema.omit({ to_user_id: true });
+
+export type RoomTargetInput = z.output<typeof roomTargetSchema>;
+export type SendRoomMessageInput = RoomTargetInput & z.output<typeof roomMessageSchema>;
+
+/** Missing, empty or blank `room_id` → 2002; anything else wrong with it → 2001. */
+const roomTargetCodes = { required: { room_id: ErrorCode.roomIdEmpty }, invalid: ErrorCode.roomInvalid };
+
+/** Content errors as for `send_message`: missing or blank → 10002, wrong shape → 1001. */
+const roomMessageCodes = {
+  required: { content: ErrorCode.targetAndContentRequired },
+  invalid: ErrorCode.badRequest,
+};
+
+export function parseRoomTarget(data: unknown): RoomTargetInput {
+  return parseCommand(roomTargetSchema, data, roomTargetCodes);
+}
+
+/** The room is checked first, then the content. */
+export function parseRoomMessage(data: unknown): SendRoomMessageInput {
+  const { room_id } = parseRoomTarget(data);
+  return { room_id, ...parseCommand(roomMessageSchema, data, roomMessageCodes) };
+}
+
+export interface RoomSettings {
+  readonly fanOutConcurrency: number;
+  readonly maxContentLength: number;
+  readonly maxRoomsPerConnection: number;
+}
+
+export interface RoomServiceDependencies {
+  readonly connections: ConnectionStore;
+  readonly rooms: RoomStore;
+  readonly messages: MessageStore;
+  readonly registry: ConnectionRegistry;
+  readonly notifier: ConnectionNotifier;
+  readonly settings: RoomSettings;
+  readonly now?: () => Date;
+  readonly log?: (message: string, details: Record<string, unknown>) => void;
+}
+
+export interface RoomJoined {
+  readonly type: 'join_room_success';
+  readonly room_id: string;
+  readonly user_id: string;
+  readonly time: string;
+}
+
+export interface RoomLeft {
+  readonly type: 'leave_room_success';
+  readonly room_id: string;
+  readonly user_id: string;
+  readonly time: string;
+}
+
+export interface RoomMessageSent {
+  readonly type: 'room_message_sent';
+  readonly room_id: string;
+  readonly message_id: string;
+  readonly sent_count: number;
+  readonly time: string;
+}
+
+export class RoomService {
+  constructor(private readonly deps: RoomServiceDependencies) {}
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
+  /** The sending connection's row: who it is, its expiry and its rooms (1401 when gone). */
+  private async connection(connectionId: string): Promise<ConnectionRecord> {
+    const connection = await this.deps.connections.get(connectionId);
+    if (!connection) {
+      throw new ChatError(
+        ErrorCode.unauthenticated,
+        'connection is not registered or has expired; reconnect',
+      );
+    }
+    return connection;
+  }
+
+  /** Joins the room with this connection; joining again changes nothing. */
+  async join(connectionId: string, input: RoomTargetInput): Promise<RoomJoined> {
+    const roomId = input.room_id;
+    const connection = await this.connection(connectionId);
+    const joined = connection.rooms ?? [];
+    const max = this.deps.settings.maxRoomsPerConnection;
+    if (!joined.includes(roomId) && joined.length >= max) {
+      throw new ChatError(
+        ErrorCode.roomInvalid,
+        `a connection may be in at most ${max} rooms; leave one before joining another`,
+      );
+    }
+    // The connection lists the room before the member row exists, so closing the
+    // connection always finds every row to remove.
+    if (!(await this.deps.connections.addRoom(connectionId, roomId))) {
+      throw new ChatError(
+        ErrorCode.unauthenticated,
+        'connection is not registered or has expired; reconnect',
+      );
+    }
+    const now = this.now();
+    await this.deps.rooms.join({
+      roomId,
+      connectionId,
+      userId: connection.userId,
+      joinedAt: now.toISOString(),
+      expiresAt: connection.expiresAt,
+    });
+    return {
+      type: 'join_room_success',
+      room_id: roomId,
+      user_id: connection.userId,
+      time: now.toISOString(),
+    };
+  }
+
+  /** Leaves the room; leaving a room this connection is not in succeeds as well. */
+  async leave(connectionId: string, input: RoomTargetInput): Promise<RoomLeft> {
+    const roomId = input.room_id;
+    const connection = await this.connection(connectionId);
+    // The member row goes first: a row must never outlive its entry on the connection.
+    await this.deps.rooms.leave(roomId, connectionId);
+    await this.deps.connections.removeRoom(connectionId, roomId);
+    return {
+      type: 'leave_room_success',
+      room_id: roomId,
+      user_id: connection.userId,
+      time: this.now().toISOString(),
+    };
+  }
+
+  /** Stores the message, then posts it to every connection in the room except the sender's user's. */
+  async send(connectionId: string, input: SendRoomMessageInput): Promise<RoomMessageSent> {
+    const roomId = input.room_id;
+    if (input.content.length > this.deps.settings.maxContentLength) {
+      throw new ChatError(
+        ErrorCode.tooLarge,
+        `content is longer than ${this.deps.settings.maxContentLength} characters`,
+      );
+    }
+    const connection = await this.connection(connectionId);
+    const notInRoom = () => new ChatError(ErrorCode.forbidden, 'join the room before posting to it');
+    // The connection row is already read: a connection that never joined costs no Query.
+    if (!connection.rooms?.includes(roomId)) throw notInRoom();
+    const members = await this.deps.rooms.members(roomId);
+    if (!members.some((member) => member.connectionId === connectionId)) throw notInRoom();
+
+    const now = this.now();
+    const message: StoredMessage = {
+      roomId,
+      messageId: newMessageId(now),
+      kind: 'room',
+      fromUserId: connection.userId,
+      content: input.content,
+      messageType: input.message_type,
+      createdAt: now.toISOString(),
+      ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
+    };
+    try {
+      await this.deps.messages.put(message);
+    } catch (error) {
+      throw new ChatError(ErrorCode.messageNotStored, 'message could not be stored', { cause: error });
+    }
+    const recipients = members
+      .filter((member) => member.userId !== connection.userId)
+      .map(({ connectionId: id, userId }) => ({ connectionId: id, userId }));
+    const result = await this.deliver(roomId, recipients, {
+      type: 'room_message',
+      room_id: roomId,
+      message_id: message.messageId,
+      from_user_id: connection.userId,
+      content: message.content,
+      message_type: message.messageType,
+      time: message.createdAt,
+    });
+    return {
+      type: 'room_message_sent',
+      room_id: roomId,
+      message_id: message.messageId,
+      sent_count: result.delivered,
+      time: message.createdAt,
+    };
+  }
+
+  /**
+   * Posts to every recipient. A 410 closes that connection (which removes its rooms) and
+   * also deletes this room's member row, in case the connection row was already gone.
+   */
+  private async deliver(
+    roomId: string,
+    recipients: readonly Recipient[],
+    data: unknown,
+  ): Promise<FanOutResult> {
+    const result = await fanOut(this.deps.notifier, recipients, JSON.stringify(success(data)), {
+      concurrency: this.deps.settings.fanOutConcurrency,
+      onGone: async (recipient) => {
+        const cleanups = await Promise.allSettled([
+          this.deps.registry.closeGone(recipient.connectionId, recipient.userId),
+          this.deps.rooms.leave(roomId, recipient.connectionId),
+        ]);
+        for (const cleanup of cleanups) {
+          if (cleanup.status === 'rejected') {
+            this.deps.log?.('gone connection cleanup failed', {
+              connectionId: recipient.connectionId,
+              error: cleanup.reason,
+            });
+          }
+        }
+      },
+    });
+    if (result.failed.length > 0) {
+      this.deps.log?.('room fan-out left connections undelivered', {
+        roomId,
+        failed: result.failed.length,
+        delivered: result.delivered,
+      });
+    }
+    return result;
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * Read-only Queries over the messages and groups tables for read receipts, unread counts
+ * and presence pushes. Every read is a Query on a partition (a room, a group, or one
+ * user's `byInbox` / `byOutbox` / `byMember` entries) with a bound; none is a Scan.
+ */
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import type { ConversationIndex, UnreadCount, UnreadQuery } from '../core/conversations.ts';
+import type { StoredMessage } from '../core/ports.ts';
+import { epochSeconds } from './time.ts';
+
+const MEMBER_PREFIX = 'member#';
+
+/** Items a count pages through at most (beyond the cap's worth of matches). */
+export const UNREAD_SCAN_PAGE = 500;
+export const UNREAD_MAX_PAGES = 4;
+
+type Item = Record<string, unknown>;
+
+export interface ConversationTables {
+  readonly messages: string;
+  readonly groups: string;
+}
+
+export class DynamoConversationIndex implements ConversationIndex {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tables: ConversationTables,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Query pages until `maxItems` items were evaluated or the partition ends. */
+  private async query(input: QueryCommandInput, maxItems: number): Promise<Item[]> {
+    const items: Item[] = [];
+    if (maxItems <= 0) return items;
+    let startKey: Record<string, unknown> | undefined;
+    let evaluated = 0;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({ ...input, Limit: maxItems - evaluated, ExclusiveStartKey: startKey }),
+      );
+      items.push(...(page.Items ?? []));
+      evaluated += page.ScannedCount ?? page.Items?.length ?? 0;
+      startKey = page.LastEvaluatedKey;
+    } while (startKey && evaluated < maxItems);
+    return items;
+  }
+
+  private live(item: Item): boolean {
+    return typeof item.expiresAt !== 'number' || item.expiresAt > epochSeconds(this.now());
+  }
+
+  async message(roomId: string, messageId: string): Promise<StoredMessage | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tables.messages, Key: { roomId, messageId } }),
+    );
+    if (!Item || !this.live(Item)) return undefined;
+    const { expiresAt: _expiresAt, inboxUserId: _inbox, outboxUserId: _outbox, ...message } = Item;
+    return message as unknown as StoredMessage;
+  }
+
+  async countUnread({ roomId, readerId, kind, after, cap }: UnreadQuery): Promise<UnreadCount> {
+    const mine =
+      kind === 'private' ? 'toUserId = :reader AND fromUserId <> :reader' : 'fromUserId <> :reader';
+    let count = 0;
+    let newestMessageId: string | undefined;
+    let startKey: Record<string, unknown> | undefined;
+    for (let page = 0; page < UNREAD_MAX_PAGES && count < cap; page++) {
+      const result = await this.client.send(
+        new QueryCommand({
+          TableName: this.tables.messages,
+          KeyConditionExpression: after ? 'roomId = :roomId AND messageId > :after' : 'roomId = :roomId',
+          // Recalled (`delete_message`) and expired messages are not unread.
+          FilterExpression: `${mine} AND attribute_not_exists(#deleted) AND (attribute_not_exists(expiresAt) OR expiresAt > :now)`,
+          ProjectionExpression: 'messageId',
+          ExpressionAttributeNames: { '#deleted': 'deleted' },
+          ExpressionAttributeValues: {
+            ':roomId': roomId,
+            ':reader': readerId,
+            ':now': epochSeconds(this.now()),
+            ...(after ? { ':after': after } : {}),
+          },
+          // Newest first: the first match is the newest unread message.
+          ScanIndexForward: false,
+          Limit: UNREAD_SCAN_PAGE,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      const items = result.Items ?? [];
+      if (newestMessageId === undefined && typeof items[0]?.messageId === 'string') {
+        newestMessageId = items[0].messageId;
+      }
+      count += items.length;
+      startKey = result.LastEvaluatedKey;
+      if (!startKey) break;
+    }
+    count = Math.min(count, cap);
+    return newestMessageId === undefined ? { count } : { count, newestMessageId };
+  }
+
+  async groupIdsOf(userId: string, limit: number): Promise<string[]> {
+    const items = await this.query(
+      {
+        TableName: this.tables.groups,
+        IndexName: 'byMember',
+        KeyConditionExpression: 'memberUserId = :userId',
+        ExpressionAttributeValues: { ':userId': userId },
+        ScanIndexForward: false,
+      },
+      limit,
+    );
+    return [...new Set(items.map((item) => item.groupId).filter((id) => typeof id === 'string'))];
+  }
+
+  async groupMemberIds(groupId: string): Promise<string[]> {
+    const members: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tables.groups,
+          KeyConditionExpression: 'groupId = :groupId AND begins_with(sk, :member)',
+          ExpressionAttributeValues: { ':groupId': groupId, ':member': MEMBER_PREFIX },
+          ProjectionExpression: 'memberUserId',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (typeof item.memberUserId === 'string') members.push(item.memberUserId);
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return members;
+  }
+
+  private newest(indexName: 'byInbox' | 'byOutbox', key: string, userId: string, limit: number) {
+    return this.query(
+      {
+        TableName: this.tables.messages,
+        IndexName: indexName,
+        KeyConditionExpression: `${key} = :userId`,
+        ExpressionAttributeNames: { '#kind': 'kind', '#deleted': 'deleted' },
+        ExpressionAttributeValues: { ':userId': userId },
+        ProjectionExpression: '#kind, roomId, messageId, fromUserId, toUserId, expiresAt, #deleted',
+        ScanIndexForward: false,
+      },
+      limit,
+    );
+  }
+
+  async recentCounterparts(userId: string, limit: number): Promise<string[]> {
+    const [received, sent] = await Promise.all([
+      this.newest('byInbox', 'inboxUserId', userId, limit),
+      this.newest('byOutbox', 'outboxUserId', userId, limit),
+    ]);
+    const counterparts = new Set<string>();
+    for (const item of received) {
+      if (item.kind === 'private' && typeof item.fromUserId === 'string') counterparts.add(item.fromUserId);
+    }
+    for (const item of sent) {
+      if (item.kind === 'private' && typeof item.toUserId === 'string') counterparts.add(item.toUserId);
+    }
+    counterparts.delete(userId);
+    return [...counterparts];
+  }
+
+  async incomingPrivateRooms(userId: string, limit: number): Promise<Map<string, string>> {
+    const rooms = new Map<string, string>();
+    for (const item of await this.newest('byInbox', 'inboxUserId', userId, limit)) {
+      if (item.kind !== 'private' || item.fromUserId === userId || item.deleted || !this.live(item)) continue;
+      const roomId = item.roomId;
+      const messageId = item.messageId;
+      // Newest first, so the first one seen per room is its newest.
+      if (typeof roomId === 'string' && typeof messageId === 'string' && !rooms.has(roomId)) {
+        rooms.set(roomId, messageId);
+      }
+    }
+    return rooms;
+  }
+}

@@ -1,0 +1,65 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { ReadAdvance, ReadStateStore } from '../core/conversations.ts';
+
+/**
+ * Read positions keyed by (`userId`, `roomId`): `lastReadMessageId` and `updatedAt`.
+ * A conditional update keeps them forward-only; a user's positions are one Query.
+ */
+export class DynamoReadStateStore implements ReadStateStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async advance(userId: string, roomId: string, messageId: string, at: string): Promise<ReadAdvance> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { userId, roomId },
+          UpdateExpression: 'SET lastReadMessageId = :messageId, updatedAt = :at',
+          ConditionExpression: 'attribute_not_exists(lastReadMessageId) OR lastReadMessageId < :messageId',
+          ExpressionAttributeValues: { ':messageId': messageId, ':at': at },
+        }),
+      );
+      return { position: messageId, advanced: true };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    // Already at or past it: report where it is (a strongly consistent read).
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { userId, roomId },
+        ProjectionExpression: 'lastReadMessageId',
+        ConsistentRead: true,
+      }),
+    );
+    const stored = Item?.lastReadMessageId;
+    return { position: typeof stored === 'string' ? stored : messageId, advanced: false };
+  }
+
+  async positions(userId: string): Promise<Map<string, string>> {
+    const positions = new Map<string, string>();
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'userId = :userId',
+          ExpressionAttributeValues: { ':userId': userId },
+          ProjectionExpression: 'roomId, lastReadMessageId',
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        if (typeof item.roomId === 'string' && typeof item.lastReadMessageId === 'string') {
+          positions.set(item.roomId, item.lastReadMessageId);
+        }
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return positions;
+  }
+}
