@@ -9,20 +9,11 @@ import type {
   SendGroupMessageInput,
   SendMessageInput,
 } from './commands.ts';
-import { assertGroupId } from './commands.ts';
-import type { ConnectionRegistry } from './connections.ts';
-import { success } from './envelope.ts';
+import { assertContentLength, assertGroupId } from './commands.ts';
+import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
 import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
-import { type FanOutResult, fanOut, type Recipient } from './fan-out.ts';
 import { newGroupId, newMessageId, privateRoomId } from './ids.ts';
-import type {
-  ConnectionNotifier,
-  GroupStore,
-  MessageStore,
-  PresenceStore,
-  StoredMessage,
-  UserConnections,
-} from './ports.ts';
+import type { GroupStore, MessageStore, PresenceStore, StoredMessage, UserConnections } from './ports.ts';
 
 export interface Sender {
   readonly userId: string;
@@ -30,21 +21,18 @@ export interface Sender {
 }
 
 export interface ChatSettings {
-  readonly fanOutConcurrency: number;
   readonly maxGroupMembers: number;
   readonly maxContentLength: number;
   readonly broadcastAllowAll: boolean;
 }
 
-export interface ChatServiceDependencies {
+/** Pushes go through `deliver` (notifier, registry for 410s, fan-out concurrency, log). */
+export interface ChatServiceDependencies extends DeliveryDependencies {
   readonly presence: PresenceStore;
   readonly messages: MessageStore;
   readonly groups: GroupStore;
-  readonly registry: ConnectionRegistry;
-  readonly notifier: ConnectionNotifier;
   readonly settings: ChatSettings;
   readonly now?: () => Date;
-  readonly log?: (message: string, details: Record<string, unknown>) => void;
 }
 
 export interface MessageSent {
@@ -75,10 +63,22 @@ export interface BroadcastSent {
   readonly sent_count: number;
 }
 
-function recipientsOf(users: readonly UserConnections[], exceptUserId?: string): Recipient[] {
-  return users
-    .filter((user) => user.userId !== exceptUserId)
-    .flatMap((user) => user.connectionIds.map((connectionId) => ({ connectionId, userId: user.userId })));
+/** Stores a message before it is pushed; a failed write is `failureCode` (10008, 3009). */
+export async function storeMessage(
+  messages: Pick<MessageStore, 'put'>,
+  message: StoredMessage,
+  failureCode: ErrorCodeValue,
+): Promise<void> {
+  try {
+    await messages.put(message);
+  } catch (error) {
+    throw new ChatError(failureCode, 'message could not be stored', { cause: error });
+  }
+}
+
+/** Every connection of `users`, without those of `exceptUserId`. */
+function recipientsOf(users: readonly UserConnections[], exceptUserId?: string) {
+  return connectionsOf(users.filter((user) => user.userId !== exceptUserId));
 }
 
 export class ChatService {
@@ -88,36 +88,8 @@ export class ChatService {
     return this.deps.now?.() ?? new Date();
   }
 
-  private checkContentLength(content: string, code: ErrorCodeValue = ErrorCode.tooLarge): void {
-    if (content.length > this.deps.settings.maxContentLength) {
-      throw new ChatError(code, `content is longer than ${this.deps.settings.maxContentLength} characters`);
-    }
-  }
-
-  private async store(message: StoredMessage, failureCode: ErrorCodeValue): Promise<void> {
-    try {
-      await this.deps.messages.put(message);
-    } catch (error) {
-      throw new ChatError(failureCode, 'message could not be stored', { cause: error });
-    }
-  }
-
-  /** Posts a push frame to every recipient; 410s remove that recipient's connection. */
-  private async deliver(recipients: readonly Recipient[], data: unknown): Promise<FanOutResult> {
-    const result = await fanOut(this.deps.notifier, recipients, JSON.stringify(success(data)), {
-      concurrency: this.deps.settings.fanOutConcurrency,
-      onGone: (recipient) =>
-        this.deps.registry.closeGone(recipient.connectionId, recipient.userId).catch((error: unknown) => {
-          this.deps.log?.('gone connection cleanup failed', { connectionId: recipient.connectionId, error });
-        }),
-    });
-    if (result.failed.length > 0) {
-      this.deps.log?.('fan-out left connections undelivered', {
-        failed: result.failed.length,
-        delivered: result.delivered,
-      });
-    }
-    return result;
+  private checkContentLength(content: string): void {
+    assertContentLength(content, this.deps.settings.maxContentLength);
   }
 
   async sendMessage(sender: Sender, input: SendMessageInput): Promise<MessageSent> {
@@ -137,11 +109,11 @@ export class ChatService {
     // Stored before delivery (an offline recipient reads it from history later); the
     // recipient lookup does not depend on the write, so the two overlap.
     const [, online] = await Promise.all([
-      this.store(message, ErrorCode.messageNotStored),
+      storeMessage(this.deps.messages, message, ErrorCode.messageNotStored),
       this.deps.presence.connectionsOf([input.to_user_id]),
     ]);
     const recipients = recipientsOf(online);
-    const result = await this.deliver(recipients, {
+    const result = await deliver(this.deps, recipients, {
       type: 'new_message',
       message_id: message.messageId,
       room_id: message.roomId,
@@ -202,10 +174,10 @@ export class ChatService {
     };
     const others = group.memberIds.filter((userId) => userId !== sender.userId);
     const [, online] = await Promise.all([
-      this.store(message, ErrorCode.groupMessageNotStored),
+      storeMessage(this.deps.messages, message, ErrorCode.groupMessageNotStored),
       others.length > 0 ? this.deps.presence.connectionsOf(others) : [],
     ]);
-    const result = await this.deliver(recipientsOf(online, sender.userId), {
+    const result = await deliver(this.deps, recipientsOf(online, sender.userId), {
       type: 'group_message',
       group_id: group.groupId,
       group_name: group.groupName,
@@ -238,7 +210,7 @@ export class ChatService {
     let sent = 0;
     try {
       for await (const page of this.deps.presence.allOnline()) {
-        sent += (await this.deliver(recipientsOf(page), data)).delivered;
+        sent += (await deliver(this.deps, recipientsOf(page), data)).delivered;
       }
     } catch (error) {
       throw new ChatError(ErrorCode.broadcastFailed, 'broadcast failed', { cause: error });

@@ -114,6 +114,13 @@ export function parseCommand<S extends z.ZodType>(schema: S, data: unknown, code
   throw new ChatError(codes.invalid, `${where}: ${issue?.message ?? 'invalid'}`);
 }
 
+/** The configurable content limit the services apply: longer content is 1002. */
+export function assertContentLength(content: string, maxLength: number): void {
+  if (content.length > maxLength) {
+    throw new ChatError(ErrorCode.tooLarge, `content is longer than ${maxLength} characters`);
+  }
+}
+
 /** Group ids have a fixed format; a malformed one is its own error (3006). */
 export function assertGroupId(groupId: string): void {
   if (!GROUP_ID.test(groupId)) {

@@ -1,3 +1,6 @@
+/** Resolves after `ms` milliseconds. */
+export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** Maps `items` with at most `concurrency` calls in flight; results keep the input order. */
 export async function mapConcurrent<T, R>(
   items: readonly T[],

@@ -3,7 +3,7 @@
  * and bounded Queries over the messages and groups tables (never a Scan). DynamoDB
  * implements these in `functions/stores/read-state.ts` and `functions/stores/conversations.ts`.
  */
-import type { StoredMessage } from './ports.ts';
+import type { GroupMembershipIndex, StoredMessage } from './ports.ts';
 
 /** Unread counts stop here; a count of `UNREAD_CAP` means "this many or more". */
 export const UNREAD_CAP = 100;
@@ -27,7 +27,8 @@ export interface UnreadCount {
   readonly newestMessageId?: string;
 }
 
-export interface ConversationIndex {
+/** Also the user's groups (`groupIdsOf`), which presence pushes and unread counts bound. */
+export interface ConversationIndex extends GroupMembershipIndex {
   /** The message `messageId` of `roomId`, or undefined (also when it expired). */
   message(roomId: string, messageId: string): Promise<StoredMessage | undefined>;
   /**
@@ -37,8 +38,6 @@ export interface ConversationIndex {
    * stopping at the cap or after a bounded number of evaluated items.
    */
   countUnread(query: UnreadQuery): Promise<UnreadCount>;
-  /** The user's groups, newest first, at most `limit` (`byMember`). */
-  groupIdsOf(userId: string, limit: number): Promise<string[]>;
   /** The members of a group; empty when it does not exist. */
   groupMemberIds(groupId: string): Promise<string[]>;
   /**

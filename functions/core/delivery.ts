@@ -1,6 +1,7 @@
 /**
- * Pushing one frame to many connections, for the commands outside ChatService (recall,
- * system notifications): the shared fan-out, with 410s removing the gone connection.
+ * Pushing one frame to many connections, for every command that pushes (chat, rooms,
+ * recall, system notifications, read receipts, presence): the shared fan-out, with 410s
+ * removing the gone connection.
  */
 import type { ConnectionRegistry } from './connections.ts';
 import { success } from './envelope.ts';
@@ -28,22 +29,50 @@ export function connectionsOf(users: readonly UserConnections[], exceptConnectio
   return recipients;
 }
 
-/** Posts `data` as a success push to every recipient; 410s remove that recipient's connection. */
+export interface DeliveryOptions {
+  /**
+   * More cleanup for a connection that answered 410, run alongside `registry.closeGone`
+   * (a room's member row, in case the connection row is already gone).
+   */
+  readonly alsoOnGone?: (recipient: Recipient) => Promise<void>;
+  /** Names the fan-out in the log line about undelivered connections (`room fan-out left …`). */
+  readonly name?: string;
+  /** Added to that log line's details. */
+  readonly logDetails?: Record<string, unknown>;
+}
+
+/**
+ * Posts `data` as a success push to every recipient. A 410 removes that recipient's
+ * connection (and runs `alsoOnGone`); cleanup failures are logged, never thrown.
+ */
 export async function deliver(
   deps: DeliveryDependencies,
   recipients: readonly Recipient[],
   data: unknown,
+  options: DeliveryOptions = {},
 ): Promise<FanOutResult> {
   if (recipients.length === 0) return { delivered: 0, gone: 0, failed: [] };
+  const { alsoOnGone } = options;
   const result = await fanOut(deps.notifier, recipients, JSON.stringify(success(data)), {
     concurrency: deps.fanOutConcurrency,
-    onGone: (recipient) =>
-      deps.registry.closeGone(recipient.connectionId, recipient.userId).catch((error: unknown) => {
-        deps.log?.('gone connection cleanup failed', { connectionId: recipient.connectionId, error });
-      }),
+    onGone: async (recipient) => {
+      const cleanups = await Promise.allSettled([
+        deps.registry.closeGone(recipient.connectionId, recipient.userId),
+        ...(alsoOnGone ? [alsoOnGone(recipient)] : []),
+      ]);
+      for (const cleanup of cleanups) {
+        if (cleanup.status === 'rejected') {
+          deps.log?.('gone connection cleanup failed', {
+            connectionId: recipient.connectionId,
+            error: cleanup.reason,
+          });
+        }
+      }
+    },
   });
   if (result.failed.length > 0) {
-    deps.log?.('fan-out left connections undelivered', {
+    deps.log?.(`${options.name ? `${options.name} ` : ''}fan-out left connections undelivered`, {
+      ...options.logDetails,
       failed: result.failed.length,
       delivered: result.delivered,
     });

@@ -40,6 +40,11 @@ export class ChatError extends Error {
   }
 }
 
+/** 1401: the connection has no live row (never registered, closed or expired). */
+export function connectionGoneError(): ChatError {
+  return new ChatError(ErrorCode.unauthenticated, 'connection is not registered or has expired; reconnect');
+}
+
 /** HTTP status for a protocol error code, used by the HTTP API. */
 export function httpStatusFor(code: ErrorCodeValue): number {
   switch (code) {

@@ -3,6 +3,7 @@
  * 429/5xx retried with full-jitter backoff, 410 reported so the caller removes that
  * connection, and one failure never failing the rest (unlike `Promise.all`).
  */
+import { delay } from './concurrency.ts';
 import { type ConnectionNotifier, DeliveryError } from './ports.ts';
 
 export interface Recipient {
@@ -29,8 +30,6 @@ export interface FanOutResult {
   readonly failed: readonly Recipient[];
 }
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 async function postWithRetry(
   notifier: ConnectionNotifier,
   recipient: Recipient,
@@ -39,7 +38,7 @@ async function postWithRetry(
 ): Promise<'delivered' | 'gone' | 'failed'> {
   const maxAttempts = options.maxAttempts ?? 4;
   const baseDelayMs = options.baseDelayMs ?? 50;
-  const sleep = options.sleep ?? defaultSleep;
+  const sleep = options.sleep ?? delay;
   const random = options.random ?? Math.random;
   for (let attempt = 1; ; attempt++) {
     try {

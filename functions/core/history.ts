@@ -1,6 +1,6 @@
 /** Reading a conversation's history: participants and members only, newest first, by cursor. */
 import { ChatError, ErrorCode } from './errors.ts';
-import { GROUP_ID, isPrivateRoomParticipant } from './ids.ts';
+import { GROUP_ID, isPrivateRoomParticipant, ULID } from './ids.ts';
 import type { GroupStore, MessageStore, RoomStore, StoredMessage } from './ports.ts';
 import { isRoomId } from './rooms.ts';
 
@@ -40,8 +40,6 @@ export interface HistoryPage {
   /** Present when older messages may exist. */
   readonly next_cursor?: string;
 }
-
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** A stored message as history and `sync` show it; a recalled one keeps its place, without content. */
 export function toWire(message: StoredMessage): HistoryMessage {

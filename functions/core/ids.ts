@@ -2,6 +2,9 @@ import { monotonicFactory } from 'ulid';
 
 const nextUlid = monotonicFactory();
 
+/** A message id as stored and sent: a ULID in upper case. */
+export const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
 /** Time-ordered, unique message id (ULID): sorting ids sorts messages by time. */
 export function newMessageId(now: Date = new Date()): string {
   return nextUlid(now.getTime());

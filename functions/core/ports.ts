@@ -147,7 +147,8 @@ export interface MessageRecallStore {
 
 /** The groups a user belongs to (the `byMember` index). */
 export interface GroupMembershipIndex {
-  groupIdsOf(userId: string): Promise<string[]>;
+  /** The user's group ids, newest first; all of them, or at most `limit`. */
+  groupIdsOf(userId: string, limit?: number): Promise<string[]>;
 }
 
 export interface Group {

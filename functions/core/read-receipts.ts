@@ -14,13 +14,10 @@ import {
   type ReadStateStore,
   UNREAD_CAP,
 } from './conversations.ts';
-import { type DeliveryDependencies, deliver } from './delivery.ts';
+import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
 import { ChatError, ErrorCode } from './errors.ts';
-import type { Recipient } from './fan-out.ts';
-import { GROUP_ID, isPrivateRoomParticipant, ROOM_ID } from './ids.ts';
-import type { PresenceStore, UserConnections } from './ports.ts';
-
-export const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+import { GROUP_ID, isPrivateRoomParticipant, ROOM_ID, ULID } from './ids.ts';
+import type { PresenceStore } from './ports.ts';
 
 /** Private room ids are built from two user ids of up to 128 characters each. */
 const MAX_ROOM_ID_LENGTH = 'private_'.length + 2 * 128 + 1;
@@ -92,12 +89,6 @@ interface Conversation {
   readonly others: readonly string[];
 }
 
-function recipients(users: readonly UserConnections[], include: (recipient: Recipient) => boolean) {
-  return users
-    .flatMap((user) => user.connectionIds.map((connectionId) => ({ connectionId, userId: user.userId })))
-    .filter(include);
-}
-
 export function parseMarkRead(data: unknown): MarkReadInput {
   const input = parseCommand(markReadSchema, data, markReadErrorCodes);
   const roomId = input.room_id.trim();
@@ -132,19 +123,20 @@ export class ReadReceipts {
     });
     // Nothing changed for anyone when an older message was marked.
     if (advanced) {
-      const online = await this.deps.presence.connectionsOf([...conversation.others, reader.userId]);
+      const connections = connectionsOf(
+        await this.deps.presence.connectionsOf([...conversation.others, reader.userId]),
+      );
       const others = new Set(conversation.others);
       others.delete(reader.userId);
       await Promise.all([
         deliver(
           this.deps,
-          recipients(online, ({ userId }) => others.has(userId)),
+          connections.filter(({ userId }) => others.has(userId)),
           { type: 'message_read', room_id: roomId, user_id: reader.userId, message_id: position, time: now },
         ),
         deliver(
           this.deps,
-          recipients(
-            online,
+          connections.filter(
             ({ userId, connectionId }) => userId === reader.userId && connectionId !== originConnectionId,
           ),
           { type: 'unread_count', room_id: roomId, unread, time: now },

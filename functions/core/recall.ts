@@ -7,9 +7,9 @@ import { z } from 'zod';
 import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
 import { ChatError, ErrorCode } from './errors.ts';
 import type { Recipient } from './fan-out.ts';
+import { ULID } from './ids.ts';
 import type { GroupStore, MessageRecallStore, PresenceStore, RoomStore, StoredMessage } from './ports.ts';
 
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 /** `private_{a}_{b}` with two user ids of up to 128 characters is the longest room id. */
 const MAX_ROOM_ID_LENGTH = 300;
 

@@ -5,20 +5,12 @@
  * connection whose `$disconnect` never came drops out on its own.
  */
 import { z } from 'zod';
-import { parseCommand, sendMessageSchema } from './commands.ts';
-import type { ConnectionRegistry } from './connections.ts';
-import { success } from './envelope.ts';
-import { ChatError, ErrorCode } from './errors.ts';
-import { type FanOutResult, fanOut, type Recipient } from './fan-out.ts';
+import { storeMessage } from './chat-service.ts';
+import { assertContentLength, parseCommand, sendMessageSchema } from './commands.ts';
+import { type DeliveryDependencies, deliver } from './delivery.ts';
+import { ChatError, connectionGoneError, ErrorCode } from './errors.ts';
 import { newMessageId, ROOM_ID } from './ids.ts';
-import type {
-  ConnectionNotifier,
-  ConnectionRecord,
-  ConnectionStore,
-  MessageStore,
-  RoomStore,
-  StoredMessage,
-} from './ports.ts';
+import type { ConnectionRecord, ConnectionStore, MessageStore, RoomStore, StoredMessage } from './ports.ts';
 
 /**
  * Prefixes that name the other conversation kinds in the messages table and the history
@@ -64,20 +56,17 @@ export function parseRoomMessage(data: unknown): SendRoomMessageInput {
 }
 
 export interface RoomSettings {
-  readonly fanOutConcurrency: number;
   readonly maxContentLength: number;
   readonly maxRoomsPerConnection: number;
 }
 
-export interface RoomServiceDependencies {
+/** Pushes go through `deliver` (notifier, registry for 410s, fan-out concurrency, log). */
+export interface RoomServiceDependencies extends DeliveryDependencies {
   readonly connections: ConnectionStore;
   readonly rooms: RoomStore;
   readonly messages: MessageStore;
-  readonly registry: ConnectionRegistry;
-  readonly notifier: ConnectionNotifier;
   readonly settings: RoomSettings;
   readonly now?: () => Date;
-  readonly log?: (message: string, details: Record<string, unknown>) => void;
 }
 
 export interface RoomJoined {
@@ -112,12 +101,7 @@ export class RoomService {
   /** The sending connection's row: who it is, its expiry and its rooms (1401 when gone). */
   private async connection(connectionId: string): Promise<ConnectionRecord> {
     const connection = await this.deps.connections.get(connectionId);
-    if (!connection) {
-      throw new ChatError(
-        ErrorCode.unauthenticated,
-        'connection is not registered or has expired; reconnect',
-      );
-    }
+    if (!connection) throw connectionGoneError();
     return connection;
   }
 
@@ -135,12 +119,7 @@ export class RoomService {
     }
     // The connection lists the room before the member row exists, so closing the
     // connection always finds every row to remove.
-    if (!(await this.deps.connections.addRoom(connectionId, roomId))) {
-      throw new ChatError(
-        ErrorCode.unauthenticated,
-        'connection is not registered or has expired; reconnect',
-      );
-    }
+    if (!(await this.deps.connections.addRoom(connectionId, roomId))) throw connectionGoneError();
     const now = this.now();
     await this.deps.rooms.join({
       roomId,
@@ -175,12 +154,7 @@ export class RoomService {
   /** Stores the message, then posts it to every connection in the room except the sender's user's. */
   async send(connectionId: string, input: SendRoomMessageInput): Promise<RoomMessageSent> {
     const roomId = input.room_id;
-    if (input.content.length > this.deps.settings.maxContentLength) {
-      throw new ChatError(
-        ErrorCode.tooLarge,
-        `content is longer than ${this.deps.settings.maxContentLength} characters`,
-      );
-    }
+    assertContentLength(input.content, this.deps.settings.maxContentLength);
     const connection = await this.connection(connectionId);
     const notInRoom = () => new ChatError(ErrorCode.forbidden, 'join the room before posting to it');
     // The connection row is already read: a connection that never joined costs no Query.
@@ -199,15 +173,11 @@ export class RoomService {
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
     };
-    try {
-      await this.deps.messages.put(message);
-    } catch (error) {
-      throw new ChatError(ErrorCode.messageNotStored, 'message could not be stored', { cause: error });
-    }
+    await storeMessage(this.deps.messages, message, ErrorCode.messageNotStored);
     const recipients = members
       .filter((member) => member.userId !== connection.userId)
       .map(({ connectionId: id, userId }) => ({ connectionId: id, userId }));
-    const result = await this.deliver(roomId, recipients, {
+    const push = {
       type: 'room_message',
       room_id: roomId,
       message_id: message.messageId,
@@ -215,6 +185,13 @@ export class RoomService {
       content: message.content,
       message_type: message.messageType,
       time: message.createdAt,
+    };
+    // A 410 closes that connection (which removes its rooms) and also deletes this room's
+    // member row, in case the connection row was already gone.
+    const result = await deliver(this.deps, recipients, push, {
+      alsoOnGone: (recipient) => this.deps.rooms.leave(roomId, recipient.connectionId),
+      name: 'room',
+      logDetails: { roomId },
     });
     return {
       type: 'room_message_sent',
@@ -223,41 +200,5 @@ export class RoomService {
       sent_count: result.delivered,
       time: message.createdAt,
     };
-  }
-
-  /**
-   * Posts to every recipient. A 410 closes that connection (which removes its rooms) and
-   * also deletes this room's member row, in case the connection row was already gone.
-   */
-  private async deliver(
-    roomId: string,
-    recipients: readonly Recipient[],
-    data: unknown,
-  ): Promise<FanOutResult> {
-    const result = await fanOut(this.deps.notifier, recipients, JSON.stringify(success(data)), {
-      concurrency: this.deps.settings.fanOutConcurrency,
-      onGone: async (recipient) => {
-        const cleanups = await Promise.allSettled([
-          this.deps.registry.closeGone(recipient.connectionId, recipient.userId),
-          this.deps.rooms.leave(roomId, recipient.connectionId),
-        ]);
-        for (const cleanup of cleanups) {
-          if (cleanup.status === 'rejected') {
-            this.deps.log?.('gone connection cleanup failed', {
-              connectionId: recipient.connectionId,
-              error: cleanup.reason,
-            });
-          }
-        }
-      },
-    });
-    if (result.failed.length > 0) {
-      this.deps.log?.('room fan-out left connections undelivered', {
-        roomId,
-        failed: result.failed.length,
-        delivered: result.delivered,
-      });
-    }
-    return result;
   }
 }

@@ -16,6 +16,7 @@ import { mapConcurrent } from './concurrency.ts';
 import { success } from './envelope.ts';
 import { ErrorCode } from './errors.ts';
 import { type HistoryMessage, toWire } from './history.ts';
+import { ULID } from './ids.ts';
 import type { GroupMembershipIndex, MessageSyncStore, StoredMessage } from './ports.ts';
 
 export const SYNC_DEFAULT_LIMIT = 50;
@@ -26,8 +27,6 @@ export const MAX_FRAME_BYTES = 128 * 1024;
 const FRAME_OVERHEAD_BYTES = 2 * 1024;
 /** Group partitions queried at once. */
 const GROUP_QUERY_CONCURRENCY = 16;
-
-const ULID = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 export const syncSchema = z.object({
   /** The last message id the client saw; absent, null or empty: from the beginning. */

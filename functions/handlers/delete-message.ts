@@ -1,7 +1,6 @@
 import { parseCommand } from '../core/commands.ts';
 import { deleteMessageErrorCodes, deleteMessageSchema, recallMessage } from '../core/recall.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
-import { log } from '../runtime/logger.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
@@ -9,14 +8,11 @@ export const handler = messageRoute(async ({ event, data, services, sender }) =>
   const { userId } = await sender();
   return recallMessage(
     {
+      ...services.delivery(callbackUrlFor(event.requestContext)),
       messages: services.messages,
       groups: services.groups,
       rooms: services.rooms,
       presence: services.presence,
-      registry: services.registry,
-      notifier: services.notifier(callbackUrlFor(event.requestContext)),
-      fanOutConcurrency: services.config.fanOutConcurrency,
-      log: (message, details) => log('warn', message, details),
     },
     userId,
     input,

@@ -5,5 +5,5 @@ import { messageRoute } from '../runtime/websocket.ts';
 export const handler = messageRoute(async ({ data, services, sender }) => {
   const input = parseCommand(syncSchema, data, syncErrorCodes);
   const { userId } = await sender();
-  return syncMessages({ messages: services.messages, memberships: services.memberships }, userId, input);
+  return syncMessages({ messages: services.messages, memberships: services.conversations }, userId, input);
 });

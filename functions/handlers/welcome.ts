@@ -3,6 +3,7 @@
  * has returned, so wait for it with GetConnection (410 until then), then post the
  * welcome frame, retrying a 410 briefly in case of a race.
  */
+import { delay } from '../core/concurrency.ts';
 import { success } from '../core/envelope.ts';
 import { DeliveryError } from '../core/ports.ts';
 import { getServices } from '../runtime/container.ts';
@@ -18,13 +19,11 @@ export interface WelcomeRequest {
 /** How long to wait for `$connect` to finish before giving up. */
 const WAIT_FOR_OPEN_MS = 10_000;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 async function waitUntilOpen(notifier: ManagementApiNotifier, connectionId: string): Promise<boolean> {
   const deadline = Date.now() + WAIT_FOR_OPEN_MS;
   for (let attempt = 0; Date.now() < deadline; attempt++) {
     if (await notifier.isOpen(connectionId)) return true;
-    await sleep(Math.min(25 * 2 ** attempt, 500));
+    await delay(Math.min(25 * 2 ** attempt, 500));
   }
   return false;
 }

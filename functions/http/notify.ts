@@ -5,7 +5,6 @@ import { ChatError, ErrorCode } from '../core/errors.ts';
 import { notifyErrorCodes, notifySchema, sendSystemNotification } from '../core/notify.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import type { HttpRoute } from '../runtime/http-route.ts';
-import { log } from '../runtime/logger.ts';
 
 export const notifyRoute: HttpRoute = async ({ services, identity, json }) => {
   const caller = await identity();
@@ -13,14 +12,7 @@ export const notifyRoute: HttpRoute = async ({ services, identity, json }) => {
   if (!isAdmin(caller.roles)) throw new ChatError(ErrorCode.forbidden, 'notify needs the admin role');
   const input = parseCommand(notifySchema, json(), notifyErrorCodes);
   return sendSystemNotification(
-    {
-      messages: services.messages,
-      presence: services.presence,
-      registry: services.registry,
-      notifier: services.notifier(callbackUrlFor()),
-      fanOutConcurrency: services.config.fanOutConcurrency,
-      log: (message, details) => log('warn', message, details),
-    },
+    { ...services.delivery(callbackUrlFor()), messages: services.messages, presence: services.presence },
     input,
   );
 };

@@ -5,21 +5,20 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ChatService } from '../core/chat-service.ts';
-import { ConnectionRegistry } from '../core/connections.ts';
+import { ConnectionRegistry, type ConnectionRegistryDependencies } from '../core/connections.ts';
+import type { DeliveryDependencies } from '../core/delivery.ts';
 import { PresenceNotifier } from '../core/presence-notifier.ts';
 import { ReadReceipts, UnreadCounter } from '../core/read-receipts.ts';
 import { RoomService } from '../core/rooms.ts';
 import { SingleSession } from '../core/sessions.ts';
 import { DynamoConnectionStore } from '../stores/connections.ts';
 import { DynamoConversationIndex } from '../stores/conversations.ts';
-import { DynamoGroupMembershipIndex } from '../stores/group-memberships.ts';
 import { DynamoGroupStore } from '../stores/groups.ts';
 import { DynamoMessageStore } from '../stores/messages.ts';
 import { DynamoPresenceStore } from '../stores/presence.ts';
 import { DynamoReadStateStore } from '../stores/read-state.ts';
 import { DynamoRoomStore } from '../stores/rooms.ts';
 import { type ChatConfig, ConfigError, loadConfig } from './config.ts';
-import { ManagementApiCloser } from './connection-closer.ts';
 import { log } from './logger.ts';
 import { ManagementApiNotifier, managementApiClient } from './management-api.ts';
 
@@ -29,17 +28,20 @@ export interface Services {
   readonly presence: DynamoPresenceStore;
   readonly messages: DynamoMessageStore;
   readonly groups: DynamoGroupStore;
-  /** A user's groups (`byMember`), for `sync`. */
-  readonly memberships: DynamoGroupMembershipIndex;
   readonly rooms: DynamoRoomStore;
   /** Chat commands that deliver through the Management API at `callbackUrl`. */
   chat(callbackUrl: string): ChatService;
   /** Room commands that deliver through the Management API at `callbackUrl`. */
   roomService(callbackUrl: string): RoomService;
   notifier(callbackUrl: string): ManagementApiNotifier;
+  /** What `deliver` needs to push through `callbackUrl`: notifier, registry for 410s, concurrency, log. */
+  delivery(callbackUrl: string): DeliveryDependencies;
   /** Read positions (`mark_read`, unread counts). */
   readonly readState: DynamoReadStateStore;
-  /** Bounded Queries over messages and groups for receipts, unread counts and presence. */
+  /**
+   * Queries over messages and groups for receipts, unread counts and presence (bounded),
+   * and a user's groups (`byMember`) for `sync` too.
+   */
   readonly conversations: DynamoConversationIndex;
   /**
    * A registry whose first-open / last-close transitions push `presence` to the user's
@@ -65,26 +67,29 @@ function buildServices(config: ChatConfig): Services {
   const presence = new DynamoPresenceStore(dynamo, config.tables.presence);
   const messages = new DynamoMessageStore(dynamo, config.tables.messages, config.messageRetentionDays);
   const groups = new DynamoGroupStore(dynamo, config.tables.groups);
-  const memberships = new DynamoGroupMembershipIndex(dynamo, config.tables.groups);
   const rooms = new DynamoRoomStore(dynamo, config.tables.rooms);
-  const registry = new ConnectionRegistry({
-    connections,
-    presence,
-    rooms,
-    connectionTtlSeconds: config.connectionTtlSeconds,
-  });
+  const registryWith = (onPresenceChange?: ConnectionRegistryDependencies['onPresenceChange']) =>
+    new ConnectionRegistry({
+      connections,
+      presence,
+      rooms,
+      connectionTtlSeconds: config.connectionTtlSeconds,
+      onPresenceChange,
+    });
+  const registry = registryWith();
   const notifier = (callbackUrl: string) =>
     new ManagementApiNotifier(managementApiClient(callbackUrl, config.fanOutConcurrency));
+  const warn = (message: string, details: Record<string, unknown>) => log('warn', message, details);
   const readState = new DynamoReadStateStore(dynamo, config.tables.readState);
   const conversations = new DynamoConversationIndex(dynamo, {
     messages: config.tables.messages,
     groups: config.tables.groups,
   });
-  const delivery = (callbackUrl: string) => ({
+  const delivery = (callbackUrl: string): DeliveryDependencies => ({
     notifier: notifier(callbackUrl),
     registry,
     fanOutConcurrency: config.fanOutConcurrency,
-    log: (message: string, details: Record<string, unknown>) => log('warn', message, details),
+    log: warn,
   });
   return {
     config,
@@ -93,61 +98,51 @@ function buildServices(config: ChatConfig): Services {
     conversations,
     presenceRegistry: (callbackUrl) => {
       const presenceNotifier = new PresenceNotifier({ ...delivery(callbackUrl), conversations, presence });
-      return new ConnectionRegistry({
-        connections,
-        presence,
-        rooms,
-        connectionTtlSeconds: config.connectionTtlSeconds,
-        onPresenceChange: async (userId, status) => {
-          await presenceNotifier.notify(userId, status);
-        },
+      return registryWith(async (userId, status) => {
+        await presenceNotifier.notify(userId, status);
       });
     },
     unread: new UnreadCounter({ conversations, readState }),
     readReceipts: (callbackUrl) =>
       new ReadReceipts({ ...delivery(callbackUrl), conversations, readState, presence }),
-    singleSession: (callbackUrl) =>
-      new SingleSession({
+    singleSession: (callbackUrl) => {
+      const managementApi = notifier(callbackUrl);
+      return new SingleSession({
         presence,
         registry,
-        notifier: notifier(callbackUrl),
-        closer: new ManagementApiCloser(managementApiClient(callbackUrl, config.fanOutConcurrency)),
-        log: (message, details) => log('warn', message, details),
-      }),
+        notifier: managementApi,
+        closer: managementApi,
+        log: warn,
+      });
+    },
     presence,
     messages,
     groups,
-    memberships,
     rooms,
     notifier,
+    delivery,
     chat: (callbackUrl) =>
       new ChatService({
+        ...delivery(callbackUrl),
         presence,
         messages,
         groups,
-        registry,
-        notifier: notifier(callbackUrl),
         settings: {
-          fanOutConcurrency: config.fanOutConcurrency,
           maxGroupMembers: config.maxGroupMembers,
           maxContentLength: MAX_CONTENT_LENGTH,
           broadcastAllowAll: config.broadcastAllowAll,
         },
-        log: (message, details) => log('warn', message, details),
       }),
     roomService: (callbackUrl) =>
       new RoomService({
+        ...delivery(callbackUrl),
         connections,
         rooms,
         messages,
-        registry,
-        notifier: notifier(callbackUrl),
         settings: {
-          fanOutConcurrency: config.fanOutConcurrency,
           maxContentLength: MAX_CONTENT_LENGTH,
           maxRoomsPerConnection: config.maxRoomsPerConnection,
         },
-        log: (message, details) => log('warn', message, details),
       }),
   };
 }

@@ -1,13 +1,15 @@
-/** The Management API (`@connections`) behind the ConnectionNotifier port. */
+/** The Management API (`@connections`) behind the ConnectionNotifier and ConnectionCloser ports. */
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import {
   ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   GetConnectionCommand,
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../core/ports.ts';
+import type { ConnectionCloser } from '../core/sessions.ts';
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -23,7 +25,8 @@ export function classifyDeliveryError(error: unknown): DeliveryFailure {
   return 'permanent';
 }
 
-export class ManagementApiNotifier implements ConnectionNotifier {
+/** Posts (`POST`), checks (`GET`) and closes (`DELETE`) connections. */
+export class ManagementApiNotifier implements ConnectionNotifier, ConnectionCloser {
   constructor(readonly client: ApiGatewayManagementApiClient) {}
 
   async post(connectionId: string, frame: string): Promise<void> {
@@ -36,14 +39,24 @@ export class ManagementApiNotifier implements ConnectionNotifier {
   }
 
   /** True when the connection is open; false on 410. */
-  async isOpen(connectionId: string): Promise<boolean> {
-    try {
-      await this.client.send(new GetConnectionCommand({ ConnectionId: connectionId }));
-      return true;
-    } catch (error) {
-      if (classifyDeliveryError(error) === 'gone') return false;
-      throw error;
-    }
+  isOpen(connectionId: string): Promise<boolean> {
+    return unlessGone(() => this.client.send(new GetConnectionCommand({ ConnectionId: connectionId })));
+  }
+
+  /** Closes the connection (`DELETE @connections/{id}`); false when it was already gone (410). */
+  close(connectionId: string): Promise<boolean> {
+    return unlessGone(() => this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId })));
+  }
+}
+
+/** True when `request` succeeds, false when it answers 410; other failures are thrown. */
+async function unlessGone(request: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await request();
+    return true;
+  } catch (error) {
+    if (classifyDeliveryError(error) === 'gone') return false;
+    throw error;
   }
 }
 

@@ -7,7 +7,7 @@
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import type { Sender } from '../core/chat-service.ts';
 import { failure, type RequestId, readRequestId, success } from '../core/envelope.ts';
-import { ChatError, ErrorCode } from '../core/errors.ts';
+import { ChatError, connectionGoneError, ErrorCode } from '../core/errors.ts';
 import { getServices, type Services } from './container.ts';
 import { log } from './logger.ts';
 
@@ -54,9 +54,7 @@ export function reply(body: unknown): WebSocketResult {
 
 async function senderOf(services: Services, connectionId: string): Promise<Sender> {
   const connection = await services.registry.lookup(connectionId);
-  if (!connection) {
-    throw new ChatError(ErrorCode.unauthenticated, 'connection is not registered or has expired; reconnect');
-  }
+  if (!connection) throw connectionGoneError();
   return { userId: connection.userId, roles: connection.roles };
 }
 

@@ -1,25 +1,20 @@
 /**
- * Read-only Queries over the messages and groups tables for read receipts, unread counts
- * and presence pushes. Every read is a Query on a partition (a room, a group, or one
- * user's `byInbox` / `byOutbox` / `byMember` entries) with a bound; none is a Scan.
+ * Read-only Queries over the messages and groups tables for read receipts, unread counts,
+ * presence pushes and `sync`. Every read is a Query on a partition (a room, a group, or
+ * one user's `byInbox` / `byOutbox` / `byMember` entries), bounded except for a group's
+ * members and the full list of a user's groups that `sync` reads; none is a Scan.
  */
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  QueryCommand,
-  type QueryCommandInput,
-} from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConversationIndex, UnreadCount, UnreadQuery } from '../core/conversations.ts';
 import type { StoredMessage } from '../core/ports.ts';
+import { type Item, queryAll } from './dynamo.ts';
+import { MEMBER_PREFIX } from './groups.ts';
+import { messageFromItem } from './messages.ts';
 import { epochSeconds } from './time.ts';
-
-const MEMBER_PREFIX = 'member#';
 
 /** Items a count pages through at most (beyond the cap's worth of matches). */
 export const UNREAD_SCAN_PAGE = 500;
 export const UNREAD_MAX_PAGES = 4;
-
-type Item = Record<string, unknown>;
 
 export interface ConversationTables {
   readonly messages: string;
@@ -33,23 +28,6 @@ export class DynamoConversationIndex implements ConversationIndex {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  /** Query pages until `maxItems` items were evaluated or the partition ends. */
-  private async query(input: QueryCommandInput, maxItems: number): Promise<Item[]> {
-    const items: Item[] = [];
-    if (maxItems <= 0) return items;
-    let startKey: Record<string, unknown> | undefined;
-    let evaluated = 0;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({ ...input, Limit: maxItems - evaluated, ExclusiveStartKey: startKey }),
-      );
-      items.push(...(page.Items ?? []));
-      evaluated += page.ScannedCount ?? page.Items?.length ?? 0;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && evaluated < maxItems);
-    return items;
-  }
-
   private live(item: Item): boolean {
     return typeof item.expiresAt !== 'number' || item.expiresAt > epochSeconds(this.now());
   }
@@ -58,9 +36,7 @@ export class DynamoConversationIndex implements ConversationIndex {
     const { Item } = await this.client.send(
       new GetCommand({ TableName: this.tables.messages, Key: { roomId, messageId } }),
     );
-    if (!Item || !this.live(Item)) return undefined;
-    const { expiresAt: _expiresAt, inboxUserId: _inbox, outboxUserId: _outbox, ...message } = Item;
-    return message as unknown as StoredMessage;
+    return Item && this.live(Item) ? messageFromItem(Item) : undefined;
   }
 
   async countUnread({ roomId, readerId, kind, after, cap }: UnreadQuery): Promise<UnreadCount> {
@@ -102,8 +78,13 @@ export class DynamoConversationIndex implements ConversationIndex {
     return newestMessageId === undefined ? { count } : { count, newestMessageId };
   }
 
-  async groupIdsOf(userId: string, limit: number): Promise<string[]> {
-    const items = await this.query(
+  /**
+   * The sparse `byMember` index (`memberUserId`, `groupId`, keys only) holds only member
+   * items: one Query, paginated, newest group first, stopping after `limit` when given.
+   */
+  async groupIdsOf(userId: string, limit?: number): Promise<string[]> {
+    const items = await queryAll(
+      this.client,
       {
         TableName: this.tables.groups,
         IndexName: 'byMember',
@@ -117,28 +98,18 @@ export class DynamoConversationIndex implements ConversationIndex {
   }
 
   async groupMemberIds(groupId: string): Promise<string[]> {
-    const members: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tables.groups,
-          KeyConditionExpression: 'groupId = :groupId AND begins_with(sk, :member)',
-          ExpressionAttributeValues: { ':groupId': groupId, ':member': MEMBER_PREFIX },
-          ProjectionExpression: 'memberUserId',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        if (typeof item.memberUserId === 'string') members.push(item.memberUserId);
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return members;
+    const items = await queryAll(this.client, {
+      TableName: this.tables.groups,
+      KeyConditionExpression: 'groupId = :groupId AND begins_with(sk, :member)',
+      ExpressionAttributeValues: { ':groupId': groupId, ':member': MEMBER_PREFIX },
+      ProjectionExpression: 'memberUserId',
+    });
+    return items.map((item) => item.memberUserId).filter((id) => typeof id === 'string');
   }
 
   private newest(indexName: 'byInbox' | 'byOutbox', key: string, userId: string, limit: number) {
-    return this.query(
+    return queryAll(
+      this.client,
       {
         TableName: this.tables.messages,
         IndexName: indexName,

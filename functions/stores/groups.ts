@@ -1,9 +1,10 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Group, GroupStore } from '../core/ports.ts';
-import { batchWriteAll } from './batch.ts';
+import { batchWriteAll, queryAll } from './dynamo.ts';
 
 const META = 'meta';
-const MEMBER_PREFIX = 'member#';
+/** Member items' sort key prefix: `member#<userId>`. */
+export const MEMBER_PREFIX = 'member#';
 
 /** A group is a `meta` item plus one `member#<userId>` item per member, all under one partition. */
 export class DynamoGroupStore implements GroupStore {
@@ -44,22 +45,15 @@ export class DynamoGroupStore implements GroupStore {
   async get(groupId: string): Promise<Group | undefined> {
     let meta: Record<string, unknown> | undefined;
     const memberIds: string[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'groupId = :groupId',
-          ExpressionAttributeValues: { ':groupId': groupId },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        if (item.sk === META) meta = item;
-        else if (typeof item.memberUserId === 'string') memberIds.push(item.memberUserId);
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'groupId = :groupId',
+      ExpressionAttributeValues: { ':groupId': groupId },
+    });
+    for (const item of items) {
+      if (item.sk === META) meta = item;
+      else if (typeof item.memberUserId === 'string') memberIds.push(item.memberUserId);
+    }
     if (!meta) return undefined;
     return {
       groupId,

@@ -32,7 +32,7 @@ function syncKeys(message: StoredMessage): { inboxUserId?: string; outboxUserId?
 type MessageItem = StoredMessage & { expiresAt?: number; inboxUserId?: string; outboxUserId?: string };
 
 /** The stored item without its index and TTL attributes; a recalled message has empty content. */
-function fromItem(item: Record<string, unknown>): StoredMessage {
+export function messageFromItem(item: Record<string, unknown>): StoredMessage {
   const {
     expiresAt: _expiresAt,
     inboxUserId: _inbox,
@@ -92,7 +92,7 @@ export class DynamoMessageStore implements MessageStore, MessageSyncStore, Messa
     const now = epochSeconds(this.now());
     const messages = (Items ?? [])
       .filter((item) => item.expiresAt === undefined || (item.expiresAt as number) > now)
-      .map(fromItem);
+      .map(messageFromItem);
     const nextBefore =
       typeof LastEvaluatedKey?.messageId === 'string' ? LastEvaluatedKey.messageId : undefined;
     return nextBefore ? { messages, nextBefore } : { messages };
@@ -141,7 +141,7 @@ export class DynamoMessageStore implements MessageStore, MessageSyncStore, Messa
           ExclusiveStartKey: startKey,
         }),
       );
-      for (const item of page.Items ?? []) found.push(fromItem(item));
+      for (const item of page.Items ?? []) found.push(messageFromItem(item));
       startKey = page.LastEvaluatedKey;
     } while (startKey && found.length < limit);
     return found;
@@ -178,7 +178,7 @@ export class DynamoMessageStore implements MessageStore, MessageSyncStore, Messa
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return Attributes ? fromItem(Attributes) : undefined;
+      return Attributes ? messageFromItem(Attributes) : undefined;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;

@@ -17,7 +17,8 @@ import {
 import { PRESENCE_SHARDS } from '../../lib/table-definitions.ts';
 import { isValidUserId } from '../core/ids.ts';
 import type { OnlineCounts, PresenceStore, UserConnections } from '../core/ports.ts';
-import { delay, epochSeconds } from './time.ts';
+import { backoff } from './dynamo.ts';
+import { epochSeconds } from './time.ts';
 
 const STATS_KEY = '#stats';
 const BATCH_GET_LIMIT = 100;
@@ -180,7 +181,7 @@ export class DynamoPresenceStore implements PresenceStore {
     const found: UserConnections[] = [];
     let keys: Record<string, unknown>[] = userIds.map((userId) => ({ userId }));
     for (let attempt = 0; keys.length > 0; attempt++) {
-      if (attempt > 0) await delay(Math.random() * 25 * 2 ** Math.min(attempt, 6));
+      await backoff(attempt);
       const { Responses, UnprocessedKeys } = await this.client.send(
         new BatchGetCommand({
           RequestItems: {

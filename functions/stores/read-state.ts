@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ReadAdvance, ReadStateStore } from '../core/conversations.ts';
+import { queryAll } from './dynamo.ts';
 
 /**
  * Read positions keyed by (`userId`, `roomId`): `lastReadMessageId` and `updatedAt`.
@@ -42,24 +43,17 @@ export class DynamoReadStateStore implements ReadStateStore {
 
   async positions(userId: string): Promise<Map<string, string>> {
     const positions = new Map<string, string>();
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'userId = :userId',
-          ExpressionAttributeValues: { ':userId': userId },
-          ProjectionExpression: 'roomId, lastReadMessageId',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        if (typeof item.roomId === 'string' && typeof item.lastReadMessageId === 'string') {
-          positions.set(item.roomId, item.lastReadMessageId);
-        }
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'userId = :userId',
+      ExpressionAttributeValues: { ':userId': userId },
+      ProjectionExpression: 'roomId, lastReadMessageId',
+    });
+    for (const item of items) {
+      if (typeof item.roomId === 'string' && typeof item.lastReadMessageId === 'string') {
+        positions.set(item.roomId, item.lastReadMessageId);
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return positions;
   }
 }

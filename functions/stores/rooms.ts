@@ -1,12 +1,6 @@
-import {
-  DeleteCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { RoomMember, RoomStore } from '../core/ports.ts';
-import { batchWriteAll } from './batch.ts';
+import { batchWriteAll, queryAll, queryPages } from './dynamo.ts';
 import { epochSeconds } from './time.ts';
 
 /** Room members keyed by (`roomId`, `connectionId`); a room's fan-out list is one Query. */
@@ -38,46 +32,28 @@ export class DynamoRoomStore implements RoomStore {
   }
 
   async members(roomId: string): Promise<RoomMember[]> {
-    const members: RoomMember[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'roomId = :roomId',
-          ExpressionAttributeValues: { ':roomId': roomId },
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const member = this.live(item);
-        if (member) members.push(member);
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
-    return members;
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'roomId = :roomId',
+      ExpressionAttributeValues: { ':roomId': roomId },
+    });
+    return items.map((item) => this.live(item)).filter((member) => member !== undefined);
   }
 
   async hasUser(roomId: string, userId: string): Promise<boolean> {
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'roomId = :roomId',
-          FilterExpression: 'userId = :userId AND expiresAt > :now',
-          ExpressionAttributeValues: {
-            ':roomId': roomId,
-            ':userId': userId,
-            ':now': epochSeconds(this.now()),
-          },
-          ProjectionExpression: 'connectionId',
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      if ((page.Items ?? []).length > 0) return true;
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const pages = queryPages(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'roomId = :roomId',
+      FilterExpression: 'userId = :userId AND expiresAt > :now',
+      ExpressionAttributeValues: {
+        ':roomId': roomId,
+        ':userId': userId,
+        ':now': epochSeconds(this.now()),
+      },
+      ProjectionExpression: 'connectionId',
+    });
+    // The first page with a match settles it; no further page is read.
+    for await (const page of pages) if (page.length > 0) return true;
     return false;
   }
 

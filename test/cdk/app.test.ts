@@ -3,50 +3,12 @@
  * assembly written to CDK_OUTDIR. Bundling is skipped; functions.test.ts covers it.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { Template } from 'aws-cdk-lib/assertions';
+import { describe, it } from 'node:test';
 import { functionSpecs } from '../../lib/function-specs.ts';
+import { cdkAppRunner } from '../support/cdk-app.ts';
 import { lambdaEnvironment, property, render, resourcesOfType } from '../support/cdk-template.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const outdirs: string[] = [];
-after(() => {
-  for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
-});
-
-interface Run {
-  readonly code: number;
-  readonly stderr: string;
-  readonly outdir: string;
-}
-
-function runApp(context: Record<string, unknown>): Promise<Run> {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'chat-cdk-app-'));
-  outdirs.push(outdir);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    CDK_OUTDIR: outdir,
-    CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], ...context }),
-  };
-  // No account or region known, as when synthesizing without credentials.
-  delete env.CDK_DEFAULT_ACCOUNT;
-  delete env.CDK_DEFAULT_REGION;
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', 'bin/chat-app.ts'],
-      { cwd: root, env },
-      (error, _stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr, outdir });
-      },
-    );
-  });
-}
+const runApp = cdkAppRunner('chat-cdk-app-');
 
 describe('bin/chat-app.ts', () => {
   it('builds the stack from context, environment-agnostic without CDK_DEFAULT_*', async () => {
@@ -63,9 +25,7 @@ describe('bin/chat-app.ts', () => {
       logRetentionDays: '7',
     });
     assert.equal(run.code, 0, run.stderr);
-    const template = Template.fromJSON(
-      JSON.parse(readFileSync(path.join(run.outdir, 'ChatDev.template.json'), 'utf8')),
-    );
+    const template = run.template('ChatDev');
     const ofType = (type: string) => Object.values(resourcesOfType(template, type));
 
     const stages = ofType('AWS::ApiGatewayV2::Stage');

@@ -6,17 +6,12 @@
  * each function's statements, and the `sessionMode` prop / context.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
-import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
 import { ChatStack, type ChatStackProps } from '../../lib/chat-stack.ts';
 import type { FunctionId } from '../../lib/function-specs.ts';
 import type { TableId } from '../../lib/table-definitions.ts';
+import { cdkAppRunner } from '../support/cdk-app.ts';
 import { synthChatStack, TEST_ENV } from '../support/cdk-stack.ts';
 import {
   asArray,
@@ -231,37 +226,12 @@ describe('sessionMode', () => {
   });
 
   describe('from the app context', () => {
-    const root = fileURLToPath(new URL('../../', import.meta.url));
-    const outdirs: string[] = [];
-    after(() => {
-      for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
-    });
-    const runApp = (context: Record<string, unknown>) => {
-      const outdir = mkdtempSync(path.join(tmpdir(), 'chat-cdk-session-'));
-      outdirs.push(outdir);
-      const env: NodeJS.ProcessEnv = {
-        ...process.env,
-        CDK_OUTDIR: outdir,
-        CDK_CONTEXT_JSON: JSON.stringify({ 'aws:cdk:bundling-stacks': [], ...context }),
-      };
-      delete env.CDK_DEFAULT_ACCOUNT;
-      delete env.CDK_DEFAULT_REGION;
-      return new Promise<{ code: number; stderr: string; outdir: string }>((resolve) => {
-        execFile(
-          process.execPath,
-          ['--import', 'tsx', 'bin/chat-app.ts'],
-          { cwd: root, env },
-          (error, _o, stderr) => resolve({ code: error ? 1 : 0, stderr, outdir }),
-        );
-      });
-    };
+    const runApp = cdkAppRunner('chat-cdk-session-');
 
     it('-c sessionMode=single reaches every function', async () => {
       const run = await runApp({ sessionMode: 'single' });
       assert.equal(run.code, 0, run.stderr);
-      const template = Template.fromJSON(
-        JSON.parse(readFileSync(path.join(run.outdir, 'ChatStack.template.json'), 'utf8')),
-      );
+      const template = run.template('ChatStack');
       const functions = Object.values(resourcesOfType(template, 'AWS::Lambda::Function'));
       assert.ok(functions.length > 0);
       for (const fn of functions) assert.equal(lambdaEnvironment(fn).SESSION_MODE, 'single');

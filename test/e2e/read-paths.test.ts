@@ -138,7 +138,9 @@ describe('an outsider', () => {
 
   test('while the participants do read them (the same paths are open to them)', async () => {
     const sync = await sendCommand(bob.client, 'sync', { since: sentIds.at(-2), limit: 10 });
-    const ids = (sync.data?.messages as { message_id: string }[]).map((message) => message.message_id);
+    const ids = (sync.data?.messages as { message_id: string }[] | undefined)?.map(
+      (message) => message.message_id,
+    );
     assert.deepEqual(ids, [sentIds.at(-1), groupMessageId]);
     const unread = await getApi<{ conversations: { room_id: string; unread: number }[] }>(
       runtime,

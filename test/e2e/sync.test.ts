@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import type { SyncReply } from '../../functions/core/sync.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertErrorReply,
@@ -20,28 +21,6 @@ import {
 import { postApi } from '../support/http.ts';
 import type { FrameJson } from '../support/local-runtime.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
-
-interface SyncItem {
-  readonly kind: string;
-  readonly message_id: string;
-  readonly room_id: string;
-  readonly from_user_id: string;
-  readonly to_user_id?: string;
-  readonly group_id?: string;
-  readonly content: string;
-  readonly message_type: number;
-  readonly time: string;
-  readonly deleted?: boolean;
-  readonly notification_type?: string;
-  readonly data?: unknown;
-}
-
-interface SyncPage {
-  readonly type: 'sync';
-  readonly messages: SyncItem[];
-  readonly next_since?: string;
-  readonly has_more: boolean;
-}
 
 let runtime: LocalRuntime;
 let groupId: string;
@@ -78,15 +57,15 @@ async function sendGroup(connection: ChatConnection, content: string): Promise<s
 }
 
 /** Pages through `sync` from `since`; returns every page. */
-async function syncPages(connection: ChatConnection, limit: number, since?: string): Promise<SyncPage[]> {
-  const pages: SyncPage[] = [];
+async function syncPages(connection: ChatConnection, limit: number, since?: string): Promise<SyncReply[]> {
+  const pages: SyncReply[] = [];
   let cursor = since;
   for (;;) {
     const reply = await sendCommand(connection.client, 'sync', {
       limit,
       ...(cursor ? { since: cursor } : {}),
     });
-    const page = okData(reply) as unknown as SyncPage;
+    const page = okData(reply) as unknown as SyncReply;
     pages.push(page);
     if (!page.has_more) return pages;
     assert.ok(page.next_since, 'has_more without next_since');
@@ -235,7 +214,7 @@ describe('sync after a reconnect', () => {
       assertErrorReply(await sendCommand(quin.client, 'sync', data), 1001, JSON.stringify(data));
     }
     const reply = await sendCommand(quin.client, 'sync');
-    const page = okData(reply) as unknown as SyncPage;
+    const page = okData(reply) as unknown as SyncReply;
     assert.ok(page.messages.length > 0);
     assert.equal(
       page.messages.every((m) => m.from_user_id === 'quin' || m.to_user_id === 'quin'),

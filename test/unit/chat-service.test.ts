@@ -5,32 +5,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ChatService } from '../../functions/core/chat-service.ts';
-import { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { ChatError } from '../../functions/core/errors.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections.ts';
 import { readHistory } from '../../functions/core/history.ts';
-import { type ConnectionNotifier, DeliveryError } from '../../functions/core/ports.ts';
-import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
-import { DynamoGroupStore } from '../../functions/stores/groups.ts';
-import { DynamoMessageStore } from '../../functions/stores/messages.ts';
-import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
-import { DynamoRoomStore } from '../../functions/stores/rooms.ts';
-import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
+import type { DynamoConnectionStore } from '../../functions/stores/connections.ts';
+import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
+import type { DynamoMessageStore } from '../../functions/stores/messages.ts';
+import type { DynamoPresenceStore } from '../../functions/stores/presence.ts';
+import { codeOf } from '../support/chat-errors.ts';
+import { RecordingNotifier } from '../support/recording-notifier.ts';
+import { ConnectionOpener, identity, startTestStores, type TestStores } from '../support/stores.ts';
 
-class RecordingNotifier implements ConnectionNotifier {
-  readonly frames = new Map<string, unknown[]>();
-  readonly gone = new Set<string>();
-  async post(connectionId: string, frame: string): Promise<void> {
-    if (this.gone.has(connectionId)) throw new DeliveryError('gone', '410');
-    const list = this.frames.get(connectionId) ?? [];
-    list.push(JSON.parse(frame));
-    this.frames.set(connectionId, list);
-  }
-  received(connectionId: string): { data: Record<string, unknown> }[] {
-    return (this.frames.get(connectionId) ?? []) as { data: Record<string, unknown> }[];
-  }
-}
+const settings = { maxGroupMembers: 5, maxContentLength: 100, broadcastAllowAll: false };
 
-let dynamo: TestDynamo;
+let stores: TestStores;
 let notifier: RecordingNotifier;
 let chat: ChatService;
 let registry: ConnectionRegistry;
@@ -38,51 +25,21 @@ let presence: DynamoPresenceStore;
 let messages: DynamoMessageStore;
 let groups: DynamoGroupStore;
 let connections: DynamoConnectionStore;
-let nextConnection = 0;
+const opener = new ConnectionOpener('conn');
 
-async function connect(userId: string, roles: string[] = []): Promise<string> {
-  const connectionId = `conn-${++nextConnection}`;
-  await registry.open(connectionId, { userId, roles, expiresAt: Math.floor(Date.now() / 1000) + 3600 });
-  return connectionId;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ChatError, String(error));
-    return error.code;
-  }
-  assert.fail('expected a ChatError');
-}
+const connect = (userId: string, roles: string[] = []) => opener.open(registry, userId, roles);
 
 before(async () => {
-  dynamo = await startTestDynamo();
-  connections = new DynamoConnectionStore(dynamo.client, dynamo.tables.connections);
-  presence = new DynamoPresenceStore(dynamo.client, dynamo.tables.presence);
-  messages = new DynamoMessageStore(dynamo.client, dynamo.tables.messages);
-  groups = new DynamoGroupStore(dynamo.client, dynamo.tables.groups);
-  registry = new ConnectionRegistry({
-    connections,
-    presence,
-    rooms: new DynamoRoomStore(dynamo.client, dynamo.tables.rooms),
-    connectionTtlSeconds: 7800,
-    // These tests open a connection and expire it at once; the handshake window has its own test.
-    handshakeWindowMs: 0,
-  });
+  stores = await startTestStores();
+  ({ connections, presence, messages, groups } = stores);
+  // These tests open a connection and expire it at once; the handshake window has its own test.
+  registry = stores.registry({ handshakeWindowMs: 0 });
   notifier = new RecordingNotifier();
-  chat = new ChatService({
-    presence,
-    messages,
-    groups,
-    registry,
-    notifier,
-    settings: { fanOutConcurrency: 4, maxGroupMembers: 5, maxContentLength: 100, broadcastAllowAll: false },
-  });
+  chat = new ChatService({ presence, messages, groups, registry, notifier, fanOutConcurrency: 4, settings });
 });
 
 after(async () => {
-  await dynamo.stop();
+  await stores.stop();
 });
 
 describe('presence', () => {
@@ -365,7 +322,8 @@ describe('storage failures', () => {
       groups,
       registry,
       notifier,
-      settings: { fanOutConcurrency: 4, maxGroupMembers: 5, maxContentLength: 100, broadcastAllowAll: false },
+      fanOutConcurrency: 4,
+      settings,
     });
     const recipient = await connect('f-recipient');
     assert.equal(
@@ -397,19 +355,8 @@ describe('storage failures', () => {
 describe('410 during the handshake window', () => {
   it('keeps a connection younger than the window and removes it once it is older', async () => {
     let now = new Date();
-    const windowed = new ConnectionRegistry({
-      connections,
-      presence,
-      rooms: new DynamoRoomStore(dynamo.client, dynamo.tables.rooms),
-      connectionTtlSeconds: 7800,
-      handshakeWindowMs: 30_000,
-      now: () => now,
-    });
-    await windowed.open('handshaking', {
-      userId: 'w-user',
-      roles: [],
-      expiresAt: Math.floor(Date.now() / 1000) + 3600,
-    });
+    const windowed = stores.registry({ handshakeWindowMs: 30_000, now: () => now });
+    await windowed.open('handshaking', identity('w-user'));
 
     // Still inside its $connect: API Gateway answers 410, but the row must survive.
     await windowed.closeGone('handshaking', 'w-user');

@@ -8,17 +8,7 @@ import {
   sendGroupMessageSchema,
   sendMessageSchema,
 } from '../../functions/core/commands.ts';
-import { ChatError } from '../../functions/core/errors.ts';
-
-function codeOf(run: () => unknown): number {
-  try {
-    run();
-  } catch (error) {
-    assert.ok(error instanceof ChatError, `expected a ChatError, got ${String(error)}`);
-    return error.code;
-  }
-  assert.fail('expected the input to be refused');
-}
+import { codeOfSync as codeOf } from '../support/chat-errors.ts';
 
 const sendMessage = (data: unknown) => parseCommand(sendMessageSchema, data, commandErrorCodes.sendMessage);
 

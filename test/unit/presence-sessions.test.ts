@@ -4,34 +4,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { newMessageId, privateRoomId } from '../../functions/core/ids.ts';
-import { type ConnectionNotifier, DeliveryError } from '../../functions/core/ports.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections.ts';
 import { PresenceNotifier } from '../../functions/core/presence-notifier.ts';
 import { type ConnectionCloser, SingleSession } from '../../functions/core/sessions.ts';
-import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
-import { DynamoConversationIndex } from '../../functions/stores/conversations.ts';
-import { DynamoGroupStore } from '../../functions/stores/groups.ts';
-import { DynamoMessageStore } from '../../functions/stores/messages.ts';
-import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
-import { DynamoRoomStore } from '../../functions/stores/rooms.ts';
-import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
-
-class RecordingNotifier implements ConnectionNotifier {
-  readonly frames = new Map<string, Record<string, unknown>[]>();
-  readonly gone = new Set<string>();
-  async post(connectionId: string, frame: string): Promise<void> {
-    if (this.gone.has(connectionId)) throw new DeliveryError('gone', '410');
-    const list = this.frames.get(connectionId) ?? [];
-    list.push((JSON.parse(frame) as { data: Record<string, unknown> }).data);
-    this.frames.set(connectionId, list);
-  }
-  take(connectionId: string): Record<string, unknown>[] {
-    const list = this.frames.get(connectionId) ?? [];
-    this.frames.delete(connectionId);
-    return list;
-  }
-}
+import type { DynamoConnectionStore } from '../../functions/stores/connections.ts';
+import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
+import type { DynamoMessageStore } from '../../functions/stores/messages.ts';
+import type { DynamoPresenceStore } from '../../functions/stores/presence.ts';
+import { RecordingNotifier } from '../support/recording-notifier.ts';
+import {
+  ConnectionOpener,
+  identity,
+  privateMessage,
+  startTestStores,
+  type TestStores,
+} from '../support/stores.ts';
 
 class RecordingCloser implements ConnectionCloser {
   readonly closed: string[] = [];
@@ -41,7 +28,7 @@ class RecordingCloser implements ConnectionCloser {
   }
 }
 
-let dynamo: TestDynamo;
+let stores: TestStores;
 let notifier: RecordingNotifier;
 let presence: DynamoPresenceStore;
 let connections: DynamoConnectionStore;
@@ -54,33 +41,15 @@ let hooked: ConnectionRegistry;
 /** Opens connections a minute ago: past the handshake window, so a 410 removes them. */
 let aMinuteAgo: ConnectionRegistry;
 let presenceNotifier: PresenceNotifier;
-let nextConnection = 0;
+const opener = new ConnectionOpener('ps-conn');
 let clock = Date.parse('2026-04-01T09:00:00.000Z');
 const NOW = '2026-04-02T12:00:00.000Z';
 
-function identity(userId: string) {
-  return { userId, roles: [], expiresAt: Math.floor(Date.now() / 1000) + 3600 };
-}
-
-async function open(userId: string, registry = hooked): Promise<string> {
-  const connectionId = `ps-conn-${++nextConnection}`;
-  await registry.open(connectionId, identity(userId));
-  return connectionId;
-}
+const open = (userId: string, registry = hooked) => opener.open(registry, userId);
 
 async function sendPrivate(from: string, to: string): Promise<void> {
   clock += 1000;
-  const at = new Date(clock);
-  await messages.put({
-    roomId: privateRoomId(from, to),
-    messageId: newMessageId(at),
-    kind: 'private',
-    fromUserId: from,
-    toUserId: to,
-    content: 'hey',
-    messageType: 1,
-    createdAt: at.toISOString(),
-  });
+  await messages.put(privateMessage(from, to, new Date(clock), { content: 'hey' }));
 }
 
 const presencePush = (userId: string, status: string) => ({
@@ -91,37 +60,20 @@ const presencePush = (userId: string, status: string) => ({
 });
 
 before(async () => {
-  dynamo = await startTestDynamo();
-  presence = new DynamoPresenceStore(dynamo.client, dynamo.tables.presence);
-  connections = new DynamoConnectionStore(dynamo.client, dynamo.tables.connections);
-  messages = new DynamoMessageStore(dynamo.client, dynamo.tables.messages);
-  groups = new DynamoGroupStore(dynamo.client, dynamo.tables.groups);
-  const rooms = new DynamoRoomStore(dynamo.client, dynamo.tables.rooms);
+  stores = await startTestStores();
+  ({ presence, connections, messages, groups } = stores);
   notifier = new RecordingNotifier();
-  plain = new ConnectionRegistry({ connections, presence, rooms, connectionTtlSeconds: 7800 });
-  aMinuteAgo = new ConnectionRegistry({
-    connections,
-    presence,
-    rooms,
-    connectionTtlSeconds: 7800,
-    now: () => new Date(Date.now() - 60_000),
-  });
+  plain = stores.registry();
+  aMinuteAgo = stores.registry({ now: () => new Date(Date.now() - 60_000) });
   presenceNotifier = new PresenceNotifier({
     notifier,
     registry: plain,
     fanOutConcurrency: 4,
     presence,
-    conversations: new DynamoConversationIndex(dynamo.client, {
-      messages: dynamo.tables.messages,
-      groups: dynamo.tables.groups,
-    }),
+    conversations: stores.conversations,
     now: () => new Date(NOW),
   });
-  hooked = new ConnectionRegistry({
-    connections,
-    presence,
-    rooms,
-    connectionTtlSeconds: 7800,
+  hooked = stores.registry({
     onPresenceChange: async (userId, status) => {
       await presenceNotifier.notify(userId, status);
     },
@@ -129,7 +81,7 @@ before(async () => {
 });
 
 after(async () => {
-  await dynamo.stop();
+  await stores.stop();
 });
 
 describe('presence peers', () => {
@@ -156,10 +108,7 @@ describe('presence peers', () => {
       registry: plain,
       fanOutConcurrency: 1,
       presence,
-      conversations: new DynamoConversationIndex(dynamo.client, {
-        messages: dynamo.tables.messages,
-        groups: dynamo.tables.groups,
-      }),
+      conversations: stores.conversations,
       limits: { recentMessages: 1, maxGroups: 0, maxPeers: 10 },
     });
     await sendPrivate('qa', 'qb');
@@ -214,7 +163,7 @@ describe('single session', () => {
     const old1 = await open('ta', plain);
     const old2 = await open('ta', plain);
     const other = await open('tb', plain);
-    const newest = `ps-conn-${++nextConnection}`;
+    const newest = opener.nextId();
     const record = await plain.open(newest, identity('ta'));
 
     const { connectionIds } = await session().kickOlder('ta', newest, record.connectedAt);
@@ -246,7 +195,7 @@ describe('single session', () => {
     closer.closed.length = 0;
     const stale = await open('va', plain);
     notifier.gone.add(stale);
-    const fresh = `ps-conn-${++nextConnection}`;
+    const fresh = opener.nextId();
     const record = await plain.open(fresh, identity('va'));
     await session().kickOlder('va', fresh, record.connectedAt);
     assert.deepEqual(closer.closed, [stale]);

@@ -5,42 +5,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import { ConnectionRegistry } from '../../functions/core/connections.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections.ts';
 import { UNREAD_CAP } from '../../functions/core/conversations.ts';
 import { ChatError } from '../../functions/core/errors.ts';
 import { newMessageId, privateRoomId } from '../../functions/core/ids.ts';
-import { type ConnectionNotifier, DeliveryError, type StoredMessage } from '../../functions/core/ports.ts';
+import type { StoredMessage } from '../../functions/core/ports.ts';
 import { parseMarkRead, ReadReceipts, UnreadCounter } from '../../functions/core/read-receipts.ts';
-import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
-import { DynamoConversationIndex } from '../../functions/stores/conversations.ts';
-import { DynamoGroupStore } from '../../functions/stores/groups.ts';
-import { DynamoMessageStore } from '../../functions/stores/messages.ts';
-import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
-import { DynamoReadStateStore } from '../../functions/stores/read-state.ts';
-import { DynamoRoomStore } from '../../functions/stores/rooms.ts';
-import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
+import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
+import type { DynamoMessageStore } from '../../functions/stores/messages.ts';
+import type { DynamoPresenceStore } from '../../functions/stores/presence.ts';
+import { codeOf } from '../support/chat-errors.ts';
+import { RecordingNotifier } from '../support/recording-notifier.ts';
+import {
+  ConnectionOpener,
+  createTestGroup,
+  privateMessage,
+  startTestStores,
+  type TestStores,
+} from '../support/stores.ts';
 
-class RecordingNotifier implements ConnectionNotifier {
-  readonly frames = new Map<string, { data: Record<string, unknown> }[]>();
-  readonly gone = new Set<string>();
-  async post(connectionId: string, frame: string): Promise<void> {
-    if (this.gone.has(connectionId)) throw new DeliveryError('gone', '410');
-    const list = this.frames.get(connectionId) ?? [];
-    list.push(JSON.parse(frame));
-    this.frames.set(connectionId, list);
-  }
-  /** The pushes `connectionId` received since the last call. */
-  take(connectionId: string): Record<string, unknown>[] {
-    const list = this.frames.get(connectionId) ?? [];
-    this.frames.delete(connectionId);
-    return list.map((frame) => frame.data);
-  }
-  clear(): void {
-    this.frames.clear();
-  }
-}
-
-let dynamo: TestDynamo;
+let stores: TestStores;
 let notifier: RecordingNotifier;
 let registry: ConnectionRegistry;
 /** Opens connections a minute ago: past the handshake window, so a 410 removes them. */
@@ -50,31 +34,16 @@ let groups: DynamoGroupStore;
 let presence: DynamoPresenceStore;
 let receipts: ReadReceipts;
 let unread: UnreadCounter;
-let nextConnection = 0;
+const opener = new ConnectionOpener('rr-conn');
 let clock = Date.parse('2026-03-01T10:00:00.000Z');
 
 /** Opens a connection, by default now, or with `registry` as it was a minute ago. */
-async function connect(userId: string, via: ConnectionRegistry = registry): Promise<string> {
-  const connectionId = `rr-conn-${++nextConnection}`;
-  await via.open(connectionId, { userId, roles: [], expiresAt: Math.floor(Date.now() / 1000) + 3600 });
-  return connectionId;
-}
+const connect = (userId: string, via: ConnectionRegistry = registry) => opener.open(via, userId);
 
 /** Stores a private message from `from` to `to` one second after the previous one. */
 async function sendPrivate(from: string, to: string, extra: Partial<StoredMessage> = {}): Promise<string> {
   clock += 1000;
-  const at = new Date(clock);
-  const message: StoredMessage = {
-    roomId: privateRoomId(from, to),
-    messageId: newMessageId(at),
-    kind: 'private',
-    fromUserId: from,
-    toUserId: to,
-    content: 'hello',
-    messageType: 1,
-    createdAt: at.toISOString(),
-    ...extra,
-  };
+  const message = privateMessage(from, to, new Date(clock), extra);
   await messages.put(message);
   return message.messageId;
 }
@@ -96,51 +65,17 @@ async function sendGroup(groupId: string, from: string): Promise<string> {
   return messageId;
 }
 
-async function createGroup(groupId: string, memberIds: string[]): Promise<void> {
-  await groups.create({
-    groupId,
-    groupName: groupId,
-    createdBy: memberIds[0] as string,
-    createdAt: new Date(clock).toISOString(),
-    memberIds,
-  });
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ChatError, String(error));
-    return error.code;
-  }
-  assert.fail('expected a ChatError');
-}
+const createGroup = (groupId: string, memberIds: string[]) =>
+  createTestGroup(groups, groupId, memberIds, new Date(clock));
 
 const reader = (userId: string) => ({ userId, roles: [] });
 
 before(async () => {
-  dynamo = await startTestDynamo();
-  presence = new DynamoPresenceStore(dynamo.client, dynamo.tables.presence);
-  messages = new DynamoMessageStore(dynamo.client, dynamo.tables.messages);
-  groups = new DynamoGroupStore(dynamo.client, dynamo.tables.groups);
-  registry = new ConnectionRegistry({
-    connections: new DynamoConnectionStore(dynamo.client, dynamo.tables.connections),
-    presence,
-    rooms: new DynamoRoomStore(dynamo.client, dynamo.tables.rooms),
-    connectionTtlSeconds: 7800,
-  });
-  aMinuteAgo = new ConnectionRegistry({
-    connections: new DynamoConnectionStore(dynamo.client, dynamo.tables.connections),
-    presence,
-    rooms: new DynamoRoomStore(dynamo.client, dynamo.tables.rooms),
-    connectionTtlSeconds: 7800,
-    now: () => new Date(Date.now() - 60_000),
-  });
-  const conversations = new DynamoConversationIndex(dynamo.client, {
-    messages: dynamo.tables.messages,
-    groups: dynamo.tables.groups,
-  });
-  const readState = new DynamoReadStateStore(dynamo.client, dynamo.tables.readState);
+  stores = await startTestStores();
+  ({ presence, messages, groups } = stores);
+  registry = stores.registry();
+  aMinuteAgo = stores.registry({ now: () => new Date(Date.now() - 60_000) });
+  const { conversations, readState } = stores;
   notifier = new RecordingNotifier();
   receipts = new ReadReceipts({
     notifier,
@@ -155,7 +90,7 @@ before(async () => {
 });
 
 after(async () => {
-  await dynamo.stop();
+  await stores.stop();
 });
 
 describe('mark_read in a private chat', () => {
@@ -412,9 +347,9 @@ describe('unread counts', () => {
     for (const extra of [{ deleted: true, deletedAt: new Date().toISOString() }, { expiresAt: now - 60 }]) {
       clock += 1000;
       const at = new Date(clock);
-      await dynamo.client.send(
+      await stores.dynamo.client.send(
         new PutCommand({
-          TableName: dynamo.tables.messages,
+          TableName: stores.dynamo.tables.messages,
           Item: {
             roomId: privateRoomId('sam', 'tia'),
             messageId: newMessageId(at),

@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ChatService } from '../../functions/core/chat-service.ts';
 import { parseCommand } from '../../functions/core/commands.ts';
-import { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { ChatError } from '../../functions/core/errors.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections.ts';
 import { readHistory } from '../../functions/core/history.ts';
 import { newMessageId } from '../../functions/core/ids.ts';
 import {
@@ -18,7 +17,6 @@ import {
   notifySchema,
   sendSystemNotification,
 } from '../../functions/core/notify.ts';
-import { type ConnectionNotifier, DeliveryError } from '../../functions/core/ports.ts';
 import {
   deleteMessageErrorCodes,
   deleteMessageSchema,
@@ -26,68 +24,31 @@ import {
   recallMessage,
 } from '../../functions/core/recall.ts';
 import { syncErrorCodes, syncMessages, syncSchema } from '../../functions/core/sync.ts';
-import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
-import { DynamoGroupMembershipIndex } from '../../functions/stores/group-memberships.ts';
-import { DynamoGroupStore } from '../../functions/stores/groups.ts';
-import { DynamoMessageStore } from '../../functions/stores/messages.ts';
-import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
-import { DynamoRoomStore } from '../../functions/stores/rooms.ts';
-import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
+import type { DynamoConnectionStore } from '../../functions/stores/connections.ts';
+import type { DynamoConversationIndex } from '../../functions/stores/conversations.ts';
+import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
+import type { DynamoMessageStore } from '../../functions/stores/messages.ts';
+import type { DynamoPresenceStore } from '../../functions/stores/presence.ts';
+import type { DynamoRoomStore } from '../../functions/stores/rooms.ts';
+import { codeOf, codeOfSync } from '../support/chat-errors.ts';
+import { RecordingNotifier } from '../support/recording-notifier.ts';
+import { ConnectionOpener, startTestStores, type TestStores } from '../support/stores.ts';
 
-class RecordingNotifier implements ConnectionNotifier {
-  readonly frames = new Map<string, { code: number; data: Record<string, unknown> }[]>();
-  readonly gone = new Set<string>();
-  async post(connectionId: string, frame: string): Promise<void> {
-    if (this.gone.has(connectionId)) throw new DeliveryError('gone', '410');
-    const list = this.frames.get(connectionId) ?? [];
-    list.push(JSON.parse(frame));
-    this.frames.set(connectionId, list);
-  }
-  /** The `data` of every push of `type` to a connection. */
-  pushes(connectionId: string, type: string): Record<string, unknown>[] {
-    return (this.frames.get(connectionId) ?? []).filter((f) => f.data.type === type).map((f) => f.data);
-  }
-}
-
-let dynamo: TestDynamo;
+let stores: TestStores;
 let notifier: RecordingNotifier;
 let registry: ConnectionRegistry;
 let presence: DynamoPresenceStore;
 let messages: DynamoMessageStore;
 let groups: DynamoGroupStore;
 let rooms: DynamoRoomStore;
-let memberships: DynamoGroupMembershipIndex;
+let memberships: DynamoConversationIndex;
 let connections: DynamoConnectionStore;
 let chat: ChatService;
 let recallDeps: RecallDependencies;
 let notifyDeps: NotifyDependencies;
-let nextConnection = 0;
+const opener = new ConnectionOpener('conn');
 
-async function connect(userId: string): Promise<string> {
-  const connectionId = `conn-${++nextConnection}`;
-  await registry.open(connectionId, { userId, roles: [], expiresAt: Math.floor(Date.now() / 1000) + 3600 });
-  return connectionId;
-}
-
-async function codeOf(promise: Promise<unknown>): Promise<number> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof ChatError, String(error));
-    return error.code;
-  }
-  assert.fail('expected a ChatError');
-}
-
-function codeOfSync(run: () => unknown): number {
-  try {
-    run();
-  } catch (error) {
-    assert.ok(error instanceof ChatError, String(error));
-    return error.code;
-  }
-  assert.fail('expected a ChatError');
-}
+const connect = (userId: string) => opener.open(registry, userId);
 
 const sender = (userId: string) => ({ userId, roles: [] });
 
@@ -105,36 +66,24 @@ function notify(data: unknown) {
 }
 
 before(async () => {
-  dynamo = await startTestDynamo();
-  connections = new DynamoConnectionStore(dynamo.client, dynamo.tables.connections);
-  presence = new DynamoPresenceStore(dynamo.client, dynamo.tables.presence);
-  messages = new DynamoMessageStore(dynamo.client, dynamo.tables.messages);
-  groups = new DynamoGroupStore(dynamo.client, dynamo.tables.groups);
-  rooms = new DynamoRoomStore(dynamo.client, dynamo.tables.rooms);
-  memberships = new DynamoGroupMembershipIndex(dynamo.client, dynamo.tables.groups);
-  registry = new ConnectionRegistry({
-    connections,
-    presence,
-    rooms,
-    connectionTtlSeconds: 7800,
-    handshakeWindowMs: 0,
-  });
+  stores = await startTestStores();
+  ({ connections, presence, messages, groups, rooms, conversations: memberships } = stores);
+  registry = stores.registry({ handshakeWindowMs: 0 });
   notifier = new RecordingNotifier();
+  const delivery = { notifier, registry, fanOutConcurrency: 4 };
   chat = new ChatService({
+    ...delivery,
     presence,
     messages,
     groups,
-    registry,
-    notifier,
-    settings: { fanOutConcurrency: 4, maxGroupMembers: 50, maxContentLength: 4000, broadcastAllowAll: false },
+    settings: { maxGroupMembers: 50, maxContentLength: 4000, broadcastAllowAll: false },
   });
-  const delivery = { notifier, registry, fanOutConcurrency: 4 };
   recallDeps = { ...delivery, messages, groups, rooms, presence };
   notifyDeps = { ...delivery, messages, presence };
 });
 
 after(async () => {
-  await dynamo.stop();
+  await stores.stop();
 });
 
 describe('delete_message', () => {

@@ -4,38 +4,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { ChatError } from '../../functions/core/errors.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections.ts';
 import { type HistoryPage, parseHistoryCommand, readHistory } from '../../functions/core/history.ts';
 import { newMessageId } from '../../functions/core/ids.ts';
-import { type ConnectionNotifier, DeliveryError, type StoredMessage } from '../../functions/core/ports.ts';
+import type { StoredMessage } from '../../functions/core/ports.ts';
 import { parseRoomMessage, parseRoomTarget, RoomService } from '../../functions/core/rooms.ts';
-import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
-import { DynamoGroupStore } from '../../functions/stores/groups.ts';
-import { DynamoMessageStore } from '../../functions/stores/messages.ts';
-import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
-import { DynamoRoomStore } from '../../functions/stores/rooms.ts';
-import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
+import type { DynamoConnectionStore } from '../../functions/stores/connections.ts';
+import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
+import type { DynamoMessageStore } from '../../functions/stores/messages.ts';
+import type { DynamoRoomStore } from '../../functions/stores/rooms.ts';
+import { codeOf } from '../support/chat-errors.ts';
+import { RecordingNotifier } from '../support/recording-notifier.ts';
+import { ConnectionOpener, startTestStores, type TestStores } from '../support/stores.ts';
 
-class RecordingNotifier implements ConnectionNotifier {
-  readonly frames = new Map<string, unknown[]>();
-  readonly attempts: string[] = [];
-  readonly gone = new Set<string>();
-  async post(connectionId: string, frame: string): Promise<void> {
-    this.attempts.push(connectionId);
-    if (this.gone.has(connectionId)) throw new DeliveryError('gone', '410');
-    const list = this.frames.get(connectionId) ?? [];
-    list.push(JSON.parse(frame));
-    this.frames.set(connectionId, list);
-  }
-  received(connectionId: string): { code: number; data: Record<string, unknown> }[] {
-    return (this.frames.get(connectionId) ?? []) as { code: number; data: Record<string, unknown> }[];
-  }
-}
+const settings = { maxContentLength: 100, maxRoomsPerConnection: 3 };
 
-const settings = { fanOutConcurrency: 4, maxContentLength: 100, maxRoomsPerConnection: 3 };
-
-let dynamo: TestDynamo;
+let stores: TestStores;
 let notifier: RecordingNotifier;
 let service: RoomService;
 let registry: ConnectionRegistry;
@@ -43,49 +27,34 @@ let connections: DynamoConnectionStore;
 let rooms: DynamoRoomStore;
 let messages: DynamoMessageStore;
 let groups: DynamoGroupStore;
-let nextConnection = 0;
+const opener = new ConnectionOpener('room-conn');
 
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-async function connect(userId: string): Promise<string> {
-  const connectionId = `room-conn-${++nextConnection}`;
-  await registry.open(connectionId, { userId, roles: [], expiresAt: nowSeconds() + 3600 });
-  return connectionId;
-}
-
-async function codeOf(run: Promise<unknown> | (() => unknown)): Promise<number> {
-  try {
-    await (typeof run === 'function' ? run() : run);
-  } catch (error) {
-    assert.ok(error instanceof ChatError, String(error));
-    return error.code;
-  }
-  assert.fail('expected a ChatError');
-}
+const connect = (userId: string) => opener.open(registry, userId);
 
 const history = (readerId: string, roomId: string, extra: Record<string, unknown> = {}) =>
   readHistory({ messages, groups, rooms }, readerId, { roomId, ...extra });
 
 before(async () => {
-  dynamo = await startTestDynamo();
-  connections = new DynamoConnectionStore(dynamo.client, dynamo.tables.connections);
-  rooms = new DynamoRoomStore(dynamo.client, dynamo.tables.rooms);
-  messages = new DynamoMessageStore(dynamo.client, dynamo.tables.messages);
-  groups = new DynamoGroupStore(dynamo.client, dynamo.tables.groups);
-  registry = new ConnectionRegistry({
-    connections,
-    presence: new DynamoPresenceStore(dynamo.client, dynamo.tables.presence),
-    rooms,
-    connectionTtlSeconds: 7800,
-    // These tests open a connection and expire it at once; the handshake window has its own test.
-    handshakeWindowMs: 0,
-  });
+  stores = await startTestStores();
+  ({ connections, rooms, messages, groups } = stores);
+  // These tests open a connection and expire it at once; the handshake window has its own test.
+  registry = stores.registry({ handshakeWindowMs: 0 });
   notifier = new RecordingNotifier();
-  service = new RoomService({ connections, rooms, messages, registry, notifier, settings });
+  service = new RoomService({
+    connections,
+    rooms,
+    messages,
+    registry,
+    notifier,
+    fanOutConcurrency: 4,
+    settings,
+  });
 });
 
 after(async () => {
-  await dynamo.stop();
+  await stores.stop();
 });
 
 describe('room command data', () => {
@@ -338,6 +307,7 @@ describe('send_room_message', () => {
       },
       registry,
       notifier,
+      fanOutConcurrency: 4,
       settings,
     });
     assert.equal(

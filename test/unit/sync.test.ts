@@ -19,25 +19,23 @@ import {
   syncMessages,
   syncSchema,
 } from '../../functions/core/sync.ts';
-import { DynamoGroupMembershipIndex } from '../../functions/stores/group-memberships.ts';
-import { DynamoGroupStore } from '../../functions/stores/groups.ts';
+import type { DynamoConversationIndex } from '../../functions/stores/conversations.ts';
+import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
 import { DynamoMessageStore } from '../../functions/stores/messages.ts';
-import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
+import { createTestGroup, startTestStores, type TestStores } from '../support/stores.ts';
 
-let dynamo: TestDynamo;
+let stores: TestStores;
 let messages: DynamoMessageStore;
 let groups: DynamoGroupStore;
-let memberships: DynamoGroupMembershipIndex;
+let memberships: DynamoConversationIndex;
 
 before(async () => {
-  dynamo = await startTestDynamo();
-  messages = new DynamoMessageStore(dynamo.client, dynamo.tables.messages);
-  groups = new DynamoGroupStore(dynamo.client, dynamo.tables.groups);
-  memberships = new DynamoGroupMembershipIndex(dynamo.client, dynamo.tables.groups);
+  stores = await startTestStores();
+  ({ messages, groups, conversations: memberships } = stores);
 });
 
 after(async () => {
-  await dynamo.stop();
+  await stores.stop();
 });
 
 const input = (data: Record<string, unknown>): SyncInput => parseCommand(syncSchema, data, syncErrorCodes);
@@ -95,15 +93,8 @@ function groupMessage(groupId: string, from: string) {
   return store({ roomId: groupId, kind: 'group', fromUserId: from, groupId });
 }
 
-async function createGroup(groupId: string, memberIds: string[]): Promise<void> {
-  await groups.create({
-    groupId,
-    groupName: groupId,
-    createdBy: memberIds[0] as string,
-    createdAt: new Date(clock).toISOString(),
-    memberIds,
-  });
-}
+const createGroup = (groupId: string, memberIds: string[]) =>
+  createTestGroup(groups, groupId, memberIds, new Date(clock));
 
 const idsOf = (list: readonly StoredMessage[]) => list.map((m) => m.messageId);
 
@@ -234,7 +225,7 @@ describe('sync merge and paging', () => {
 
 describe('sync edge cases', () => {
   it('leaves out expired messages (TTL deletes them late)', async () => {
-    const retained = new DynamoMessageStore(dynamo.client, dynamo.tables.messages, 1);
+    const retained = new DynamoMessageStore(stores.dynamo.client, stores.dynamo.tables.messages, 1);
     const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000);
     const expired: StoredMessage = {
       roomId: privateRoomId('old', 'ttl'),

@@ -1,0 +1,79 @@
+/** DynamoDB helpers the stores share: paginated Queries, batched writes and their retry backoff. */
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { delay } from '../core/concurrency.ts';
+
+export type Item = Record<string, unknown>;
+
+/**
+ * The pages of a Query (each page's items), following `LastEvaluatedKey` until the
+ * partition ends. With `maxEvaluated`, it also stops once that many items were evaluated
+ * (read before any filter), each request's `Limit` being what is left. Leaving the loop
+ * early (`break`, `return`) sends no further request.
+ */
+export async function* queryPages(
+  client: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+  maxEvaluated?: number,
+): AsyncGenerator<Item[]> {
+  if (maxEvaluated !== undefined && maxEvaluated <= 0) return;
+  let startKey: Item | undefined;
+  let evaluated = 0;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        ...input,
+        ...(maxEvaluated === undefined ? {} : { Limit: maxEvaluated - evaluated }),
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    yield page.Items ?? [];
+    evaluated += page.ScannedCount ?? page.Items?.length ?? 0;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey && (maxEvaluated === undefined || evaluated < maxEvaluated));
+}
+
+/** Every item of a Query, page by page (see `queryPages`). */
+export async function queryAll(
+  client: DynamoDBDocumentClient,
+  input: QueryCommandInput,
+  maxEvaluated?: number,
+): Promise<Item[]> {
+  const items: Item[] = [];
+  for await (const page of queryPages(client, input, maxEvaluated)) items.push(...page);
+  return items;
+}
+
+/**
+ * Waits before an attempt at a batch's unprocessed items: not before the first, then a
+ * jittered exponential backoff.
+ */
+export async function backoff(attempt: number): Promise<void> {
+  if (attempt > 0) await delay(Math.random() * 25 * 2 ** Math.min(attempt, 6));
+}
+
+const BATCH_WRITE_LIMIT = 25;
+
+type WriteRequest = { PutRequest: { Item: Item } } | { DeleteRequest: { Key: Item } };
+
+/** Writes all requests, 25 per BatchWriteItem, retrying unprocessed items with jittered backoff. */
+export async function batchWriteAll(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  writes: readonly WriteRequest[],
+): Promise<void> {
+  for (let i = 0; i < writes.length; i += BATCH_WRITE_LIMIT) {
+    let requests: unknown[] = writes.slice(i, i + BATCH_WRITE_LIMIT);
+    for (let attempt = 0; requests.length > 0; attempt++) {
+      await backoff(attempt);
+      const { UnprocessedItems } = await client.send(
+        new BatchWriteCommand({ RequestItems: { [tableName]: requests as never } }),
+      );
+      requests = UnprocessedItems?.[tableName] ?? [];
+    }
+  }
+}
