@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
-import { GROUP_ID, isValidUserId } from './ids.ts';
+import { GROUP_ID, isValidUserId, ULID } from './ids.ts';
 
 /** User ids are strings; integers on input are accepted and turned into strings. */
 export const userIdSchema = z
@@ -15,6 +15,12 @@ export const userIdSchema = z
     isValidUserId,
     'user id must be 1-128 characters, not blank, without control characters or a leading #',
   );
+
+/** A message id (ULID); lower case is accepted and normalised to the stored upper case. */
+export const messageIdSchema = z
+  .string()
+  .transform((value) => value.toUpperCase())
+  .refine((value) => ULID.test(value), 'must be a message id (ULID)');
 
 /** Text content; its length limit is applied by the service (it is configurable). */
 const contentSchema = z.string().refine((value) => value.trim().length > 0, 'content is empty');

@@ -4,9 +4,10 @@
  * other devices (`unread_count`); `GET /api/ws/unread` counts per conversation. Counting
  * is a Query on the conversation's partition after the position, never a Scan.
  */
+
 import { z } from 'zod';
 import type { Sender } from './chat-service.ts';
-import { parseCommand } from './commands.ts';
+import { messageIdSchema, parseCommand } from './commands.ts';
 import { mapConcurrent } from './concurrency.ts';
 import {
   type ConversationIndex,
@@ -16,7 +17,7 @@ import {
 } from './conversations.ts';
 import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
 import { ChatError, ErrorCode } from './errors.ts';
-import { GROUP_ID, isPrivateRoomParticipant, ROOM_ID, ULID } from './ids.ts';
+import { GROUP_ID, isPrivateRoomParticipant, ROOM_ID } from './ids.ts';
 import type { PresenceStore } from './ports.ts';
 
 /** Private room ids are built from two user ids of up to 128 characters each. */
@@ -24,7 +25,7 @@ const MAX_ROOM_ID_LENGTH = 'private_'.length + 2 * 128 + 1;
 
 export const markReadSchema = z.object({
   room_id: z.string(),
-  message_id: z.string().regex(ULID, 'message_id must be a message id (ULID)'),
+  message_id: messageIdSchema,
 });
 
 export const markReadErrorCodes = {

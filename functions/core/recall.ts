@@ -4,10 +4,10 @@
  * and every participant's open connections are told with `message_deleted`.
  */
 import { z } from 'zod';
+import { messageIdSchema } from './commands.ts';
 import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
 import { ChatError, ErrorCode } from './errors.ts';
 import type { Recipient } from './fan-out.ts';
-import { ULID } from './ids.ts';
 import type { GroupStore, MessageRecallStore, PresenceStore, RoomStore, StoredMessage } from './ports.ts';
 
 /** `private_{a}_{b}` with two user ids of up to 128 characters is the longest room id. */
@@ -19,10 +19,7 @@ export const deleteMessageSchema = z.object({
     .min(1, 'room_id is required')
     .max(MAX_ROOM_ID_LENGTH, 'room_id is too long')
     .refine((value) => !/\p{Cc}/u.test(value), 'room_id has control characters'),
-  message_id: z
-    .string()
-    .transform((value) => value.toUpperCase())
-    .refine((value) => ULID.test(value), 'message_id must be a message id (ULID)'),
+  message_id: messageIdSchema,
 });
 
 export type DeleteMessageInput = z.output<typeof deleteMessageSchema>;

@@ -11,12 +11,13 @@
  * first `limit + 1` messages overall exactly (a message's rank in its source is never
  * worse than its rank overall), so the page is exact and `has_more` is never a guess.
  */
+
 import { z } from 'zod';
+import { messageIdSchema } from './commands.ts';
 import { mapConcurrent } from './concurrency.ts';
 import { success } from './envelope.ts';
 import { ErrorCode } from './errors.ts';
 import { type HistoryMessage, toWire } from './history.ts';
-import { ULID } from './ids.ts';
 import type { GroupMembershipIndex, MessageSyncStore, StoredMessage } from './ports.ts';
 
 export const SYNC_DEFAULT_LIMIT = 50;
@@ -31,9 +32,7 @@ const GROUP_QUERY_CONCURRENCY = 16;
 export const syncSchema = z.object({
   /** The last message id the client saw; absent, null or empty: from the beginning. */
   since: z
-    .string()
-    .transform((value) => value.toUpperCase())
-    .refine((value) => value === '' || ULID.test(value), 'since must be a message id (ULID)')
+    .union([z.literal(''), messageIdSchema])
     .nullish()
     .transform((value) => value || undefined),
   limit: z

@@ -27,6 +27,8 @@ const unauthorized: WebSocketResult = { statusCode: 401, body: 'Unauthorized' };
 
 export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;
+  /** Set once registration starts: a failure after it must undo it (see rollBack). */
+  let registration: { userId: string; callbackUrl: string } | undefined;
   try {
     const services = getServices();
     const token = tokenFromConnectRequest(event);
@@ -36,6 +38,7 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
     }
     const identity = await verifyConfiguredToken(token);
     const callbackUrl = callbackUrlFor(event.requestContext);
+    registration = { userId: identity.userId, callbackUrl };
     const record = await services.presenceRegistry(callbackUrl).open(connectionId, identity);
     if (services.config.sessionMode === 'single') {
       const { connectionIds } = await services
@@ -61,9 +64,23 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
       return unauthorized;
     }
     log('error', 'connect failed', { connectionId, error });
+    if (registration) await rollBack(connectionId, registration.userId, registration.callbackUrl);
     return { statusCode: 500, body: 'Internal server error' };
   }
 };
+
+/**
+ * A refused handshake gets no `$disconnect`, so a registration that a later step failed
+ * would stay behind as a phantom connection: remove it (and say `offline` if it had
+ * said `online`).
+ */
+async function rollBack(connectionId: string, userId: string, callbackUrl: string): Promise<void> {
+  try {
+    await getServices().presenceRegistry(callbackUrl).close(connectionId, userId);
+  } catch (error) {
+    log('error', 'connect rollback failed; the row expires with its TTL', { connectionId, error });
+  }
+}
 
 let lambda: LambdaClient | undefined;
 

@@ -1,0 +1,70 @@
+/**
+ * The `$connect` handler's failure path: when a step after registration fails, the
+ * handshake is refused (500) and the registration is undone, since API Gateway sends no
+ * `$disconnect` for a refused handshake. The failure is injected into single-session
+ * kicking, which cannot be made to fail for real here.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { SignJWT } from 'jose';
+import { handler } from '../../functions/handlers/connect.ts';
+import { loadConfig } from '../../functions/runtime/config.ts';
+import { type Services, setServices } from '../../functions/runtime/container.ts';
+import { startTestStores, type TestStores } from '../support/stores.ts';
+
+const SECRET = 'connect-handler-test-secret-0123456789';
+let stores: TestStores;
+
+before(async () => {
+  stores = await startTestStores();
+  const config = loadConfig({
+    CONNECTIONS_TABLE: stores.dynamo.tables.connections,
+    PRESENCE_TABLE: stores.dynamo.tables.presence,
+    MESSAGES_TABLE: stores.dynamo.tables.messages,
+    GROUPS_TABLE: stores.dynamo.tables.groups,
+    ROOMS_TABLE: stores.dynamo.tables.rooms,
+    READ_STATE_TABLE: stores.dynamo.tables.readState,
+    JWT_SECRET: SECRET,
+    SESSION_MODE: 'single',
+    WS_CALLBACK_URL: 'http://127.0.0.1:9/local',
+  });
+  const registry = stores.registry();
+  // Only what the handler touches before the injected failure.
+  setServices({
+    config,
+    registry,
+    presenceRegistry: () => registry,
+    singleSession: () => ({
+      kickOlder: async () => {
+        throw new Error('injected: DynamoDB unavailable');
+      },
+    }),
+  } as unknown as Services);
+});
+
+after(async () => {
+  setServices(undefined);
+  await stores.stop();
+});
+
+describe('$connect', () => {
+  it('refuses the handshake with 500 and leaves no connection behind when a later step fails', async () => {
+    const token = await new SignJWT({ sub: 'rollback-user', exp: Math.floor(Date.now() / 1000) + 60 })
+      .setProtectedHeader({ alg: 'HS256' })
+      .sign(new TextEncoder().encode(SECRET));
+    const countsBefore = await stores.presence.counts();
+    const result = await handler({
+      requestContext: {
+        connectionId: 'rollback-conn',
+        routeKey: '$connect',
+        domainName: 'x',
+        stage: 'local',
+      },
+      queryStringParameters: { token },
+    } as never);
+    assert.equal(result.statusCode, 500);
+    assert.equal(await stores.connections.get('rollback-conn'), undefined);
+    assert.deepEqual(await stores.presence.connectionsOf(['rollback-user']), []);
+    assert.deepEqual(await stores.presence.counts(), countsBefore);
+  });
+});
