@@ -87,6 +87,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   broadcastAllowAll: context.boolean('broadcastAllowAll'),
   connectionTtlSeconds: context.number('connectionTtlSeconds'),
   maxGroupMembers: context.number('maxGroupMembers'),
+  maxRoomsPerConnection: context.number('maxRoomsPerConnection'),
   fanOutConcurrency: context.number('fanOutConcurrency'),
   messageRetentionDays: context.number('messageRetentionDays'),
   sessionMode: context.string('sessionMode') as ChatStackProps['sessionMode'],

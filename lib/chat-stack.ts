@@ -57,6 +57,13 @@ export interface ChatStackProps extends StackProps, JwtOptions {
   readonly maxGroupMembers?: number;
 
   /**
+   * Rooms one connection may be in (`MAX_ROOMS_PER_CONNECTION`); at least 1.
+   *
+   * @default - the handlers' default (50)
+   */
+  readonly maxRoomsPerConnection?: number;
+
+  /**
    * Parallel Management API posts per fan-out (`FANOUT_CONCURRENCY`).
    *
    * @default - the handlers' default (32)
@@ -154,6 +161,9 @@ export class ChatStack extends Stack {
     }
     if (props.fanOutConcurrency !== undefined) {
       sharedEnvironment.FANOUT_CONCURRENCY = String(props.fanOutConcurrency);
+    }
+    if (props.maxRoomsPerConnection !== undefined) {
+      sharedEnvironment.MAX_ROOMS_PER_CONNECTION = String(props.maxRoomsPerConnection);
     }
     if (props.messageRetentionDays !== undefined) {
       sharedEnvironment.MESSAGE_RETENTION_DAYS = String(props.messageRetentionDays);
@@ -280,6 +290,7 @@ function validateSettings(props: ChatStackProps): void {
   );
   checkInteger('maxGroupMembers', 2, 'a group has a creator and at least one member');
   checkInteger('fanOutConcurrency', 1, 'at least one post at a time');
+  checkInteger('maxRoomsPerConnection', 1, 'a connection must be able to join a room');
   checkInteger('messageRetentionDays', 0, '0 keeps messages for ever');
   const sessionModes: readonly unknown[] = ['multi', 'single'];
   if (props.sessionMode !== undefined && !sessionModes.includes(props.sessionMode)) {

@@ -127,6 +127,7 @@ describe('stage and runtime settings', () => {
     maxGroupMembers: 50,
     fanOutConcurrency: 8,
     messageRetentionDays: 30,
+    maxRoomsPerConnection: 5,
   });
 
   it('names and throttles both stages', () => {
@@ -159,6 +160,7 @@ describe('stage and runtime settings', () => {
       assert.equal(env.MAX_GROUP_MEMBERS, '50');
       assert.equal(env.FANOUT_CONCURRENCY, '8');
       assert.equal(env.MESSAGE_RETENTION_DAYS, '30');
+      assert.equal(env.MAX_ROOMS_PER_CONNECTION, '5');
     }
   });
 });
