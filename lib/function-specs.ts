@@ -126,8 +126,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       ...senderAndCleanup,
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem'] },
       messages: { actions: ['PutItem'] },
+      // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
+      guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },
-    manageConnections: ['POST'],
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['POST', 'DELETE'],
   },
   sendGroupMessage: {
     entry: 'functions/handlers/send-group-message.ts',
@@ -136,9 +139,12 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       ...senderAndCleanup,
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
       messages: { actions: ['PutItem'] },
+      // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
+      guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
       groups: { actions: ['Query'] },
     },
-    manageConnections: ['POST'],
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['POST', 'DELETE'],
   },
   createGroup: {
     entry: 'functions/handlers/create-group.ts',
@@ -147,6 +153,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       connections: { actions: ['GetItem'] },
       groups: { actions: ['PutItem', 'BatchWriteItem'] },
     },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
   },
   broadcast: {
     entry: 'functions/handlers/broadcast.ts',
@@ -155,7 +163,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       ...senderAndCleanup,
       presence: { actions: ['UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
     },
-    manageConnections: ['POST'],
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['POST', 'DELETE'],
   },
   ping: {
     entry: 'functions/handlers/ping.ts',
@@ -180,6 +189,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['GetItem', 'Query'], indexes: ['byMember'] },
       rooms: { actions: ['Query', 'BatchWriteItem'] },
       readState: { actions: ['Query'] },
+      guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },
     manageConnections: ['POST'],
     verifiesTokens: true,
@@ -192,6 +202,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       connections: { actions: ['GetItem', 'UpdateItem'] },
       rooms: { actions: ['PutItem'] },
     },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
   },
   leaveRoom: {
     entry: 'functions/handlers/leave-room.ts',
@@ -200,6 +212,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       connections: { actions: ['GetItem', 'UpdateItem'] },
       rooms: { actions: ['DeleteItem'] },
     },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
   },
   sendRoomMessage: {
     entry: 'functions/handlers/send-room-message.ts',
@@ -210,8 +224,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       // connection's rooms; DeleteItem: this room's row of a gone connection.
       rooms: { actions: ['Query', 'BatchWriteItem', 'DeleteItem'] },
       messages: { actions: ['PutItem'] },
+      // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
+      guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },
-    manageConnections: ['POST'],
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['POST', 'DELETE'],
   },
   history: {
     entry: 'functions/handlers/history.ts',
@@ -222,6 +239,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['GetItem'] },
       rooms: { actions: ['GetItem', 'Query'] },
     },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
   },
   sync: {
     entry: 'functions/handlers/sync.ts',
@@ -231,6 +250,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       messages: { actions: ['Query'], indexes: ['byInbox', 'byOutbox'] },
       groups: { actions: ['Query'], indexes: ['byMember'] },
     },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
   },
   markRead: {
     entry: 'functions/handlers/mark-read.ts',
@@ -246,7 +267,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       // UpdateItem: the forward-only position; GetItem: the position when it did not move.
       readState: { actions: ['UpdateItem', 'GetItem'] },
     },
-    manageConnections: ['POST'],
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['POST', 'DELETE'],
   },
   deleteMessage: {
     entry: 'functions/handlers/delete-message.ts',
@@ -262,7 +284,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
       rooms: { actions: ['Query', 'BatchWriteItem'] },
     },
-    manageConnections: ['POST'],
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['POST', 'DELETE'],
   },
 };
 

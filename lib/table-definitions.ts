@@ -31,7 +31,7 @@ export interface TableDefinition {
   readonly indexes: readonly IndexDefinition[];
 }
 
-export type TableId = 'connections' | 'presence' | 'messages' | 'groups' | 'rooms' | 'readState';
+export type TableId = 'connections' | 'presence' | 'messages' | 'groups' | 'rooms' | 'readState' | 'guards';
 
 /** Number of partitions the online-user index is spread over (see docs/architecture.md). */
 export const PRESENCE_SHARDS = 16;
@@ -126,6 +126,18 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
     localName: 'chat-read-state',
     partitionKey: { name: 'userId', type: 'S' },
     sortKey: { name: 'roomId', type: 'S' },
+    indexes: [],
+  },
+  /**
+   * Abuse guards, one item per key: rate-limit windows (`rate#…`, a counter per user and
+   * window) and idempotency records (`dedupe#…`, the first message id of a
+   * `client_msg_id`). Conditional writes only; items expire through `expiresAt`.
+   */
+  guards: {
+    envVar: 'GUARDS_TABLE',
+    localName: 'chat-guards',
+    partitionKey: { name: 'guardKey', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
     indexes: [],
   },
 };
