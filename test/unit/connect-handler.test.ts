@@ -10,6 +10,7 @@ import { SignJWT } from 'jose';
 import { handler } from '../../functions/handlers/connect.ts';
 import { loadConfig } from '../../functions/runtime/config.ts';
 import { type Services, setServices } from '../../functions/runtime/container.ts';
+import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
 import { startTestStores, type TestStores } from '../support/stores.ts';
 
 const SECRET = 'connect-handler-test-secret-0123456789';
@@ -18,12 +19,12 @@ let stores: TestStores;
 before(async () => {
   stores = await startTestStores();
   const config = loadConfig({
-    CONNECTIONS_TABLE: stores.dynamo.tables.connections,
-    PRESENCE_TABLE: stores.dynamo.tables.presence,
-    MESSAGES_TABLE: stores.dynamo.tables.messages,
-    GROUPS_TABLE: stores.dynamo.tables.groups,
-    ROOMS_TABLE: stores.dynamo.tables.rooms,
-    READ_STATE_TABLE: stores.dynamo.tables.readState,
+    ...Object.fromEntries(
+      Object.entries(tableDefinitions).map(([id, definition]) => [
+        definition.envVar,
+        stores.dynamo.tables[id as TableId],
+      ]),
+    ),
     JWT_SECRET: SECRET,
     SESSION_MODE: 'single',
     WS_CALLBACK_URL: 'http://127.0.0.1:9/local',
