@@ -4,6 +4,8 @@
  *   npx cdk deploy -c jwksUrl=https://idp.example.com/.well-known/jwks.json \
  *     -c jwtIssuer=https://idp.example.com/ -c jwtAudience=chat
  *   npx cdk deploy -c sessionMode=single   # one connection per user
+ *   npx cdk deploy -c allowedOrigins=https://chat.example.com -c maxConnectionsPerUser=5 \
+ *     -c alarmEmail=ops@example.com
  * See ChatStackProps for what each key means and its default.
  */
 import { App } from 'aws-cdk-lib';
@@ -92,5 +94,13 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   messageRetentionDays: context.number('messageRetentionDays'),
   sessionMode: context.string('sessionMode') as ChatStackProps['sessionMode'],
   retainData: context.boolean('retainData'),
+  allowedOrigins: context
+    .string('allowedOrigins')
+    ?.split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean),
+  maxConnectionsPerUser: context.number('maxConnectionsPerUser'),
+  alarmEmail: context.string('alarmEmail'),
+  apiGatewayCloudWatchRole: context.boolean('apiGatewayCloudWatchRole'),
   logRetention: logRetention(context.number('logRetentionDays')),
 });

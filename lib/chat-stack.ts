@@ -2,7 +2,9 @@ import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-
 import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { ChatAlarms } from './constructs/chat-alarms.ts';
 import { ChatFunction } from './constructs/chat-function.ts';
 import { ChatHttpApi } from './constructs/chat-http-api.ts';
 import { ChatTables } from './constructs/chat-tables.ts';
@@ -17,6 +19,7 @@ import {
   ROUTE_SELECTION_EXPRESSION,
   webSocketRoutes,
 } from './function-specs.ts';
+import { acknowledgeNagFindings } from './nag-suppressions.ts';
 import { tableDefinitions } from './table-definitions.ts';
 
 export interface ChatStackProps extends StackProps, JwtOptions {
@@ -103,6 +106,37 @@ export interface ChatStackProps extends StackProps, JwtOptions {
    * @default ['*']
    */
   readonly corsAllowOrigins?: string[];
+
+  /**
+   * Origins the WebSocket `$connect` accepts (`ALLOWED_ORIGINS`). A handshake with another
+   * `Origin` header is refused with 403; one without (non-browser clients) is accepted.
+   *
+   * @default - any origin
+   */
+  readonly allowedOrigins?: string[];
+
+  /**
+   * Open connections per user (`MAX_CONNECTIONS_PER_USER`); a handshake beyond it is
+   * refused with 429. 0 means unlimited.
+   *
+   * @default - the handlers' default (10)
+   */
+  readonly maxConnectionsPerUser?: number;
+
+  /**
+   * Receives the alarms by e-mail (an SNS topic with this subscription).
+   *
+   * @default - alarms without notifications
+   */
+  readonly alarmEmail?: string;
+
+  /**
+   * Create the account-level role API Gateway needs to write WebSocket access logs
+   * (`AWS::ApiGateway::Account`). Set to false when the account already has one.
+   *
+   * @default true
+   */
+  readonly apiGatewayCloudWatchRole?: boolean;
 }
 
 /**
@@ -129,6 +163,9 @@ export class ChatStack extends Stack {
   readonly webSocket: ChatWebSocketApi;
   readonly functions: Readonly<Record<FunctionId, ChatFunction>>;
   readonly httpApi: ChatHttpApi;
+  readonly alarms: ChatAlarms;
+  /** Failed asynchronous invocations (the welcome push) after Lambda's retries. */
+  readonly deadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: ChatStackProps = {}) {
     super(scope, id, props);
@@ -148,6 +185,14 @@ export class ChatStack extends Stack {
       routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
       stageName: props.stageName,
       throttle,
+      logRetention: props.logRetention,
+      removalPolicy,
+      createCloudWatchRole: props.apiGatewayCloudWatchRole,
+    });
+    this.deadLetterQueue = new sqs.Queue(this, 'AsyncDeadLetterQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
     });
 
     // Every function gets every table name: IAM, not the environment, limits what it touches.
@@ -171,6 +216,12 @@ export class ChatStack extends Stack {
     if (props.sessionMode !== undefined) {
       sharedEnvironment.SESSION_MODE = props.sessionMode;
     }
+    if (props.allowedOrigins?.length) {
+      sharedEnvironment.ALLOWED_ORIGINS = props.allowedOrigins.join(',');
+    }
+    if (props.maxConnectionsPerUser !== undefined) {
+      sharedEnvironment.MAX_CONNECTIONS_PER_USER = String(props.maxConnectionsPerUser);
+    }
 
     const routed = new Set<FunctionId>([...Object.values(webSocketRoutes), 'httpApi']);
     const functions = {} as Record<FunctionId, ChatFunction>;
@@ -186,6 +237,8 @@ export class ChatStack extends Stack {
         },
         logRetention: props.logRetention,
         logRemovalPolicy: removalPolicy,
+        // Only asynchronously invoked functions can fail without a caller to see it.
+        deadLetterQueue: routed.has(functionId) ? undefined : this.deadLetterQueue,
       });
     }
     this.functions = functions;
@@ -201,8 +254,32 @@ export class ChatStack extends Stack {
       routes: httpRoutes,
       corsAllowOrigins: props.corsAllowOrigins,
       throttle,
+      logRetention: props.logRetention,
+      removalPolicy,
     });
 
+    this.alarms = new ChatAlarms(this, 'Alarms', { alarmEmail: props.alarmEmail });
+    for (const [functionId, fn] of entries(functions)) {
+      this.alarms.forFunction(pascalCase(functionId), fn.function);
+    }
+    this.alarms.forDeadLetterQueue('AsyncDeadLetterQueue', this.deadLetterQueue);
+    this.alarms.add('WebSocketIntegrationErrors', this.webSocket.metric('IntegrationError'), 5);
+    this.alarms.add('WebSocketExecutionErrors', this.webSocket.metric('ExecutionError'), 5);
+    this.alarms.add(
+      'HttpApiServerErrors',
+      this.httpApi.stage.metricServerError({ period: Duration.minutes(5), statistic: 'Sum' }),
+      5,
+    );
+
+    acknowledgeNagFindings({
+      apis: [this.webSocket.api, this.httpApi.api],
+      functions: Object.values(functions),
+      jwtSecret: this.jwt.generatedSecret,
+      apiGatewayCloudWatchRole: this.webSocket.cloudWatchRole,
+      manageConnectionsResources: (['POST', 'GET', 'DELETE'] as const).map((method) =>
+        this.webSocket.manageConnectionsNagResource(method),
+      ),
+    });
     this.addOutputs();
   }
 
@@ -292,6 +369,14 @@ function validateSettings(props: ChatStackProps): void {
   checkInteger('fanOutConcurrency', 1, 'at least one post at a time');
   checkInteger('maxRoomsPerConnection', 1, 'a connection must be able to join a room');
   checkInteger('messageRetentionDays', 0, '0 keeps messages for ever');
+  checkInteger('maxConnectionsPerUser', 0, '0 means unlimited');
+  for (const origin of props.allowedOrigins ?? []) {
+    if (!/^https?:\/\/[^/\s,]+$/.test(origin)) {
+      throw new Error(
+        `allowedOrigins entries must look like https://host[:port] with no path; received ${JSON.stringify(origin)}.`,
+      );
+    }
+  }
   const sessionModes: readonly unknown[] = ['multi', 'single'];
   if (props.sessionMode !== undefined && !sessionModes.includes(props.sessionMode)) {
     throw new Error(

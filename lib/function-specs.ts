@@ -151,7 +151,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'create_group: creates a group with its members',
     tables: {
       connections: { actions: ['GetItem'] },
-      groups: { actions: ['PutItem', 'BatchWriteItem'] },
+      // Query (byMember): the creator's groups, for MAX_GROUPS_PER_USER.
+      groups: { actions: ['PutItem', 'BatchWriteItem', 'Query'], indexes: ['byMember'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['DELETE'],

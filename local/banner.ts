@@ -47,6 +47,8 @@ export function formatBanner({
     `  Connections         idle timeout ${idleTimeoutSeconds} s, at most ${maxConnectionSeconds} s`,
     '',
   ];
+  const faults = runtime.faults.describe();
+  if (faults) lines.push(`  FAULT INJECTION ON  ${faults}`, '');
   if (sampleToken) {
     lines.push(
       'Connect as user 1 (token valid for 24 h):',

@@ -32,7 +32,16 @@ Environment:
   DYNAMODB_ENDPOINT                      use DynamoDB Local / LocalStack / AWS instead of the embedded one
   IDLE_TIMEOUT_SECONDS                   default ${DEFAULT_IDLE_TIMEOUT_SECONDS}
   MAX_CONNECTION_SECONDS                 default ${DEFAULT_MAX_CONNECTION_SECONDS}
-  BLOCKED_WORDS, BROADCAST_ALLOW_ALL, ... handler configuration, passed through`;
+  BLOCKED_WORDS, BROADCAST_ALLOW_ALL, ... handler configuration, passed through
+
+Fault injection (off by default; see docs/soak.md):
+  FAULT_POST_RATE                 share 0-1 of @connections POSTs that fail
+  FAULT_POST_STATUSES             statuses they fail with, e.g. 429,500 (default) or 429,500,410
+  FAULT_POST_LATENCY_MS           every POST waits a uniform 0..N ms
+  FAULT_POST_MAX_CONSECUTIVE      failures in a row of one post to one connection (default 2)
+  FAULT_DYNAMODB_THROTTLE_RATE    share 0-1 of DynamoDB requests throttled (400 ProvisionedThroughputExceeded)
+  FAULT_DYNAMODB_MAX_CONSECUTIVE  throttles in a row of one SDK call (default unlimited)
+  FAULT_SEED                      PRNG seed (default 1)`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);

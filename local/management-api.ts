@@ -6,6 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConnectionRegistry } from './connections.ts';
+import type { FaultInjector } from './faults.ts';
 import { BodyTooLargeError, readBody, sendAwsError, sendJson } from './http-util.ts';
 import { elapsed, type Logger } from './log.ts';
 import { MAX_MESSAGE_BYTES } from './websocket-gateway.ts';
@@ -39,6 +40,8 @@ export interface ManagementApiOptions {
   readonly stage: string;
   readonly connections: ConnectionRegistry;
   readonly logger: Logger;
+  /** Fault injection for POSTs (off unless configured). */
+  readonly faults?: FaultInjector;
 }
 
 export async function handleManagementRequest(
@@ -50,15 +53,16 @@ export async function handleManagementRequest(
   const startedAt = Date.now();
   const status = await respond(req, res, target, options);
   const id = target.kind === 'connection' ? target.connectionId : '-';
-  options.logger.info(`API ${req.method} @connections ${id} ${status} ${elapsed(startedAt)}`);
+  const code = typeof status === 'number' ? status : `${status.injected} (injected fault)`;
+  options.logger.info(`API ${req.method} @connections ${id} ${code} ${elapsed(startedAt)}`);
 }
 
 async function respond(
   req: IncomingMessage,
   res: ServerResponse,
   target: ManagementTarget,
-  { stage, connections }: ManagementApiOptions,
-): Promise<number> {
+  { stage, connections, faults }: ManagementApiOptions,
+): Promise<number | { readonly injected: number }> {
   if (target.kind === 'wrongStage') {
     // What AWS answers for a stage that does not exist; the local stage is `${stage}`.
     sendAwsError(res, 403, 'ForbiddenException', `Forbidden: no stage "${target.stage}" (use "${stage}")`);
@@ -84,7 +88,12 @@ async function respond(
         sendAwsError(res, 413, 'PayloadTooLargeException', `Message exceeds ${MAX_MESSAGE_BYTES} bytes`);
         return 413;
       }
-      // Looked up again: the connection may have closed while the body arrived.
+      const fault = faults?.enabled ? await faults.beforePost(target.connectionId, body) : undefined;
+      if (fault) {
+        sendAwsError(res, fault.status, fault.errorType, fault.message);
+        return { injected: fault.status };
+      }
+      // Looked up again: the connection may have closed while the body arrived (or the latency).
       if (!connections.findOpen(target.connectionId)?.postText(body)) return gone();
       res.writeHead(200, { 'content-length': 0 }).end();
       return 200;

@@ -9,7 +9,14 @@ import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { FunctionId } from '../lib/function-specs.ts';
 import { ConnectionRegistry } from './connections.ts';
-import { type EmbeddedDynamoDb, ensureTables, isDynamoDbRequest, startEmbeddedDynamoDb } from './dynamodb.ts';
+import {
+  DYNAMODB_TARGET_PREFIX,
+  type EmbeddedDynamoDb,
+  ensureTables,
+  isDynamoDbRequest,
+  startEmbeddedDynamoDb,
+} from './dynamodb.ts';
+import { FaultInjector, type FaultOptions, faultOptionsFromEnv, sendDynamoDbThrottle } from './faults.ts';
 import { FunctionRegistry, type LambdaHandler } from './functions.ts';
 import {
   applyHandlerEnvironment,
@@ -52,6 +59,11 @@ export interface LocalRuntimeOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Replace handler modules with functions, for tests of the runtime itself. */
   readonly handlers?: Partial<Record<FunctionId, LambdaHandler>>;
+  /**
+   * Fault injection (Management API POST failures and latency, DynamoDB throttles); off
+   * by default. Default: read from the FAULT_* environment variables.
+   */
+  readonly faults?: FaultOptions;
 }
 
 export interface LocalRuntime {
@@ -71,6 +83,8 @@ export interface LocalRuntime {
   readonly usesDevelopmentSecret: boolean;
   /** Everything the runtime set in process.env for the handlers. */
   readonly handlerEnv: Readonly<Record<string, string>>;
+  /** Fault injection: `enabled` is false unless configured; `configure` changes it while running. */
+  readonly faults: FaultInjector;
   /** Closes connections with 1001 (running `$disconnect`), waits for handlers, closes the database. */
   stop(): Promise<void>;
 }
@@ -130,12 +144,20 @@ interface Services {
   stage: string;
   region: string;
   logger: Logger;
+  /** Set once startup (table creation) is done, so startup itself is never throttled. */
+  faults?: FaultInjector;
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, services: Services): Promise<void> {
   const { dynamo, functions, connections, stage, logger, region } = services;
   const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
   if (isDynamoDbRequest(req)) {
+    if (services.faults?.enabled && services.faults.throttleDynamoDb(req)) {
+      logger.info(
+        `DDB ${String(req.headers['x-amz-target']).slice(DYNAMODB_TARGET_PREFIX.length)} 400 throttled (injected fault)`,
+      );
+      return sendDynamoDbThrottle(req, res);
+    }
     if (dynamo) return dynamo.handle(req, res);
     const message = `The embedded DynamoDB is off: DYNAMODB_ENDPOINT is ${services.externalDynamoDb}`;
     return sendAwsError(res, 400, 'UnknownOperationException', message);
@@ -147,7 +169,8 @@ async function route(req: IncomingMessage, res: ServerResponse, services: Servic
   if (functionName !== undefined)
     return handleInvokeRequest(req, res, functionName, { functions, logger, region });
   const target = matchManagementPath(rawPath, stage);
-  if (target) return handleManagementRequest(req, res, target, { stage, connections, logger });
+  if (target)
+    return handleManagementRequest(req, res, target, { stage, connections, logger, faults: services.faults });
   if (rawPath.startsWith(HTTP_API_PREFIX)) return handleHttpApiRequest(req, res, { functions, logger });
   sendJson(res, 404, { message: 'Not Found' });
 }
@@ -170,6 +193,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
     DEFAULT_MAX_CONNECTION_SECONDS,
   );
   const logger = createLogger({ quiet: options.quiet, sink: options.log });
+  const faults = new FaultInjector(options.faults ?? faultOptionsFromEnv());
   const stage = options.stage ?? DEFAULT_STAGE;
   const host = options.host ?? '127.0.0.1';
   const services: Services = { connections: new ConnectionRegistry(), stage, region: 'local', logger };
@@ -220,6 +244,10 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       maxConnectionMs: maxConnectionSeconds * 1000,
     });
 
+    services.faults = faults;
+    const faultSummary = faults.describe();
+    if (faultSummary) logger.warn(`Fault injection ON: ${faultSummary}`);
+
     let stopping: Promise<void> | undefined;
     const stop = () => {
       stopping ??= shutdown(server, services);
@@ -236,6 +264,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       ...(environment.jwtSecret ? { jwtSecret: environment.jwtSecret } : {}),
       usesDevelopmentSecret: environment.usesDevelopmentSecret,
       handlerEnv: environment.vars,
+      faults,
       stop,
     };
   } catch (error) {

@@ -28,8 +28,9 @@ export interface TokenVerifierOptions {
   readonly clockToleranceSeconds?: number;
 }
 
-const HMAC_ALGORITHMS = ['HS256'];
-const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'];
+/** Pinned: a token's `alg` header outside the list for the key kind is refused. */
+export const HMAC_ALGORITHMS = ['HS256'];
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256', 'PS256', 'EdDSA'];
 
 function rolesOf(payload: JWTPayload): string[] {
   const roles = new Set<string>();
@@ -44,8 +45,46 @@ export function secretKey(secret: string): VerificationKey {
   return { kind: 'secret', secret: new TextEncoder().encode(secret) };
 }
 
-export function jwksKey(url: string): VerificationKey {
-  return { kind: 'jwks', keys: createRemoteJWKSet(new URL(url)) };
+/**
+ * JWKS caching, per container. A token whose `kid` is not in the cached set triggers a
+ * refetch (key rotation: a new key works without a restart), at most once per cooldown so
+ * forged `kid`s cannot make us hammer the IdP. The cached set is refetched after
+ * `cacheMaxAge` anyway, so a key removed from the JWKS stops being accepted within that
+ * time (at once if a rotation refetch happened since).
+ */
+export const JWKS_CACHE_DEFAULTS = {
+  /** At most one refetch per 30 s. */
+  cooldownDuration: 30_000,
+  /** A fetched set is used for at most 10 minutes. */
+  cacheMaxAge: 600_000,
+  /** The IdP must answer within 5 s. */
+  timeoutDuration: 5_000,
+} as const;
+
+export interface JwksCacheOptions {
+  readonly cooldownDuration?: number;
+  readonly cacheMaxAge?: number;
+  readonly timeoutDuration?: number;
+}
+
+export function jwksKey(url: string, options: JwksCacheOptions = {}): VerificationKey {
+  return { kind: 'jwks', keys: createRemoteJWKSet(new URL(url), { ...JWKS_CACHE_DEFAULTS, ...options }) };
+}
+
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
+
+/**
+ * True when a token's `exp` (epoch seconds), stored with the connection, has passed,
+ * allowing the same clock tolerance as verification at `$connect` (so a token accepted
+ * there is not refused on the first command).
+ */
+export function tokenExpired(
+  expiresAt: number | undefined,
+  nowSeconds: number,
+  clockToleranceSeconds = DEFAULT_CLOCK_TOLERANCE_SECONDS,
+): boolean {
+  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return false;
+  return nowSeconds > expiresAt + clockToleranceSeconds;
 }
 
 export async function verifyToken(
@@ -58,7 +97,7 @@ export async function verifyToken(
     const verifyOptions = {
       issuer: options.issuer,
       audience: options.audience,
-      clockTolerance: options.clockToleranceSeconds ?? 30,
+      clockTolerance: options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS,
       requiredClaims: ['sub', 'exp'],
     };
     const result =

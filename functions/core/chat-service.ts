@@ -10,10 +10,19 @@ import type {
   SendMessageInput,
 } from './commands.ts';
 import { assertContentLength, assertGroupId } from './commands.ts';
+import type { ContentFilter } from './content-filter.ts';
 import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
 import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
+import { admitAndStore, type MessageGuards } from './guards.ts';
 import { newGroupId, newMessageId, privateRoomId } from './ids.ts';
-import type { GroupStore, MessageStore, PresenceStore, StoredMessage, UserConnections } from './ports.ts';
+import type {
+  GroupMembershipIndex,
+  GroupStore,
+  MessageStore,
+  PresenceStore,
+  StoredMessage,
+  UserConnections,
+} from './ports.ts';
 
 export interface Sender {
   readonly userId: string;
@@ -24,6 +33,8 @@ export interface ChatSettings {
   readonly maxGroupMembers: number;
   readonly maxContentLength: number;
   readonly broadcastAllowAll: boolean;
+  /** Groups a user may be in when creating one (`create_group` beyond it answers 3001); unset: no limit. */
+  readonly maxGroupsPerUser?: number;
 }
 
 /** Pushes go through `deliver` (notifier, registry for 410s, fan-out concurrency, log). */
@@ -32,6 +43,12 @@ export interface ChatServiceDependencies extends DeliveryDependencies {
   readonly messages: MessageStore;
   readonly groups: GroupStore;
   readonly settings: ChatSettings;
+  /** Blocked content answers 10007 (3008 in groups) and is neither stored nor delivered; unset: no filter. */
+  readonly contentFilter?: ContentFilter;
+  /** Rate limit and `client_msg_id` dedupe for messages; unset: neither. */
+  readonly guards?: MessageGuards;
+  /** The creator's groups, for `maxGroupsPerUser`. */
+  readonly membership?: GroupMembershipIndex;
   readonly now?: () => Date;
 }
 
@@ -40,6 +57,10 @@ export interface MessageSent {
   readonly message_id: string;
   readonly room_id: string;
   readonly delivered: number;
+  /** Extension: connections still failing after retries (410s not counted). */
+  readonly failed: number;
+  /** Extension: present (true) when this was a retry of a `client_msg_id` already stored. */
+  readonly duplicate?: true;
   readonly time: string;
 }
 
@@ -48,6 +69,10 @@ export interface GroupMessageSent {
   readonly group_id: string;
   readonly message_id: string;
   readonly sent_count: number;
+  /** Extension: connections still failing after retries (410s not counted). */
+  readonly failed: number;
+  /** Extension: present (true) when this was a retry of a `client_msg_id` already stored. */
+  readonly duplicate?: true;
   readonly time: string;
 }
 
@@ -61,6 +86,8 @@ export interface GroupCreated {
 export interface BroadcastSent {
   readonly type: 'broadcast_sent';
   readonly sent_count: number;
+  /** Extension: connections still failing after retries (410s not counted). */
+  readonly failed: number;
 }
 
 /** Stores a message before it is pushed; a failed write is `failureCode` (10008, 3009). */
@@ -92,8 +119,17 @@ export class ChatService {
     assertContentLength(content, this.deps.settings.maxContentLength);
   }
 
+  /** Throws `code` (10007, 3008) when the content filter blocks `content`. */
+  private async checkContent(content: string, code: ErrorCodeValue): Promise<void> {
+    if ((await this.deps.contentFilter?.check(content))?.blocked) {
+      const what = code === ErrorCode.groupContentBlocked ? 'group message' : 'message';
+      throw new ChatError(code, `${what} has blocked content`);
+    }
+  }
+
   async sendMessage(sender: Sender, input: SendMessageInput): Promise<MessageSent> {
     this.checkContentLength(input.content);
+    await this.checkContent(input.content, ErrorCode.contentBlocked);
     const now = this.now();
     const message: StoredMessage = {
       roomId: privateRoomId(sender.userId, input.to_user_id),
@@ -107,29 +143,60 @@ export class ChatService {
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
     };
     // Stored before delivery (an offline recipient reads it from history later); the
-    // recipient lookup does not depend on the write, so the two overlap.
-    const [, online] = await Promise.all([
-      storeMessage(this.deps.messages, message, ErrorCode.messageNotStored),
+    // recipient lookup does not depend on the write, so the two overlap. The guards
+    // (rate limit, dedupe) come first; a duplicate answers with the first message.
+    const [accepted, online] = await Promise.all([
+      admitAndStore(this.deps.guards, message, now, (admitted) =>
+        storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored),
+      ),
       this.deps.presence.connectionsOf([input.to_user_id]),
     ]);
+    const stored = accepted.message;
+    if (accepted.duplicate) {
+      return {
+        type: 'message_sent',
+        message_id: stored.messageId,
+        room_id: stored.roomId,
+        delivered: 0,
+        failed: 0,
+        duplicate: true,
+        time: stored.createdAt,
+      };
+    }
+    // A recovered first attempt is the same conversation (guards.ts refuses any other).
     const recipients = recipientsOf(online);
     const result = await deliver(this.deps, recipients, {
       type: 'new_message',
-      message_id: message.messageId,
-      room_id: message.roomId,
+      message_id: stored.messageId,
+      room_id: stored.roomId,
       from_user_id: sender.userId,
       to_user_id: input.to_user_id,
-      content: message.content,
-      message_type: message.messageType,
-      time: message.createdAt,
+      content: stored.content,
+      message_type: stored.messageType,
+      time: stored.createdAt,
     });
     return {
       type: 'message_sent',
-      message_id: message.messageId,
-      room_id: message.roomId,
+      message_id: stored.messageId,
+      room_id: stored.roomId,
       delivered: result.delivered,
-      time: message.createdAt,
+      failed: result.failed.length,
+      time: stored.createdAt,
     };
+  }
+
+  /**
+   * 3001 when the creator is already in `maxGroupsPerUser` groups: one keys-only Query of
+   * `byMember`, reading at most that many items. Members are not checked (see
+   * docs/drafts/security-abuse.md); concurrent creates may overshoot by those in flight.
+   */
+  private async checkGroupsPerUser(userId: string): Promise<void> {
+    const max = this.deps.settings.maxGroupsPerUser;
+    if (max === undefined || !this.deps.membership) return;
+    const groups = await this.deps.membership.groupIdsOf(userId, max);
+    if (groups.length >= max) {
+      throw new ChatError(ErrorCode.groupInvalid, `a user may be in at most ${max} groups`);
+    }
   }
 
   async createGroup(sender: Sender, input: CreateGroupInput): Promise<GroupCreated> {
@@ -140,6 +207,7 @@ export class ChatService {
         `a group has at most ${this.deps.settings.maxGroupMembers} members; received ${memberIds.length}`,
       );
     }
+    await this.checkGroupsPerUser(sender.userId);
     const now = this.now();
     const groupId = newGroupId(now);
     await this.deps.groups.create({
@@ -160,6 +228,7 @@ export class ChatService {
     if (!group?.memberIds.includes(sender.userId)) {
       throw new ChatError(ErrorCode.forbidden, 'not a member of this group');
     }
+    await this.checkContent(input.content, ErrorCode.groupContentBlocked);
     const now = this.now();
     const message: StoredMessage = {
       roomId: group.groupId,
@@ -173,26 +242,41 @@ export class ChatService {
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
     };
     const others = group.memberIds.filter((userId) => userId !== sender.userId);
-    const [, online] = await Promise.all([
-      storeMessage(this.deps.messages, message, ErrorCode.groupMessageNotStored),
+    const [accepted, online] = await Promise.all([
+      admitAndStore(this.deps.guards, message, now, (admitted) =>
+        storeMessage(this.deps.messages, admitted, ErrorCode.groupMessageNotStored),
+      ),
       others.length > 0 ? this.deps.presence.connectionsOf(others) : [],
     ]);
+    const stored = accepted.message;
+    if (accepted.duplicate) {
+      return {
+        type: 'group_message_sent',
+        group_id: group.groupId,
+        message_id: stored.messageId,
+        sent_count: 0,
+        failed: 0,
+        duplicate: true,
+        time: stored.createdAt,
+      };
+    }
     const result = await deliver(this.deps, recipientsOf(online, sender.userId), {
       type: 'group_message',
       group_id: group.groupId,
       group_name: group.groupName,
-      message_id: message.messageId,
+      message_id: stored.messageId,
       from_user_id: sender.userId,
-      content: message.content,
-      message_type: message.messageType,
-      time: message.createdAt,
+      content: stored.content,
+      message_type: stored.messageType,
+      time: stored.createdAt,
     });
     return {
       type: 'group_message_sent',
       group_id: group.groupId,
-      message_id: message.messageId,
+      message_id: stored.messageId,
       sent_count: result.delivered,
-      time: message.createdAt,
+      failed: result.failed.length,
+      time: stored.createdAt,
     };
   }
 
@@ -201,6 +285,7 @@ export class ChatService {
       throw new ChatError(ErrorCode.forbidden, 'broadcast needs the admin role');
     }
     this.checkContentLength(input.message);
+    await this.checkContent(input.message, ErrorCode.contentBlocked);
     const data = {
       type: 'broadcast',
       from_user_id: sender.userId,
@@ -208,13 +293,16 @@ export class ChatService {
       time: this.now().toISOString(),
     };
     let sent = 0;
+    let failed = 0;
     try {
       for await (const page of this.deps.presence.allOnline()) {
-        sent += (await deliver(this.deps, recipientsOf(page), data)).delivered;
+        const result = await deliver(this.deps, recipientsOf(page), data, { name: 'broadcast' });
+        sent += result.delivered;
+        failed += result.failed.length;
       }
     } catch (error) {
       throw new ChatError(ErrorCode.broadcastFailed, 'broadcast failed', { cause: error });
     }
-    return { type: 'broadcast_sent', sent_count: sent };
+    return { type: 'broadcast_sent', sent_count: sent, failed };
   }
 }

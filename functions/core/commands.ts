@@ -7,10 +7,20 @@ import { z } from 'zod';
 import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
 import { GROUP_ID, isValidUserId, ULID } from './ids.ts';
 
+/**
+ * Lone surrogates (ill-formed UTF-16, e.g. `"\ud800"` in JSON) are refused in every text
+ * field: DynamoDB stores strings as UTF-8 and would silently turn them into U+FFFD, so what is
+ * stored, keyed and pushed would differ.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+export const isWellFormed = (value: string): boolean => !LONE_SURROGATE.test(value);
+const WELL_FORMED = 'must not contain lone surrogates (ill-formed UTF-16)';
+
 /** User ids are strings; integers on input are accepted and turned into strings. */
 export const userIdSchema = z
   .union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)])
   .transform((value) => String(value))
+  .refine(isWellFormed, WELL_FORMED)
   .refine(
     isValidUserId,
     'user id must be 1-128 characters, not blank, without control characters or a leading #',
@@ -23,12 +33,15 @@ export const messageIdSchema = z
   .refine((value) => ULID.test(value), 'must be a message id (ULID)');
 
 /** Text content; its length limit is applied by the service (it is configurable). */
-const contentSchema = z.string().refine((value) => value.trim().length > 0, 'content is empty');
+const contentSchema = z
+  .string()
+  .refine((value) => value.trim().length > 0, 'content is empty')
+  .refine(isWellFormed, WELL_FORMED);
 
 /** 1 text, 2 image, 3 file, 4 audio, 5 video. */
 const messageTypeSchema = z.number().int().min(1).max(5).default(1);
 
-const clientMessageIdSchema = z.string().min(1).max(128).optional();
+const clientMessageIdSchema = z.string().min(1).max(128).refine(isWellFormed, WELL_FORMED).optional();
 
 export const sendMessageSchema = z.object({
   to_user_id: userIdSchema,
@@ -49,7 +62,8 @@ export const createGroupSchema = z.object({
     .string()
     .transform((value) => value.trim())
     .refine((value) => value.length > 0, 'group name is empty')
-    .refine((value) => value.length <= 100, 'group name is longer than 100 characters'),
+    .refine((value) => value.length <= 100, 'group name is longer than 100 characters')
+    .refine(isWellFormed, WELL_FORMED),
   member_ids: z.array(userIdSchema).min(1),
 });
 

@@ -184,3 +184,27 @@ export class DeliveryError extends Error {
     super(message, options);
   }
 }
+
+/**
+ * Abuse guards (the `guards` table): rate-limit windows and `client_msg_id` dedupe
+ * records. Conditional writes only.
+ */
+export interface GuardStore {
+  /**
+   * Adds one to the counter `key` unless it already reached `limit`; true when counted.
+   * The item expires at `expiresAt` (epoch seconds).
+   */
+  countHit(key: string, limit: number, expiresAt: number): Promise<boolean>;
+  /**
+   * Records `message` under `key` unless a live, unreleased record is there. Returns
+   * undefined when this call claimed the key, else the message of the record found.
+   */
+  claim(
+    key: string,
+    message: StoredMessage,
+    expiresAt: number,
+    now: number,
+  ): Promise<StoredMessage | undefined>;
+  /** Gives a claimed key up (the message was refused), so a retry is treated as new. */
+  release(key: string): Promise<void>;
+}

@@ -7,8 +7,10 @@
 import { z } from 'zod';
 import { storeMessage } from './chat-service.ts';
 import { assertContentLength, parseCommand, sendMessageSchema } from './commands.ts';
+import type { ContentFilter } from './content-filter.ts';
 import { type DeliveryDependencies, deliver } from './delivery.ts';
 import { ChatError, connectionGoneError, ErrorCode } from './errors.ts';
+import { admitAndStore, type MessageGuards } from './guards.ts';
 import { newMessageId, ROOM_ID } from './ids.ts';
 import type { ConnectionRecord, ConnectionStore, MessageStore, RoomStore, StoredMessage } from './ports.ts';
 
@@ -66,6 +68,10 @@ export interface RoomServiceDependencies extends DeliveryDependencies {
   readonly rooms: RoomStore;
   readonly messages: MessageStore;
   readonly settings: RoomSettings;
+  /** Blocked content answers 10007 and is neither stored nor delivered; unset: no filter. */
+  readonly contentFilter?: ContentFilter;
+  /** Rate limit and `client_msg_id` dedupe for messages; unset: neither. */
+  readonly guards?: MessageGuards;
   readonly now?: () => Date;
 }
 
@@ -88,6 +94,10 @@ export interface RoomMessageSent {
   readonly room_id: string;
   readonly message_id: string;
   readonly sent_count: number;
+  /** Extension: connections still failing after retries (410s not counted). */
+  readonly failed: number;
+  /** Extension: present (true) when this was a retry of a `client_msg_id` already stored. */
+  readonly duplicate?: true;
   readonly time: string;
 }
 
@@ -161,6 +171,9 @@ export class RoomService {
     if (!connection.rooms?.includes(roomId)) throw notInRoom();
     const members = await this.deps.rooms.members(roomId);
     if (!members.some((member) => member.connectionId === connectionId)) throw notInRoom();
+    if ((await this.deps.contentFilter?.check(input.content))?.blocked) {
+      throw new ChatError(ErrorCode.contentBlocked, 'message has blocked content');
+    }
 
     const now = this.now();
     const message: StoredMessage = {
@@ -173,18 +186,32 @@ export class RoomService {
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
     };
-    await storeMessage(this.deps.messages, message, ErrorCode.messageNotStored);
+    const accepted = await admitAndStore(this.deps.guards, message, now, (admitted) =>
+      storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored),
+    );
+    const stored = accepted.message;
+    if (accepted.duplicate) {
+      return {
+        type: 'room_message_sent',
+        room_id: roomId,
+        message_id: stored.messageId,
+        sent_count: 0,
+        failed: 0,
+        duplicate: true,
+        time: stored.createdAt,
+      };
+    }
     const recipients = members
       .filter((member) => member.userId !== connection.userId)
       .map(({ connectionId: id, userId }) => ({ connectionId: id, userId }));
     const push = {
       type: 'room_message',
       room_id: roomId,
-      message_id: message.messageId,
+      message_id: stored.messageId,
       from_user_id: connection.userId,
-      content: message.content,
-      message_type: message.messageType,
-      time: message.createdAt,
+      content: stored.content,
+      message_type: stored.messageType,
+      time: stored.createdAt,
     };
     // A 410 closes that connection (which removes its rooms) and also deletes this room's
     // member row, in case the connection row was already gone.
@@ -196,9 +223,10 @@ export class RoomService {
     return {
       type: 'room_message_sent',
       room_id: roomId,
-      message_id: message.messageId,
+      message_id: stored.messageId,
       sent_count: result.delivered,
-      time: message.createdAt,
+      failed: result.failed.length,
+      time: stored.createdAt,
     };
   }
 }

@@ -5,6 +5,8 @@
  * A user's first connection pushes `presence` `online` to their online peers (never to
  * this connection, which cannot be posted to yet). With `SESSION_MODE=single`, the user's
  * older connections are then kicked and closed.
+ * Refusals: 403 for an `Origin` outside `ALLOWED_ORIGINS` (before the token is read),
+ * 401 for a bad token, 429 beyond `MAX_CONNECTIONS_PER_USER`; none leaves anything written.
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
@@ -12,6 +14,7 @@ import {
   AuthError,
   CHAT_SUBPROTOCOL,
   type ConnectRequest,
+  headerValue,
   offeredSubprotocols,
   tokenFromConnectRequest,
 } from '../core/auth.ts';
@@ -24,6 +27,19 @@ import type { WelcomeRequest } from './welcome.ts';
 export type ConnectEvent = APIGatewayProxyWebsocketEventV2 & ConnectRequest;
 
 const unauthorized: WebSocketResult = { statusCode: 401, body: 'Unauthorized' };
+const forbiddenOrigin: WebSocketResult = { statusCode: 403, body: 'Forbidden' };
+const tooManyConnections: WebSocketResult = { statusCode: 429, body: 'Too many connections' };
+
+/**
+ * `ALLOWED_ORIGINS`: a handshake whose `Origin` is present and not listed is refused.
+ * Non-browser clients send no Origin and are let through: the check stops other web
+ * sites from connecting with a user's token, the token itself authenticates everyone.
+ */
+export function originAllowed(origin: string | undefined, allowed: readonly string[] | undefined): boolean {
+  if (!allowed || origin === undefined) return true;
+  const normalized = origin.trim().replace(/\/+$/, '').toLowerCase();
+  return allowed.some((entry) => entry.toLowerCase() === normalized);
+}
 
 export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;
@@ -31,6 +47,11 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
   let registration: { userId: string; callbackUrl: string } | undefined;
   try {
     const services = getServices();
+    const origin = headerValue(event.headers, 'origin');
+    if (!originAllowed(origin, services.config.allowedOrigins)) {
+      log('info', 'connect refused', { connectionId, reason: 'origin not allowed', origin });
+      return forbiddenOrigin;
+    }
     const token = tokenFromConnectRequest(event);
     if (!token) {
       log('info', 'connect refused', { connectionId, reason: 'no token' });
@@ -38,8 +59,20 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
     }
     const identity = await verifyConfiguredToken(token);
     const callbackUrl = callbackUrlFor(event.requestContext);
+    const limit = connectionLimit(services);
+    if (limit > 0 && (await openConnectionCount(identity.userId, limit)) >= limit) {
+      log('info', 'connect refused', { connectionId, userId: identity.userId, reason: 'connection limit' });
+      return tooManyConnections;
+    }
     registration = { userId: identity.userId, callbackUrl };
     const record = await services.presenceRegistry(callbackUrl).open(connectionId, identity);
+    // Two handshakes racing past the check above both see the other here: both are refused
+    // (never more than the limit stays open; at worst one too many is refused).
+    if (limit > 0 && (await openConnectionCount(identity.userId, limit)) > limit) {
+      log('info', 'connect refused', { connectionId, userId: identity.userId, reason: 'connection limit' });
+      await rollBack(connectionId, identity.userId, callbackUrl);
+      return tooManyConnections;
+    }
     if (services.config.sessionMode === 'single') {
       const { connectionIds } = await services
         .singleSession(callbackUrl)
@@ -68,6 +101,27 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
     return { statusCode: 500, body: 'Internal server error' };
   }
 };
+
+/** `MAX_CONNECTIONS_PER_USER`; not applied with `SESSION_MODE=single`, which keeps one anyway. */
+function connectionLimit(services: ReturnType<typeof getServices>): number {
+  return services.config.sessionMode === 'single' ? 0 : services.config.maxConnectionsPerUser;
+}
+
+/**
+ * The user's open connections: the presence set, and, only when that reaches `limit`,
+ * the ids whose connection row is still live. A connection whose `$disconnect` never
+ * came stays in the set, but its row expires (CONNECTION_TTL_SECONDS), so it stops
+ * counting by then at the latest.
+ */
+async function openConnectionCount(userId: string, limit: number): Promise<number> {
+  const { presence, registry } = getServices();
+  const [entry] = await presence.connectionsOf([userId]);
+  const ids = entry?.connectionIds ?? [];
+  if (ids.length < limit) return ids.length;
+  const nowSeconds = Math.floor(Date.now() / 1000);
+  const rows = await Promise.all(ids.map((id) => registry.lookup(id)));
+  return rows.filter((row) => row && row.userId === userId && row.expiresAt > nowSeconds).length;
+}
 
 /**
  * A refused handshake gets no `$disconnect`, so a registration that a later step failed

@@ -4,6 +4,12 @@
  * handlers never ask where they run.
  */
 import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
+import {
+  type ContentFilterConfig,
+  MODERATION_FAIL_MODES,
+  type ModerationFailMode,
+  parseWordList,
+} from '../core/content-filter.ts';
 import { SESSION_MODES, type SessionMode } from '../core/sessions.ts';
 
 export class ConfigError extends Error {
@@ -34,7 +40,13 @@ export interface ChatConfig {
     readonly key?: JwtKeySource;
     readonly issuer?: string;
     readonly audience?: string;
+    /** Seconds of clock skew tolerated on `exp`/`nbf`, at `$connect` and for connected tokens. */
+    readonly clockToleranceSeconds: number;
   };
+  /** `Origin` values accepted at `$connect`; undefined accepts any (and a missing Origin is always accepted). */
+  readonly allowedOrigins?: readonly string[];
+  /** Open connections one user may have; a handshake beyond it is refused with 429. 0 = unlimited. */
+  readonly maxConnectionsPerUser: number;
   /** Lets every user broadcast, not only admins. */
   readonly broadcastAllowAll: boolean;
   /** Connection rows live this long; must exceed API Gateway's 2 h maximum. */
@@ -48,6 +60,16 @@ export interface ChatConfig {
   readonly messageRetentionDays: number;
   /** `multi` (default): any number of devices; `single`: a new connection closes the older ones. */
   readonly sessionMode: SessionMode;
+  /** Messages one user may send per minute, all connections and the HTTP API together (1029 beyond); 0 = off. */
+  readonly rateLimitPerMinute: number;
+  /** Groups a user may be in and still create one (`create_group` beyond it answers 3001). */
+  readonly maxGroupsPerUser: number;
+  /** Seconds a `client_msg_id` is remembered for dedupe. */
+  readonly dedupeTtlSeconds: number;
+  /** Content over this many characters (UTF-16 code units) answers 1002 (`MAX_CONTENT_LENGTH`, default 4,000). */
+  readonly maxContentLength: number;
+  /** The content filter: word list (`BLOCKED_WORDS`, `BLOCKED_WORDS_REPLACE`) and moderation service. */
+  readonly contentFilter: ContentFilterConfig;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -92,6 +114,30 @@ function sessionMode(env: Env): SessionMode {
   return raw as SessionMode;
 }
 
+/** `ALLOWED_ORIGINS`: comma-separated origins (`https://chat.example`); unset or empty = any. */
+function allowedOrigins(env: Env): string[] | undefined {
+  const list = (optional(env, 'ALLOWED_ORIGINS') ?? '')
+    .split(',')
+    .map((origin) => origin.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  return list.length > 0 ? list : undefined;
+}
+
+/** `BLOCKED_WORDS`, `BLOCKED_WORDS_REPLACE`, `MODERATION_URL`, `MODERATION_TIMEOUT_MS`, `MODERATION_FAIL_MODE`. */
+function contentFilter(env: Env): ContentFilterConfig {
+  const url = optional(env, 'MODERATION_URL');
+  const rawFailMode = optional(env, 'MODERATION_FAIL_MODE') ?? 'open';
+  if (!(MODERATION_FAIL_MODES as readonly string[]).includes(rawFailMode)) {
+    throw new ConfigError(`MODERATION_FAIL_MODE must be open or closed; received "${rawFailMode}".`);
+  }
+  const timeoutMs = integer(env, 'MODERATION_TIMEOUT_MS', 1_000, 1);
+  return {
+    blockedWords: parseWordList(env.BLOCKED_WORDS),
+    replaceShipped: optional(env, 'BLOCKED_WORDS_REPLACE') === 'true',
+    ...(url ? { moderation: { url, timeoutMs, failMode: rawFailMode as ModerationFailMode } } : {}),
+  };
+}
+
 const MINIMUM_CONNECTION_TTL_SECONDS = 2 * 3600 + 10 * 60;
 
 export function loadConfig(env: Env = process.env): ChatConfig {
@@ -114,7 +160,14 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     secretsManagerEndpoint: optional(env, 'SECRETS_MANAGER_ENDPOINT'),
     callbackUrl: optional(env, 'WS_CALLBACK_URL'),
     welcomeFunctionName: optional(env, 'WELCOME_FUNCTION_NAME'),
-    jwt: { key: jwtKey(env), issuer, audience },
+    jwt: {
+      key: jwtKey(env),
+      issuer,
+      audience,
+      clockToleranceSeconds: integer(env, 'JWT_CLOCK_TOLERANCE_SECONDS', 30, 0),
+    },
+    allowedOrigins: allowedOrigins(env),
+    maxConnectionsPerUser: integer(env, 'MAX_CONNECTIONS_PER_USER', 10, 0),
     broadcastAllowAll: optional(env, 'BROADCAST_ALLOW_ALL') === 'true',
     connectionTtlSeconds: integer(env, 'CONNECTION_TTL_SECONDS', 7800, MINIMUM_CONNECTION_TTL_SECONDS),
     fanOutConcurrency: integer(env, 'FANOUT_CONCURRENCY', 32, 1),
@@ -122,5 +175,10 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     maxRoomsPerConnection: integer(env, 'MAX_ROOMS_PER_CONNECTION', 50, 1),
     messageRetentionDays: integer(env, 'MESSAGE_RETENTION_DAYS', 0, 0),
     sessionMode: sessionMode(env),
+    rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 60, 0),
+    maxGroupsPerUser: integer(env, 'MAX_GROUPS_PER_USER', 100, 1),
+    dedupeTtlSeconds: integer(env, 'DEDUPE_TTL_SECONDS', 86_400, 60),
+    maxContentLength: integer(env, 'MAX_CONTENT_LENGTH', 4_000, 1),
+    contentFilter: contentFilter(env),
   };
 }

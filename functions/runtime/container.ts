@@ -4,9 +4,12 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SHIPPED_BLOCKED_WORDS } from '../core/blocked-words.ts';
 import { ChatService } from '../core/chat-service.ts';
 import { ConnectionRegistry, type ConnectionRegistryDependencies } from '../core/connections.ts';
+import { buildContentFilter } from '../core/content-filter.ts';
 import type { DeliveryDependencies } from '../core/delivery.ts';
+import { MessageGuards } from '../core/guards.ts';
 import { PresenceNotifier } from '../core/presence-notifier.ts';
 import { ReadReceipts, UnreadCounter } from '../core/read-receipts.ts';
 import { RoomService } from '../core/rooms.ts';
@@ -14,6 +17,7 @@ import { SingleSession } from '../core/sessions.ts';
 import { DynamoConnectionStore } from '../stores/connections.ts';
 import { DynamoConversationIndex } from '../stores/conversations.ts';
 import { DynamoGroupStore } from '../stores/groups.ts';
+import { DynamoGuardStore } from '../stores/guards.ts';
 import { DynamoMessageStore } from '../stores/messages.ts';
 import { DynamoPresenceStore } from '../stores/presence.ts';
 import { DynamoReadStateStore } from '../stores/read-state.ts';
@@ -56,8 +60,6 @@ export interface Services {
   singleSession(callbackUrl: string): SingleSession;
 }
 
-const MAX_CONTENT_LENGTH = 4_000;
-
 function buildServices(config: ChatConfig): Services {
   const dynamo = DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, maxAttempts: 4 }),
@@ -77,9 +79,17 @@ function buildServices(config: ChatConfig): Services {
       onPresenceChange,
     });
   const registry = registryWith();
+  // Rate limit and client_msg_id dedupe of the message commands (guards table).
+  const guards = new MessageGuards({
+    store: new DynamoGuardStore(dynamo, config.tables.guards),
+    settings: { ratePerMinute: config.rateLimitPerMinute, dedupeTtlSeconds: config.dedupeTtlSeconds },
+  });
   const notifier = (callbackUrl: string) =>
     new ManagementApiNotifier(managementApiClient(callbackUrl, config.fanOutConcurrency));
   const warn = (message: string, details: Record<string, unknown>) => log('warn', message, details);
+  const contentFilter = buildContentFilter(config.contentFilter, SHIPPED_BLOCKED_WORDS, (error) =>
+    warn('moderation service failed', { failMode: config.contentFilter.moderation?.failMode, error }),
+  );
   const readState = new DynamoReadStateStore(dynamo, config.tables.readState);
   const conversations = new DynamoConversationIndex(dynamo, {
     messages: config.tables.messages,
@@ -127,10 +137,14 @@ function buildServices(config: ChatConfig): Services {
         presence,
         messages,
         groups,
+        contentFilter,
+        guards,
+        membership: conversations,
         settings: {
           maxGroupMembers: config.maxGroupMembers,
-          maxContentLength: MAX_CONTENT_LENGTH,
+          maxContentLength: config.maxContentLength,
           broadcastAllowAll: config.broadcastAllowAll,
+          maxGroupsPerUser: config.maxGroupsPerUser,
         },
       }),
     roomService: (callbackUrl) =>
@@ -139,8 +153,10 @@ function buildServices(config: ChatConfig): Services {
         connections,
         rooms,
         messages,
+        contentFilter,
+        guards,
         settings: {
-          maxContentLength: MAX_CONTENT_LENGTH,
+          maxContentLength: config.maxContentLength,
           maxRoomsPerConnection: config.maxRoomsPerConnection,
         },
       }),

@@ -45,5 +45,6 @@ export async function verifyConfiguredToken(token: string): Promise<Identity> {
   return verifyToken(token, await verificationKey(config), {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
+    clockToleranceSeconds: config.jwt.clockToleranceSeconds,
   });
 }

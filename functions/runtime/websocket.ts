@@ -5,10 +5,11 @@
  * handler never throws to API Gateway.
  */
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import { tokenExpired } from '../core/auth.ts';
 import type { Sender } from '../core/chat-service.ts';
 import { failure, type RequestId, readRequestId, success } from '../core/envelope.ts';
 import { ChatError, connectionGoneError, ErrorCode } from '../core/errors.ts';
-import { getServices, type Services } from './container.ts';
+import { callbackUrlFor, getServices, type Services } from './container.ts';
 import { log } from './logger.ts';
 
 export interface WebSocketResult {
@@ -21,7 +22,10 @@ export interface RouteInput {
   readonly event: APIGatewayProxyWebsocketEventV2;
   readonly data: unknown;
   readonly services: Services;
-  /** The sender's verified identity, from the connection row written at `$connect`. */
+  /**
+   * The sender's verified identity, from the connection row written at `$connect`.
+   * Rejects with 1401 when the row is gone or its token has expired (and closes it then).
+   */
   sender(): Promise<Sender>;
 }
 
@@ -52,9 +56,33 @@ export function reply(body: unknown): WebSocketResult {
   return { statusCode: 200, body: JSON.stringify(body) };
 }
 
-async function senderOf(services: Services, connectionId: string): Promise<Sender> {
+export const TOKEN_EXPIRED_MESSAGE = 'token expired; reconnect with a fresh token';
+
+/**
+ * The sender from the connection row. A row whose token (`tokenExpiresAt`, the JWT's
+ * `exp`) has expired, beyond the same clock tolerance as `$connect`, is refused with 1401
+ * and the connection is closed (`DELETE @connections`); its `$disconnect` then removes
+ * the row and presence as for any close (and the TTL does if it never comes). A failed
+ * close is logged: every later command is refused the same way anyway.
+ */
+async function senderOf(
+  services: Services,
+  event: APIGatewayProxyWebsocketEventV2,
+  now: () => number = Date.now,
+): Promise<Sender> {
+  const { connectionId } = event.requestContext;
   const connection = await services.registry.lookup(connectionId);
   if (!connection) throw connectionGoneError();
+  const nowSeconds = Math.floor(now() / 1000);
+  if (tokenExpired(connection.tokenExpiresAt, nowSeconds, services.config.jwt.clockToleranceSeconds)) {
+    log('info', 'token expired; closing connection', { connectionId, userId: connection.userId });
+    try {
+      await services.notifier(callbackUrlFor(event.requestContext)).close(connectionId);
+    } catch (error) {
+      log('warn', 'closing a connection with an expired token failed', { connectionId, error });
+    }
+    throw new ChatError(ErrorCode.unauthenticated, TOKEN_EXPIRED_MESSAGE);
+  }
   return { userId: connection.userId, roles: connection.roles };
 }
 
@@ -70,7 +98,7 @@ export function messageRoute(run: (input: RouteInput) => Promise<unknown>): WebS
         event,
         data: frame.data ?? {},
         services,
-        sender: () => senderOf(services, connectionId),
+        sender: () => senderOf(services, event),
       });
       return reply(success(data, requestId));
     } catch (error) {

@@ -5,6 +5,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 /** The repository root: handlers import `lib/` modules, so bundling must see the whole tree. */
@@ -53,6 +54,14 @@ export interface ChatFunctionProps {
 
   /** @default PROJECT_ROOT */
   readonly projectRoot?: string;
+
+  /**
+   * Where asynchronous invocations that failed every retry go (Lambda's DLQ; the role
+   * gets `sqs:SendMessage` on this queue only).
+   *
+   * @default - none
+   */
+  readonly deadLetterQueue?: sqs.IQueue;
 }
 
 /**
@@ -103,6 +112,7 @@ export class ChatFunction extends Construct {
       projectRoot,
       depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      deadLetterQueue: props.deadLetterQueue,
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',

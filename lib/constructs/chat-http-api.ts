@@ -1,7 +1,9 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { httpCors } from '../function-specs.ts';
 
@@ -30,7 +32,28 @@ export interface ChatHttpApiProps {
    * @default - the account-level limits
    */
   readonly throttle?: apigwv2.ThrottleSettings;
+
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+
+  /** Of the access log group. @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
 }
+
+/**
+ * Access log fields. `$context.routeKey` (`GET /api/ws/messages`) rather than the path or
+ * the raw request line: no query string (`?token=`) and no headers ever reach the log.
+ */
+export const HTTP_ACCESS_LOG_FORMAT = {
+  requestId: '$context.requestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  routeKey: '$context.routeKey',
+  status: '$context.status',
+  responseLength: '$context.responseLength',
+  integrationError: '$context.integrationErrorMessage',
+  integrationLatency: '$context.integrationLatency',
+} as const;
 
 /**
  * An HTTP API whose routes all go to one function (payload format 2.0).
@@ -41,6 +64,7 @@ export interface ChatHttpApiProps {
 export class ChatHttpApi extends Construct {
   readonly api: apigwv2.HttpApi;
   readonly stage: apigwv2.HttpStage;
+  readonly accessLogGroup: logs.LogGroup;
 
   constructor(scope: Construct, id: string, props: ChatHttpApiProps) {
     super(scope, id);
@@ -56,10 +80,18 @@ export class ChatHttpApi extends Construct {
         maxAge: Duration.seconds(httpCors.maxAgeSeconds),
       },
     });
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
     this.stage = this.api.addStage('DefaultStage', {
       stageName: '$default',
       autoDeploy: true,
       throttle: props.throttle,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        format: apigateway.AccessLogFormat.custom(JSON.stringify(HTTP_ACCESS_LOG_FORMAT)),
+      },
     });
 
     // One integration for all routes; each route still gets an invoke permission scoped

@@ -1,7 +1,11 @@
-import { ArnFormat, Stack } from 'aws-cdk-lib';
+import { ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { pascalCase } from './naming.ts';
 
@@ -22,7 +26,39 @@ export interface ChatWebSocketApiProps {
    * @default - the account-level limits
    */
   readonly throttle?: apigwv2.ThrottleSettings;
+
+  /** @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+
+  /** Of the access log group (and the account's CloudWatch role). @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * Create the role API Gateway uses to write access logs (`AWS::ApiGateway::Account`,
+   * one per account and region). WebSocket stages cannot log without it; HTTP APIs do not
+   * need it. Turn it off when the account already has one (the last writer wins).
+   *
+   * @default true
+   */
+  readonly createCloudWatchRole?: boolean;
 }
+
+/**
+ * Access log fields: ids, route, status and timing. No query string and no headers, so a
+ * `?token=` or `Authorization` never reaches the log.
+ */
+export const WEBSOCKET_ACCESS_LOG_FORMAT = {
+  requestId: '$context.requestId',
+  extendedRequestId: '$context.extendedRequestId',
+  ip: '$context.identity.sourceIp',
+  requestTime: '$context.requestTime',
+  routeKey: '$context.routeKey',
+  eventType: '$context.eventType',
+  status: '$context.status',
+  connectionId: '$context.connectionId',
+  integrationError: '$context.integration.error',
+  integrationLatency: '$context.integrationLatency',
+} as const;
 
 export type ManageConnectionsMethod = 'POST' | 'GET' | 'DELETE';
 
@@ -34,6 +70,9 @@ export class ChatWebSocketApi extends Construct {
   readonly api: apigwv2.WebSocketApi;
   readonly stage: apigwv2.WebSocketStage;
   readonly stageName: string;
+  readonly accessLogGroup: logs.LogGroup;
+  /** API Gateway's account-level CloudWatch role, when this construct creates it. */
+  readonly cloudWatchRole?: iam.Role;
 
   /**
    * The Management API endpoint (`https://{apiId}.execute-api.{region}.{suffix}/{stage}`).
@@ -54,14 +93,62 @@ export class ChatWebSocketApi extends Construct {
       routeSelectionExpression: props.routeSelectionExpression,
       description: 'Chat WebSocket API',
     });
+    this.accessLogGroup = new logs.LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+    });
     this.stage = new apigwv2.WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,
       stageName: this.stageName,
       autoDeploy: true,
       throttle: props.throttle,
+      accessLogSettings: {
+        destination: new apigwv2.LogGroupLogDestination(this.accessLogGroup),
+        format: apigateway.AccessLogFormat.custom(JSON.stringify(WEBSOCKET_ACCESS_LOG_FORMAT)),
+      },
     });
+    if (props.createCloudWatchRole ?? true) {
+      const role = new iam.Role(this, 'CloudWatchRole', {
+        assumedBy: new iam.ServicePrincipal('apigateway.amazonaws.com'),
+        description: 'Lets API Gateway write access logs (account-level setting)',
+        managedPolicies: [
+          iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonAPIGatewayPushToCloudWatchLogs'),
+        ],
+      });
+      role.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      this.cloudWatchRole = role;
+      const account = new apigateway.CfnAccount(this, 'Account', { cloudWatchRoleArn: role.roleArn });
+      // Retained: other APIs in the account may log through it after this stack is gone.
+      account.applyRemovalPolicy(RemovalPolicy.RETAIN);
+      this.stage.node.addDependency(account);
+    }
     const stack = Stack.of(this);
     this.callbackUrl = `https://${this.api.apiId}.execute-api.${stack.region}.${stack.urlSuffix}/${this.stageName}`;
+  }
+
+  /** A stage metric (`AWS/ApiGateway`, dimensions ApiId and Stage), summed over 5 minutes. */
+  metric(
+    metricName: 'IntegrationError' | 'ExecutionError' | 'ClientError' | 'ConnectCount',
+  ): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: 'AWS/ApiGateway',
+      metricName,
+      dimensionsMap: { ApiId: this.api.apiId, Stage: this.stageName },
+      statistic: 'Sum',
+      period: Duration.minutes(5),
+    });
+  }
+
+  /**
+   * `manageConnectionsArn(method)` as cdk-nag prints it (pseudo parameters and the API as
+   * `<Name>`), to acknowledge exactly these wildcards.
+   */
+  manageConnectionsNagResource(method: ManageConnectionsMethod): string {
+    const stack = Stack.of(this);
+    const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+    const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+    const apiId = stack.getLogicalId(this.api.node.defaultChild as CfnElement);
+    return `arn:<AWS::Partition>:execute-api:${region}:${account}:<${apiId}>/${this.stageName}/${method}/@connections/*`;
   }
 
   /** `arn:…:execute-api:{region}:{account}:{apiId}/{stage}/{method}/@connections/*` */

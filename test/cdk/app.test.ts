@@ -49,7 +49,8 @@ describe('bin/chat-app.ts', () => {
 
     for (const table of ofType('AWS::DynamoDB::GlobalTable')) assert.equal(table.DeletionPolicy, 'Delete');
     const logGroups = ofType('AWS::Logs::LogGroup');
-    assert.equal(logGroups.length, environments.length);
+    // One per function, plus the WebSocket and HTTP API access logs.
+    assert.equal(logGroups.length, environments.length + 2);
     for (const logGroup of logGroups) assert.equal(property(logGroup, 'RetentionInDays'), 7);
     assert.match(
       render(template.toJSON().Outputs.CallbackUrl.Value),

@@ -92,7 +92,8 @@ describe('DynamoDB tables', () => {
     assert.equal(tables.length, Object.keys(tableDefinitions).length);
     for (const table of tables) assert.equal(table.DeletionPolicy, 'Delete');
     const logGroups = Object.values(resourcesOfType(template, 'AWS::Logs::LogGroup'));
-    assert.equal(logGroups.length, Object.keys(functionSpecs).length);
+    // One per function, plus the WebSocket and HTTP API access logs.
+    assert.equal(logGroups.length, Object.keys(functionSpecs).length + 2);
     for (const logGroup of logGroups) assert.equal(logGroup.DeletionPolicy, 'Delete');
     const secrets = Object.values(resourcesOfType(template, 'AWS::SecretsManager::Secret'));
     assert.equal(secrets.length, 1);

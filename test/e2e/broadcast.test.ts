@@ -56,7 +56,7 @@ describe('broadcast', () => {
     const reply = await sendCommand(admin.client, 'broadcast', { message: 'maintenance at 22:00' }, 'b-1');
     assert.equal(reply.code, 0);
     assert.equal(reply.request_id, 'b-1');
-    assert.deepEqual(reply.data, { type: 'broadcast_sent', sent_count: 4 });
+    assert.deepEqual(reply.data, { type: 'broadcast_sent', sent_count: 4, failed: 0 });
 
     for (const connection of everyone()) {
       const push = await nextPush(connection.client, 'broadcast');
@@ -73,7 +73,7 @@ describe('broadcast', () => {
     });
     const ops = await welcomed(await TestClient.open(webSocketUrl(runtime, { token })));
     const reply = await sendCommand(ops.client, 'broadcast', { message: 'from ops' });
-    assert.deepEqual(reply.data, { type: 'broadcast_sent', sent_count: 5 });
+    assert.deepEqual(reply.data, { type: 'broadcast_sent', sent_count: 5, failed: 0 });
     assert.equal((await nextPush(other.client, 'broadcast')).from_user_id, 'ops');
     for (const connection of [admin, userPhone, userLaptop]) await nextPush(connection.client, 'broadcast');
 
@@ -81,7 +81,7 @@ describe('broadcast', () => {
     const after = await sendCommand(admin.client, 'broadcast', { message: 'ops left' });
     assert.deepEqual(
       after.data,
-      { type: 'broadcast_sent', sent_count: 4 },
+      { type: 'broadcast_sent', sent_count: 4, failed: 0 },
       'closed connections are not counted',
     );
     for (const connection of everyone()) await nextPush(connection.client, 'broadcast');

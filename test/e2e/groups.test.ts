@@ -144,7 +144,14 @@ describe('send_group_message', () => {
     assert.equal(reply.code, 0);
     assert.equal(reply.request_id, 'group-1');
     const sent = reply.data ?? {};
-    assert.deepEqual(Object.keys(sent).sort(), ['group_id', 'message_id', 'sent_count', 'time', 'type']);
+    assert.deepEqual(Object.keys(sent).sort(), [
+      'failed',
+      'group_id',
+      'message_id',
+      'sent_count',
+      'time',
+      'type',
+    ]);
     assert.equal(sent.type, 'group_message_sent');
     assert.equal(sent.group_id, groupId);
     assert.match(String(sent.message_id), ULID);

@@ -197,7 +197,14 @@ describe('POST /api/ws/send-message', () => {
     );
     assertSuccess(response);
     const sent = response.body.data ?? {};
-    assert.deepEqual(Object.keys(sent).sort(), ['delivered', 'message_id', 'room_id', 'time', 'type']);
+    assert.deepEqual(Object.keys(sent).sort(), [
+      'delivered',
+      'failed',
+      'message_id',
+      'room_id',
+      'time',
+      'type',
+    ]);
     assert.equal(sent.type, 'message_sent');
     assert.match(String(sent.message_id), ULID);
     assert.equal(sent.room_id, 'private_http-from_http-to');

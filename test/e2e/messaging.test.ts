@@ -48,7 +48,14 @@ describe('send_message', () => {
     assert.equal(reply.message, 'success');
     assert.equal(reply.request_id, 'r-string');
     const sent = reply.data ?? {};
-    assert.deepEqual(Object.keys(sent).sort(), ['delivered', 'message_id', 'room_id', 'time', 'type']);
+    assert.deepEqual(Object.keys(sent).sort(), [
+      'delivered',
+      'failed',
+      'message_id',
+      'room_id',
+      'time',
+      'type',
+    ]);
     assert.equal(sent.type, 'message_sent');
     assert.match(String(sent.message_id), ULID);
     assert.equal(sent.room_id, 'private_alice_bob');

@@ -206,7 +206,14 @@ describe('send_room_message', () => {
     assert.equal(reply.code, 0, JSON.stringify(reply));
     assert.equal(reply.request_id, 'room-1');
     const sent = reply.data ?? {};
-    assert.deepEqual(Object.keys(sent).sort(), ['message_id', 'room_id', 'sent_count', 'time', 'type']);
+    assert.deepEqual(Object.keys(sent).sort(), [
+      'failed',
+      'message_id',
+      'room_id',
+      'sent_count',
+      'time',
+      'type',
+    ]);
     assert.equal(sent.type, 'room_message_sent');
     assert.equal(sent.room_id, room);
     assert.match(String(sent.message_id), ULID);

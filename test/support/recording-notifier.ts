@@ -1,5 +1,5 @@
 /** A ConnectionNotifier that records what is posted, in place of the Management API. */
-import { type ConnectionNotifier, DeliveryError } from '../../functions/core/ports.ts';
+import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../../functions/core/ports.ts';
 
 /** A posted frame, parsed: the envelope of a push. */
 export interface PostedFrame {
@@ -16,9 +16,18 @@ export class RecordingNotifier implements ConnectionNotifier {
   /** Connections that answer 410 (gone). */
   readonly gone = new Set<string>();
 
+  /** Connections whose every post fails this way (e.g. `permanent`: a 403). */
+  readonly failing = new Map<string, DeliveryFailure>();
+  /** Failures the next posts to a connection meet, in order, before posts succeed again. */
+  readonly scripted = new Map<string, DeliveryFailure[]>();
+
   async post(connectionId: string, frame: string): Promise<void> {
     this.attempts.push(connectionId);
     if (this.gone.has(connectionId)) throw new DeliveryError('gone', '410');
+    const always = this.failing.get(connectionId);
+    if (always) throw new DeliveryError(always, `scripted ${always} failure`);
+    const next = this.scripted.get(connectionId)?.shift();
+    if (next) throw new DeliveryError(next, `scripted ${next} failure`);
     const list = this.frames.get(connectionId) ?? [];
     list.push(JSON.parse(frame));
     this.frames.set(connectionId, list);

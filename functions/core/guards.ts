@@ -1,0 +1,149 @@
+/**
+ * Abuse guards on the message commands (`send_message`, `send_group_message`,
+ * `send_room_message`, `POST /api/ws/send-message`): a per-user rate limit and
+ * `client_msg_id` dedupe. Both live in the `guards` table behind `GuardStore`.
+ *
+ * Order, per message: the dedupe record is claimed first (so a retry of an accepted
+ * message is answered from it without using quota), then the rate limit counts the new
+ * message (a refusal releases the claim, so a later retry is treated as new), then the
+ * message is stored and delivered.
+ */
+import { ChatError, ErrorCode } from './errors.ts';
+import type { GuardStore, StoredMessage } from './ports.ts';
+
+export interface GuardSettings {
+  /** Messages one user may send per minute (fixed one-minute windows); 0 turns the limit off. */
+  readonly ratePerMinute: number;
+  /** How long a `client_msg_id` is remembered. */
+  readonly dedupeTtlSeconds: number;
+}
+
+export interface MessageGuardDependencies {
+  readonly store: GuardStore;
+  readonly settings: GuardSettings;
+}
+
+/** What to do with a message that passed the guards. */
+export interface Admission {
+  /** The message to store and deliver: this one, or the first one sent with its `client_msg_id`. */
+  readonly message: StoredMessage;
+  /**
+   * `new`: this message claimed its `client_msg_id` (or has none). `seen`: an earlier
+   * message claimed it; storing that one (conditional on its id) tells whether it was
+   * already stored (a duplicate: deliver nothing) or its first attempt crashed or failed
+   * before storing it (store and deliver it now).
+   */
+  readonly outcome: 'new' | 'seen';
+}
+
+/** The stored message and whether it was a duplicate (stored before: deliver nothing). */
+export interface Accepted {
+  readonly message: StoredMessage;
+  readonly duplicate: boolean;
+}
+
+const WINDOW_SECONDS = 60;
+/** Rate windows are kept a minute past their end (TTL), long enough to never be reused. */
+const WINDOW_TTL_SECONDS = 2 * WINDOW_SECONDS;
+
+const epoch = (date: Date) => Math.floor(date.getTime() / 1000);
+
+export function rateKey(userId: string, window: number): string {
+  return `rate#${userId}#${window}`;
+}
+
+export function dedupeKey(userId: string, clientMsgId: string): string {
+  return `dedupe#${userId}#${clientMsgId}`;
+}
+
+/** Whether a store's write failed its condition (the message id already exists). */
+export function isConditionalFailure(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e.name === 'ConditionalCheckFailedException') return true;
+  }
+  return false;
+}
+
+export class MessageGuards {
+  constructor(private readonly deps: MessageGuardDependencies) {}
+
+  /**
+   * Counts one message of `userId` in the current minute; 1029 when the limit is reached,
+   * naming the seconds until the next window.
+   */
+  async checkRate(userId: string, now: Date): Promise<void> {
+    const limit = this.deps.settings.ratePerMinute;
+    if (limit <= 0) return;
+    const seconds = epoch(now);
+    const window = Math.floor(seconds / WINDOW_SECONDS);
+    const windowEnd = (window + 1) * WINDOW_SECONDS;
+    const counted = await this.deps.store.countHit(
+      rateKey(userId, window),
+      limit,
+      windowEnd + WINDOW_TTL_SECONDS - WINDOW_SECONDS,
+    );
+    if (!counted) {
+      const retryAfter = Math.max(1, windowEnd - seconds);
+      throw new ChatError(
+        ErrorCode.rateLimited,
+        `rate limited: at most ${limit} messages per minute; retry after ${retryAfter} s`,
+      );
+    }
+  }
+
+  /**
+   * Dedupe, then rate limit, for `message` from `message.fromUserId` (see the module
+   * comment). Throws 1029 when the rate limit refuses it.
+   */
+  async admit(message: StoredMessage, now: Date): Promise<Admission> {
+    const userId = message.fromUserId;
+    const clientMsgId = message.clientMsgId;
+    if (!clientMsgId) {
+      await this.checkRate(userId, now);
+      return { message, outcome: 'new' };
+    }
+    const key = dedupeKey(userId, clientMsgId);
+    const first = await this.deps.store.claim(
+      key,
+      message,
+      epoch(now) + this.deps.settings.dedupeTtlSeconds,
+      epoch(now),
+    );
+    if (first) return { message: first, outcome: 'seen' };
+    try {
+      await this.checkRate(userId, now);
+    } catch (error) {
+      await this.deps.store.release(key).catch(() => undefined);
+      throw error;
+    }
+    return { message, outcome: 'new' };
+  }
+}
+
+/**
+ * Runs `message` through the guards (when there are any) and stores what they admit with
+ * `store`, which must refuse an existing message id (the messages store's condition).
+ * A refused write means that message is already stored — by the first attempt, or by a
+ * concurrent retry that found the claim first — so it is a duplicate: deliver nothing.
+ */
+export async function admitAndStore(
+  guards: MessageGuards | undefined,
+  message: StoredMessage,
+  now: Date,
+  store: (message: StoredMessage) => Promise<void>,
+): Promise<Accepted> {
+  const admitted = guards ? (await guards.admit(message, now)).message : message;
+  if (admitted.roomId !== message.roomId || admitted.kind !== message.kind) {
+    throw new ChatError(
+      ErrorCode.badRequest,
+      'client_msg_id was already used for a message to another conversation',
+    );
+  }
+  try {
+    await store(admitted);
+  } catch (error) {
+    if (isConditionalFailure(error)) return { message: admitted, duplicate: true };
+    throw error;
+  }
+  return { message: admitted, duplicate: false };
+}

@@ -1,0 +1,82 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { GuardStore, StoredMessage } from '../core/ports.ts';
+
+/**
+ * The `guards` table: one item per key (`guardKey`), each with an `expiresAt` TTL.
+ * Rate-limit windows hold a `hits` counter; dedupe records hold the first `message`.
+ * DynamoDB deletes expired items late (dynalite never does), so a dedupe record past
+ * `expiresAt` counts as absent; a rate window's key names its minute, so it never needs to.
+ */
+export class DynamoGuardStore implements GuardStore {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async countHit(key: string, limit: number, expiresAt: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { guardKey: key },
+          UpdateExpression: 'ADD hits :one SET expiresAt = if_not_exists(expiresAt, :expiresAt)',
+          ConditionExpression: 'attribute_not_exists(hits) OR hits < :limit',
+          ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':expiresAt': expiresAt },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async claim(
+    key: string,
+    message: StoredMessage,
+    expiresAt: number,
+    now: number,
+  ): Promise<StoredMessage | undefined> {
+    // A record that vanishes between the failed Put and the Get (expired, released) is
+    // claimed again; twice is plenty.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { guardKey: key, message, expiresAt },
+            ConditionExpression: 'attribute_not_exists(guardKey) OR released = :true OR expiresAt < :now',
+            ExpressionAttributeValues: { ':true': true, ':now': now },
+          }),
+        );
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+      const { Item } = await this.client.send(
+        new GetCommand({ TableName: this.tableName, Key: { guardKey: key }, ConsistentRead: true }),
+      );
+      if (Item && Item.released !== true && Number(Item.expiresAt) >= now && Item.message) {
+        return Item.message as StoredMessage;
+      }
+    }
+    throw new Error(`dedupe record ${key} could neither be claimed nor read`);
+  }
+
+  async release(key: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { guardKey: key },
+          UpdateExpression: 'SET released = :true',
+          ConditionExpression: 'attribute_exists(guardKey)',
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+}

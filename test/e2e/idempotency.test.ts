@@ -1,0 +1,70 @@
+/**
+ * `client_msg_id` dedupe over real sockets and the HTTP API: a retry, also one sent at the
+ * same moment from another device of the same user, gets the first message_id back and
+ * the recipient receives one `new_message`.
+ * Run: npx tsx --test test/e2e/idempotency.test.ts
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { LocalRuntime } from '../../local/runtime.ts';
+import { type ChatConnection, connectWelcomed, pushesOf, sendCommand, settle } from '../support/chat.ts';
+import { historyMessages, postApi } from '../support/http.ts';
+import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+
+let runtime: LocalRuntime;
+let phone: ChatConnection;
+let laptop: ChatConnection;
+let recipient: ChatConnection;
+
+before(async () => {
+  runtime = await startTestRuntime();
+  phone = await connectWelcomed(runtime, 'writer');
+  laptop = await connectWelcomed(runtime, 'writer');
+  recipient = await connectWelcomed(runtime, 'reader');
+});
+after(() => runtime.stop());
+
+const data = (clientMsgId: string) => ({
+  to_user_id: 'reader',
+  content: `text ${clientMsgId}`,
+  client_msg_id: clientMsgId,
+});
+
+test('a retry gets the first message_id back, marked duplicate, and is not delivered again', async () => {
+  const first = await sendCommand(phone.client, 'send_message', data('c-1'));
+  const retry = await sendCommand(phone.client, 'send_message', data('c-1'));
+  assert.equal(first.code, 0);
+  assert.equal(first.data?.duplicate, undefined);
+  assert.deepEqual(retry.data, { ...first.data, delivered: 0, failed: 0, duplicate: true });
+  // The HTTP API shares the dedupe records.
+  const token = await tokenFor(runtime, 'writer');
+  const http = await postApi(runtime, '/api/ws/send-message', data('c-1'), token);
+  assert.equal(http.body.data?.message_id, first.data?.message_id);
+  assert.equal(http.body.data?.duplicate, true);
+
+  await settle(recipient.client);
+  const pushes = pushesOf(recipient.client, 'new_message').filter(
+    (p) => p.message_id === first.data?.message_id,
+  );
+  assert.equal(pushes.length, 1);
+});
+
+test('two devices sending the same client_msg_id at once: one message stored and delivered', async () => {
+  const [a, b] = await Promise.all([
+    sendCommand(phone.client, 'send_message', data('c-race')),
+    sendCommand(laptop.client, 'send_message', data('c-race')),
+  ]);
+  assert.equal(a.code, 0);
+  assert.equal(b.code, 0);
+  assert.equal(a.data?.message_id, b.data?.message_id);
+  assert.equal([a, b].filter((reply) => reply.data?.duplicate === true).length, 1);
+
+  await settle(recipient.client);
+  assert.equal(
+    pushesOf(recipient.client, 'new_message').filter((p) => p.content === 'text c-race').length,
+    1,
+  );
+  const token = await tokenFor(runtime, 'reader');
+  const stored = await historyMessages(runtime, token, 'private_reader_writer');
+  assert.equal(stored.filter((m) => m.content === 'text c-race').length, 1);
+});
