@@ -70,6 +70,7 @@ function logRetention(days: number | undefined): RetentionDays | undefined {
 
 const app = new App();
 const context = new ContextReader(app);
+const moderationUrl = context.string('moderationUrl');
 const rateLimit = context.number('throttleRateLimit');
 const burstLimit = context.number('throttleBurstLimit');
 
@@ -100,6 +101,21 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
     .map((origin) => origin.trim())
     .filter(Boolean),
   maxConnectionsPerUser: context.number('maxConnectionsPerUser'),
+  rateLimitPerMinute: context.number('rateLimitPerMinute'),
+  maxGroupsPerUser: context.number('maxGroupsPerUser'),
+  maxContentLength: context.number('maxContentLength'),
+  blockedWords: context
+    .string('blockedWords')
+    ?.split(',')
+    .map((word) => word.trim())
+    .filter(Boolean),
+  moderation: moderationUrl
+    ? {
+        url: moderationUrl,
+        timeoutMs: context.number('moderationTimeoutMs'),
+        failMode: context.string('moderationFailMode') as 'open' | 'closed' | undefined,
+      }
+    : undefined,
   alarmEmail: context.string('alarmEmail'),
   apiGatewayCloudWatchRole: context.boolean('apiGatewayCloudWatchRole'),
   logRetention: logRetention(context.number('logRetentionDays')),

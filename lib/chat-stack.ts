@@ -124,6 +124,46 @@ export interface ChatStackProps extends StackProps, JwtOptions {
   readonly maxConnectionsPerUser?: number;
 
   /**
+   * Messages a user may send per minute (`RATE_LIMIT_PER_MINUTE`); 0 turns the limit off.
+   *
+   * @default - the handlers' default (60)
+   */
+  readonly rateLimitPerMinute?: number;
+
+  /**
+   * Groups a user may be in when creating another (`MAX_GROUPS_PER_USER`).
+   *
+   * @default - the handlers' default (100)
+   */
+  readonly maxGroupsPerUser?: number;
+
+  /**
+   * Longest message content in characters (`MAX_CONTENT_LENGTH`).
+   *
+   * @default - the handlers' default (4000)
+   */
+  readonly maxContentLength?: number;
+
+  /**
+   * Words the content filter blocks on top of the shipped list (`BLOCKED_WORDS`).
+   *
+   * @default - the shipped list only
+   */
+  readonly blockedWords?: string[];
+
+  /**
+   * An external moderation service (`MODERATION_URL`) asked after the word list, with its
+   * timeout (`MODERATION_TIMEOUT_MS`) and what a failure means (`MODERATION_FAIL_MODE`).
+   *
+   * @default - no external moderation
+   */
+  readonly moderation?: {
+    readonly url: string;
+    readonly timeoutMs?: number;
+    readonly failMode?: 'open' | 'closed';
+  };
+
+  /**
    * Receives the alarms by e-mail (an SNS topic with this subscription).
    *
    * @default - alarms without notifications
@@ -221,6 +261,18 @@ export class ChatStack extends Stack {
     }
     if (props.maxConnectionsPerUser !== undefined) {
       sharedEnvironment.MAX_CONNECTIONS_PER_USER = String(props.maxConnectionsPerUser);
+    }
+    const optionalSettings: Record<string, number | string | undefined> = {
+      RATE_LIMIT_PER_MINUTE: props.rateLimitPerMinute,
+      MAX_GROUPS_PER_USER: props.maxGroupsPerUser,
+      MAX_CONTENT_LENGTH: props.maxContentLength,
+      BLOCKED_WORDS: props.blockedWords?.length ? props.blockedWords.join(',') : undefined,
+      MODERATION_URL: props.moderation?.url,
+      MODERATION_TIMEOUT_MS: props.moderation?.timeoutMs,
+      MODERATION_FAIL_MODE: props.moderation?.failMode,
+    };
+    for (const [name, value] of Object.entries(optionalSettings)) {
+      if (value !== undefined) sharedEnvironment[name] = String(value);
     }
 
     const routed = new Set<FunctionId>([...Object.values(webSocketRoutes), 'httpApi']);
@@ -370,6 +422,21 @@ function validateSettings(props: ChatStackProps): void {
   checkInteger('maxRoomsPerConnection', 1, 'a connection must be able to join a room');
   checkInteger('messageRetentionDays', 0, '0 keeps messages for ever');
   checkInteger('maxConnectionsPerUser', 0, '0 means unlimited');
+  checkInteger('rateLimitPerMinute', 0, '0 turns the limit off');
+  checkInteger('maxGroupsPerUser', 1, 'a creator must be able to create a group');
+  checkInteger('maxContentLength', 1, 'a message needs at least one character');
+  if (props.moderation) {
+    if (!/^https:\/\//.test(props.moderation.url)) {
+      throw new Error(
+        `moderation.url must be an https:// URL; received ${JSON.stringify(props.moderation.url)}.`,
+      );
+    }
+    if (props.moderation.failMode !== undefined && !['open', 'closed'].includes(props.moderation.failMode)) {
+      throw new Error(
+        `moderation.failMode must be "open" or "closed"; received ${JSON.stringify(props.moderation.failMode)}.`,
+      );
+    }
+  }
   for (const origin of props.allowedOrigins ?? []) {
     if (!/^https?:\/\/[^/\s,]+$/.test(origin)) {
       throw new Error(

@@ -130,8 +130,9 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
   },
   /**
    * Abuse guards, one item per key: rate-limit windows (`rate#…`, a counter per user and
-   * window) and idempotency records (`dedupe#…`, the first message id of a
-   * `client_msg_id`). Conditional writes only; items expire through `expiresAt`.
+   * window) and idempotency records (`dedupe#…`: the whole first message sent with a
+   * `client_msg_id`, so a retry gets its id back or completes it). Conditional writes only;
+   * items expire through `expiresAt`.
    */
   guards: {
     envVar: 'GUARDS_TABLE',

@@ -188,7 +188,7 @@ export class ChatService {
   /**
    * 3001 when the creator is already in `maxGroupsPerUser` groups: one keys-only Query of
    * `byMember`, reading at most that many items. Members are not checked (see
-   * docs/drafts/security-abuse.md); concurrent creates may overshoot by those in flight.
+   * docs/security.md); concurrent creates may overshoot by those in flight.
    */
   private async checkGroupsPerUser(userId: string): Promise<void> {
     const max = this.deps.settings.maxGroupsPerUser;

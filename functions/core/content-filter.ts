@@ -20,7 +20,7 @@
  * (starting) in `*` also matches words that begin (end) with it. Entries in scripts written
  * without spaces (Han, kana, Thai, Lao, Khmer, Myanmar) match anywhere.
  *
- * Trade-offs, documented in docs/drafts/security-input-content.md: single letters that
+ * Trade-offs, documented in docs/security.md: single letters that
  * happen to spell an entry across separators (`plan B. A D-day` → `b a d` → `bad`) are
  * blocked (false positive, needs three-plus isolated letters in a row spelling a listed
  * term); partly split words (`ba.d`), letter repetition (`baaad`), leetspeak (`b4d`) and

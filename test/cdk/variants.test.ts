@@ -128,6 +128,11 @@ describe('stage and runtime settings', () => {
     fanOutConcurrency: 8,
     messageRetentionDays: 30,
     maxRoomsPerConnection: 5,
+    rateLimitPerMinute: 30,
+    maxGroupsPerUser: 7,
+    maxContentLength: 2000,
+    blockedWords: ['spam', 'scam'],
+    moderation: { url: 'https://moderation.example', timeoutMs: 300, failMode: 'closed' },
   });
 
   it('names and throttles both stages', () => {
@@ -161,6 +166,13 @@ describe('stage and runtime settings', () => {
       assert.equal(env.FANOUT_CONCURRENCY, '8');
       assert.equal(env.MESSAGE_RETENTION_DAYS, '30');
       assert.equal(env.MAX_ROOMS_PER_CONNECTION, '5');
+      assert.equal(env.RATE_LIMIT_PER_MINUTE, '30');
+      assert.equal(env.MAX_GROUPS_PER_USER, '7');
+      assert.equal(env.MAX_CONTENT_LENGTH, '2000');
+      assert.equal(env.BLOCKED_WORDS, 'spam,scam');
+      assert.equal(env.MODERATION_URL, 'https://moderation.example');
+      assert.equal(env.MODERATION_TIMEOUT_MS, '300');
+      assert.equal(env.MODERATION_FAIL_MODE, 'closed');
     }
   });
 });
