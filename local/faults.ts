@@ -62,8 +62,8 @@ export interface InjectedPostFault {
   readonly message: string;
 }
 
-/** mulberry32: small, fast, good enough for fault decisions. */
-function prng(seed: number): () => number {
+/** mulberry32: a small, fast seeded PRNG, good enough for fault decisions and reproducible load. */
+export function prng(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

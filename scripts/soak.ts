@@ -17,6 +17,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import WebSocket from 'ws';
 import { tableDefinitions } from '../lib/table-definitions.ts';
+import { prng } from '../local/faults.ts';
 import { mintToken } from '../local/tokens.ts';
 
 const USAGE = `Usage: npm run soak -- [options]
@@ -109,17 +110,6 @@ function parseOptions(): Options {
     http: str('http'),
     spawn: values.spawn === true || url === undefined,
     seed: Math.floor(positive('seed', str('seed'), 1)),
-  };
-}
-
-/** mulberry32 */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -341,7 +331,7 @@ async function main(): Promise<void> {
   const openIndexes = () => Array.from({ length: N }, (_, i) => i).filter((i) => open[i]);
 
   // Sending: a 10 ms tick sends what the schedule owes, to random open sender→recipient pairs.
-  const random = seeded(options.seed);
+  const random = prng(options.seed);
   const live = openIndexes();
   const sendStarted = performance.now();
   const durationMs = options.minutes * 60_000;

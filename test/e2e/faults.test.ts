@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { prng } from '../../local/faults.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type ChatConnection, connectWelcomed, sendCommand, settle, welcomed } from '../support/chat.ts';
 import {
@@ -49,17 +50,6 @@ after(async () => {
   tables?.destroy();
   await runtime?.stop();
 });
-
-/** A seeded PRNG for the test's own choices, so a run is reproducible. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), state | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Connects and waits for the welcome; a `$connect` that failed under throttling (500) is retried. */
 async function connectResilient(userId: string): Promise<ChatConnection> {
@@ -113,7 +103,7 @@ function receivedCounts(client: TestClient): Map<string, number> {
 
 describe('delivery under injected faults', () => {
   test('every stored message reaches every connected recipient exactly once; nothing is stored twice', async () => {
-    const random = seeded(7);
+    const random = prng(7);
     const devices = new Map<string, ChatConnection[]>();
     const all: ChatConnection[] = [];
     await Promise.all(
