@@ -1,0 +1,28 @@
+/**
+ * Writes docs/asyncapi.json and docs/openapi.json from the code (see scripts/specs/generate.ts).
+ *
+ *   npm run specs              # write the files
+ *   npm run specs -- --check   # exit 1 when a checked-in file differs from what would be written
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateSpecs } from './specs/generate.ts';
+
+const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const check = process.argv.includes('--check');
+let stale = 0;
+for (const [path, content] of Object.entries(generateSpecs())) {
+  const file = resolve(root, path);
+  const current = existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+  if (current === content) {
+    console.log(`${path}: up to date`);
+  } else if (check) {
+    console.error(`${path}: out of date; run \`npm run specs\``);
+    stale++;
+  } else {
+    writeFileSync(file, content);
+    console.log(`${path}: written`);
+  }
+}
+if (stale > 0) process.exit(1);

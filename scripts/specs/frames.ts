@@ -1,0 +1,393 @@
+/**
+ * Hand-written JSON Schemas for what the zod schemas do not cover: the outbound frames
+ * (replies and pushes, TypeScript interfaces in functions/core), the `history` command
+ * (validated by hand in functions/core/history.ts) and the HTTP query parameters.
+ * Keep them faithful to docs/protocol.md and the interfaces; test/unit/specs.test.ts
+ * validates real frames from the local runtime against them.
+ */
+
+export type JsonSchema = Record<string, unknown>;
+
+const string = (description?: string): JsonSchema =>
+  description ? { type: 'string', description } : { type: 'string' };
+const integer = (description?: string): JsonSchema =>
+  description ? { type: 'integer', minimum: 0, description } : { type: 'integer', minimum: 0 };
+const constant = (value: string): JsonSchema => ({ type: 'string', const: value });
+
+/** An object whose listed properties are required unless named in `optional`. */
+function object(properties: Record<string, JsonSchema>, optional: readonly string[] = []): JsonSchema {
+  return {
+    type: 'object',
+    properties,
+    required: Object.keys(properties).filter((name) => !optional.includes(name)),
+  };
+}
+
+const messageId = string('message id (ULID, 26 characters, upper case)');
+const time = { type: 'string', format: 'date-time' };
+const messageType = {
+  type: 'integer',
+  minimum: 1,
+  maximum: 5,
+  description: '1 text, 2 image, 3 file, 4 audio, 5 video',
+};
+const duplicate = {
+  type: 'boolean',
+  const: true,
+  description: 'present when this was a retry of a stored client_msg_id',
+};
+
+/** A stored message as history and sync show it (HistoryMessage). */
+export const historyMessage: JsonSchema = object(
+  {
+    message_id: messageId,
+    room_id: string(),
+    from_user_id: string(),
+    to_user_id: string(),
+    group_id: string(),
+    content: string('empty when deleted'),
+    message_type: messageType,
+    time,
+    deleted: { type: 'boolean', const: true },
+  },
+  ['to_user_id', 'group_id', 'deleted'],
+);
+
+/** SyncMessage: a HistoryMessage plus its kind (and, for system notifications, type and data). */
+export const syncMessage: JsonSchema = {
+  ...historyMessage,
+  properties: {
+    kind: { type: 'string', enum: ['private', 'group', 'system'] },
+    ...(historyMessage.properties as Record<string, JsonSchema>),
+    notification_type: string(),
+    data: {},
+  },
+  required: ['kind', ...(historyMessage.required as string[])],
+};
+
+/** `data` of the successful reply to each command, by command (the route name). */
+export const replies: Record<string, { readonly name: string; readonly schema: JsonSchema }> = {
+  send_message: {
+    name: 'MessageSent',
+    schema: object(
+      {
+        type: constant('message_sent'),
+        message_id: messageId,
+        room_id: string(),
+        delivered: integer('connections that accepted the push'),
+        failed: integer('connections still failing after retries'),
+        duplicate,
+        time,
+      },
+      ['duplicate'],
+    ),
+  },
+  send_group_message: {
+    name: 'GroupMessageSent',
+    schema: object(
+      {
+        type: constant('group_message_sent'),
+        group_id: string(),
+        message_id: messageId,
+        sent_count: integer(),
+        failed: integer(),
+        duplicate,
+        time,
+      },
+      ['duplicate'],
+    ),
+  },
+  create_group: {
+    name: 'GroupCreated',
+    schema: object({
+      type: constant('group_created'),
+      group_id: string(),
+      group_name: string(),
+      member_ids: { type: 'array', items: string() },
+    }),
+  },
+  broadcast: {
+    name: 'BroadcastSent',
+    schema: object({ type: constant('broadcast_sent'), sent_count: integer(), failed: integer() }),
+  },
+  ping: { name: 'Pong', schema: object({ type: constant('pong'), time }) },
+  join_room: {
+    name: 'RoomJoined',
+    schema: object({ type: constant('join_room_success'), room_id: string(), user_id: string(), time }),
+  },
+  leave_room: {
+    name: 'RoomLeft',
+    schema: object({ type: constant('leave_room_success'), room_id: string(), user_id: string(), time }),
+  },
+  send_room_message: {
+    name: 'RoomMessageSent',
+    schema: object(
+      {
+        type: constant('room_message_sent'),
+        room_id: string(),
+        message_id: messageId,
+        sent_count: integer(),
+        failed: integer(),
+        duplicate,
+        time,
+      },
+      ['duplicate'],
+    ),
+  },
+  history: {
+    name: 'HistoryReply',
+    schema: object(
+      {
+        type: constant('history'),
+        room_id: string(),
+        messages: { type: 'array', items: historyMessage },
+        next_cursor: string('present when older messages may exist'),
+      },
+      ['next_cursor'],
+    ),
+  },
+  sync: {
+    name: 'SyncReply',
+    schema: object(
+      {
+        type: constant('sync'),
+        messages: { type: 'array', items: syncMessage },
+        next_since: string('the since of the next request; absent on an empty page'),
+        has_more: { type: 'boolean' },
+      },
+      ['next_since'],
+    ),
+  },
+  mark_read: {
+    name: 'ReadMarked',
+    schema: object({
+      type: constant('read_marked'),
+      room_id: string(),
+      message_id: messageId,
+      unread: integer(),
+      time,
+    }),
+  },
+  delete_message: {
+    name: 'MessageDeletedReply',
+    schema: object({
+      type: constant('message_deleted'),
+      room_id: string(),
+      message_id: messageId,
+      deleted_by: string(),
+      time,
+      delivered: integer(),
+    }),
+  },
+};
+
+/** Pushes: frames the server sends unasked (no request_id), by `data.type`. */
+export const pushes: Record<string, { readonly name: string; readonly schema: JsonSchema }> = {
+  welcome: {
+    name: 'Welcome',
+    schema: object({ type: constant('welcome'), user_id: string(), connection_id: string(), time }),
+  },
+  new_message: {
+    name: 'NewMessage',
+    schema: object({
+      type: constant('new_message'),
+      message_id: messageId,
+      room_id: string(),
+      from_user_id: string(),
+      to_user_id: string(),
+      content: string(),
+      message_type: messageType,
+      time,
+    }),
+  },
+  group_message: {
+    name: 'GroupMessage',
+    schema: object({
+      type: constant('group_message'),
+      group_id: string(),
+      group_name: string(),
+      message_id: messageId,
+      from_user_id: string(),
+      content: string(),
+      message_type: messageType,
+      time,
+    }),
+  },
+  broadcast: {
+    name: 'Broadcast',
+    schema: object({ type: constant('broadcast'), from_user_id: string(), message: string(), time }),
+  },
+  room_message: {
+    name: 'RoomMessage',
+    schema: object({
+      type: constant('room_message'),
+      room_id: string(),
+      message_id: messageId,
+      from_user_id: string(),
+      content: string(),
+      message_type: messageType,
+      time,
+    }),
+  },
+  message_deleted: {
+    name: 'MessageDeleted',
+    schema: object({
+      type: constant('message_deleted'),
+      room_id: string(),
+      message_id: messageId,
+      deleted_by: string(),
+      time,
+    }),
+  },
+  system_notify: {
+    name: 'SystemNotify',
+    schema: object({
+      type: constant('system_notify'),
+      notify_id: messageId,
+      message_id: messageId,
+      notification_type: string(),
+      data: { type: 'object' },
+      time,
+    }),
+  },
+  message_read: {
+    name: 'MessageRead',
+    schema: object({
+      type: constant('message_read'),
+      room_id: string(),
+      user_id: string(),
+      message_id: messageId,
+      time,
+    }),
+  },
+  unread_count: {
+    name: 'UnreadCount',
+    schema: object({ type: constant('unread_count'), room_id: string(), unread: integer(), time }),
+  },
+  presence: {
+    name: 'Presence',
+    schema: object({
+      type: constant('presence'),
+      user_id: string(),
+      status: { type: 'string', enum: ['online', 'offline'] },
+      time,
+    }),
+  },
+  kicked: {
+    name: 'Kicked',
+    schema: object({ type: constant('kicked'), reason: constant('signed_in_elsewhere'), time }),
+  },
+};
+
+/** `history` command data: validated by hand (parseHistoryCommand), so described here. */
+export const historyCommand: JsonSchema = {
+  type: 'object',
+  properties: {
+    room_id: string('private_…, group_… or a room id'),
+    before: string('a message id: only older messages'),
+    cursor: string('next_cursor of a previous page; wins over before'),
+    limit: {
+      anyOf: [
+        { type: 'integer', minimum: 1 },
+        { type: 'string', pattern: '^[0-9]+$' },
+      ],
+      description: '1-100, default 50, larger values capped',
+    },
+  },
+  required: ['room_id'],
+};
+
+/** `ping` takes no data. */
+export const pingCommand: JsonSchema = { type: 'object' };
+
+/** The `{code, message, data, request_id}` envelope of every reply and push. */
+export function envelope(data: JsonSchema, withRequestId: boolean): JsonSchema {
+  const properties: Record<string, JsonSchema> = {
+    code: { type: 'integer', description: '0 on success' },
+    message: string('"success", or what was wrong'),
+    data,
+  };
+  if (withRequestId) {
+    properties.request_id = {
+      anyOf: [{ type: 'string', maxLength: 128 }, { type: 'number' }],
+      description: "the command's request_id, when it was a string of at most 128 characters or a number",
+    };
+  }
+  return { type: 'object', properties, required: ['code', 'message', 'data'] };
+}
+
+/** The envelope of an error: `data` is null. */
+export const errorEnvelope: JsonSchema = {
+  type: 'object',
+  properties: {
+    code: { type: 'integer', description: 'the protocol error code (docs/protocol.md#error-codes)' },
+    message: string(),
+    data: { type: 'null' },
+    request_id: { anyOf: [{ type: 'string', maxLength: 128 }, { type: 'number' }] },
+  },
+  required: ['code', 'message', 'data'],
+};
+
+/** `data` of the successful HTTP responses, by "METHOD path". */
+export const httpResponses: Record<string, JsonSchema> = {
+  'GET /api/ws/online-count': object({
+    count: integer('users online'),
+    connections: integer('open connections'),
+  }),
+  'GET /api/ws/online-users': object(
+    { users: { type: 'array', items: string() }, next_cursor: string('absent on the last page') },
+    ['next_cursor'],
+  ),
+  'GET /api/ws/online/check': object({ user_id: string(), is_online: { type: 'boolean' } }),
+  'POST /api/ws/send-message': replies.send_message?.schema ?? {},
+  'POST /api/ws/broadcast': object({ recipients: integer() }),
+  'GET /api/ws/messages': object(
+    {
+      room_id: string(),
+      messages: { type: 'array', items: historyMessage },
+      next_cursor: string('present when older messages may exist'),
+    },
+    ['next_cursor'],
+  ),
+  'GET /api/ws/unread': object({
+    conversations: {
+      type: 'array',
+      items: object({ room_id: string(), unread: integer(), last_message_id: messageId }),
+    },
+    total: integer(),
+  }),
+  'POST /api/ws/notify': object({
+    recipients: integer('connections that accepted the push'),
+    stored: integer('users it was stored for'),
+  }),
+};
+
+/** Query parameters of the HTTP routes that read them by hand. */
+export const httpQueryParameters: Record<
+  string,
+  { name: string; required: boolean; schema: JsonSchema; description: string }[]
+> = {
+  'GET /api/ws/online-users': [
+    {
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1 },
+      description: 'page size, default 100, larger values capped at 1000',
+    },
+    { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
+  ],
+  'GET /api/ws/online/check': [
+    { name: 'user_id', required: true, schema: string(), description: 'the user to check' },
+  ],
+  'GET /api/ws/messages': [
+    { name: 'room_id', required: true, schema: string(), description: 'private_…, group_… or a room id' },
+    { name: 'before', required: false, schema: string(), description: 'a message id: only older messages' },
+    {
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1 },
+      description: '1-100, default 50, larger values capped',
+    },
+    { name: 'cursor', required: false, schema: string(), description: 'next_cursor of a previous page' },
+  ],
+};

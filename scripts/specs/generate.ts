@@ -1,0 +1,364 @@
+/**
+ * Builds docs/asyncapi.json (WebSocket protocol, AsyncAPI 3.0.0) and docs/openapi.json
+ * (HTTP API, OpenAPI 3.1.0). Inbound payloads come from the zod schemas the handlers
+ * validate with (input side: what clients send); outbound frames from ./frames.ts; the
+ * routes from lib/function-specs.ts. Output is deterministic: keys sorted, 2-space JSON,
+ * trailing newline.
+ */
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import {
+  broadcastSchema,
+  createGroupSchema,
+  sendGroupMessageSchema,
+  sendMessageSchema,
+} from '../../functions/core/commands.ts';
+import { notifySchema } from '../../functions/core/notify.ts';
+import { markReadSchema } from '../../functions/core/read-receipts.ts';
+import { deleteMessageSchema } from '../../functions/core/recall.ts';
+import { roomMessageSchema, roomTargetSchema } from '../../functions/core/rooms.ts';
+import { syncSchema } from '../../functions/core/sync.ts';
+import { httpRoutes, webSocketRoutes } from '../../lib/function-specs.ts';
+import {
+  envelope,
+  errorEnvelope,
+  historyCommand,
+  httpQueryParameters,
+  httpResponses,
+  type JsonSchema,
+  pingCommand,
+  pushes,
+  replies,
+} from './frames.ts';
+
+export const ASYNCAPI_PATH = 'docs/asyncapi.json';
+export const OPENAPI_PATH = 'docs/openapi.json';
+
+const TITLE = 'Serverless chat backend';
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
+
+/** The input side of a zod schema as JSON Schema (refinements are not representable and are left out). */
+function fromZod(schema: z.ZodType): JsonSchema {
+  const { $schema: _ignored, ...json } = z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+  }) as JsonSchema;
+  return json;
+}
+
+/** `data` of each command: from zod where the handler validates with zod, else hand-written. */
+function commandData(): Record<
+  string,
+  { readonly schema: JsonSchema; readonly source: 'zod' | 'hand-written' }
+> {
+  const zod = (schema: z.ZodType) => ({ schema: fromZod(schema), source: 'zod' as const });
+  return {
+    send_message: zod(sendMessageSchema),
+    send_group_message: zod(sendGroupMessageSchema),
+    create_group: zod(createGroupSchema),
+    broadcast: zod(broadcastSchema),
+    ping: { schema: pingCommand, source: 'hand-written' },
+    join_room: zod(roomTargetSchema),
+    leave_room: zod(roomTargetSchema),
+    // parseRoomMessage checks roomTargetSchema, then roomMessageSchema, on the same data.
+    send_room_message: zod(z.object({ ...roomTargetSchema.shape, ...roomMessageSchema.shape })),
+    history: { schema: historyCommand, source: 'hand-written' },
+    sync: zod(syncSchema),
+    mark_read: zod(markReadSchema),
+    delete_message: zod(deleteMessageSchema),
+  };
+}
+
+/** The commands: every WebSocket route but `$connect`, `$disconnect` and `$default`. */
+export function commandRoutes(): string[] {
+  return Object.keys(webSocketRoutes).filter((route) => !route.startsWith('$'));
+}
+
+const pascal = (name: string): string =>
+  name
+    .split('_')
+    .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+    .join('');
+
+const requestId = {
+  anyOf: [{ type: 'string', maxLength: 128 }, { type: 'number' }],
+  description: 'echoed in the reply when a string of at most 128 characters or a finite number',
+};
+
+export function buildAsyncApi(): JsonSchema {
+  const data = commandData();
+  const schemas: Record<string, JsonSchema> = {};
+  const messages: Record<string, JsonSchema> = {};
+  const operations: Record<string, JsonSchema> = {};
+  const channelMessages: Record<string, JsonSchema> = {};
+  const channelRef = { $ref: '#/channels/chat' };
+  const addMessage = (name: string, message: JsonSchema): void => {
+    messages[name] = message;
+    channelMessages[name] = { $ref: `#/components/messages/${name}` };
+  };
+
+  addMessage('Error', {
+    name: 'Error',
+    title: 'Error reply',
+    summary: 'A refused command: data is null, code says why (docs/protocol.md#error-codes).',
+    payload: errorEnvelope,
+  });
+
+  for (const cmd of commandRoutes()) {
+    const input = data[cmd];
+    const reply = replies[cmd];
+    if (!input || !reply) throw new Error(`no inbound schema or reply for WebSocket route ${cmd}: add it`);
+    const commandName = `${pascal(cmd)}Command`;
+    const dataName = `${pascal(cmd)}Data`;
+    schemas[dataName] = { ...input.schema, 'x-source': input.source };
+    schemas[reply.name] = reply.schema;
+    addMessage(commandName, {
+      name: commandName,
+      title: `${cmd} command`,
+      payload: {
+        type: 'object',
+        properties: {
+          cmd: { type: 'string', const: cmd },
+          data: { $ref: `#/components/schemas/${dataName}` },
+          request_id: requestId,
+        },
+        required: ['cmd'],
+      },
+    });
+    const replyName = `${reply.name}Reply`;
+    addMessage(replyName, {
+      name: replyName,
+      title: `${cmd} reply`,
+      payload: envelope({ $ref: `#/components/schemas/${reply.name}` }, true),
+    });
+    operations[cmd] = {
+      action: 'send',
+      channel: channelRef,
+      summary: `Send the ${cmd} command`,
+      messages: [{ $ref: `#/channels/chat/messages/${commandName}` }],
+      reply: {
+        channel: channelRef,
+        messages: [
+          { $ref: `#/channels/chat/messages/${replyName}` },
+          { $ref: '#/channels/chat/messages/Error' },
+        ],
+      },
+    };
+  }
+
+  for (const [type, push] of Object.entries(pushes)) {
+    schemas[push.name] = push.schema;
+    const pushName = `${push.name}Push`;
+    addMessage(pushName, {
+      name: pushName,
+      title: `${type} push`,
+      payload: envelope({ $ref: `#/components/schemas/${push.name}` }, false),
+    });
+    operations[`receive_${type}`] = {
+      action: 'receive',
+      channel: channelRef,
+      summary: `Receive the ${type} push`,
+      messages: [{ $ref: `#/channels/chat/messages/${pushName}` }],
+    };
+  }
+
+  const security = [
+    { $ref: '#/components/securitySchemes/tokenQuery' },
+    { $ref: '#/components/securitySchemes/bearer' },
+    { $ref: '#/components/securitySchemes/legacyHeader' },
+    { $ref: '#/components/securitySchemes/subprotocol' },
+  ];
+
+  return {
+    asyncapi: '3.0.0',
+    info: {
+      title: `${TITLE}: WebSocket protocol`,
+      version: VERSION,
+      description:
+        'Generated by `npm run specs` from the zod schemas the handlers validate with; see docs/protocol.md. Frames are JSON text: `{cmd, data, request_id}` in, `{code, message, data, request_id}` out.',
+    },
+    defaultContentType: 'application/json',
+    servers: {
+      local: {
+        host: 'localhost:8009',
+        pathname: '/',
+        protocol: 'ws',
+        description: 'The local runtime (`npm start`); any path works.',
+        security,
+      },
+      aws: {
+        host: '{apiId}.execute-api.{region}.amazonaws.com',
+        pathname: '/{stage}',
+        protocol: 'wss',
+        description: 'The deployed WebSocket API (stack output WebSocketUrl).',
+        variables: {
+          apiId: { description: 'The WebSocket API id.' },
+          region: { default: 'us-east-1', description: 'The AWS region.' },
+          stage: { default: 'prod', description: 'The stage name.' },
+        },
+        security,
+      },
+    },
+    channels: {
+      chat: {
+        address: '/',
+        title: 'Chat connection',
+        description: 'One WebSocket connection; the route is selected by `cmd`.',
+        messages: channelMessages,
+      },
+    },
+    operations,
+    components: {
+      schemas,
+      messages,
+      securitySchemes: {
+        tokenQuery: {
+          type: 'httpApiKey',
+          name: 'token',
+          in: 'query',
+          description: 'The JWT as `?token=` (browsers cannot set headers). Checked first.',
+        },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT',
+          description: 'Header `Authorization: Bearer <jwt>`.',
+        },
+        legacyHeader: {
+          type: 'httpApiKey',
+          name: 'websocket',
+          in: 'header',
+          description: 'Header `websocket: <jwt>` (legacy clients).',
+        },
+        subprotocol: {
+          type: 'httpApiKey',
+          name: 'Sec-WebSocket-Protocol',
+          in: 'header',
+          description:
+            "Subprotocols `chat` and `bearer.<jwt>`: `new WebSocket(url, ['chat', 'bearer.' + jwt])`.",
+        },
+      },
+    },
+  };
+}
+
+const HTTP_SUMMARIES: Record<string, string> = {
+  'GET /api/ws/online-count': 'Users and connections online',
+  'GET /api/ws/online-users': 'A page of online user ids',
+  'GET /api/ws/online/check': 'Whether a user is online',
+  'POST /api/ws/send-message': 'Send a private message (as the send_message command)',
+  'POST /api/ws/broadcast': 'Broadcast to every connection (admin)',
+  'GET /api/ws/messages': 'A page of a conversation, newest first',
+  'GET /api/ws/unread': "The caller's unread counts",
+  'POST /api/ws/notify': 'Store and push a system notification (admin)',
+};
+
+const HTTP_BODIES: Record<string, z.ZodType> = {
+  'POST /api/ws/send-message': sendMessageSchema,
+  'POST /api/ws/broadcast': broadcastSchema,
+  'POST /api/ws/notify': notifySchema,
+};
+
+const PUBLIC_ROUTES = new Set(['GET /api/ws/online-count']);
+
+export function buildOpenApi(): JsonSchema {
+  const paths: Record<string, Record<string, JsonSchema>> = {};
+  const schemas: Record<string, JsonSchema> = { ErrorEnvelope: errorEnvelope };
+  const errorResponse = (description: string): JsonSchema => ({
+    description,
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } },
+  });
+  for (const { method, path } of httpRoutes) {
+    const key = `${method} ${path}`;
+    const responseData = httpResponses[key];
+    if (!responseData) throw new Error(`no response schema for ${key}: add it to scripts/specs/frames.ts`);
+    const base = pascal(path.replace('/api/ws/', '').replace(/[-/]/g, '_'));
+    const operationId = `${method.toLowerCase()}${base}`;
+    schemas[`${base}Response`] = responseData;
+    const isPublic = PUBLIC_ROUTES.has(key);
+    const responses: Record<string, JsonSchema> = {
+      '200': {
+        description: 'Success',
+        content: {
+          'application/json': { schema: envelope({ $ref: `#/components/schemas/${base}Response` }, false) },
+        },
+      },
+      '400': errorResponse("Bad input: the command's code (1001 and others)"),
+      '500': errorResponse('Storing failed (10008, 3009) or an unexpected fault (5000)'),
+    };
+    if (!isPublic) {
+      responses['401'] = errorResponse('Token missing or rejected (1401)');
+      responses['403'] = errorResponse('Not allowed (1403)');
+      responses['429'] = errorResponse('Rate limited (1029)');
+    }
+    const operation: JsonSchema = {
+      operationId,
+      summary: HTTP_SUMMARIES[key] ?? key,
+      security: isPublic ? [] : [{ bearer: [] }],
+      responses,
+    };
+    const parameters = httpQueryParameters[key];
+    if (parameters) operation.parameters = parameters.map((parameter) => ({ in: 'query', ...parameter }));
+    const body = HTTP_BODIES[key];
+    if (body) {
+      schemas[`${base}Request`] = { ...fromZod(body), 'x-source': 'zod' };
+      operation.requestBody = {
+        required: true,
+        content: { 'application/json': { schema: { $ref: `#/components/schemas/${base}Request` } } },
+      };
+      if (key === 'POST /api/ws/send-message') responses['413'] = errorResponse('Content too long (1002)');
+    }
+    const byMethod = paths[path] ?? {};
+    byMethod[method.toLowerCase()] = operation;
+    paths[path] = byMethod;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: `${TITLE}: HTTP API`,
+      version: VERSION,
+      description:
+        'Generated by `npm run specs` from the zod schemas the handlers validate with; see docs/protocol.md#http-api. Every response uses the envelope `{code, message, data}`.',
+    },
+    servers: [
+      { url: 'http://localhost:8009', description: 'The local runtime (`npm start`)' },
+      {
+        url: 'https://{apiId}.execute-api.{region}.amazonaws.com',
+        description: 'The deployed HTTP API (stack output HttpApiUrl)',
+        variables: {
+          apiId: { default: 'example', description: 'The HTTP API id' },
+          region: { default: 'us-east-1', description: 'The AWS region' },
+        },
+      },
+    ],
+    paths,
+    components: {
+      schemas,
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    },
+  };
+}
+
+/** Object keys sorted at every level (array order kept), so output never depends on insertion order. */
+export function sortKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((key) => [key, sortKeys((value as Record<string, unknown>)[key])]),
+    );
+  }
+  return value;
+}
+
+export function render(document: JsonSchema): string {
+  return `${JSON.stringify(sortKeys(document), null, 2)}\n`;
+}
+
+/** Every generated file, path → content. */
+export function generateSpecs(): Record<string, string> {
+  return { [ASYNCAPI_PATH]: render(buildAsyncApi()), [OPENAPI_PATH]: render(buildOpenApi()) };
+}
