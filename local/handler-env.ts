@@ -67,6 +67,8 @@ export function resolveHandlerEnvironment(input: {
     vars.AWS_SECRET_ACCESS_KEY = 'local';
   }
   vars.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  // Compact `METRIC name=value` lines instead of EMF documents (METRICS_FORMAT=emf shows those).
+  vars.METRICS_FORMAT = setting('METRICS_FORMAT') ?? 'text';
   Object.assign(vars, extra);
 
   return {

@@ -48,3 +48,40 @@ export function createLogger(options: LoggerOptions = {}): Logger {
 export function elapsed(startedAt: number): string {
   return `${Date.now() - startedAt}ms`;
 }
+
+const HIDDEN_HANDLER_FIELDS = new Set(['level', 'message', 'time']);
+
+function fieldValue(value: unknown): string {
+  if (typeof value === 'string') return /^[^\s"]+$/.test(value) ? value : JSON.stringify(value);
+  return JSON.stringify(value) ?? String(value);
+}
+
+/**
+ * A handler's line, readable: its JSON log line as `message key=value …` (context ids
+ * included, the timestamp left to the runtime's own); anything else (the `METRIC …` lines
+ * of `METRICS_FORMAT=text`, EMF documents) unchanged.
+ */
+export function formatHandlerLine(line: string): string {
+  if (!line.startsWith('{')) return line;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return line;
+  }
+  if (typeof parsed !== 'object' || parsed === null || '_aws' in parsed) return line;
+  const record = parsed as Record<string, unknown>;
+  if (typeof record.message !== 'string') return line;
+  const fields = Object.entries(record)
+    .filter(([name, value]) => !HIDDEN_HANDLER_FIELDS.has(name) && value !== undefined)
+    .map(([name, value]) => `${name}=${fieldValue(value)}`);
+  return [record.message, ...fields].join(' ');
+}
+
+/** Prints a handler's log or metrics line through `logger`, at its level. */
+export function printHandlerLine(logger: Logger, line: string, level: string): void {
+  const text = `  » ${formatHandlerLine(line)}`;
+  if (level === 'error') logger.error(text);
+  else if (level === 'warn') logger.warn(text);
+  else logger.info(text);
+}

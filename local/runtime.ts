@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { setLogWriter } from '../functions/runtime/logger.ts';
 import type { FunctionId } from '../lib/function-specs.ts';
 import { ConnectionRegistry } from './connections.ts';
 import {
@@ -27,7 +28,7 @@ import {
 import { HTTP_API_PREFIX, handleHttpApiRequest } from './http-gateway.ts';
 import { sendAwsError, sendJson } from './http-util.ts';
 import { handleInvokeRequest, matchInvokePath } from './lambda-service.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, type Logger, printHandlerLine } from './log.ts';
 import { handleManagementRequest, matchManagementPath } from './management-api.ts';
 import { refuseHandshake, WebSocketGateway } from './websocket-gateway.ts';
 
@@ -216,6 +217,8 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
     const environment = resolveHandlerEnvironment({ baseUrl, stage, extra: options.env ?? {} });
     assertSameAsLoadedHandlers(port, environment.vars);
     applyHandlerEnvironment(port, environment.vars);
+    // Handler log and metrics lines (stdout/stderr in Lambda) join the runtime's log, readable.
+    setLogWriter((line, level) => printHandlerLine(logger, line, level));
     services.region = environment.region;
     services.externalDynamoDb = environment.externalDynamoDbEndpoint;
 
@@ -268,6 +271,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       stop,
     };
   } catch (error) {
+    setLogWriter(undefined);
     await closeServer(server);
     await services.dynamo?.close().catch(() => {});
     throw error;
@@ -286,6 +290,7 @@ async function shutdown(server: Server, services: Services): Promise<void> {
     await services.dynamo?.close();
     logger.info('Local runtime stopped');
   } finally {
+    setLogWriter(undefined);
     runtimeActive = false;
   }
 }

@@ -13,6 +13,8 @@ export interface DeliveryDependencies {
   readonly registry: Pick<ConnectionRegistry, 'closeGone'>;
   readonly fanOutConcurrency: number;
   readonly log?: (message: string, details: Record<string, unknown>) => void;
+  /** Told each fan-out's outcome and size (connections), for metrics; must not throw. */
+  readonly onFanOut?: (result: FanOutResult, size: number) => void;
 }
 
 /** Every connection of `users`, without `exceptConnectionId` (the one that asked, which gets the reply). */
@@ -70,6 +72,7 @@ export async function deliver(
       }
     },
   });
+  deps.onFanOut?.(result, recipients.length);
   if (result.failed.length > 0) {
     deps.log?.(`${options.name ? `${options.name} ` : ''}fan-out left connections undelivered`, {
       ...options.logDetails,

@@ -19,7 +19,8 @@ import {
   tokenFromConnectRequest,
 } from '../core/auth.ts';
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
-import { log } from '../runtime/logger.ts';
+import { log, withLogContext } from '../runtime/logger.ts';
+import { countMetric, Metric } from '../runtime/metrics.ts';
 import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
 import type { WebSocketResult } from '../runtime/websocket.ts';
 import type { WelcomeRequest } from './welcome.ts';
@@ -41,7 +42,12 @@ export function originAllowed(origin: string | undefined, allowed: readonly stri
   return allowed.some((entry) => entry.toLowerCase() === normalized);
 }
 
-export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => {
+export const handler = (event: ConnectEvent): Promise<WebSocketResult> => {
+  const { connectionId, routeKey, requestId } = event.requestContext;
+  return withLogContext({ routeKey, connectionId, requestId }, () => connect(event));
+};
+
+async function connect(event: ConnectEvent): Promise<WebSocketResult> {
   const { connectionId } = event.requestContext;
   /** Set once registration starts: a failure after it must undo it (see rollBack). */
   let registration: { userId: string; callbackUrl: string } | undefined;
@@ -50,11 +56,13 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
     const origin = headerValue(event.headers, 'origin');
     if (!originAllowed(origin, services.config.allowedOrigins)) {
       log('info', 'connect refused', { connectionId, reason: 'origin not allowed', origin });
+      countMetric(Metric.connectRefused, { Reason: 'origin' });
       return forbiddenOrigin;
     }
     const token = tokenFromConnectRequest(event);
     if (!token) {
       log('info', 'connect refused', { connectionId, reason: 'no token' });
+      countMetric(Metric.connectRefused, { Reason: 'token' });
       return unauthorized;
     }
     const identity = await verifyConfiguredToken(token);
@@ -62,6 +70,7 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
     const limit = connectionLimit(services);
     if (limit > 0 && (await openConnectionCount(identity.userId, limit)) >= limit) {
       log('info', 'connect refused', { connectionId, userId: identity.userId, reason: 'connection limit' });
+      countMetric(Metric.connectRefused, { Reason: 'limit' });
       return tooManyConnections;
     }
     registration = { userId: identity.userId, callbackUrl };
@@ -71,6 +80,7 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
     if (limit > 0 && (await openConnectionCount(identity.userId, limit)) > limit) {
       log('info', 'connect refused', { connectionId, userId: identity.userId, reason: 'connection limit' });
       await rollBack(connectionId, identity.userId, callbackUrl);
+      countMetric(Metric.connectRefused, { Reason: 'limit' });
       return tooManyConnections;
     }
     if (services.config.sessionMode === 'single') {
@@ -87,6 +97,7 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
     }
     await scheduleWelcome({ connectionId, userId: identity.userId, callbackUrl });
     log('info', 'connected', { connectionId, userId: identity.userId });
+    countMetric(Metric.connectAccepted);
     // Browsers drop the connection unless the response names one of the offered subprotocols.
     return offeredSubprotocols(event.headers).includes(CHAT_SUBPROTOCOL)
       ? { statusCode: 200, headers: { 'Sec-WebSocket-Protocol': CHAT_SUBPROTOCOL } }
@@ -94,13 +105,14 @@ export const handler = async (event: ConnectEvent): Promise<WebSocketResult> => 
   } catch (error) {
     if (error instanceof AuthError) {
       log('info', 'connect refused', { connectionId, reason: error.message });
+      countMetric(Metric.connectRefused, { Reason: 'token' });
       return unauthorized;
     }
     log('error', 'connect failed', { connectionId, error });
     if (registration) await rollBack(connectionId, registration.userId, registration.callbackUrl);
     return { statusCode: 500, body: 'Internal server error' };
   }
-};
+}
 
 /** `MAX_CONNECTIONS_PER_USER`; not applied with `SESSION_MODE=single`, which keeps one anyway. */
 function connectionLimit(services: ReturnType<typeof getServices>): number {

@@ -1,8 +1,13 @@
 import { commandErrorCodes, parseCommand, sendGroupMessageSchema } from '../core/commands.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
+import { recordMessage } from '../runtime/metrics.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const input = parseCommand(sendGroupMessageSchema, data, commandErrorCodes.sendGroupMessage);
-  return services.chat(callbackUrlFor(event.requestContext)).sendGroupMessage(await sender(), input);
+  const result = await services
+    .chat(callbackUrlFor(event.requestContext))
+    .sendGroupMessage(await sender(), input);
+  recordMessage('group', result);
+  return result;
 });

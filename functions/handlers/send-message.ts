@@ -1,8 +1,11 @@
 import { commandErrorCodes, parseCommand, sendMessageSchema } from '../core/commands.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
+import { recordMessage } from '../runtime/metrics.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const input = parseCommand(sendMessageSchema, data, commandErrorCodes.sendMessage);
-  return services.chat(callbackUrlFor(event.requestContext)).sendMessage(await sender(), input);
+  const result = await services.chat(callbackUrlFor(event.requestContext)).sendMessage(await sender(), input);
+  recordMessage('direct', result);
+  return result;
 });

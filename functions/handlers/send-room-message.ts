@@ -1,11 +1,14 @@
 /** `send_room_message`: the sending connection must be in the room; stored, then fanned out. */
 import { parseRoomMessage } from '../core/rooms.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
+import { recordMessage } from '../runtime/metrics.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 
 export const handler = messageRoute(async ({ event, data, services }) => {
   const input = parseRoomMessage(data);
-  return services
+  const result = await services
     .roomService(callbackUrlFor(event.requestContext))
     .send(event.requestContext.connectionId, input);
+  recordMessage('room', result);
+  return result;
 });

@@ -25,6 +25,7 @@ import { DynamoRoomStore } from '../stores/rooms.ts';
 import { type ChatConfig, ConfigError, loadConfig } from './config.ts';
 import { log } from './logger.ts';
 import { ManagementApiNotifier, managementApiClient } from './management-api.ts';
+import { recordFanOut } from './metrics.ts';
 
 export interface Services {
   readonly config: ChatConfig;
@@ -100,6 +101,7 @@ function buildServices(config: ChatConfig): Services {
     registry,
     fanOutConcurrency: config.fanOutConcurrency,
     log: warn,
+    onFanOut: recordFanOut,
   });
   return {
     config,

@@ -10,7 +10,8 @@ import type { Sender } from '../core/chat-service.ts';
 import { failure, type RequestId, readRequestId, success } from '../core/envelope.ts';
 import { ChatError, connectionGoneError, ErrorCode } from '../core/errors.ts';
 import { callbackUrlFor, getServices, type Services } from './container.ts';
-import { log } from './logger.ts';
+import { addLogContext, log, withLogContext } from './logger.ts';
+import { countMetric, Metric, recordRefusal } from './metrics.ts';
 
 export interface WebSocketResult {
   readonly statusCode: number;
@@ -76,6 +77,7 @@ async function senderOf(
   const nowSeconds = Math.floor(now() / 1000);
   if (tokenExpired(connection.tokenExpiresAt, nowSeconds, services.config.jwt.clockToleranceSeconds)) {
     log('info', 'token expired; closing connection', { connectionId, userId: connection.userId });
+    countMetric(Metric.tokenExpiredCloses);
     try {
       await services.notifier(callbackUrlFor(event.requestContext)).close(connectionId);
     } catch (error) {
@@ -83,32 +85,48 @@ async function senderOf(
     }
     throw new ChatError(ErrorCode.unauthenticated, TOKEN_EXPIRED_MESSAGE);
   }
+  addLogContext({ userId: connection.userId });
   return { userId: connection.userId, roles: connection.roles };
 }
 
+/**
+ * Runs a message route. Every log line written while it runs carries `routeKey`,
+ * `connectionId`, `requestId` (API Gateway's) and, once the sender is resolved, `userId`.
+ */
 export function messageRoute(run: (input: RouteInput) => Promise<unknown>): WebSocketHandler {
-  return async (event) => {
-    const { connectionId, routeKey, requestId: awsRequestId } = event.requestContext;
-    const frame = parseFrame(event);
-    const requestId: RequestId | undefined = readRequestId(frame?.request_id);
-    if (!frame) return reply(failure(ErrorCode.badRequest, 'frame is not a JSON object', requestId));
-    try {
-      const services = getServices();
-      const data = await run({
-        event,
-        data: frame.data ?? {},
-        services,
-        sender: () => senderOf(services, event),
-      });
-      return reply(success(data, requestId));
-    } catch (error) {
-      if (error instanceof ChatError) {
-        if (error.cause)
-          log('warn', 'route failed', { routeKey, connectionId, code: error.code, error: error.cause });
-        return reply(failure(error.code, error.message, requestId));
-      }
-      log('error', 'route failed unexpectedly', { routeKey, connectionId, awsRequestId, error });
-      return reply(failure(ErrorCode.internal, 'internal error; retry later', requestId));
-    }
+  return (event) => {
+    const { connectionId, routeKey, requestId } = event.requestContext;
+    return withLogContext({ routeKey, connectionId, requestId }, () => runRoute(run, event));
   };
+}
+
+async function runRoute(
+  run: (input: RouteInput) => Promise<unknown>,
+  event: APIGatewayProxyWebsocketEventV2,
+): Promise<WebSocketResult> {
+  const startedAt = Date.now();
+  const frame = parseFrame(event);
+  const requestId: RequestId | undefined = readRequestId(frame?.request_id);
+  if (!frame) return reply(failure(ErrorCode.badRequest, 'frame is not a JSON object', requestId));
+  try {
+    const services = getServices();
+    const data = await run({
+      event,
+      data: frame.data ?? {},
+      services,
+      sender: () => senderOf(services, event),
+    });
+    log('debug', 'route completed', { code: 0, durationMs: Date.now() - startedAt });
+    return reply(success(data, requestId));
+  } catch (error) {
+    if (error instanceof ChatError) {
+      recordRefusal(error.code);
+      // The code only: a refusal's message is for the client.
+      if (error.cause) log('warn', 'route failed', { code: error.code, error: error.cause });
+      else log('info', 'route refused', { code: error.code, durationMs: Date.now() - startedAt });
+      return reply(failure(error.code, error.message, requestId));
+    }
+    log('error', 'route failed unexpectedly', { error });
+    return reply(failure(ErrorCode.internal, 'internal error; retry later', requestId));
+  }
 }

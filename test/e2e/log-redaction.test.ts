@@ -3,6 +3,8 @@
  * (URLs with `?token=` are redacted) and the handlers' JSON logs (ids and outcomes only),
  * captured while a client connects with a token in the query string, another with
  * `Authorization: Bearer`, a third is refused with a bad token, and messages are sent.
+ * The same capture shows the handlers' lines readable, with the route's log context, and
+ * the compact metrics lines the runtime asks for.
  * Run: npx tsx --test test/e2e/log-redaction.test.ts
  */
 import assert from 'node:assert/strict';
@@ -68,9 +70,23 @@ test('no log line holds a token, an Authorization header or message content', as
     `the runtime's request log was captured: ${lines.length} lines`,
   );
   assert.ok(
-    lines.some((line) => line.includes('"message":"connected"')),
-    "the handlers' logs were captured",
+    lines.some((line) => /» connected .*userId=logged-query/.test(line)),
+    "the handlers' logs were captured, readable",
   );
+  // send_message: a compact metrics line (METRICS_FORMAT=text, set by the runtime) and
+  // log lines carrying the route's context.
+  assert.ok(
+    lines.some((line) => /METRIC MessagesStored=1 Kind=direct/.test(line)),
+    `a metrics line for the stored message: ${lines.filter((line) => line.includes('METRIC')).join('\n')}`,
+  );
+  assert.ok(
+    lines.some((line) => /METRIC FanOutSize=1 FanOutDelivered=1 FanOutFailed=0 FanOutGone=0/.test(line)),
+    'a metrics line for the fan-out',
+  );
+  const routeLine = lines.find((line) => /route completed routeKey=send_message/.test(line));
+  assert.ok(routeLine, 'a handler log line of the send_message route');
+  assert.ok(routeLine.includes(`connectionId=${byQuery.connectionId}`), routeLine);
+  assert.match(routeLine, /requestId=\S+/);
   const signatures = [queryToken, headerToken, badToken].map((token) => token.split('.')[2] as string);
   for (const line of lines) {
     for (const signature of signatures) assert.ok(!line.includes(signature), `a token in: ${line}`);
