@@ -16,19 +16,13 @@ import { ChatError, ErrorCode, httpStatusFor } from '../core/errors.ts';
 import { readHistory } from '../core/history.ts';
 import { notifyRoute } from '../http/notify.ts';
 import { unreadRoute } from '../http/unread.ts';
-import { getServices, type Services } from '../runtime/container.ts';
+import { callbackUrlFor, getServices, type Services } from '../runtime/container.ts';
 import type { HttpRequest, HttpRoute } from '../runtime/http-route.ts';
 import { log } from '../runtime/logger.ts';
 import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
 
 const ONLINE_USERS_DEFAULT_LIMIT = 100;
 const ONLINE_USERS_MAX_LIMIT = 1000;
-
-function callbackUrl(services: Services): string {
-  const url = services.config.callbackUrl;
-  if (!url) throw new Error('WS_CALLBACK_URL is not set: the HTTP API cannot reach WebSocket connections.');
-  return url;
-}
 
 const routes: Readonly<Record<string, HttpRoute>> = {
   'GET /api/ws/unread': unreadRoute,
@@ -70,7 +64,7 @@ const routes: Readonly<Record<string, HttpRoute>> = {
   'POST /api/ws/send-message': async ({ services, identity, json }) => {
     const sender = await identity();
     const input = parseCommand(sendMessageSchema, json(), commandErrorCodes.sendMessage);
-    return services.chat(callbackUrl(services)).sendMessage(sender, input);
+    return services.chat(callbackUrlFor()).sendMessage(sender, input);
   },
 
   'POST /api/ws/broadcast': async ({ services, identity, json }) => {
@@ -79,7 +73,7 @@ const routes: Readonly<Record<string, HttpRoute>> = {
       throw new ChatError(ErrorCode.forbidden, 'broadcast needs the admin role');
     }
     const input = parseCommand(broadcastSchema, json(), commandErrorCodes.broadcast);
-    const result = await services.chat(callbackUrl(services)).broadcast(sender, input);
+    const result = await services.chat(callbackUrlFor()).broadcast(sender, input);
     return { recipients: result.sent_count };
   },
 
