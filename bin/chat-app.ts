@@ -4,8 +4,11 @@
  *   npx cdk deploy -c jwksUrl=https://idp.example.com/.well-known/jwks.json \
  *     -c jwtIssuer=https://idp.example.com/ -c jwtAudience=chat
  *   npx cdk deploy -c sessionMode=single   # one connection per user
+ *   npx cdk deploy -c fanOutWorkerThreshold=2000 -c fanOutRatePerSecond=5000   # large audiences
  *   npx cdk deploy -c allowedOrigins=https://chat.example.com -c maxConnectionsPerUser=5 \
  *     -c alarmEmail=ops@example.com
+ *   npx cdk deploy -c domainName=ws.example.com -c httpDomainName=api.example.com \
+ *     -c certificateArn=arn:aws:acm:… -c hostedZoneId=Z123 -c hostedZoneName=example.com
  * See ChatStackProps for what each key means and its default.
  */
 import { App } from 'aws-cdk-lib';
@@ -73,6 +76,13 @@ const context = new ContextReader(app);
 const moderationUrl = context.string('moderationUrl');
 const rateLimit = context.number('throttleRateLimit');
 const burstLimit = context.number('throttleBurstLimit');
+const customDomain = {
+  domainName: context.string('domainName'),
+  httpDomainName: context.string('httpDomainName'),
+  certificateArn: context.string('certificateArn'),
+  hostedZoneId: context.string('hostedZoneId'),
+  hostedZoneName: context.string('hostedZoneName'),
+};
 
 new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   // Environment-agnostic when the CLI knows no account/region (e.g. synth without credentials).
@@ -92,6 +102,9 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   maxGroupMembers: context.number('maxGroupMembers'),
   maxRoomsPerConnection: context.number('maxRoomsPerConnection'),
   fanOutConcurrency: context.number('fanOutConcurrency'),
+  fanOutWorkerThreshold: context.number('fanOutWorkerThreshold'),
+  fanOutChunkSize: context.number('fanOutChunkSize'),
+  fanOutRatePerSecond: context.number('fanOutRatePerSecond'),
   messageRetentionDays: context.number('messageRetentionDays'),
   sessionMode: context.string('sessionMode') as ChatStackProps['sessionMode'],
   retainData: context.boolean('retainData'),
@@ -119,4 +132,6 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   alarmEmail: context.string('alarmEmail'),
   apiGatewayCloudWatchRole: context.boolean('apiGatewayCloudWatchRole'),
   logRetention: logRetention(context.number('logRetentionDays')),
+  // Any of the keys turns it on, so a certificate or zone without a domain is reported.
+  customDomain: Object.values(customDomain).some((value) => value !== undefined) ? customDomain : undefined,
 });

@@ -1,10 +1,15 @@
-import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ChatAlarms } from './constructs/chat-alarms.ts';
+import {
+  ChatCustomDomain,
+  type ChatCustomDomainOptions,
+  validateCustomDomainOptions,
+} from './constructs/chat-custom-domain.ts';
 import { ChatFunction } from './constructs/chat-function.ts';
 import { ChatHttpApi } from './constructs/chat-http-api.ts';
 import { ChatTables } from './constructs/chat-tables.ts';
@@ -17,6 +22,7 @@ import {
   functionSpecs,
   httpRoutes,
   ROUTE_SELECTION_EXPRESSION,
+  webSocketAuthorizer,
   webSocketRoutes,
 } from './function-specs.ts';
 import { acknowledgeNagFindings } from './nag-suppressions.ts';
@@ -72,6 +78,30 @@ export interface ChatStackProps extends StackProps, JwtOptions {
    * @default - the handlers' default (32)
    */
   readonly fanOutConcurrency?: number;
+
+  /**
+   * A fan-out to more connections than this is handed to the fan-out worker function
+   * instead of being posted by the route handler (`FANOUT_WORKER_THRESHOLD`); at least 1.
+   *
+   * @default - the handlers' default (1000)
+   */
+  readonly fanOutWorkerThreshold?: number;
+
+  /**
+   * Recipients per fan-out worker invocation (`FANOUT_CHUNK_SIZE`), 1 to 5000.
+   *
+   * @default - the handlers' default (500)
+   */
+  readonly fanOutChunkSize?: number;
+
+  /**
+   * Management API posts per second of one worker fan-out, all its workers together
+   * (`FANOUT_RATE_PER_SECOND`), 1 to 10000. Keep it well below the account's 10,000
+   * requests/s throttle, which every fan-out and route of the account shares.
+   *
+   * @default - the handlers' default (3000)
+   */
+  readonly fanOutRatePerSecond?: number;
 
   /**
    * Days messages are kept, 0 for ever (`MESSAGE_RETENTION_DAYS`).
@@ -177,6 +207,14 @@ export interface ChatStackProps extends StackProps, JwtOptions {
    * @default true
    */
   readonly apiGatewayCloudWatchRole?: boolean;
+
+  /**
+   * Custom domains for the WebSocket and/or HTTP API (see ChatCustomDomainOptions). The
+   * handlers keep the execute-api callback URL (`WS_CALLBACK_URL`).
+   *
+   * @default - the execute-api URLs only
+   */
+  readonly customDomain?: ChatCustomDomainOptions;
 }
 
 /**
@@ -204,12 +242,20 @@ export class ChatStack extends Stack {
   readonly functions: Readonly<Record<FunctionId, ChatFunction>>;
   readonly httpApi: ChatHttpApi;
   readonly alarms: ChatAlarms;
+  /** Present when `customDomain` is given. */
+  readonly customDomain?: ChatCustomDomain;
   /** Failed asynchronous invocations (the welcome push) after Lambda's retries. */
   readonly deadLetterQueue: sqs.Queue;
+  /**
+   * On-failure destination of the functions with `asyncInvocation` in their spec (the
+   * fan-out worker): jobs that failed or waited too long, with Lambda's invocation record.
+   */
+  readonly fanOutFailureQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: ChatStackProps = {}) {
     super(scope, id, props);
     validateSettings(props);
+    if (props.customDomain) validateCustomDomainOptions(props.customDomain, this.region);
     const removalPolicy = (props.retainData ?? true) ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const throttle = props.throttle ?? DEFAULT_THROTTLE;
 
@@ -234,6 +280,11 @@ export class ChatStack extends Stack {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
+    this.fanOutFailureQueue = new sqs.Queue(this, 'FanOutFailureQueue', {
+      retentionPeriod: Duration.days(14),
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    });
 
     // Every function gets every table name: IAM, not the environment, limits what it touches.
     const sharedEnvironment: Record<string, string> = {
@@ -246,6 +297,14 @@ export class ChatStack extends Stack {
     }
     if (props.fanOutConcurrency !== undefined) {
       sharedEnvironment.FANOUT_CONCURRENCY = String(props.fanOutConcurrency);
+    }
+    const fanOutSettings: Record<string, number | undefined> = {
+      FANOUT_WORKER_THRESHOLD: props.fanOutWorkerThreshold,
+      FANOUT_CHUNK_SIZE: props.fanOutChunkSize,
+      FANOUT_RATE_PER_SECOND: props.fanOutRatePerSecond,
+    };
+    for (const [name, value] of Object.entries(fanOutSettings)) {
+      if (value !== undefined) sharedEnvironment[name] = String(value);
     }
     if (props.maxRoomsPerConnection !== undefined) {
       sharedEnvironment.MAX_ROOMS_PER_CONNECTION = String(props.maxRoomsPerConnection);
@@ -275,13 +334,26 @@ export class ChatStack extends Stack {
       if (value !== undefined) sharedEnvironment[name] = String(value);
     }
 
-    const routed = new Set<FunctionId>([...Object.values(webSocketRoutes), 'httpApi']);
+    // The authorizer is invoked synchronously by API Gateway on every handshake, like a route.
+    const routed = new Set<FunctionId>([
+      ...Object.values(webSocketRoutes),
+      webSocketAuthorizer.functionId,
+      'httpApi',
+    ]);
     const functions = {} as Record<FunctionId, ChatFunction>;
     for (const [functionId, spec] of entries(functionSpecs)) {
       functions[functionId] = new ChatFunction(this, `${pascalCase(functionId)}Function`, {
         entry: spec.entry,
         description: spec.description,
-        timeout: routed.has(functionId) ? ROUTE_FUNCTION_TIMEOUT : ASYNC_FUNCTION_TIMEOUT,
+        timeout:
+          spec.timeoutSeconds !== undefined
+            ? Duration.seconds(spec.timeoutSeconds)
+            : routed.has(functionId)
+              ? ROUTE_FUNCTION_TIMEOUT
+              : ASYNC_FUNCTION_TIMEOUT,
+        memorySize: spec.memorySize,
+        // A function that invokes itself knows its own name from a fixed one.
+        functionName: spec.invokes?.includes(functionId) ? this.selfInvokingName(functionId) : undefined,
         environment: {
           ...sharedEnvironment,
           ...(spec.manageConnections ? { WS_CALLBACK_URL: this.webSocket.callbackUrl } : {}),
@@ -289,17 +361,43 @@ export class ChatStack extends Stack {
         },
         logRetention: props.logRetention,
         logRemovalPolicy: removalPolicy,
-        // Only asynchronously invoked functions can fail without a caller to see it.
-        deadLetterQueue: routed.has(functionId) ? undefined : this.deadLetterQueue,
+        // Only asynchronously invoked functions can fail without a caller to see it; those
+        // with `asyncInvocation` use the on-failure destination below instead.
+        deadLetterQueue: routed.has(functionId) || spec.asyncInvocation ? undefined : this.deadLetterQueue,
       });
+      if (spec.asyncInvocation) {
+        const queueArn = this.fanOutFailureQueue.queueArn;
+        functions[functionId].function.configureAsyncInvoke({
+          retryAttempts: spec.asyncInvocation.retryAttempts,
+          maxEventAge: Duration.seconds(spec.asyncInvocation.maxEventAgeSeconds),
+          // The queue as a destination, with only the grant Lambda needs to use it
+          // (SqsDestination would also grant sqs:GetQueueAttributes and sqs:GetQueueUrl).
+          onFailure: { bind: () => ({ destination: queueArn }) },
+        });
+        functions[functionId].addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queueArn] }),
+        );
+      }
     }
     this.functions = functions;
     for (const [functionId, spec] of entries(functionSpecs)) {
       this.grantFromSpec(functionId, spec);
     }
 
+    // Token verification happens once per connection, in the `$connect` authorizer, whose
+    // context API Gateway passes to every later route of the connection.
+    const connectAuthorizer = this.webSocket.lambdaAuthorizer(
+      'ConnectAuthorizer',
+      functions[webSocketAuthorizer.functionId].function,
+      webSocketAuthorizer.identitySource,
+    );
     for (const [routeKey, functionId] of Object.entries(webSocketRoutes)) {
-      this.webSocket.addLambdaRoute(routeKey, functions[functionId].function, functionId);
+      this.webSocket.addLambdaRoute(
+        routeKey,
+        functions[functionId].function,
+        functionId,
+        routeKey === webSocketAuthorizer.routeKey ? connectAuthorizer : undefined,
+      );
     }
     this.httpApi = new ChatHttpApi(this, 'Http', {
       handler: functions.httpApi.function,
@@ -310,11 +408,20 @@ export class ChatStack extends Stack {
       removalPolicy,
     });
 
+    if (props.customDomain) {
+      this.customDomain = new ChatCustomDomain(this, 'CustomDomain', {
+        ...props.customDomain,
+        webSocket: this.webSocket,
+        http: this.httpApi,
+      });
+    }
+
     this.alarms = new ChatAlarms(this, 'Alarms', { alarmEmail: props.alarmEmail });
     for (const [functionId, fn] of entries(functions)) {
       this.alarms.forFunction(pascalCase(functionId), fn.function);
     }
     this.alarms.forDeadLetterQueue('AsyncDeadLetterQueue', this.deadLetterQueue);
+    this.alarms.forDeadLetterQueue('FanOutFailureQueue', this.fanOutFailureQueue);
     this.alarms.add('WebSocketIntegrationErrors', this.webSocket.metric('IntegrationError'), 5);
     this.alarms.add('WebSocketExecutionErrors', this.webSocket.metric('ExecutionError'), 5);
     this.alarms.add(
@@ -328,6 +435,7 @@ export class ChatStack extends Stack {
       functions: Object.values(functions),
       jwtSecret: this.jwt.generatedSecret,
       apiGatewayCloudWatchRole: this.webSocket.cloudWatchRole,
+      onFailureQueue: this.fanOutFailureQueue,
       manageConnectionsResources: (['POST', 'GET', 'DELETE'] as const).map((method) =>
         this.webSocket.manageConnectionsNagResource(method),
       ),
@@ -361,6 +469,25 @@ export class ChatStack extends Stack {
     for (const targetId of spec.invokes ?? []) {
       const target = this.functions[targetId];
       const nameEnvVar = functionSpecs[targetId].nameEnvVar;
+      if (targetId === functionId && nameEnvVar) {
+        // Its own name and ARN as literals: a reference to itself would be a cycle.
+        const name = this.selfInvokingName(functionId);
+        fn.addEnvironment(nameEnvVar, name);
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({
+            actions: ['lambda:InvokeFunction'],
+            resources: [
+              this.formatArn({
+                service: 'lambda',
+                resource: 'function',
+                resourceName: name,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+            ],
+          }),
+        );
+        continue;
+      }
       if (!nameEnvVar) {
         throw new Error(
           `functionSpecs.${functionId} invokes "${targetId}", which has no nameEnvVar: add ` +
@@ -378,6 +505,18 @@ export class ChatStack extends Stack {
     if (spec.verifiesTokens) this.jwt.grantRead(fn);
   }
 
+  /** `{stackName}-{FunctionId}`: the fixed name of a function that invokes itself. */
+  private selfInvokingName(functionId: FunctionId): string {
+    const name = `${this.stackName}-${pascalCase(functionId)}`;
+    if (name.length > 64 || !/^[A-Za-z0-9-_]+$/.test(name)) {
+      throw new Error(
+        `The ${functionId} function is named "${name}", which Lambda refuses (at most 64 letters, digits, - and _): ` +
+          'use a shorter stack name (-c stackName=…).',
+      );
+    }
+    return name;
+  }
+
   private addOutputs(): void {
     new CfnOutput(this, 'WebSocketUrl', {
       description: 'Clients connect here (wss://…/{stage})',
@@ -388,6 +527,20 @@ export class ChatStack extends Stack {
       value: this.webSocket.callbackUrl,
     });
     new CfnOutput(this, 'HttpApiUrl', { description: 'HTTP API base URL', value: this.httpApi.url });
+    for (const [prefix, domain] of [
+      ['WebSocket', this.customDomain?.webSocket],
+      ['HttpApi', this.customDomain?.http],
+    ] as const) {
+      if (!domain) continue;
+      new CfnOutput(this, `${prefix}CustomUrl`, {
+        description: 'Through the custom domain',
+        value: domain.url,
+      });
+      new CfnOutput(this, `${prefix}DomainTarget`, {
+        description: `Where ${domain.name} must point (alias or CNAME)${domain.record ? '; the stack created the record' : ''}`,
+        value: domain.domain.regionalDomainName,
+      });
+    }
     // A generated secret is known by its ARN; an existing one by the name it was given,
     // since the full ARN of a secret imported by name is not known at synth time.
     if (this.jwt.generatedSecret) {
@@ -419,6 +572,17 @@ function validateSettings(props: ChatStackProps): void {
   );
   checkInteger('maxGroupMembers', 2, 'a group has a creator and at least one member');
   checkInteger('fanOutConcurrency', 1, 'at least one post at a time');
+  checkInteger('fanOutWorkerThreshold', 1, 'fan-outs to more connections than this go to workers');
+  checkInteger('fanOutChunkSize', 1, 'a worker job posts to at least one connection');
+  checkInteger('fanOutRatePerSecond', 1, 'a fan-out must be able to post');
+  const checkAtMost = (name: keyof ChatStackProps, max: number, why: string): void => {
+    const value = props[name];
+    if (typeof value === 'number' && value > max) {
+      throw new Error(`${name} must be at most ${max} (${why}); received ${value}.`);
+    }
+  };
+  checkAtMost('fanOutChunkSize', 5000, 'one chunk is one worker invocation payload');
+  checkAtMost('fanOutRatePerSecond', 10_000, "the account's Management API throttle is 10,000 requests/s");
   checkInteger('maxRoomsPerConnection', 1, 'a connection must be able to join a room');
   checkInteger('messageRetentionDays', 0, '0 keeps messages for ever');
   checkInteger('maxConnectionsPerUser', 0, '0 means unlimited');

@@ -22,6 +22,7 @@ export interface TableAccess {
 }
 
 export type FunctionId =
+  | 'authorizer'
   | 'connect'
   | 'disconnect'
   | 'welcome'
@@ -38,7 +39,8 @@ export type FunctionId =
   | 'history'
   | 'sync'
   | 'markRead'
-  | 'deleteMessage';
+  | 'deleteMessage'
+  | 'fanOutWorker';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -56,6 +58,20 @@ export interface FunctionSpec {
    * name. Required for every function listed in some `invokes`.
    */
   readonly nameEnvVar?: string;
+  /** @default 28 s behind a route (API Gateway waits 29 s), 15 s for asynchronous functions */
+  readonly timeoutSeconds?: number;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /**
+   * How Lambda treats its asynchronous invocations (EventInvokeConfig): retries after a
+   * function error (0–2) and how long an event may wait to run (60 s – 6 h). Events that
+   * still fail go to the stack's on-failure destination queue (instead of the dead-letter
+   * queue the other asynchronous functions have).
+   */
+  readonly asyncInvocation?: {
+    readonly retryAttempts: 0 | 1 | 2;
+    readonly maxEventAgeSeconds: number;
+  };
 }
 
 /** Removing a connection that closed or answered 410: its row and its presence entry. */
@@ -65,11 +81,11 @@ const removeConnection = {
   rooms: { actions: ['BatchWriteItem'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
-/** Routes resolve the sender from the connection row and may remove gone recipients. */
-const senderAndCleanup = {
-  ...removeConnection,
-  connections: { actions: ['GetItem', 'DeleteItem'] },
-} as const satisfies Partial<Record<TableId, TableAccess>>;
+/**
+ * Routes take the sender from the `$connect` authorizer's context (no connection read)
+ * and may remove gone recipients.
+ */
+const senderAndCleanup = removeConnection;
 
 /**
  * Presence pushes on a first connect / last disconnect: find the user's peers (recent
@@ -83,10 +99,18 @@ const presencePeers = {
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
 export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
+  authorizer: {
+    entry: 'functions/handlers/authorizer.ts',
+    description:
+      '$connect Lambda REQUEST authorizer: checks the Origin, verifies the JWT, returns the identity as context',
+    // Nothing but the signing key: the identity travels in the authorizer context.
+    tables: {},
+    verifiesTokens: true,
+  },
   connect: {
     entry: 'functions/handlers/connect.ts',
     description:
-      '$connect: verifies the JWT, registers the connection, tells peers the user is online, schedules the welcome push',
+      '$connect: registers the authorized connection, tells peers the user is online, schedules the welcome push',
     tables: {
       ...presencePeers,
       // PutItem: the row; GetItem: the user's other rows (single-session); DeleteItem: a
@@ -98,8 +122,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     // POST: presence and `kicked` pushes; DELETE: closing older sessions (single-session).
     manageConnections: ['POST', 'DELETE'],
-    verifiesTokens: true,
-    invokes: ['welcome'],
+    // fanOutWorker: presence pushes to many peers.
+    invokes: ['welcome', 'fanOutWorker'],
   },
   disconnect: {
     entry: 'functions/handlers/disconnect.ts',
@@ -111,6 +135,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       presence: { actions: ['UpdateItem', 'DeleteItem', 'GetItem', 'BatchGetItem'] },
     },
     manageConnections: ['POST'],
+    // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
+    invokes: ['fanOutWorker'],
   },
   welcome: {
     entry: 'functions/handlers/welcome.ts',
@@ -145,12 +171,13 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
+    // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
+    invokes: ['fanOutWorker'],
   },
   createGroup: {
     entry: 'functions/handlers/create-group.ts',
     description: 'create_group: creates a group with its members',
     tables: {
-      connections: { actions: ['GetItem'] },
       // Query (byMember): the creator's groups, for MAX_GROUPS_PER_USER.
       groups: { actions: ['PutItem', 'BatchWriteItem', 'Query'], indexes: ['byMember'] },
     },
@@ -166,6 +193,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
+    // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
+    invokes: ['fanOutWorker'],
   },
   ping: {
     entry: 'functions/handlers/ping.ts',
@@ -194,6 +223,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     manageConnections: ['POST'],
     verifiesTokens: true,
+    // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
+    invokes: ['fanOutWorker'],
   },
 
   joinRoom: {
@@ -221,6 +252,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: "send_room_message: stores and fans out to the room's connections",
     tables: {
       ...senderAndCleanup,
+      // GetItem: the sending connection's row (its rooms); DeleteItem: a gone connection's row.
+      connections: { actions: ['GetItem', 'DeleteItem'] },
       // Query: the members (fan-out and the sender's membership); BatchWriteItem: a gone
       // connection's rooms; DeleteItem: this room's row of a gone connection.
       rooms: { actions: ['Query', 'BatchWriteItem', 'DeleteItem'] },
@@ -230,12 +263,13 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
+    // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
+    invokes: ['fanOutWorker'],
   },
   history: {
     entry: 'functions/handlers/history.ts',
     description: 'history: a page of a conversation, newest first',
     tables: {
-      connections: { actions: ['GetItem'] },
       messages: { actions: ['Query'] },
       groups: { actions: ['GetItem'] },
       rooms: { actions: ['GetItem', 'Query'] },
@@ -247,7 +281,6 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     entry: 'functions/handlers/sync.ts',
     description: 'sync: everything addressed to the user since a message id, in order',
     tables: {
-      connections: { actions: ['GetItem'] },
       messages: { actions: ['Query'], indexes: ['byInbox', 'byOutbox'] },
       groups: { actions: ['Query'], indexes: ['byMember'] },
     },
@@ -270,6 +303,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
+    // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
+    invokes: ['fanOutWorker'],
   },
   deleteMessage: {
     entry: 'functions/handlers/delete-message.ts',
@@ -287,8 +322,51 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
+    // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
+    invokes: ['fanOutWorker'],
+  },
+  fanOutWorker: {
+    entry: 'functions/handlers/fan-out-worker.ts',
+    description:
+      'Fan-out worker: posts one paced chunk (or broadcast shard) of a large fan-out, invoked asynchronously',
+    tables: {
+      ...removeConnection,
+      // Query (byShard): a broadcast shard's online users; UpdateItem/DeleteItem: 410 cleanup.
+      presence: { actions: ['UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
+      // BatchWriteItem: a gone connection's rooms; DeleteItem: a room fan-out's gone member row.
+      rooms: { actions: ['BatchWriteItem', 'DeleteItem'] },
+      // UpdateItem: the claim that makes a job part post once (Lambda may deliver an event twice).
+      guards: { actions: ['UpdateItem'] },
+    },
+    manageConnections: ['POST'],
+    // Itself: what does not fit in one invocation is handed to a continuation.
+    invokes: ['fanOutWorker'],
+    nameEnvVar: 'FANOUT_WORKER_FUNCTION_NAME',
+    timeoutSeconds: 120,
+    memorySize: 512,
+    // No retries: a retry would post the whole job again; a failed job goes to the
+    // on-failure queue (re-drivable: a job fails only before its first post). A push
+    // more than 5 minutes late is stale; clients have it from sync/history by then.
+    asyncInvocation: { retryAttempts: 0, maxEventAgeSeconds: 300 },
   },
 };
+
+/**
+ * The Lambda REQUEST authorizer of the WebSocket API. API Gateway allows authorizers on
+ * `$connect` only and passes their `context` to every later event of the connection.
+ * `identitySource` is empty (the property is left out of the template): API Gateway would
+ * answer 401 without invoking the authorizer unless every listed source were present and
+ * non-empty, but the token may come from `?token=`, `Authorization`, the `websocket`
+ * header or a `bearer.<jwt>` subprotocol. For a REQUEST authorizer the identity source is
+ * optional (AWS::ApiGatewayV2::Authorizer `IdentitySource`), and WebSocket authorizers
+ * are not cached (`AuthorizerResultTtlInSeconds` is for HTTP APIs only), so no cache key
+ * is needed either: the authorizer runs on every handshake.
+ */
+export const webSocketAuthorizer = {
+  functionId: 'authorizer',
+  routeKey: '$connect',
+  identitySource: [] as readonly string[],
+} as const satisfies { functionId: FunctionId; routeKey: string; identitySource: readonly string[] };
 
 /** WebSocket routes (route selection expression `$request.body.cmd`) and their functions. */
 export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {

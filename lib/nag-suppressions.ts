@@ -20,6 +20,8 @@ export interface NagScopes {
   readonly jwtSecret?: IConstruct;
   /** API Gateway's account-level CloudWatch role, when the stack creates it. */
   readonly apiGatewayCloudWatchRole?: IConstruct;
+  /** The on-failure destination queue of the fan-out worker's asynchronous invocations. */
+  readonly onFailureQueue?: IConstruct;
   /**
    * The `@connections/*` ARNs as cdk-nag renders them (`arn:<AWS::Partition>:…`): IAM5 is
    * acknowledged for exactly these resources, so any other wildcard is still reported.
@@ -34,11 +36,15 @@ export const NAG_ACKNOWLEDGEMENTS = {
     {
       id: 'AwsSolutions-APIG4',
       reason:
-        'Authorization is done in code, not by an API Gateway authorizer: `$connect` verifies the JWT ' +
-        '(pinned algorithm, exp/nbf/iss/aud) and refuses the handshake otherwise; every other WebSocket ' +
-        'route takes the sender from the connection row written then, never from the frame, and refuses ' +
-        'expired tokens (1401, connection closed). The HTTP API handler verifies the JWT with the same code. ' +
-        'Tested in test/e2e/auth*.test.ts, test/e2e/token-expiry.test.ts and test/unit/auth-hardening.test.ts.',
+        'WebSocket: `$connect` has a Lambda REQUEST authorizer (functions/handlers/authorizer.ts) that ' +
+        'checks the Origin and verifies the JWT (pinned algorithm, exp/nbf/iss/aud) and refuses the ' +
+        'handshake otherwise (401/403); API Gateway allows authorizers on `$connect` only, so the other ' +
+        'routes report no authorizer although every one of them runs on an authorized connection: they ' +
+        "take the sender from the authorizer's context that API Gateway attaches to each event, never " +
+        'from the frame, refuse a missing context and expired tokens (1401, connection closed). HTTP API: ' +
+        'the handler verifies the JWT with the same code, since its public routes (online-count) and ' +
+        'its error envelope do not fit a gateway authorizer. Tested in test/unit/authorizer.test.ts, ' +
+        'test/e2e/auth*.test.ts, test/e2e/token-expiry.test.ts and test/unit/auth-hardening.test.ts.',
     },
   ],
   functions: [
@@ -74,6 +80,15 @@ export const NAG_ACKNOWLEDGEMENTS = {
         'account-level role API Gateway uses to write access logs; it grants only CloudWatch Logs writes.',
     },
   ],
+  onFailureQueue: [
+    {
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "The queue is the fan-out worker's Lambda on-failure destination: it is itself where failed " +
+        'invocations end up (a dead-letter queue in all but name, which cdk-nag recognizes only for ' +
+        'RedrivePolicy and DeadLetterConfig); it is alarmed on depth, and its records are re-driven by an operator.',
+    },
+  ],
 } as const satisfies Record<
   Exclude<keyof NagScopes, 'manageConnectionsResources'>,
   readonly NagAcknowledgement[]
@@ -98,4 +113,5 @@ export function acknowledgeNagFindings(scopes: NagScopes): void {
   for (const fn of scopes.functions) apply(fn, NAG_ACKNOWLEDGEMENTS.functions);
   apply(scopes.jwtSecret, NAG_ACKNOWLEDGEMENTS.jwtSecret);
   apply(scopes.apiGatewayCloudWatchRole, NAG_ACKNOWLEDGEMENTS.apiGatewayCloudWatchRole);
+  apply(scopes.onFailureQueue, NAG_ACKNOWLEDGEMENTS.onFailureQueue);
 }

@@ -37,6 +37,7 @@ export function formatBanner({
     '',
     'Chat backend — local runtime',
     '',
+    `  Web chat page       ${http}/  (sign in as any user id; local only)`,
     `  WebSocket API       ${ws}  (any path, e.g. ${ws}ws/chat)`,
     `  HTTP API            ${http}/api/ws/...`,
     `  Management API      ${http}/${runtime.stage}/@connections/{connectionId}  (also ${http}/@connections/...)`,

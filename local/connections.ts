@@ -20,6 +20,8 @@ export class ClientConnection implements ConnectionFacts {
   state: 'connecting' | 'open' | 'closed' = 'connecting';
   /** Set when the server (not the client) ends the connection; reported to `$disconnect`. */
   serverClose: CloseRecord | undefined;
+  /** `requestContext.authorizer` of every event of this connection, set when the `$connect` authorizer allowed it. */
+  authorizer: Readonly<Record<string, string | number>> | undefined;
   private socket: WebSocket | undefined;
 
   constructor(

@@ -1,11 +1,11 @@
 /**
- * DynamoDB for the local runtime: dynalite in this process, served through the runtime's
- * own port (requests carrying `x-amz-target: DynamoDB_20120810.*`), persisted in a
- * directory or kept in memory; and table creation from `tableDefinitions`, which works
+ * DynamoDB for the local runtime: dynalite in a thread of its own, served through the
+ * runtime's own port (requests carrying `x-amz-target: DynamoDB_20120810.*`), persisted
+ * in a directory or kept in memory; and table creation from `tableDefinitions`, which works
  * against any endpoint (dynalite, DynamoDB Local, LocalStack, AWS).
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import {
   CreateTableCommand,
@@ -15,10 +15,13 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
 import { tableDefinitions } from '../lib/table-definitions.ts';
 import { createTableInput } from '../lib/table-input.ts';
+import { openDynalite } from './dynamodb-dynalite.ts';
+import type { DynamoDbWorkerData, FromDynamoDbWorker, ToDynamoDbWorker } from './dynamodb-worker.ts';
+import { sendAwsError } from './http-util.ts';
 import type { Logger } from './log.ts';
+import { startTypeScriptWorker } from './worker-threads.ts';
 
 export const DYNAMODB_TARGET_PREFIX = 'DynamoDB_20120810.';
 
@@ -63,47 +66,115 @@ function claimDataDir(dataDir: string): () => void {
   return () => rmSync(pidFile, { force: true });
 }
 
+/** Set to `1` to run dynalite on the runtime's own thread (debugging dynalite itself). */
+export const DYNALITE_IN_PROCESS_VARIABLE = 'DYNALITE_IN_PROCESS';
+
 /**
- * Starts dynalite without a public port of its own: its request listener is called for
- * DynamoDB requests on the runtime's port. dynalite closes its LevelDB only through
- * `server.close()`, which fails on a server that never listened, so it also listens on
- * an ephemeral loopback port nobody uses; closing then releases the database, and a
- * restart in the same process can open the same directory again.
+ * Starts dynalite without a public port of its own: DynamoDB requests on the runtime's
+ * port are handed to it. It runs in a worker thread (`dynamodb-worker.ts`) so its work
+ * (validation, expression parsing, the store, JSON) uses the second core; with
+ * `DYNALITE_IN_PROCESS=1`, on this thread, its request listener called directly.
  */
 export async function startEmbeddedDynamoDb(dataDir: string | undefined): Promise<EmbeddedDynamoDb> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const release = dataDir ? claimDataDir(dataDir) : () => {};
-  const server: Server = dynalite({
-    ...(dataDir ? { path: dataDir } : {}),
-    createTableMs: 0,
-    deleteTableMs: 0,
-    updateTableMs: 0,
-  });
-  const listener = server.listeners('request')[0] as RequestListener | undefined;
-  if (!listener) {
-    release();
-    throw new Error('dynalite exposes no request listener; its version is not supported.');
-  }
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+    const embedded =
+      process.env[DYNALITE_IN_PROCESS_VARIABLE] === '1'
+        ? await startInProcess(dataDir)
+        : await startInWorker(dataDir);
+    return { handle: embedded.handle, close: () => embedded.close().finally(release) };
   } catch (error) {
     release();
     throw error;
   }
-  return {
-    handle: (req, res) => listener(req, res),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        server.closeAllConnections();
-      }).finally(release),
+}
+
+async function startInProcess(dataDir: string | undefined): Promise<EmbeddedDynamoDb> {
+  const { listener, close } = await openDynalite(dataDir);
+  return { handle: (req, res) => listener(req, res), close };
+}
+
+async function startInWorker(dataDir: string | undefined): Promise<EmbeddedDynamoDb> {
+  const workerData: DynamoDbWorkerData = { dataDir };
+  const worker = startTypeScriptWorker(new URL('./dynamodb-worker.ts', import.meta.url), {
+    workerData,
+    name: 'dynamodb',
+  });
+  const pending = new Map<number, ServerResponse>();
+  let nextId = 0;
+  let closing: Promise<void> | undefined;
+  let onClosed: ((message: { error?: string }) => void) | undefined;
+
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: Error) =>
+      reject(new Error(`The DynamoDB thread failed to start: ${error.message}`, { cause: error }));
+    const exited = (code: number) =>
+      reject(new Error(`The DynamoDB thread exited with ${code} while starting.`));
+    worker.once('error', failed);
+    worker.once('exit', exited);
+    worker.once('message', (message: FromDynamoDbWorker) => {
+      worker.off('error', failed);
+      worker.off('exit', exited);
+      if (message.type === 'ready') resolve();
+      else reject(new Error(`The DynamoDB thread sent ${message.type} before it was ready.`));
+    });
+  }).catch(async (error: unknown) => {
+    await worker.terminate();
+    throw error;
+  });
+
+  worker.on('message', (message: FromDynamoDbWorker) => {
+    if (message.type === 'response') {
+      const res = pending.get(message.id);
+      if (!res) return;
+      pending.delete(message.id);
+      res.writeHead(message.status, message.headers);
+      res.end(message.body);
+    } else if (message.type === 'closed') onClosed?.(message);
+  });
+  // What an exception inside dynalite did when it ran on the runtime's thread: it ends the process.
+  worker.on('error', (error) => {
+    process.nextTick(() => {
+      throw error;
+    });
+  });
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    if (closing) {
+      req.resume();
+      return sendAwsError(res, 503, 'ServiceUnavailableException', 'The embedded DynamoDB is closing');
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const id = nextId++;
+      pending.set(id, res);
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      const message: ToDynamoDbWorker = {
+        type: 'request',
+        id,
+        method: req.method ?? 'GET',
+        url: req.url ?? '/',
+        headers: req.headers,
+        body: body.toString('utf8'),
+      };
+      worker.postMessage(message);
+    });
   };
+
+  const close = () => {
+    closing ??= new Promise<void>((resolve, reject) => {
+      onClosed = ({ error }) => {
+        void worker.terminate();
+        if (error) reject(new Error(`Closing the embedded DynamoDB failed: ${error}`));
+        else resolve();
+      };
+      worker.postMessage({ type: 'close' } satisfies ToDynamoDbWorker);
+    });
+    return closing;
+  };
+  return { handle, close };
 }
 
 async function waitUntilActive(client: DynamoDBClient, name: string): Promise<void> {

@@ -62,6 +62,8 @@ export interface WebSocketRequestContext {
   apiId: string;
   disconnectStatusCode?: number;
   disconnectReason?: string;
+  /** What the `$connect` authorizer returned (see `authorizerRequestContext`), on every event of the connection. */
+  authorizer?: Readonly<Record<string, string | number>>;
 }
 
 export interface WebSocketEvent {
@@ -80,6 +82,8 @@ export interface ConnectionFacts {
   readonly connectedAt: number;
   readonly domainName: string;
   readonly identity: ClientIdentity;
+  /** `requestContext.authorizer` of its events, once the `$connect` authorizer allowed it. */
+  readonly authorizer?: Readonly<Record<string, string | number>>;
 }
 
 function webSocketContext(
@@ -103,6 +107,7 @@ function webSocketContext(
     domainName: facts.domainName,
     connectionId: facts.connectionId,
     apiId: LOCAL_API_ID,
+    ...(facts.authorizer ? { authorizer: { ...facts.authorizer } } : {}),
   };
 }
 
@@ -145,6 +150,53 @@ export function connectEvent(facts: ConnectionFacts, stage: string, req: Incomin
     ...queryParameters(url.searchParams),
     isBase64Encoded: false,
   };
+}
+
+/** `arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/$connect`, the resource a `$connect` authorizer allows. */
+export function connectMethodArn(region: string, stage: string): string {
+  return `arn:aws:execute-api:${region}:${LOCAL_ACCOUNT_ID}:${LOCAL_API_ID}/${stage}/$connect`;
+}
+
+/**
+ * The input of a WebSocket Lambda REQUEST authorizer: the `$connect` request (headers,
+ * query string, request context) with `type: 'REQUEST'`, the method ARN and the stage
+ * variables, as in the API Gateway Developer Guide's example input.
+ */
+export interface AuthorizerRequestEvent {
+  type: 'REQUEST';
+  methodArn: string;
+  headers?: Record<string, string>;
+  multiValueHeaders?: Record<string, string[]>;
+  queryStringParameters?: Record<string, string>;
+  multiValueQueryStringParameters?: Record<string, string[]>;
+  stageVariables: Record<string, string>;
+  requestContext: WebSocketRequestContext;
+}
+
+export function authorizerEvent(
+  facts: ConnectionFacts,
+  stage: string,
+  region: string,
+  req: IncomingMessage,
+): AuthorizerRequestEvent {
+  const { isBase64Encoded: _unused, ...request } = connectEvent(facts, stage, req);
+  return { type: 'REQUEST', methodArn: connectMethodArn(region, stage), ...request, stageVariables: {} };
+}
+
+/**
+ * `requestContext.authorizer` as API Gateway fills it from an authorizer's answer for the
+ * Lambda proxy integration: the `context` keys at the top level with numbers and booleans
+ * turned into strings, plus `principalId` and `integrationLatency` (milliseconds the
+ * authorizer took).
+ */
+export function authorizerRequestContext(
+  principalId: string,
+  context: Readonly<Record<string, string | number | boolean>>,
+  integrationLatency: number,
+): Record<string, string | number> {
+  const flattened: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(context)) flattened[key] = String(value);
+  return { ...flattened, principalId, integrationLatency };
 }
 
 export function messageEvent(

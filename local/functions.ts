@@ -1,6 +1,7 @@
 /**
  * The "Lambda service": loads the handler modules named in `functionSpecs` and invokes
- * them the way Lambda does (event + context, a timeout), in this process.
+ * them the way Lambda does (event + context, a timeout), in this process: on the runtime's
+ * thread, or in handler threads (`threads`, handler-threads.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
@@ -8,6 +9,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { type FunctionId, functionSpecs } from '../lib/function-specs.ts';
 import { LOCAL_ACCOUNT_ID } from './events.ts';
+import { HandlerThreads } from './handler-threads.ts';
 import { elapsed, type Logger } from './log.ts';
 
 export type LambdaHandler = (event: unknown, context: Context) => unknown;
@@ -46,12 +48,28 @@ export interface FunctionRegistryOptions {
   /** Handlers that replace the modules (tests of the runtime itself). */
   readonly overrides?: Partial<Record<FunctionId, LambdaHandler>>;
   readonly timeoutMs?: number;
+  /**
+   * Worker threads that run the handler modules, each like one Lambda container
+   * (handler-threads.ts); 0 or unset: on the runtime's thread. Overrides always run there.
+   */
+  readonly threads?: number;
+}
+
+/** Imports a handler module and returns its `handler` export. */
+export async function importHandler(id: FunctionId): Promise<LambdaHandler> {
+  const entry = resolve(REPOSITORY_ROOT, functionSpecs[id].entry);
+  const module = (await import(pathToFileURL(entry).href)) as { handler?: unknown };
+  if (typeof module.handler !== 'function') {
+    throw new Error(`${functionSpecs[id].entry} does not export a function named "handler".`);
+  }
+  return module.handler as LambdaHandler;
 }
 
 export class FunctionRegistry {
   private readonly handlers = new Map<FunctionId, LambdaHandler>();
   private readonly loadErrors = new Map<FunctionId, unknown>();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private threads: HandlerThreads | undefined;
 
   constructor(private readonly options: FunctionRegistryOptions) {}
 
@@ -61,6 +79,8 @@ export class FunctionRegistry {
    * so one broken handler does not keep the others from running.
    */
   async load(): Promise<void> {
+    const imported = functionIds.filter((id) => !this.options.overrides?.[id]);
+    if ((this.options.threads ?? 0) > 0) return this.loadInThreads(imported);
     await Promise.all(
       functionIds.map(async (id) => {
         const override = this.options.overrides?.[id];
@@ -68,26 +88,50 @@ export class FunctionRegistry {
           this.handlers.set(id, override);
           return;
         }
-        const entry = resolve(REPOSITORY_ROOT, functionSpecs[id].entry);
         try {
-          const module = (await import(pathToFileURL(entry).href)) as { handler?: unknown };
-          if (typeof module.handler !== 'function') {
-            throw new Error(`${functionSpecs[id].entry} does not export a function named "handler".`);
-          }
-          this.handlers.set(id, module.handler as LambdaHandler);
+          this.handlers.set(id, await importHandler(id));
         } catch (error) {
-          this.loadErrors.set(id, error);
-          this.options.logger.error(
-            `λ ${localFunctionName(id)} failed to load; its invocations will fail`,
-            error,
-          );
+          this.loadFailed(id, error);
         }
       }),
     );
   }
 
-  /** Runs the handler and waits for it, at most the timeout. */
-  invoke(id: FunctionId, event: unknown, timeoutMs = this.options.timeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS) {
+  private loadFailed(id: FunctionId, error: unknown): void {
+    this.loadErrors.set(id, error);
+    this.options.logger.error(`λ ${localFunctionName(id)} failed to load; its invocations will fail`, error);
+  }
+
+  /** `threads` > 0: the modules load (and their invocations run) in handler threads. */
+  private async loadInThreads(imported: readonly FunctionId[]): Promise<void> {
+    const { threads, failures } = await HandlerThreads.start({
+      threads: this.options.threads ?? 1,
+      functionIds: imported,
+      logger: this.options.logger,
+    });
+    this.threads = threads;
+    for (const [id, override] of Object.entries(this.options.overrides ?? {}))
+      if (override) this.handlers.set(id as FunctionId, override);
+    for (const id of imported) this.handlers.set(id, threads.handler(id));
+    for (const { functionId, error } of failures) {
+      this.handlers.delete(functionId);
+      this.loadFailed(functionId, error);
+    }
+  }
+
+  /** Stops the handler threads, if any (after `settle`: running invocations fail). */
+  async close(): Promise<void> {
+    await this.threads?.close();
+    this.threads = undefined;
+  }
+
+  /** Runs the handler and waits for it, at most the timeout (the spec's, when it sets one). */
+  invoke(
+    id: FunctionId,
+    event: unknown,
+    timeoutMs = this.options.timeoutMs ??
+      (functionSpecs[id].timeoutSeconds ?? DEFAULT_FUNCTION_TIMEOUT_MS / 1000) * 1000,
+  ) {
     const outcome = this.run(id, event, timeoutMs);
     this.track(outcome);
     return outcome;

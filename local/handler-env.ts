@@ -8,6 +8,7 @@
  * use the same configuration (with `port: 0` it gets the earlier port back); anything
  * else is refused with an error naming the variables that differ.
  */
+import { type FunctionId, type FunctionSpec, functionSpecs } from '../lib/function-specs.ts';
 import { tableDefinitions } from '../lib/table-definitions.ts';
 import { DEVELOPMENT_JWT_SECRET } from './dev-secret.ts';
 import { localFunctionName } from './functions.ts';
@@ -48,7 +49,10 @@ export function resolveHandlerEnvironment(input: {
   vars.DYNAMODB_ENDPOINT = externalDynamoDbEndpoint ?? baseUrl;
   vars.LAMBDA_ENDPOINT = baseUrl;
   vars.WS_CALLBACK_URL = `${baseUrl}/${stage}`;
-  vars.WELCOME_FUNCTION_NAME = localFunctionName('welcome');
+  // Every function another one invokes (the welcome push, the fan-out worker), by its local name.
+  for (const [id, spec] of Object.entries(functionSpecs) as [FunctionId, FunctionSpec][]) {
+    if (spec.nameEnvVar) vars[spec.nameEnvVar] = localFunctionName(id);
+  }
 
   // Another key source configured by the user replaces the shared secret entirely.
   const otherKeySource = setting('JWT_SECRET_ID') ?? setting('JWKS_URL');

@@ -25,6 +25,8 @@ Options:
   --data-dir <dir>     where DynamoDB data persists (env DATA_DIR, default ${DEFAULT_DATA_DIR})
   --in-memory          keep nothing: data is gone when the runtime stops
   --quiet              no request logs
+  --handler-threads <n>  worker threads that run the handlers, like Lambda containers
+                       (env HANDLER_THREADS, default 0: on the runtime's own thread)
   -h, --help           shows this help
 
 Environment:
@@ -33,6 +35,9 @@ Environment:
   IDLE_TIMEOUT_SECONDS                   default ${DEFAULT_IDLE_TIMEOUT_SECONDS}
   MAX_CONNECTION_SECONDS                 default ${DEFAULT_MAX_CONNECTION_SECONDS}
   BLOCKED_WORDS, BROADCAST_ALLOW_ALL, ... handler configuration, passed through
+  FANOUT_WORKER_THRESHOLD                fan-outs to more connections go to the fan-out worker
+                                         through the Lambda Invoke API (default 1000; e.g. 3 to try it),
+                                         in chunks of FANOUT_CHUNK_SIZE (500) at FANOUT_RATE_PER_SECOND (3000)
 
 Fault injection (off by default; see docs/soak.md):
   FAULT_POST_RATE                 share 0-1 of @connections POSTs that fail
@@ -65,6 +70,7 @@ function parseCommandLine() {
         'data-dir': { type: 'string' },
         'in-memory': { type: 'boolean' },
         quiet: { type: 'boolean' },
+        'handler-threads': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -118,6 +124,12 @@ async function main(): Promise<void> {
     inMemory: args['in-memory'] ?? false,
     dataDir: args['data-dir'] ?? env.DATA_DIR,
     quiet: args.quiet ?? false,
+    handlerThreads: positiveInteger(
+      '--handler-threads / HANDLER_THREADS',
+      args['handler-threads'] ?? env.HANDLER_THREADS,
+      0,
+      true,
+    ),
     idleTimeoutSeconds,
     maxConnectionSeconds,
   });

@@ -36,6 +36,20 @@ export function matchManagementPath(rawPath: string, stage: string): ManagementT
   }
 }
 
+/**
+ * Calls answered since the last reset, by `METHOD status` (`POST 200`, `POST 410`, …);
+ * for the benchmark (scripts/bench), which counts calls per operation.
+ */
+const callCounts = new Map<string, number>();
+
+export function managementApiCallCounts(): Record<string, number> {
+  return Object.fromEntries(callCounts);
+}
+
+export function resetManagementApiCallCounts(): void {
+  callCounts.clear();
+}
+
 export interface ManagementApiOptions {
   readonly stage: string;
   readonly connections: ConnectionRegistry;
@@ -54,6 +68,8 @@ export async function handleManagementRequest(
   const status = await respond(req, res, target, options);
   const id = target.kind === 'connection' ? target.connectionId : '-';
   const code = typeof status === 'number' ? status : `${status.injected} (injected fault)`;
+  const key = `${req.method} ${typeof status === 'number' ? status : status.injected}`;
+  callCounts.set(key, (callCounts.get(key) ?? 0) + 1);
   options.logger.info(`API ${req.method} @connections ${id} ${code} ${elapsed(startedAt)}`);
 }
 

@@ -30,6 +30,7 @@ import { sendAwsError, sendJson } from './http-util.ts';
 import { handleInvokeRequest, matchInvokePath } from './lambda-service.ts';
 import { createLogger, type Logger, printHandlerLine } from './log.ts';
 import { handleManagementRequest, matchManagementPath } from './management-api.ts';
+import { DEFAULT_WEB_ROOT, handleWebRequest, type WebOptions } from './web.ts';
 import { refuseHandshake, WebSocketGateway } from './websocket-gateway.ts';
 
 export const DEFAULT_PORT = 8009;
@@ -65,6 +66,13 @@ export interface LocalRuntimeOptions {
    * by default. Default: read from the FAULT_* environment variables.
    */
   readonly faults?: FaultOptions;
+  /**
+   * Worker threads that run the handler modules (local/handler-threads.ts), so their SDK
+   * work uses another core; default 0: on this thread, where in-process hooks reach them.
+   */
+  readonly handlerThreads?: number;
+  /** The built web chat page served at `/` (local/web.ts); default `web/dist` of this checkout. */
+  readonly webRoot?: string;
 }
 
 export interface LocalRuntime {
@@ -147,6 +155,8 @@ interface Services {
   logger: Logger;
   /** Set once startup (table creation) is done, so startup itself is never throttled. */
   faults?: FaultInjector;
+  /** The web chat page and its dev-token endpoint. */
+  web?: WebOptions;
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, services: Services): Promise<void> {
@@ -173,6 +183,7 @@ async function route(req: IncomingMessage, res: ServerResponse, services: Servic
   if (target)
     return handleManagementRequest(req, res, target, { stage, connections, logger, faults: services.faults });
   if (rawPath.startsWith(HTTP_API_PREFIX)) return handleHttpApiRequest(req, res, { functions, logger });
+  if (services.web && (await handleWebRequest(req, res, services.web))) return;
   sendJson(res, 404, { message: 'Not Found' });
 }
 
@@ -221,6 +232,11 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
     setLogWriter((line, level) => printHandlerLine(logger, line, level));
     services.region = environment.region;
     services.externalDynamoDb = environment.externalDynamoDbEndpoint;
+    services.web = {
+      root: resolve(options.webRoot ?? DEFAULT_WEB_ROOT),
+      tokenSecret: environment.jwtSecret,
+      logger,
+    };
 
     const dataDir =
       options.inMemory || environment.externalDynamoDbEndpoint
@@ -235,11 +251,13 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       region: environment.region,
       logger,
       overrides: options.handlers,
+      threads: options.handlerThreads,
     });
     await functions.load();
     services.functions = functions;
     services.gateway = new WebSocketGateway({
       stage,
+      region: environment.region,
       functions,
       connections: services.connections,
       logger,
@@ -287,6 +305,7 @@ async function shutdown(server: Server, services: Services): Promise<void> {
     if (pending > 0) logger.info(`Waiting for ${pending} running handler invocation(s), at most 5 s`);
     await services.functions?.settle(5_000);
     await closeServer(server);
+    await services.functions?.close();
     await services.dynamo?.close();
     logger.info('Local runtime stopped');
   } finally {

@@ -1,7 +1,8 @@
 /**
- * The WebSocket API: handshakes run `$connect` first (its status decides, as on AWS),
- * frames are routed by `cmd` (route selection `$request.body.cmd`) and closes run
- * `$disconnect`.
+ * The WebSocket API: handshakes run the `$connect` authorizer (401/403/500 refuse them,
+ * as on AWS; authorizer.ts), then `$connect` (its status decides), frames are routed by
+ * `cmd` (route selection `$request.body.cmd`) and closes run `$disconnect`. The
+ * authorizer's context is `requestContext.authorizer` of every one of those events.
  *
  * Frames of one connection are dispatched as they arrive and invoked concurrently, each
  * answer sent when its handler finishes: API Gateway does not order invocations either,
@@ -14,9 +15,18 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
-import { webSocketRoutes } from '../lib/function-specs.ts';
+import { webSocketAuthorizer, webSocketRoutes } from '../lib/function-specs.ts';
+import { authorizerDecision, identitySourcesPresent } from './authorizer.ts';
 import { ClientConnection, type ConnectionRegistry } from './connections.ts';
-import { apiGatewayId, clientIdentity, connectEvent, disconnectEvent, messageEvent } from './events.ts';
+import {
+  apiGatewayId,
+  authorizerEvent,
+  authorizerRequestContext,
+  clientIdentity,
+  connectEvent,
+  disconnectEvent,
+  messageEvent,
+} from './events.ts';
 import { type FunctionRegistry, INTEGRATION_TIMEOUT_MS, type InvocationOutcome } from './functions.ts';
 import { asProxyResult, headerValue, isSuccessStatus } from './handler-results.ts';
 import { elapsed, type Logger, redactUrl } from './log.ts';
@@ -27,6 +37,8 @@ const MAX_URL_LENGTH = 4096;
 
 export interface WebSocketGatewayOptions {
   readonly stage: string;
+  /** Region in the `$connect` method ARN the authorizer gets. @default 'local' */
+  readonly region?: string;
   readonly functions: FunctionRegistry;
   readonly connections: ConnectionRegistry;
   readonly logger: Logger;
@@ -143,6 +155,12 @@ export class WebSocketGateway {
       clientIdentity(req),
     );
     connections.add(connection);
+    const authorized = await this.authorize(connection, req);
+    if (authorized !== 200) {
+      connections.remove(connection);
+      refuseHandshake(socket, authorized);
+      return;
+    }
     const startedAt = Date.now();
     const outcome = await functions.invoke(
       'connect',
@@ -172,6 +190,33 @@ export class WebSocketGateway {
     if (protocol) this.chosenProtocols.set(req, protocol);
     socket.removeListener('error', ignoreSocketError);
     this.server.handleUpgrade(req, socket, head, (ws) => this.opened(connection, ws));
+  }
+
+  /**
+   * Runs the `$connect` authorizer as API Gateway does (authorizer.ts); on success the
+   * connection carries its context for every later event. Returns the handshake status.
+   */
+  private async authorize(connection: ClientConnection, req: IncomingMessage): Promise<number> {
+    const { logger, stage, functions } = this.options;
+    const path = redactUrl(req.url ?? '/');
+    const event = authorizerEvent(connection, stage, this.options.region ?? 'local', req);
+    if (!identitySourcesPresent(webSocketAuthorizer.identitySource, event)) {
+      logger.info(`WS  authorizer ${connection.connectionId} 401 (identity source missing) ${path}`);
+      return 401;
+    }
+    const startedAt = Date.now();
+    const outcome = await functions.invoke(webSocketAuthorizer.functionId, event, INTEGRATION_TIMEOUT_MS);
+    const latency = Date.now() - startedAt;
+    const decision = authorizerDecision(outcome, event.methodArn);
+    if (decision.status !== 200) {
+      const line = `WS  authorizer ${connection.connectionId} ${decision.status} ${elapsed(startedAt)} ${path}`;
+      if (decision.status === 500)
+        logger.error(`${line}: ${decision.reason}`, outcome.ok ? undefined : outcome.error);
+      else logger.info(`${line} (${decision.reason})`);
+      return decision.status;
+    }
+    connection.authorizer = authorizerRequestContext(decision.principalId, decision.context, latency);
+    return 200;
   }
 
   /** The handshake is complete: only now is the connection open for the Management API. */

@@ -35,6 +35,8 @@ Options:
   --http <http://…>    its HTTP / DynamoDB endpoint (default: derived from --url)
   --spawn              spawn a runtime (the default unless --url is given)
   --seed <n>           seed for sender/recipient choice (default 1)
+  --pid <pid>          with --url: the runtime's process id, for its CPU and memory figures
+  --node-arg <arg>     extra node option for a spawned runtime, repeatable (e.g. --node-arg=--cpu-prof)
   -h, --help           shows this help
 
 Environment: JWT_SECRET (tokens; the development secret otherwise). FAULT_* variables are
@@ -53,6 +55,8 @@ interface Options {
   http?: string;
   spawn: boolean;
   seed: number;
+  nodeArgs: string[];
+  pid?: number;
 }
 
 function fail(message: string): never {
@@ -68,7 +72,7 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
 }
 
 function parseOptions(): Options {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     values = parseArgs({
       options: {
@@ -81,6 +85,8 @@ function parseOptions(): Options {
         http: { type: 'string' },
         spawn: { type: 'boolean' },
         seed: { type: 'string' },
+        'node-arg': { type: 'string', multiple: true },
+        pid: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -110,6 +116,8 @@ function parseOptions(): Options {
     http: str('http'),
     spawn: values.spawn === true || url === undefined,
     seed: Math.floor(positive('seed', str('seed'), 1)),
+    nodeArgs: (values['node-arg'] as string[] | undefined) ?? [],
+    ...(str('pid') ? { pid: Math.floor(positive('pid', str('pid'), 1)) } : {}),
   };
 }
 
@@ -132,13 +140,45 @@ interface Runtime {
   child?: ChildProcess;
 }
 
-async function spawnRuntime(): Promise<Runtime> {
+/**
+ * CPU time (user + system, ms) a process has used: all its threads, and its main
+ * JavaScript thread alone (the task whose id is the pid), from /proc (Linux).
+ */
+function cpuOf(pid: number): { totalMs: number; mainThreadMs: number } | undefined {
+  const ticksToMs = 1000 / 100; // USER_HZ is 100 on Linux
+  const ticks = (path: string) => {
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    const stat = readFileSync(path, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  };
+  try {
+    return {
+      totalMs: ticks(`/proc/${pid}/stat`) * ticksToMs,
+      mainThreadMs: ticks(`/proc/${pid}/task/${pid}/stat`) * ticksToMs,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+async function spawnRuntime(nodeArgs: readonly string[]): Promise<Runtime> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   // node itself (not the tsx CLI, which forks): the pid is the runtime's, for /proc.
   const child = spawn(
     process.execPath,
     // A larger young generation: the handlers' SDK calls allocate a lot of short-lived objects.
-    ['--max-semi-space-size=64', '--import', 'tsx', 'local/main.ts', '--in-memory', '--port', '0', '--quiet'],
+    [
+      '--max-semi-space-size=64',
+      ...nodeArgs,
+      '--import',
+      'tsx',
+      'local/main.ts',
+      '--in-memory',
+      '--port',
+      '0',
+      '--quiet',
+    ],
     {
       cwd: root,
       env: { ...process.env, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
@@ -173,12 +213,12 @@ function percentile(sorted: Float64Array, p: number): number {
 async function main(): Promise<void> {
   const options = parseOptions();
   const runtime: Runtime = options.spawn
-    ? await spawnRuntime()
+    ? await spawnRuntime(options.nodeArgs)
     : {
         wsUrl: options.url as string,
         httpUrl: options.http ?? (options.url as string).replace(/^ws/, 'http').replace(/\/$/, ''),
       };
-  const pid = runtime.child?.pid;
+  const pid = runtime.child?.pid ?? options.pid;
   let runtimePeakSampledMb = 0;
   const sampleMemory = () => {
     const memory = pid ? memoryOf(pid) : undefined;
@@ -334,6 +374,7 @@ async function main(): Promise<void> {
   const random = prng(options.seed);
   const live = openIndexes();
   const sendStarted = performance.now();
+  const cpuAtSendStart = pid ? cpuOf(pid) : undefined;
   const durationMs = options.minutes * 60_000;
   let windowStart = performance.now();
   let windowDelivered = 0;
@@ -390,6 +431,12 @@ async function main(): Promise<void> {
     await sleep(200);
   }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
+  const cpuAtDrainEnd = pid ? cpuOf(pid) : undefined;
+  // The runtime's CPU from the first send to the end of the drain, per message sent.
+  const cpuPerMessage = (field: 'totalMs' | 'mainThreadMs') =>
+    cpuAtSendStart && cpuAtDrainEnd && sent > 0
+      ? Number(((cpuAtDrainEnd[field] - cpuAtSendStart[field]) / sent).toFixed(3))
+      : 'n/a (runtime pid unknown)';
 
   // Stored: read the messages table through the runtime's DynamoDB endpoint (a Scan: fine here).
   const dynamo = new DynamoDBClient({
@@ -468,7 +515,9 @@ async function main(): Promise<void> {
     deliveredRate: Number((delivered / (sendSeconds + drainSeconds)).toFixed(1)),
     sendSeconds: Number(sendSeconds.toFixed(1)),
     drainSeconds: Number(drainSeconds.toFixed(1)),
-    runtimePeakRssMb: finalMemory ? Number(finalMemory.peakMb.toFixed(0)) : 'n/a (not spawned)',
+    runtimeCpuMsPerMessage: cpuPerMessage('totalMs'),
+    runtimeMainThreadCpuMsPerMessage: cpuPerMessage('mainThreadMs'),
+    runtimePeakRssMb: finalMemory ? Number(finalMemory.peakMb.toFixed(0)) : 'n/a (runtime pid unknown)',
     runtimeRssAtEndMb: finalMemory ? Number(finalMemory.rssMb.toFixed(0)) : 'n/a',
     soakClientPeakRssMb: Number((memoryOf(process.pid)?.peakMb ?? Number.NaN).toFixed(0)),
   };
@@ -493,6 +542,10 @@ async function main(): Promise<void> {
   line(
     'achieved rate',
     `${report.achievedRate} msg/s sent over ${report.sendSeconds} s (drain ${report.drainSeconds} s)`,
+  );
+  line(
+    'runtime CPU / message',
+    `${report.runtimeCpuMsPerMessage} ms (main thread ${report.runtimeMainThreadCpuMsPerMessage} ms), send start to drain end`,
   );
   line('runtime peak RSS', `${report.runtimePeakRssMb} MB (at end ${report.runtimeRssAtEndMb} MB)`);
   line('soak client peak RSS', `${report.soakClientPeakRssMb} MB`);

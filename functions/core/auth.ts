@@ -1,7 +1,9 @@
 /**
- * JWT verification at `$connect` and on the HTTP API. HS256 with a shared secret
- * (from the environment or Secrets Manager) or asymmetric keys from a JWKS URL.
+ * JWT verification in the `$connect` authorizer and on the HTTP API. HS256 with a shared
+ * secret (from the environment or Secrets Manager) or asymmetric keys from a JWKS URL.
  * The algorithm list is pinned, so `alg: none` and algorithm confusion are refused.
+ * Also: the identity the authorizer hands API Gateway (`authorizerContext`) and reading it
+ * back from `requestContext.authorizer` on every later event (`identityFromAuthorizer`).
  */
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { isValidUserId } from './ids.ts';
@@ -172,3 +174,83 @@ export function bearerToken(authorization: string | undefined): string | undefin
 }
 
 export { header as headerValue };
+
+/**
+ * `ALLOWED_ORIGINS`: a handshake whose `Origin` is present and not listed is refused.
+ * Non-browser clients send no Origin and are let through: the check stops other web
+ * sites from connecting with a user's token, the token itself authenticates everyone.
+ */
+export function originAllowed(origin: string | undefined, allowed: readonly string[] | undefined): boolean {
+  if (!allowed || origin === undefined) return true;
+  const normalized = origin.trim().replace(/\/+$/, '').toLowerCase();
+  return allowed.some((entry) => entry.toLowerCase() === normalized);
+}
+
+/**
+ * The `context` map the `$connect` authorizer returns. API Gateway allows only string,
+ * number and boolean values there (no arrays or objects) and hands the map to the
+ * integration of `$connect`, of every later route and of `$disconnect` of the connection
+ * as `requestContext.authorizer`, numbers and booleans turned into strings, next to
+ * `principalId` (and `integrationLatency`). So every value is a string already: roles as
+ * a JSON array, the token's `exp` as decimal epoch seconds.
+ */
+export interface AuthorizerContext {
+  readonly userId: string;
+  /** JSON array of role names. */
+  readonly roles: string;
+  /** The token's `exp`, epoch seconds, in decimal. */
+  readonly tokenExpiresAt: string;
+  // API Gateway's context map type: string, number or boolean values.
+  readonly [key: string]: string;
+}
+
+export function authorizerContext(identity: Identity): AuthorizerContext {
+  return {
+    userId: identity.userId,
+    roles: JSON.stringify(identity.roles),
+    tokenExpiresAt: String(identity.expiresAt),
+  };
+}
+
+function rolesFromContext(value: unknown): string[] | undefined {
+  if (Array.isArray(value)) return value.every((role) => typeof role === 'string') ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const trimmed = value.trim();
+  if (trimmed === '') return [];
+  if (trimmed.startsWith('[')) {
+    try {
+      return rolesFromContext(JSON.parse(trimmed) as unknown);
+    } catch {
+      return undefined;
+    }
+  }
+  // A comma-separated list (an authorizer that does not use JSON).
+  return trimmed
+    .split(',')
+    .map((role) => role.trim())
+    .filter(Boolean);
+}
+
+function epochSecondsFromContext(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value !== 'string' || !/^\d{1,12}$/.test(value.trim())) return undefined;
+  return Number(value.trim());
+}
+
+/**
+ * The identity in an event's `requestContext.authorizer`, as `authorizerContext` wrote it
+ * (values may arrive as strings or as their original types); undefined when it is missing
+ * or malformed, which callers must treat as unauthenticated. Never read from a body.
+ */
+export function identityFromAuthorizer(authorizer: unknown): Identity | undefined {
+  if (typeof authorizer !== 'object' || authorizer === null) return undefined;
+  const fields = authorizer as Record<string, unknown>;
+  const userId = fields.userId;
+  if (typeof userId !== 'string' || !isValidUserId(userId)) return undefined;
+  // principalId is what API Gateway itself records for the connection; it must agree.
+  if (fields.principalId !== undefined && fields.principalId !== userId) return undefined;
+  const roles = rolesFromContext(fields.roles);
+  const expiresAt = epochSecondsFromContext(fields.tokenExpiresAt);
+  if (!roles || expiresAt === undefined) return undefined;
+  return { userId, roles, expiresAt };
+}

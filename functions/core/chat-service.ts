@@ -11,8 +11,10 @@ import type {
 } from './commands.ts';
 import { assertContentLength, assertGroupId } from './commands.ts';
 import type { ContentFilter } from './content-filter.ts';
-import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
+import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
+import { success } from './envelope.ts';
 import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
+import type { FanOutDispatcher, ShardStart } from './fan-out-dispatch.ts';
 import { admitAndStore, type MessageGuards } from './guards.ts';
 import { newGroupId, newMessageId, privateRoomId } from './ids.ts';
 import type {
@@ -61,6 +63,8 @@ export interface MessageSent {
   readonly failed: number;
   /** Extension: present (true) when this was a retry of a `client_msg_id` already stored. */
   readonly duplicate?: true;
+  /** Extension: connections handed to fan-out workers (present only when some were). */
+  readonly queued?: number;
   readonly time: string;
 }
 
@@ -73,6 +77,8 @@ export interface GroupMessageSent {
   readonly failed: number;
   /** Extension: present (true) when this was a retry of a `client_msg_id` already stored. */
   readonly duplicate?: true;
+  /** Extension: connections handed to fan-out workers (present only when some were). */
+  readonly queued?: number;
   readonly time: string;
 }
 
@@ -88,7 +94,15 @@ export interface BroadcastSent {
   readonly sent_count: number;
   /** Extension: connections still failing after retries (410s not counted). */
   readonly failed: number;
+  /**
+   * Extension, present only when the broadcast went to fan-out workers: about how many
+   * connections they will post to (from the online counter: workers read the audience).
+   */
+  readonly queued?: number;
 }
+
+/** Online users per `byShard` page that an inline broadcast reads. */
+export const BROADCAST_PAGE_USERS = 500;
 
 /** Stores a message before it is pushed; a failed write is `failureCode` (10008, 3009). */
 export async function storeMessage(
@@ -181,6 +195,7 @@ export class ChatService {
       room_id: stored.roomId,
       delivered: result.delivered,
       failed: result.failed.length,
+      ...queuedField(result),
       time: stored.createdAt,
     };
   }
@@ -276,10 +291,18 @@ export class ChatService {
       message_id: stored.messageId,
       sent_count: result.delivered,
       failed: result.failed.length,
+      ...queuedField(result),
       time: stored.createdAt,
     };
   }
 
+  /**
+   * Every open connection, the sender's included. Small audiences are posted here, shard
+   * by shard. When the online counter says the audience is above the fan-out worker
+   * threshold, or the pages read here outgrow it (the counter can be off), the shards
+   * (or what is left of them) go to fan-out workers, which read them themselves: the
+   * handler's time does not grow with the audience.
+   */
   async broadcast(sender: Sender, input: BroadcastInput): Promise<BroadcastSent> {
     if (!this.deps.settings.broadcastAllowAll && !isAdmin(sender.roles)) {
       throw new ChatError(ErrorCode.forbidden, 'broadcast needs the admin role');
@@ -292,17 +315,101 @@ export class ChatService {
       message: input.message,
       time: this.now().toISOString(),
     };
+    const { presence, offload } = this.deps;
+    const read = (position: ShardStart) => {
+      const page = presence.onlineInShard(position.shard, BROADCAST_PAGE_USERS, position.after);
+      page.catch(() => undefined); // read ahead; a page never awaited must not go unhandled
+      return page;
+    };
     let sent = 0;
     let failed = 0;
+    let seen = 0;
     try {
-      for await (const page of this.deps.presence.allOnline()) {
-        const result = await deliver(this.deps, recipientsOf(page), data, { name: 'broadcast' });
+      // The counter and the first page overlap; the page is wasted when workers take over.
+      let position: ShardStart | undefined = { shard: 0 };
+      let pending = read(position);
+      const online = offload ? (await presence.counts()).connections : 0;
+      if (offload?.offloads(online)) {
+        return await this.broadcastThroughWorkers(
+          offload,
+          shardsFrom({ shard: 0 }, presence.shardCount),
+          data,
+          {
+            connections: online,
+            sent,
+            failed,
+          },
+        );
+      }
+      while (position) {
+        const page = await pending;
+        const recipients = recipientsOf(page.users);
+        if (offload && seen + recipients.length > offload.threshold) {
+          // The counter ran low: this page and everything after it go to workers.
+          return await this.broadcastThroughWorkers(
+            offload,
+            shardsFrom(position, presence.shardCount),
+            data,
+            {
+              connections: Math.max(online - seen, recipients.length),
+              sent,
+              failed,
+            },
+          );
+        }
+        const next: ShardStart | undefined =
+          page.after !== undefined
+            ? { shard: position.shard, after: page.after }
+            : position.shard + 1 < presence.shardCount
+              ? { shard: position.shard + 1 }
+              : undefined;
+        if (next) pending = read(next);
+        const result = await deliver(this.deps, recipients, data, { name: 'broadcast' });
         sent += result.delivered;
         failed += result.failed.length;
+        seen += recipients.length;
+        position = next;
       }
     } catch (error) {
+      if (error instanceof ChatError) throw error;
       throw new ChatError(ErrorCode.broadcastFailed, 'broadcast failed', { cause: error });
     }
     return { type: 'broadcast_sent', sent_count: sent, failed };
   }
+
+  private async broadcastThroughWorkers(
+    offload: FanOutDispatcher,
+    starts: readonly ShardStart[],
+    data: unknown,
+    progress: { readonly connections: number; readonly sent: number; readonly failed: number },
+  ): Promise<BroadcastSent> {
+    const dispatched = await offload.dispatchShards(starts, JSON.stringify(success(data)), {
+      connections: progress.connections,
+      name: 'broadcast',
+    });
+    if (dispatched.queued.length === 0 && progress.sent === 0 && progress.failed === 0) {
+      // Nobody got it and nothing is on its way: the admin may simply retry.
+      throw new ChatError(ErrorCode.broadcastFailed, 'broadcast could not be handed to fan-out workers');
+    }
+    if (dispatched.notQueued.length > 0) {
+      this.deps.log?.('broadcast could not hand every shard to workers', {
+        shards: dispatched.notQueued.map((start) => start.shard),
+        failed: dispatched.notQueuedConnections,
+      });
+    }
+    return {
+      type: 'broadcast_sent',
+      sent_count: progress.sent,
+      failed: progress.failed + dispatched.notQueuedConnections,
+      // At least 1 when a shard was queued: the counter may say fewer than there are.
+      ...(dispatched.queued.length > 0 ? { queued: Math.max(1, dispatched.queuedConnections) } : {}),
+    };
+  }
+}
+
+/** `position` and every later shard. */
+function shardsFrom(position: ShardStart, shardCount: number): ShardStart[] {
+  const starts: ShardStart[] = [position];
+  for (let shard = position.shard + 1; shard < shardCount; shard++) starts.push({ shard });
+  return starts;
 }

@@ -3,7 +3,7 @@
  * the protocol's error code: a missing or empty required field gets the command's
  * "required" code, anything else of the wrong shape its "invalid" code.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
 import { GROUP_ID, isValidUserId, ULID } from './ids.ts';
 
@@ -16,19 +16,48 @@ const LONE_SURROGATE = /\p{Cs}/u;
 export const isWellFormed = (value: string): boolean => !LONE_SURROGATE.test(value);
 const WELL_FORMED = 'must not contain lone surrogates (ill-formed UTF-16)';
 
+/*
+ * The refinements below (`.refine`, `.transform`) are invisible to `z.toJSONSchema`, so each
+ * schema also carries its rule as JSON Schema metadata (`.meta()`: `pattern`, `description`),
+ * which `npm run specs` puts in docs/asyncapi.json and docs/openapi.json. Metadata never
+ * changes what a schema accepts; test/unit/specs.test.ts checks that each pattern agrees
+ * with the refinement it documents. Patterns are ECMA-262 with the `u` flag.
+ */
+
+/** Text with no lone surrogate and at least one non-whitespace character (`trim()`'s set). */
+export const NOT_BLANK_WELL_FORMED_PATTERN = String.raw`^[^\p{Cs}]*[^\s\p{Cs}][^\p{Cs}]*$`;
+/** Text with no lone surrogate. */
+export const WELL_FORMED_PATTERN = String.raw`^[^\p{Cs}]*$`;
+/** `isValidUserId` and `isWellFormed` together, on strings. */
+export const USER_ID_PATTERN = String.raw`^(?!\s*$)[^\p{Cc}\p{Cs}#][^\p{Cc}\p{Cs}]{0,127}$`;
+/** A ULID in either case (`ULID` after upper-casing). */
+export const MESSAGE_ID_PATTERN = '^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$';
+
 /** User ids are strings; integers on input are accepted and turned into strings. */
 export const userIdSchema = z
-  .union([z.string(), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)])
+  .union([
+    z.string().meta({ pattern: USER_ID_PATTERN, minLength: 1, maxLength: 128 }),
+    z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  ])
   .transform((value) => String(value))
   .refine(isWellFormed, WELL_FORMED)
   .refine(
     isValidUserId,
     'user id must be 1-128 characters, not blank, without control characters or a leading #',
-  );
+  )
+  .meta({
+    description:
+      'A user id: 1-128 characters, not blank, no control characters or lone surrogates, no leading #. ' +
+      'A non-negative integer is accepted and turned into its decimal string.',
+  });
 
 /** A message id (ULID); lower case is accepted and normalised to the stored upper case. */
 export const messageIdSchema = z
   .string()
+  .meta({
+    pattern: MESSAGE_ID_PATTERN,
+    description: 'A message id (ULID); lower case is accepted and normalised to upper case.',
+  })
   .transform((value) => value.toUpperCase())
   .refine((value) => ULID.test(value), 'must be a message id (ULID)');
 
@@ -36,12 +65,29 @@ export const messageIdSchema = z
 const contentSchema = z
   .string()
   .refine((value) => value.trim().length > 0, 'content is empty')
-  .refine(isWellFormed, WELL_FORMED);
+  .refine(isWellFormed, WELL_FORMED)
+  .meta({
+    pattern: NOT_BLANK_WELL_FORMED_PATTERN,
+    description:
+      'Not blank, no lone surrogates; at most MAX_CONTENT_LENGTH UTF-16 code units (default 4000), ' +
+      'longer answers 1002.',
+  });
 
 /** 1 text, 2 image, 3 file, 4 audio, 5 video. */
 const messageTypeSchema = z.number().int().min(1).max(5).default(1);
 
-const clientMessageIdSchema = z.string().min(1).max(128).refine(isWellFormed, WELL_FORMED).optional();
+const clientMessageIdSchema = z
+  .string()
+  .min(1)
+  .max(128)
+  .refine(isWellFormed, WELL_FORMED)
+  .meta({
+    pattern: WELL_FORMED_PATTERN,
+    description:
+      "The sender's id for this message: a retry with the same id within DEDUPE_TTL_SECONDS " +
+      'answers the first message instead of storing another.',
+  })
+  .optional();
 
 export const sendMessageSchema = z.object({
   to_user_id: userIdSchema,
@@ -51,7 +97,10 @@ export const sendMessageSchema = z.object({
 });
 
 export const sendGroupMessageSchema = z.object({
-  group_id: z.string().min(1),
+  group_id: z.string().min(1).meta({
+    pattern: GROUP_ID.source,
+    description: 'A group id from create_group; another shape answers 3006.',
+  }),
   content: contentSchema,
   message_type: messageTypeSchema,
   client_msg_id: clientMessageIdSchema,
@@ -60,11 +109,22 @@ export const sendGroupMessageSchema = z.object({
 export const createGroupSchema = z.object({
   group_name: z
     .string()
+    .meta({
+      pattern: NOT_BLANK_WELL_FORMED_PATTERN,
+      description: 'Trimmed, then 1-100 UTF-16 code units; no lone surrogates.',
+    })
     .transform((value) => value.trim())
     .refine((value) => value.length > 0, 'group name is empty')
     .refine((value) => value.length <= 100, 'group name is longer than 100 characters')
     .refine(isWellFormed, WELL_FORMED),
-  member_ids: z.array(userIdSchema).min(1),
+  member_ids: z
+    .array(userIdSchema)
+    .min(1)
+    .meta({
+      description:
+        'The other members; the creator is added and duplicates are dropped. More than MAX_GROUP_MEMBERS ' +
+        '(default 500) in all is refused.',
+    }),
 });
 
 export const broadcastSchema = z.object({

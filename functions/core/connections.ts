@@ -25,7 +25,14 @@ export interface ConnectionRegistryDependencies {
 export class ConnectionRegistry {
   constructor(private readonly deps: ConnectionRegistryDependencies) {}
 
-  async open(connectionId: string, identity: Identity): Promise<ConnectionRecord> {
+  /**
+   * Registers a connection. Besides its row, the result tells `connectionCount`: the user's
+   * presence count right after this connection was added (see PresenceStore.addConnection).
+   */
+  async open(
+    connectionId: string,
+    identity: Identity,
+  ): Promise<ConnectionRecord & { readonly connectionCount: number }> {
     const now = this.deps.now?.() ?? new Date();
     const record: ConnectionRecord = {
       connectionId,
@@ -37,13 +44,13 @@ export class ConnectionRegistry {
     };
     // Row first: a presence entry must never point at a connection nobody can look up.
     await this.deps.connections.put(record);
-    const { cameOnline } = await this.deps.presence.addConnection(
+    const { cameOnline, connectionCount } = await this.deps.presence.addConnection(
       identity.userId,
       connectionId,
       record.expiresAt,
     );
     if (cameOnline) await this.notifyPresence(identity.userId, 'online');
-    return record;
+    return { ...record, connectionCount };
   }
 
   /**

@@ -6,6 +6,7 @@
 import type { ConnectionRegistry } from './connections.ts';
 import { success } from './envelope.ts';
 import { type FanOutResult, fanOut, type Recipient } from './fan-out.ts';
+import type { FanOutDispatcher, GoneCleanup } from './fan-out-dispatch.ts';
 import type { ConnectionNotifier, UserConnections } from './ports.ts';
 
 export interface DeliveryDependencies {
@@ -15,6 +16,26 @@ export interface DeliveryDependencies {
   readonly log?: (message: string, details: Record<string, unknown>) => void;
   /** Told each fan-out's outcome and size (connections), for metrics; must not throw. */
   readonly onFanOut?: (result: FanOutResult, size: number) => void;
+  /**
+   * Hands fan-outs above its threshold to fan-out workers instead of posting them here
+   * (see fan-out-dispatch.ts); unset: every fan-out is posted inline.
+   */
+  readonly offload?: FanOutDispatcher;
+}
+
+/** A fan-out's outcome as the caller sees it. */
+export interface DeliveryResult extends FanOutResult {
+  /**
+   * Connections handed to fan-out workers, which post after the caller has returned (0
+   * when the fan-out was posted inline). Those are in neither `delivered` nor `failed`;
+   * connections whose hand-off failed are in `failed`.
+   */
+  readonly queued: number;
+}
+
+/** The `queued` extension of a reply: present only when part of the audience went to fan-out workers. */
+export function queuedField(result: { readonly queued: number }): { readonly queued?: number } {
+  return result.queued > 0 ? { queued: result.queued } : {};
 }
 
 /** Every connection of `users`, without `exceptConnectionId` (the one that asked, which gets the reply). */
@@ -41,21 +62,54 @@ export interface DeliveryOptions {
   readonly name?: string;
   /** Added to that log line's details. */
   readonly logDetails?: Record<string, unknown>;
+  /**
+   * What `alsoOnGone` does, as data a fan-out worker can carry out (workers cannot run a
+   * closure of the handler that dispatched them).
+   */
+  readonly goneCleanup?: GoneCleanup;
 }
 
 /**
  * Posts `data` as a success push to every recipient. A 410 removes that recipient's
  * connection (and runs `alsoOnGone`); cleanup failures are logged, never thrown.
+ * Above the dispatcher's threshold (`deps.offload`), the recipients are handed to
+ * fan-out workers instead and counted in `queued`.
  */
 export async function deliver(
   deps: DeliveryDependencies,
   recipients: readonly Recipient[],
   data: unknown,
   options: DeliveryOptions = {},
+): Promise<DeliveryResult> {
+  if (recipients.length === 0) return { delivered: 0, gone: 0, failed: [], queued: 0 };
+  const frame = JSON.stringify(success(data));
+  if (deps.offload?.offloads(recipients.length) && deps.offload.canCarry(frame)) {
+    const dispatched = await deps.offload.dispatchRecipients(recipients, frame, {
+      cleanup: options.goneCleanup,
+      name: options.name,
+    });
+    if (dispatched.notQueued.length > 0) {
+      deps.log?.(`${options.name ? `${options.name} ` : ''}fan-out could not hand connections to workers`, {
+        ...options.logDetails,
+        failed: dispatched.notQueued.length,
+        queued: dispatched.queued,
+      });
+    }
+    return { delivered: 0, gone: 0, failed: dispatched.notQueued, queued: dispatched.queued };
+  }
+  return { ...(await deliverFrame(deps, recipients, frame, options)), queued: 0 };
+}
+
+/** `deliver` of a frame already serialized, always inline (what fan-out workers run). */
+export async function deliverFrame(
+  deps: Omit<DeliveryDependencies, 'offload'>,
+  recipients: readonly Recipient[],
+  frame: string,
+  options: DeliveryOptions = {},
 ): Promise<FanOutResult> {
   if (recipients.length === 0) return { delivered: 0, gone: 0, failed: [] };
   const { alsoOnGone } = options;
-  const result = await fanOut(deps.notifier, recipients, JSON.stringify(success(data)), {
+  const result = await fanOut(deps.notifier, recipients, frame, {
     concurrency: deps.fanOutConcurrency,
     onGone: async (recipient) => {
       const cleanups = await Promise.allSettled([

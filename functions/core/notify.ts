@@ -3,10 +3,10 @@
  * successor of the old services' SYSTEM_NOTIFY: stored for every recipient (offline
  * users get it through `sync`), then pushed to every open connection of theirs.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { userIdSchema } from './commands.ts';
 import { mapConcurrent } from './concurrency.ts';
-import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
+import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
 import { ChatError, ErrorCode } from './errors.ts';
 import { newMessageId } from './ids.ts';
 import type { MessageStore, PresenceStore, StoredMessage } from './ports.ts';
@@ -33,14 +33,20 @@ export const notifySchema = z.object({
       (value) => value.length <= NOTIFY_MAX_TYPE_LENGTH,
       `type is longer than ${NOTIFY_MAX_TYPE_LENGTH}`,
     )
-    .refine((value) => !/\p{Cc}/u.test(value), 'type has control characters'),
+    .refine((value) => !/\p{Cc}/u.test(value), 'type has control characters')
+    .meta({
+      pattern: String.raw`^[^\p{Cc}]*[^\s\p{Cc}][^\p{Cc}]*$`,
+      maxLength: NOTIFY_MAX_TYPE_LENGTH,
+      description: `Not blank, no control characters, at most ${NOTIFY_MAX_TYPE_LENGTH} UTF-16 code units.`,
+    }),
   data: z
     .record(z.string(), z.unknown())
     .default({})
     .refine(
       (value) => Buffer.byteLength(JSON.stringify(value), 'utf8') <= NOTIFY_MAX_DATA_BYTES,
       `data is larger than ${NOTIFY_MAX_DATA_BYTES} bytes of JSON`,
-    ),
+    )
+    .meta({ description: `At most ${NOTIFY_MAX_DATA_BYTES} bytes as UTF-8 JSON.` }),
 });
 
 export type NotifyInput = z.output<typeof notifySchema>;
@@ -69,6 +75,8 @@ export interface NotifyResult {
   readonly recipients: number;
   /** Users the notification was stored for (distinct `user_ids`). */
   readonly stored: number;
+  /** Connections handed to fan-out workers (present only when some were). */
+  readonly queued?: number;
 }
 
 export interface NotifyDependencies extends DeliveryDependencies {
@@ -113,5 +121,5 @@ export async function sendSystemNotification(
     time: now.toISOString(),
   };
   const result = await deliver(deps, connectionsOf(online), push);
-  return { recipients: result.delivered, stored: userIds.length };
+  return { recipients: result.delivered, stored: userIds.length, ...queuedField(result) };
 }

@@ -65,8 +65,17 @@ export interface OnlineCounts {
 }
 
 export interface PresenceStore {
-  /** Adds a connection to the user's presence record; `cameOnline` when it is their first. */
-  addConnection(userId: string, connectionId: string, expiresAt: number): Promise<{ cameOnline: boolean }>;
+  /**
+   * Adds a connection to the user's presence record; `cameOnline` when it is their first.
+   * `connectionCount` is the user's count right after this add (stale entries included):
+   * the store applies adds one at a time, so handshakes racing each other get different
+   * counts (the `$connect` connection limit relies on it).
+   */
+  addConnection(
+    userId: string,
+    connectionId: string,
+    expiresAt: number,
+  ): Promise<{ cameOnline: boolean; connectionCount: number }>;
   /** Removes it; `wentOffline` when it was their last. Removing twice is harmless. */
   removeConnection(userId: string, connectionId: string): Promise<{ wentOffline: boolean }>;
   /** Open connections of each listed user who is online (one batched read per 100 users). */
@@ -76,6 +85,18 @@ export interface PresenceStore {
   listOnline(limit: number, cursor?: string): Promise<{ users: UserConnections[]; cursor?: string }>;
   /** Every online user's connections, page by page (broadcast). */
   allOnline(): AsyncIterable<UserConnections[]>;
+  /** How many shards the online users are spread over (`onlineInShard` takes 0 … shardCount − 1). */
+  readonly shardCount: number;
+  /**
+   * One page of a shard's online users, in user-id order after `after`; `after` in the
+   * result is where the next page starts (absent after the shard's last page). Broadcast
+   * fan-out workers each read their own shard this way.
+   */
+  onlineInShard(
+    shard: number,
+    limit: number,
+    after?: string,
+  ): Promise<{ readonly users: UserConnections[]; readonly after?: string }>;
 }
 
 export type MessageKind = 'private' | 'group' | 'room' | 'system';

@@ -5,7 +5,7 @@
  * is a Query on the conversation's partition after the position, never a Scan.
  */
 
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Sender } from './chat-service.ts';
 import { messageIdSchema, parseCommand } from './commands.ts';
 import { mapConcurrent } from './concurrency.ts';
@@ -24,7 +24,7 @@ import type { PresenceStore } from './ports.ts';
 const MAX_ROOM_ID_LENGTH = 'private_'.length + 2 * 128 + 1;
 
 export const markReadSchema = z.object({
-  room_id: z.string(),
+  room_id: z.string().meta({ description: 'The conversation: private_{a}_{b}, a group id or a room id.' }),
   message_id: messageIdSchema,
 });
 

@@ -3,9 +3,9 @@
  * place in the conversation (history and sync show it as `deleted` with empty content)
  * and every participant's open connections are told with `message_deleted`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { messageIdSchema } from './commands.ts';
-import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
+import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
 import { ChatError, ErrorCode } from './errors.ts';
 import type { Recipient } from './fan-out.ts';
 import type { GroupStore, MessageRecallStore, PresenceStore, RoomStore, StoredMessage } from './ports.ts';
@@ -18,7 +18,11 @@ export const deleteMessageSchema = z.object({
     .string()
     .min(1, 'room_id is required')
     .max(MAX_ROOM_ID_LENGTH, 'room_id is too long')
-    .refine((value) => !/\p{Cc}/u.test(value), 'room_id has control characters'),
+    .refine((value) => !/\p{Cc}/u.test(value), 'room_id has control characters')
+    .meta({
+      pattern: String.raw`^[^\p{Cc}]*$`,
+      description: 'The conversation: private_{a}_{b}, a group id or a room id.',
+    }),
   message_id: messageIdSchema,
 });
 
@@ -40,6 +44,8 @@ export interface MessageDeleted {
 export interface MessageDeletedReply extends MessageDeleted {
   /** Connections, other than the one that asked, that accepted the push. */
   readonly delivered: number;
+  /** Connections handed to fan-out workers (present only when some were). */
+  readonly queued?: number;
 }
 
 export interface RecallDependencies extends DeliveryDependencies {
@@ -101,5 +107,5 @@ export async function recallMessage(
     time: recalled.deletedAt ?? new Date().toISOString(),
   };
   const result = await deliver(deps, await audience(deps, recalled, originConnectionId), push);
-  return { ...push, delivered: result.delivered };
+  return { ...push, delivered: result.delivered, ...queuedField(result) };
 }

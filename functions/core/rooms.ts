@@ -4,11 +4,11 @@
  * closing it removes them, and every member row carries the connection's expiry so a
  * connection whose `$disconnect` never came drops out on its own.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { storeMessage } from './chat-service.ts';
 import { assertContentLength, parseCommand, sendMessageSchema } from './commands.ts';
 import type { ContentFilter } from './content-filter.ts';
-import { type DeliveryDependencies, deliver } from './delivery.ts';
+import { type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
 import { ChatError, connectionGoneError, ErrorCode } from './errors.ts';
 import { admitAndStore, type MessageGuards } from './guards.ts';
 import { newMessageId, ROOM_ID } from './ids.ts';
@@ -27,7 +27,16 @@ export function isRoomId(value: string): boolean {
 
 const ROOM_ID_RULE = `room_id must match ^[A-Za-z0-9_-]{1,64}$ and not start with ${RESERVED_ROOM_PREFIXES.join(', ')}`;
 
-const roomIdSchema = z.string().refine(isRoomId, ROOM_ID_RULE);
+/** `isRoomId` as a JSON Schema pattern (documentation: `.meta()` changes no parsing). */
+export const ROOM_ID_PATTERN = `^(?!${RESERVED_ROOM_PREFIXES.join('|')})${ROOM_ID.source.slice(1)}`;
+
+const roomIdSchema = z
+  .string()
+  .refine(isRoomId, ROOM_ID_RULE)
+  .meta({
+    pattern: ROOM_ID_PATTERN,
+    description: `1-64 letters, digits, _ or -, not starting with ${RESERVED_ROOM_PREFIXES.join(', ')}.`,
+  });
 
 /** `join_room` / `leave_room` data. */
 export const roomTargetSchema = z.object({ room_id: roomIdSchema });
@@ -98,6 +107,8 @@ export interface RoomMessageSent {
   readonly failed: number;
   /** Extension: present (true) when this was a retry of a `client_msg_id` already stored. */
   readonly duplicate?: true;
+  /** Extension: connections handed to fan-out workers (present only when some were). */
+  readonly queued?: number;
   readonly time: string;
 }
 
@@ -217,6 +228,7 @@ export class RoomService {
     // member row, in case the connection row was already gone.
     const result = await deliver(this.deps, recipients, push, {
       alsoOnGone: (recipient) => this.deps.rooms.leave(roomId, recipient.connectionId),
+      goneCleanup: { leaveRoom: roomId },
       name: 'room',
       logDetails: { roomId },
     });
@@ -226,6 +238,7 @@ export class RoomService {
       message_id: stored.messageId,
       sent_count: result.delivered,
       failed: result.failed.length,
+      ...queuedField(result),
       time: stored.createdAt,
     };
   }

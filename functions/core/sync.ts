@@ -12,7 +12,7 @@
  * worse than its rank overall), so the page is exact and `has_more` is never a guess.
  */
 
-import { z } from 'zod';
+import * as z from 'zod';
 import { messageIdSchema } from './commands.ts';
 import { mapConcurrent } from './concurrency.ts';
 import { success } from './envelope.ts';
@@ -39,6 +39,9 @@ export const syncSchema = z.object({
     .number()
     .int()
     .min(1, 'limit must be at least 1')
+    .meta({
+      description: `Page size, default ${SYNC_DEFAULT_LIMIT}; larger than ${SYNC_MAX_LIMIT} is treated as ${SYNC_MAX_LIMIT}.`,
+    })
     .optional()
     .transform((value) => Math.min(value ?? SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT)),
 });

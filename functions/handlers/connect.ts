@@ -1,46 +1,36 @@
 /**
- * `$connect`: verify the JWT, register the connection, and schedule the welcome push.
- * A bad token answers 401 and writes nothing. API Gateway refuses posts until this
- * returns, so the welcome is sent by the `welcome` function, invoked asynchronously.
+ * `$connect`: register the connection and schedule the welcome push. The token was
+ * verified, and the `Origin` checked, by the `$connect` authorizer (authorizer.ts) before
+ * this runs: the identity comes from `requestContext.authorizer`, never from the request.
+ * API Gateway refuses posts until this returns, so the welcome is sent by the `welcome`
+ * function, invoked asynchronously.
  * A user's first connection pushes `presence` `online` to their online peers (never to
  * this connection, which cannot be posted to yet). With `SESSION_MODE=single`, the user's
  * older connections are then kicked and closed.
- * Refusals: 403 for an `Origin` outside `ALLOWED_ORIGINS` (before the token is read),
- * 401 for a bad token, 429 beyond `MAX_CONNECTIONS_PER_USER`; none leaves anything written.
+ * Refusals: 401 when the event carries no valid authorizer context (the authorizer is not
+ * attached: nothing is trusted then), 429 beyond `MAX_CONNECTIONS_PER_USER`; neither leaves
+ * anything written. (403 for a refused `Origin` and 401 for a bad token come from the
+ * authorizer, before this function is invoked.)
  */
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import {
-  AuthError,
   CHAT_SUBPROTOCOL,
   type ConnectRequest,
-  headerValue,
+  identityFromAuthorizer,
   offeredSubprotocols,
-  tokenFromConnectRequest,
 } from '../core/auth.ts';
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log, withLogContext } from '../runtime/logger.ts';
 import { countMetric, Metric } from '../runtime/metrics.ts';
-import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
 import type { WebSocketResult } from '../runtime/websocket.ts';
 import type { WelcomeRequest } from './welcome.ts';
 
-export type ConnectEvent = APIGatewayProxyWebsocketEventV2 & ConnectRequest;
+export type ConnectEvent = APIGatewayProxyWebsocketEventV2 &
+  ConnectRequest & { readonly requestContext: { readonly authorizer?: unknown } };
 
 const unauthorized: WebSocketResult = { statusCode: 401, body: 'Unauthorized' };
-const forbiddenOrigin: WebSocketResult = { statusCode: 403, body: 'Forbidden' };
 const tooManyConnections: WebSocketResult = { statusCode: 429, body: 'Too many connections' };
-
-/**
- * `ALLOWED_ORIGINS`: a handshake whose `Origin` is present and not listed is refused.
- * Non-browser clients send no Origin and are let through: the check stops other web
- * sites from connecting with a user's token, the token itself authenticates everyone.
- */
-export function originAllowed(origin: string | undefined, allowed: readonly string[] | undefined): boolean {
-  if (!allowed || origin === undefined) return true;
-  const normalized = origin.trim().replace(/\/+$/, '').toLowerCase();
-  return allowed.some((entry) => entry.toLowerCase() === normalized);
-}
 
 export const handler = (event: ConnectEvent): Promise<WebSocketResult> => {
   const { connectionId, routeKey, requestId } = event.requestContext;
@@ -53,19 +43,14 @@ async function connect(event: ConnectEvent): Promise<WebSocketResult> {
   let registration: { userId: string; callbackUrl: string } | undefined;
   try {
     const services = getServices();
-    const origin = headerValue(event.headers, 'origin');
-    if (!originAllowed(origin, services.config.allowedOrigins)) {
-      log('info', 'connect refused', { connectionId, reason: 'origin not allowed', origin });
-      countMetric(Metric.connectRefused, { Reason: 'origin' });
-      return forbiddenOrigin;
-    }
-    const token = tokenFromConnectRequest(event);
-    if (!token) {
-      log('info', 'connect refused', { connectionId, reason: 'no token' });
+    const identity = identityFromAuthorizer(event.requestContext.authorizer);
+    if (!identity) {
+      log('error', 'connect refused: no valid authorizer context (is the authorizer attached to $connect?)', {
+        connectionId,
+      });
       countMetric(Metric.connectRefused, { Reason: 'token' });
       return unauthorized;
     }
-    const identity = await verifyConfiguredToken(token);
     const callbackUrl = callbackUrlFor(event.requestContext);
     const limit = connectionLimit(services);
     if (limit > 0 && (await openConnectionCount(identity.userId, limit)) >= limit) {
@@ -75,9 +60,16 @@ async function connect(event: ConnectEvent): Promise<WebSocketResult> {
     }
     registration = { userId: identity.userId, callbackUrl };
     const record = await services.presenceRegistry(callbackUrl).open(connectionId, identity);
-    // Two handshakes racing past the check above both see the other here: both are refused
-    // (never more than the limit stays open; at worst one too many is refused).
-    if (limit > 0 && (await openConnectionCount(identity.userId, limit)) > limit) {
+    // Handshakes racing past the check above: DynamoDB applies their presence adds one at a
+    // time, so each sees a different `connectionCount`; those within the limit stay. One
+    // beyond it stays only if the live connections (stale entries left out, racers counted)
+    // are within the limit. Each connection that stays has seen, at some instant, every
+    // other one that stays and was registered by then, so never more than the limit stay.
+    if (
+      limit > 0 &&
+      record.connectionCount > limit &&
+      (await openConnectionCount(identity.userId, limit)) > limit
+    ) {
       log('info', 'connect refused', { connectionId, userId: identity.userId, reason: 'connection limit' });
       await rollBack(connectionId, identity.userId, callbackUrl);
       countMetric(Metric.connectRefused, { Reason: 'limit' });
@@ -103,11 +95,6 @@ async function connect(event: ConnectEvent): Promise<WebSocketResult> {
       ? { statusCode: 200, headers: { 'Sec-WebSocket-Protocol': CHAT_SUBPROTOCOL } }
       : { statusCode: 200 };
   } catch (error) {
-    if (error instanceof AuthError) {
-      log('info', 'connect refused', { connectionId, reason: error.message });
-      countMetric(Metric.connectRefused, { Reason: 'token' });
-      return unauthorized;
-    }
     log('error', 'connect failed', { connectionId, error });
     if (registration) await rollBack(connectionId, registration.userId, registration.callbackUrl);
     return { statusCode: 500, body: 'Internal server error' };

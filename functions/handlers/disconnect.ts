@@ -1,12 +1,16 @@
 /**
  * `$disconnect` (best effort: it may never arrive, which is why rows carry a TTL).
  * A user's last connection closing pushes `presence` `offline` to their online peers.
+ * The user id comes from the deleted row or, when the row is already gone (TTL), from the
+ * `$connect` authorizer's context, which API Gateway passes to `$disconnect` too; so the
+ * presence entry is cleaned either way.
  */
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import { identityFromAuthorizer } from '../core/auth.ts';
 import type { ConnectionRegistry } from '../core/connections.ts';
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
-import type { WebSocketResult } from '../runtime/websocket.ts';
+import { authorizerOf, type WebSocketResult } from '../runtime/websocket.ts';
 
 export const handler = async (event: APIGatewayProxyWebsocketEventV2): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;
@@ -20,8 +24,9 @@ export const handler = async (event: APIGatewayProxyWebsocketEventV2): Promise<W
       log('warn', 'no callback URL: closing without a presence push', { connectionId, error });
       registry = services.registry;
     }
-    await registry.close(connectionId);
-    log('info', 'disconnected', { connectionId });
+    const userId = identityFromAuthorizer(authorizerOf(event))?.userId;
+    await registry.close(connectionId, userId);
+    log('info', 'disconnected', { connectionId, userId });
   } catch (error) {
     log('error', 'disconnect cleanup failed', { connectionId, error });
   }

@@ -1,9 +1,14 @@
 /**
  * The HTTP API (payload format 2.0). JWTs are verified here rather than by an API
  * Gateway JWT authorizer so that HS256 shared secrets work, the same as at `$connect`.
+ *
+ * Every request runs inside a log context, as the WebSocket routes do: `routeKey`
+ * (`GET /api/ws/online-count`), API Gateway's `requestId` and, once the token is verified,
+ * `userId` (never the token). Metrics match the WebSocket routes': messages stored,
+ * refusals (rate limit, blocked content) and, through the shared delivery, fan-outs.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { AuthError, bearerToken, headerValue, isAdmin } from '../core/auth.ts';
+import { AuthError, bearerToken, headerValue, type Identity, isAdmin } from '../core/auth.ts';
 import {
   broadcastSchema,
   commandErrorCodes,
@@ -18,7 +23,8 @@ import { notifyRoute } from '../http/notify.ts';
 import { unreadRoute } from '../http/unread.ts';
 import { callbackUrlFor, getServices, type Services } from '../runtime/container.ts';
 import type { HttpRequest, HttpRoute } from '../runtime/http-route.ts';
-import { log } from '../runtime/logger.ts';
+import { addLogContext, log, withLogContext } from '../runtime/logger.ts';
+import { recordMessage, recordRefusal } from '../runtime/metrics.ts';
 import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
 
 const ONLINE_USERS_DEFAULT_LIMIT = 100;
@@ -64,7 +70,9 @@ const routes: Readonly<Record<string, HttpRoute>> = {
   'POST /api/ws/send-message': async ({ services, identity, json }) => {
     const sender = await identity();
     const input = parseCommand(sendMessageSchema, json(), commandErrorCodes.sendMessage);
-    return services.chat(callbackUrlFor()).sendMessage(sender, input);
+    const result = await services.chat(callbackUrlFor()).sendMessage(sender, input);
+    recordMessage('direct', result);
+    return result;
   },
 
   'POST /api/ws/broadcast': async ({ services, identity, json }) => {
@@ -74,7 +82,11 @@ const routes: Readonly<Record<string, HttpRoute>> = {
     }
     const input = parseCommand(broadcastSchema, json(), commandErrorCodes.broadcast);
     const result = await services.chat(callbackUrlFor()).broadcast(sender, input);
-    return { recipients: result.sent_count };
+    // `queued` (extension): the broadcast went to fan-out workers, which post after this reply.
+    return {
+      recipients: result.sent_count,
+      ...(result.queued !== undefined ? { queued: result.queued } : {}),
+    };
   },
 
   'GET /api/ws/messages': async ({ services, query, identity }) => {
@@ -100,12 +112,15 @@ function makeRequest(event: APIGatewayProxyEventV2, services: Services): HttpReq
     identity: async () => {
       const token = bearerToken(headerValue(event.headers, 'authorization'));
       if (!token) throw new ChatError(ErrorCode.unauthenticated, 'Authorization: Bearer <jwt> is required');
+      let identity: Identity;
       try {
-        return await verifyConfiguredToken(token);
+        identity = await verifyConfiguredToken(token);
       } catch (error) {
         if (error instanceof AuthError) throw new ChatError(ErrorCode.unauthenticated, 'token rejected');
         throw error;
       }
+      addLogContext({ userId: identity.userId });
+      return identity;
     },
     json: () => {
       const raw = event.isBase64Encoded
@@ -123,18 +138,39 @@ function makeRequest(event: APIGatewayProxyEventV2, services: Services): HttpReq
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   const method = event.requestContext.http.method.toUpperCase();
   const path = event.rawPath.replace(/\/+$/, '');
-  const route = routes[`${method} ${path}`];
-  if (!route) return respond(404, failure(ErrorCode.unknownCommand, `no route for ${method} ${path}`));
+  const key = `${method} ${path}`;
+  const route = routes[key];
+  // API Gateway's route key for our routes; an unmatched path (only the local runtime
+  // forwards one) is not logged, as it could hold anything.
+  const routeKey = route ? key : '$default';
+  return withLogContext({ routeKey, requestId: event.requestContext.requestId }, async () => {
+    if (!route) {
+      log('info', 'route refused', { code: ErrorCode.unknownCommand, status: 404 });
+      return respond(404, failure(ErrorCode.unknownCommand, `no route for ${method} ${path}`));
+    }
+    return runRoute(route, event);
+  });
+};
+
+async function runRoute(
+  route: HttpRoute,
+  event: APIGatewayProxyEventV2,
+): Promise<APIGatewayProxyStructuredResultV2> {
+  const startedAt = Date.now();
   try {
     const data = await route(makeRequest(event, getServices()));
+    log('debug', 'route completed', { code: 0, status: 200, durationMs: Date.now() - startedAt });
     return respond(200, success(data));
   } catch (error) {
     if (error instanceof ChatError) {
-      if (error.cause)
-        log('warn', 'http route failed', { method, path, code: error.code, error: error.cause });
-      return respond(httpStatusFor(error.code), failure(error.code, error.message));
+      recordRefusal(error.code);
+      const status = httpStatusFor(error.code);
+      // The code only: a refusal's message is for the client.
+      if (error.cause) log('warn', 'route failed', { code: error.code, status, error: error.cause });
+      else log('info', 'route refused', { code: error.code, status, durationMs: Date.now() - startedAt });
+      return respond(status, failure(error.code, error.message));
     }
-    log('error', 'http route failed unexpectedly', { method, path, error });
+    log('error', 'route failed unexpectedly', { error });
     return respond(500, failure(ErrorCode.internal, 'internal error; retry later'));
   }
-};
+}

@@ -35,6 +35,8 @@ export interface ChatConfig {
    */
   readonly callbackUrl?: string;
   readonly welcomeFunctionName?: string;
+  /** The fan-out worker (`FANOUT_WORKER_FUNCTION_NAME`); unset: every fan-out is posted inline. */
+  readonly fanOutWorkerFunctionName?: string;
   readonly jwt: {
     /** Unset in functions that verify no tokens. */
     readonly key?: JwtKeySource;
@@ -53,6 +55,18 @@ export interface ChatConfig {
   readonly connectionTtlSeconds: number;
   /** Parallel Management API posts per fan-out. */
   readonly fanOutConcurrency: number;
+  /**
+   * Fan-outs to more connections than this go to fan-out workers
+   * (`FANOUT_WORKER_THRESHOLD`, default 1,000), when a worker function is configured.
+   */
+  readonly fanOutWorkerThreshold: number;
+  /** Recipients per fan-out worker job (`FANOUT_CHUNK_SIZE`, default 500, at most 5,000). */
+  readonly fanOutChunkSize: number;
+  /**
+   * Posts per second of one worker fan-out, all its workers together
+   * (`FANOUT_RATE_PER_SECOND`, default 3,000; at most 10,000, the account's Management API throttle).
+   */
+  readonly fanOutRatePerSecond: number;
   readonly maxGroupMembers: number;
   /** Rooms one connection may be in at once (`join_room` beyond it answers 2001). */
   readonly maxRoomsPerConnection: number;
@@ -88,6 +102,27 @@ function integer(env: Env, name: string, fallback: number, min: number): number 
   }
   return value;
 }
+
+/** Like `integer`, with an upper bound. */
+function boundedInteger(
+  env: Env,
+  name: string,
+  fallback: number,
+  min: number,
+  max: number,
+  why: string,
+): number {
+  const value = integer(env, name, fallback, min);
+  if (value > max) {
+    throw new ConfigError(`${name} must be at most ${max} (${why}); received "${optional(env, name)}".`);
+  }
+  return value;
+}
+
+/** Largest `FANOUT_CHUNK_SIZE`: a chunk's payload stays far below Lambda's asynchronous limit. */
+export const MAX_FANOUT_CHUNK_SIZE = 5_000;
+/** The account-wide Management API throttle (requests per second) that `FANOUT_RATE_PER_SECOND` stays under. */
+export const MANAGEMENT_API_ACCOUNT_RATE = 10_000;
 
 function jwtKey(env: Env): JwtKeySource | undefined {
   const jwksUrl = optional(env, 'JWKS_URL');
@@ -160,6 +195,7 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     secretsManagerEndpoint: optional(env, 'SECRETS_MANAGER_ENDPOINT'),
     callbackUrl: optional(env, 'WS_CALLBACK_URL'),
     welcomeFunctionName: optional(env, 'WELCOME_FUNCTION_NAME'),
+    fanOutWorkerFunctionName: optional(env, 'FANOUT_WORKER_FUNCTION_NAME'),
     jwt: {
       key: jwtKey(env),
       issuer,
@@ -171,6 +207,23 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     broadcastAllowAll: optional(env, 'BROADCAST_ALLOW_ALL') === 'true',
     connectionTtlSeconds: integer(env, 'CONNECTION_TTL_SECONDS', 7800, MINIMUM_CONNECTION_TTL_SECONDS),
     fanOutConcurrency: integer(env, 'FANOUT_CONCURRENCY', 32, 1),
+    fanOutWorkerThreshold: integer(env, 'FANOUT_WORKER_THRESHOLD', 1_000, 1),
+    fanOutChunkSize: boundedInteger(
+      env,
+      'FANOUT_CHUNK_SIZE',
+      500,
+      1,
+      MAX_FANOUT_CHUNK_SIZE,
+      'a chunk is one worker invocation payload',
+    ),
+    fanOutRatePerSecond: boundedInteger(
+      env,
+      'FANOUT_RATE_PER_SECOND',
+      3_000,
+      1,
+      MANAGEMENT_API_ACCOUNT_RATE,
+      "the account's Management API throttle",
+    ),
     maxGroupMembers: integer(env, 'MAX_GROUP_MEMBERS', 500, 2),
     maxRoomsPerConnection: integer(env, 'MAX_ROOMS_PER_CONNECTION', 50, 1),
     messageRetentionDays: integer(env, 'MESSAGE_RETENTION_DAYS', 0, 0),

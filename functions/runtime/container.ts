@@ -9,6 +9,8 @@ import { ChatService } from '../core/chat-service.ts';
 import { ConnectionRegistry, type ConnectionRegistryDependencies } from '../core/connections.ts';
 import { buildContentFilter } from '../core/content-filter.ts';
 import type { DeliveryDependencies } from '../core/delivery.ts';
+import { DISPATCH_CONCURRENCY, FanOutDispatcher } from '../core/fan-out-dispatch.ts';
+import type { FanOutWorkerDependencies } from '../core/fan-out-worker.ts';
 import { MessageGuards } from '../core/guards.ts';
 import { PresenceNotifier } from '../core/presence-notifier.ts';
 import { ReadReceipts, UnreadCounter } from '../core/read-receipts.ts';
@@ -22,10 +24,12 @@ import { DynamoMessageStore } from '../stores/messages.ts';
 import { DynamoPresenceStore } from '../stores/presence.ts';
 import { DynamoReadStateStore } from '../stores/read-state.ts';
 import { DynamoRoomStore } from '../stores/rooms.ts';
+import { withCapacityReporting } from './capacity.ts';
 import { type ChatConfig, ConfigError, loadConfig } from './config.ts';
+import { LambdaFanOutInvoker, lambdaClient } from './fan-out-invoker.ts';
 import { log } from './logger.ts';
 import { ManagementApiNotifier, managementApiClient } from './management-api.ts';
-import { recordFanOut } from './metrics.ts';
+import { recordFanOut, recordFanOutDispatch } from './metrics.ts';
 
 export interface Services {
   readonly config: ChatConfig;
@@ -39,8 +43,13 @@ export interface Services {
   /** Room commands that deliver through the Management API at `callbackUrl`. */
   roomService(callbackUrl: string): RoomService;
   notifier(callbackUrl: string): ManagementApiNotifier;
-  /** What `deliver` needs to push through `callbackUrl`: notifier, registry for 410s, concurrency, log. */
+  /**
+   * What `deliver` needs to push through `callbackUrl`: notifier, registry for 410s,
+   * concurrency, log, and the fan-out dispatcher when a worker function is configured.
+   */
   delivery(callbackUrl: string): DeliveryDependencies;
+  /** What a fan-out worker needs to run a job that posts through `callbackUrl`. */
+  fanOutWorker(callbackUrl: string): FanOutWorkerDependencies;
   /** Read positions (`mark_read`, unread counts). */
   readonly readState: DynamoReadStateStore;
   /**
@@ -63,7 +72,7 @@ export interface Services {
 
 function buildServices(config: ChatConfig): Services {
   const dynamo = DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, maxAttempts: 4 }),
+    withCapacityReporting(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, maxAttempts: 4 })),
     { marshallOptions: { removeUndefinedValues: true } },
   );
   const connections = new DynamoConnectionStore(dynamo, config.tables.connections);
@@ -96,13 +105,37 @@ function buildServices(config: ChatConfig): Services {
     messages: config.tables.messages,
     groups: config.tables.groups,
   });
+  // Fan-outs above FANOUT_WORKER_THRESHOLD go to the fan-out worker, when this function may invoke it.
+  const workerName = config.fanOutWorkerFunctionName;
+  const fanOutInvoker = workerName
+    ? new LambdaFanOutInvoker(lambdaClient(config.lambdaEndpoint, DISPATCH_CONCURRENCY), workerName)
+    : undefined;
+  const fanOutSettings = {
+    threshold: config.fanOutWorkerThreshold,
+    chunkSize: config.fanOutChunkSize,
+    ratePerSecond: config.fanOutRatePerSecond,
+  };
   const delivery = (callbackUrl: string): DeliveryDependencies => ({
     notifier: notifier(callbackUrl),
     registry,
     fanOutConcurrency: config.fanOutConcurrency,
     log: warn,
     onFanOut: recordFanOut,
+    ...(fanOutInvoker
+      ? {
+          offload: new FanOutDispatcher({
+            invoker: fanOutInvoker,
+            callbackUrl,
+            settings: fanOutSettings,
+            log: (message, details) => log('error', message, details),
+            onDispatch: recordFanOutDispatch,
+          }),
+        }
+      : {}),
   });
+  // A job claim is a guards item that lives as long as Lambda may still deliver the event twice.
+  const jobClaimSeconds = 6 * 3600;
+  const guardStore = new DynamoGuardStore(dynamo, config.tables.guards);
   return {
     config,
     registry,
@@ -133,6 +166,20 @@ function buildServices(config: ChatConfig): Services {
     rooms,
     notifier,
     delivery,
+    fanOutWorker: (callbackUrl) => ({
+      notifier: notifier(callbackUrl),
+      registry,
+      rooms,
+      presence,
+      invoker: fanOutInvoker ?? missingWorkerName,
+      claims: {
+        claim: (key) =>
+          guardStore.countHit(`fanout#${key}`, 1, Math.floor(Date.now() / 1000) + jobClaimSeconds),
+      },
+      fanOutConcurrency: config.fanOutConcurrency,
+      log: warn,
+      onFanOut: recordFanOut,
+    }),
     chat: (callbackUrl) =>
       new ChatService({
         ...delivery(callbackUrl),
@@ -164,6 +211,14 @@ function buildServices(config: ChatConfig): Services {
       }),
   };
 }
+
+/** A worker without its own name cannot hand the rest of a job on: that is reported, not thrown. */
+const missingWorkerName = {
+  invoke: () =>
+    Promise.reject(
+      new ConfigError('FANOUT_WORKER_FUNCTION_NAME is not set: a continuation cannot be invoked.'),
+    ),
+};
 
 let services: Services | undefined;
 

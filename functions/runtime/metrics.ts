@@ -28,6 +28,10 @@ export const Metric = {
   fanOutFailed: 'FanOutFailed',
   /** Connections of a fan-out that answered 410 Gone, whose rows were then cleaned up. */
   fanOutGone: 'FanOutGone',
+  /** Connections a handler handed to fan-out workers (a broadcast's: estimated from the online counter). */
+  fanOutQueued: 'FanOutQueued',
+  /** Connections whose fan-out job Lambda refused (nobody posts to them): should stay 0. */
+  fanOutNotQueued: 'FanOutNotQueued',
   /** Commands refused by the rate limit (1029). */
   rateLimited: 'RateLimited',
   /** Commands refused by the content filter (10007, 3008). */
@@ -122,6 +126,16 @@ export function recordFanOut(result: FanOutResult, size: number): void {
       [Metric.fanOutDelivered]: result.delivered,
       [Metric.fanOutFailed]: result.failed.length,
       [Metric.fanOutGone]: result.gone,
+    },
+  });
+}
+
+/** What one dispatch handed to fan-out workers (the workers record their own FanOutSize etc.). */
+export function recordFanOutDispatch(outcome: { readonly queued: number; readonly notQueued: number }): void {
+  emitMetrics({
+    values: {
+      [Metric.fanOutQueued]: outcome.queued,
+      ...(outcome.notQueued > 0 ? { [Metric.fanOutNotQueued]: outcome.notQueued } : {}),
     },
   });
 }

@@ -1,14 +1,15 @@
 /**
- * The edge for WebSocket message routes: parse the frame, resolve the sender from
- * the connection row (never from the body), run the route, and turn every outcome into
- * a protocol frame. The frame is the integration response (two-way routes), so a
- * handler never throws to API Gateway.
+ * The edge for WebSocket message routes: parse the frame, resolve the sender from the
+ * `$connect` authorizer's context that API Gateway attaches to every event of the
+ * connection (never from the body, and without a DynamoDB read), run the route, and turn
+ * every outcome into a protocol frame. The frame is the integration response (two-way
+ * routes), so a handler never throws to API Gateway.
  */
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { tokenExpired } from '../core/auth.ts';
+import { identityFromAuthorizer, tokenExpired } from '../core/auth.ts';
 import type { Sender } from '../core/chat-service.ts';
 import { failure, type RequestId, readRequestId, success } from '../core/envelope.ts';
-import { ChatError, connectionGoneError, ErrorCode } from '../core/errors.ts';
+import { ChatError, ErrorCode } from '../core/errors.ts';
 import { callbackUrlFor, getServices, type Services } from './container.ts';
 import { addLogContext, log, withLogContext } from './logger.ts';
 import { countMetric, Metric, recordRefusal } from './metrics.ts';
@@ -24,8 +25,9 @@ export interface RouteInput {
   readonly data: unknown;
   readonly services: Services;
   /**
-   * The sender's verified identity, from the connection row written at `$connect`.
-   * Rejects with 1401 when the row is gone or its token has expired (and closes it then).
+   * The sender's verified identity, from `requestContext.authorizer` (what the `$connect`
+   * authorizer returned; no DynamoDB read). Rejects with 1401 when that context is missing
+   * or malformed, or when its token has expired (and closes the connection then).
    */
   sender(): Promise<Sender>;
 }
@@ -58,25 +60,37 @@ export function reply(body: unknown): WebSocketResult {
 }
 
 export const TOKEN_EXPIRED_MESSAGE = 'token expired; reconnect with a fresh token';
+export const NO_IDENTITY_MESSAGE = 'connection has no verified identity; reconnect';
+
+/** `requestContext.authorizer`, which API Gateway adds to the events of authorized connections. */
+export function authorizerOf(event: Pick<APIGatewayProxyWebsocketEventV2, 'requestContext'>): unknown {
+  return (event.requestContext as { authorizer?: unknown }).authorizer;
+}
 
 /**
- * The sender from the connection row. A row whose token (`tokenExpiresAt`, the JWT's
- * `exp`) has expired, beyond the same clock tolerance as `$connect`, is refused with 1401
- * and the connection is closed (`DELETE @connections`); its `$disconnect` then removes
- * the row and presence as for any close (and the TTL does if it never comes). A failed
- * close is logged: every later command is refused the same way anyway.
+ * The sender, from the context the `$connect` authorizer returned (functions/core/auth.ts
+ * `authorizerContext`): API Gateway passes it, as `requestContext.authorizer`, to every
+ * route of the connection, so no DynamoDB read is needed. No or a malformed context
+ * (an API without the authorizer, a tampered event) is 1401: the body is never trusted.
+ * A token whose `exp` has passed, beyond the same clock tolerance as `$connect`, is
+ * refused with 1401 and the connection is closed (`DELETE @connections`); its
+ * `$disconnect` then removes the row and presence as for any close (and the TTL does if it
+ * never comes). A failed close is logged: every later command is refused the same way anyway.
  */
-async function senderOf(
-  services: Services,
+export async function senderOf(
+  services: Pick<Services, 'config' | 'notifier'>,
   event: APIGatewayProxyWebsocketEventV2,
   now: () => number = Date.now,
 ): Promise<Sender> {
   const { connectionId } = event.requestContext;
-  const connection = await services.registry.lookup(connectionId);
-  if (!connection) throw connectionGoneError();
+  const identity = identityFromAuthorizer(authorizerOf(event));
+  if (!identity) {
+    log('warn', 'no valid authorizer context on a message route', { connectionId });
+    throw new ChatError(ErrorCode.unauthenticated, NO_IDENTITY_MESSAGE);
+  }
   const nowSeconds = Math.floor(now() / 1000);
-  if (tokenExpired(connection.tokenExpiresAt, nowSeconds, services.config.jwt.clockToleranceSeconds)) {
-    log('info', 'token expired; closing connection', { connectionId, userId: connection.userId });
+  if (tokenExpired(identity.expiresAt, nowSeconds, services.config.jwt.clockToleranceSeconds)) {
+    log('info', 'token expired; closing connection', { connectionId, userId: identity.userId });
     countMetric(Metric.tokenExpiredCloses);
     try {
       await services.notifier(callbackUrlFor(event.requestContext)).close(connectionId);
@@ -85,8 +99,8 @@ async function senderOf(
     }
     throw new ChatError(ErrorCode.unauthenticated, TOKEN_EXPIRED_MESSAGE);
   }
-  addLogContext({ userId: connection.userId });
-  return { userId: connection.userId, roles: connection.roles };
+  addLogContext({ userId: identity.userId });
+  return { userId: identity.userId, roles: identity.roles };
 }
 
 /**

@@ -77,7 +77,7 @@ export class DynamoPresenceStore implements PresenceStore {
     userId: string,
     connectionId: string,
     expiresAt: number,
-  ): Promise<{ cameOnline: boolean }> {
+  ): Promise<{ cameOnline: boolean; connectionCount: number }> {
     const { Attributes } = await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -93,9 +93,11 @@ export class DynamoPresenceStore implements PresenceStore {
         ReturnValues: 'UPDATED_NEW',
       }),
     );
-    const cameOnline = Attributes?.connectionCount === 1;
+    // ADD is atomic: concurrent adds for one user each see a different count.
+    const connectionCount = Number(Attributes?.connectionCount ?? 0);
+    const cameOnline = connectionCount === 1;
     await this.bumpStats(cameOnline ? 1 : 0, 1);
-    return { cameOnline };
+    return { cameOnline, connectionCount };
   }
 
   async removeConnection(userId: string, connectionId: string): Promise<{ wentOffline: boolean }> {
@@ -238,6 +240,37 @@ export class DynamoPresenceStore implements PresenceStore {
         LastEvaluatedKey && last ? { shard: cursor.shard, after: last.userId } : { shard: cursor.shard + 1 };
     }
     return cursor.shard < PRESENCE_SHARDS ? { users, cursor: encodeCursor(cursor) } : { users };
+  }
+
+  readonly shardCount = PRESENCE_SHARDS;
+
+  async onlineInShard(
+    shard: number,
+    limit: number,
+    after?: string,
+  ): Promise<{ users: UserConnections[]; after?: string }> {
+    if (!Number.isInteger(shard) || shard < 0 || shard >= PRESENCE_SHARDS) {
+      throw new RangeError(`shard must be an integer from 0 to ${PRESENCE_SHARDS - 1}; received ${shard}`);
+    }
+    const { Items, LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'byShard',
+        KeyConditionExpression: after ? 'onlineShard = :shard AND userId > :after' : 'onlineShard = :shard',
+        ExpressionAttributeValues: {
+          ':shard': `s${String(shard).padStart(2, '0')}`,
+          ...(after ? { ':after': after } : {}),
+        },
+        Limit: limit,
+      }),
+    );
+    const users: UserConnections[] = [];
+    for (const item of Items ?? []) {
+      const live = this.live(item as PresenceItem);
+      if (live) users.push(live);
+    }
+    const last = (Items ?? []).at(-1) as PresenceItem | undefined;
+    return LastEvaluatedKey && last ? { users, after: last.userId } : { users };
   }
 
   /** Every online user's connections, shard by shard (broadcast). */

@@ -1,6 +1,7 @@
 import { ArnFormat, type CfnElement, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as apigateway from 'aws-cdk-lib/aws-apigateway';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
+import { WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -164,14 +165,53 @@ export class ChatWebSocketApi extends Construct {
   /**
    * Routes `routeKey` to `handler` through a Lambda proxy integration. Except on $connect
    * and $disconnect, the handler's response body is the reply frame, so the route returns
-   * the integration response to the client.
+   * the integration response to the client. `authorizer` (from `lambdaAuthorizer`) is only
+   * allowed on `$connect`, as in API Gateway.
    */
-  addLambdaRoute(routeKey: string, handler: lambda.IFunction, integrationId: string): apigwv2.WebSocketRoute {
-    return this.api.addRoute(routeKey, {
+  addLambdaRoute(
+    routeKey: string,
+    handler: lambda.IFunction,
+    integrationId: string,
+    authorizer?: ChatWebSocketAuthorizer,
+  ): apigwv2.WebSocketRoute {
+    const route = this.api.addRoute(routeKey, {
       integration: new WebSocketLambdaIntegration(`${pascalCase(integrationId)}Integration`, handler),
       returnResponse: !ONE_WAY_ROUTES.has(routeKey),
+      authorizer: authorizer?.authorizer,
     });
+    if (authorizer && authorizer.identitySource.length === 0) {
+      // The L2 construct always renders an identity source (default: the Authorization
+      // header). For a REQUEST authorizer the property is optional; left out, API Gateway
+      // invokes the authorizer for every handshake instead of answering 401 itself when a
+      // listed source is missing.
+      const created = this.api.node.findChild(authorizer.id).node.defaultChild as apigwv2.CfnAuthorizer;
+      created.identitySource = undefined;
+    }
+    return route;
   }
+
+  /**
+   * A Lambda REQUEST authorizer for `$connect` (attach it with `addLambdaRoute`). API Gateway
+   * gets permission to invoke `handler` for this authorizer only (`…/authorizers/{id}`).
+   */
+  lambdaAuthorizer(
+    id: string,
+    handler: lambda.IFunction,
+    identitySource: readonly string[],
+  ): ChatWebSocketAuthorizer {
+    return {
+      id,
+      identitySource,
+      authorizer: new WebSocketLambdaAuthorizer(id, handler, { identitySource: [...identitySource] }),
+    };
+  }
+}
+
+/** A `$connect` authorizer built by `ChatWebSocketApi.lambdaAuthorizer`. */
+export interface ChatWebSocketAuthorizer {
+  readonly id: string;
+  readonly identitySource: readonly string[];
+  readonly authorizer: apigwv2.IWebSocketRouteAuthorizer;
 }
 
 function validateStageName(stageName: string): void {

@@ -31,6 +31,9 @@ const messageType = {
   maximum: 5,
   description: '1 text, 2 image, 3 file, 4 audio, 5 video',
 };
+const queued = integer(
+  'extension, present only when some connections were handed to fan-out workers, which post after the reply (broadcast: an estimate)',
+);
 const duplicate = {
   type: 'boolean',
   const: true,
@@ -77,9 +80,10 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
         delivered: integer('connections that accepted the push'),
         failed: integer('connections still failing after retries'),
         duplicate,
+        queued,
         time,
       },
-      ['duplicate'],
+      ['duplicate', 'queued'],
     ),
   },
   send_group_message: {
@@ -92,9 +96,10 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
         sent_count: integer(),
         failed: integer(),
         duplicate,
+        queued,
         time,
       },
-      ['duplicate'],
+      ['duplicate', 'queued'],
     ),
   },
   create_group: {
@@ -108,7 +113,9 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
   },
   broadcast: {
     name: 'BroadcastSent',
-    schema: object({ type: constant('broadcast_sent'), sent_count: integer(), failed: integer() }),
+    schema: object({ type: constant('broadcast_sent'), sent_count: integer(), failed: integer(), queued }, [
+      'queued',
+    ]),
   },
   ping: { name: 'Pong', schema: object({ type: constant('pong'), time }) },
   join_room: {
@@ -129,9 +136,10 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
         sent_count: integer(),
         failed: integer(),
         duplicate,
+        queued,
         time,
       },
-      ['duplicate'],
+      ['duplicate', 'queued'],
     ),
   },
   history: {
@@ -170,14 +178,18 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
   },
   delete_message: {
     name: 'MessageDeletedReply',
-    schema: object({
-      type: constant('message_deleted'),
-      room_id: string(),
-      message_id: messageId,
-      deleted_by: string(),
-      time,
-      delivered: integer(),
-    }),
+    schema: object(
+      {
+        type: constant('message_deleted'),
+        room_id: string(),
+        message_id: messageId,
+        deleted_by: string(),
+        time,
+        delivered: integer(),
+        queued,
+      },
+      ['queued'],
+    ),
   },
 };
 
@@ -340,7 +352,7 @@ export const httpResponses: Record<string, JsonSchema> = {
   ),
   'GET /api/ws/online/check': object({ user_id: string(), is_online: { type: 'boolean' } }),
   'POST /api/ws/send-message': replies.send_message?.schema ?? {},
-  'POST /api/ws/broadcast': object({ recipients: integer() }),
+  'POST /api/ws/broadcast': object({ recipients: integer(), queued }, ['queued']),
   'GET /api/ws/messages': object(
     {
       room_id: string(),
@@ -356,10 +368,14 @@ export const httpResponses: Record<string, JsonSchema> = {
     },
     total: integer(),
   }),
-  'POST /api/ws/notify': object({
-    recipients: integer('connections that accepted the push'),
-    stored: integer('users it was stored for'),
-  }),
+  'POST /api/ws/notify': object(
+    {
+      recipients: integer('connections that accepted the push'),
+      stored: integer('users it was stored for'),
+      queued,
+    },
+    ['queued'],
+  ),
 };
 
 /** Query parameters of the HTTP routes that read them by hand. */

@@ -10,7 +10,13 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ESM_REQUIRE_SHIM } from '../../lib/constructs/chat-function.ts';
-import { type FunctionId, functionSpecs, webSocketRoutes } from '../../lib/function-specs.ts';
+import { pascalCase } from '../../lib/constructs/naming.ts';
+import {
+  type FunctionId,
+  functionSpecs,
+  webSocketAuthorizer,
+  webSocketRoutes,
+} from '../../lib/function-specs.ts';
 import { tableDefinitions } from '../../lib/table-definitions.ts';
 import { synthChatStack, TEST_ENV } from '../support/cdk-stack.ts';
 import { type CfnResource, lambdaEnvironment, property, resourcesOfType } from '../support/cdk-template.ts';
@@ -33,7 +39,12 @@ const bundleDirOf = (id: FunctionId) => {
   const code = property<{ S3Key: string }>(resourceOf(id), 'Code');
   return path.join(outdir, `asset.${code.S3Key.replace(/\.zip$/, '')}`);
 };
-const routed = new Set<string>([...Object.values(webSocketRoutes), 'httpApi']);
+// The $connect authorizer is invoked synchronously on every handshake, like a route.
+const routed = new Set<string>([
+  ...Object.values(webSocketRoutes),
+  webSocketAuthorizer.functionId,
+  'httpApi',
+]);
 
 describe('Lambda functions', () => {
   it('creates one function per spec', () => {
@@ -44,20 +55,25 @@ describe('Lambda functions', () => {
     const spec = functionSpecs[functionId];
 
     describe(functionId, () => {
-      it('runs the ESM bundle on Node.js 22, arm64, 256 MB', () => {
+      it(`runs the ESM bundle on Node.js 22, arm64, ${spec.memorySize ?? 256} MB`, () => {
         const properties = resourceOf(functionId).Properties ?? {};
         assert.equal(properties.Runtime, 'nodejs22.x');
         assert.deepEqual(properties.Architectures, ['arm64']);
         assert.equal(properties.Handler, 'index.handler');
-        assert.equal(properties.MemorySize, 256);
+        assert.equal(properties.MemorySize, spec.memorySize ?? 256);
         assert.equal(properties.Description, spec.description);
       });
 
-      it(routed.has(functionId) ? 'times out before API Gateway does (29 s)' : 'has a short timeout', () => {
-        const timeout = resourceOf(functionId).Properties?.Timeout as number;
-        assert.equal(timeout, routed.has(functionId) ? 28 : 15);
-        assert.ok(timeout < 29);
-      });
+      it(
+        routed.has(functionId)
+          ? 'times out before API Gateway does (29 s)'
+          : 'has the timeout of its spec, else a short one',
+        () => {
+          const timeout = resourceOf(functionId).Properties?.Timeout as number;
+          assert.equal(timeout, spec.timeoutSeconds ?? (routed.has(functionId) ? 28 : 15));
+          if (routed.has(functionId)) assert.ok(timeout < 29);
+        },
+      );
 
       it('logs to its own log group kept for a month', () => {
         const logGroupId = logicalId(stack.functions[functionId].logGroup);
@@ -89,7 +105,11 @@ describe('Lambda functions', () => {
         for (const target of spec.invokes ?? []) {
           const nameEnvVar = functionSpecs[target].nameEnvVar;
           assert.ok(nameEnvVar, `${target} has no nameEnvVar`);
-          expected[nameEnvVar] = `\${${logicalId(stack.functions[target].function)}}`;
+          // A function that invokes itself gets its own fixed name (a reference would be a cycle).
+          expected[nameEnvVar] =
+            target === functionId
+              ? `${stack.stackName}-${pascalCase(functionId)}`
+              : `\${${logicalId(stack.functions[target].function)}}`;
         }
         assert.deepEqual(env, expected);
       });

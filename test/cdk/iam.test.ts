@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type FunctionId, functionSpecs } from '../../lib/function-specs.ts';
+import {
+  type FunctionId,
+  functionSpecs,
+  webSocketAuthorizer,
+  webSocketRoutes,
+} from '../../lib/function-specs.ts';
 import type { TableId } from '../../lib/table-definitions.ts';
 import { synthChatStack, TEST_ENV } from '../support/cdk-stack.ts';
 import {
@@ -54,13 +59,20 @@ function expectedStatements(functionId: FunctionId) {
     );
   }
   for (const target of spec.invokes ?? []) {
-    statements.push(
-      statement(['lambda:InvokeFunction'], [arnOf(logicalId(stack.functions[target].function))]),
-    );
+    // A function that invokes itself (the fan-out worker's continuations) has a fixed name.
+    const arn =
+      target === functionId
+        ? `arn:\${AWS::Partition}:lambda:${TEST_ENV.region}:${TEST_ENV.account}:function:TestChatStack-${functionId.charAt(0).toUpperCase()}${functionId.slice(1)}`
+        : arnOf(logicalId(stack.functions[target].function));
+    statements.push(statement(['lambda:InvokeFunction'], [arn]));
   }
   // Asynchronously invoked functions send what failed every retry to the dead-letter queue.
   if (stack.functions[functionId].function.deadLetterQueue) {
     statements.push(statement(['sqs:SendMessage'], [arnOf(logicalId(stack.deadLetterQueue))]));
+  }
+  // …or, with `asyncInvocation`, to the on-failure destination.
+  if (spec.asyncInvocation) {
+    statements.push(statement(['sqs:SendMessage'], [arnOf(logicalId(stack.fanOutFailureQueue))]));
   }
   if (spec.verifiesTokens) {
     assert.ok(stack.jwt.generatedSecret);
@@ -156,5 +168,54 @@ describe('IAM', () => {
         assert.doesNotMatch(action, /\*/, `${path} has wildcard action ${action}`);
       }
     }
+  });
+
+  describe('token verification moved to the $connect authorizer', () => {
+    const statementsOf = (functionId: FunctionId) => expectedStatements(functionId);
+    const touches = (functionId: FunctionId, action: string, resource: string) =>
+      statementsOf(functionId).some(
+        (statement) => statement.actions.includes(action) && statement.resources.includes(resource),
+      );
+    const secret = () =>
+      ref(logicalId(stack.jwt.generatedSecret as NonNullable<typeof stack.jwt.generatedSecret>));
+    const connectionsTable = arnOf(logicalId(stack.tables.tables.connections));
+
+    it('the authorizer may write its log and read the signing secret, nothing else', () => {
+      assert.deepEqual(functionSpecs[webSocketAuthorizer.functionId].tables, {});
+      assert.deepEqual(
+        statementsOf(webSocketAuthorizer.functionId),
+        sortStatements([
+          {
+            effect: 'Allow',
+            actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            resources: [arnOf(logicalId(stack.functions.authorizer.logGroup))],
+          },
+          { effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: [secret()] },
+        ]),
+      );
+    });
+
+    it('only the authorizer and the HTTP API read the signing secret ($connect no longer does)', () => {
+      const readers = functionIds.filter((id) => touches(id, 'secretsmanager:GetSecretValue', secret()));
+      assert.deepEqual(readers.sort(), [webSocketAuthorizer.functionId, 'httpApi'].sort());
+    });
+
+    it('message routes do not read connection rows for the sender', () => {
+      // Reading a row is left to what needs more than the sender: $connect (its own
+      // connection count, single session) and the room commands (the connection's rooms).
+      const readers = functionIds.filter((id) => touches(id, 'dynamodb:GetItem', connectionsTable));
+      assert.deepEqual(readers.sort(), ['connect', 'joinRoom', 'leaveRoom', 'sendRoomMessage'].sort());
+      for (const routed of [
+        'sendMessage',
+        'sendGroupMessage',
+        'broadcast',
+        'createGroup',
+        'history',
+        'sync',
+      ] as const) {
+        assert.ok(Object.values(webSocketRoutes).includes(routed));
+        assert.ok(!readers.includes(routed), routed);
+      }
+    });
   });
 });

@@ -105,7 +105,9 @@ describe('dead-letter queue', () => {
       },
     });
     const depth = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm')).filter(
-      (alarm) => alarm.Properties?.MetricName === 'ApproximateNumberOfMessagesVisible',
+      (alarm) =>
+        alarm.Properties?.MetricName === 'ApproximateNumberOfMessagesVisible' &&
+        JSON.stringify(alarm.Properties?.Dimensions).includes(queueId),
     );
     assert.equal(depth.length, 1);
     assert.equal(depth[0]?.Properties?.Threshold, 1);

@@ -122,6 +122,11 @@ describe('tables and indexes', () => {
 });
 
 describe('grants', () => {
+  // Presence pushes and receipts to many connections go to fan-out workers.
+  const invokesFanOutWorker = allow(
+    ['lambda:InvokeFunction'],
+    [`\${${logicalId(stack.functions.fanOutWorker.function)}.Arn}`],
+  );
   const peers = [
     allow(
       ['Query'],
@@ -138,6 +143,7 @@ describe('grants', () => {
       allow(['PutItem', 'GetItem', 'DeleteItem'], [tableArn('connections')]),
       allow(['execute-api:ManageConnections'], [manageArn('POST'), manageArn('DELETE')]),
       allow(['lambda:InvokeFunction'], [`\${${logicalId(stack.functions.welcome.function)}.Arn}`]),
+      invokesFanOutWorker,
     ]);
     const actual = statementsOf('connect').filter(
       (s) => !s.actions.includes('secretsmanager:GetSecretValue'),
@@ -152,6 +158,7 @@ describe('grants', () => {
         ...peers,
         allow(['DeleteItem'], [tableArn('connections')]),
         allow(['execute-api:ManageConnections'], [manageArn('POST')]),
+        invokesFanOutWorker,
       ]),
     );
   });
@@ -163,10 +170,12 @@ describe('grants', () => {
         allow(['UpdateItem', 'GetItem'], [tableArn('readState')]),
         allow(['GetItem', 'Query'], [tableArn('messages')]),
         allow(['Query'], [tableArn('groups')]),
-        allow(['GetItem', 'DeleteItem'], [tableArn('connections')]),
+        // DeleteItem only: the reader comes from the $connect authorizer's context, not its row.
+        allow(['DeleteItem'], [tableArn('connections')]),
         allow(['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'], [tableArn('presence')]),
         allow(['BatchWriteItem'], [tableArn('rooms')]),
         allow(['execute-api:ManageConnections'], [manageArn('DELETE'), manageArn('POST')]),
+        invokesFanOutWorker,
       ]),
     );
   });
@@ -195,8 +204,18 @@ describe('grants', () => {
       assert.equal(writesReadState, functionId === 'markRead', functionId);
       const closes = statements.some((s) => s.resources.includes(manageArn('DELETE')));
       // $connect closes older sessions; routes that resolve a sender close a connection
-      // whose token has expired. $disconnect, welcome, ping, $default and the HTTP API never do.
-      const neverCloses = ['disconnect', 'welcome', 'ping', 'default', 'httpApi'];
+      // whose token has expired. $disconnect, welcome, ping, $default, the HTTP API, the
+      // $connect authorizer (which runs before there is a connection) and the fan-out worker
+      // (410s are cleaned up in DynamoDB, connections are never closed) never do.
+      const neverCloses = [
+        'disconnect',
+        'welcome',
+        'ping',
+        'default',
+        'httpApi',
+        'authorizer',
+        'fanOutWorker',
+      ];
       assert.equal(closes, !neverCloses.includes(functionId), functionId);
     }
   });

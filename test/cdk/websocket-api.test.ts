@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type FunctionId, ROUTE_SELECTION_EXPRESSION, webSocketRoutes } from '../../lib/function-specs.ts';
+import {
+  type FunctionId,
+  ROUTE_SELECTION_EXPRESSION,
+  webSocketAuthorizer,
+  webSocketRoutes,
+} from '../../lib/function-specs.ts';
 import { synthChatStack, TEST_ENV } from '../support/cdk-stack.ts';
 import { onlyResource, render, resourcesOfType } from '../support/cdk-template.ts';
 
@@ -104,5 +109,70 @@ describe('WebSocket API', () => {
     const host = `\${${apiId}}.execute-api.${TEST_ENV.region}.\${AWS::URLSuffix}`;
     assert.equal(render(outputs.WebSocketUrl.Value), `wss://${host}/prod`);
     assert.equal(render(outputs.CallbackUrl.Value), `https://${host}/prod`);
+  });
+});
+
+describe('$connect authorizer', () => {
+  const authorizerFunction = functionLogicalId(webSocketAuthorizer.functionId);
+  const [authorizerId, authorizer] = onlyResource(
+    template,
+    'AWS::ApiGatewayV2::Authorizer',
+    () => true,
+    'the $connect authorizer (the only authorizer in the stack)',
+  );
+
+  it('is a Lambda REQUEST authorizer of this API running the authorizer function', () => {
+    assert.equal(webSocketAuthorizer.functionId, 'authorizer');
+    assert.equal(render(authorizer.Properties?.ApiId), `\${${apiId}}`);
+    assert.equal(authorizer.Properties?.AuthorizerType, 'REQUEST');
+    assert.equal(
+      render(authorizer.Properties?.AuthorizerUri),
+      `arn:\${AWS::Partition}:apigateway:${TEST_ENV.region}:lambda:path/2015-03-31/functions/` +
+        `\${${authorizerFunction}.Arn}/invocations`,
+    );
+    // WebSocket authorizers are not cached; the property is for HTTP APIs only.
+    assert.equal(authorizer.Properties?.AuthorizerResultTtlInSeconds, undefined);
+  });
+
+  it('has no identity source, so API Gateway invokes it for every handshake', () => {
+    // With a source listed, a handshake without it would be refused with 401 before the
+    // authorizer runs, but the token may come from any of four places (query, two headers,
+    // subprotocol). For a REQUEST authorizer the property is optional.
+    assert.deepEqual(webSocketAuthorizer.identitySource, []);
+    assert.equal(authorizer.Properties?.IdentitySource, undefined);
+    assert.ok(!('IdentitySource' in (authorizer.Properties ?? {})));
+  });
+
+  it('guards $connect and no other route', () => {
+    for (const [, route] of routes) {
+      const key = route.Properties?.RouteKey;
+      if (key === webSocketAuthorizer.routeKey) {
+        assert.equal(route.Properties?.AuthorizationType, 'CUSTOM');
+        assert.equal(render(route.Properties?.AuthorizerId), `\${${authorizerId}}`);
+      } else {
+        assert.ok([undefined, 'NONE'].includes(route.Properties?.AuthorizationType as string), String(key));
+        assert.equal(route.Properties?.AuthorizerId, undefined, String(key));
+      }
+    }
+  });
+
+  it('lets API Gateway invoke the authorizer function for this authorizer only', () => {
+    const permissions = Object.values(resourcesOfType(template, 'AWS::Lambda::Permission')).filter(
+      (permission) => render(permission.Properties?.FunctionName) === `\${${authorizerFunction}.Arn}`,
+    );
+    assert.deepEqual(
+      permissions.map((permission) => [
+        permission.Properties?.Action,
+        permission.Properties?.Principal,
+        render(permission.Properties?.SourceArn),
+      ]),
+      [
+        [
+          'lambda:InvokeFunction',
+          'apigateway.amazonaws.com',
+          `arn:\${AWS::Partition}:execute-api:${TEST_ENV.region}:${TEST_ENV.account}:\${${apiId}}/authorizers/\${${authorizerId}}`,
+        ],
+      ],
+    );
   });
 });

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { disconnect, sendCommand, welcomed } from '../support/chat.ts';
-import { getApi } from '../support/http.ts';
+import { getApi, postApi } from '../support/http.ts';
 import {
   expectHandshakeRefused,
   startTestRuntime,
@@ -63,6 +63,13 @@ test('no log line holds a token, an Authorization header or message content', as
   await sendCommand(byQuery.client, 'send_message', { to_user_id: '', content: `${secretContent}-bad` });
   await getApi(runtime, '/api/ws/online-users', headerToken);
   await getApi(runtime, `/api/ws/online-users?token=${queryToken}`);
+  const viaHttp = await postApi(
+    runtime,
+    '/api/ws/send-message',
+    { to_user_id: 'logged-query', content: `${secretContent}-http` },
+    headerToken,
+  );
+  assert.equal(viaHttp.body.code, 0, JSON.stringify(viaHttp.body));
   await disconnect(runtime, byQuery, byHeader);
 
   assert.ok(
@@ -87,6 +94,18 @@ test('no log line holds a token, an Authorization header or message content', as
   assert.ok(routeLine, 'a handler log line of the send_message route');
   assert.ok(routeLine.includes(`connectionId=${byQuery.connectionId}`), routeLine);
   assert.match(routeLine, /requestId=\S+/);
+  // HTTP API requests carry their route key, request id and, once verified, user id.
+  const httpLine = lines.find((line) =>
+    line.includes('route completed routeKey="POST /api/ws/send-message"'),
+  );
+  assert.ok(httpLine, 'a handler log line of POST /api/ws/send-message');
+  assert.match(httpLine, /requestId=\S+/);
+  assert.match(httpLine, /userId=logged-header/);
+  assert.equal(
+    lines.filter((line) => /METRIC MessagesStored=1 Kind=direct/.test(line)).length,
+    2,
+    'the message sent over HTTP is counted as well',
+  );
   const signatures = [queryToken, headerToken, badToken].map((token) => token.split('.')[2] as string);
   for (const line of lines) {
     for (const signature of signatures) assert.ok(!line.includes(signature), `a token in: ${line}`);

@@ -31,7 +31,7 @@ import { jwtVerify } from 'jose';
 import type { FunctionId } from '../../lib/function-specs.ts';
 import { tableDefinitions } from '../../lib/table-definitions.ts';
 import { DEVELOPMENT_JWT_SECRET } from '../../local/dev-secret.ts';
-import type { HttpApiEvent, WebSocketEvent } from '../../local/events.ts';
+import type { AuthorizerRequestEvent, HttpApiEvent, WebSocketEvent } from '../../local/events.ts';
 import type { LambdaHandler } from '../../local/functions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
@@ -49,9 +49,14 @@ import {
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONNECTION_ID = /^[A-Za-z0-9+/]{15}=$/;
 
-/** Stand-in handlers that record their events; `$connect` obeys query parameters. */
+/**
+ * Stand-in handlers that record their events; `$connect` and its authorizer obey query
+ * parameters (`status`, `throw`, `protocol`, `hold`; `auth`).
+ */
 class Recorder {
   readonly events: unknown[] = [];
+  /** The `$connect` authorizer's events, apart: they share CONNECT contexts with `$connect`. */
+  readonly authorizerEvents: AuthorizerRequestEvent[] = [];
   private waiters: { predicate: (event: unknown) => boolean; resolve: (event: unknown) => void }[] = [];
   private releaseHeld: () => void = () => {};
   private held = Promise.resolve();
@@ -108,7 +113,39 @@ class Recorder {
         body: JSON.stringify({ route: requestContext.routeKey, body, isBase64Encoded }),
       };
     };
+    const policy = (effect: 'Allow' | 'Deny', resource: string) => ({
+      Version: '2012-10-17',
+      Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }],
+    });
     return {
+      authorizer: async (event) => {
+        const request = event as AuthorizerRequestEvent;
+        this.authorizerEvents.push(request);
+        const query = request.queryStringParameters ?? {};
+        const tag = query.client ?? 'anonymous';
+        switch (query.auth) {
+          case 'unauthorized':
+            throw new Error('Unauthorized');
+          case 'fail':
+            throw new Error('stand-in authorizer failure');
+          case 'deny':
+            return { principalId: tag, policyDocument: policy('Deny', request.methodArn) };
+          case 'elsewhere':
+            return { principalId: tag, policyDocument: policy('Allow', `${request.methodArn}-other`) };
+          case 'array-context':
+            return {
+              principalId: tag,
+              policyDocument: policy('Allow', request.methodArn),
+              context: { roles: ['admin'] },
+            };
+          default:
+            return {
+              principalId: `principal-${tag}`,
+              policyDocument: policy('Allow', request.methodArn),
+              context: { userId: tag, count: 7, flag: true },
+            };
+        }
+      },
       connect: async (event) => {
         this.record(event);
         const query = (event as WebSocketEvent).queryStringParameters ?? {};
@@ -296,6 +333,63 @@ describe('gateway mechanics (stand-in handlers)', () => {
     assert.equal(await refusedWith('status=401'), 401);
     assert.equal(await refusedWith('status=403'), 403);
     assert.equal(await refusedWith('throw=1'), 500);
+  });
+
+  test('the $connect authorizer gets a REQUEST event; its context reaches $connect, messages and $disconnect', async () => {
+    const { client, connectionId } = await openTagged(runtime, recorder, 'authz', { a: '1' });
+    const request = recorder.authorizerEvents.find((e) => e.queryStringParameters?.client === 'authz');
+    assert.ok(request, 'the authorizer ran');
+    assert.equal(request.type, 'REQUEST');
+    assert.equal(request.methodArn, `arn:aws:execute-api:local:000000000000:localchat1/local/$connect`);
+    assert.deepEqual(request.queryStringParameters, { client: 'authz', a: '1' });
+    assert.ok(Object.keys(request.headers ?? {}).some((name) => name.toLowerCase() === 'sec-websocket-key'));
+    assert.deepEqual(request.stageVariables, {});
+    assert.equal(request.requestContext.connectionId, connectionId);
+    assert.equal(request.requestContext.routeKey, '$connect');
+    assert.equal(request.requestContext.authorizer, undefined);
+
+    // Context values stringified, principalId and integrationLatency added, as API Gateway does.
+    const connect = await recorder.connectEventOf('authz');
+    const { integrationLatency, ...authorizer } = connect.requestContext.authorizer ?? {};
+    assert.deepEqual(authorizer, {
+      userId: 'authz',
+      count: '7',
+      flag: 'true',
+      principalId: 'principal-authz',
+    });
+    assert.equal(typeof integrationLatency, 'number');
+
+    client.send({ cmd: 'ping', request_id: 'authz-ping' });
+    const message = await recorder.waitFor<WebSocketEvent>((e) => e.body?.includes('authz-ping') ?? false);
+    assert.deepEqual(message.requestContext.authorizer, connect.requestContext.authorizer);
+    await client.close();
+    const disconnect = await recorder.waitFor<WebSocketEvent>(
+      (e) => e.requestContext?.eventType === 'DISCONNECT' && e.requestContext.connectionId === connectionId,
+    );
+    assert.deepEqual(disconnect.requestContext.authorizer, connect.requestContext.authorizer);
+  });
+
+  test('authorizer refusals: Unauthorized 401, Deny or no matching Allow 403, failures 500; $connect never runs', async () => {
+    const cases = [
+      ['unauthorized', 401],
+      ['deny', 403],
+      ['elsewhere', 403],
+      ['fail', 500],
+      ['array-context', 500],
+    ] as const;
+    for (const [auth, status] of cases) {
+      const tag = `refused-${auth}`;
+      assert.equal(
+        await expectHandshakeRefused(`${webSocketUrl(runtime)}?client=${tag}&auth=${auth}`),
+        status,
+        auth,
+      );
+      assert.ok(recorder.authorizerEvents.some((e) => e.queryStringParameters?.client === tag));
+      assert.ok(
+        !recorder.events.some((e) => (e as WebSocketEvent).queryStringParameters?.client === tag),
+        `$connect ran for ${auth}`,
+      );
+    }
   });
 
   test('the handshake answers with the subprotocol $connect returned', async () => {

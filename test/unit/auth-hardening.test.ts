@@ -13,11 +13,11 @@ import {
   AuthError,
   JWKS_CACHE_DEFAULTS,
   jwksKey,
+  originAllowed,
   secretKey,
   tokenExpired,
   verifyToken,
 } from '../../functions/core/auth.ts';
-import { originAllowed } from '../../functions/handlers/connect.ts';
 import { loadConfig } from '../../functions/runtime/config.ts';
 import { type Services, setServices } from '../../functions/runtime/container.ts';
 import { messageRoute, TOKEN_EXPIRED_MESSAGE } from '../../functions/runtime/websocket.ts';
@@ -158,19 +158,13 @@ describe('JWKS caching and rotation', () => {
 });
 
 describe('connected token expiry at the message edge', () => {
-  function fakeServices(tokenExpiresAt: number) {
+  function fakeServices() {
     const closed: string[] = [];
     const services = {
       config: { ...loadConfig(testEnv()), callbackUrl: 'http://127.0.0.1:1/local' },
+      // The sender comes from the authorizer context: no connection row is read.
       registry: {
-        lookup: async (connectionId: string) => ({
-          connectionId,
-          userId: 'alice',
-          roles: [],
-          connectedAt: new Date().toISOString(),
-          expiresAt: now() + 7800,
-          tokenExpiresAt,
-        }),
+        lookup: async () => assert.fail('the sender must not be read from DynamoDB'),
       },
       notifier: () => ({
         close: async (connectionId: string) => {
@@ -184,7 +178,8 @@ describe('connected token expiry at the message edge', () => {
 
   const testEnv = () => ({ ...tableEnv(), JWT_CLOCK_TOLERANCE_SECONDS: '0' });
 
-  const event = (body: unknown) =>
+  /** A message event of a connection whose `$connect` authorizer saw a token expiring at `tokenExpiresAt`. */
+  const event = (body: unknown, tokenExpiresAt: number) =>
     ({
       body: JSON.stringify(body),
       isBase64Encoded: false,
@@ -194,6 +189,13 @@ describe('connected token expiry at the message edge', () => {
         requestId: 'r',
         domainName: 'x',
         stage: 's',
+        authorizer: {
+          principalId: 'alice',
+          userId: 'alice',
+          roles: '[]',
+          tokenExpiresAt: String(tokenExpiresAt),
+          integrationLatency: 3,
+        },
       },
     }) as unknown as APIGatewayProxyWebsocketEventV2;
 
@@ -202,9 +204,9 @@ describe('connected token expiry at the message edge', () => {
   after(() => setServices(undefined));
 
   it('answers 1401 and closes the connection once the stored exp has passed', async () => {
-    const { services, closed } = fakeServices(now() - 5);
+    const { services, closed } = fakeServices();
     setServices(services);
-    const result = await route(event({ cmd: 'sync', request_id: 'r1' }));
+    const result = await route(event({ cmd: 'sync', request_id: 'r1' }, now() - 5));
     const reply = JSON.parse(result.body ?? '{}');
     assert.equal(reply.code, 1401);
     assert.equal(reply.message, TOKEN_EXPIRED_MESSAGE);
@@ -213,9 +215,11 @@ describe('connected token expiry at the message edge', () => {
   });
 
   it('serves the command while the token is valid', async () => {
-    const { services, closed } = fakeServices(now() + 60);
+    const { services, closed } = fakeServices();
     setServices(services);
-    const reply = JSON.parse((await route(event({ cmd: 'sync', request_id: 'r2' }))).body ?? '{}');
+    const reply = JSON.parse(
+      (await route(event({ cmd: 'sync', request_id: 'r2' }, now() + 60))).body ?? '{}',
+    );
     assert.equal(reply.code, 0);
     assert.equal(reply.data.user, 'alice');
     assert.deepEqual(closed, []);

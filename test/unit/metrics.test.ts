@@ -144,7 +144,10 @@ describe('the per-route log context', () => {
   const SECRET_CONTENT = 'secret-content-9d2e';
   const TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNlY3JldA';
 
+  const USERS: Record<string, string> = { 'conn-a': 'alice', 'conn-b': 'bob' };
+
   function event(connectionId: string, requestId: string): APIGatewayProxyWebsocketEventV2 {
+    const userId = USERS[connectionId] ?? 'nobody';
     return {
       body: JSON.stringify({ cmd: 'send_message', request_id: 'r', data: { content: SECRET_CONTENT } }),
       isBase64Encoded: false,
@@ -154,22 +157,15 @@ describe('the per-route log context', () => {
         routeKey: 'send_message',
         domainName: 'example.test',
         stage: 'test',
+        // The $connect authorizer's context, as API Gateway attaches it to every route event.
+        authorizer: { principalId: userId, userId, roles: '[]', tokenExpiresAt: String(2 ** 31) },
       },
       headers: { Authorization: `Bearer ${TOKEN}` },
     } as unknown as APIGatewayProxyWebsocketEventV2;
   }
 
   function fakeServices(): Services {
-    const users: Record<string, string> = { 'conn-a': 'alice', 'conn-b': 'bob' };
-    return {
-      config: { jwt: { clockToleranceSeconds: 5 } },
-      registry: {
-        lookup: async (connectionId: string) => {
-          await new Promise((done) => setTimeout(done, 5));
-          return { connectionId, userId: users[connectionId], roles: [], connectedAt: 0, expiresAt: 0 };
-        },
-      },
-    } as unknown as Services;
+    return { config: { jwt: { clockToleranceSeconds: 5 } } } as unknown as Services;
   }
 
   it('carries connectionId, userId, routeKey and requestId through an async route; routes stay apart', async () => {
@@ -178,6 +174,8 @@ describe('the per-route log context', () => {
     setServices(fakeServices());
     const route = messageRoute(async ({ sender, data }) => {
       log('info', 'before sender');
+      // Both routes interleave here, so a context leaking between them would show.
+      await new Promise((done) => setTimeout(done, 5));
       const { userId } = await sender();
       await new Promise((done) => setImmediate(done));
       log('info', 'after sender', { length: String((data as { content: string }).content).length });

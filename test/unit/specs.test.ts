@@ -8,6 +8,21 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import {
+  broadcastSchema,
+  createGroupSchema,
+  MESSAGE_ID_PATTERN,
+  messageIdSchema,
+  NOT_BLANK_WELL_FORMED_PATTERN,
+  USER_ID_PATTERN,
+  userIdSchema,
+  WELL_FORMED_PATTERN,
+} from '../../functions/core/commands.ts';
+import { GROUP_ID } from '../../functions/core/ids.ts';
+import { NOTIFY_MAX_TYPE_LENGTH, notifySchema } from '../../functions/core/notify.ts';
+import { deleteMessageSchema } from '../../functions/core/recall.ts';
+import { ROOM_ID_PATTERN, roomTargetSchema } from '../../functions/core/rooms.ts';
 import { httpRoutes } from '../../lib/function-specs.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type JsonSchema, pushes, replies } from '../../scripts/specs/frames.ts';
@@ -128,6 +143,121 @@ describe('generated specs', () => {
     assert.deepEqual(sendMessage.required, ['to_user_id', 'content']);
     const openApi = buildOpenApi() as { components: { schemas: Record<string, JsonSchema> } };
     assert.deepEqual(openApi.components.schemas.NotifyRequest?.required, ['user_ids', 'type']);
+  });
+});
+
+describe('refinements appear in the specs and agree with the handlers', () => {
+  type Schemas = { components: { schemas: Record<string, JsonSchema> } };
+  const asyncApi = (buildAsyncApi() as Schemas).components.schemas;
+  const openApi = (buildOpenApi() as Schemas).components.schemas;
+  const property = (schema: JsonSchema | undefined, name: string): JsonSchema =>
+    (schema?.properties as Record<string, JsonSchema> | undefined)?.[name] ?? {};
+  const stringBranch = (schema: JsonSchema): JsonSchema =>
+    ((schema.anyOf as JsonSchema[] | undefined) ?? [schema]).find((option) => option.type === 'string') ?? {};
+
+  test('patterns and descriptions of ids, text fields and limits are in the generated schemas', () => {
+    const expected: [JsonSchema, string][] = [
+      [property(asyncApi.SendMessageData, 'to_user_id'), USER_ID_PATTERN],
+      [property(asyncApi.CreateGroupData, 'member_ids').items as JsonSchema, USER_ID_PATTERN],
+      [property(openApi.NotifyRequest, 'user_ids').items as JsonSchema, USER_ID_PATTERN],
+      [property(asyncApi.SendMessageData, 'content'), NOT_BLANK_WELL_FORMED_PATTERN],
+      [property(asyncApi.BroadcastData, 'message'), NOT_BLANK_WELL_FORMED_PATTERN],
+      [property(openApi.SendMessageRequest, 'content'), NOT_BLANK_WELL_FORMED_PATTERN],
+      [property(asyncApi.CreateGroupData, 'group_name'), NOT_BLANK_WELL_FORMED_PATTERN],
+      [property(asyncApi.SendMessageData, 'client_msg_id'), WELL_FORMED_PATTERN],
+      [property(asyncApi.SendGroupMessageData, 'group_id'), GROUP_ID.source],
+      [property(asyncApi.JoinRoomData, 'room_id'), ROOM_ID_PATTERN],
+      [property(asyncApi.SendRoomMessageData, 'room_id'), ROOM_ID_PATTERN],
+      [property(asyncApi.MarkReadData, 'message_id'), MESSAGE_ID_PATTERN],
+      [property(asyncApi.DeleteMessageData, 'message_id'), MESSAGE_ID_PATTERN],
+    ];
+    for (const [schema, pattern] of expected) {
+      // User ids: the pattern is on the string branch, the description on the whole.
+      assert.equal(stringBranch(schema).pattern, pattern, JSON.stringify(schema));
+      assert.equal(typeof schema.description, 'string', `a description beside ${pattern}`);
+    }
+    assert.equal(stringBranch(property(asyncApi.SendMessageData, 'to_user_id')).maxLength, 128);
+    assert.equal(property(openApi.NotifyRequest, 'type').maxLength, NOTIFY_MAX_TYPE_LENGTH);
+    assert.match(String(property(asyncApi.SyncData, 'limit').description), /100/);
+    assert.match(String(property(openApi.NotifyRequest, 'data').description), /8192 bytes/);
+  });
+
+  // Characters around every rule's edges: whitespace of trim()'s set, control characters,
+  // lone surrogates, astral characters, reserved prefixes, ULID letters in both cases.
+  const edgy = fc.constantFrom(
+    ...[' ', '\t', '\n', '\u00a0', '\u2028', '\ufeff', '\u3000', '\u0000', '\u007f', '\u0085'],
+    ...[
+      '\ud800',
+      '\udfff',
+      '😀',
+      'é',
+      '#',
+      '_',
+      '-',
+      'private_',
+      'group_',
+      'system_',
+      'I',
+      'l',
+      'o',
+      'U',
+      'ſ',
+    ],
+  );
+  const char = fc.oneof(
+    edgy,
+    fc.constantFrom(...'0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghjkmnpqrstvwxyz'),
+    fc.integer({ min: 0, max: 0xffff }).map((code) => String.fromCharCode(code)),
+  );
+  const text = (maxLength: number) => fc.array(char, { maxLength }).map((chars) => chars.join(''));
+  const matches = (pattern: string, value: string) => new RegExp(pattern, 'u').test(value);
+  const accepts = (schema: { safeParse(value: unknown): { success: boolean } }, value: unknown) =>
+    schema.safeParse(value).success;
+  const agree = (arbitrary: fc.Arbitrary<string>, check: (value: string) => void) =>
+    fc.assert(fc.property(arbitrary, check), { numRuns: 3000 });
+  const ulid = fc
+    .array(fc.constantFrom(...'0123456789ABCDEFGHJKMNPQRSTVWXYZabcdefghjkmnpqrstvwxyzIiLlOoUu'), {
+      minLength: 25,
+      maxLength: 27,
+    })
+    .map((chars) => chars.join(''));
+
+  test('each documented pattern accepts exactly what the refinement accepts', () => {
+    agree(fc.oneof(text(140), fc.string({ minLength: 120, maxLength: 140 })), (value) => {
+      assert.equal(matches(USER_ID_PATTERN, value), accepts(userIdSchema, value), JSON.stringify(value));
+    });
+    agree(fc.oneof(text(70), fc.stringMatching(/^[A-Za-z0-9_-]{60,70}$/)), (value) => {
+      assert.equal(matches(ROOM_ID_PATTERN, value), accepts(roomTargetSchema, { room_id: value }), value);
+    });
+    agree(text(30), (value) => {
+      assert.equal(
+        matches(NOT_BLANK_WELL_FORMED_PATTERN, value),
+        accepts(broadcastSchema, { message: value }),
+        JSON.stringify(value),
+      );
+      // group_name: the same pattern (these strings are too short for its 100-character limit).
+      const group = { group_name: value, member_ids: ['a'] };
+      assert.equal(matches(NOT_BLANK_WELL_FORMED_PATTERN, value), accepts(createGroupSchema, group));
+      const notify = { user_ids: ['a'], type: value };
+      assert.equal(
+        matches(String(property(openApi.NotifyRequest, 'type').pattern), value) &&
+          value.length <= NOTIFY_MAX_TYPE_LENGTH,
+        accepts(notifySchema, notify),
+        JSON.stringify(value),
+      );
+      const recall = { room_id: value, message_id: '01ARZ3NDEKTSV4RRFFQ69G5FAV' };
+      assert.equal(
+        matches(String(property(asyncApi.DeleteMessageData, 'room_id').pattern), value) && value.length >= 1,
+        accepts(deleteMessageSchema, recall),
+        JSON.stringify(value),
+      );
+    });
+    // Message ids: the same on ASCII; beyond it the pattern is never looser than the handler.
+    agree(fc.oneof(ulid, text(27)), (value) => {
+      if (matches(MESSAGE_ID_PATTERN, value)) assert.ok(accepts(messageIdSchema, value), value);
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII is the point
+      else if (/^[\x00-\x7f]*$/.test(value)) assert.ok(!accepts(messageIdSchema, value), value);
+    });
   });
 });
 

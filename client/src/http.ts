@@ -1,0 +1,177 @@
+/** A small fetch-based client for the HTTP API (`/api/ws/...`), same envelope as the WebSocket API. */
+import { ChatRequestError } from './errors.ts';
+import type { HistoryMessage, MessageSent, SendMessageInput } from './types.ts';
+
+export interface ChatHttpClientOptions {
+  /** `http://localhost:8009` locally; the stack output `HttpApiUrl` in AWS. */
+  readonly baseUrl: string;
+  /** Sent as `Authorization: Bearer <jwt>`; a function is called for every request. */
+  readonly token?: string | (() => string | Promise<string>);
+  /** Default `globalThis.fetch`. */
+  readonly fetch?: typeof fetch;
+}
+
+/** The HTTP API answered with an error: `status` is the HTTP status, `code` the envelope's code (-1 without one). */
+export class ChatHttpError extends ChatRequestError {
+  override name = 'ChatHttpError';
+  constructor(
+    readonly status: number,
+    code: number,
+    message: string,
+    readonly path: string,
+  ) {
+    super(code, message);
+  }
+}
+
+export interface OnlineCount {
+  /** Users online. */
+  readonly count: number;
+  /** Open connections. */
+  readonly connections?: number;
+}
+
+export interface OnlineUsersPage {
+  readonly users: string[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  readonly cursor?: string;
+}
+
+export interface MessagesPage {
+  readonly room_id: string;
+  /** Newest first. */
+  readonly messages: HistoryMessage[];
+  /** Pass as `cursor` for the next older page; absent on the last page. */
+  readonly next_cursor?: string;
+}
+
+export interface MessagesQuery {
+  readonly room_id: string;
+  readonly before?: string;
+  readonly cursor?: string;
+  /** 1–100, default 50. */
+  readonly limit?: number;
+}
+
+export interface UnreadConversation {
+  readonly room_id: string;
+  readonly unread: number;
+  readonly last_message_id: string;
+}
+
+export interface UnreadSummary {
+  readonly conversations: UnreadConversation[];
+  readonly total: number;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+export class ChatHttpClient {
+  private readonly baseUrl: string;
+  private readonly fetchImpl: typeof fetch;
+
+  constructor(private readonly options: ChatHttpClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    const impl = options.fetch ?? globalThis.fetch;
+    if (typeof impl !== 'function') throw new TypeError('no fetch implementation: pass `fetch`');
+    // Called unbound, the browser's fetch throws "Illegal invocation".
+    this.fetchImpl = ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) =>
+      impl(input, init)) as typeof fetch;
+  }
+
+  /** `GET /api/ws/online-count` (no token needed). */
+  onlineCount(): Promise<OnlineCount> {
+    return this.call<OnlineCount>('GET', '/api/ws/online-count', { auth: false });
+  }
+
+  /** `GET /api/ws/online-users`: one page. */
+  async onlineUsers(options: { limit?: number; cursor?: string } = {}): Promise<OnlineUsersPage> {
+    const data = await this.call<{ users: string[]; next_cursor?: string }>('GET', '/api/ws/online-users', {
+      query: { limit: options.limit, cursor: options.cursor },
+    });
+    return { users: data.users, ...(data.next_cursor ? { cursor: data.next_cursor } : {}) };
+  }
+
+  /** `GET /api/ws/online/check`. */
+  async isOnline(userId: string): Promise<boolean> {
+    const data = await this.call<{ is_online: boolean }>('GET', '/api/ws/online/check', {
+      query: { user_id: userId },
+    });
+    return data.is_online === true;
+  }
+
+  /** `GET /api/ws/messages`: one page of a conversation, newest first. */
+  messages(options: MessagesQuery): Promise<MessagesPage> {
+    return this.call<MessagesPage>('GET', '/api/ws/messages', {
+      query: {
+        room_id: options.room_id,
+        before: options.before,
+        cursor: options.cursor,
+        limit: options.limit,
+      },
+    });
+  }
+
+  /** `GET /api/ws/unread`. */
+  unread(): Promise<UnreadSummary> {
+    return this.call<UnreadSummary>('GET', '/api/ws/unread');
+  }
+
+  /** `POST /api/ws/send-message`: as the `send_message` command (de-duplicated on `client_msg_id`). */
+  sendMessage(input: SendMessageInput): Promise<MessageSent> {
+    return this.call<MessageSent>('POST', '/api/ws/send-message', { body: input });
+  }
+
+  /** `POST /api/ws/broadcast` (admin). */
+  broadcast(message: string): Promise<{ recipients: number }> {
+    return this.call<{ recipients: number }>('POST', '/api/ws/broadcast', { body: { message } });
+  }
+
+  /** `POST /api/ws/notify` (admin): a system notification, stored and pushed. */
+  notify(input: {
+    user_ids: readonly string[];
+    type: string;
+    data?: Record<string, unknown>;
+  }): Promise<{ recipients: number; stored: number }> {
+    return this.call<{ recipients: number; stored: number }>('POST', '/api/ws/notify', { body: input });
+  }
+
+  private async call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    request: { query?: Query; body?: unknown; auth?: boolean } = {},
+  ): Promise<T> {
+    const url = new URL(`${this.baseUrl}${path}`);
+    for (const [key, value] of Object.entries(request.query ?? {}))
+      if (value !== undefined && value !== '') url.searchParams.set(key, String(value));
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (request.auth !== false && this.options.token !== undefined) {
+      const source = this.options.token;
+      const token = typeof source === 'function' ? await source() : source;
+      headers.authorization = `Bearer ${token}`;
+    }
+    let body: string | undefined;
+    if (request.body !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(request.body);
+    }
+    const response = await this.fetchImpl(url.toString(), { method, headers, body });
+    const text = await response.text();
+    let envelope: { code?: unknown; message?: unknown; data?: unknown } | undefined;
+    try {
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null) envelope = parsed;
+    } catch {
+      envelope = undefined;
+    }
+    const code = typeof envelope?.code === 'number' ? envelope.code : -1;
+    if (!response.ok || code !== 0) {
+      const message =
+        typeof envelope?.message === 'string' && envelope.message !== ''
+          ? envelope.message
+          : `${method} ${path} answered HTTP ${response.status}`;
+      throw new ChatHttpError(response.status, code, message, path);
+    }
+    return envelope?.data as T;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * @serverless-chat/client — a TypeScript client for the serverless chat backend, for
+ * browsers and Node (zero dependencies; on Node 20 pass `WebSocket` from `ws`).
+ */
+export { Backoff, type BackoffOptions } from './backoff.ts';
+export {
+  type CatchUpSummary,
+  ChatClient,
+  type ChatClientOptions,
+  type ChatClientState,
+  type ChatEvents,
+  type OutboxOptions,
+  type PendingSend,
+  type ReconnectOptions,
+  type RequestOptions,
+  type TokenSource,
+} from './client.ts';
+export {
+  ChatClosedError,
+  ChatConnectionLostError,
+  ChatError,
+  ChatHandshakeError,
+  ChatOutboxFullError,
+  ChatRequestError,
+  ChatTimeoutError,
+  type CloseReason,
+} from './errors.ts';
+export {
+  ChatHttpClient,
+  type ChatHttpClientOptions,
+  ChatHttpError,
+  type MessagesPage,
+  type MessagesQuery,
+  type OnlineCount,
+  type OnlineUsersPage,
+  type UnreadConversation,
+  type UnreadSummary,
+} from './http.ts';
+export { randomId as createClientMsgId } from './ids.ts';
+export type { Timers } from './timers.ts';
+export type * from './types.ts';
+export type { WebSocketConstructor, WebSocketLike } from './websocket.ts';

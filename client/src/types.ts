@@ -1,0 +1,348 @@
+/**
+ * Wire types: the frames the backend sends, as documented in docs/protocol.md and
+ * produced by functions/core (the unit test client-types.test.ts checks the server's
+ * result types against these at compile time).
+ */
+
+/** Server → client, every frame: replies echo `request_id`, pushes have none. */
+export interface Envelope<T = unknown> {
+  readonly code: number;
+  readonly message: string;
+  readonly data: T | null;
+  readonly request_id?: string | number;
+}
+
+/** 1 text, 2 image, 3 file, 4 audio, 5 video. */
+export type MessageType = 1 | 2 | 3 | 4 | 5;
+
+// ---------------------------------------------------------------- replies
+
+export interface Welcome {
+  readonly type: 'welcome';
+  readonly user_id: string;
+  readonly connection_id: string;
+  readonly time: string;
+}
+
+export interface MessageSent {
+  readonly type: 'message_sent';
+  readonly message_id: string;
+  readonly room_id: string;
+  /** Recipient connections that accepted the push (0 when offline: not an error). */
+  readonly delivered: number;
+  readonly failed: number;
+  /** A retry of a `client_msg_id` already stored: the first message's reply. */
+  readonly duplicate?: true;
+  /** Connections handed to fan-out workers (large audiences; present only when some were). */
+  readonly queued?: number;
+  readonly time: string;
+}
+
+export interface GroupMessageSent {
+  readonly type: 'group_message_sent';
+  readonly group_id: string;
+  readonly message_id: string;
+  readonly sent_count: number;
+  readonly failed: number;
+  readonly duplicate?: true;
+  /** Connections handed to fan-out workers (large audiences; present only when some were). */
+  readonly queued?: number;
+  readonly time: string;
+}
+
+export interface RoomMessageSent {
+  readonly type: 'room_message_sent';
+  readonly room_id: string;
+  readonly message_id: string;
+  readonly sent_count: number;
+  readonly failed: number;
+  readonly duplicate?: true;
+  /** Connections handed to fan-out workers (large audiences; present only when some were). */
+  readonly queued?: number;
+  readonly time: string;
+}
+
+export interface GroupCreated {
+  readonly type: 'group_created';
+  readonly group_id: string;
+  readonly group_name: string;
+  readonly member_ids: readonly string[];
+}
+
+export interface RoomJoined {
+  readonly type: 'join_room_success';
+  readonly room_id: string;
+  readonly user_id: string;
+  readonly time: string;
+}
+
+export interface RoomLeft {
+  readonly type: 'leave_room_success';
+  readonly room_id: string;
+  readonly user_id: string;
+  readonly time: string;
+}
+
+export interface BroadcastSent {
+  readonly type: 'broadcast_sent';
+  readonly sent_count: number;
+  readonly failed: number;
+  /** Connections handed to fan-out workers (large audiences; present only when some were). */
+  readonly queued?: number;
+}
+
+export interface Pong {
+  readonly type: 'pong';
+  readonly time: string;
+}
+
+/** A stored message as `history`, `GET /api/ws/messages` and `sync` show it. */
+export interface HistoryMessage {
+  readonly message_id: string;
+  readonly room_id: string;
+  readonly from_user_id: string;
+  readonly to_user_id?: string;
+  readonly group_id?: string;
+  /** Empty when `deleted`. */
+  readonly content: string;
+  readonly message_type: number;
+  readonly time: string;
+  /** Recalled by its sender. */
+  readonly deleted?: true;
+}
+
+/** The `history` reply (newest first); page on `next_cursor` until it is absent. */
+export interface HistoryPage {
+  readonly type: 'history';
+  readonly room_id: string;
+  readonly messages: readonly HistoryMessage[];
+  readonly next_cursor?: string;
+}
+
+export type SyncKind = 'private' | 'group' | 'system';
+
+export interface SyncMessage extends HistoryMessage {
+  readonly kind: SyncKind;
+  /** System notifications only. */
+  readonly notification_type?: string;
+  /** System notifications only. */
+  readonly data?: unknown;
+}
+
+/** The `sync` reply (oldest first); page on `next_since` while `has_more`. */
+export interface SyncPage {
+  readonly type: 'sync';
+  readonly messages: readonly SyncMessage[];
+  readonly next_since?: string;
+  readonly has_more: boolean;
+}
+
+export interface ReadMarked {
+  readonly type: 'read_marked';
+  readonly room_id: string;
+  /** The stored position (the marked message, or a newer one marked earlier). */
+  readonly message_id: string;
+  readonly unread: number;
+  readonly time: string;
+}
+
+export interface MessageDeletedReply extends MessageDeletedPush {
+  readonly delivered: number;
+  /** Connections handed to fan-out workers (large audiences; present only when some were). */
+  readonly queued?: number;
+}
+
+// ---------------------------------------------------------------- pushes
+
+export interface NewMessagePush {
+  readonly type: 'new_message';
+  readonly message_id: string;
+  readonly room_id: string;
+  readonly from_user_id: string;
+  readonly to_user_id: string;
+  readonly content: string;
+  readonly message_type: number;
+  readonly time: string;
+}
+
+export interface GroupMessagePush {
+  readonly type: 'group_message';
+  readonly group_id: string;
+  readonly group_name: string;
+  readonly message_id: string;
+  readonly from_user_id: string;
+  readonly content: string;
+  readonly message_type: number;
+  readonly time: string;
+}
+
+export interface RoomMessagePush {
+  readonly type: 'room_message';
+  readonly room_id: string;
+  readonly message_id: string;
+  readonly from_user_id: string;
+  readonly content: string;
+  readonly message_type: number;
+  readonly time: string;
+}
+
+export interface BroadcastPush {
+  readonly type: 'broadcast';
+  readonly from_user_id: string;
+  readonly message: string;
+  readonly time: string;
+}
+
+export interface PresencePush {
+  readonly type: 'presence';
+  readonly user_id: string;
+  readonly status: 'online' | 'offline';
+  readonly time: string;
+}
+
+export interface SystemNotifyPush {
+  readonly type: 'system_notify';
+  /** Same for every recipient; also the item's `message_id` in `sync`. */
+  readonly notify_id: string;
+  readonly message_id: string;
+  readonly notification_type: string;
+  readonly data: Record<string, unknown>;
+  readonly time: string;
+}
+
+export interface MessageDeletedPush {
+  readonly type: 'message_deleted';
+  readonly room_id: string;
+  readonly message_id: string;
+  readonly deleted_by: string;
+  readonly time: string;
+}
+
+export interface MessageReadPush {
+  readonly type: 'message_read';
+  readonly room_id: string;
+  readonly user_id: string;
+  readonly message_id: string;
+  readonly time: string;
+}
+
+export interface UnreadCountPush {
+  readonly type: 'unread_count';
+  readonly room_id: string;
+  readonly unread: number;
+  readonly time: string;
+}
+
+export interface KickedPush {
+  readonly type: 'kicked';
+  readonly reason: string;
+  readonly time: string;
+}
+
+// ---------------------------------------------------------------- command inputs
+
+export interface SendMessageInput {
+  readonly to_user_id: string;
+  readonly content: string;
+  readonly message_type?: number;
+  /** Generated when absent; reused on every retry so the server stores the message once. */
+  readonly client_msg_id?: string;
+}
+
+export interface SendGroupMessageInput {
+  readonly group_id: string;
+  readonly content: string;
+  readonly message_type?: number;
+  readonly client_msg_id?: string;
+}
+
+export interface SendRoomMessageInput {
+  readonly room_id: string;
+  readonly content: string;
+  readonly message_type?: number;
+  readonly client_msg_id?: string;
+}
+
+export interface CreateGroupInput {
+  readonly group_name: string;
+  readonly member_ids: readonly string[];
+}
+
+export interface RoomInput {
+  readonly room_id: string;
+}
+
+export interface BroadcastInput {
+  readonly message: string;
+}
+
+export interface HistoryInput {
+  /** `private_…`, `group_…` or a room id. */
+  readonly room_id: string;
+  /** Only messages older than this id. */
+  readonly before?: string;
+  /** `next_cursor` of a previous page (wins over `before`). */
+  readonly cursor?: string;
+  /** 1–100 (default 50). */
+  readonly limit?: number;
+}
+
+export interface SyncInput {
+  /** Only messages with greater ids; absent: from the beginning. */
+  readonly since?: string;
+  /** 1–100 (default 50). */
+  readonly limit?: number;
+}
+
+export interface MarkReadInput {
+  readonly room_id: string;
+  readonly message_id: string;
+}
+
+export interface DeleteMessageInput {
+  readonly room_id: string;
+  readonly message_id: string;
+}
+
+// ---------------------------------------------------------------- what the application sees
+
+interface ChatMessageBase {
+  readonly message_id: string;
+  /** `private_{a}_{b}`, the group id, or the room id. */
+  readonly room_id: string;
+  readonly from_user_id: string;
+  readonly content: string;
+  readonly message_type: number;
+  readonly time: string;
+  /** Recalled (only ever set on catch-up items: live pushes are never deleted). */
+  readonly deleted?: true;
+  /** True when the message came from catch-up (`sync` or `history`) rather than a live push. */
+  readonly catch_up: boolean;
+}
+
+export interface PrivateChatMessage extends ChatMessageBase {
+  readonly type: 'new_message';
+  readonly kind: 'private';
+  readonly to_user_id: string;
+}
+
+export interface GroupChatMessage extends ChatMessageBase {
+  readonly type: 'group_message';
+  readonly kind: 'group';
+  readonly group_id: string;
+  /** Only on live pushes (`sync` items do not carry it). */
+  readonly group_name?: string;
+}
+
+export interface RoomChatMessage extends ChatMessageBase {
+  readonly type: 'room_message';
+  readonly kind: 'room';
+}
+
+/** A chat message as the `message` event delivers it, live or from catch-up. */
+export type ChatMessage = PrivateChatMessage | GroupChatMessage | RoomChatMessage;
+
+/** A system notification as the `system_notify` event delivers it, live or from catch-up. */
+export interface SystemNotification extends SystemNotifyPush {
+  readonly catch_up: boolean;
+}

@@ -1,0 +1,588 @@
+/**
+ * Targets (met or missed, by how much, and why, computed from the figures), costs, and
+ * docs/performance.md from the results.
+ */
+import { median } from './machine.ts';
+import {
+  ASSUMPTIONS,
+  connectionMinutesPerMonth,
+  type OperationPrice,
+  PRICES,
+  priceOperation,
+} from './prices.ts';
+import type { BundleFigures, LatencyPoint, OperationCost, Results } from './types.ts';
+
+export interface Target {
+  readonly id: string;
+  readonly target: string;
+  readonly measured: string;
+  /** null: not measured in this run. */
+  readonly met: boolean | null;
+  readonly margin: string;
+  readonly why: string;
+}
+
+const n = (value: number, digits = 0) =>
+  Number.isFinite(value)
+    ? value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 })
+    : 'n/a';
+const kb = (bytes: number) => `${n(bytes / 1024, 0)} KB`;
+/** Milliseconds with their unit, or `n/a`. */
+const ms = (value: number | null, digits = 1) =>
+  Number.isFinite(value) ? `${n(value as number, digits)} ms` : 'n/a';
+const usd = (value: number) =>
+  value >= 100 ? `$${n(value, 0)}` : value >= 1 ? `$${value.toFixed(2)}` : `$${value.toFixed(3)}`;
+const pct = (part: number, whole: number) => (whole > 0 ? `${n((part / whole) * 100, 0)}%` : 'n/a');
+
+/** The breakdown of an operation's requests: `2× Query chat-groups, 1× PutItem chat-messages`. */
+function breakdown(cost: OperationCost): string {
+  return Object.entries(cost.byOperation)
+    .sort((a, b) => b[1].requests - a[1].requests)
+    .map(([key, totals]) => `${totals.requests}× ${key}`)
+    .join(', ');
+}
+
+function loadNote(results: Results): string {
+  const { machine } = results;
+  const max = machine.loadAverageMax ?? machine.loadAverageAtStart;
+  return max > machine.cores
+    ? ` The machine was loaded (1-minute load average up to ${max} on ${machine.cores} cores), which inflates every timing.`
+    : '';
+}
+
+function operationsOf(results: Results, operation: string): OperationCost[] {
+  return (results.dynamo?.operations ?? []).filter((op) => op.operation === operation);
+}
+
+function broadcastWhy(cost: OperationCost): string {
+  const invocations = Object.entries(cost.lambdaByFunction)
+    .map(([id, count]) => `${id} ×${count}`)
+    .join(', ');
+  const workers = Object.entries(cost.lambdaByFunction).some(([id]) => id !== 'broadcast');
+  return (
+    `${n(cost.managementPosts)} Management API POSTs and ${n(cost.dynamoRequests)} DynamoDB requests in ` +
+    `${n(cost.lambdaInvocations)} invocation(s) (${invocations})` +
+    (workers
+      ? ': the broadcast pages through the presence index and hands chunks of recipients to asynchronous invocations, which post in parallel.'
+      : ': one invocation pages through the presence index and posts to every connection.') +
+    ' Locally every invocation and every POST runs in the one runtime process, on one JavaScript thread, so the ' +
+    'chunks do not add CPU as separate Lambda instances would.'
+  );
+}
+
+function latencyWhy(point: LatencyPoint, limitMs: number, maxSustained: number | null): string {
+  const timeouts = point.errors['integration-failed'] ?? 0;
+  const base =
+    point.p50 > limitMs
+      ? `The runtime did not keep up with the rate: requests queued for the whole run (p50 ${n(point.p50, 1)} ms${
+          timeouts ? `; ${n(timeouts)} hit API Gateway's 29 s integration timeout` : ''
+        }). Locally API Gateway, every handler, the Management API and DynamoDB (dynalite) share one JavaScript thread.`
+      : `API Gateway, every handler, the Management API and DynamoDB (dynalite) share the runtime's one JavaScript ` +
+        `thread: the tail is queueing behind bursts and garbage collection (p50 ${n(point.p50, 1)} ms, p99 ${n(point.p99, 1)} ms).`;
+  return `${base} Highest rate sustained with p99 ≤ ${limitMs} ms: ${
+    maxSustained === null ? 'none of the rates tried' : `${n(maxSustained)} msg/s`
+  }.`;
+}
+
+export function computeTargets(results: Results): Target[] {
+  const targets: Target[] = [];
+  const load = loadNote(results);
+
+  // 1:1: ≤ 3 DynamoDB requests, the same at every scale.
+  const direct = operationsOf(results, 'direct');
+  if (direct.length > 0) {
+    const counts = direct.map((op) => op.dynamoRequests);
+    const max = Math.max(...counts);
+    const flat = counts.every((c) => c === counts[0]);
+    const met = max <= 3 && flat;
+    const largest = direct[direct.length - 1] as OperationCost;
+    targets.push({
+      id: 'direct-requests',
+      target: '1:1 message: ≤ 3 DynamoDB requests, flat in registered connections',
+      measured: direct.map((op) => `${op.dynamoRequests} at ${n(op.background)}`).join(', '),
+      met,
+      margin:
+        max <= 3
+          ? `${3 - max} request(s) under${flat ? '' : '; not flat'}`
+          : `${max - 3} over (${pct(max - 3, 3)})${flat ? '' : '; not flat'}`,
+      why: met
+        ? `${breakdown(largest)}: the sender comes from the authorizer context, the recipient's connections from one presence GetItem, and nothing scans.`
+        : `${breakdown(largest)}.${flat ? '' : ' The count changes with the number of registered connections: something reads them.'}`,
+    });
+  }
+
+  // Group: ≤ 15 requests for the largest group.
+  const groupSizes = results.dynamo?.groupSizes ?? [];
+  const largestGroup = Math.max(...groupSizes, 0);
+  const group = operationsOf(results, `group-${largestGroup}`);
+  if (group.length > 0) {
+    const max = Math.max(...group.map((op) => op.dynamoRequests));
+    const worst = group.find((op) => op.dynamoRequests === max) as OperationCost;
+    targets.push({
+      id: 'group-requests',
+      target: `group of ${n(largestGroup)}: ≤ 15 DynamoDB requests${largestGroup === 1000 ? '' : ' (target set for 1,000 members)'}`,
+      measured: group.map((op) => `${op.dynamoRequests} at ${n(op.background)}`).join(', '),
+      met: max <= 15,
+      margin: max <= 15 ? `${15 - max} request(s) under` : `${max - 15} over (${pct(max - 15, 15)})`,
+      why:
+        `${breakdown(worst)}. Members' presence is read with BatchGetItem, 100 keys a request, so a group of ` +
+        `${n(largestGroup)} needs ${Math.ceil((largestGroup - 1) / 100)} of them whatever the number online, and ` +
+        `each key is at least 0.5 read unit, found or not: ${n(worst.readUnits, 1)} read units per message.`,
+    });
+  }
+
+  // Broadcast to 10,000 in ≤ 10 s.
+  const points = results.fanout?.points ?? [];
+  const biggest = points[points.length - 1];
+  if (biggest) {
+    const seconds = biggest.wallMs / 1000;
+    const met = seconds <= 10 && biggest.delivered >= biggest.connections;
+    targets.push({
+      id: 'broadcast-wall-time',
+      target: `broadcast to ${n(biggest.connections)} local connections delivered in ≤ 10 s${biggest.connections === 10_000 ? '' : ' (target set for 10,000)'}`,
+      measured: `${n(seconds, 2)} s (${n(biggest.recipientsPerSecond)} recipients/s; ${n(biggest.delivered)} delivered)`,
+      met,
+      margin: met
+        ? `${n(10 - seconds, 2)} s under (${pct(10 - seconds, 10)})`
+        : `${n(seconds - 10, 2)} s over (${pct(seconds - 10, 10)})`,
+      why: broadcastWhy(biggest.cost) + load,
+    });
+  }
+
+  // Bundle init ≤ 50 ms median.
+  const bundles = results.bundles?.functions ?? [];
+  if (bundles.length > 0) {
+    const slowest = [...bundles].sort((a, b) => b.bundled.initMsMedian - a.bundled.initMsMedian);
+    const worst = slowest[0] as BundleFigures;
+    const over = bundles.filter((b) => b.bundled.initMsMedian > 50);
+    const medianWithout = median(bundles.map((b) => b.bundledWithoutSourceMaps.initMsMedian));
+    const medianWith = median(bundles.map((b) => b.bundled.initMsMedian));
+    const sourceMaps =
+      medianWithout < medianWith * 0.9
+        ? `--enable-source-maps adds to it (median ${n(medianWith, 1)} ms with, ${n(medianWithout, 1)} ms without)`
+        : `--enable-source-maps costs little (median ${n(medianWith, 1)} ms with, ${n(medianWithout, 1)} ms without)`;
+    targets.push({
+      id: 'bundle-init',
+      target: 'each bundle: module init ≤ 50 ms (median of a fresh process importing it)',
+      measured: `slowest ${worst.functionId} ${n(worst.bundled.initMsMedian, 1)} ms; median over functions ${n(medianWith, 1)} ms; ${over.length} of ${bundles.length} over`,
+      met: over.length === 0,
+      margin:
+        over.length === 0
+          ? `${n(50 - worst.bundled.initMsMedian, 1)} ms under (slowest)`
+          : `slowest ${n(worst.bundled.initMsMedian - 50, 1)} ms over (${pct(worst.bundled.initMsMedian - 50, 50)})`,
+      why:
+        `Every handler imports the shared container (functions/runtime/container.ts) and the command schemas, so ` +
+        `every bundle holds nearly the same ${kb(worst.bundled.bytes)} of code to evaluate: ` +
+        `${worst.bundled.topPackages
+          .slice(0, 4)
+          .map((p) => `${p.name} ${kb(p.bytes)}`)
+          .join(', ')}. ${sourceMaps}.${load}`,
+    });
+  }
+
+  // Latency at 200 msg/s.
+  const latency = results.latency;
+  const at200 = latency?.points.find((p) => p.rate === 200 && p.phase === 'fixed');
+  if (latency && at200) {
+    const met = at200.sustained;
+    targets.push({
+      id: 'latency-200',
+      target: `${n(latency.connections)} connections at 200 messages/s: 1:1 p99 ≤ ${latency.p99LimitMs} ms end to end`,
+      measured: `p50 ${n(at200.p50, 1)} / p95 ${n(at200.p95, 1)} / p99 ${n(at200.p99, 1)} ms; ${at200.lost} lost`,
+      met,
+      margin: !Number.isFinite(at200.p99)
+        ? 'nothing delivered'
+        : at200.p99 <= latency.p99LimitMs
+          ? `${n(latency.p99LimitMs - at200.p99, 1)} ms under`
+          : `${n(at200.p99 - latency.p99LimitMs, 1)} ms over (${pct(at200.p99 - latency.p99LimitMs, latency.p99LimitMs)})`,
+      why: latencyWhy(at200, latency.p99LimitMs, latency.maxSustainedRate) + load,
+    });
+  }
+  return targets;
+}
+
+/** Every measured operation, 1:1 first, then groups by size, then broadcasts by audience. */
+function allOperations(results: Results): OperationCost[] {
+  const fromFanOut = (results.fanout?.points ?? []).map((p) => ({
+    ...p.cost,
+    label: `${p.cost.label} (fan-out section)`,
+  }));
+  const order = (op: OperationCost) =>
+    op.operation === 'direct' ? 0 : op.operation.startsWith('group-') ? Number(op.operation.slice(6)) : 1e9;
+  return [...(results.dynamo?.operations ?? []), ...fromFanOut].sort(
+    (a, b) => order(a) - order(b) || a.background - b.background,
+  );
+}
+
+export function computeCosts(results: Results): OperationPrice[] {
+  return allOperations(results).map((cost) => priceOperation(cost));
+}
+
+/** The recommendation on bundling the SDK, from the `bundles` figures. */
+export function bundlingRecommendation(results: Results): string | undefined {
+  const bundles = results.bundles?.functions ?? [];
+  if (bundles.length === 0) return undefined;
+  const bundled = median(bundles.map((b) => b.bundled.initMsMedian));
+  const external = median(bundles.map((b) => b.external.initMsMedian));
+  const sizeBundled = median(bundles.map((b) => b.bundled.bytes));
+  const sizeExternal = median(bundles.map((b) => b.external.bytes));
+  const faster = bundled <= external;
+  const ratio = faster ? external / bundled : bundled / external;
+  return faster
+    ? `Keep bundling the SDK (the construct's current \`externalModules: []\`): module init median ${n(bundled, 1)} ms ` +
+        `with the SDK in the bundle against ${n(external, 1)} ms loading \`@aws-sdk/*\` from node_modules ` +
+        `(${n(ratio, 1)}× slower), for bundles of ${kb(sizeBundled)} instead of ${kb(sizeExternal)} (medians over functions). ` +
+        'One pre-linked file beats resolving and evaluating the hundreds of SDK modules a runtime-provided SDK is made of, ' +
+        'and the SDK version stays the one pinned in package-lock.json.'
+    : `Use the runtime's SDK (\`externalModules: ['@aws-sdk/*']\` in lib/constructs/chat-function.ts): module init median ` +
+        `${n(external, 1)} ms against ${n(bundled, 1)} ms with the SDK bundled (${n(ratio, 1)}× slower), bundles of ` +
+        `${kb(sizeExternal)} instead of ${kb(sizeBundled)} (medians over functions). The SDK version is then whatever ` +
+        'the runtime ships.';
+}
+
+function table(header: string[], rows: (string | number)[][]): string {
+  const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+const metCell = (met: boolean | null) => (met === null ? 'not measured' : met ? '**met**' : '**missed**');
+
+export function renderMarkdown(results: Results, charts: { fanout?: string; latency?: string }): string {
+  const { machine } = results;
+  const targets = (results.targets ?? []) as Target[];
+  const costs = (results.cost ?? []) as OperationPrice[];
+  const out: string[] = [];
+  const push = (...lines: string[]) => out.push(...lines);
+
+  push(
+    '# Performance',
+    '',
+    `Generated by \`${results.command}\` (scripts/bench.ts) on ${results.generatedAt.slice(0, 10)}; do not edit by`,
+    'hand. `npm run bench` regenerates this page, docs/performance.json and docs/charts/*.svg in one go',
+    `(${n(results.totalSeconds / 60, 1)} min for this run); \`npm run bench -- --help\` shows the options,`,
+    '`--only dynamo,fanout,bundles,latency` re-measures some sections and keeps the others from docs/performance.json.',
+    '',
+    '| machine | |',
+    '| --- | --- |',
+    `| CPU | ${machine.cpuModel}, ${machine.cores} cores |`,
+    `| memory | ${machine.memoryGb} GB |`,
+    `| OS, Node.js | ${machine.os}, Node ${machine.node} |`,
+    `| load average (1 min) | ${machine.loadAverageAtStart} at start, ${machine.loadAverageAtEnd ?? 'n/a'} at end, ${machine.loadAverageMax ?? 'n/a'} at most |`,
+    `| code | commit ${machine.gitCommit}${machine.gitDirty ? ' plus uncommitted changes in the work tree' : ''} |`,
+    `| sections measured | ${Object.entries(results.measuredAt)
+      .map(([name, at]) => `${name} ${at?.slice(0, 16).replace('T', ' ')}`)
+      .join(', ')} (UTC) |`,
+    '',
+  );
+  if ((machine.loadAverageMax ?? 0) > machine.cores) {
+    push(
+      `> **Loaded machine.** Other work shared the ${machine.cores} cores during this run (load average up to ${machine.loadAverageMax}):`,
+      '> every time below (fan-out, latency, init) is pessimistic. Counts (requests, capacity, calls) do not depend on load.',
+      '',
+    );
+  }
+
+  push('## Targets', '');
+  push(
+    table(
+      ['target', 'measured', 'result', 'margin', 'why'],
+      targets.map((t) => [t.target, t.measured, metCell(t.met), t.margin, t.why]),
+    ),
+    '',
+  );
+
+  const dynamo = results.dynamo;
+  const allOps = allOperations(results);
+  if (allOps.length > 0) {
+    push(
+      '## DynamoDB, Management API and Lambda per operation',
+      '',
+      'Each operation runs through the real handlers in the local runtime (scripts/bench/host.ts), with the real SDK v3',
+      "clients against dynalite. `DYNAMODB_CAPACITY=report` makes the handlers' DynamoDB client",
+      '(functions/runtime/capacity.ts) ask for `ReturnConsumedCapacity: TOTAL` on every request and report it; the',
+      'local Management API counts its calls (local/management-api.ts); every function of lib/function-specs.ts is',
+      'wrapped to count invocations (async ones included, e.g. a fan-out worker). Figures are the median of',
+      `${dynamo?.operations[0]?.repetitions ?? 'n'} repetitions; an operation ends when its reply and every push arrived and the runtime was quiet.`,
+      '',
+      "- *registered*: connections in the tables besides the operation's own participants. The first scale is real",
+      '  sockets; larger scales add rows (connection row + presence entry, as `$connect` writes them) seeded directly.',
+      '  Broadcasts past the first scale come from the fan-out section (real sockets), so that no recipient answers 410.',
+      '- *endpoint*: requests that reached the DynamoDB endpoint, all clients; it equals *requests* unless some client',
+      '  bypassed the middleware or the SDK retried.',
+      '- *RRU / WRU*: read / write request units as reported (dynalite: base table only). *index WRU (est.)*: writes',
+      '  to global secondary indexes, which DynamoDB charges and dynalite does not report, estimated from the request',
+      '  and lib/table-definitions.ts (scripts/bench/accounting.ts).',
+      `- Group members online: ${n((dynamo?.onlineShare ?? 0.1) * 100)}% of the group, the sender among them; handler configuration beyond the defaults: ${Object.entries(
+        dynamo?.hostEnv ?? {},
+      )
+        .map(([k, v]) => `\`${k}=${v}\``)
+        .join(', ')}.`,
+      '',
+      table(
+        [
+          'operation',
+          'registered',
+          'recipients',
+          'DynamoDB requests',
+          'endpoint',
+          'RRU',
+          'WRU',
+          'index WRU (est.)',
+          'Mgmt API POSTs',
+          'Lambda invocations',
+        ],
+        allOps.map((op) => [
+          op.label,
+          n(op.background),
+          n(op.recipients),
+          `**${n(op.dynamoRequests, 1)}**`,
+          n(op.endpointRequests, 1),
+          n(op.readUnits, 1),
+          n(op.writeUnits, 1),
+          n(op.indexWriteUnits, 1),
+          n(op.managementPosts),
+          `${n(op.lambdaInvocations)} (${Object.entries(op.lambdaByFunction)
+            .map(([id, count]) => `${id}${count > 1 ? ` ×${count}` : ''}`)
+            .join(', ')})`,
+        ]),
+      ),
+      '',
+      'Requests by operation and table (the median repetition, at the largest scale measured):',
+      '',
+    );
+    const seen = new Set<string>();
+    for (const op of [...allOps].reverse()) {
+      if (seen.has(op.operation)) continue;
+      seen.add(op.operation);
+      push(`- ${op.label} at ${n(op.background)}: ${breakdown(op)}`);
+    }
+    push('');
+  }
+
+  if (costs.length > 0) {
+    push(
+      '## Cost per million operations',
+      '',
+      `AWS list prices, ${PRICES.region}, checked ${PRICES.checked}:`,
+      '',
+      table(
+        ['service', 'price', 'source'],
+        [
+          [
+            'Lambda, Arm',
+            `$${PRICES.lambda.perGbSecondArm} per GB-second (first 7.5 billion GB-s a month); $${PRICES.lambda.perMillionRequests} per million requests`,
+            PRICES.lambda.source,
+          ],
+          [
+            'API Gateway WebSocket',
+            `$${PRICES.apiGatewayWebSocket.perMillionMessages.toFixed(2)} per million messages (first billion a month; metered in ${PRICES.apiGatewayWebSocket.messageIncrementKb} KB increments); $${PRICES.apiGatewayWebSocket.perMillionConnectionMinutes} per million connection minutes`,
+            PRICES.apiGatewayWebSocket.source,
+          ],
+          [
+            'DynamoDB on-demand, standard table class',
+            `$${PRICES.dynamoDbOnDemand.perMillionWriteRequestUnits} per million write request units; $${PRICES.dynamoDbOnDemand.perMillionReadRequestUnits} per million read request units`,
+            PRICES.dynamoDbOnDemand.source,
+          ],
+        ],
+      ),
+      '',
+      `${PRICES.note}`,
+      '',
+      'Assumptions:',
+      '',
+      `- Every function has ${ASSUMPTIONS.lambdaMemoryMb} MB (ChatFunction's default; lib/chat-stack.ts sets no other).`,
+      '- *Lambda duration (measured)* is the handler time measured in the local runtime, each invocation rounded up to',
+      '  1 ms. That is not Lambda duration: locally DynamoDB and the Management API are in-process HTTP servers on this',
+      '  (possibly loaded) machine, not network round trips, and 256 MB on Lambda is a fraction of a vCPU. The',
+      `  *at ${ASSUMPTIONS.assumedInvocationMs} ms* column prices every invocation at ${ASSUMPTIONS.assumedInvocationMs} ms instead, for scale.`,
+      "- API Gateway messages per operation: the frame received, the reply (the route's integration response is a",
+      '  message to the client) and one per push; every frame here is far below 32 KB, so each counts once.',
+      '- DynamoDB write units: reported + estimated index writes + one per failed conditional write; reads as reported',
+      '  (eventually consistent: 0.5 per 4 KB; BatchGetItem counts keys that are not found).',
+      "- Not included: connection minutes (below), CloudWatch Logs ingestion of the handlers' logs and metrics, data",
+      '  transfer out, DynamoDB storage, free tiers.',
+      '',
+      table(
+        [
+          'operation',
+          'registered',
+          'Lambda requests',
+          'Lambda duration (measured)',
+          'API Gateway messages',
+          'DynamoDB reads',
+          'DynamoDB writes',
+          '**total**',
+          `total with ${ASSUMPTIONS.assumedInvocationMs} ms invocations`,
+          'per million deliveries',
+        ],
+        costs.map((c) => [
+          c.label,
+          n(c.background),
+          usd(c.perMillion.lambdaRequests),
+          usd(c.perMillion.lambdaDurationMeasured),
+          `${usd(c.perMillion.apiGatewayMessages)} (${n(c.messages)} msg)`,
+          usd(c.perMillion.dynamoDbReads),
+          `${usd(c.perMillion.dynamoDbWrites)} (${n(c.writeRequestUnits, 1)} WRU)`,
+          `**${usd(c.perMillion.total)}**`,
+          usd(c.perMillion.totalAssumedDuration),
+          c.perMillionDeliveries === null ? 'n/a' : usd(c.perMillionDeliveries),
+        ]),
+      ),
+      '',
+      `Connection minutes are billed per connected device, whatever it sends: ${usd(connectionMinutesPerMonth(1000))} a month`,
+      `for 1,000 devices connected around the clock (30 days × 1,440 min × $${PRICES.apiGatewayWebSocket.perMillionConnectionMinutes} per million).`,
+      '',
+    );
+  }
+
+  const fanout = results.fanout;
+  if (fanout && fanout.points.length > 0) {
+    push(
+      '## Broadcast fan-out (local runtime, real sockets)',
+      '',
+      'The clients are WebSockets in the benchmark process; the runtime runs in its own process (scripts/bench/host.ts).',
+      'Wall time: from sending `broadcast` to the last client receiving it. The reply (`broadcast_sent`) comes when the',
+      'broadcast handler returns: after its last POST when it posts itself, or as soon as it has handed the recipients to',
+      'asynchronous fan-out invocations (the Lambda invocations column above shows which happened).',
+      '',
+    );
+    if (charts.fanout) push(`![Broadcast wall time against audience size](${charts.fanout})`, '');
+    push(
+      table(
+        [
+          'connections',
+          'wall time (median)',
+          'runs',
+          'recipients/s',
+          'reply after',
+          'delivered',
+          'opening them took',
+        ],
+        fanout.points.map((p) => [
+          n(p.connections),
+          `${n(p.wallMs / 1000, 2)} s`,
+          p.wallMsRuns.map((ms) => n(ms / 1000, 2)).join(', '),
+          n(p.recipientsPerSecond),
+          `${n(p.replyMs / 1000, 2)} s`,
+          n(p.delivered),
+          `${n(fanout.rampSeconds[String(p.connections)] ?? Number.NaN, 1)} s`,
+        ]),
+      ),
+      '',
+      `Runtime host peak RSS ${fanout.hostPeakRssMb ?? 'n/a'} MB; benchmark clients ${fanout.clientPeakRssMb ?? 'n/a'} MB.`,
+      '',
+    );
+  }
+
+  const bundles = results.bundles;
+  if (bundles && bundles.functions.length > 0) {
+    const recommendation = bundlingRecommendation(results);
+    push(
+      '## Bundles and module init',
+      '',
+      `esbuild ${bundles.esbuildVersion} with the options lib/constructs/chat-function.ts gives NodejsFunction`,
+      `(\`${JSON.stringify(bundles.options)}\`), once as deployed (SDK bundled) and once with \`@aws-sdk/*\``,
+      "external (CDK's default; here the SDK resolves from this repository's node_modules, as a runtime-provided SDK",
+      'would from /var/runtime).',
+      bundles.optionsMatchConstruct
+        ? "The construct's bundling block is the one this script mirrors."
+        : "**The construct's bundling block changed since scripts/bench/bundles.ts was written: check that `bundleOptions` still mirrors it.**",
+      `Init: a fresh \`node ${bundles.nodeFlags.join(' ')}\` process imports the bundle (Lambda sets`,
+      `NODE_OPTIONS=--enable-source-maps); median (and p90) of ${bundles.runs} runs after a warm-up, variants interleaved.`,
+      'It is module evaluation only: the SDK clients are built on the first invocation, not at import.',
+      '',
+    );
+    if (recommendation) push(`**Recommendation:** ${recommendation}`, '');
+    push(
+      table(
+        [
+          'function',
+          'bundled: size (gzip)',
+          'SDK share',
+          'init median (p90)',
+          'init without source maps',
+          'SDK external: size (gzip)',
+          'init median (p90)',
+        ],
+        bundles.functions.map((b) => [
+          b.functionId,
+          `${kb(b.bundled.bytes)} (${kb(b.bundled.gzipBytes)})`,
+          pct(b.bundled.sdkBytes, b.bundled.bytes),
+          `${ms(b.bundled.initMsMedian)} (${n(b.bundled.initMsP90, 1)})`,
+          ms(b.bundledWithoutSourceMaps.initMsMedian),
+          `${kb(b.external.bytes)} (${kb(b.external.gzipBytes)})`,
+          `${ms(b.external.initMsMedian)} (${n(b.external.initMsP90, 1)})`,
+        ]),
+      ),
+      '',
+    );
+    const sample = bundles.functions.find((b) => b.functionId === 'sendMessage') ?? bundles.functions[0];
+    if (sample) {
+      push(
+        `What a bundle is made of (${sample.functionId}, bundled): ${sample.bundled.topPackages
+          .map((p) => `${p.name} ${kb(p.bytes)}`)
+          .join(', ')}; source map ${kb(sample.bundled.mapBytes)}.`,
+        '',
+      );
+    }
+  }
+
+  const latency = results.latency;
+  if (latency && latency.points.length > 0) {
+    push(
+      '## Local runtime: 1:1 latency under load',
+      '',
+      `Measured with \`npm run soak\` (scripts/soak.ts, see docs/soak.md): one run per rate, each with a fresh runtime and`,
+      `${n(latency.connections)} connected clients (one user each) sending \`send_message\`s between random pairs; latency is`,
+      'send → recipient receipt. A rate is *sustained* when p99 ≤ ' +
+        `${latency.p99LimitMs} ms, nothing was lost or duplicated, no error came back, every client connected and the rate was sent.`,
+      '',
+    );
+    if (charts.latency) push(`![1:1 latency percentiles against rate](${charts.latency})`, '');
+    push(
+      table(
+        [
+          'rate (msg/s)',
+          'run',
+          'p50',
+          'p95',
+          'p99',
+          'max',
+          'sent/s',
+          'lost',
+          'errors',
+          'runtime peak RSS',
+          'sustained',
+        ],
+        latency.points.map((p) => [
+          n(p.rate),
+          `${p.phase}, ${p.seconds} s`,
+          ms(p.p50),
+          ms(p.p95),
+          ms(p.p99),
+          ms(p.max),
+          n(p.achievedRate, 1),
+          n(p.lost),
+          Object.keys(p.errors).length ? JSON.stringify(p.errors) : 'none',
+          p.runtimePeakRssMb === null ? 'n/a' : `${n(p.runtimePeakRssMb)} MB`,
+          p.sustained ? 'yes' : 'no',
+        ]),
+      ),
+      '',
+      `Highest rate sustained: **${latency.maxSustainedRate === null ? 'none of the rates tried' : `${n(latency.maxSustainedRate)} msg/s`}**` +
+        `${latency.firstFailingRate === null ? '' : ` (${n(latency.firstFailingRate)} msg/s was not)`}; peak memory of the runtime ${latency.peakRssMb ?? 'n/a'} MB (VmHWM).`,
+      '',
+    );
+  }
+  push(
+    '## Caveats',
+    '',
+    '- Counts (requests, capacity units, calls, invocations) are properties of the code and do not depend on the',
+    '  machine. Times do: they are local-runtime times on this machine, not AWS latencies.',
+    '- dynalite is not DynamoDB: capacity is computed the same way for items and queries, but global secondary index',
+    "  writes and failed conditional writes are estimated (see above), and its latency is not DynamoDB's.",
+    '- Prices change: the table above carries the date they were checked.',
+    '',
+  );
+  return out.join('\n');
+}

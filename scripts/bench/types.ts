@@ -1,0 +1,157 @@
+/** The shape of docs/performance.json (and of a smoke run's JSON). */
+import type { OperationTotals } from './accounting.ts';
+import type { MachineFacts } from './machine.ts';
+
+export const SECTIONS = ['dynamo', 'fanout', 'bundles', 'latency'] as const;
+export type SectionName = (typeof SECTIONS)[number];
+
+/** What one operation cost: the median over its repetitions of each figure. */
+export interface OperationCost {
+  /** `direct`, `group-100`, `group-1000`, `broadcast` */
+  readonly operation: string;
+  readonly label: string;
+  /** Registered connections in the tables besides the operation's own participants. */
+  readonly background: number;
+  /** All registered connections (background + participants). */
+  readonly registeredConnections: number;
+  /** Connections the operation pushes to. */
+  readonly recipients: number;
+  readonly repetitions: number;
+  readonly dynamoRequests: number;
+  /** Requests that reached the DynamoDB endpoint (a cross-check: equals dynamoRequests unless a client bypassed the middleware or the SDK retried). */
+  readonly endpointRequests: number;
+  readonly readUnits: number;
+  readonly writeUnits: number;
+  readonly indexWriteUnits: number;
+  readonly failedConditionalWrites: number;
+  /** `Operation table` → totals of the median repetition. */
+  readonly byOperation: Readonly<Record<string, OperationTotals>>;
+  readonly managementPosts: number;
+  /** Management API calls by `METHOD status`. */
+  readonly management: Readonly<Record<string, number>>;
+  readonly lambdaInvocations: number;
+  readonly lambdaByFunction: Readonly<Record<string, number>>;
+  readonly handlerMs: number;
+  readonly billedMs: number;
+  /** Send → reply, ms (the integration response). */
+  readonly replyMs: number;
+  /** Send → last push received, ms. */
+  readonly deliveredMs: number;
+}
+
+export interface DynamoSection {
+  readonly scales: readonly number[];
+  readonly groupSizes: readonly number[];
+  readonly onlineShare: number;
+  readonly operations: readonly OperationCost[];
+  /** Handler configuration the host set beyond the defaults. */
+  readonly hostEnv: Readonly<Record<string, string>>;
+  readonly functions: readonly string[];
+  readonly seconds: number;
+}
+
+export interface FanOutPoint {
+  readonly connections: number;
+  readonly repetitions: number;
+  /** Median send → last recipient, ms. */
+  readonly wallMs: number;
+  readonly wallMsRuns: readonly number[];
+  readonly recipientsPerSecond: number;
+  /** Median send → `broadcast_sent` reply, ms. */
+  readonly replyMs: number;
+  readonly delivered: number;
+  readonly cost: OperationCost;
+}
+
+export interface FanOutSection {
+  readonly points: readonly FanOutPoint[];
+  /** Seconds to open each step's new connections. */
+  readonly rampSeconds: Readonly<Record<string, number>>;
+  readonly hostPeakRssMb?: number;
+  readonly clientPeakRssMb?: number;
+  readonly seconds: number;
+}
+
+export interface BundleVariantFigures {
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  readonly mapBytes: number;
+  /** Bytes of the output that came from @aws-sdk/* and @smithy/* (esbuild metafile). */
+  readonly sdkBytes: number;
+  /** The largest contributors to the bundle, by package. */
+  readonly topPackages: readonly { readonly name: string; readonly bytes: number }[];
+  readonly initMsMedian: number;
+  readonly initMsP90: number;
+  readonly initMsRuns: readonly number[];
+}
+
+export interface BundleFigures {
+  readonly functionId: string;
+  readonly entry: string;
+  readonly bundled: BundleVariantFigures;
+  readonly external: BundleVariantFigures;
+  /** Init of the `bundled` file without --enable-source-maps (diagnostic). */
+  readonly bundledWithoutSourceMaps: Pick<BundleVariantFigures, 'initMsMedian' | 'initMsP90' | 'initMsRuns'>;
+}
+
+export interface BundlesSection {
+  readonly runs: number;
+  readonly functions: readonly BundleFigures[];
+  readonly esbuildVersion: string;
+  readonly options: Readonly<Record<string, unknown>>;
+  /** False when lib/constructs/chat-function.ts's bundling block differs from what this script mirrors. */
+  readonly optionsMatchConstruct: boolean;
+  readonly constructBundlingHash: string;
+  readonly nodeFlags: readonly string[];
+  readonly seconds: number;
+}
+
+export interface LatencyPoint {
+  readonly rate: number;
+  readonly seconds: number;
+  readonly phase: 'fixed' | 'search';
+  readonly p50: number;
+  readonly p95: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly sent: number;
+  readonly delivered: number;
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly errors: Readonly<Record<string, number>>;
+  readonly achievedRate: number;
+  readonly runtimePeakRssMb: number | null;
+  readonly rampUpSeconds: number;
+  readonly welcomed: number;
+  readonly sustained: boolean;
+  readonly soakExitCode: number | null;
+}
+
+export interface LatencySection {
+  readonly connections: number;
+  readonly p99LimitMs: number;
+  readonly points: readonly LatencyPoint[];
+  /** Highest rate tested that met p99 ≤ the limit with nothing lost; null when none did. */
+  readonly maxSustainedRate: number | null;
+  /** Lowest rate tested above it that did not. */
+  readonly firstFailingRate: number | null;
+  readonly peakRssMb: number | null;
+  readonly seconds: number;
+}
+
+export interface Results {
+  schemaVersion: 1;
+  generatedAt: string;
+  command: string;
+  smoke: boolean;
+  machine: MachineFacts;
+  dynamo?: DynamoSection;
+  fanout?: FanOutSection;
+  bundles?: BundlesSection;
+  latency?: LatencySection;
+  /** When each section was last measured (a partial run keeps the others from the file). */
+  measuredAt: Partial<Record<SectionName, string>>;
+  cost?: unknown;
+  targets?: unknown;
+  totalSeconds: number;
+}

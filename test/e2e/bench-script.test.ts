@@ -1,0 +1,111 @@
+/**
+ * `npm run bench -- --smoke` (scripts/bench.ts) as CI runs it: every section at toy sizes
+ * into a temporary directory. Benchmarks are scripts, not tests: this only keeps the script
+ * working — it checks that the run succeeds and that the JSON, the page and the charts
+ * have every section. No figure is asserted.
+ * Run: npx tsx --test test/e2e/bench-script.test.ts
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+function runBench(args: readonly string[]): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const { JWT_SECRET: _ignored, ...env } = process.env;
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench.ts', ...args], {
+      cwd: repoRoot,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 170_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+describe('npm run bench -- --smoke', { timeout: 180_000 }, () => {
+  const out = mkdtempSync(join(tmpdir(), 'bench-script-test-'));
+  after(() => rmSync(out, { recursive: true, force: true }));
+
+  test('measures every section and writes the JSON, the page and the charts', async () => {
+    const run = await runBench(['--smoke', '--out', out]);
+    assert.equal(run.code, 0, `exit code ${run.code}\n${run.output}`);
+
+    const results = JSON.parse(readFileSync(join(out, 'performance.json'), 'utf8'));
+    assert.equal(results.smoke, true);
+    for (const key of [
+      'machine',
+      'dynamo',
+      'fanout',
+      'bundles',
+      'latency',
+      'cost',
+      'targets',
+      'measuredAt',
+    ]) {
+      assert.ok(results[key], `performance.json has "${key}"`);
+    }
+    assert.deepEqual(Object.keys(results.measuredAt).sort(), ['bundles', 'dynamo', 'fanout', 'latency']);
+
+    const operations = results.dynamo.operations.map((op: { operation: string }) => op.operation);
+    for (const operation of ['direct', 'broadcast']) assert.ok(operations.includes(operation), operation);
+    assert.ok(
+      operations.some((op: string) => op.startsWith('group-')),
+      'a group operation',
+    );
+    for (const op of results.dynamo.operations) {
+      assert.equal(typeof op.dynamoRequests, 'number');
+      assert.equal(typeof op.writeUnits, 'number');
+      assert.equal(typeof op.managementPosts, 'number');
+      assert.ok(op.lambdaInvocations >= 1, `${op.label} ran at least one function`);
+    }
+    assert.ok(results.fanout.points.length > 0);
+    assert.ok(
+      results.fanout.points.every(
+        (p: { delivered: number; connections: number }) => p.delivered === p.connections,
+      ),
+    );
+    assert.ok(results.bundles.functions.length > 0);
+    for (const bundle of results.bundles.functions) {
+      assert.ok(bundle.bundled.bytes > 0 && bundle.external.bytes > 0);
+      assert.equal(typeof bundle.bundled.initMsMedian, 'number');
+    }
+    assert.ok(results.latency.points.length > 0);
+    assert.ok(results.cost.length > 0);
+    assert.ok(results.targets.length > 0);
+
+    const page = readFileSync(join(out, 'performance.md'), 'utf8');
+    for (const heading of [
+      '## Targets',
+      '## DynamoDB, Management API and Lambda per operation',
+      '## Cost per million operations',
+      '## Broadcast fan-out',
+      '## Bundles and module init',
+      '## Local runtime: 1:1 latency under load',
+    ]) {
+      assert.ok(page.includes(heading), `performance.md has "${heading}"`);
+    }
+    for (const chart of ['fanout.svg', 'latency.svg']) {
+      const file = join(out, 'charts', chart);
+      assert.ok(existsSync(file), chart);
+      assert.match(readFileSync(file, 'utf8'), /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+      assert.ok(page.includes(`charts/${chart}`), `performance.md embeds ${chart}`);
+    }
+  });
+});

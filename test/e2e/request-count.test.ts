@@ -1,0 +1,115 @@
+/**
+ * What one `send_message` costs in DynamoDB requests, end to end: the local runtime with
+ * the real handlers (the `$connect` authorizer included) runs against a dynalite that
+ * records every request it answers, whoever sends it. The recipient has two devices and
+ * the rate limit is on (RATE_LIMIT_PER_MINUTE=60).
+ * - no client_msg_id: 3 requests (rate window UpdateItem, message PutItem, recipient
+ *   presence GetItem); the sender comes from the authorizer context, not from a read;
+ * - with a client_msg_id: 4 (the dedupe claim PutItem on top).
+ * Set REQUEST_COUNT_REPORT=1 to print the requests of each case.
+ * Run: npx tsx --test test/e2e/request-count.test.ts
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { tableDefinitions } from '../../lib/table-definitions.ts';
+import type { LocalRuntime } from '../../local/runtime.ts';
+import { type ChatConnection, connectWelcomed, sendCommand } from '../support/chat.ts';
+import {
+  type CountingDynamo,
+  type DynamoRequest,
+  startCountingDynamo,
+  tally,
+} from '../support/counting-dynamo.ts';
+import { startTestRuntime } from '../support/local-runtime.ts';
+
+let dynamo: CountingDynamo;
+let runtime: LocalRuntime;
+let alice: ChatConnection;
+let bobPhone: ChatConnection;
+let bobLaptop: ChatConnection;
+
+/** `chat-guards` → `guards`: table ids read better than local table names. */
+const tableIds = new Map(
+  Object.entries(tableDefinitions).map(([id, definition]) => [definition.localName, id]),
+);
+const label = (table: string) => tableIds.get(table) ?? table;
+
+before(async () => {
+  dynamo = await startCountingDynamo();
+  runtime = await startTestRuntime({
+    env: { DYNAMODB_ENDPOINT: dynamo.endpoint, RATE_LIMIT_PER_MINUTE: '60' },
+  });
+  alice = await connectWelcomed(runtime, 'count-alice');
+  bobPhone = await connectWelcomed(runtime, 'count-bob');
+  bobLaptop = await connectWelcomed(runtime, 'count-bob');
+});
+after(async () => {
+  await runtime.stop();
+  await dynamo.close();
+});
+
+/** The requests while alice sends one message to bob and both of bob's devices get it. */
+async function requestsOfOneSend(data: Record<string, unknown>): Promise<DynamoRequest[]> {
+  await dynamo.idle();
+  dynamo.start();
+  const reply = await sendCommand(alice.client, 'send_message', { to_user_id: 'count-bob', ...data });
+  assert.equal(reply.code, 0, JSON.stringify(reply));
+  assert.equal(reply.data?.delivered, 2, 'both devices of the recipient got it');
+  for (const device of [bobPhone, bobLaptop]) {
+    const push = await device.client.waitForType('new_message');
+    assert.equal(push.json?.data?.message_id, reply.data?.message_id);
+  }
+  // Anything the send set off afterwards counts too.
+  await dynamo.idle();
+  return dynamo.stop();
+}
+
+function report(name: string, requests: readonly DynamoRequest[]): Record<string, number> {
+  const counts = tally(requests, label);
+  if (process.env.REQUEST_COUNT_REPORT === '1') {
+    console.log(`${name}: ${requests.length} DynamoDB requests ${JSON.stringify(counts)}`);
+  }
+  return counts;
+}
+
+test('send_message to a user with 2 devices, rate limit on, no client_msg_id: 3 DynamoDB requests', async () => {
+  const requests = await requestsOfOneSend({ content: 'three requests' });
+  assert.deepEqual(report('send_message', requests), {
+    'GetItem presence': 1,
+    'PutItem messages': 1,
+    'UpdateItem guards': 1,
+  });
+  assert.equal(requests.length, 3);
+  assert.ok(
+    !requests.some((r) => label(r.table) === 'connections'),
+    'the sender is not read from its connection row',
+  );
+});
+
+test('with a client_msg_id: 4 (the dedupe claim); its retry: 4, and nothing is delivered twice', async () => {
+  const first = await requestsOfOneSend({ content: 'deduplicated', client_msg_id: 'count-msg-1' });
+  assert.deepEqual(report('send_message with client_msg_id', first), {
+    'GetItem presence': 1,
+    'PutItem guards': 1,
+    'PutItem messages': 1,
+    'UpdateItem guards': 1,
+  });
+
+  await dynamo.idle();
+  dynamo.start();
+  const retry = await sendCommand(alice.client, 'send_message', {
+    to_user_id: 'count-bob',
+    content: 'deduplicated',
+    client_msg_id: 'count-msg-1',
+  });
+  assert.equal(retry.data?.duplicate, true);
+  await dynamo.idle();
+  // The claim fails, the first message is read from it, its conditional store fails
+  // (already stored: a duplicate), and the recipient lookup runs in parallel.
+  assert.deepEqual(report('send_message retry of a client_msg_id', dynamo.stop()), {
+    'GetItem guards': 1,
+    'GetItem presence': 1,
+    'PutItem guards': 1,
+    'PutItem messages': 1,
+  });
+});

@@ -1,0 +1,641 @@
+/**
+ * Large audiences, worker side, against the real DynamoDB stores (in-memory dynalite) and
+ * a notifier that records posts: what a fan-out worker posts for a chunk or a broadcast
+ * shard, 410 cleanup, 429 retries and failures, pacing, claims against duplicate events,
+ * continuations when time runs short, and the services handing large audiences to
+ * workers (group messages, rooms, broadcast) with every connection reached once.
+ * Run: npx tsx --test test/unit/fan-out-worker.test.ts
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { ChatService } from '../../functions/core/chat-service.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections.ts';
+import {
+  type ChunkJob,
+  FanOutDispatcher,
+  type FanOutInvoker,
+  type FanOutJob,
+  type ShardJob,
+} from '../../functions/core/fan-out-dispatch.ts';
+import {
+  type FanOutJobReport,
+  type FanOutWorkerDependencies,
+  isFanOutJob,
+  Pacer,
+  runFanOutJob,
+} from '../../functions/core/fan-out-worker.ts';
+import type { UserConnections } from '../../functions/core/ports.ts';
+import { RoomService } from '../../functions/core/rooms.ts';
+import { DynamoGuardStore } from '../../functions/stores/guards.ts';
+import { shardOf } from '../../functions/stores/presence.ts';
+import { RecordingNotifier } from '../support/recording-notifier.ts';
+import { ConnectionOpener, identity, startTestStores, type TestStores } from '../support/stores.ts';
+
+const CALLBACK = 'https://api.example/prod';
+const FRAME = JSON.stringify({ code: 0, message: 'success', data: { type: 'broadcast', message: 'hi' } });
+const plenty = { remainingMs: () => 60_000 };
+
+let stores: TestStores;
+let registry: ConnectionRegistry;
+let notifier: RecordingNotifier;
+const opener = new ConnectionOpener('fw');
+
+before(async () => {
+  stores = await startTestStores();
+  // Connections opened here may be cleaned up by a 410 at once (no handshake window).
+  registry = stores.registry({ handshakeWindowMs: 0 });
+});
+after(() => stores.stop());
+beforeEach(() => {
+  notifier = new RecordingNotifier();
+});
+
+/** Records jobs handed on; `refuse` makes Lambda refuse them. */
+class RecordingInvoker implements FanOutInvoker {
+  readonly jobs: FanOutJob[] = [];
+  refuse = false;
+  async invoke(job: FanOutJob): Promise<void> {
+    if (this.refuse) throw new Error('TooManyRequestsException');
+    this.jobs.push(structuredClone(job));
+  }
+}
+
+class MemoryClaims {
+  readonly taken = new Set<string>();
+  async claim(key: string): Promise<boolean> {
+    if (this.taken.has(key)) return false;
+    this.taken.add(key);
+    return true;
+  }
+}
+
+function workerDeps(overrides: Partial<FanOutWorkerDependencies> = {}): FanOutWorkerDependencies {
+  return {
+    notifier,
+    registry,
+    rooms: stores.rooms,
+    presence: stores.presence,
+    invoker: new RecordingInvoker(),
+    claims: new MemoryClaims(),
+    fanOutConcurrency: 4,
+    ...overrides,
+  };
+}
+
+function chunkJob(recipients: [string, string][], extra: Partial<ChunkJob> = {}): ChunkJob {
+  return {
+    kind: 'chunk',
+    id: `job-${Math.random().toString(36).slice(2)}`,
+    part: 0,
+    callbackUrl: CALLBACK,
+    frame: FRAME,
+    ratePerSecond: 10_000,
+    startAt: Date.now(),
+    recipients,
+    ...extra,
+  };
+}
+
+/** Opens `count` connections of fresh users; returns them as packed recipients. */
+async function openConnections(count: number, prefix: string): Promise<[string, string][]> {
+  const opened: [string, string][] = [];
+  for (let i = 0; i < count; i++) {
+    const userId = `${prefix}-${i}`;
+    opened.push([await opener.open(registry, userId), userId]);
+  }
+  return opened;
+}
+
+describe('Pacer', () => {
+  it('spaces calls evenly, also when they come at once, and banks no idle time', async () => {
+    let now = 1_000;
+    const slept: number[] = [];
+    const pacer = new Pacer(
+      10,
+      () => now,
+      async (ms) => {
+        slept.push(ms);
+      },
+    );
+    await Promise.all([pacer.wait(), pacer.wait(), pacer.wait(), pacer.wait()]);
+    assert.deepEqual(slept, [10, 20, 30]);
+    now = 5_000; // idle for a while: the next call goes at once, the one after 10 ms later
+    slept.length = 0;
+    await Promise.all([pacer.wait(), pacer.wait()]);
+    assert.deepEqual(slept, [10]);
+  });
+});
+
+describe('chunk jobs', () => {
+  it('posts the frame as is to every recipient once', async () => {
+    const recipients = await openConnections(6, 'chunk-all');
+    const report = await runFanOutJob(workerDeps(), chunkJob(recipients), plenty);
+    assert.equal(report.outcome, 'done');
+    assert.deepEqual(
+      { delivered: report.delivered, gone: report.gone, failed: report.failed },
+      {
+        delivered: 6,
+        gone: 0,
+        failed: 0,
+      },
+    );
+    for (const [connectionId] of recipients) {
+      assert.deepEqual(notifier.received(connectionId), [JSON.parse(FRAME)]);
+    }
+  });
+
+  it('a 410 removes that connection (row and presence); 429s are retried; a 403 is reported, never thrown', async () => {
+    const [gone, throttled, forbidden, fine] = await openConnections(4, 'chunk-faults');
+    notifier.gone.add(gone?.[0] as string);
+    notifier.scripted.set(throttled?.[0] as string, ['retryable', 'retryable']);
+    notifier.failing.set(forbidden?.[0] as string, 'permanent');
+    const report = await runFanOutJob(
+      workerDeps(),
+      chunkJob([gone, throttled, forbidden, fine] as [string, string][]),
+      plenty,
+    );
+    assert.deepEqual(
+      { outcome: report.outcome, delivered: report.delivered, gone: report.gone, failed: report.failed },
+      { outcome: 'done', delivered: 2, gone: 1, failed: 1 },
+    );
+    assert.equal(notifier.attempts.filter((id) => id === throttled?.[0]).length, 3);
+    assert.equal(await stores.connections.get(gone?.[0] as string), undefined, 'the gone row is deleted');
+    assert.deepEqual(await stores.presence.connectionsOf([gone?.[1] as string]), []);
+    assert.ok(await stores.connections.get(fine?.[0] as string), 'the others stay');
+  });
+
+  it("a room fan-out's 410 also removes the room's member row", async () => {
+    const [[connectionId, userId]] = (await openConnections(1, 'chunk-room')) as [[string, string]];
+    const now = Math.floor(Date.now() / 1000);
+    await stores.connections.addRoom(connectionId, 'big-room');
+    await stores.rooms.join({
+      roomId: 'big-room',
+      connectionId,
+      userId,
+      joinedAt: new Date().toISOString(),
+      expiresAt: now + 3600,
+    });
+    // The connection row is already gone: only the room cleanup can remove the member row.
+    await stores.connections.delete(connectionId);
+    notifier.gone.add(connectionId);
+    const report = await runFanOutJob(
+      workerDeps(),
+      chunkJob([[connectionId, userId]], { cleanup: { leaveRoom: 'big-room' }, name: 'room' }),
+      plenty,
+    );
+    assert.equal(report.gone, 1);
+    assert.equal(await stores.rooms.member('big-room', connectionId), undefined);
+  });
+
+  it('posts once when Lambda delivers the same event twice (claims in the guards table)', async () => {
+    const guards = new DynamoGuardStore(stores.dynamo.client, stores.dynamo.tables.guards);
+    const claims = {
+      claim: (key: string) => guards.countHit(`fanout#${key}`, 1, Math.floor(Date.now() / 1000) + 60),
+    };
+    const recipients = await openConnections(3, 'chunk-twice');
+    const job = chunkJob(recipients);
+    const reports = await Promise.all([
+      runFanOutJob(workerDeps({ claims }), job, plenty),
+      runFanOutJob(workerDeps({ claims }), structuredClone(job), plenty),
+    ]);
+    assert.deepEqual(reports.map((r) => r.outcome).sort(), ['done', 'duplicate']);
+    for (const [connectionId] of recipients) assert.equal(notifier.received(connectionId).length, 1);
+    // Another part of the same job is another claim.
+    const next = await runFanOutJob(workerDeps({ claims }), { ...job, part: 1 }, plenty);
+    assert.equal(next.outcome, 'done');
+  });
+
+  it('posts anyway when the claim store fails (a possible duplicate beats a certain loss)', async () => {
+    const recipients = await openConnections(2, 'chunk-claim-down');
+    const logged: string[] = [];
+    const report = await runFanOutJob(
+      workerDeps({
+        claims: { claim: () => Promise.reject(new Error('ProvisionedThroughputExceeded')) },
+        log: (message) => logged.push(message),
+      }),
+      chunkJob(recipients),
+      plenty,
+    );
+    assert.equal(report.delivered, 2);
+    assert.deepEqual(logged, ['fan-out job claim failed; posting anyway']);
+  });
+
+  it('waits for its slot and keeps to its rate', async () => {
+    const recipients = await openConnections(20, 'chunk-paced');
+    const startAt = Date.now() + 150;
+    const times: number[] = [];
+    const timing = {
+      post: async (id: string, frame: string) => {
+        times.push(Date.now());
+        await notifier.post(id, frame);
+      },
+    };
+    await runFanOutJob(
+      workerDeps({ notifier: timing }),
+      chunkJob(recipients, { startAt, ratePerSecond: 100 }),
+      plenty,
+    );
+    assert.equal(times.length, 20);
+    assert.ok((times[0] as number) >= startAt, 'nothing before the slot');
+    // 20 posts at 100/s: the last one at least 190 ms after the first (timers never fire early).
+    assert.ok(
+      (times[19] as number) - (times[0] as number) >= 185,
+      `${(times[19] as number) - (times[0] as number)} ms`,
+    );
+  });
+
+  it('hands the rest to a continuation when its time runs short, and the continuation posts it', async () => {
+    const recipients = await openConnections(120, 'chunk-continue');
+    const invoker = new RecordingInvoker();
+    // Time runs with the posts: 1 s per post, 30 s to start with, 5 s kept back.
+    const budget = { remainingMs: () => 30_000 - notifier.attempts.length * 1_000 };
+    const deps = workerDeps({ invoker, fanOutConcurrency: 1, sleep: async () => undefined });
+    const job = chunkJob(recipients, { ratePerSecond: 10 }); // slices of 50 (5 s at 10/s)
+    const first = await runFanOutJob(deps, job, budget);
+    assert.deepEqual(
+      { outcome: first.outcome, delivered: first.delivered, remaining: first.remaining },
+      {
+        outcome: 'handed-off',
+        delivered: 50,
+        remaining: 70,
+      },
+    );
+    const [continuation] = invoker.jobs as [ChunkJob];
+    assert.equal(invoker.jobs.length, 1);
+    assert.equal(continuation.id, job.id);
+    assert.equal(continuation.part, 1);
+    assert.ok(isFanOutJob(continuation));
+    assert.deepEqual(continuation.recipients, recipients.slice(50));
+
+    const rest = await runFanOutJob(deps, continuation, plenty);
+    assert.equal(rest.outcome, 'done');
+    assert.equal(rest.delivered, 70);
+    for (const [connectionId] of recipients) assert.equal(notifier.received(connectionId).length, 1);
+  });
+
+  it('reports what it could not hand on when Lambda refuses the continuation', async () => {
+    const recipients = await openConnections(60, 'chunk-abandon');
+    const invoker = new RecordingInvoker();
+    invoker.refuse = true;
+    const budget = { remainingMs: () => 30_000 - notifier.attempts.length * 1_000 };
+    const logged: string[] = [];
+    const report = await runFanOutJob(
+      workerDeps({ invoker, fanOutConcurrency: 1, sleep: async () => undefined, log: (m) => logged.push(m) }),
+      chunkJob(recipients, { ratePerSecond: 10 }),
+      budget,
+    );
+    assert.deepEqual(
+      { outcome: report.outcome, delivered: report.delivered, remaining: report.remaining },
+      {
+        outcome: 'abandoned',
+        delivered: 50,
+        remaining: 10,
+      },
+    );
+    assert.ok(logged.includes('fan-out continuation not queued; the rest of the job is not posted'));
+  });
+
+  it('hands itself on unchanged when its slot is beyond its time', async () => {
+    const invoker = new RecordingInvoker();
+    const job = chunkJob([['c', 'u']], { startAt: Date.now() + 3_600_000 });
+    const report = await runFanOutJob(workerDeps({ invoker, sleep: async () => undefined }), job, {
+      remainingMs: () => 10_000,
+    });
+    assert.equal(report.outcome, 'handed-off');
+    assert.deepEqual(invoker.jobs, [job], 'same id and part: nothing was claimed');
+    assert.equal(notifier.attempts.length, 0);
+  });
+});
+
+describe('shard jobs (broadcast)', () => {
+  /** Users online in `shard`, `count` of them, with two connections each. */
+  async function fillShard(shard: number, count: number, prefix: string): Promise<UserConnections[]> {
+    const users: UserConnections[] = [];
+    for (let i = 0; users.length < count; i++) {
+      const userId = `${prefix}-${i}`;
+      if (shardOf(userId) !== `s${String(shard).padStart(2, '0')}`) continue;
+      users.push({
+        userId,
+        connectionIds: [await opener.open(registry, userId), await opener.open(registry, userId)],
+      });
+    }
+    return users;
+  }
+
+  function shardJob(shard: number, extra: Partial<ShardJob> = {}): ShardJob {
+    return {
+      kind: 'shard',
+      id: `b-${Math.random().toString(36).slice(2)}.s${shard}`,
+      part: 0,
+      callbackUrl: CALLBACK,
+      frame: FRAME,
+      ratePerSecond: 10_000,
+      startAt: Date.now(),
+      shard,
+      name: 'broadcast',
+      ...extra,
+    };
+  }
+
+  it("reads its shard page by page and posts to each of its connections once, and nobody else's", async () => {
+    const users = await fillShard(7, 9, 'shard7');
+    const others = await fillShard(8, 2, 'shard8');
+    const report = await runFanOutJob(workerDeps({ shardPageSize: 2 }), shardJob(7), plenty);
+    assert.equal(report.outcome, 'done');
+    const online = await stores.presence.onlineInShard(7, 1_000);
+    const expected = online.users.flatMap((user) => user.connectionIds);
+    assert.equal(report.delivered, expected.length);
+    for (const user of users) {
+      for (const id of user.connectionIds) assert.equal(notifier.received(id).length, 1, id);
+    }
+    for (const user of others)
+      for (const id of user.connectionIds) assert.equal(notifier.received(id).length, 0);
+  });
+
+  it('continues from where it stopped when time runs short', async () => {
+    await fillShard(9, 8, 'shard9');
+    const expected = (await stores.presence.onlineInShard(9, 1_000)).users.flatMap((u) => u.connectionIds);
+    const invoker = new RecordingInvoker();
+    const budget = { remainingMs: () => 30_000 - notifier.attempts.length * 1_000 };
+    const deps = workerDeps({
+      invoker,
+      shardPageSize: 3,
+      fanOutConcurrency: 1,
+      sleep: async () => undefined,
+    });
+    const reports: FanOutJobReport[] = [await runFanOutJob(deps, shardJob(9, { ratePerSecond: 2 }), budget)];
+    // Run each continuation with a fresh budget, as a new invocation would have.
+    while (invoker.jobs.length > 0) {
+      const next = invoker.jobs.shift() as ShardJob;
+      assert.ok(isFanOutJob(next));
+      const start = notifier.attempts.length;
+      reports.push(
+        await runFanOutJob(deps, next, {
+          remainingMs: () => 30_000 - (notifier.attempts.length - start) * 1_000,
+        }),
+      );
+    }
+    assert.ok(reports.length > 1, 'it needed continuations');
+    assert.equal(reports.at(-1)?.outcome, 'done');
+    assert.deepEqual(
+      reports.map((r) => r.part),
+      reports.map((_, i) => i),
+    );
+    for (const id of expected) assert.equal(notifier.received(id).length, 1, id);
+    assert.equal(
+      reports.reduce((sum, r) => sum + r.delivered, 0),
+      expected.length,
+    );
+  });
+
+  it('fails (re-drivably) when its first page cannot be read, and hands on when a later one cannot', async () => {
+    await fillShard(10, 4, 'shard10');
+    const broken = {
+      onlineInShard: () => Promise.reject(new Error('ProvisionedThroughputExceededException')),
+    };
+    await assert.rejects(runFanOutJob(workerDeps({ presence: broken }), shardJob(10), plenty), /Provisioned/);
+    assert.equal(notifier.attempts.length, 0);
+
+    let reads = 0;
+    const flaky = {
+      onlineInShard: (shard: number, limit: number, after?: string) =>
+        ++reads === 1
+          ? stores.presence.onlineInShard(shard, limit, after)
+          : Promise.reject(new Error('throttled')),
+    };
+    const invoker = new RecordingInvoker();
+    const report = await runFanOutJob(
+      workerDeps({ presence: flaky, invoker, shardPageSize: 2 }),
+      shardJob(10),
+      plenty,
+    );
+    assert.equal(report.outcome, 'handed-off');
+    const firstPage = await stores.presence.onlineInShard(10, 2);
+    assert.equal(
+      report.delivered,
+      firstPage.users.flatMap((user) => user.connectionIds).length,
+      'the first page was posted',
+    );
+    const [next] = invoker.jobs as [ShardJob];
+    assert.equal(next.part, 1);
+    assert.ok(next.after, 'the continuation starts after the page that was posted');
+  });
+});
+
+describe('services hand large audiences to workers', () => {
+  /** Runs every job it is given as a worker would (after a JSON round trip), continuations included. */
+  class InlineLambda implements FanOutInvoker {
+    readonly jobs: FanOutJob[] = [];
+    private readonly running: Promise<unknown>[] = [];
+    constructor(private readonly deps: () => FanOutWorkerDependencies) {}
+    async invoke(job: FanOutJob): Promise<void> {
+      const event = JSON.parse(JSON.stringify(job)) as FanOutJob;
+      this.jobs.push(event);
+      this.running.push(runFanOutJob(this.deps(), event, plenty));
+    }
+    async settle(): Promise<void> {
+      while (this.running.length > 0) await Promise.all(this.running.splice(0));
+    }
+  }
+
+  function setup(threshold: number) {
+    const claims = new MemoryClaims();
+    const lambda: InlineLambda = new InlineLambda(() =>
+      workerDeps({ invoker: lambda, claims, shardPageSize: 2 }),
+    );
+    const offload = new FanOutDispatcher({
+      invoker: lambda,
+      callbackUrl: CALLBACK,
+      settings: { threshold, chunkSize: 2, ratePerSecond: 5_000 },
+    });
+    const deps = { notifier, registry, fanOutConcurrency: 4, offload };
+    return { lambda, deps };
+  }
+
+  it('a group message above the threshold: the sender is told `queued`, every other connection gets it once', async () => {
+    const { lambda, deps } = setup(3);
+    const members = ['gm-a', 'gm-b', 'gm-c', 'gm-sender'];
+    const connections: string[] = [];
+    for (const member of members.slice(0, 3)) {
+      connections.push(await opener.open(registry, member), await opener.open(registry, member));
+    }
+    const senderConnection = await opener.open(registry, 'gm-sender');
+    await stores.groups.create({
+      groupId: 'group_big',
+      groupName: 'Big',
+      createdBy: 'gm-sender',
+      createdAt: new Date().toISOString(),
+      memberIds: members,
+    });
+    const chat = new ChatService({
+      ...deps,
+      presence: stores.presence,
+      messages: stores.messages,
+      groups: stores.groups,
+      settings: { maxGroupMembers: 10, maxContentLength: 100, broadcastAllowAll: false },
+    });
+    const reply = await chat.sendGroupMessage(identity('gm-sender'), {
+      group_id: 'group_big',
+      content: 'to all',
+      message_type: 1,
+    });
+    assert.deepEqual(
+      { sent: reply.sent_count, failed: reply.failed, queued: reply.queued },
+      {
+        sent: 0,
+        failed: 0,
+        queued: 6,
+      },
+    );
+    assert.equal(lambda.jobs.length, 3);
+    await lambda.settle();
+    for (const id of connections) assert.deepEqual(notifier.pushes(id, 'group_message').length, 1, id);
+    assert.equal(notifier.received(senderConnection).length, 0);
+  });
+
+  it('at the threshold a group message is still posted inline (no `queued`)', async () => {
+    const { lambda, deps } = setup(3);
+    const members = ['gi-a', 'gi-b', 'gi-c', 'gi-sender'];
+    for (const member of members.slice(0, 3)) await opener.open(registry, member);
+    await stores.groups.create({
+      groupId: 'group_small',
+      groupName: 'Small',
+      createdBy: 'gi-sender',
+      createdAt: new Date().toISOString(),
+      memberIds: members,
+    });
+    const chat = new ChatService({
+      ...deps,
+      presence: stores.presence,
+      messages: stores.messages,
+      groups: stores.groups,
+      settings: { maxGroupMembers: 10, maxContentLength: 100, broadcastAllowAll: false },
+    });
+    const reply = await chat.sendGroupMessage(identity('gi-sender'), {
+      group_id: 'group_small',
+      content: 'few',
+      message_type: 1,
+    });
+    assert.equal(reply.sent_count, 3);
+    assert.equal('queued' in reply, false);
+    assert.equal(lambda.jobs.length, 0);
+  });
+
+  it('a room message above the threshold: workers carry the room cleanup of a gone member', async () => {
+    const { lambda, deps } = setup(2);
+    const service = new RoomService({
+      ...deps,
+      connections: stores.connections,
+      rooms: stores.rooms,
+      messages: stores.messages,
+      settings: { maxContentLength: 100, maxRoomsPerConnection: 3 },
+    });
+    const ids: string[] = [];
+    for (const user of ['rm-a', 'rm-b', 'rm-c', 'rm-sender']) {
+      const id = await opener.open(registry, user);
+      await service.join(id, { room_id: 'hall' });
+      ids.push(id);
+    }
+    notifier.gone.add(ids[1] as string);
+    const reply = await service.send(ids[3] as string, {
+      room_id: 'hall',
+      content: 'hello hall',
+      message_type: 1,
+    });
+    assert.equal(reply.queued, 3);
+    assert.ok((lambda.jobs as ChunkJob[]).every((job) => job.cleanup?.leaveRoom === 'hall'));
+    await lambda.settle();
+    assert.equal(notifier.pushes(ids[0] as string, 'room_message').length, 1);
+    assert.equal(notifier.pushes(ids[2] as string, 'room_message').length, 1);
+    assert.equal(
+      await stores.rooms.member('hall', ids[1] as string),
+      undefined,
+      'the gone member left the room',
+    );
+  });
+
+  describe('broadcast', () => {
+    const admin = identity('bc-admin', ['admin']);
+    const settings = { maxGroupMembers: 10, maxContentLength: 100, broadcastAllowAll: false };
+
+    it('when the online counter is above the threshold: one job per shard, every connection once', async () => {
+      const { lambda, deps } = setup(3);
+      const chat = new ChatService({
+        ...deps,
+        presence: stores.presence,
+        messages: stores.messages,
+        groups: stores.groups,
+        settings,
+      });
+      const counted = (await stores.presence.counts()).connections;
+      const reply = await chat.broadcast(admin, { message: 'everyone' });
+      assert.deepEqual(reply, { type: 'broadcast_sent', sent_count: 0, failed: 0, queued: counted });
+      assert.equal(lambda.jobs.length, stores.presence.shardCount);
+      assert.deepEqual(
+        lambda.jobs.map((job) => (job as ShardJob).shard).sort((a, b) => a - b),
+        Array.from({ length: stores.presence.shardCount }, (_, i) => i),
+      );
+      await lambda.settle();
+      const everyone: string[] = [];
+      for (let shard = 0; shard < stores.presence.shardCount; shard++) {
+        everyone.push(
+          ...(await stores.presence.onlineInShard(shard, 10_000)).users.flatMap((u) => u.connectionIds),
+        );
+      }
+      assert.ok(everyone.length > 3);
+      for (const id of everyone) assert.equal(notifier.pushes(id, 'broadcast').length, 1, id);
+    });
+
+    it('when the counter runs low: the pages beyond the threshold go to workers, nobody twice', async () => {
+      const { lambda, deps } = setup(5);
+      // The counter says 0 connections; the shards hold many more.
+      const lying = Object.assign(Object.create(stores.presence), {
+        counts: async () => ({ users: 0, connections: 0 }),
+      }) as typeof stores.presence;
+      const chat = new ChatService({
+        ...deps,
+        presence: lying,
+        messages: stores.messages,
+        groups: stores.groups,
+        settings,
+      });
+      const reply = await chat.broadcast(admin, { message: 'overflow' });
+      assert.ok(reply.sent_count <= 5, `inline part ${reply.sent_count} within the threshold`);
+      assert.ok((reply.queued ?? 0) >= 1);
+      assert.ok(lambda.jobs.length >= 1);
+      await lambda.settle();
+      const everyone: string[] = [];
+      for (let shard = 0; shard < stores.presence.shardCount; shard++) {
+        everyone.push(
+          ...(await stores.presence.onlineInShard(shard, 10_000)).users.flatMap((u) => u.connectionIds),
+        );
+      }
+      for (const id of everyone) assert.equal(notifier.pushes(id, 'broadcast').length, 1, id);
+    });
+
+    it('answers 10006 when nothing was posted and no shard could be handed to a worker', async () => {
+      const refusing = new RecordingInvoker();
+      refusing.refuse = true;
+      const offload = new FanOutDispatcher({
+        invoker: refusing,
+        callbackUrl: CALLBACK,
+        settings: { threshold: 1, chunkSize: 2, ratePerSecond: 100 },
+      });
+      const chat = new ChatService({
+        notifier,
+        registry,
+        fanOutConcurrency: 4,
+        offload,
+        presence: stores.presence,
+        messages: stores.messages,
+        groups: stores.groups,
+        settings,
+      });
+      await assert.rejects(
+        chat.broadcast(admin, { message: 'lost' }),
+        (error: { code?: number }) => error.code === 10006,
+      );
+      assert.equal(notifier.attempts.length, 0);
+    });
+  });
+});
