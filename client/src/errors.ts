@@ -17,6 +17,9 @@ export class ChatRequestError extends ChatError {
   }
 }
 
+/** The error code for "the connection is unknown or its token expired": reconnect, then try again. */
+export const RECONNECT_CODE = 1401;
+
 /** No reply within the request timeout. */
 export class ChatTimeoutError extends ChatError {
   override name = 'ChatTimeoutError';

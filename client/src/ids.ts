@@ -46,3 +46,10 @@ export function ulidFloor(ms: number): string {
 export function normalizeId(id: string): string {
   return id.toUpperCase();
 }
+
+/** The greater of two ids (message ids are ULIDs: they compare as strings); undefined stands for none. */
+export function maxId(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a >= b ? a : b;
+}

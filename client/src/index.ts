@@ -3,18 +3,7 @@
  * browsers and Node (zero dependencies; on Node 20 pass `WebSocket` from `ws`).
  */
 export { Backoff, type BackoffOptions } from './backoff.ts';
-export {
-  type CatchUpSummary,
-  ChatClient,
-  type ChatClientOptions,
-  type ChatClientState,
-  type ChatEvents,
-  type OutboxOptions,
-  type PendingSend,
-  type ReconnectOptions,
-  type RequestOptions,
-  type TokenSource,
-} from './client.ts';
+export { ChatClient } from './client.ts';
 export {
   ChatClosedError,
   ChatConnectionLostError,
@@ -25,6 +14,7 @@ export {
   ChatTimeoutError,
   type CloseReason,
 } from './errors.ts';
+export type { CatchUpSummary, ChatClientState, ChatEvents } from './events.ts';
 export {
   ChatHttpClient,
   type ChatHttpClientOptions,
@@ -37,6 +27,14 @@ export {
   type UnreadSummary,
 } from './http.ts';
 export { randomId as createClientMsgId } from './ids.ts';
+export type {
+  ChatClientOptions,
+  OutboxOptions,
+  ReconnectOptions,
+  RequestOptions,
+  TokenSource,
+} from './options.ts';
+export type { PendingSend } from './outbox.ts';
 export type { Timers } from './timers.ts';
 export type * from './types.ts';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.ts';

@@ -6,7 +6,9 @@
 import WebSocket from 'ws';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { DEFAULT_WAIT_MS, tokenFor } from '../../test/support/local-runtime.ts';
-import { ChatClient, type ChatClientOptions, type ChatEvents } from '../src/client.ts';
+import { ChatClient } from '../src/client.ts';
+import type { ChatEvents } from '../src/events.ts';
+import type { ChatClientOptions } from '../src/options.ts';
 import type { ChatMessage } from '../src/types.ts';
 
 /** A gate the token function waits on: closed, it keeps a client offline until opened again. */

@@ -3,8 +3,8 @@
  * whose server side the test plays. Nothing here sleeps: `flush()` only lets pending
  * promise callbacks run (one macrotask turn).
  */
-import type { ChatClientOptions } from '../src/client.ts';
 import { ChatClient } from '../src/client.ts';
+import type { ChatClientOptions } from '../src/options.ts';
 import type { Timers } from '../src/timers.ts';
 import type { WebSocketLike } from '../src/websocket.ts';
 
@@ -198,6 +198,16 @@ export function fakeClient(overrides: Partial<ChatClientOptions> = {}): {
     ...overrides,
   });
   return { client, timers };
+}
+
+/** A client on the fakes whose first connection is open and welcomed. */
+export async function connected(overrides: Partial<ChatClientOptions> = {}) {
+  const { client, timers } = fakeClient(overrides);
+  const welcome = client.connect();
+  await flush();
+  const ws = FakeWebSocket.last.welcome();
+  await welcome;
+  return { client, timers, ws };
 }
 
 /** Records every emission of the given events, in order. */

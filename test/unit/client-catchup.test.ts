@@ -8,8 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import type { CatchUpSummary, ChatClientOptions } from '../../client/src/client.ts';
+import type { CatchUpSummary } from '../../client/src/events.ts';
 import { ulidFloor } from '../../client/src/ids.ts';
+import type { ChatClientOptions } from '../../client/src/options.ts';
 import type { ChatMessage, SystemNotification } from '../../client/src/types.ts';
 import { FakeWebSocket, fakeClient, flush, mid, record, type SentFrame } from '../../client/test/fakes.ts';
 

@@ -7,20 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import type { ChatClientOptions } from '../../client/src/client.ts';
 import type { ChatMessage } from '../../client/src/types.ts';
-import { FakeWebSocket, fakeClient, flush, mid, record } from '../../client/test/fakes.ts';
+import { connected, FakeWebSocket, flush, mid, record } from '../../client/test/fakes.ts';
 
 beforeEach(() => FakeWebSocket.reset());
-
-async function connected(overrides: Partial<ChatClientOptions> = {}) {
-  const { client, timers } = fakeClient(overrides);
-  const welcome = client.connect();
-  await flush();
-  const ws = FakeWebSocket.last.welcome();
-  await welcome;
-  return { client, timers, ws };
-}
 
 const MINUTE = 60_000;
 /** Read through a function: `assert.equal(x, undefined)` narrows the property for the rest of the test. */

@@ -8,25 +8,29 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
-import type { ChatClientOptions } from '../../client/src/client.ts';
 import {
   ChatClosedError,
   ChatOutboxFullError,
   ChatRequestError,
   ChatTimeoutError,
 } from '../../client/src/errors.ts';
+import type { ChatClientOptions } from '../../client/src/options.ts';
 import type { ChatMessage } from '../../client/src/types.ts';
-import { FakeWebSocket, fakeClient, flush, mid, record, type SentFrame } from '../../client/test/fakes.ts';
+import {
+  connected as connectedWithPings,
+  FakeWebSocket,
+  fakeClient,
+  flush,
+  mid,
+  record,
+  type SentFrame,
+} from '../../client/test/fakes.ts';
 
 beforeEach(() => FakeWebSocket.reset());
 
-async function connected(overrides: Partial<ChatClientOptions> = {}) {
-  const { client, timers } = fakeClient({ pingIntervalMs: 0, ...overrides });
-  const welcome = client.connect();
-  await flush();
-  const ws = FakeWebSocket.last.welcome();
-  await welcome;
-  return { client, timers, ws };
+/** Keep-alive pings off: they would interleave with the frames these tests look at. */
+function connected(overrides: Partial<ChatClientOptions> = {}) {
+  return connectedWithPings({ pingIntervalMs: 0, ...overrides });
 }
 
 const emptySync = { type: 'sync', messages: [], has_more: false };

@@ -6,21 +6,18 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
-import type { ChatClient, ChatClientOptions } from '../../client/src/client.ts';
+import type { ChatClient } from '../../client/src/client.ts';
 import { ChatClosedError, ChatHandshakeError } from '../../client/src/errors.ts';
-import { type FakeTimers, FakeWebSocket, fakeClient, flush, record } from '../../client/test/fakes.ts';
+import {
+  connected,
+  type FakeTimers,
+  FakeWebSocket,
+  fakeClient,
+  flush,
+  record,
+} from '../../client/test/fakes.ts';
 
 beforeEach(() => FakeWebSocket.reset());
-
-/** A client whose first connection is welcomed. */
-async function connected(overrides: Partial<ChatClientOptions> = {}) {
-  const { client, timers } = fakeClient(overrides);
-  const welcome = client.connect();
-  await flush();
-  const ws = FakeWebSocket.last.welcome();
-  await welcome;
-  return { client, timers, ws };
-}
 
 /** Advances to just before and just after `delay`: proves the reconnect waits exactly that long. */
 async function expectReconnectAfter(timers: FakeTimers, delay: number): Promise<FakeWebSocket> {

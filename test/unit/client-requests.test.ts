@@ -6,25 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
-import type { ChatClientOptions } from '../../client/src/client.ts';
 import {
   ChatClosedError,
   ChatConnectionLostError,
   ChatRequestError,
   ChatTimeoutError,
 } from '../../client/src/errors.ts';
-import { FakeWebSocket, fakeClient, flush, record } from '../../client/test/fakes.ts';
+import { connected, FakeWebSocket, fakeClient, flush, record } from '../../client/test/fakes.ts';
 
 beforeEach(() => FakeWebSocket.reset());
-
-async function connected(overrides: Partial<ChatClientOptions> = {}) {
-  const { client, timers } = fakeClient(overrides);
-  const welcome = client.connect();
-  await flush();
-  const ws = FakeWebSocket.last.welcome();
-  await welcome;
-  return { client, timers, ws };
-}
 
 const emptySync = { type: 'sync', messages: [], has_more: false };
 
