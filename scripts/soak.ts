@@ -141,22 +141,21 @@ interface Runtime {
 }
 
 /**
- * CPU time (user + system, ms) a process has used: all its threads, and its main
- * JavaScript thread alone (the task whose id is the pid), from /proc (Linux).
+ * CPU time (ms) a process has used: user + system of all its threads, system alone, and
+ * its main JavaScript thread alone (the task whose id is the pid), from /proc (Linux).
  */
-function cpuOf(pid: number): { totalMs: number; mainThreadMs: number } | undefined {
+function cpuOf(pid: number): { totalMs: number; systemMs: number; mainThreadMs: number } | undefined {
   const ticksToMs = 1000 / 100; // USER_HZ is 100 on Linux
-  const ticks = (path: string) => {
+  const times = (path: string) => {
     // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
     const stat = readFileSync(path, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    return { user: Number(fields[11]) * ticksToMs, system: Number(fields[12]) * ticksToMs };
   };
   try {
-    return {
-      totalMs: ticks(`/proc/${pid}/stat`) * ticksToMs,
-      mainThreadMs: ticks(`/proc/${pid}/task/${pid}/stat`) * ticksToMs,
-    };
+    const all = times(`/proc/${pid}/stat`);
+    const main = times(`/proc/${pid}/task/${pid}/stat`);
+    return { totalMs: all.user + all.system, systemMs: all.system, mainThreadMs: main.user + main.system };
   } catch {
     return undefined;
   }
@@ -433,7 +432,7 @@ async function main(): Promise<void> {
   const drainSeconds = (performance.now() - drainStarted) / 1000;
   const cpuAtDrainEnd = pid ? cpuOf(pid) : undefined;
   // The runtime's CPU from the first send to the end of the drain, per message sent.
-  const cpuPerMessage = (field: 'totalMs' | 'mainThreadMs') =>
+  const cpuPerMessage = (field: 'totalMs' | 'systemMs' | 'mainThreadMs') =>
     cpuAtSendStart && cpuAtDrainEnd && sent > 0
       ? Number(((cpuAtDrainEnd[field] - cpuAtSendStart[field]) / sent).toFixed(3))
       : 'n/a (runtime pid unknown)';
@@ -516,6 +515,7 @@ async function main(): Promise<void> {
     sendSeconds: Number(sendSeconds.toFixed(1)),
     drainSeconds: Number(drainSeconds.toFixed(1)),
     runtimeCpuMsPerMessage: cpuPerMessage('totalMs'),
+    runtimeSystemCpuMsPerMessage: cpuPerMessage('systemMs'),
     runtimeMainThreadCpuMsPerMessage: cpuPerMessage('mainThreadMs'),
     runtimePeakRssMb: finalMemory ? Number(finalMemory.peakMb.toFixed(0)) : 'n/a (runtime pid unknown)',
     runtimeRssAtEndMb: finalMemory ? Number(finalMemory.rssMb.toFixed(0)) : 'n/a',
@@ -545,7 +545,7 @@ async function main(): Promise<void> {
   );
   line(
     'runtime CPU / message',
-    `${report.runtimeCpuMsPerMessage} ms (main thread ${report.runtimeMainThreadCpuMsPerMessage} ms), send start to drain end`,
+    `${report.runtimeCpuMsPerMessage} ms (kernel ${report.runtimeSystemCpuMsPerMessage} ms; main thread ${report.runtimeMainThreadCpuMsPerMessage} ms), send start to drain end`,
   );
   line('runtime peak RSS', `${report.runtimePeakRssMb} MB (at end ${report.runtimeRssAtEndMb} MB)`);
   line('soak client peak RSS', `${report.soakClientPeakRssMb} MB`);

@@ -3,9 +3,10 @@
  * the protocol's error code: a missing or empty required field gets the command's
  * "required" code, anything else of the wrong shape its "invalid" code.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
 import { GROUP_ID, isValidUserId, ULID } from './ids.ts';
+import { meta, schema } from './schema.ts';
 
 /**
  * Lone surrogates (ill-formed UTF-16, e.g. `"\ud800"` in JSON) are refused in every text
@@ -33,103 +34,133 @@ export const USER_ID_PATTERN = String.raw`^(?!\s*$)[^\p{Cc}\p{Cs}#][^\p{Cc}\p{Cs
 /** A ULID in either case (`ULID` after upper-casing). */
 export const MESSAGE_ID_PATTERN = '^[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26}$';
 
+/*
+ * Schemas are written with zod/mini and built by `schema` (see ./schema.ts), which lets a
+ * bundle leave out those its handler never uses; the other modules with schemas (rooms,
+ * read-receipts, recall, sync, notify) do the same.
+ */
+
 /** User ids are strings; integers on input are accepted and turned into strings. */
-export const userIdSchema = z
-  .union([
-    z.string().meta({ pattern: USER_ID_PATTERN, minLength: 1, maxLength: 128 }),
-    z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
-  ])
-  .transform((value) => String(value))
-  .refine(isWellFormed, WELL_FORMED)
-  .refine(
-    isValidUserId,
-    'user id must be 1-128 characters, not blank, without control characters or a leading #',
-  )
-  .meta({
-    description:
-      'A user id: 1-128 characters, not blank, no control characters or lone surrogates, no leading #. ' +
-      'A non-negative integer is accepted and turned into its decimal string.',
-  });
+export const userIdSchema = /* @__PURE__ */ schema(() =>
+  meta(
+    z
+      .pipe(
+        z.union([
+          meta(z.string(), { pattern: USER_ID_PATTERN, minLength: 1, maxLength: 128 }),
+          z.number().check(z.int()).check(z.nonnegative()).check(z.lte(Number.MAX_SAFE_INTEGER)),
+        ]),
+        z.transform((value) => String(value)),
+      )
+      .check(z.refine(isWellFormed, WELL_FORMED))
+      .check(
+        z.refine(
+          isValidUserId,
+          'user id must be 1-128 characters, not blank, without control characters or a leading #',
+        ),
+      ),
+    {
+      description:
+        'A user id: 1-128 characters, not blank, no control characters or lone surrogates, no leading #. ' +
+        'A non-negative integer is accepted and turned into its decimal string.',
+    },
+  ),
+);
 
 /** A message id (ULID); lower case is accepted and normalised to the stored upper case. */
-export const messageIdSchema = z
-  .string()
-  .meta({
-    pattern: MESSAGE_ID_PATTERN,
-    description: 'A message id (ULID); lower case is accepted and normalised to upper case.',
-  })
-  .transform((value) => value.toUpperCase())
-  .refine((value) => ULID.test(value), 'must be a message id (ULID)');
+export const messageIdSchema = /* @__PURE__ */ schema(() =>
+  z
+    .pipe(
+      meta(z.string(), {
+        pattern: MESSAGE_ID_PATTERN,
+        description: 'A message id (ULID); lower case is accepted and normalised to upper case.',
+      }),
+      z.transform((value) => value.toUpperCase()),
+    )
+    .check(z.refine((value) => ULID.test(value), 'must be a message id (ULID)')),
+);
 
 /** Text content; its length limit is applied by the service (it is configurable). */
-const contentSchema = z
-  .string()
-  .refine((value) => value.trim().length > 0, 'content is empty')
-  .refine(isWellFormed, WELL_FORMED)
-  .meta({
-    pattern: NOT_BLANK_WELL_FORMED_PATTERN,
-    description:
-      'Not blank, no lone surrogates; at most MAX_CONTENT_LENGTH UTF-16 code units (default 4000), ' +
-      'longer answers 1002.',
-  });
+const contentSchema = /* @__PURE__ */ schema(() =>
+  meta(
+    z
+      .string()
+      .check(z.refine((value) => value.trim().length > 0, 'content is empty'))
+      .check(z.refine(isWellFormed, WELL_FORMED)),
+    {
+      pattern: NOT_BLANK_WELL_FORMED_PATTERN,
+      description:
+        'Not blank, no lone surrogates; at most MAX_CONTENT_LENGTH UTF-16 code units (default 4000), ' +
+        'longer answers 1002.',
+    },
+  ),
+);
 
 /** 1 text, 2 image, 3 file, 4 audio, 5 video. */
-const messageTypeSchema = z.number().int().min(1).max(5).default(1);
+const messageTypeSchema = /* @__PURE__ */ schema(() =>
+  z._default(z.number().check(z.int()).check(z.gte(1)).check(z.lte(5)), 1),
+);
 
-const clientMessageIdSchema = z
-  .string()
-  .min(1)
-  .max(128)
-  .refine(isWellFormed, WELL_FORMED)
-  .meta({
-    pattern: WELL_FORMED_PATTERN,
-    description:
-      "The sender's id for this message: a retry with the same id within DEDUPE_TTL_SECONDS " +
-      'answers the first message instead of storing another.',
-  })
-  .optional();
+const clientMessageIdSchema = /* @__PURE__ */ schema(() =>
+  z.optional(
+    meta(
+      z.string().check(z.minLength(1)).check(z.maxLength(128)).check(z.refine(isWellFormed, WELL_FORMED)),
+      {
+        pattern: WELL_FORMED_PATTERN,
+        description:
+          "The sender's id for this message: a retry with the same id within DEDUPE_TTL_SECONDS " +
+          'answers the first message instead of storing another.',
+      },
+    ),
+  ),
+);
 
-export const sendMessageSchema = z.object({
-  to_user_id: userIdSchema,
-  content: contentSchema,
-  message_type: messageTypeSchema,
-  client_msg_id: clientMessageIdSchema,
-});
-
-export const sendGroupMessageSchema = z.object({
-  group_id: z.string().min(1).meta({
-    pattern: GROUP_ID.source,
-    description: 'A group id from create_group; another shape answers 3006.',
+export const sendMessageSchema = /* @__PURE__ */ schema(() =>
+  z.object({
+    to_user_id: userIdSchema,
+    content: contentSchema,
+    message_type: messageTypeSchema,
+    client_msg_id: clientMessageIdSchema,
   }),
-  content: contentSchema,
-  message_type: messageTypeSchema,
-  client_msg_id: clientMessageIdSchema,
-});
+);
 
-export const createGroupSchema = z.object({
-  group_name: z
-    .string()
-    .meta({
-      pattern: NOT_BLANK_WELL_FORMED_PATTERN,
-      description: 'Trimmed, then 1-100 UTF-16 code units; no lone surrogates.',
-    })
-    .transform((value) => value.trim())
-    .refine((value) => value.length > 0, 'group name is empty')
-    .refine((value) => value.length <= 100, 'group name is longer than 100 characters')
-    .refine(isWellFormed, WELL_FORMED),
-  member_ids: z
-    .array(userIdSchema)
-    .min(1)
-    .meta({
+export const sendGroupMessageSchema = /* @__PURE__ */ schema(() =>
+  z.object({
+    group_id: meta(z.string().check(z.minLength(1)), {
+      pattern: GROUP_ID.source,
+      description: 'A group id from create_group; another shape answers 3006.',
+    }),
+    content: contentSchema,
+    message_type: messageTypeSchema,
+    client_msg_id: clientMessageIdSchema,
+  }),
+);
+
+export const createGroupSchema = /* @__PURE__ */ schema(() =>
+  z.object({
+    group_name: z
+      .pipe(
+        meta(z.string(), {
+          pattern: NOT_BLANK_WELL_FORMED_PATTERN,
+          description: 'Trimmed, then 1-100 UTF-16 code units; no lone surrogates.',
+        }),
+        z.transform((value) => value.trim()),
+      )
+      .check(z.refine((value) => value.length > 0, 'group name is empty'))
+      .check(z.refine((value) => value.length <= 100, 'group name is longer than 100 characters'))
+      .check(z.refine(isWellFormed, WELL_FORMED)),
+    member_ids: meta(z.array(userIdSchema).check(z.minLength(1)), {
       description:
         'The other members; the creator is added and duplicates are dropped. More than MAX_GROUP_MEMBERS ' +
         '(default 500) in all is refused.',
     }),
-});
+  }),
+);
 
-export const broadcastSchema = z.object({
-  message: contentSchema,
-});
+export const broadcastSchema = /* @__PURE__ */ schema(() =>
+  z.object({
+    message: contentSchema,
+  }),
+);
 
 export type SendMessageInput = z.output<typeof sendMessageSchema>;
 export type SendGroupMessageInput = z.output<typeof sendGroupMessageSchema>;
@@ -172,7 +203,11 @@ function isMissingOrEmpty(issue: z.core.$ZodIssue, input: Record<string, unknown
 }
 
 /** Validates `data` against `schema`; throws a ChatError with the protocol's code. */
-export function parseCommand<S extends z.ZodType>(schema: S, data: unknown, codes: ErrorCodes): z.output<S> {
+export function parseCommand<S extends z.ZodMiniType>(
+  schema: S,
+  data: unknown,
+  codes: ErrorCodes,
+): z.output<S> {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     const firstRequired = Object.values(codes.required)[0];
     throw new ChatError(firstRequired ?? codes.invalid, 'data must be an object');

@@ -3,13 +3,14 @@
  * successor of the old services' SYSTEM_NOTIFY: stored for every recipient (offline
  * users get it through `sync`), then pushed to every open connection of theirs.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { userIdSchema } from './commands.ts';
 import { mapConcurrent } from './concurrency.ts';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
 import { ChatError, ErrorCode } from './errors.ts';
 import { newMessageId } from './ids.ts';
 import type { MessageStore, PresenceStore, StoredMessage } from './ports.ts';
+import { meta, schema } from './schema.ts';
 
 export const NOTIFY_MAX_USERS = 1000;
 export const NOTIFY_MAX_TYPE_LENGTH = 64;
@@ -21,33 +22,42 @@ const SYSTEM_MESSAGE_TYPE = 1;
 /** Message writes in flight at once. */
 const STORE_CONCURRENCY = 25;
 
-export const notifySchema = z.object({
-  user_ids: z
-    .array(userIdSchema)
-    .min(1, 'user_ids must name at least one user')
-    .max(NOTIFY_MAX_USERS, `user_ids may name at most ${NOTIFY_MAX_USERS} users`),
-  type: z
-    .string()
-    .refine((value) => value.trim().length > 0, 'type is empty')
-    .refine(
-      (value) => value.length <= NOTIFY_MAX_TYPE_LENGTH,
-      `type is longer than ${NOTIFY_MAX_TYPE_LENGTH}`,
-    )
-    .refine((value) => !/\p{Cc}/u.test(value), 'type has control characters')
-    .meta({
-      pattern: String.raw`^[^\p{Cc}]*[^\s\p{Cc}][^\p{Cc}]*$`,
-      maxLength: NOTIFY_MAX_TYPE_LENGTH,
-      description: `Not blank, no control characters, at most ${NOTIFY_MAX_TYPE_LENGTH} UTF-16 code units.`,
-    }),
-  data: z
-    .record(z.string(), z.unknown())
-    .default({})
-    .refine(
-      (value) => Buffer.byteLength(JSON.stringify(value), 'utf8') <= NOTIFY_MAX_DATA_BYTES,
-      `data is larger than ${NOTIFY_MAX_DATA_BYTES} bytes of JSON`,
-    )
-    .meta({ description: `At most ${NOTIFY_MAX_DATA_BYTES} bytes as UTF-8 JSON.` }),
-});
+export const notifySchema = /* @__PURE__ */ schema(() =>
+  z.object({
+    user_ids: z
+      .array(userIdSchema)
+      .check(z.minLength(1, 'user_ids must name at least one user'))
+      .check(z.maxLength(NOTIFY_MAX_USERS, `user_ids may name at most ${NOTIFY_MAX_USERS} users`)),
+    type: meta(
+      z
+        .string()
+        .check(z.refine((value) => value.trim().length > 0, 'type is empty'))
+        .check(
+          z.refine(
+            (value) => value.length <= NOTIFY_MAX_TYPE_LENGTH,
+            `type is longer than ${NOTIFY_MAX_TYPE_LENGTH}`,
+          ),
+        )
+        .check(z.refine((value) => !/\p{Cc}/u.test(value), 'type has control characters')),
+      {
+        pattern: String.raw`^[^\p{Cc}]*[^\s\p{Cc}][^\p{Cc}]*$`,
+        maxLength: NOTIFY_MAX_TYPE_LENGTH,
+        description: `Not blank, no control characters, at most ${NOTIFY_MAX_TYPE_LENGTH} UTF-16 code units.`,
+      },
+    ),
+    data: meta(
+      z
+        ._default(z.record(z.string(), z.unknown()), {})
+        .check(
+          z.refine(
+            (value) => Buffer.byteLength(JSON.stringify(value), 'utf8') <= NOTIFY_MAX_DATA_BYTES,
+            `data is larger than ${NOTIFY_MAX_DATA_BYTES} bytes of JSON`,
+          ),
+        ),
+      { description: `At most ${NOTIFY_MAX_DATA_BYTES} bytes as UTF-8 JSON.` },
+    ),
+  }),
+);
 
 export type NotifyInput = z.output<typeof notifySchema>;
 

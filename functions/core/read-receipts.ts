@@ -5,7 +5,7 @@
  * is a Query on the conversation's partition after the position, never a Scan.
  */
 
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { Sender } from './chat-service.ts';
 import { messageIdSchema, parseCommand } from './commands.ts';
 import { mapConcurrent } from './concurrency.ts';
@@ -19,14 +19,17 @@ import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts
 import { ChatError, ErrorCode } from './errors.ts';
 import { GROUP_ID, isPrivateRoomParticipant, ROOM_ID } from './ids.ts';
 import type { PresenceStore } from './ports.ts';
+import { meta, schema } from './schema.ts';
 
 /** Private room ids are built from two user ids of up to 128 characters each. */
 const MAX_ROOM_ID_LENGTH = 'private_'.length + 2 * 128 + 1;
 
-export const markReadSchema = z.object({
-  room_id: z.string().meta({ description: 'The conversation: private_{a}_{b}, a group id or a room id.' }),
-  message_id: messageIdSchema,
-});
+export const markReadSchema = /* @__PURE__ */ schema(() =>
+  z.object({
+    room_id: meta(z.string(), { description: 'The conversation: private_{a}_{b}, a group id or a room id.' }),
+    message_id: messageIdSchema,
+  }),
+);
 
 export const markReadErrorCodes = {
   required: { room_id: ErrorCode.roomIdEmpty, message_id: ErrorCode.badRequest },

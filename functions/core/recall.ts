@@ -3,28 +3,33 @@
  * place in the conversation (history and sync show it as `deleted` with empty content)
  * and every participant's open connections are told with `message_deleted`.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { messageIdSchema } from './commands.ts';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
 import { ChatError, ErrorCode } from './errors.ts';
 import type { Recipient } from './fan-out.ts';
 import type { GroupStore, MessageRecallStore, PresenceStore, RoomStore, StoredMessage } from './ports.ts';
+import { meta, schema } from './schema.ts';
 
 /** `private_{a}_{b}` with two user ids of up to 128 characters is the longest room id. */
 const MAX_ROOM_ID_LENGTH = 300;
 
-export const deleteMessageSchema = z.object({
-  room_id: z
-    .string()
-    .min(1, 'room_id is required')
-    .max(MAX_ROOM_ID_LENGTH, 'room_id is too long')
-    .refine((value) => !/\p{Cc}/u.test(value), 'room_id has control characters')
-    .meta({
-      pattern: String.raw`^[^\p{Cc}]*$`,
-      description: 'The conversation: private_{a}_{b}, a group id or a room id.',
-    }),
-  message_id: messageIdSchema,
-});
+export const deleteMessageSchema = /* @__PURE__ */ schema(() =>
+  z.object({
+    room_id: meta(
+      z
+        .string()
+        .check(z.minLength(1, 'room_id is required'))
+        .check(z.maxLength(MAX_ROOM_ID_LENGTH, 'room_id is too long'))
+        .check(z.refine((value) => !/\p{Cc}/u.test(value), 'room_id has control characters')),
+      {
+        pattern: String.raw`^[^\p{Cc}]*$`,
+        description: 'The conversation: private_{a}_{b}, a group id or a room id.',
+      },
+    ),
+    message_id: messageIdSchema,
+  }),
+);
 
 export type DeleteMessageInput = z.output<typeof deleteMessageSchema>;
 

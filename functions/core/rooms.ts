@@ -4,7 +4,7 @@
  * closing it removes them, and every member row carries the connection's expiry so a
  * connection whose `$disconnect` never came drops out on its own.
  */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { storeMessage } from './chat-service.ts';
 import { assertContentLength, parseCommand, sendMessageSchema } from './commands.ts';
 import type { ContentFilter } from './content-filter.ts';
@@ -13,6 +13,7 @@ import { ChatError, connectionGoneError, ErrorCode } from './errors.ts';
 import { admitAndStore, type MessageGuards } from './guards.ts';
 import { newMessageId, ROOM_ID } from './ids.ts';
 import type { ConnectionRecord, ConnectionStore, MessageStore, RoomStore, StoredMessage } from './ports.ts';
+import { meta, schema } from './schema.ts';
 
 /**
  * Prefixes that name the other conversation kinds in the messages table and the history
@@ -30,19 +31,20 @@ const ROOM_ID_RULE = `room_id must match ^[A-Za-z0-9_-]{1,64}$ and not start wit
 /** `isRoomId` as a JSON Schema pattern (documentation: `.meta()` changes no parsing). */
 export const ROOM_ID_PATTERN = `^(?!${RESERVED_ROOM_PREFIXES.join('|')})${ROOM_ID.source.slice(1)}`;
 
-const roomIdSchema = z
-  .string()
-  .refine(isRoomId, ROOM_ID_RULE)
-  .meta({
+const roomIdSchema = /* @__PURE__ */ schema(() =>
+  meta(z.string().check(z.refine(isRoomId, ROOM_ID_RULE)), {
     pattern: ROOM_ID_PATTERN,
     description: `1-64 letters, digits, _ or -, not starting with ${RESERVED_ROOM_PREFIXES.join(', ')}.`,
-  });
+  }),
+);
 
 /** `join_room` / `leave_room` data. */
-export const roomTargetSchema = z.object({ room_id: roomIdSchema });
+export const roomTargetSchema = /* @__PURE__ */ schema(() => z.object({ room_id: roomIdSchema }));
 
 /** `send_room_message` data besides `room_id`: the same rules as `send_message`. */
-export const roomMessageSchema = sendMessageSchema.omit({ to_user_id: true });
+export const roomMessageSchema = /* @__PURE__ */ schema(() =>
+  z.omit(sendMessageSchema, { to_user_id: true }),
+);
 
 export type RoomTargetInput = z.output<typeof roomTargetSchema>;
 export type SendRoomMessageInput = RoomTargetInput & z.output<typeof roomMessageSchema>;

@@ -12,13 +12,14 @@
  * worse than its rank overall), so the page is exact and `has_more` is never a guess.
  */
 
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import { messageIdSchema } from './commands.ts';
 import { mapConcurrent } from './concurrency.ts';
 import { success } from './envelope.ts';
 import { ErrorCode } from './errors.ts';
 import { type HistoryMessage, toWire } from './history.ts';
 import type { GroupMembershipIndex, MessageSyncStore, StoredMessage } from './ports.ts';
+import { meta, schema } from './schema.ts';
 
 export const SYNC_DEFAULT_LIMIT = 50;
 export const SYNC_MAX_LIMIT = 100;
@@ -29,22 +30,23 @@ const FRAME_OVERHEAD_BYTES = 2 * 1024;
 /** Group partitions queried at once. */
 const GROUP_QUERY_CONCURRENCY = 16;
 
-export const syncSchema = z.object({
-  /** The last message id the client saw; absent, null or empty: from the beginning. */
-  since: z
-    .union([z.literal(''), messageIdSchema])
-    .nullish()
-    .transform((value) => value || undefined),
-  limit: z
-    .number()
-    .int()
-    .min(1, 'limit must be at least 1')
-    .meta({
-      description: `Page size, default ${SYNC_DEFAULT_LIMIT}; larger than ${SYNC_MAX_LIMIT} is treated as ${SYNC_MAX_LIMIT}.`,
-    })
-    .optional()
-    .transform((value) => Math.min(value ?? SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT)),
-});
+export const syncSchema = /* @__PURE__ */ schema(() =>
+  z.object({
+    /** The last message id the client saw; absent, null or empty: from the beginning. */
+    since: z.pipe(
+      z.optional(z.nullable(z.union([z.literal(''), messageIdSchema]))),
+      z.transform((value) => value || undefined),
+    ),
+    limit: z.pipe(
+      z.optional(
+        meta(z.number().check(z.int()).check(z.gte(1, 'limit must be at least 1')), {
+          description: `Page size, default ${SYNC_DEFAULT_LIMIT}; larger than ${SYNC_MAX_LIMIT} is treated as ${SYNC_MAX_LIMIT}.`,
+        }),
+      ),
+      z.transform((value) => Math.min(value ?? SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT)),
+    ),
+  }),
+);
 
 export interface SyncInput {
   /** Only messages with greater ids; absent: from the beginning. */

@@ -25,6 +25,8 @@ import { log, withLogContext } from '../runtime/logger.ts';
 import { countMetric, Metric } from '../runtime/metrics.ts';
 import type { WebSocketResult } from '../runtime/websocket.ts';
 import type { WelcomeRequest } from './welcome.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
 
 export type ConnectEvent = APIGatewayProxyWebsocketEventV2 &
   ConnectRequest & { readonly requestContext: { readonly authorizer?: unknown } };

@@ -1,6 +1,7 @@
 import { commandErrorCodes, createGroupSchema, parseCommand } from '../core/commands.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const input = parseCommand(createGroupSchema, data, commandErrorCodes.createGroup);

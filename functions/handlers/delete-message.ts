@@ -2,6 +2,8 @@ import { parseCommand } from '../core/commands.ts';
 import { deleteMessageErrorCodes, deleteMessageSchema, recallMessage } from '../core/recall.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const input = parseCommand(deleteMessageSchema, data, deleteMessageErrorCodes);

@@ -11,6 +11,8 @@ import type { ConnectionRegistry } from '../core/connections.ts';
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
 import { authorizerOf, type WebSocketResult } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
 
 export const handler = async (event: APIGatewayProxyWebsocketEventV2): Promise<WebSocketResult> => {
   const { connectionId } = event.requestContext;

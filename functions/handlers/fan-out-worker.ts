@@ -10,6 +10,8 @@ import type { FanOutJob } from '../core/fan-out-dispatch.ts';
 import { type FanOutJobReport, isFanOutJob, runFanOutJob } from '../core/fan-out-worker.ts';
 import { getServices } from '../runtime/container.ts';
 import { log, withLogContext } from '../runtime/logger.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
 
 /** The time assumed left when there is no Lambda context (a direct call). */
 const DEFAULT_BUDGET_MS = 60_000;

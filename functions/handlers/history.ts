@@ -4,6 +4,7 @@
  */
 import { HISTORY_FRAME_BUDGET_BYTES, parseHistoryCommand, readHistory } from '../core/history.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const query = parseHistoryCommand(data);

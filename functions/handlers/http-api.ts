@@ -26,6 +26,8 @@ import type { HttpRequest, HttpRoute } from '../runtime/http-route.ts';
 import { addLogContext, log, withLogContext } from '../runtime/logger.ts';
 import { recordMessage, recordRefusal } from '../runtime/metrics.ts';
 import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
 
 const ONLINE_USERS_DEFAULT_LIMIT = 100;
 const ONLINE_USERS_MAX_LIMIT = 1000;

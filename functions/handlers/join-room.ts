@@ -2,6 +2,7 @@
 import { parseRoomTarget } from '../core/rooms.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
 
 export const handler = messageRoute(async ({ event, data, services }) => {
   const input = parseRoomTarget(data);

@@ -2,6 +2,8 @@
 import { parseMarkRead } from '../core/read-receipts.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const input = parseMarkRead(data);

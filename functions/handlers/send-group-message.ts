@@ -2,6 +2,8 @@ import { commandErrorCodes, parseCommand, sendGroupMessageSchema } from '../core
 import { callbackUrlFor } from '../runtime/container.ts';
 import { recordMessage } from '../runtime/metrics.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const input = parseCommand(sendGroupMessageSchema, data, commandErrorCodes.sendGroupMessage);

@@ -3,6 +3,8 @@ import { parseRoomMessage } from '../core/rooms.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { recordMessage } from '../runtime/metrics.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
 
 export const handler = messageRoute(async ({ event, data, services }) => {
   const input = parseRoomMessage(data);

@@ -1,6 +1,7 @@
 import { parseCommand } from '../core/commands.ts';
 import { syncErrorCodes, syncMessages, syncSchema } from '../core/sync.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
 
 export const handler = messageRoute(async ({ data, services, sender }) => {
   const input = parseCommand(syncSchema, data, syncErrorCodes);

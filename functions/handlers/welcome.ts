@@ -9,6 +9,7 @@ import { DeliveryError } from '../core/ports.ts';
 import { getServices } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
 import type { ManagementApiNotifier } from '../runtime/management-api.ts';
+import '../runtime/wiring/management-api.ts';
 
 export interface WelcomeRequest {
   readonly connectionId: string;

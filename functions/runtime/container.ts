@@ -1,35 +1,36 @@
 /**
  * The composition root: configuration, SDK clients and stores, built once per container
  * on first use and shared by every invocation. Tests may replace it with `setServices`.
+ *
+ * This module itself knows only the configuration. The rest is built by the wiring
+ * modules (functions/runtime/wiring/*.ts), which register here with `provideServices`
+ * when imported; each handler imports the wiring it needs, so that its Lambda bundle holds
+ * only the SDK clients and code it uses, which Node parses on every cold start:
+ *
+ * - wiring/management-api.ts: `notifier` (functions that post to or close connections);
+ * - wiring/dynamo.ts: everything backed by DynamoDB (functions with tables), which
+ *   includes the Management API wiring;
+ * - wiring/fan-out-invoker.ts: the Lambda client that hands large fan-outs to the
+ *   fan-out worker (functions that invoke it).
+ *
+ * Accessing a member no imported wiring provides throws a ConfigError naming the module
+ * to import; test/unit/wiring.test.ts checks each handler against lib/function-specs.ts.
  */
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SHIPPED_BLOCKED_WORDS } from '../core/blocked-words.ts';
-import { ChatService } from '../core/chat-service.ts';
-import { ConnectionRegistry, type ConnectionRegistryDependencies } from '../core/connections.ts';
-import { buildContentFilter } from '../core/content-filter.ts';
+import type { ChatService } from '../core/chat-service.ts';
+import type { ConnectionRegistry } from '../core/connections.ts';
 import type { DeliveryDependencies } from '../core/delivery.ts';
-import { DISPATCH_CONCURRENCY, FanOutDispatcher } from '../core/fan-out-dispatch.ts';
 import type { FanOutWorkerDependencies } from '../core/fan-out-worker.ts';
-import { MessageGuards } from '../core/guards.ts';
-import { PresenceNotifier } from '../core/presence-notifier.ts';
-import { ReadReceipts, UnreadCounter } from '../core/read-receipts.ts';
-import { RoomService } from '../core/rooms.ts';
-import { SingleSession } from '../core/sessions.ts';
-import { DynamoConnectionStore } from '../stores/connections.ts';
-import { DynamoConversationIndex } from '../stores/conversations.ts';
-import { DynamoGroupStore } from '../stores/groups.ts';
-import { DynamoGuardStore } from '../stores/guards.ts';
-import { DynamoMessageStore } from '../stores/messages.ts';
-import { DynamoPresenceStore } from '../stores/presence.ts';
-import { DynamoReadStateStore } from '../stores/read-state.ts';
-import { DynamoRoomStore } from '../stores/rooms.ts';
-import { withCapacityReporting } from './capacity.ts';
+import type { ReadReceipts, UnreadCounter } from '../core/read-receipts.ts';
+import type { RoomService } from '../core/rooms.ts';
+import type { SingleSession } from '../core/sessions.ts';
+import type { DynamoConversationIndex } from '../stores/conversations.ts';
+import type { DynamoGroupStore } from '../stores/groups.ts';
+import type { DynamoMessageStore } from '../stores/messages.ts';
+import type { DynamoPresenceStore } from '../stores/presence.ts';
+import type { DynamoReadStateStore } from '../stores/read-state.ts';
+import type { DynamoRoomStore } from '../stores/rooms.ts';
 import { type ChatConfig, ConfigError, loadConfig } from './config.ts';
-import { LambdaFanOutInvoker, lambdaClient } from './fan-out-invoker.ts';
-import { log } from './logger.ts';
-import { ManagementApiNotifier, managementApiClient } from './management-api.ts';
-import { recordFanOut, recordFanOutDispatch } from './metrics.ts';
+import type { ManagementApiNotifier } from './management-api.ts';
 
 export interface Services {
   readonly config: ChatConfig;
@@ -70,155 +71,57 @@ export interface Services {
   singleSession(callbackUrl: string): SingleSession;
 }
 
-function buildServices(config: ChatConfig): Services {
-  const dynamo = DynamoDBDocumentClient.from(
-    withCapacityReporting(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, maxAttempts: 4 })),
-    { marshallOptions: { removeUndefinedValues: true } },
-  );
-  const connections = new DynamoConnectionStore(dynamo, config.tables.connections);
-  const presence = new DynamoPresenceStore(dynamo, config.tables.presence);
-  const messages = new DynamoMessageStore(dynamo, config.tables.messages, config.messageRetentionDays);
-  const groups = new DynamoGroupStore(dynamo, config.tables.groups);
-  const rooms = new DynamoRoomStore(dynamo, config.tables.rooms);
-  const registryWith = (onPresenceChange?: ConnectionRegistryDependencies['onPresenceChange']) =>
-    new ConnectionRegistry({
-      connections,
-      presence,
-      rooms,
-      connectionTtlSeconds: config.connectionTtlSeconds,
-      onPresenceChange,
-    });
-  const registry = registryWith();
-  // Rate limit and client_msg_id dedupe of the message commands (guards table).
-  const guards = new MessageGuards({
-    store: new DynamoGuardStore(dynamo, config.tables.guards),
-    settings: { ratePerMinute: config.rateLimitPerMinute, dedupeTtlSeconds: config.dedupeTtlSeconds },
-  });
-  const notifier = (callbackUrl: string) =>
-    new ManagementApiNotifier(managementApiClient(callbackUrl, config.fanOutConcurrency));
-  const warn = (message: string, details: Record<string, unknown>) => log('warn', message, details);
-  const contentFilter = buildContentFilter(config.contentFilter, SHIPPED_BLOCKED_WORDS, (error) =>
-    warn('moderation service failed', { failMode: config.contentFilter.moderation?.failMode, error }),
-  );
-  const readState = new DynamoReadStateStore(dynamo, config.tables.readState);
-  const conversations = new DynamoConversationIndex(dynamo, {
-    messages: config.tables.messages,
-    groups: config.tables.groups,
-  });
-  // Fan-outs above FANOUT_WORKER_THRESHOLD go to the fan-out worker, when this function may invoke it.
-  const workerName = config.fanOutWorkerFunctionName;
-  const fanOutInvoker = workerName
-    ? new LambdaFanOutInvoker(lambdaClient(config.lambdaEndpoint, DISPATCH_CONCURRENCY), workerName)
-    : undefined;
-  const fanOutSettings = {
-    threshold: config.fanOutWorkerThreshold,
-    chunkSize: config.fanOutChunkSize,
-    ratePerSecond: config.fanOutRatePerSecond,
-  };
-  const delivery = (callbackUrl: string): DeliveryDependencies => ({
-    notifier: notifier(callbackUrl),
-    registry,
-    fanOutConcurrency: config.fanOutConcurrency,
-    log: warn,
-    onFanOut: recordFanOut,
-    ...(fanOutInvoker
-      ? {
-          offload: new FanOutDispatcher({
-            invoker: fanOutInvoker,
-            callbackUrl,
-            settings: fanOutSettings,
-            log: (message, details) => log('error', message, details),
-            onDispatch: recordFanOutDispatch,
-          }),
-        }
-      : {}),
-  });
-  // A job claim is a guards item that lives as long as Lambda may still deliver the event twice.
-  const jobClaimSeconds = 6 * 3600;
-  const guardStore = new DynamoGuardStore(dynamo, config.tables.guards);
-  return {
-    config,
-    registry,
-    readState,
-    conversations,
-    presenceRegistry: (callbackUrl) => {
-      const presenceNotifier = new PresenceNotifier({ ...delivery(callbackUrl), conversations, presence });
-      return registryWith(async (userId, status) => {
-        await presenceNotifier.notify(userId, status);
-      });
-    },
-    unread: new UnreadCounter({ conversations, readState }),
-    readReceipts: (callbackUrl) =>
-      new ReadReceipts({ ...delivery(callbackUrl), conversations, readState, presence }),
-    singleSession: (callbackUrl) => {
-      const managementApi = notifier(callbackUrl);
-      return new SingleSession({
-        presence,
-        registry,
-        notifier: managementApi,
-        closer: managementApi,
-        log: warn,
-      });
-    },
-    presence,
-    messages,
-    groups,
-    rooms,
-    notifier,
-    delivery,
-    fanOutWorker: (callbackUrl) => ({
-      notifier: notifier(callbackUrl),
-      registry,
-      rooms,
-      presence,
-      invoker: fanOutInvoker ?? missingWorkerName,
-      claims: {
-        claim: (key) =>
-          guardStore.countHit(`fanout#${key}`, 1, Math.floor(Date.now() / 1000) + jobClaimSeconds),
-      },
-      fanOutConcurrency: config.fanOutConcurrency,
-      log: warn,
-      onFanOut: recordFanOut,
-    }),
-    chat: (callbackUrl) =>
-      new ChatService({
-        ...delivery(callbackUrl),
-        presence,
-        messages,
-        groups,
-        contentFilter,
-        guards,
-        membership: conversations,
-        settings: {
-          maxGroupMembers: config.maxGroupMembers,
-          maxContentLength: config.maxContentLength,
-          broadcastAllowAll: config.broadcastAllowAll,
-          maxGroupsPerUser: config.maxGroupsPerUser,
-        },
-      }),
-    roomService: (callbackUrl) =>
-      new RoomService({
-        ...delivery(callbackUrl),
-        connections,
-        rooms,
-        messages,
-        contentFilter,
-        guards,
-        settings: {
-          maxContentLength: config.maxContentLength,
-          maxRoomsPerConnection: config.maxRoomsPerConnection,
-        },
-      }),
-  };
+const DYNAMO_WIRING = 'functions/runtime/wiring/dynamo.ts';
+
+/** Each member and the module that provides it. */
+const PROVIDED_BY = {
+  config: 'functions/runtime/container.ts',
+  notifier: 'functions/runtime/wiring/management-api.ts',
+  registry: DYNAMO_WIRING,
+  presence: DYNAMO_WIRING,
+  messages: DYNAMO_WIRING,
+  groups: DYNAMO_WIRING,
+  rooms: DYNAMO_WIRING,
+  chat: DYNAMO_WIRING,
+  roomService: DYNAMO_WIRING,
+  delivery: DYNAMO_WIRING,
+  fanOutWorker: DYNAMO_WIRING,
+  readState: DYNAMO_WIRING,
+  conversations: DYNAMO_WIRING,
+  presenceRegistry: DYNAMO_WIRING,
+  readReceipts: DYNAMO_WIRING,
+  unread: DYNAMO_WIRING,
+  singleSession: DYNAMO_WIRING,
+} as const satisfies Record<keyof Services, string>;
+
+/**
+ * Builds some of the services from the configuration and from what the providers
+ * registered before it built (`built`, which always holds `config`).
+ */
+export type ServicesProvider = (config: ChatConfig, built: Partial<Services>) => Partial<Services>;
+
+const providers: ServicesProvider[] = [];
+
+/** Registers a provider (once, however often it is passed); the wiring modules call it when imported. */
+export function provideServices(provider: ServicesProvider): void {
+  if (!providers.includes(provider)) providers.push(provider);
 }
 
-/** A worker without its own name cannot hand the rest of a job on: that is reported, not thrown. */
-const missingWorkerName = {
-  invoke: () =>
-    Promise.reject(
-      new ConfigError('FANOUT_WORKER_FUNCTION_NAME is not set: a continuation cannot be invoked.'),
-    ),
-};
+function buildServices(config: ChatConfig): Services {
+  const built: Partial<Services> = { config };
+  for (const provider of providers) Object.assign(built, provider(config, built));
+  for (const name of Object.keys(PROVIDED_BY) as (keyof Services)[]) {
+    if (name in built) continue;
+    Object.defineProperty(built, name, {
+      get: () => {
+        throw new ConfigError(
+          `services.${name} is not wired into this function: its handler must import ${PROVIDED_BY[name]}.`,
+        );
+      },
+    });
+  }
+  return built as Services;
+}
 
 let services: Services | undefined;
 

@@ -20,6 +20,18 @@ export const ESM_REQUIRE_SHIM =
   "import { createRequire as __chatCreateRequire } from 'node:module'; " +
   'const require = __chatCreateRequire(import.meta.url);';
 
+/**
+ * Packages every bundle replaces with a module of this repository (esbuild `alias`; paths
+ * relative to the project root, where esbuild runs, locally or in Docker).
+ * `@aws-sdk/credential-provider-node` is the SDK's default credential chain: in Lambda
+ * only its first link, the environment, ever finds anything, and the rest (the STS and
+ * SSO clients among them) is about 120 KB that Node would parse on every cold start; see
+ * functions/runtime/env-credentials.ts.
+ */
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  '@aws-sdk/credential-provider-node': './functions/runtime/env-credentials.ts',
+};
+
 export interface ChatFunctionProps {
   /** Handler module relative to `projectRoot`; it exports `handler`. */
   readonly entry: string;
@@ -135,6 +147,8 @@ export class ChatFunction extends Construct {
         // whatever the runtime happens to ship, and cold starts load one file.
         externalModules: [],
         banner: ESM_REQUIRE_SHIM,
+        // The SDK's default credential chain, replaced by the environment provider.
+        esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([name, to]) => `${name}=${to}`) },
         // esbuild is a devDependency; never fall back to Docker.
         forceDockerBundling: false,
         // Only what needs attention, not a size report per function on every synth.

@@ -6,6 +6,8 @@
  * runtime ships (here it resolves from this repository's node_modules, the same major
  * version; a `node_modules` link next to the bundles makes it resolvable).
  *
+ * The aliases (BUNDLE_ALIASES) resolve from the repository root, where CDK runs esbuild.
+ *
  * For each: bundle size (raw, gzip, source map, and how much of it is the SDK, from
  * esbuild's metafile), and module init time: a fresh `node --enable-source-maps` process
  * (Lambda gets NODE_OPTIONS=--enable-source-maps) imports the bundle and reports how long
@@ -35,7 +37,7 @@ const CONSTRUCT_FILE = join(REPOSITORY_ROOT, 'lib/constructs/chat-function.ts');
  * Hash of the construct's `bundling: { … }` block (comments and whitespace removed) that
  * `bundleOptions` mirrors; see `constructBundlingHash`.
  */
-export const CONSTRUCT_BUNDLING_HASH = '44bcd16c5d889af3';
+export const CONSTRUCT_BUNDLING_HASH = '2863bf03391c8af2';
 
 /** The construct's `bundling` block without comments and whitespace, hashed. */
 export function constructBundlingHash(source = readFileSync(CONSTRUCT_FILE, 'utf8')): string {
@@ -57,10 +59,18 @@ export function constructBundlingHash(source = readFileSync(CONSTRUCT_FILE, 'utf
   return createHash('sha256').update(block).digest('hex').slice(0, 16);
 }
 
-/** The ESM `require` banner, from the construct itself (a dynamic import: it loads aws-cdk-lib). */
-async function requireShim(): Promise<string> {
+/** What `bundleOptions` takes from the construct module. */
+export interface ConstructBundling {
+  /** ESM_REQUIRE_SHIM */
+  readonly banner: string;
+  /** BUNDLE_ALIASES */
+  readonly aliases: Readonly<Record<string, string>>;
+}
+
+/** The ESM `require` banner and the aliases, from the construct itself (a dynamic import: it loads aws-cdk-lib). */
+async function constructBundling(): Promise<ConstructBundling> {
   const construct = await import('../../lib/constructs/chat-function.ts');
-  return construct.ESM_REQUIRE_SHIM;
+  return { banner: construct.ESM_REQUIRE_SHIM, aliases: construct.BUNDLE_ALIASES };
 }
 
 export type Variant = 'bundled' | 'external';
@@ -85,10 +95,11 @@ const MEASUREMENTS = [
 export function bundleOptions(
   entry: string,
   outfile: string,
-  banner: string,
+  construct: ConstructBundling,
   variant: Variant,
 ): BuildOptions {
   return {
+    absWorkingDir: REPOSITORY_ROOT,
     entryPoints: [entry],
     outfile,
     bundle: true,
@@ -100,7 +111,8 @@ export function bundleOptions(
     sourcemap: true,
     sourcesContent: false,
     external: variant === 'external' ? ['@aws-sdk/*'] : [],
-    banner: { js: banner },
+    banner: { js: construct.banner },
+    alias: { ...construct.aliases },
     metafile: true,
     logLevel: 'warning',
   };
@@ -134,7 +146,7 @@ export interface BundlesOptions {
 
 export async function runBundlesSection(options: BundlesOptions): Promise<BundlesSection> {
   const startedAt = performance.now();
-  const banner = await requireShim();
+  const construct = await constructBundling();
   const ids = (Object.keys(functionSpecs) as FunctionId[]).filter(
     (id) => !options.functions || options.functions.includes(id),
   );
@@ -162,7 +174,7 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
           mkdirSync(outDir, { recursive: true });
           const file = join(outDir, 'index.mjs');
           const entry = resolve(REPOSITORY_ROOT, functionSpecs[id].entry);
-          const result = await build(bundleOptions(entry, file, banner, variant));
+          const result = await build(bundleOptions(entry, file, construct, variant));
           const output = Object.values(result.metafile?.outputs ?? {}).find((o) => o.entryPoint);
           const inputs = Object.entries(output?.inputs ?? {});
           const sdkBytes = inputs
@@ -222,7 +234,13 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
       external: figures(id, 'external'),
       bundledWithoutSourceMaps: initOf(id, 'bundledWithoutSourceMaps'),
     }));
-    const { entryPoints: _e, outfile: _o, metafile: _m, ...shown } = bundleOptions('', '', '…', 'bundled');
+    const {
+      absWorkingDir: _w,
+      entryPoints: _e,
+      outfile: _o,
+      metafile: _m,
+      ...shown
+    } = bundleOptions('', '', { ...construct, banner: '…' }, 'bundled');
     const hash = constructBundlingHash();
     return {
       runs: options.runs,

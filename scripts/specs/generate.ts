@@ -6,7 +6,7 @@
  * trailing newline.
  */
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   broadcastSchema,
   createGroupSchema,
@@ -40,7 +40,7 @@ const VERSION = (
 ).version;
 
 /** The input side of a zod schema as JSON Schema (refinements are not representable and are left out). */
-function fromZod(schema: z.ZodType): JsonSchema {
+function fromZod(schema: z.core.$ZodType): JsonSchema {
   const { $schema: _ignored, ...json } = z.toJSONSchema(schema, {
     io: 'input',
     unrepresentable: 'any',
@@ -53,7 +53,7 @@ function commandData(): Record<
   string,
   { readonly schema: JsonSchema; readonly source: 'zod' | 'hand-written' }
 > {
-  const zod = (schema: z.ZodType) => ({ schema: fromZod(schema), source: 'zod' as const });
+  const zod = (schema: z.core.$ZodType) => ({ schema: fromZod(schema), source: 'zod' as const });
   return {
     send_message: zod(sendMessageSchema),
     send_group_message: zod(sendGroupMessageSchema),
@@ -255,7 +255,7 @@ const HTTP_SUMMARIES: Record<string, string> = {
   'POST /api/ws/notify': 'Store and push a system notification (admin)',
 };
 
-const HTTP_BODIES: Record<string, z.ZodType> = {
+const HTTP_BODIES: Record<string, z.core.$ZodType> = {
   'POST /api/ws/send-message': sendMessageSchema,
   'POST /api/ws/broadcast': broadcastSchema,
   'POST /api/ws/notify': notifySchema,

@@ -1,0 +1,204 @@
+/**
+ * Wiring (see functions/runtime/container.ts): the DynamoDB client, the stores and
+ * everything built on them — registry, chat, rooms, receipts, sessions, delivery and the
+ * fan-out worker's dependencies. For the functions with tables in lib/function-specs.ts.
+ * Delivery posts through the Management API, so this includes that wiring too. Fan-outs
+ * go to the fan-out worker only when FANOUT_WORKER_FUNCTION_NAME is set, which needs the
+ * Lambda client of wiring/fan-out-invoker.ts.
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SHIPPED_BLOCKED_WORDS } from '../../core/blocked-words.ts';
+import { ChatService } from '../../core/chat-service.ts';
+import { ConnectionRegistry, type ConnectionRegistryDependencies } from '../../core/connections.ts';
+import { buildContentFilter } from '../../core/content-filter.ts';
+import type { DeliveryDependencies } from '../../core/delivery.ts';
+import { FanOutDispatcher, type FanOutInvoker } from '../../core/fan-out-dispatch.ts';
+import { MessageGuards } from '../../core/guards.ts';
+import { PresenceNotifier } from '../../core/presence-notifier.ts';
+import { ReadReceipts, UnreadCounter } from '../../core/read-receipts.ts';
+import { RoomService } from '../../core/rooms.ts';
+import { SingleSession } from '../../core/sessions.ts';
+import { DynamoConnectionStore } from '../../stores/connections.ts';
+import { DynamoConversationIndex } from '../../stores/conversations.ts';
+import { DynamoGroupStore } from '../../stores/groups.ts';
+import { DynamoGuardStore } from '../../stores/guards.ts';
+import { DynamoMessageStore } from '../../stores/messages.ts';
+import { DynamoPresenceStore } from '../../stores/presence.ts';
+import { DynamoReadStateStore } from '../../stores/read-state.ts';
+import { DynamoRoomStore } from '../../stores/rooms.ts';
+import { withCapacityReporting } from '../capacity.ts';
+import { type ChatConfig, ConfigError } from '../config.ts';
+import { provideServices, type Services } from '../container.ts';
+import { log } from '../logger.ts';
+import { recordFanOut, recordFanOutDispatch } from '../metrics.ts';
+import './management-api.ts';
+
+/** Builds the invoker of the fan-out worker named `functionName`. */
+export type FanOutInvokerFactory = (config: ChatConfig, functionName: string) => FanOutInvoker;
+
+let fanOutInvokerFactory: FanOutInvokerFactory | undefined;
+
+/** Called by wiring/fan-out-invoker.ts when imported. */
+export function provideFanOutInvoker(factory: FanOutInvokerFactory): void {
+  fanOutInvokerFactory = factory;
+}
+
+function fanOutInvokerFor(config: ChatConfig): FanOutInvoker | undefined {
+  const workerName = config.fanOutWorkerFunctionName;
+  if (!workerName) return undefined;
+  if (!fanOutInvokerFactory) {
+    throw new ConfigError(
+      'FANOUT_WORKER_FUNCTION_NAME is set, but this function has no Lambda client to invoke the worker: ' +
+        'its handler must import functions/runtime/wiring/fan-out-invoker.ts.',
+    );
+  }
+  return fanOutInvokerFactory(config, workerName);
+}
+
+/** A worker without its own name cannot hand the rest of a job on: that is reported, not thrown. */
+const missingWorkerName = {
+  invoke: () =>
+    Promise.reject(
+      new ConfigError('FANOUT_WORKER_FUNCTION_NAME is not set: a continuation cannot be invoked.'),
+    ),
+};
+
+function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<Services> {
+  const notifier = built.notifier;
+  if (!notifier) throw new ConfigError('the Management API wiring was not registered before DynamoDB');
+  const dynamo = DynamoDBDocumentClient.from(
+    withCapacityReporting(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, maxAttempts: 4 })),
+    { marshallOptions: { removeUndefinedValues: true } },
+  );
+  const connections = new DynamoConnectionStore(dynamo, config.tables.connections);
+  const presence = new DynamoPresenceStore(dynamo, config.tables.presence);
+  const messages = new DynamoMessageStore(dynamo, config.tables.messages, config.messageRetentionDays);
+  const groups = new DynamoGroupStore(dynamo, config.tables.groups);
+  const rooms = new DynamoRoomStore(dynamo, config.tables.rooms);
+  const registryWith = (onPresenceChange?: ConnectionRegistryDependencies['onPresenceChange']) =>
+    new ConnectionRegistry({
+      connections,
+      presence,
+      rooms,
+      connectionTtlSeconds: config.connectionTtlSeconds,
+      onPresenceChange,
+    });
+  const registry = registryWith();
+  // Rate limit and client_msg_id dedupe of the message commands (guards table).
+  const guards = new MessageGuards({
+    store: new DynamoGuardStore(dynamo, config.tables.guards),
+    settings: { ratePerMinute: config.rateLimitPerMinute, dedupeTtlSeconds: config.dedupeTtlSeconds },
+  });
+  const warn = (message: string, details: Record<string, unknown>) => log('warn', message, details);
+  const contentFilter = buildContentFilter(config.contentFilter, SHIPPED_BLOCKED_WORDS, (error) =>
+    warn('moderation service failed', { failMode: config.contentFilter.moderation?.failMode, error }),
+  );
+  const readState = new DynamoReadStateStore(dynamo, config.tables.readState);
+  const conversations = new DynamoConversationIndex(dynamo, {
+    messages: config.tables.messages,
+    groups: config.tables.groups,
+  });
+  // Fan-outs above FANOUT_WORKER_THRESHOLD go to the fan-out worker, when this function may invoke it.
+  const fanOutInvoker = fanOutInvokerFor(config);
+  const fanOutSettings = {
+    threshold: config.fanOutWorkerThreshold,
+    chunkSize: config.fanOutChunkSize,
+    ratePerSecond: config.fanOutRatePerSecond,
+  };
+  const delivery = (callbackUrl: string): DeliveryDependencies => ({
+    notifier: notifier(callbackUrl),
+    registry,
+    fanOutConcurrency: config.fanOutConcurrency,
+    log: warn,
+    onFanOut: recordFanOut,
+    ...(fanOutInvoker
+      ? {
+          offload: new FanOutDispatcher({
+            invoker: fanOutInvoker,
+            callbackUrl,
+            settings: fanOutSettings,
+            log: (message, details) => log('error', message, details),
+            onDispatch: recordFanOutDispatch,
+          }),
+        }
+      : {}),
+  });
+  // A job claim is a guards item that lives as long as Lambda may still deliver the event twice.
+  const jobClaimSeconds = 6 * 3600;
+  const guardStore = new DynamoGuardStore(dynamo, config.tables.guards);
+  return {
+    registry,
+    readState,
+    conversations,
+    presenceRegistry: (callbackUrl) => {
+      const presenceNotifier = new PresenceNotifier({ ...delivery(callbackUrl), conversations, presence });
+      return registryWith(async (userId, status) => {
+        await presenceNotifier.notify(userId, status);
+      });
+    },
+    unread: new UnreadCounter({ conversations, readState }),
+    readReceipts: (callbackUrl) =>
+      new ReadReceipts({ ...delivery(callbackUrl), conversations, readState, presence }),
+    singleSession: (callbackUrl) => {
+      const managementApi = notifier(callbackUrl);
+      return new SingleSession({
+        presence,
+        registry,
+        notifier: managementApi,
+        closer: managementApi,
+        log: warn,
+      });
+    },
+    presence,
+    messages,
+    groups,
+    rooms,
+    delivery,
+    fanOutWorker: (callbackUrl) => ({
+      notifier: notifier(callbackUrl),
+      registry,
+      rooms,
+      presence,
+      invoker: fanOutInvoker ?? missingWorkerName,
+      claims: {
+        claim: (key) =>
+          guardStore.countHit(`fanout#${key}`, 1, Math.floor(Date.now() / 1000) + jobClaimSeconds),
+      },
+      fanOutConcurrency: config.fanOutConcurrency,
+      log: warn,
+      onFanOut: recordFanOut,
+    }),
+    chat: (callbackUrl) =>
+      new ChatService({
+        ...delivery(callbackUrl),
+        presence,
+        messages,
+        groups,
+        contentFilter,
+        guards,
+        membership: conversations,
+        settings: {
+          maxGroupMembers: config.maxGroupMembers,
+          maxContentLength: config.maxContentLength,
+          broadcastAllowAll: config.broadcastAllowAll,
+          maxGroupsPerUser: config.maxGroupsPerUser,
+        },
+      }),
+    roomService: (callbackUrl) =>
+      new RoomService({
+        ...delivery(callbackUrl),
+        connections,
+        rooms,
+        messages,
+        contentFilter,
+        guards,
+        settings: {
+          maxContentLength: config.maxContentLength,
+          maxRoomsPerConnection: config.maxRoomsPerConnection,
+        },
+      }),
+  };
+}
+
+provideServices(dynamoServices);
