@@ -1,7 +1,7 @@
 /**
  * dynalite opened for the local runtime, without a public port of its own: the caller
  * gets its request listener and a `close`. Used by the DynamoDB thread
- * (`dynamodb-worker.ts`) and, with `DYNALITE_IN_PROCESS=1`, on the runtime's own thread.
+ * (`dynamodb-worker.ts`, with `DYNAMODB_THREAD=1`) or on the runtime's own thread.
  */
 import type { RequestListener, Server } from 'node:http';
 import dynalite from 'dynalite';

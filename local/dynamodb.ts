@@ -1,7 +1,7 @@
 /**
- * DynamoDB for the local runtime: dynalite in a thread of its own, served through the
- * runtime's own port (requests carrying `x-amz-target: DynamoDB_20120810.*`), persisted
- * in a directory or kept in memory; and table creation from `tableDefinitions`, which works
+ * DynamoDB for the local runtime: dynalite (on the runtime's thread, or in a thread of its
+ * own), served through the runtime's own port (requests carrying
+ * `x-amz-target: DynamoDB_20120810.*`), persisted in a directory or kept in memory; and table creation from `tableDefinitions`, which works
  * against any endpoint (dynalite, DynamoDB Local, LocalStack, AWS).
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -66,23 +66,24 @@ function claimDataDir(dataDir: string): () => void {
   return () => rmSync(pidFile, { force: true });
 }
 
-/** Set to `1` to run dynalite on the runtime's own thread (debugging dynalite itself). */
-export const DYNALITE_IN_PROCESS_VARIABLE = 'DYNALITE_IN_PROCESS';
+/** `1`: dynalite runs in a thread of its own (dynamodb-worker.ts) instead of the runtime's thread. */
+export const DYNAMODB_THREAD_VARIABLE = 'DYNAMODB_THREAD';
 
 /**
  * Starts dynalite without a public port of its own: DynamoDB requests on the runtime's
- * port are handed to it. It runs in a worker thread (`dynamodb-worker.ts`) so its work
- * (validation, expression parsing, the store, JSON) uses the second core; with
- * `DYNALITE_IN_PROCESS=1`, on this thread, its request listener called directly.
+ * port are handed to its request listener. By default it runs on the runtime's thread;
+ * with `DYNAMODB_THREAD=1` in a worker thread (`dynamodb-worker.ts`), so its work
+ * (validation, expression parsing, the store, JSON) uses another core, at the price of
+ * two messages between threads per request (see docs/soak.md for when that pays).
  */
 export async function startEmbeddedDynamoDb(dataDir: string | undefined): Promise<EmbeddedDynamoDb> {
   if (dataDir) mkdirSync(dataDir, { recursive: true });
   const release = dataDir ? claimDataDir(dataDir) : () => {};
   try {
     const embedded =
-      process.env[DYNALITE_IN_PROCESS_VARIABLE] === '1'
-        ? await startInProcess(dataDir)
-        : await startInWorker(dataDir);
+      process.env[DYNAMODB_THREAD_VARIABLE] === '1'
+        ? await startInWorker(dataDir)
+        : await startInProcess(dataDir);
     return { handle: embedded.handle, close: () => embedded.close().finally(release) };
   } catch (error) {
     release();

@@ -109,6 +109,7 @@ export interface HandlerThreadsOptions {
 export class HandlerThreads {
   private readonly threads: HandlerThread[] = [];
   private nextInvocation = 0;
+  private nextStart = 0;
   private closed = false;
   private started = 0;
 
@@ -172,10 +173,13 @@ export class HandlerThreads {
       });
   }
 
+  /** The thread with the fewest running invocations; ties go round-robin. */
   private leastBusy(): HandlerThread | undefined {
-    if (this.closed) return undefined;
+    if (this.closed || this.threads.length === 0) return undefined;
+    const start = this.nextStart++ % this.threads.length;
     let best: HandlerThread | undefined;
-    for (const thread of this.threads) {
+    for (let i = 0; i < this.threads.length; i++) {
+      const thread = this.threads[(start + i) % this.threads.length] as HandlerThread;
       if (!best || thread.pending.size < best.pending.size) best = thread;
     }
     return best;

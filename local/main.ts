@@ -25,13 +25,15 @@ Options:
   --data-dir <dir>     where DynamoDB data persists (env DATA_DIR, default ${DEFAULT_DATA_DIR})
   --in-memory          keep nothing: data is gone when the runtime stops
   --quiet              no request logs
-  --handler-threads <n>  worker threads that run the handlers, like Lambda containers
-                       (env HANDLER_THREADS, default 0: on the runtime's own thread)
+  --handler-threads <n>
+                       worker threads that run the handlers, each like a Lambda container
+                       (env HANDLER_THREADS; default 0: on the runtime's own thread; see docs/soak.md)
   -h, --help           shows this help
 
 Environment:
   JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE   token verification (a development secret otherwise)
   DYNAMODB_ENDPOINT                      use DynamoDB Local / LocalStack / AWS instead of the embedded one
+  DYNAMODB_THREAD=1                      the embedded DynamoDB (dynalite) in a thread of its own
   IDLE_TIMEOUT_SECONDS                   default ${DEFAULT_IDLE_TIMEOUT_SECONDS}
   MAX_CONNECTION_SECONDS                 default ${DEFAULT_MAX_CONNECTION_SECONDS}
   BLOCKED_WORDS, BROADCAST_ALLOW_ALL, ... handler configuration, passed through

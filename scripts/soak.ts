@@ -1,11 +1,12 @@
 /**
  * `npm run soak -- --connections N --rate R --minutes M`: a load and soak run against the
- * local runtime. By default it spawns the runtime (`local/main.ts --in-memory --quiet`,
- * RATE_LIMIT_PER_MINUTE=0) as a child process so its memory can be sampled, opens N
- * connections as N users, sends R private messages per second between random pairs, then
- * drains and prints sent, acknowledged, stored, delivered, duplicates, lost, errors,
- * latency percentiles and the runtime's peak RSS. Exits 1 when anything was lost or
- * duplicated. Loopback only: the runtime it talks to is the one it started or `--url`.
+ * local runtime. By default it spawns the runtime (`local/main.ts --in-memory --quiet
+ * --handler-threads 2`, RATE_LIMIT_PER_MINUTE=0) as a child process so its memory and CPU
+ * time can be sampled, opens N connections as N users, sends R private messages per second
+ * between random pairs, then drains and prints sent, acknowledged, stored, delivered,
+ * duplicates, lost, errors, latency percentiles, the runtime's CPU time per message and
+ * its peak RSS. Exits 1 when anything was lost or duplicated. Loopback only: the runtime
+ * it talks to is the one it started or `--url`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -34,6 +35,7 @@ Options:
   --url <ws://…>       use a runtime that is already running (loopback only) instead of spawning one
   --http <http://…>    its HTTP / DynamoDB endpoint (default: derived from --url)
   --spawn              spawn a runtime (the default unless --url is given)
+  --handler-threads <n>  handler threads of a spawned runtime (default 2; 0 = handlers on its main thread)
   --seed <n>           seed for sender/recipient choice (default 1)
   --pid <pid>          with --url: the runtime's process id, for its CPU and memory figures
   --node-arg <arg>     extra node option for a spawned runtime, repeatable (e.g. --node-arg=--cpu-prof)
@@ -56,6 +58,7 @@ interface Options {
   spawn: boolean;
   seed: number;
   nodeArgs: string[];
+  handlerThreads: number;
   pid?: number;
 }
 
@@ -68,6 +71,14 @@ function positive(name: string, raw: string | undefined, fallback: number): numb
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!(value > 0)) fail(`--${name} must be a positive number; got "${raw}".`);
+  return value;
+}
+
+/** Two handler threads by default: with the runtime's main thread, they keep both cores of a small machine busy. */
+function handlerThreads(raw: string | undefined): number {
+  if (raw === undefined) return 2;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) fail(`--handler-threads must be a whole number; got "${raw}".`);
   return value;
 }
 
@@ -87,6 +98,7 @@ function parseOptions(): Options {
         seed: { type: 'string' },
         'node-arg': { type: 'string', multiple: true },
         pid: { type: 'string' },
+        'handler-threads': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -117,6 +129,7 @@ function parseOptions(): Options {
     spawn: values.spawn === true || url === undefined,
     seed: Math.floor(positive('seed', str('seed'), 1)),
     nodeArgs: (values['node-arg'] as string[] | undefined) ?? [],
+    handlerThreads: handlerThreads(str('handler-threads')),
     ...(str('pid') ? { pid: Math.floor(positive('pid', str('pid'), 1)) } : {}),
   };
 }
@@ -161,7 +174,7 @@ function cpuOf(pid: number): { totalMs: number; systemMs: number; mainThreadMs: 
   }
 }
 
-async function spawnRuntime(nodeArgs: readonly string[]): Promise<Runtime> {
+async function spawnRuntime(nodeArgs: readonly string[], threads: number): Promise<Runtime> {
   const root = fileURLToPath(new URL('..', import.meta.url));
   // node itself (not the tsx CLI, which forks): the pid is the runtime's, for /proc.
   const child = spawn(
@@ -177,6 +190,8 @@ async function spawnRuntime(nodeArgs: readonly string[]): Promise<Runtime> {
       '--port',
       '0',
       '--quiet',
+      // 0 is the runtime's default: not passed, so older runtimes can be measured the same way.
+      ...(threads > 0 ? ['--handler-threads', String(threads)] : []),
     ],
     {
       cwd: root,
@@ -212,7 +227,7 @@ function percentile(sorted: Float64Array, p: number): number {
 async function main(): Promise<void> {
   const options = parseOptions();
   const runtime: Runtime = options.spawn
-    ? await spawnRuntime(options.nodeArgs)
+    ? await spawnRuntime(options.nodeArgs, options.handlerThreads)
     : {
         wsUrl: options.url as string,
         httpUrl: options.http ?? (options.url as string).replace(/^ws/, 'http').replace(/\/$/, ''),
@@ -236,7 +251,7 @@ async function main(): Promise<void> {
   const totalToSend = Math.round(options.rate * options.minutes * 60);
   const secret = process.env.JWT_SECRET?.trim() || undefined;
   process.stdout.write(
-    `soak: ${N} connections, ${options.rate} msg/s for ${options.minutes} min (${totalToSend} messages) against ${runtime.wsUrl}${pid ? ` (runtime pid ${pid})` : ''}\n`,
+    `soak: ${N} connections, ${options.rate} msg/s for ${options.minutes} min (${totalToSend} messages) against ${runtime.wsUrl}${pid ? ` (runtime pid ${pid})` : ''}${runtime.child ? `, ${options.handlerThreads} handler thread(s)` : ''}\n`,
   );
 
   // Per message (index = sequence number): when sent, acknowledged, how often received.
