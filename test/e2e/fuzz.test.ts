@@ -117,8 +117,18 @@ const tooLong = fc.integer({ min: 4_001, max: 30_000 }).map((n) => str('y'.repea
 const loneSurrogate = fc.constantFrom(...LONE_SURROGATES).map((s) => str(`hi ${s}`));
 
 const invalidContent = fc.oneof(notAString, blank, tooLong, loneSurrogate);
+/** Whether JSON text is a number the server takes as a user id (a non-negative safe integer; `-0` is 0). */
+const isUserIdNumber = (text: string): boolean => {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+  } catch {
+    return false;
+  }
+};
+
 const invalidUserId = fc.oneof(
-  notAString.filter((v) => !/^\d+$/.test(v.text)),
+  notAString.filter((v) => !isUserIdNumber(v.text)),
   blank,
   fc.constantFrom('#x', '\u0001', 'a\u0000b', 'z'.repeat(129), ...LONE_SURROGATES).map(str),
   fc.constantFrom('-1', '1.5', '1e308', '9007199254740993').map(raw),
