@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeJwt } from 'jose';
-import { userIdSchema } from '../functions/core/commands.ts';
+import { userIdSchema } from '../functions/core/messaging/commands.ts';
 import { BodyTooLargeError, readBody, sendJson } from './http-util.ts';
 import { elapsed, type Logger } from './log.ts';
 import { DEFAULT_TOKEN_TTL_SECONDS, mintToken } from './tokens.ts';

@@ -17,11 +17,15 @@ import { parseArgs } from 'node:util';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
-import { ChatService } from '../functions/core/chat-service.ts';
-import { ConnectionRegistry } from '../functions/core/connections.ts';
-import { FanOutDispatcher, type FanOutInvoker, type FanOutJob } from '../functions/core/fan-out-dispatch.ts';
-import { runFanOutJob } from '../functions/core/fan-out-worker.ts';
-import type { ConnectionNotifier } from '../functions/core/ports.ts';
+import { ConnectionRegistry } from '../functions/core/connections/connections.ts';
+import {
+  FanOutDispatcher,
+  type FanOutInvoker,
+  type FanOutJob,
+} from '../functions/core/fan-out/fan-out-dispatch.ts';
+import { runFanOutJob } from '../functions/core/fan-out/fan-out-worker.ts';
+import { ChatService } from '../functions/core/messaging/chat-service.ts';
+import type { ConnectionNotifier } from '../functions/core/shared/ports.ts';
 import { DynamoConnectionStore } from '../functions/stores/connections.ts';
 import { DynamoGroupStore } from '../functions/stores/groups.ts';
 import { DynamoMessageStore } from '../functions/stores/messages.ts';

@@ -9,7 +9,7 @@
  *   a `sub` that is no user id): `Error('Unauthorized')`, which API Gateway answers with 401.
  * - any other failure (the key cannot be fetched, say): the error propagates, 500.
  * - a valid token: an Allow policy for this `$connect` method ARN only, and a `context` of
- *   `{ userId, roles (JSON), tokenExpiresAt }` (functions/core/auth.ts `authorizerContext`).
+ *   `{ userId, roles (JSON), tokenExpiresAt }` (functions/core/auth/auth.ts `authorizerContext`).
  *
  * API Gateway passes that context, with `principalId`, as `requestContext.authorizer` to
  * the integration of `$connect` and of every later message route and `$disconnect` of the
@@ -35,7 +35,7 @@ import {
   headerValue,
   originAllowed,
   tokenFromConnectRequest,
-} from '../core/auth.ts';
+} from '../core/auth/auth.ts';
 import { getServices } from '../runtime/container.ts';
 import { log, withLogContext } from '../runtime/logger.ts';
 import { countMetric, Metric } from '../runtime/metrics.ts';

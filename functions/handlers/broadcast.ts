@@ -1,4 +1,4 @@
-import { broadcastSchema, commandErrorCodes, parseCommand } from '../core/commands.ts';
+import { broadcastSchema, commandErrorCodes, parseCommand } from '../core/messaging/commands.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/dynamo.ts';

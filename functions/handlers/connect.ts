@@ -19,7 +19,7 @@ import {
   type ConnectRequest,
   identityFromAuthorizer,
   offeredSubprotocols,
-} from '../core/auth.ts';
+} from '../core/auth/auth.ts';
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log, withLogContext } from '../runtime/logger.ts';
 import { countMetric, Metric } from '../runtime/metrics.ts';

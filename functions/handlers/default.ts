@@ -1,6 +1,6 @@
 /** `$default`: frames whose `cmd` names no route, and frames that are not JSON at all. */
-import { failure, readRequestId } from '../core/envelope.ts';
-import { ErrorCode } from '../core/errors.ts';
+import { failure, readRequestId } from '../core/shared/envelope.ts';
+import { ErrorCode } from '../core/shared/errors.ts';
 import { parseFrame, reply, type WebSocketHandler } from '../runtime/websocket.ts';
 
 export const handler: WebSocketHandler = async (event) => {

@@ -1,5 +1,5 @@
-import { parseCommand } from '../core/commands.ts';
-import { deleteMessageErrorCodes, deleteMessageSchema, recallMessage } from '../core/recall.ts';
+import { parseCommand } from '../core/messaging/commands.ts';
+import { deleteMessageErrorCodes, deleteMessageSchema, recallMessage } from '../core/messaging/recall.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/dynamo.ts';

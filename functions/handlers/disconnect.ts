@@ -6,8 +6,8 @@
  * presence entry is cleaned either way.
  */
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { identityFromAuthorizer } from '../core/auth.ts';
-import type { ConnectionRegistry } from '../core/connections.ts';
+import { identityFromAuthorizer } from '../core/auth/auth.ts';
+import type { ConnectionRegistry } from '../core/connections/connections.ts';
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
 import { authorizerOf, type WebSocketResult } from '../runtime/websocket.ts';

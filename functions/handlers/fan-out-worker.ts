@@ -2,12 +2,12 @@
  * The fan-out worker: invoked asynchronously (`InvocationType: Event`) by the handlers
  * that dispatch a large fan-out, and by itself to continue a job. It posts one job's
  * recipients (a chunk, or a broadcast shard it reads itself) at the job's rate; see
- * functions/core/fan-out-worker.ts for the failure rules. Lambda does not retry it
+ * functions/core/fan-out/fan-out-worker.ts for the failure rules. Lambda does not retry it
  * (`retryAttempts: 0`): a job that fails goes to the on-failure destination queue.
  */
 import type { Context } from 'aws-lambda';
-import type { FanOutJob } from '../core/fan-out-dispatch.ts';
-import { type FanOutJobReport, isFanOutJob, runFanOutJob } from '../core/fan-out-worker.ts';
+import type { FanOutJob } from '../core/fan-out/fan-out-dispatch.ts';
+import { type FanOutJobReport, isFanOutJob, runFanOutJob } from '../core/fan-out/fan-out-worker.ts';
 import { getServices } from '../runtime/container.ts';
 import { log, withLogContext } from '../runtime/logger.ts';
 import '../runtime/wiring/dynamo.ts';

@@ -2,7 +2,7 @@
  * `history`: a page of a private, group or room conversation, newest first, with the rules
  * of `GET /api/ws/messages`, trimmed to fit a WebSocket message (128 KB).
  */
-import { HISTORY_FRAME_BUDGET_BYTES, parseHistoryCommand, readHistory } from '../core/history.ts';
+import { HISTORY_FRAME_BUDGET_BYTES, parseHistoryCommand, readHistory } from '../core/messaging/history.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/dynamo.ts';
 

@@ -8,17 +8,17 @@
  * refusals (rate limit, blocked content) and, through the shared delivery, fan-outs.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { AuthError, bearerToken, headerValue, type Identity, isAdmin } from '../core/auth.ts';
+import { AuthError, bearerToken, headerValue, type Identity, isAdmin } from '../core/auth/auth.ts';
 import {
   broadcastSchema,
   commandErrorCodes,
   parseCommand,
   sendMessageSchema,
   userIdSchema,
-} from '../core/commands.ts';
-import { type Envelope, failure, success } from '../core/envelope.ts';
-import { ChatError, ErrorCode, httpStatusFor } from '../core/errors.ts';
-import { readHistory } from '../core/history.ts';
+} from '../core/messaging/commands.ts';
+import { readHistory } from '../core/messaging/history.ts';
+import { type Envelope, failure, success } from '../core/shared/envelope.ts';
+import { ChatError, ErrorCode, httpStatusFor } from '../core/shared/errors.ts';
 import { notifyRoute } from '../http/notify.ts';
 import { unreadRoute } from '../http/unread.ts';
 import { callbackUrlFor, getServices, type Services } from '../runtime/container.ts';

@@ -1,5 +1,5 @@
 /** `join_room`: adds this connection to a room. */
-import { parseRoomTarget } from '../core/rooms.ts';
+import { parseRoomTarget } from '../core/rooms/rooms.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/dynamo.ts';

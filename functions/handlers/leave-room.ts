@@ -1,5 +1,5 @@
 /** `leave_room`: removes this connection from a room (also when it was not in it). */
-import { parseRoomTarget } from '../core/rooms.ts';
+import { parseRoomTarget } from '../core/rooms/rooms.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/dynamo.ts';

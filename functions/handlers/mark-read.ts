@@ -1,5 +1,5 @@
 /** `mark_read`: moves the reader's position forward and tells the other participants and devices. */
-import { parseMarkRead } from '../core/read-receipts.ts';
+import { parseMarkRead } from '../core/receipts/read-receipts.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/dynamo.ts';

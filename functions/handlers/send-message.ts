@@ -1,4 +1,4 @@
-import { commandErrorCodes, parseCommand, sendMessageSchema } from '../core/commands.ts';
+import { commandErrorCodes, parseCommand, sendMessageSchema } from '../core/messaging/commands.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { recordMessage } from '../runtime/metrics.ts';
 import { messageRoute } from '../runtime/websocket.ts';

@@ -1,5 +1,5 @@
 /** `send_room_message`: the sending connection must be in the room; stored, then fanned out. */
-import { parseRoomMessage } from '../core/rooms.ts';
+import { parseRoomMessage } from '../core/rooms/rooms.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { recordMessage } from '../runtime/metrics.ts';
 import { messageRoute } from '../runtime/websocket.ts';

@@ -1,5 +1,5 @@
-import { parseCommand } from '../core/commands.ts';
-import { syncErrorCodes, syncMessages, syncSchema } from '../core/sync.ts';
+import { parseCommand } from '../core/messaging/commands.ts';
+import { syncErrorCodes, syncMessages, syncSchema } from '../core/messaging/sync.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/dynamo.ts';
 

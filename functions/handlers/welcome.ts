@@ -3,9 +3,9 @@
  * has returned, so wait for it with GetConnection (410 until then), then post the
  * welcome frame, retrying a 410 briefly in case of a race.
  */
-import { delay } from '../core/concurrency.ts';
-import { success } from '../core/envelope.ts';
-import { DeliveryError } from '../core/ports.ts';
+import { delay } from '../core/shared/concurrency.ts';
+import { success } from '../core/shared/envelope.ts';
+import { DeliveryError } from '../core/shared/ports.ts';
 import { getServices } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
 import type { ManagementApiNotifier } from '../runtime/management-api.ts';

@@ -1,8 +1,8 @@
 /** `POST /api/ws/notify {user_ids, type, data}`: system notifications from trusted backends (admin token). */
-import { isAdmin } from '../core/auth.ts';
-import { parseCommand } from '../core/commands.ts';
-import { ChatError, ErrorCode } from '../core/errors.ts';
-import { notifyErrorCodes, notifySchema, sendSystemNotification } from '../core/notify.ts';
+import { isAdmin } from '../core/auth/auth.ts';
+import { parseCommand } from '../core/messaging/commands.ts';
+import { notifyErrorCodes, notifySchema, sendSystemNotification } from '../core/messaging/notify.ts';
+import { ChatError, ErrorCode } from '../core/shared/errors.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import type { HttpRoute } from '../runtime/http-route.ts';
 

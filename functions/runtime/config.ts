@@ -4,13 +4,13 @@
  * handlers never ask where they run.
  */
 import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
+import { SESSION_MODES, type SessionMode } from '../core/connections/sessions.ts';
 import {
   type ContentFilterConfig,
   MODERATION_FAIL_MODES,
   type ModerationFailMode,
   parseWordList,
-} from '../core/content-filter.ts';
-import { SESSION_MODES, type SessionMode } from '../core/sessions.ts';
+} from '../core/filter/content-filter.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

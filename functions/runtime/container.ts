@@ -16,13 +16,14 @@
  * Accessing a member no imported wiring provides throws a ConfigError naming the module
  * to import; test/unit/wiring.test.ts checks each handler against lib/function-specs.ts.
  */
-import type { ChatService } from '../core/chat-service.ts';
-import type { ConnectionRegistry } from '../core/connections.ts';
-import type { DeliveryDependencies } from '../core/delivery.ts';
-import type { FanOutWorkerDependencies } from '../core/fan-out-worker.ts';
-import type { ReadReceipts, UnreadCounter } from '../core/read-receipts.ts';
-import type { RoomService } from '../core/rooms.ts';
-import type { SingleSession } from '../core/sessions.ts';
+
+import type { ConnectionRegistry } from '../core/connections/connections.ts';
+import type { SingleSession } from '../core/connections/sessions.ts';
+import type { DeliveryDependencies } from '../core/fan-out/delivery.ts';
+import type { FanOutWorkerDependencies } from '../core/fan-out/fan-out-worker.ts';
+import type { ChatService } from '../core/messaging/chat-service.ts';
+import type { ReadReceipts, UnreadCounter } from '../core/receipts/read-receipts.ts';
+import type { RoomService } from '../core/rooms/rooms.ts';
 import type { DynamoConversationIndex } from '../stores/conversations.ts';
 import type { DynamoGroupStore } from '../stores/groups.ts';
 import type { DynamoMessageStore } from '../stores/messages.ts';

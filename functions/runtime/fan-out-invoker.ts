@@ -6,7 +6,7 @@
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import type { FanOutInvoker, FanOutJob } from '../core/fan-out-dispatch.ts';
+import type { FanOutInvoker, FanOutJob } from '../core/fan-out/fan-out-dispatch.ts';
 
 const clients = new Map<string, LambdaClient>();
 

@@ -1,6 +1,6 @@
 /** The shape of an HTTP API route: what it receives and returns (data for the success envelope). */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { Identity } from '../core/auth.ts';
+import type { Identity } from '../core/auth/auth.ts';
 import type { Services } from './container.ts';
 
 export interface HttpRequest {

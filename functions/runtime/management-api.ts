@@ -8,8 +8,8 @@ import {
   GoneException,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../core/ports.ts';
-import type { ConnectionCloser } from '../core/sessions.ts';
+import type { ConnectionCloser } from '../core/connections/sessions.ts';
+import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../core/shared/ports.ts';
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;

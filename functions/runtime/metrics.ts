@@ -8,8 +8,9 @@
  * `METRICS_FORMAT`: `emf` (default), `text` (one compact `METRIC name=value …` line, what
  * the local runtime sets) or `off`.
  */
-import { ErrorCode, type ErrorCodeValue } from '../core/errors.ts';
-import type { FanOutResult } from '../core/fan-out.ts';
+
+import type { FanOutResult } from '../core/fan-out/fan-out.ts';
+import { ErrorCode, type ErrorCodeValue } from '../core/shared/errors.ts';
 import { logContext, writeLine } from './logger.ts';
 
 export const DEFAULT_METRICS_NAMESPACE = 'ChatBackend';

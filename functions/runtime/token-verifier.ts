@@ -3,7 +3,7 @@
  * of the shared container so other bundles do not carry the Secrets Manager client.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { type Identity, jwksKey, secretKey, type VerificationKey, verifyToken } from '../core/auth.ts';
+import { type Identity, jwksKey, secretKey, type VerificationKey, verifyToken } from '../core/auth/auth.ts';
 import { type ChatConfig, ConfigError } from './config.ts';
 import { getServices } from './container.ts';
 

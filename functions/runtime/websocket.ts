@@ -6,10 +6,10 @@
  * routes), so a handler never throws to API Gateway.
  */
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { identityFromAuthorizer, tokenExpired } from '../core/auth.ts';
-import type { Sender } from '../core/chat-service.ts';
-import { failure, type RequestId, readRequestId, success } from '../core/envelope.ts';
-import { ChatError, ErrorCode } from '../core/errors.ts';
+import { identityFromAuthorizer, tokenExpired } from '../core/auth/auth.ts';
+import type { Sender } from '../core/messaging/chat-service.ts';
+import { failure, type RequestId, readRequestId, success } from '../core/shared/envelope.ts';
+import { ChatError, ErrorCode } from '../core/shared/errors.ts';
 import { callbackUrlFor, getServices, type Services } from './container.ts';
 import { addLogContext, log, withLogContext } from './logger.ts';
 import { countMetric, Metric, recordRefusal } from './metrics.ts';
@@ -68,7 +68,7 @@ export function authorizerOf(event: Pick<APIGatewayProxyWebsocketEventV2, 'reque
 }
 
 /**
- * The sender, from the context the `$connect` authorizer returned (functions/core/auth.ts
+ * The sender, from the context the `$connect` authorizer returned (functions/core/auth/auth.ts
  * `authorizerContext`): API Gateway passes it, as `requestContext.authorizer`, to every
  * route of the connection, so no DynamoDB read is needed. No or a malformed context
  * (an API without the authorizer, a tampered event) is 1401: the body is never trusted.

@@ -6,7 +6,7 @@ import {
   PutCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { ConnectionRecord, ConnectionStore } from '../core/ports.ts';
+import type { ConnectionRecord, ConnectionStore } from '../core/shared/ports.ts';
 import { epochSeconds } from './time.ts';
 
 /** Rows store `rooms` as a string set; the record exposes a plain array. */

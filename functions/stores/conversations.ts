@@ -5,8 +5,8 @@
  * members and the full list of a user's groups that `sync` reads; none is a Scan.
  */
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { ConversationIndex, UnreadCount, UnreadQuery } from '../core/conversations.ts';
-import type { StoredMessage } from '../core/ports.ts';
+import type { ConversationIndex, UnreadCount, UnreadQuery } from '../core/receipts/conversations.ts';
+import type { StoredMessage } from '../core/shared/ports.ts';
 import { type Item, queryAll } from './dynamo.ts';
 import { MEMBER_PREFIX } from './groups.ts';
 import { messageFromItem } from './messages.ts';

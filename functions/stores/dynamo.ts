@@ -5,7 +5,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
-import { delay } from '../core/concurrency.ts';
+import { delay } from '../core/shared/concurrency.ts';
 
 export type Item = Record<string, unknown>;
 

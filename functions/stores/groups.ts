@@ -1,5 +1,5 @@
 import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { Group, GroupStore } from '../core/ports.ts';
+import type { Group, GroupStore } from '../core/shared/ports.ts';
 import { batchWriteAll, queryAll } from './dynamo.ts';
 
 const META = 'meta';

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { GuardStore, StoredMessage } from '../core/ports.ts';
+import type { GuardStore, StoredMessage } from '../core/shared/ports.ts';
 
 /**
  * The `guards` table: one item per key (`guardKey`), each with an `expiresAt` TTL.

@@ -8,7 +8,7 @@ import type {
   MessageSyncStore,
   RecallRequest,
   StoredMessage,
-} from '../core/ports.ts';
+} from '../core/shared/ports.ts';
 import { epochSeconds } from './time.ts';
 
 /**

@@ -15,8 +15,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { PRESENCE_SHARDS } from '../../lib/table-definitions.ts';
-import { isValidUserId } from '../core/ids.ts';
-import type { OnlineCounts, PresenceStore, UserConnections } from '../core/ports.ts';
+import { isValidUserId } from '../core/shared/ids.ts';
+import type { OnlineCounts, PresenceStore, UserConnections } from '../core/shared/ports.ts';
 import { backoff } from './dynamo.ts';
 import { epochSeconds } from './time.ts';
 

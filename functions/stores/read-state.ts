@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ReadAdvance, ReadStateStore } from '../core/conversations.ts';
+import type { ReadAdvance, ReadStateStore } from '../core/receipts/conversations.ts';
 import { queryAll } from './dynamo.ts';
 
 /**

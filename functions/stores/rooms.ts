@@ -1,5 +1,5 @@
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { RoomMember, RoomStore } from '../core/ports.ts';
+import type { RoomMember, RoomStore } from '../core/shared/ports.ts';
 import { batchWriteAll, queryAll, queryPages } from './dynamo.ts';
 import { epochSeconds } from './time.ts';
 

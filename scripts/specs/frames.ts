@@ -1,7 +1,7 @@
 /**
  * Hand-written JSON Schemas for what the zod schemas do not cover: the outbound frames
  * (replies and pushes, TypeScript interfaces in functions/core), the `history` command
- * (validated by hand in functions/core/history.ts) and the HTTP query parameters.
+ * (validated by hand in functions/core/messaging/history.ts) and the HTTP query parameters.
  * Keep them faithful to docs/protocol.md and the interfaces; test/unit/specs.test.ts
  * validates real frames from the local runtime against them.
  */

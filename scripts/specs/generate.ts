@@ -12,12 +12,12 @@ import {
   createGroupSchema,
   sendGroupMessageSchema,
   sendMessageSchema,
-} from '../../functions/core/commands.ts';
-import { notifySchema } from '../../functions/core/notify.ts';
-import { markReadSchema } from '../../functions/core/read-receipts.ts';
-import { deleteMessageSchema } from '../../functions/core/recall.ts';
-import { roomMessageSchema, roomTargetSchema } from '../../functions/core/rooms.ts';
-import { syncSchema } from '../../functions/core/sync.ts';
+} from '../../functions/core/messaging/commands.ts';
+import { notifySchema } from '../../functions/core/messaging/notify.ts';
+import { deleteMessageSchema } from '../../functions/core/messaging/recall.ts';
+import { syncSchema } from '../../functions/core/messaging/sync.ts';
+import { markReadSchema } from '../../functions/core/receipts/read-receipts.ts';
+import { roomMessageSchema, roomTargetSchema } from '../../functions/core/rooms/rooms.ts';
 import { httpRoutes, webSocketRoutes } from '../../lib/function-specs.ts';
 import {
   envelope,

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { ConnectionRecord } from '../../functions/core/ports.ts';
+import type { ConnectionRecord } from '../../functions/core/shared/ports.ts';
 import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';

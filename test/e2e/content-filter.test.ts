@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { SHIPPED_BLOCKED_WORDS } from '../../functions/core/blocked-words.ts';
+import { SHIPPED_BLOCKED_WORDS } from '../../functions/core/filter/blocked-words.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertErrorReply,

@@ -253,7 +253,7 @@ describe('POST /api/ws/send-message', () => {
       1001,
       'message_type 9',
     );
-    // 1002 maps to 413 Payload Too Large (functions/core/errors.ts httpStatusFor).
+    // 1002 maps to 413 Payload Too Large (functions/core/shared/errors.ts httpStatusFor).
     assertApiError(
       await postApi(runtime, '/api/ws/send-message', { ...message, content: 'x'.repeat(4001) }, token),
       413,

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { SyncReply } from '../../functions/core/sync.ts';
+import type { SyncReply } from '../../functions/core/messaging/sync.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertErrorReply,

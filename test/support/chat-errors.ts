@@ -1,6 +1,6 @@
 /** The protocol code of the ChatError a call fails with. */
 import assert from 'node:assert/strict';
-import { ChatError } from '../../functions/core/errors.ts';
+import { ChatError } from '../../functions/core/shared/errors.ts';
 
 /** The code of the ChatError `run` throws; fails the test when it throws nothing or something else. */
 export function codeOfSync(run: () => unknown): number {

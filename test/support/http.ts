@@ -82,9 +82,9 @@ export async function onlineCount(runtime: LocalRuntime): Promise<OnlineCount> {
   return body.data;
 }
 
-import type { HistoryMessage, HistoryPage } from '../../functions/core/history.ts';
+import type { HistoryMessage, HistoryPage } from '../../functions/core/messaging/history.ts';
 
-export type { HistoryMessage, HistoryPage } from '../../functions/core/history.ts';
+export type { HistoryMessage, HistoryPage } from '../../functions/core/messaging/history.ts';
 
 /** One page of `GET /api/ws/messages`; `query` holds the other parameters (limit, cursor, before). */
 export function readHistory(

@@ -1,5 +1,9 @@
 /** A ConnectionNotifier that records what is posted, in place of the Management API. */
-import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../../functions/core/ports.ts';
+import {
+  type ConnectionNotifier,
+  DeliveryError,
+  type DeliveryFailure,
+} from '../../functions/core/shared/ports.ts';
 
 /** A posted frame, parsed: the envelope of a push. */
 export interface PostedFrame {

@@ -2,10 +2,13 @@
  * The product's DynamoDB stores on an in-memory dynalite (see dynamo.ts), registries over
  * them, and the identities, connections, groups and messages tests set up with them.
  */
-import type { Identity } from '../../functions/core/auth.ts';
-import { ConnectionRegistry, type ConnectionRegistryDependencies } from '../../functions/core/connections.ts';
-import { newMessageId, privateRoomId } from '../../functions/core/ids.ts';
-import type { GroupStore, StoredMessage } from '../../functions/core/ports.ts';
+import type { Identity } from '../../functions/core/auth/auth.ts';
+import {
+  ConnectionRegistry,
+  type ConnectionRegistryDependencies,
+} from '../../functions/core/connections/connections.ts';
+import { newMessageId, privateRoomId } from '../../functions/core/shared/ids.ts';
+import type { GroupStore, StoredMessage } from '../../functions/core/shared/ports.ts';
 import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import { DynamoConversationIndex } from '../../functions/stores/conversations.ts';
 import { DynamoGroupStore } from '../../functions/stores/groups.ts';

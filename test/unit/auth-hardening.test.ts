@@ -17,7 +17,7 @@ import {
   secretKey,
   tokenExpired,
   verifyToken,
-} from '../../functions/core/auth.ts';
+} from '../../functions/core/auth/auth.ts';
 import { loadConfig } from '../../functions/runtime/config.ts';
 import { type Services, setServices } from '../../functions/runtime/container.ts';
 import { messageRoute, TOKEN_EXPIRED_MESSAGE } from '../../functions/runtime/websocket.ts';

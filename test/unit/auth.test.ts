@@ -8,7 +8,7 @@ import {
   secretKey,
   tokenFromConnectRequest,
   verifyToken,
-} from '../../functions/core/auth.ts';
+} from '../../functions/core/auth/auth.ts';
 
 const SECRET = 'unit-test-secret-0123456789abcdef';
 const key = secretKey(SECRET);

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { APIGatewayAuthorizerResult, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { identityFromAuthorizer } from '../../functions/core/auth.ts';
+import { identityFromAuthorizer } from '../../functions/core/auth/auth.ts';
 import { handler, UNAUTHORIZED, type WebSocketAuthorizerEvent } from '../../functions/handlers/authorizer.ts';
 import { loadConfig } from '../../functions/runtime/config.ts';
 import { type Services, setServices } from '../../functions/runtime/container.ts';

@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ChatService } from '../../functions/core/chat-service.ts';
-import type { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { readHistory } from '../../functions/core/history.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections/connections.ts';
+import { ChatService } from '../../functions/core/messaging/chat-service.ts';
+import { readHistory } from '../../functions/core/messaging/history.ts';
 import type { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
 import type { DynamoMessageStore } from '../../functions/stores/messages.ts';

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type * as Client from '../../client/src/types.ts';
-import type * as Service from '../../functions/core/chat-service.ts';
-import type * as History from '../../functions/core/history.ts';
-import type * as Notify from '../../functions/core/notify.ts';
-import type * as Receipts from '../../functions/core/read-receipts.ts';
-import type * as Recall from '../../functions/core/recall.ts';
-import type * as Rooms from '../../functions/core/rooms.ts';
-import type * as Sync from '../../functions/core/sync.ts';
+import type * as Service from '../../functions/core/messaging/chat-service.ts';
+import type * as History from '../../functions/core/messaging/history.ts';
+import type * as Notify from '../../functions/core/messaging/notify.ts';
+import type * as Recall from '../../functions/core/messaging/recall.ts';
+import type * as Sync from '../../functions/core/messaging/sync.ts';
+import type * as Receipts from '../../functions/core/receipts/read-receipts.ts';
+import type * as Rooms from '../../functions/core/rooms/rooms.ts';
 
 // ------------------------------------------------------------------ compile time
 

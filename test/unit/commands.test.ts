@@ -7,7 +7,7 @@ import {
   parseCommand,
   sendGroupMessageSchema,
   sendMessageSchema,
-} from '../../functions/core/commands.ts';
+} from '../../functions/core/messaging/commands.ts';
 import { codeOfSync as codeOf } from '../support/chat-errors.ts';
 
 const sendMessage = (data: unknown) => parseCommand(sendMessageSchema, data, commandErrorCodes.sendMessage);

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
-import { authorizerContext } from '../../functions/core/auth.ts';
+import { authorizerContext } from '../../functions/core/auth/auth.ts';
 import { handler } from '../../functions/handlers/connect.ts';
 import { loadConfig } from '../../functions/runtime/config.ts';
 import { type Services, setServices } from '../../functions/runtime/container.ts';

@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { SHIPPED_BLOCKED_WORDS } from '../../functions/core/blocked-words.ts';
+import { SHIPPED_BLOCKED_WORDS } from '../../functions/core/filter/blocked-words.ts';
 import {
   AhoCorasick,
   buildContentFilter,
@@ -14,7 +14,7 @@ import {
   normalizeText,
   parseWordList,
   WordListFilter,
-} from '../../functions/core/content-filter.ts';
+} from '../../functions/core/filter/content-filter.ts';
 import { ConfigError, loadConfig } from '../../functions/runtime/config.ts';
 import { tableDefinitions } from '../../lib/table-definitions.ts';
 

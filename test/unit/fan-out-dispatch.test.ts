@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { deliver } from '../../functions/core/delivery.ts';
-import type { Recipient } from '../../functions/core/fan-out.ts';
+import { deliver } from '../../functions/core/fan-out/delivery.ts';
+import type { Recipient } from '../../functions/core/fan-out/fan-out.ts';
 import {
   type ChunkJob,
   FanOutDispatcher,
@@ -19,8 +19,8 @@ import {
   planChunks,
   type ShardJob,
   splitRecipients,
-} from '../../functions/core/fan-out-dispatch.ts';
-import { isFanOutJob } from '../../functions/core/fan-out-worker.ts';
+} from '../../functions/core/fan-out/fan-out-dispatch.ts';
+import { isFanOutJob } from '../../functions/core/fan-out/fan-out-worker.ts';
 import { RecordingNotifier } from '../support/recording-notifier.ts';
 
 const recipientsOf = (count: number, prefix = 'c'): Recipient[] =>

@@ -8,24 +8,24 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { ChatService } from '../../functions/core/chat-service.ts';
-import type { ConnectionRegistry } from '../../functions/core/connections.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections/connections.ts';
 import {
   type ChunkJob,
   FanOutDispatcher,
   type FanOutInvoker,
   type FanOutJob,
   type ShardJob,
-} from '../../functions/core/fan-out-dispatch.ts';
+} from '../../functions/core/fan-out/fan-out-dispatch.ts';
 import {
   type FanOutJobReport,
   type FanOutWorkerDependencies,
   isFanOutJob,
   Pacer,
   runFanOutJob,
-} from '../../functions/core/fan-out-worker.ts';
-import type { UserConnections } from '../../functions/core/ports.ts';
-import { RoomService } from '../../functions/core/rooms.ts';
+} from '../../functions/core/fan-out/fan-out-worker.ts';
+import { ChatService } from '../../functions/core/messaging/chat-service.ts';
+import { RoomService } from '../../functions/core/rooms/rooms.ts';
+import type { UserConnections } from '../../functions/core/shared/ports.ts';
 import { DynamoGuardStore } from '../../functions/stores/guards.ts';
 import { shardOf } from '../../functions/stores/presence.ts';
 import { RecordingNotifier } from '../support/recording-notifier.ts';

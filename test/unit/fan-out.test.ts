@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fanOut, type Recipient } from '../../functions/core/fan-out.ts';
-import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../../functions/core/ports.ts';
+import { fanOut, type Recipient } from '../../functions/core/fan-out/fan-out.ts';
+import {
+  type ConnectionNotifier,
+  DeliveryError,
+  type DeliveryFailure,
+} from '../../functions/core/shared/ports.ts';
 
 /** A notifier that answers each connection from a script of outcomes and records what it saw. */
 class ScriptedNotifier implements ConnectionNotifier {

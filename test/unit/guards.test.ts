@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ChatService } from '../../functions/core/chat-service.ts';
-import type { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { ChatError } from '../../functions/core/errors.ts';
-import { dedupeKey, MessageGuards } from '../../functions/core/guards.ts';
-import { newMessageId, privateRoomId } from '../../functions/core/ids.ts';
-import { RoomService } from '../../functions/core/rooms.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections/connections.ts';
+import { dedupeKey, MessageGuards } from '../../functions/core/guards/guards.ts';
+import { ChatService } from '../../functions/core/messaging/chat-service.ts';
+import { RoomService } from '../../functions/core/rooms/rooms.ts';
+import { ChatError } from '../../functions/core/shared/errors.ts';
+import { newMessageId, privateRoomId } from '../../functions/core/shared/ids.ts';
 import { DynamoGuardStore } from '../../functions/stores/guards.ts';
 import { codeOf } from '../support/chat-errors.ts';
 import { RecordingNotifier } from '../support/recording-notifier.ts';

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { Sender } from '../../functions/core/chat-service.ts';
-import { ChatError, ErrorCode } from '../../functions/core/errors.ts';
+import type { Sender } from '../../functions/core/messaging/chat-service.ts';
+import { ChatError, ErrorCode } from '../../functions/core/shared/errors.ts';
 import { handler } from '../../functions/handlers/http-api.ts';
 import { type Services, setServices } from '../../functions/runtime/container.ts';
 import { log, setLogWriter } from '../../functions/runtime/logger.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isPrivateRoomParticipant, newMessageId, privateRoomId } from '../../functions/core/ids.ts';
+import { isPrivateRoomParticipant, newMessageId, privateRoomId } from '../../functions/core/shared/ids.ts';
 
 describe('private room ids', () => {
   it('put the smaller id first in string order', () => {

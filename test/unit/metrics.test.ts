@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { deliver } from '../../functions/core/delivery.ts';
-import { ChatError, ErrorCode } from '../../functions/core/errors.ts';
-import { DeliveryError } from '../../functions/core/ports.ts';
+import { deliver } from '../../functions/core/fan-out/delivery.ts';
+import { ChatError, ErrorCode } from '../../functions/core/shared/errors.ts';
+import { DeliveryError } from '../../functions/core/shared/ports.ts';
 import { type Services, setServices } from '../../functions/runtime/container.ts';
 import { log, setLogWriter } from '../../functions/runtime/logger.ts';
 import {

@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { PresenceNotifier } from '../../functions/core/presence-notifier.ts';
-import { type ConnectionCloser, SingleSession } from '../../functions/core/sessions.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections/connections.ts';
+import { type ConnectionCloser, SingleSession } from '../../functions/core/connections/sessions.ts';
+import { PresenceNotifier } from '../../functions/core/presence/presence-notifier.ts';
 import type { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
 import type { DynamoMessageStore } from '../../functions/stores/messages.ts';

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
-import type { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { UNREAD_CAP } from '../../functions/core/conversations.ts';
-import { ChatError } from '../../functions/core/errors.ts';
-import { newMessageId, privateRoomId } from '../../functions/core/ids.ts';
-import type { StoredMessage } from '../../functions/core/ports.ts';
-import { parseMarkRead, ReadReceipts, UnreadCounter } from '../../functions/core/read-receipts.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections/connections.ts';
+import { UNREAD_CAP } from '../../functions/core/receipts/conversations.ts';
+import { parseMarkRead, ReadReceipts, UnreadCounter } from '../../functions/core/receipts/read-receipts.ts';
+import { ChatError } from '../../functions/core/shared/errors.ts';
+import { newMessageId, privateRoomId } from '../../functions/core/shared/ids.ts';
+import type { StoredMessage } from '../../functions/core/shared/ports.ts';
 import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
 import type { DynamoMessageStore } from '../../functions/stores/messages.ts';
 import type { DynamoPresenceStore } from '../../functions/stores/presence.ts';

@@ -5,25 +5,25 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ChatService } from '../../functions/core/chat-service.ts';
-import { parseCommand } from '../../functions/core/commands.ts';
-import type { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { readHistory } from '../../functions/core/history.ts';
-import { newMessageId } from '../../functions/core/ids.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections/connections.ts';
+import { ChatService } from '../../functions/core/messaging/chat-service.ts';
+import { parseCommand } from '../../functions/core/messaging/commands.ts';
+import { readHistory } from '../../functions/core/messaging/history.ts';
 import {
   NOTIFY_MAX_DATA_BYTES,
   type NotifyDependencies,
   notifyErrorCodes,
   notifySchema,
   sendSystemNotification,
-} from '../../functions/core/notify.ts';
+} from '../../functions/core/messaging/notify.ts';
 import {
   deleteMessageErrorCodes,
   deleteMessageSchema,
   type RecallDependencies,
   recallMessage,
-} from '../../functions/core/recall.ts';
-import { syncErrorCodes, syncMessages, syncSchema } from '../../functions/core/sync.ts';
+} from '../../functions/core/messaging/recall.ts';
+import { syncErrorCodes, syncMessages, syncSchema } from '../../functions/core/messaging/sync.ts';
+import { newMessageId } from '../../functions/core/shared/ids.ts';
 import type { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import type { DynamoConversationIndex } from '../../functions/stores/conversations.ts';
 import type { DynamoGroupStore } from '../../functions/stores/groups.ts';

@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { authorizerContext } from '../../functions/core/auth.ts';
+import { authorizerContext } from '../../functions/core/auth/auth.ts';
 import { handler as broadcast } from '../../functions/handlers/broadcast.ts';
 import { handler as sendGroupMessage } from '../../functions/handlers/send-group-message.ts';
 import { handler as sendMessage } from '../../functions/handlers/send-message.ts';

@@ -4,11 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ConnectionRegistry } from '../../functions/core/connections.ts';
-import { type HistoryPage, parseHistoryCommand, readHistory } from '../../functions/core/history.ts';
-import { newMessageId } from '../../functions/core/ids.ts';
-import type { StoredMessage } from '../../functions/core/ports.ts';
-import { parseRoomMessage, parseRoomTarget, RoomService } from '../../functions/core/rooms.ts';
+import type { ConnectionRegistry } from '../../functions/core/connections/connections.ts';
+import {
+  type HistoryPage,
+  parseHistoryCommand,
+  readHistory,
+} from '../../functions/core/messaging/history.ts';
+import { parseRoomMessage, parseRoomTarget, RoomService } from '../../functions/core/rooms/rooms.ts';
+import { newMessageId } from '../../functions/core/shared/ids.ts';
+import type { StoredMessage } from '../../functions/core/shared/ports.ts';
 import type { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
 import type { DynamoMessageStore } from '../../functions/stores/messages.ts';

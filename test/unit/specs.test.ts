@@ -18,11 +18,11 @@ import {
   USER_ID_PATTERN,
   userIdSchema,
   WELL_FORMED_PATTERN,
-} from '../../functions/core/commands.ts';
-import { GROUP_ID } from '../../functions/core/ids.ts';
-import { NOTIFY_MAX_TYPE_LENGTH, notifySchema } from '../../functions/core/notify.ts';
-import { deleteMessageSchema } from '../../functions/core/recall.ts';
-import { ROOM_ID_PATTERN, roomTargetSchema } from '../../functions/core/rooms.ts';
+} from '../../functions/core/messaging/commands.ts';
+import { NOTIFY_MAX_TYPE_LENGTH, notifySchema } from '../../functions/core/messaging/notify.ts';
+import { deleteMessageSchema } from '../../functions/core/messaging/recall.ts';
+import { ROOM_ID_PATTERN, roomTargetSchema } from '../../functions/core/rooms/rooms.ts';
+import { GROUP_ID } from '../../functions/core/shared/ids.ts';
 import { httpRoutes } from '../../lib/function-specs.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type JsonSchema, pushes, replies } from '../../scripts/specs/frames.ts';

@@ -5,10 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { parseCommand } from '../../functions/core/commands.ts';
-import { ChatError } from '../../functions/core/errors.ts';
-import { newMessageId, privateRoomId } from '../../functions/core/ids.ts';
-import type { StoredMessage } from '../../functions/core/ports.ts';
+import { parseCommand } from '../../functions/core/messaging/commands.ts';
 import {
   MAX_FRAME_BYTES,
   type SyncInput,
@@ -18,7 +15,10 @@ import {
   syncFrameBytes,
   syncMessages,
   syncSchema,
-} from '../../functions/core/sync.ts';
+} from '../../functions/core/messaging/sync.ts';
+import { ChatError } from '../../functions/core/shared/errors.ts';
+import { newMessageId, privateRoomId } from '../../functions/core/shared/ids.ts';
+import type { StoredMessage } from '../../functions/core/shared/ports.ts';
 import type { DynamoConversationIndex } from '../../functions/stores/conversations.ts';
 import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
 import { DynamoMessageStore } from '../../functions/stores/messages.ts';

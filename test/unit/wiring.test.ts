@@ -6,7 +6,7 @@
  *   wiring/fan-out-invoker.ts, the only way to the Lambda client besides `$connect`'s welcome;
  * - functions that manage connections, and every message route (an expired token closes the
  *   connection): the Management API, wiring/management-api.ts;
- * - no zod where no command is validated (schemas are `@__PURE__`, see functions/core/schema.ts).
+ * - no zod where no command is validated (schemas are `@__PURE__`, see functions/core/shared/schema.ts).
  * And the container fails loudly, naming the module, when something is not wired.
  * Run: npx tsx --test test/unit/wiring.test.ts
  */

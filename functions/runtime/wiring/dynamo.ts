@@ -8,17 +8,20 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { SHIPPED_BLOCKED_WORDS } from '../../core/blocked-words.ts';
-import { ChatService } from '../../core/chat-service.ts';
-import { ConnectionRegistry, type ConnectionRegistryDependencies } from '../../core/connections.ts';
-import { buildContentFilter } from '../../core/content-filter.ts';
-import type { DeliveryDependencies } from '../../core/delivery.ts';
-import { FanOutDispatcher, type FanOutInvoker } from '../../core/fan-out-dispatch.ts';
-import { MessageGuards } from '../../core/guards.ts';
-import { PresenceNotifier } from '../../core/presence-notifier.ts';
-import { ReadReceipts, UnreadCounter } from '../../core/read-receipts.ts';
-import { RoomService } from '../../core/rooms.ts';
-import { SingleSession } from '../../core/sessions.ts';
+import {
+  ConnectionRegistry,
+  type ConnectionRegistryDependencies,
+} from '../../core/connections/connections.ts';
+import { SingleSession } from '../../core/connections/sessions.ts';
+import type { DeliveryDependencies } from '../../core/fan-out/delivery.ts';
+import { FanOutDispatcher, type FanOutInvoker } from '../../core/fan-out/fan-out-dispatch.ts';
+import { SHIPPED_BLOCKED_WORDS } from '../../core/filter/blocked-words.ts';
+import { buildContentFilter } from '../../core/filter/content-filter.ts';
+import { MessageGuards } from '../../core/guards/guards.ts';
+import { ChatService } from '../../core/messaging/chat-service.ts';
+import { PresenceNotifier } from '../../core/presence/presence-notifier.ts';
+import { ReadReceipts, UnreadCounter } from '../../core/receipts/read-receipts.ts';
+import { RoomService } from '../../core/rooms/rooms.ts';
 import { DynamoConnectionStore } from '../../stores/connections.ts';
 import { DynamoConversationIndex } from '../../stores/conversations.ts';
 import { DynamoGroupStore } from '../../stores/groups.ts';

@@ -5,7 +5,7 @@
  * FANOUT_WORKER_FUNCTION_NAME); the others deliver every fan-out inline and leave the
  * Lambda client out of their bundle.
  */
-import { DISPATCH_CONCURRENCY } from '../../core/fan-out-dispatch.ts';
+import { DISPATCH_CONCURRENCY } from '../../core/fan-out/fan-out-dispatch.ts';
 import { LambdaFanOutInvoker, lambdaClient } from '../fan-out-invoker.ts';
 import { provideFanOutInvoker } from './dynamo.ts';
 

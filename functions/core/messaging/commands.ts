@@ -4,9 +4,9 @@
  * "required" code, anything else of the wrong shape its "invalid" code.
  */
 import * as z from 'zod/mini';
-import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
-import { GROUP_ID, isValidUserId, ULID } from './ids.ts';
-import { meta, schema } from './schema.ts';
+import { ChatError, ErrorCode, type ErrorCodeValue } from '../shared/errors.ts';
+import { GROUP_ID, isValidUserId, ULID } from '../shared/ids.ts';
+import { meta, schema } from '../shared/schema.ts';
 
 /**
  * Lone surrogates (ill-formed UTF-16, e.g. `"\ud800"` in JSON) are refused in every text

@@ -1,8 +1,9 @@
 /** Reading a conversation's history: participants and members only, newest first, by cursor. */
-import { ChatError, ErrorCode } from './errors.ts';
-import { GROUP_ID, isPrivateRoomParticipant, ULID } from './ids.ts';
-import type { GroupStore, MessageStore, RoomStore, StoredMessage } from './ports.ts';
-import { isRoomId } from './rooms.ts';
+
+import { isRoomId } from '../rooms/rooms.ts';
+import { ChatError, ErrorCode } from '../shared/errors.ts';
+import { GROUP_ID, isPrivateRoomParticipant, ULID } from '../shared/ids.ts';
+import type { GroupStore, MessageStore, RoomStore, StoredMessage } from '../shared/ports.ts';
 
 export const HISTORY_DEFAULT_LIMIT = 50;
 export const HISTORY_MAX_LIMIT = 100;

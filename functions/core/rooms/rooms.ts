@@ -5,15 +5,21 @@
  * connection whose `$disconnect` never came drops out on its own.
  */
 import * as z from 'zod/mini';
-import { storeMessage } from './chat-service.ts';
-import { assertContentLength, parseCommand, sendMessageSchema } from './commands.ts';
-import type { ContentFilter } from './content-filter.ts';
-import { type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
-import { ChatError, connectionGoneError, ErrorCode } from './errors.ts';
-import { admitAndStore, type MessageGuards } from './guards.ts';
-import { newMessageId, ROOM_ID } from './ids.ts';
-import type { ConnectionRecord, ConnectionStore, MessageStore, RoomStore, StoredMessage } from './ports.ts';
-import { meta, schema } from './schema.ts';
+import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
+import type { ContentFilter } from '../filter/content-filter.ts';
+import { admitAndStore, type MessageGuards } from '../guards/guards.ts';
+import { storeMessage } from '../messaging/chat-service.ts';
+import { assertContentLength, parseCommand, sendMessageSchema } from '../messaging/commands.ts';
+import { ChatError, connectionGoneError, ErrorCode } from '../shared/errors.ts';
+import { newMessageId, ROOM_ID } from '../shared/ids.ts';
+import type {
+  ConnectionRecord,
+  ConnectionStore,
+  MessageStore,
+  RoomStore,
+  StoredMessage,
+} from '../shared/ports.ts';
+import { meta, schema } from '../shared/schema.ts';
 
 /**
  * Prefixes that name the other conversation kinds in the messages table and the history

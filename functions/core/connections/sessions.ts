@@ -4,9 +4,10 @@
  * did: when a connection opens, the user's older connections are sent a `kicked` push and
  * closed through the Management API.
  */
+
+import { success } from '../shared/envelope.ts';
+import { type ConnectionNotifier, DeliveryError, type PresenceStore } from '../shared/ports.ts';
 import type { ConnectionRegistry } from './connections.ts';
-import { success } from './envelope.ts';
-import { type ConnectionNotifier, DeliveryError, type PresenceStore } from './ports.ts';
 
 export type SessionMode = 'multi' | 'single';
 

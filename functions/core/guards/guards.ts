@@ -8,8 +8,8 @@
  * message (a refusal releases the claim, so a later retry is treated as new), then the
  * message is stored and delivered.
  */
-import { ChatError, ErrorCode } from './errors.ts';
-import type { GuardStore, StoredMessage } from './ports.ts';
+import { ChatError, ErrorCode } from '../shared/errors.ts';
+import type { GuardStore, StoredMessage } from '../shared/ports.ts';
 
 export interface GuardSettings {
   /** Messages one user may send per minute (fixed one-minute windows); 0 turns the limit off. */

@@ -2,21 +2,14 @@
  * The chat commands, independent of Lambda and API Gateway: they take validated input
  * and the sender's verified identity, and work through the stores and the notifier.
  */
-import { isAdmin } from './auth.ts';
-import type {
-  BroadcastInput,
-  CreateGroupInput,
-  SendGroupMessageInput,
-  SendMessageInput,
-} from './commands.ts';
-import { assertContentLength, assertGroupId } from './commands.ts';
-import type { ContentFilter } from './content-filter.ts';
-import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
-import { success } from './envelope.ts';
-import { ChatError, ErrorCode, type ErrorCodeValue } from './errors.ts';
-import type { FanOutDispatcher, ShardStart } from './fan-out-dispatch.ts';
-import { admitAndStore, type MessageGuards } from './guards.ts';
-import { newGroupId, newMessageId, privateRoomId } from './ids.ts';
+import { isAdmin } from '../auth/auth.ts';
+import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
+import type { FanOutDispatcher, ShardStart } from '../fan-out/fan-out-dispatch.ts';
+import type { ContentFilter } from '../filter/content-filter.ts';
+import { admitAndStore, type MessageGuards } from '../guards/guards.ts';
+import { success } from '../shared/envelope.ts';
+import { ChatError, ErrorCode, type ErrorCodeValue } from '../shared/errors.ts';
+import { newGroupId, newMessageId, privateRoomId } from '../shared/ids.ts';
 import type {
   GroupMembershipIndex,
   GroupStore,
@@ -24,7 +17,14 @@ import type {
   PresenceStore,
   StoredMessage,
   UserConnections,
-} from './ports.ts';
+} from '../shared/ports.ts';
+import type {
+  BroadcastInput,
+  CreateGroupInput,
+  SendGroupMessageInput,
+  SendMessageInput,
+} from './commands.ts';
+import { assertContentLength, assertGroupId } from './commands.ts';
 
 export interface Sender {
   readonly userId: string;

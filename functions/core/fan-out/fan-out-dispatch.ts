@@ -12,7 +12,7 @@
  *   worker reads itself page by page, so the handler never reads the whole audience.
  */
 import { randomUUID } from 'node:crypto';
-import { mapConcurrent } from './concurrency.ts';
+import { mapConcurrent } from '../shared/concurrency.ts';
 import type { Recipient } from './fan-out.ts';
 
 /** A recipient in a job payload: `[connectionId, userId]` (compact, so payloads stay small). */

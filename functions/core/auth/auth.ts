@@ -6,7 +6,7 @@
  * back from `requestContext.authorizer` on every later event (`identityFromAuthorizer`).
  */
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import { isValidUserId } from './ids.ts';
+import { isValidUserId } from '../shared/ids.ts';
 
 export interface Identity {
   readonly userId: string;

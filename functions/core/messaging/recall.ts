@@ -4,12 +4,18 @@
  * and every participant's open connections are told with `message_deleted`.
  */
 import * as z from 'zod/mini';
+import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
+import type { Recipient } from '../fan-out/fan-out.ts';
+import { ChatError, ErrorCode } from '../shared/errors.ts';
+import type {
+  GroupStore,
+  MessageRecallStore,
+  PresenceStore,
+  RoomStore,
+  StoredMessage,
+} from '../shared/ports.ts';
+import { meta, schema } from '../shared/schema.ts';
 import { messageIdSchema } from './commands.ts';
-import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
-import { ChatError, ErrorCode } from './errors.ts';
-import type { Recipient } from './fan-out.ts';
-import type { GroupStore, MessageRecallStore, PresenceStore, RoomStore, StoredMessage } from './ports.ts';
-import { meta, schema } from './schema.ts';
 
 /** `private_{a}_{b}` with two user ids of up to 128 characters is the longest room id. */
 const MAX_ROOM_ID_LENGTH = 300;

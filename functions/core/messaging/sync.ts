@@ -13,13 +13,13 @@
  */
 
 import * as z from 'zod/mini';
+import { mapConcurrent } from '../shared/concurrency.ts';
+import { success } from '../shared/envelope.ts';
+import { ErrorCode } from '../shared/errors.ts';
+import type { GroupMembershipIndex, MessageSyncStore, StoredMessage } from '../shared/ports.ts';
+import { meta, schema } from '../shared/schema.ts';
 import { messageIdSchema } from './commands.ts';
-import { mapConcurrent } from './concurrency.ts';
-import { success } from './envelope.ts';
-import { ErrorCode } from './errors.ts';
 import { type HistoryMessage, toWire } from './history.ts';
-import type { GroupMembershipIndex, MessageSyncStore, StoredMessage } from './ports.ts';
-import { meta, schema } from './schema.ts';
 
 export const SYNC_DEFAULT_LIMIT = 50;
 export const SYNC_MAX_LIMIT = 100;

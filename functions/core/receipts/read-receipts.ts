@@ -6,20 +6,20 @@
  */
 
 import * as z from 'zod/mini';
-import type { Sender } from './chat-service.ts';
-import { messageIdSchema, parseCommand } from './commands.ts';
-import { mapConcurrent } from './concurrency.ts';
+import { connectionsOf, type DeliveryDependencies, deliver } from '../fan-out/delivery.ts';
+import type { Sender } from '../messaging/chat-service.ts';
+import { messageIdSchema, parseCommand } from '../messaging/commands.ts';
+import { mapConcurrent } from '../shared/concurrency.ts';
+import { ChatError, ErrorCode } from '../shared/errors.ts';
+import { GROUP_ID, isPrivateRoomParticipant, ROOM_ID } from '../shared/ids.ts';
+import type { PresenceStore } from '../shared/ports.ts';
+import { meta, schema } from '../shared/schema.ts';
 import {
   type ConversationIndex,
   type ConversationKind,
   type ReadStateStore,
   UNREAD_CAP,
 } from './conversations.ts';
-import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
-import { ChatError, ErrorCode } from './errors.ts';
-import { GROUP_ID, isPrivateRoomParticipant, ROOM_ID } from './ids.ts';
-import type { PresenceStore } from './ports.ts';
-import { meta, schema } from './schema.ts';
 
 /** Private room ids are built from two user ids of up to 128 characters each. */
 const MAX_ROOM_ID_LENGTH = 'private_'.length + 2 * 128 + 1;

@@ -3,8 +3,8 @@
  * 429/5xx retried with full-jitter backoff, 410 reported so the caller removes that
  * connection, and one failure never failing the rest (unlike `Promise.all`).
  */
-import { delay } from './concurrency.ts';
-import { type ConnectionNotifier, DeliveryError } from './ports.ts';
+import { delay } from '../shared/concurrency.ts';
+import { type ConnectionNotifier, DeliveryError } from '../shared/ports.ts';
 
 export interface Recipient {
   readonly connectionId: string;

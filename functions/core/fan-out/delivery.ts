@@ -3,11 +3,11 @@
  * recall, system notifications, read receipts, presence): the shared fan-out, with 410s
  * removing the gone connection.
  */
-import type { ConnectionRegistry } from './connections.ts';
-import { success } from './envelope.ts';
+import type { ConnectionRegistry } from '../connections/connections.ts';
+import { success } from '../shared/envelope.ts';
+import type { ConnectionNotifier, UserConnections } from '../shared/ports.ts';
 import { type FanOutResult, fanOut, type Recipient } from './fan-out.ts';
 import type { FanOutDispatcher, GoneCleanup } from './fan-out-dispatch.ts';
-import type { ConnectionNotifier, UserConnections } from './ports.ts';
 
 export interface DeliveryDependencies {
   readonly notifier: ConnectionNotifier;

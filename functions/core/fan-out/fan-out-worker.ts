@@ -10,12 +10,13 @@
  * - after the first post nothing is thrown: what could not be posted is handed on (a
  *   continuation: same id, next part) or, when even that fails, reported and logged.
  */
-import { delay } from './concurrency.ts';
-import type { ConnectionRegistry } from './connections.ts';
+
+import type { ConnectionRegistry } from '../connections/connections.ts';
+import { delay } from '../shared/concurrency.ts';
+import type { ConnectionNotifier, PresenceStore, RoomStore } from '../shared/ports.ts';
 import { connectionsOf, deliverFrame } from './delivery.ts';
 import type { FanOutResult, Recipient } from './fan-out.ts';
 import type { ChunkJob, FanOutInvoker, FanOutJob, PackedRecipient, ShardJob } from './fan-out-dispatch.ts';
-import type { ConnectionNotifier, PresenceStore, RoomStore } from './ports.ts';
 
 /** Takes a job part once: false when another invocation already took it. */
 export interface FanOutJobClaims {

@@ -5,10 +5,10 @@
  * not once per device. Peers are the counterparts of the user's recent private messages
  * and the members of their groups, both bounded.
  */
-import type { PresenceStatus } from './connections.ts';
-import type { ConversationIndex } from './conversations.ts';
-import { connectionsOf, type DeliveryDependencies, deliver } from './delivery.ts';
-import type { PresenceStore } from './ports.ts';
+import type { PresenceStatus } from '../connections/connections.ts';
+import { connectionsOf, type DeliveryDependencies, deliver } from '../fan-out/delivery.ts';
+import type { ConversationIndex } from '../receipts/conversations.ts';
+import type { PresenceStore } from '../shared/ports.ts';
 
 export interface PresenceLimits {
   /** Newest private messages looked at, each way (received, sent), to find counterparts. */

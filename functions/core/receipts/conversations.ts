@@ -3,7 +3,7 @@
  * and bounded Queries over the messages and groups tables (never a Scan). DynamoDB
  * implements these in `functions/stores/read-state.ts` and `functions/stores/conversations.ts`.
  */
-import type { GroupMembershipIndex, StoredMessage } from './ports.ts';
+import type { GroupMembershipIndex, StoredMessage } from '../shared/ports.ts';
 
 /** Unread counts stop here; a count of `UNREAD_CAP` means "this many or more". */
 export const UNREAD_CAP = 100;

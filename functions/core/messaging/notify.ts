@@ -4,13 +4,13 @@
  * users get it through `sync`), then pushed to every open connection of theirs.
  */
 import * as z from 'zod/mini';
+import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
+import { mapConcurrent } from '../shared/concurrency.ts';
+import { ChatError, ErrorCode } from '../shared/errors.ts';
+import { newMessageId } from '../shared/ids.ts';
+import type { MessageStore, PresenceStore, StoredMessage } from '../shared/ports.ts';
+import { meta, schema } from '../shared/schema.ts';
 import { userIdSchema } from './commands.ts';
-import { mapConcurrent } from './concurrency.ts';
-import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from './delivery.ts';
-import { ChatError, ErrorCode } from './errors.ts';
-import { newMessageId } from './ids.ts';
-import type { MessageStore, PresenceStore, StoredMessage } from './ports.ts';
-import { meta, schema } from './schema.ts';
 
 export const NOTIFY_MAX_USERS = 1000;
 export const NOTIFY_MAX_TYPE_LENGTH = 64;

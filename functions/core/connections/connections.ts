@@ -1,6 +1,6 @@
 /** Opening and closing connections: the connection row plus the user's presence record. */
-import type { Identity } from './auth.ts';
-import type { ConnectionRecord, ConnectionStore, PresenceStore, RoomStore } from './ports.ts';
+import type { Identity } from '../auth/auth.ts';
+import type { ConnectionRecord, ConnectionStore, PresenceStore, RoomStore } from '../shared/ports.ts';
 
 export type PresenceStatus = 'online' | 'offline';
 
