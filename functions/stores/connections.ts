@@ -68,34 +68,44 @@ export class DynamoConnectionStore implements ConnectionStore {
     }
   }
 
-  /** Adds a room to the row's `rooms` set; false when the row is gone (connection closed). */
-  async addRoom(connectionId: string, roomId: string): Promise<boolean> {
+  /**
+   * Adds a room to the row's `rooms` set unless the set already holds `maxRooms` others;
+   * the size check and the add are one conditional write, so racing joins cannot overshoot.
+   * `gone` when the row is gone (connection closed). Only a refusal reads the row (to tell
+   * `full` from `gone`).
+   */
+  async addRoom(connectionId: string, roomId: string, maxRooms: number): Promise<'added' | 'full' | 'gone'> {
     try {
-      await this.updateRooms(connectionId, 'ADD', roomId);
-      return true;
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { connectionId },
+          UpdateExpression: 'ADD rooms :room',
+          ConditionExpression:
+            'attribute_exists(connectionId) AND (attribute_not_exists(rooms) OR size(rooms) < :max OR contains(rooms, :roomId))',
+          ExpressionAttributeValues: { ':room': new Set([roomId]), ':roomId': roomId, ':max': maxRooms },
+        }),
+      );
+      return 'added';
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
+    return (await this.get(connectionId)) ? 'full' : 'gone';
   }
 
   async removeRoom(connectionId: string, roomId: string): Promise<void> {
     try {
-      await this.updateRooms(connectionId, 'DELETE', roomId);
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { connectionId },
+          UpdateExpression: 'DELETE rooms :room',
+          ConditionExpression: 'attribute_exists(connectionId)',
+          ExpressionAttributeValues: { ':room': new Set([roomId]) },
+        }),
+      );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
-  }
-
-  private async updateRooms(connectionId: string, action: 'ADD' | 'DELETE', roomId: string): Promise<void> {
-    await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { connectionId },
-        UpdateExpression: `${action} rooms :room`,
-        ConditionExpression: 'attribute_exists(connectionId)',
-        ExpressionAttributeValues: { ':room': new Set([roomId]) },
-      }),
-    );
   }
 }

@@ -141,6 +141,24 @@ describe('join_room and leave_room', () => {
     }
   });
 
+  test(`concurrent joins on one connection: exactly ${MAX_ROOMS} succeed, the rest answer 2001`, async () => {
+    const racer = await connectWelcomed(runtime, 'racing-joiner');
+    const rooms = Array.from({ length: 60 }, (_, i) => `race-${i}`);
+    const replies = await Promise.all(
+      rooms.map((roomId) => sendCommand(racer.client, 'join_room', { room_id: roomId })),
+    );
+    const joined = rooms.filter((_, i) => replies[i]?.code === 0).sort();
+    assert.equal(joined.length, MAX_ROOMS, JSON.stringify(replies.map((reply) => reply.code)));
+    for (const reply of replies) if (reply.code !== 0) assertErrorReply(reply, 2001);
+    // The connection row lists exactly the rooms that have its member row.
+    const connections = new DynamoConnectionStore(tables.client, tables.names.connections);
+    const row = await connections.get(racer.connectionId);
+    assert.deepEqual([...(row?.rooms ?? [])].sort(), joined);
+    const rows = (await tables.scan('rooms')).filter((item) => item.connectionId === racer.connectionId);
+    assert.deepEqual(rows.map((item) => String(item.roomId)).sort(), joined);
+    await disconnect(runtime, racer);
+  });
+
   test('invalid room ids answer 2002 (missing, empty, blank) or 2001 (format, reserved, type)', async () => {
     const invalid: readonly [string, unknown, number][] = [
       ['no data', undefined, 2002],
@@ -376,7 +394,7 @@ describe('send_room_message', () => {
     });
     await presence.addConnection('vanished', staleId, now + 7800);
     for (const roomId of [room, 'stale-other']) {
-      assert.ok(await connections.addRoom(staleId, roomId));
+      assert.equal(await connections.addRoom(staleId, roomId, MAX_ROOMS), 'added');
       await roomStore.join({
         roomId,
         connectionId: staleId,

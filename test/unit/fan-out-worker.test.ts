@@ -167,7 +167,7 @@ describe('chunk jobs', () => {
   it("a room fan-out's 410 also removes the room's member row", async () => {
     const [[connectionId, userId]] = (await openConnections(1, 'chunk-room')) as [[string, string]];
     const now = Math.floor(Date.now() / 1000);
-    await stores.connections.addRoom(connectionId, 'big-room');
+    await stores.connections.addRoom(connectionId, 'big-room', 50);
     await stores.rooms.join({
       roomId: 'big-room',
       connectionId,

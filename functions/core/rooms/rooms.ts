@@ -138,17 +138,18 @@ export class RoomService {
   async join(connectionId: string, input: RoomTargetInput): Promise<RoomJoined> {
     const roomId = input.room_id;
     const connection = await this.connection(connectionId);
-    const joined = connection.rooms ?? [];
     const max = this.deps.settings.maxRoomsPerConnection;
-    if (!joined.includes(roomId) && joined.length >= max) {
+    // The connection lists the room before the member row exists, so closing the
+    // connection always finds every row to remove. The limit is part of that write (a
+    // check of the row read above would let racing joins all pass).
+    const added = await this.deps.connections.addRoom(connectionId, roomId, max);
+    if (added === 'gone') throw connectionGoneError();
+    if (added === 'full') {
       throw new ChatError(
         ErrorCode.roomInvalid,
         `a connection may be in at most ${max} rooms; leave one before joining another`,
       );
     }
-    // The connection lists the room before the member row exists, so closing the
-    // connection always finds every row to remove.
-    if (!(await this.deps.connections.addRoom(connectionId, roomId))) throw connectionGoneError();
     const now = this.now();
     await this.deps.rooms.join({
       roomId,

@@ -27,8 +27,12 @@ export interface ConnectionStore {
     connectionId: string,
     cutoff: string,
   ): Promise<{ readonly kept: true } | { readonly kept: false; readonly removed?: ConnectionRecord }>;
-  /** Records that the connection joined / left a room; false when the connection row is gone. */
-  addRoom(connectionId: string, roomId: string): Promise<boolean>;
+  /**
+   * Records that the connection joined a room, atomically refusing (`full`) when it is
+   * already in `maxRooms` other rooms; `gone` when the connection row is gone.
+   */
+  addRoom(connectionId: string, roomId: string, maxRooms: number): Promise<'added' | 'full' | 'gone'>;
+  /** Records that the connection left a room. */
   removeRoom(connectionId: string, roomId: string): Promise<void>;
 }
 
