@@ -165,11 +165,13 @@ export class ChatClient {
 
   /**
    * Opens the connection; resolves on the welcome push. Failed attempts are retried with
-   * backoff (each reported as an `error` event); rejects only when the client closes first
-   * (`close()`, a refused token, `kicked`, or a failure with `reconnect: false`). Called
-   * while open it returns the current welcome, while reconnecting the next one; after
-   * `closed` it starts over, keeping the sync position and the de-duplication memory.
-   * Not awaiting it is fine (no unhandled rejection).
+   * backoff (each reported as an `error` event) until `connectTimeoutMs`: then it rejects
+   * with ChatConnectTimeoutError and the client closes (reason `timeout`), unless
+   * `keepTrying`. It rejects with ChatClosedError when the client closes first (`close()`,
+   * a refused token, `kicked`, or a failure with `reconnect: false`). Called while open it
+   * returns the current welcome, while reconnecting the next one (a timeout then leaves the
+   * reconnect running). After `closed` it starts over (`connecting` again), keeping the sync
+   * position and the de-duplication memory. Not awaiting it is fine (no unhandled rejection).
    */
   connect(): Promise<Welcome> {
     return this.lifecycle.connect();

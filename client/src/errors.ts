@@ -50,7 +50,7 @@ export class ChatConnectionLostError extends ChatError {
 }
 
 /** Why a client ended up `closed`. */
-export type CloseReason = 'closed' | 'kicked' | 'unauthorized' | 'forbidden' | 'failed';
+export type CloseReason = 'closed' | 'kicked' | 'unauthorized' | 'forbidden' | 'failed' | 'timeout';
 
 /** The client is closed (or was closed while the request waited). */
 export class ChatClosedError extends ChatError {
@@ -83,6 +83,20 @@ export class ChatHandshakeError extends ChatError {
   }
 }
 
+/**
+ * connect() saw no welcome within `connectTimeoutMs` (the server is unreachable, or every
+ * attempt failed). `cause` is the last attempt's error, when there was one.
+ */
+export class ChatConnectTimeoutError extends ChatError {
+  override name = 'ChatConnectTimeoutError';
+  constructor(
+    readonly timeoutMs: number,
+    cause?: Error,
+  ) {
+    super(`no connection within ${timeoutMs} ms`, cause ? { cause } : undefined);
+  }
+}
+
 function reasonText(reason: CloseReason): string {
   switch (reason) {
     case 'closed':
@@ -95,5 +109,7 @@ function reasonText(reason: CloseReason): string {
       return 'this origin may not connect (HTTP 403)';
     case 'failed':
       return 'the connection failed and reconnecting is off';
+    case 'timeout':
+      return 'connect() timed out';
   }
 }

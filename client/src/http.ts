@@ -33,7 +33,9 @@ export interface OnlineCount {
 
 export interface OnlineUsersPage {
   readonly users: string[];
-  /** Pass as `cursor` for the next page; absent on the last page. */
+  /** Pass as `cursor` for the next page; absent on the last page (the wire's name, as in `messages()`). */
+  readonly next_cursor?: string;
+  /** @deprecated The same value as `next_cursor`; will be removed in 0.2. */
   readonly cursor?: string;
 }
 
@@ -89,7 +91,10 @@ export class ChatHttpClient {
     const data = await this.call<{ users: string[]; next_cursor?: string }>('GET', '/api/ws/online-users', {
       query: { limit: options.limit, cursor: options.cursor },
     });
-    return { users: data.users, ...(data.next_cursor ? { cursor: data.next_cursor } : {}) };
+    return {
+      users: data.users,
+      ...(data.next_cursor ? { next_cursor: data.next_cursor, cursor: data.next_cursor } : {}),
+    };
   }
 
   /** `GET /api/ws/online/check`. */

@@ -7,6 +7,7 @@ export { ChatClient } from './client.ts';
 export {
   ChatClosedError,
   ChatConnectionLostError,
+  ChatConnectTimeoutError,
   ChatError,
   ChatHandshakeError,
   ChatOutboxFullError,

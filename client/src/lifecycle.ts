@@ -14,7 +14,13 @@ import {
   type Session,
 } from './connection.ts';
 import type { Emitter } from './emitter.ts';
-import { ChatClosedError, ChatError, ChatHandshakeError, type CloseReason } from './errors.ts';
+import {
+  ChatClosedError,
+  ChatConnectTimeoutError,
+  ChatError,
+  ChatHandshakeError,
+  type CloseReason,
+} from './errors.ts';
 import type { ChatClientState, ChatEvents } from './events.ts';
 import { backoffSettings, type ChatClientOptions, DEFAULTS } from './options.ts';
 import type { Timers } from './timers.ts';
@@ -46,6 +52,11 @@ export class Lifecycle implements Session {
   private currentUserId: string | undefined;
   private lastWelcome: Welcome | undefined;
   private everWelcomed = false;
+  /** Since the last connect() from idle/closed: a drop now is a `reconnecting`, not a `connecting`. */
+  private welcomedThisRun = false;
+  /** Why the last attempt failed: the cause of a ChatConnectTimeoutError. */
+  private lastAttemptError: Error | undefined;
+  private connectDeadline: unknown;
   private isStopped = true;
   private stopReason: CloseReason = 'closed';
   /** Bumped by connect() and close(): async work of an earlier run stops. */
@@ -105,26 +116,30 @@ export class Lifecycle implements Session {
   connect(): Promise<Welcome> {
     if (this.currentState === 'open' && this.lastWelcome) return Promise.resolve(this.lastWelcome);
     if (this.currentState === 'connecting' || this.currentState === 'reconnecting') {
-      // Already on its way: the next welcome.
-      return this.connectWaiter && this.connectPromise ? this.connectPromise : this.nextWelcome();
+      // Already on its way: the next welcome (a reconnect in the background goes on after a timeout).
+      return this.connectWaiter && this.connectPromise ? this.connectPromise : this.nextWelcome(false);
     }
     this.isStopped = false;
     this.run++;
     this.backoff.reset();
     this.authFailures = 0;
-    const welcome = this.nextWelcome();
-    this.setState(this.everWelcomed ? 'reconnecting' : 'connecting');
+    this.welcomedThisRun = false;
+    this.lastAttemptError = undefined;
+    const welcome = this.nextWelcome(true);
+    // A connect() by the application is a fresh start: `connecting`, even after an earlier session.
+    this.setState('connecting');
     void this.open('primary');
     return welcome;
   }
 
-  shutdown(reason: CloseReason): void {
+  shutdown(reason: CloseReason, waiterError?: Error): void {
     if (this.currentState === 'closed' && this.isStopped) return;
     this.isStopped = true;
     this.stopReason = reason;
     this.run++;
-    for (const timer of [this.reconnectTimer, this.rotationTimer]) this.timers.clearTimeout(timer);
-    this.reconnectTimer = this.rotationTimer = undefined;
+    for (const timer of [this.reconnectTimer, this.rotationTimer, this.connectDeadline])
+      this.timers.clearTimeout(timer);
+    this.reconnectTimer = this.rotationTimer = this.connectDeadline = undefined;
     this.hooks.stopping();
     for (const conn of [...this.connections]) this.drop(conn, 1000, 'client closed');
     this.primary = this.candidate = undefined;
@@ -134,7 +149,7 @@ export class Lifecycle implements Session {
     const waiter = this.connectWaiter;
     this.connectWaiter = undefined;
     this.connectPromise = undefined;
-    waiter?.reject(error());
+    waiter?.reject(waiterError ?? error());
   }
 
   /** Closes the socket ourselves and handles it as closed now (a dead socket may take long to report it). */
@@ -166,6 +181,8 @@ export class Lifecycle implements Session {
     this.lastWelcome = welcome;
     const first = !this.everWelcomed;
     this.everWelcomed = true;
+    this.welcomedThisRun = true;
+    this.lastAttemptError = undefined;
     const welcomedAt = Date.parse(welcome.time) || this.timers.now();
 
     connTimer(this.timers, conn, () => this.backoff.reset(), this.stableAfterMs);
@@ -181,17 +198,40 @@ export class Lifecycle implements Session {
     this.emitter.emit('welcome', welcome);
     const waiter = this.connectWaiter;
     this.connectWaiter = undefined;
+    this.timers.clearTimeout(this.connectDeadline);
+    this.connectDeadline = undefined;
     waiter?.resolve(welcome);
     this.hooks.welcomed(conn, first, welcomedAt);
   }
 
-  private nextWelcome(): Promise<Welcome> {
+  /**
+   * The promise connect() returns: it settles on the next welcome, or rejects with
+   * ChatConnectTimeoutError after `connectTimeoutMs`. A connect() that started the client
+   * (`owner`) then also stops it, unless `keepTrying`; one that only waited for a reconnect
+   * already under way leaves that reconnect running.
+   */
+  private nextWelcome(owner: boolean): Promise<Welcome> {
     const promise = new Promise<Welcome>((resolve, reject) => {
       this.connectWaiter = { resolve, reject };
     });
     // A fire-and-forget connect() must not end in an unhandled rejection: `state` tells too.
     promise.catch(() => {});
     this.connectPromise = promise;
+    this.timers.clearTimeout(this.connectDeadline);
+    const timeoutMs = this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    this.connectDeadline = this.timers.setTimeout(() => {
+      this.connectDeadline = undefined;
+      const waiter = this.connectWaiter;
+      if (!waiter || this.connectPromise !== promise) return;
+      const error = new ChatConnectTimeoutError(timeoutMs, this.lastAttemptError);
+      if (owner && !this.options.keepTrying) {
+        this.shutdown('timeout', error);
+        return;
+      }
+      this.connectWaiter = undefined;
+      this.connectPromise = undefined;
+      waiter.reject(error);
+    }, timeoutMs);
     return promise;
   }
 
@@ -302,7 +342,7 @@ export class Lifecycle implements Session {
         this.authFailures++;
         // A token function may hand out a fresh token: try once more, at once.
         if (typeof this.options.token === 'function' && this.authFailures === 1) {
-          this.setState(this.everWelcomed ? 'reconnecting' : 'connecting');
+          this.setState(this.welcomedThisRun ? 'reconnecting' : 'connecting');
           void this.open('primary');
           return;
         }
@@ -323,7 +363,7 @@ export class Lifecycle implements Session {
   }
 
   private scheduleReconnect(): void {
-    this.setState(this.everWelcomed ? 'reconnecting' : 'connecting');
+    this.setState(this.welcomedThisRun ? 'reconnecting' : 'connecting');
     if (this.reconnectTimer !== undefined) return;
     const delay = this.backoff.next();
     this.reconnectTimer = this.timers.setTimeout(() => {
@@ -389,7 +429,9 @@ export class Lifecycle implements Session {
     this.emitter.emit('state', state);
   }
 
+  /** A failed attempt, reported as an `error` event and remembered as a possible timeout's cause. */
   private emitError(error: Error): void {
+    this.lastAttemptError = error;
     this.emitter.emit('error', error);
   }
 }

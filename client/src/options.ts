@@ -31,8 +31,17 @@ export interface ChatClientOptions {
   readonly WebSocket?: WebSocketConstructor;
   /** Default 10 s. */
   readonly requestTimeoutMs?: number;
-  /** From creating the socket to the welcome push; default 15 s. */
+  /**
+   * connect() rejects with ChatConnectTimeoutError when no welcome push arrives within this
+   * long of the call (over all its attempts); also the limit for one attempt. Default 15 s.
+   */
   readonly connectTimeoutMs?: number;
+  /**
+   * After connect() timed out, keep trying in the background (the state stays `connecting`,
+   * a later welcome is the `welcome` event) instead of closing with reason `timeout`.
+   * Default false.
+   */
+  readonly keepTrying?: boolean;
   /** Keep-alive `ping` interval; default 5 min (API Gateway closes idle connections after 10). 0: off. */
   readonly pingIntervalMs?: number;
   /** Replace the connection after this long; default 1 h 55 min (API Gateway's maximum is 2 h). 0: off. */

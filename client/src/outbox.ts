@@ -103,7 +103,8 @@ export class Outbox {
   /** Queues a send (its data already carries the client_msg_id) and resolves with the server's reply. */
   enqueue(cmd: SendCommand, data: SendData): Promise<SendReply> {
     return new Promise<SendReply>((resolve, reject) => {
-      if (this.deps.session.state === 'closed') return reject(new ChatClosedError('closed'));
+      if (this.deps.session.state === 'closed')
+        return reject(new ChatClosedError(this.deps.session.closeReason));
       if (this.entries.length >= this.maxSize) return reject(new ChatOutboxFullError(this.maxSize));
       this.entries.push({
         cmd,

@@ -50,7 +50,7 @@ export class Requests {
   request<T>(cmd: string, data: unknown, options: RequestOptions): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (this.deps.session.state === 'closed') {
-        reject(new ChatClosedError('closed'));
+        reject(new ChatClosedError(this.deps.session.closeReason));
         return;
       }
       const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;

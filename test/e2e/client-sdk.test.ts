@@ -10,11 +10,12 @@
  * Run: npx tsx --test test/e2e/client-sdk.test.ts
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DeleteConnectionCommand } from '@aws-sdk/client-apigatewaymanagementapi';
 import WebSocket from 'ws';
 import { ChatClient } from '../../client/src/client.ts';
-import { ChatClosedError } from '../../client/src/errors.ts';
+import { ChatClosedError, ChatConnectTimeoutError } from '../../client/src/errors.ts';
 import { ChatHttpClient, ChatHttpError } from '../../client/src/http.ts';
 import type { MessageSent } from '../../client/src/types.ts';
 import { contents, sessions, until, untilCount, untilState } from '../../client/test/e2e-support.ts';
@@ -247,6 +248,39 @@ describe('connection age', () => {
   });
 });
 
+describe('connect() and close()', () => {
+  test('an unreachable URL: connect() rejects with ChatConnectTimeoutError and the client stops', {
+    timeout: 60_000,
+  }, async () => {
+    // A port that was just free: nothing listens there, every attempt is refused.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as { port: number };
+    await new Promise((resolve) => probe.close(resolve));
+    const client = new ChatClient({
+      url: `ws://127.0.0.1:${port}/`,
+      token: 'unused',
+      WebSocket,
+      connectTimeoutMs: 1500,
+      reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+    });
+    const errors: Error[] = [];
+    client.on('error', (error) => errors.push(error));
+    await assert.rejects(client.connect(), ChatConnectTimeoutError);
+    assert.equal(client.state, 'closed');
+    assert.ok(errors.length >= 1, 'each refused attempt was reported');
+  });
+
+  test('close() then connect(): connecting → open again, never reconnecting', async () => {
+    const kim = session('kim');
+    await kim.client.connect();
+    kim.client.close();
+    await kim.client.connect();
+    assert.deepEqual(kim.states, ['connecting', 'open', 'closed', 'connecting', 'open']);
+    kim.client.close();
+  });
+});
+
 describe('HTTP client', () => {
   test('online count, online users, presence check and history', async () => {
     const ivy = session('ivy');
@@ -262,7 +296,7 @@ describe('HTTP client', () => {
     do {
       const page = await http.onlineUsers({ limit: 2, cursor });
       everyone.push(...page.users);
-      cursor = page.cursor;
+      cursor = page.next_cursor;
     } while (cursor);
     assert.ok(everyone.includes('ivy'));
     const page = await http.messages({ room_id: 'private_ivy_jay', limit: 10 });

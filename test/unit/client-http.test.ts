@@ -40,10 +40,13 @@ test('onlineCount: no token sent; trailing slashes of the base URL are fine', as
   assert.equal(requests[0]?.headers.authorization, undefined);
 });
 
-test('onlineUsers: limit and cursor in the query; next_cursor comes back as cursor', async () => {
+test('onlineUsers: limit and cursor in the query; next_cursor comes back as next_cursor (cursor: deprecated alias)', async () => {
   const { fetch, requests } = fakeFetch(() => ok({ users: ['1', '2'], next_cursor: 'abc' }));
   const http = new ChatHttpClient({ baseUrl: 'https://api.example/prod', token: 'jwt', fetch });
-  assert.deepEqual(await http.onlineUsers({ limit: 2, cursor: 'xyz' }), { users: ['1', '2'], cursor: 'abc' });
+  const page = await http.onlineUsers({ limit: 2, cursor: 'xyz' });
+  assert.deepEqual(page.users, ['1', '2']);
+  assert.equal(page.next_cursor, 'abc', 'the same name as the wire and messages()');
+  assert.equal(page.cursor, 'abc');
   const url = new URL(requests[0]?.url ?? '');
   assert.equal(url.pathname, '/prod/api/ws/online-users');
   assert.equal(url.searchParams.get('limit'), '2');

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import type { ChatClient } from '../../client/src/client.ts';
-import { ChatClosedError, ChatHandshakeError } from '../../client/src/errors.ts';
+import { ChatClosedError, ChatConnectTimeoutError, ChatHandshakeError } from '../../client/src/errors.ts';
 import {
   connected,
   type FakeTimers,
@@ -118,14 +118,81 @@ describe('connect() and states', () => {
     assert.equal(FakeWebSocket.instances.length, 1);
   });
 
-  test('no welcome within connectTimeoutMs: the attempt is dropped and retried', async () => {
-    const { client, timers } = fakeClient({ connectTimeoutMs: 2000 });
+  test('no welcome within connectTimeoutMs: the attempt is dropped and retried (keepTrying)', async () => {
+    const { client, timers } = fakeClient({ connectTimeoutMs: 2000, keepTrying: true });
     void client.connect();
     await flush();
     const first = FakeWebSocket.last.open();
     await timers.advance(2000);
     assert.ok(first.closedByClient, 'the silent connection is closed');
     await expectReconnectAfter(timers, 250);
+    client.close();
+  });
+});
+
+describe('connect() timeout', () => {
+  test('an unreachable server: connect() rejects with ChatConnectTimeoutError after connectTimeoutMs and the client closes', async () => {
+    const { client, timers } = fakeClient({ connectTimeoutMs: 5000 });
+    const states = record<string>((l) => client.on('state', l));
+    const welcome = client.connect();
+    let settled = false;
+    welcome.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    for (let i = 0; i < 4; i++) {
+      await flush();
+      FakeWebSocket.last.drop(); // a network error before the socket opened
+      await timers.advance(1000);
+    }
+    await flush();
+    assert.equal(settled, false, 'still trying before the timeout');
+    await timers.advance(1000);
+    await assert.rejects(
+      welcome,
+      (error: unknown) =>
+        error instanceof ChatConnectTimeoutError &&
+        error.timeoutMs === 5000 &&
+        error.cause instanceof ChatHandshakeError,
+    );
+    assert.equal(client.state, 'closed');
+    assert.deepEqual(states, ['connecting', 'closed']);
+    const sockets = FakeWebSocket.instances.length;
+    await timers.advance(600_000);
+    assert.equal(FakeWebSocket.instances.length, sockets, 'no attempts after the timeout');
+    assert.equal(timers.pending, 0, 'no timers left behind');
+    await assert.rejects(
+      client.ping(),
+      (error: unknown) => error instanceof ChatClosedError && error.reason === 'timeout',
+    );
+  });
+
+  test('keepTrying: connect() still rejects at the timeout, but the client goes on and opens later', async () => {
+    const { client, timers } = fakeClient({ connectTimeoutMs: 2000, keepTrying: true });
+    const welcomes = record<unknown>((l) => client.on('welcome', l));
+    const welcome = client.connect();
+    await flush();
+    FakeWebSocket.last.drop();
+    await timers.advance(2000);
+    await assert.rejects(welcome, ChatConnectTimeoutError);
+    assert.equal(client.state, 'connecting');
+    FakeWebSocket.last.drop();
+    const later = await expectReconnectAfter(timers, 500); // attempts go on
+    const next = client.connect();
+    later.welcome();
+    await next;
+    assert.equal(client.state, 'open');
+    assert.equal(welcomes.length, 1);
+    client.close();
+  });
+
+  test('a connect() that waits for a background reconnect rejects at the timeout; the reconnect goes on', async () => {
+    const { client, timers, ws } = await connected({ connectTimeoutMs: 3000 });
+    ws.drop();
+    const waiting = client.connect();
+    await timers.advance(3000);
+    await assert.rejects(waiting, ChatConnectTimeoutError);
+    assert.equal(client.state, 'reconnecting');
     client.close();
   });
 });
@@ -295,9 +362,10 @@ describe('when not to reconnect', () => {
     client.close();
   });
 
-  test('connect() after closed starts over', async () => {
+  test('connect() after closed starts over: closed → connecting → open (not reconnecting)', async () => {
     const { client } = await connected();
     client.close();
+    const states = record<string>((l) => client.on('state', l));
     const again = client.connect();
     await flush();
     FakeWebSocket.last.welcome();
@@ -311,6 +379,19 @@ describe('when not to reconnect', () => {
     });
     await again;
     assert.equal(client.state, 'open');
+    assert.deepEqual(states, ['connecting', 'open']);
+    client.close();
+  });
+
+  test('after connect() following close(), a drop before the first welcome stays connecting', async () => {
+    const { client, timers } = await connected();
+    client.close();
+    const states = record<string>((l) => client.on('state', l));
+    void client.connect();
+    await flush();
+    FakeWebSocket.last.drop();
+    await expectReconnectAfter(timers, 250);
+    assert.deepEqual(states, ['connecting']);
     client.close();
   });
 });
