@@ -43,9 +43,12 @@ export class ClientConnection implements ConnectionFacts {
     return true;
   }
 
-  /** Server-initiated close; the client gets `code` and `reason`, `$disconnect` too. */
-  close(code: number, reason: string): void {
-    this.serverClose ??= { code, reason };
+  /**
+   * Server-initiated close; the client gets `code` and `reason`, `$disconnect` the code
+   * and `disconnectReason` (API Gateway's own wording, where it differs from the frame's).
+   */
+  close(code: number, reason: string, disconnectReason = reason): void {
+    this.serverClose ??= { code, reason: disconnectReason };
     const socket = this.socket;
     if (!socket || socket.readyState === socket.CLOSED) return;
     socket.close(code, reason);

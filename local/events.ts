@@ -212,20 +212,30 @@ export function messageEvent(
   };
 }
 
+/** What API Gateway reports for a close frame without a status code (RFC 6455's 1005). */
+export const NO_STATUS_REASON = 'Client-side close frame status not set';
+
+/**
+ * The `$disconnect` event as API Gateway sends it (Developer Guide, "Input from the
+ * $disconnect route"): no client headers, only `Host` and three empty ones, and the close
+ * code and reason in the request context; a close frame without a code is 1005 with
+ * API Gateway's own reason.
+ */
 export function disconnectEvent(
   facts: ConnectionFacts,
   stage: string,
   close: { readonly code: number; readonly reason: string },
 ): WebSocketEvent {
-  const host = { Host: facts.domainName, 'X-Forwarded-For': facts.identity.sourceIp };
+  const headers = { Host: facts.domainName, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' };
+  const reason = close.code === 1005 && close.reason === '' ? NO_STATUS_REASON : close.reason;
   return {
     requestContext: {
       ...webSocketContext(facts, stage, '$disconnect', 'DISCONNECT'),
       disconnectStatusCode: close.code,
-      disconnectReason: close.reason,
+      disconnectReason: reason,
     },
-    headers: host,
-    multiValueHeaders: Object.fromEntries(Object.entries(host).map(([name, value]) => [name, [value]])),
+    headers,
+    multiValueHeaders: Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value]])),
     isBase64Encoded: false,
   };
 }

@@ -12,7 +12,10 @@ import { elapsed, type Logger, redactUrl } from './log.ts';
 
 /** Everything the HTTP API owns; other `/api` paths are 404 like unmatched HttpApi routes. */
 export const HTTP_API_PREFIX = '/api/';
-const MAX_BODY_BYTES = 1024 * 1024;
+/** HTTP API's payload limit (10 MB); larger requests are 413 before any integration runs. */
+export const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/** Lambda's synchronous invocation payload limit, which the event (not only the body) must fit. */
+const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
 function corsHeaders(req: IncomingMessage): Record<string, string> {
   return req.headers.origin ? { 'access-control-allow-origin': httpCors.allowOrigins.join(',') } : {};
@@ -63,6 +66,15 @@ export async function handleHttpApiRequest(
   }
 
   const event = httpApiEvent(req, body, `${route.method} ${route.path}`);
+  const eventBytes = Buffer.byteLength(JSON.stringify(event));
+  if (eventBytes > LAMBDA_PAYLOAD_BYTES) {
+    // The integration fails (Lambda refuses the invocation), which HTTP API answers with 500.
+    logger.error(
+      `HTTP ${method} ${rawPath}: the event (${eventBytes} bytes) is over Lambda's 6 MB invocation payload limit`,
+    );
+    sendJson(res, 500, { message: 'Internal Server Error' }, corsHeaders(req));
+    return log(500);
+  }
   const outcome = await functions.invoke('httpApi', event, INTEGRATION_TIMEOUT_MS);
   if (!outcome.ok) {
     logger.error(`HTTP ${method} ${rawPath} handler failed`, outcome.error);

@@ -12,11 +12,17 @@ import { elapsed, type Logger } from './log.ts';
 import { MAX_MESSAGE_BYTES } from './websocket-gateway.ts';
 
 const CONNECTIONS_PATH = /^(?:\/([^/]+))?\/@connections\/([^/]+)\/?$/;
+/**
+ * API Gateway's connection ids: 16 characters, base64 of 11 bytes (so ending in `=`),
+ * seen with both alphabets (`+/` and `-_`). Anything else is a 400 BadRequestException
+ * on AWS, not a 410: the id cannot name a connection, gone or not.
+ */
+const CONNECTION_ID_FORMAT = /^[A-Za-z0-9+/_-]{15}=$/;
 
 export type ManagementTarget =
   | { readonly kind: 'connection'; readonly connectionId: string }
   | { readonly kind: 'wrongStage'; readonly stage: string }
-  | { readonly kind: 'badId' };
+  | { readonly kind: 'badId'; readonly connectionId: string };
 
 /**
  * Matches a request path (still percent-encoded, so an encoded `/` in an id stays inside
@@ -29,11 +35,15 @@ export function matchManagementPath(rawPath: string, stage: string): ManagementT
   if (pathStage !== undefined && decodeURIComponent(pathStage) !== stage) {
     return { kind: 'wrongStage', stage: pathStage };
   }
+  let connectionId: string;
   try {
-    return { kind: 'connection', connectionId: decodeURIComponent(encodedId) };
+    connectionId = decodeURIComponent(encodedId);
   } catch {
-    return { kind: 'badId' };
+    return { kind: 'badId', connectionId: encodedId };
   }
+  return CONNECTION_ID_FORMAT.test(connectionId)
+    ? { kind: 'connection', connectionId }
+    : { kind: 'badId', connectionId };
 }
 
 /**
@@ -66,7 +76,7 @@ export async function handleManagementRequest(
 ): Promise<void> {
   const startedAt = Date.now();
   const status = await respond(req, res, target, options);
-  const id = target.kind === 'connection' ? target.connectionId : '-';
+  const id = target.kind === 'wrongStage' ? '-' : target.connectionId;
   const code = typeof status === 'number' ? status : `${status.injected} (injected fault)`;
   const key = `${req.method} ${typeof status === 'number' ? status : status.injected}`;
   callCounts.set(key, (callCounts.get(key) ?? 0) + 1);
@@ -85,7 +95,7 @@ async function respond(
     return 403;
   }
   if (target.kind === 'badId') {
-    sendAwsError(res, 400, 'BadRequestException', 'Invalid connection id encoding');
+    sendAwsError(res, 400, 'BadRequestException', `Invalid connectionId: ${target.connectionId}`);
     return 400;
   }
   const connection = connections.findOpen(target.connectionId);

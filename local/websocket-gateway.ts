@@ -27,13 +27,18 @@ import {
   disconnectEvent,
   messageEvent,
 } from './events.ts';
+import { MAX_FRAME_BYTES, watchFrameSizes } from './frame-limit.ts';
 import { type FunctionRegistry, INTEGRATION_TIMEOUT_MS, type InvocationOutcome } from './functions.ts';
 import { asProxyResult, headerValue, isSuccessStatus } from './handler-results.ts';
 import { elapsed, type Logger, redactUrl } from './log.ts';
 
-/** API Gateway's message size limit; larger messages close the connection with 1009. */
+/**
+ * API Gateway's message size limit; larger messages close the connection with 1009, as
+ * do frames over 32 KB (frame-limit.ts): a larger message must be sent in fragments.
+ */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
 const MAX_URL_LENGTH = 4096;
+const GOING_AWAY = 'Going away';
 
 export interface WebSocketGatewayOptions {
   readonly stage: string;
@@ -189,7 +194,7 @@ export class WebSocketGateway {
     const protocol = headerValue(result?.headers, 'sec-websocket-protocol');
     if (protocol) this.chosenProtocols.set(req, protocol);
     socket.removeListener('error', ignoreSocketError);
-    this.server.handleUpgrade(req, socket, head, (ws) => this.opened(connection, ws));
+    this.server.handleUpgrade(req, socket, head, (ws) => this.opened(connection, ws, socket));
   }
 
   /**
@@ -220,16 +225,23 @@ export class WebSocketGateway {
   }
 
   /** The handshake is complete: only now is the connection open for the Management API. */
-  private opened(connection: ClientConnection, ws: WebSocket): void {
+  private opened(connection: ClientConnection, ws: WebSocket, socket: Duplex): void {
     const { logger, idleTimeoutMs, maxConnectionMs, connections } = this.options;
     connection.open(ws);
-    const idle = setTimeout(() => connection.close(1001, 'Idle timeout'), idleTimeoutMs).unref();
+    watchFrameSizes(socket, MAX_FRAME_BYTES, (bytes) => {
+      logger.info(`WS  ${connection.connectionId} frame of ${bytes} bytes is over ${MAX_FRAME_BYTES}: 1009`);
+      connection.close(1009, 'Message too big');
+    });
+    // `$disconnect` gets 1001 "Going away" for both, as API Gateway reports its own closes.
+    const idle = setTimeout(() => connection.close(1001, 'Idle timeout', GOING_AWAY), idleTimeoutMs).unref();
     const lifetime = setTimeout(
-      () => connection.close(1001, 'Maximum connection duration reached'),
+      () => connection.close(1001, 'Maximum connection duration reached', GOING_AWAY),
       maxConnectionMs,
     ).unref();
 
     ws.on('message', (data, isBinary) => {
+      // Once the server is closing the connection (a frame too large, say), nothing more is routed.
+      if (connection.serverClose) return;
       connection.lastActiveAt = Date.now();
       idle.refresh();
       void this.message(connection, rawDataToBuffer(data), isBinary);

@@ -108,7 +108,7 @@ describe('connections whose $disconnect never came', () => {
       group_name: 'Stale check',
       member_ids: ['expired-member'],
     });
-    const staleId = 'expiredRowConn=';
+    const staleId = 'expiredRowConnA=';
     await registerStaleConnection('expired-member', staleId, { withRow: false });
     const countBefore = await onlineCount(runtime);
 
@@ -128,7 +128,7 @@ describe('connections whose $disconnect never came', () => {
 
   test('a user whose only connection is stale goes offline at the first delivery', async () => {
     const sender = await connectWelcomed(runtime, 'gone-sender');
-    const staleId = 'onlyStaleConnA=';
+    const staleId = 'onlyStaleConnAB=';
     await registerStaleConnection('gone-user', staleId, { withRow: true });
     const countBefore = await onlineCount(runtime);
     const readerToken = await tokenFor(runtime, 'gone-sender');
@@ -156,7 +156,7 @@ describe('connections whose $disconnect never came', () => {
     const senders = await Promise.all(
       ['race-1', 'race-2', 'race-3'].map((id) => connectWelcomed(runtime, id)),
     );
-    await registerStaleConnection('raced-owner', 'racedStaleConn=', { withRow: true });
+    await registerStaleConnection('raced-owner', 'racedStaleConnA=', { withRow: true });
     const countBefore = await onlineCount(runtime);
 
     const replies = await Promise.all(

@@ -159,7 +159,7 @@ describe('fan-out workers (threshold 3, chunks of 2)', () => {
       member_ids: ['fw-1', 'fw-2', 'fw-ghost'],
     });
     // A connection whose $disconnect never came: its row and presence entry, no socket.
-    const ghostId = 'ghostConnectio=';
+    const ghostId = 'ghostConnection=';
     const now = Math.floor(Date.now() / 1000);
     await new DynamoConnectionStore(tables.client, tables.names.connections).put({
       connectionId: ghostId,

@@ -358,7 +358,7 @@ describe('send_room_message', () => {
   });
 
   test('member rows past their expiry are ignored and not posted to', async () => {
-    const expiredId = 'expiredMemberA=';
+    const expiredId = 'expiredMemberAB=';
     const now = Math.floor(Date.now() / 1000);
     await roomStore.join({
       roomId: room,
@@ -379,7 +379,7 @@ describe('send_room_message', () => {
   });
 
   test('a connection whose $disconnect never came is removed by the first post that meets its 410', async () => {
-    const staleId = 'staleRoomConnA=';
+    const staleId = 'staleRoomConnAB=';
     const now = Math.floor(Date.now() / 1000);
     const connections = new DynamoConnectionStore(tables.client, tables.names.connections);
     const presence = new DynamoPresenceStore(tables.client, tables.names.presence);

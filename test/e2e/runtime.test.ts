@@ -297,6 +297,30 @@ describe('connection time limits (real handlers)', () => {
   });
 });
 
+describe('$disconnect after the gateway’s own closes (real handlers, recording $disconnect)', () => {
+  test('an idle timeout reaches $disconnect as 1001 "Going away"', async () => {
+    const disconnects: WebSocketEvent[] = [];
+    const runtime = await startTestRuntime({
+      idleTimeoutSeconds: 1,
+      handlers: {
+        disconnect: async (event) => {
+          disconnects.push(event as WebSocketEvent);
+          return { statusCode: 200 };
+        },
+      },
+    });
+    try {
+      const client = await TestClient.connectAs(runtime, '1');
+      assert.equal((await client.waitForClose(DEFAULT_WAIT_MS)).code, 1001);
+      await runtime.stop();
+      const event = disconnects.find((e) => e.requestContext.disconnectStatusCode === 1001);
+      assert.equal(event?.requestContext.disconnectReason, 'Going away');
+    } finally {
+      await runtime.stop();
+    }
+  });
+});
+
 describe('gateway mechanics (stand-in handlers)', () => {
   const recorder = new Recorder();
   const logLines: string[] = [];
@@ -424,7 +448,7 @@ describe('gateway mechanics (stand-in handlers)', () => {
     await client.close();
   });
 
-  test('a 128 KB message is delivered; one byte more closes with 1009, reported to $disconnect', async () => {
+  test('a 128 KB message (in 32 KB frames) is delivered; one byte more closes with 1009, reported to $disconnect', async () => {
     const { client, connectionId } = await openTagged(runtime, recorder, 'oversized');
     const largest = 'y'.repeat(128 * 1024);
     client.send(largest);
@@ -436,6 +460,22 @@ describe('gateway mechanics (stand-in handlers)', () => {
       (e) => e.requestContext?.eventType === 'DISCONNECT' && e.requestContext.connectionId === connectionId,
     );
     assert.equal(event.requestContext.disconnectStatusCode, 1009);
+  });
+
+  test('a 32 KB frame is delivered; a single frame one byte larger closes with 1009 and is not routed', async () => {
+    const { client, connectionId } = await openTagged(runtime, recorder, 'big-frame');
+    const largestFrame = 'f'.repeat(32 * 1024);
+    client.send(largestFrame, { singleFrame: true });
+    await recorder.waitFor<WebSocketEvent>((e) => e.body === largestFrame);
+
+    const tooLarge = 'g'.repeat(32 * 1024 + 1);
+    client.send(tooLarge, { singleFrame: true });
+    assert.deepEqual(await client.waitForClose(), { code: 1009, reason: 'Message too big' });
+    const event = await recorder.waitFor<WebSocketEvent>(
+      (e) => e.requestContext?.eventType === 'DISCONNECT' && e.requestContext.connectionId === connectionId,
+    );
+    assert.equal(event.requestContext.disconnectStatusCode, 1009);
+    assert.ok(!recorder.events.some((e) => (e as WebSocketEvent).body === tooLarge), 'the frame was routed');
   });
 
   test('a failing route handler answers with API Gateway’s "Internal server error" frame', async () => {
@@ -483,10 +523,51 @@ describe('gateway mechanics (stand-in handlers)', () => {
     assert.equal(event.requestContext.disconnectReason, 'bye');
   });
 
+  test('$disconnect of a close without a status code: 1005, API Gateway’s reason and headers', async () => {
+    const { client, connectionId } = await openTagged(runtime, recorder, 'no-status');
+    client.socket.close(); // a close frame without a status code
+    await client.waitForClose();
+    const event = await recorder.waitFor<WebSocketEvent>(
+      (e) => e.requestContext?.eventType === 'DISCONNECT' && e.requestContext.connectionId === connectionId,
+    );
+    assert.equal(event.requestContext.disconnectStatusCode, 1005);
+    assert.equal(event.requestContext.disconnectReason, 'Client-side close frame status not set');
+    const host = `127.0.0.1:${runtime.port}`;
+    // What API Gateway sends (Developer Guide, "Input from the $disconnect route").
+    assert.deepEqual(event.headers, { Host: host, 'x-api-key': '', 'X-Forwarded-For': '', 'x-restapi': '' });
+    assert.deepEqual(event.multiValueHeaders, {
+      Host: [host],
+      'x-api-key': [''],
+      'X-Forwarded-For': [''],
+      'x-restapi': [''],
+    });
+    assert.equal(event.body, undefined);
+    assert.equal(event.isBase64Encoded, false);
+  });
+
+  test('Management API: a malformed connection id is 400 BadRequestException, not 410', async () => {
+    const management = managementClient(runtime);
+    for (const ConnectionId of ['not-an-id', 'doesNotExist+/=', 'sixteenCharsNoEq', 'x'.repeat(40)]) {
+      for (const command of [
+        new GetConnectionCommand({ ConnectionId }),
+        new PostToConnectionCommand({ ConnectionId, Data: 'x' }),
+        new DeleteConnectionCommand({ ConnectionId }),
+      ]) {
+        await assert.rejects(
+          management.send(command as GetConnectionCommand),
+          (error: { name?: string; $metadata?: { httpStatusCode?: number } }) =>
+            error.name === 'BadRequestException' && error.$metadata?.httpStatusCode === 400,
+          `${command.constructor.name} ${ConnectionId}`,
+        );
+      }
+    }
+    management.destroy();
+  });
+
   test('Management API: unknown connections are 410 GoneException, with and without the stage', async () => {
     for (const endpoint of [runtime.callbackUrl, runtime.httpUrl]) {
       const management = managementClient(runtime, endpoint);
-      const ConnectionId = 'doesNotExist+/=';
+      const ConnectionId = 'doesNotExist+/A=';
       await assert.rejects(management.send(new GetConnectionCommand({ ConnectionId })), GoneException);
       await assert.rejects(
         management.send(new PostToConnectionCommand({ ConnectionId, Data: 'x' })),
@@ -609,7 +690,7 @@ describe('gateway mechanics (stand-in handlers)', () => {
     assert.deepEqual(await simplified.json(), { count: 3 });
   });
 
-  test('HTTP API: unknown /api paths are 404, preflights are answered, large bodies are 413', async () => {
+  test('HTTP API: unknown /api paths are 404, preflights are answered, bodies over 10 MB are 413', async () => {
     for (const [method, path] of [
       ['GET', '/api/ws/nope'],
       ['GET', '/api/other'],
@@ -627,11 +708,18 @@ describe('gateway mechanics (stand-in handlers)', () => {
     assert.equal(preflight.headers.get('access-control-allow-origin'), '*');
     assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/i);
 
-    const tooLarge = await fetch(`${runtime.httpUrl}/api/ws/send-message`, {
-      method: 'POST',
-      body: 'x'.repeat(1024 * 1024 + 1),
-    });
+    // HTTP API's limit is 10 MB; Lambda's 6 MB invocation limit applies to the whole event.
+    const post = (bytes: number) =>
+      fetch(`${runtime.httpUrl}/api/ws/send-message`, { method: 'POST', body: 'x'.repeat(bytes) });
+    const twoMegabytes = await post(2 * 1024 * 1024);
+    assert.equal(twoMegabytes.status, 201);
+    assert.equal(((await twoMegabytes.json()) as HttpApiEvent).body?.length, 2 * 1024 * 1024);
+    const overLambdaLimit = await post(7 * 1024 * 1024);
+    assert.equal(overLambdaLimit.status, 500);
+    assert.deepEqual(await overLambdaLimit.json(), { message: 'Internal Server Error' });
+    const tooLarge = await post(10 * 1024 * 1024 + 1);
     assert.equal(tooLarge.status, 413);
+    assert.deepEqual(await tooLarge.json(), { message: 'Request Entity Too Large' });
   });
 
   test('logs carry no tokens from the query string or headers', async () => {

@@ -10,6 +10,7 @@ import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagem
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import WebSocket from 'ws';
+import { MAX_FRAME_BYTES } from '../../local/frame-limit.ts';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../local/runtime.ts';
 import { mintToken } from '../../local/tokens.ts';
 
@@ -180,9 +181,20 @@ export class TestClient {
     return TestClient.open(webSocketUrl(runtime, { token, path: options.path }), options);
   }
 
-  /** Sends a string as is, anything else as JSON. */
-  send(message: unknown): void {
-    this.socket.send(typeof message === 'string' ? message : JSON.stringify(message));
+  /**
+   * Sends a string as is, anything else as JSON, in frames of at most 32 KB as a client
+   * of API Gateway must (local/frame-limit.ts); `singleFrame` sends one frame of any size.
+   */
+  send(message: unknown, options: { readonly singleFrame?: boolean } = {}): void {
+    const bytes = Buffer.from(typeof message === 'string' ? message : JSON.stringify(message));
+    if (options.singleFrame || bytes.length <= MAX_FRAME_BYTES) {
+      this.socket.send(bytes, { binary: false });
+      return;
+    }
+    for (let offset = 0; offset < bytes.length; offset += MAX_FRAME_BYTES) {
+      const fin = offset + MAX_FRAME_BYTES >= bytes.length;
+      this.socket.send(bytes.subarray(offset, offset + MAX_FRAME_BYTES), { binary: false, fin });
+    }
   }
 
   /**
