@@ -54,26 +54,15 @@ async function connect(event: ConnectEvent): Promise<WebSocketResult> {
       return unauthorized;
     }
     const callbackUrl = callbackUrlFor(event.requestContext);
-    const limit = connectionLimit(services);
-    if (limit > 0 && (await openConnectionCount(identity.userId, limit)) >= limit) {
-      log('info', 'connect refused', { connectionId, userId: identity.userId, reason: 'connection limit' });
-      countMetric(Metric.connectRefused, { Reason: 'limit' });
-      return tooManyConnections;
-    }
     registration = { userId: identity.userId, callbackUrl };
-    const record = await services.presenceRegistry(callbackUrl).open(connectionId, identity);
-    // Handshakes racing past the check above: DynamoDB applies their presence adds one at a
-    // time, so each sees a different `connectionCount`; those within the limit stay. One
-    // beyond it stays only if the live connections (stale entries left out, racers counted)
-    // are within the limit. Each connection that stays has seen, at some instant, every
-    // other one that stays and was registered by then, so never more than the limit stay.
-    if (
-      limit > 0 &&
-      record.connectionCount > limit &&
-      (await openConnectionCount(identity.userId, limit)) > limit
-    ) {
+    // The limit is part of the presence write (see ConnectionRegistry.open): refusing costs
+    // a constant number of requests however many handshakes race.
+    const record = await services
+      .presenceRegistry(callbackUrl)
+      .open(connectionId, identity, connectionLimit(services));
+    if (!record) {
+      registration = undefined;
       log('info', 'connect refused', { connectionId, userId: identity.userId, reason: 'connection limit' });
-      await rollBack(connectionId, identity.userId, callbackUrl);
       countMetric(Metric.connectRefused, { Reason: 'limit' });
       return tooManyConnections;
     }
@@ -106,22 +95,6 @@ async function connect(event: ConnectEvent): Promise<WebSocketResult> {
 /** `MAX_CONNECTIONS_PER_USER`; not applied with `SESSION_MODE=single`, which keeps one anyway. */
 function connectionLimit(services: ReturnType<typeof getServices>): number {
   return services.config.sessionMode === 'single' ? 0 : services.config.maxConnectionsPerUser;
-}
-
-/**
- * The user's open connections: the presence set, and, only when that reaches `limit`,
- * the ids whose connection row is still live. A connection whose `$disconnect` never
- * came stays in the set, but its row expires (CONNECTION_TTL_SECONDS), so it stops
- * counting by then at the latest.
- */
-async function openConnectionCount(userId: string, limit: number): Promise<number> {
-  const { presence, registry } = getServices();
-  const [entry] = await presence.connectionsOf([userId]);
-  const ids = entry?.connectionIds ?? [];
-  if (ids.length < limit) return ids.length;
-  const nowSeconds = Math.floor(Date.now() / 1000);
-  const rows = await Promise.all(ids.map((id) => registry.lookup(id)));
-  return rows.filter((row) => row && row.userId === userId && row.expiresAt > nowSeconds).length;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   DeleteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
@@ -7,7 +8,11 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionRecord, ConnectionStore } from '../core/shared/ports.ts';
+import { backoff } from './dynamo.ts';
 import { epochSeconds } from './time.ts';
+
+/** BatchGetItem's key limit: `getMany` reads at most this many rows, in one request. */
+export const MAX_BATCH_LOOKUP = 100;
 
 /** Rows store `rooms` as a string set; the record exposes a plain array. */
 function fromItem(item: Record<string, unknown> | undefined): ConnectionRecord | undefined {
@@ -36,6 +41,34 @@ export class DynamoConnectionStore implements ConnectionStore {
     const record = fromItem(Item);
     if (!record || record.expiresAt <= epochSeconds(this.now())) return undefined;
     return record;
+  }
+
+  async getMany(connectionIds: readonly string[]): Promise<ConnectionRecord[]> {
+    if (connectionIds.length > MAX_BATCH_LOOKUP) {
+      throw new RangeError(
+        `getMany reads at most ${MAX_BATCH_LOOKUP} rows; received ${connectionIds.length}`,
+      );
+    }
+    const nowSeconds = epochSeconds(this.now());
+    const found: ConnectionRecord[] = [];
+    let keys: Record<string, unknown>[] = [...new Set(connectionIds)].map((connectionId) => ({
+      connectionId,
+    }));
+    // Unprocessed keys (throttling) are retried a few times, then the read fails: callers
+    // use this to find stale entries, and a row that was not read must not look stale.
+    for (let attempt = 0; keys.length > 0 && attempt < 4; attempt++) {
+      await backoff(attempt);
+      const { Responses, UnprocessedKeys } = await this.client.send(
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys } } }),
+      );
+      for (const item of Responses?.[this.tableName] ?? []) {
+        const record = fromItem(item);
+        if (record && record.expiresAt > nowSeconds) found.push(record);
+      }
+      keys = (UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+    }
+    if (keys.length > 0) throw new Error(`${keys.length} connection rows could not be read`);
+    return found;
   }
 
   async delete(connectionId: string): Promise<ConnectionRecord | undefined> {

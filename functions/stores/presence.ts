@@ -77,27 +77,81 @@ export class DynamoPresenceStore implements PresenceStore {
     userId: string,
     connectionId: string,
     expiresAt: number,
-  ): Promise<{ cameOnline: boolean; connectionCount: number }> {
-    const { Attributes } = await this.client.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { userId },
-        UpdateExpression:
-          'ADD connectionIds :ids, connectionCount :one SET expiresAt = :expiresAt, onlineShard = :shard',
-        ExpressionAttributeValues: {
-          ':ids': new Set([connectionId]),
-          ':one': 1,
-          ':expiresAt': expiresAt,
-          ':shard': shardOf(userId),
-        },
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
+    limit = 0,
+  ): Promise<{ cameOnline: boolean; connectionCount: number } | { full: true }> {
+    let Attributes: Record<string, unknown> | undefined;
+    try {
+      ({ Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { userId },
+          UpdateExpression:
+            'ADD connectionIds :ids, connectionCount :one SET expiresAt = :expiresAt, onlineShard = :shard',
+          // The limit is enforced by the write itself: racing handshakes cannot all pass it.
+          ...(limit > 0
+            ? { ConditionExpression: 'attribute_not_exists(connectionIds) OR size(connectionIds) < :limit' }
+            : {}),
+          ExpressionAttributeValues: {
+            ':ids': new Set([connectionId]),
+            ':one': 1,
+            ':expiresAt': expiresAt,
+            ':shard': shardOf(userId),
+            ...(limit > 0 ? { ':limit': limit } : {}),
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      ));
+    } catch (error) {
+      if (limit > 0 && error instanceof ConditionalCheckFailedException) return { full: true };
+      throw error;
+    }
     // ADD is atomic: concurrent adds for one user each see a different count.
     const connectionCount = Number(Attributes?.connectionCount ?? 0);
     const cameOnline = connectionCount === 1;
     await this.bumpStats(cameOnline ? 1 : 0, 1);
     return { cameOnline, connectionCount };
+  }
+
+  async connectionIdsOf(userId: string): Promise<string[]> {
+    const { Item } = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { userId },
+        ProjectionExpression: 'connectionIds',
+        ConsistentRead: true,
+      }),
+    );
+    return [...((Item as PresenceItem | undefined)?.connectionIds ?? [])];
+  }
+
+  async removeStale(userId: string, connectionIds: readonly string[]): Promise<boolean> {
+    if (connectionIds.length === 0) return false;
+    const names = connectionIds.map((_, i) => `:id${i}`);
+    let remaining: number;
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { userId },
+          UpdateExpression: 'DELETE connectionIds :ids ADD connectionCount :minus',
+          // All or nothing: an id another writer removed meanwhile must not be counted twice.
+          ConditionExpression: names.map((name) => `contains(connectionIds, ${name})`).join(' AND '),
+          ExpressionAttributeValues: {
+            ':ids': new Set(connectionIds),
+            ':minus': -connectionIds.length,
+            ...Object.fromEntries(names.map((name, i) => [name, connectionIds[i]])),
+          },
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      remaining = Number(Attributes?.connectionCount ?? 0);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+    // The item itself stays: the caller is about to add a connection to it.
+    await this.bumpStats(remaining <= 0 ? -1 : 0, -connectionIds.length);
+    return true;
   }
 
   async removeConnection(userId: string, connectionId: string): Promise<{ wentOffline: boolean }> {

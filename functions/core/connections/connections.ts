@@ -2,6 +2,9 @@
 import type { Identity } from '../auth/auth.ts';
 import type { ConnectionRecord, ConnectionStore, PresenceStore, RoomStore } from '../shared/ports.ts';
 
+/** Presence entries checked for staleness when the connection limit is hit (one batched read). */
+export const MAX_STALE_CHECK = 100;
+
 export type PresenceStatus = 'online' | 'offline';
 
 /** API Gateway's `$connect` integration may take up to 29 s; until it returns, posts answer 410. */
@@ -22,17 +25,20 @@ export interface ConnectionRegistryDependencies {
   readonly onPresenceChange?: (userId: string, status: PresenceStatus) => Promise<void>;
 }
 
+export type OpenedConnection = ConnectionRecord & { readonly connectionCount: number };
+
 export class ConnectionRegistry {
   constructor(private readonly deps: ConnectionRegistryDependencies) {}
 
   /**
    * Registers a connection. Besides its row, the result tells `connectionCount`: the user's
    * presence count right after this connection was added (see PresenceStore.addConnection).
+   * With `limit` > 0, a user who already has `limit` open connections gets `undefined` and
+   * nothing stays written (see `admitAtLimit`).
    */
-  async open(
-    connectionId: string,
-    identity: Identity,
-  ): Promise<ConnectionRecord & { readonly connectionCount: number }> {
+  open(connectionId: string, identity: Identity): Promise<OpenedConnection>;
+  open(connectionId: string, identity: Identity, limit: number): Promise<OpenedConnection | undefined>;
+  async open(connectionId: string, identity: Identity, limit = 0): Promise<OpenedConnection | undefined> {
     const now = this.deps.now?.() ?? new Date();
     const record: ConnectionRecord = {
       connectionId,
@@ -42,15 +48,46 @@ export class ConnectionRegistry {
       expiresAt: Math.floor(now.getTime() / 1000) + this.deps.connectionTtlSeconds,
       tokenExpiresAt: identity.expiresAt,
     };
-    // Row first: a presence entry must never point at a connection nobody can look up.
+    // Row first: a presence entry must never point at a connection nobody can look up
+    // (the stale-entry check below would take it for a dead one).
     await this.deps.connections.put(record);
-    const { cameOnline, connectionCount } = await this.deps.presence.addConnection(
+    let added = await this.deps.presence.addConnection(
       identity.userId,
       connectionId,
       record.expiresAt,
+      limit,
     );
-    if (cameOnline) await this.notifyPresence(identity.userId, 'online');
-    return { ...record, connectionCount };
+    if ('full' in added && (await this.pruneStale(identity.userId))) {
+      added = await this.deps.presence.addConnection(identity.userId, connectionId, record.expiresAt, limit);
+    }
+    if ('full' in added) {
+      await this.deps.connections.delete(connectionId);
+      return undefined;
+    }
+    if (added.cameOnline) await this.notifyPresence(identity.userId, 'online');
+    return { ...record, connectionCount: added.connectionCount };
+  }
+
+  /**
+   * The user's presence record is full. Entries whose connection row is gone or expired
+   * (their `$disconnect` never came) are removed, so they cannot lock the user out; true
+   * when some were. A constant number of requests whatever the number of racing handshakes:
+   * one read of the record, one batched read of at most MAX_STALE_CHECK rows, at most one
+   * conditional removal. Runs only when the limit is hit, never on an ordinary connect.
+   * True also when a racing handshake removed them first: the add is worth one more try.
+   */
+  private async pruneStale(userId: string): Promise<boolean> {
+    const ids = (await this.deps.presence.connectionIdsOf(userId)).slice(0, MAX_STALE_CHECK);
+    if (ids.length === 0) return true;
+    const live = new Set(
+      (await this.deps.connections.getMany(ids))
+        .filter((row) => row.userId === userId)
+        .map((row) => row.connectionId),
+    );
+    const stale = ids.filter((id) => !live.has(id));
+    if (stale.length === 0) return false;
+    await this.deps.presence.removeStale(userId, stale);
+    return true;
   }
 
   /**

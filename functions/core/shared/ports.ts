@@ -17,6 +17,11 @@ export interface ConnectionStore {
   put(connection: ConnectionRecord): Promise<void>;
   /** The row, or undefined when it is missing or past its expiry. */
   get(connectionId: string): Promise<ConnectionRecord | undefined>;
+  /**
+   * The live rows among `connectionIds` (at most `MAX_BATCH_LOOKUP`: one batched read),
+   * missing and expired ones left out.
+   */
+  getMany(connectionIds: readonly string[]): Promise<ConnectionRecord[]>;
   /** Deletes the row and returns what it held. */
   delete(connectionId: string): Promise<ConnectionRecord | undefined>;
   /**
@@ -71,15 +76,25 @@ export interface OnlineCounts {
 export interface PresenceStore {
   /**
    * Adds a connection to the user's presence record; `cameOnline` when it is their first.
-   * `connectionCount` is the user's count right after this add (stale entries included):
-   * the store applies adds one at a time, so handshakes racing each other get different
-   * counts (the `$connect` connection limit relies on it).
+   * `connectionCount` is the user's count right after this add (stale entries included).
+   * With `limit` > 0 the add is conditional on the record holding fewer than `limit`
+   * connection ids (stale ones included), checked atomically by the write: `{ full: true }`
+   * when it holds `limit` already, and nothing is written then.
    */
   addConnection(
     userId: string,
     connectionId: string,
     expiresAt: number,
-  ): Promise<{ cameOnline: boolean; connectionCount: number }>;
+    limit?: number,
+  ): Promise<{ cameOnline: boolean; connectionCount: number } | { full: true }>;
+  /** The ids in the user's presence record, stale ones included (one strongly consistent read). */
+  connectionIdsOf(userId: string): Promise<string[]>;
+  /**
+   * Removes connection ids found stale (their `$disconnect` never came), all or none:
+   * false when one of them is no longer there (another writer removed it). Sends no
+   * presence push.
+   */
+  removeStale(userId: string, connectionIds: readonly string[]): Promise<boolean>;
   /** Removes it; `wentOffline` when it was their last. Removing twice is harmless. */
   removeConnection(userId: string, connectionId: string): Promise<{ wentOffline: boolean }>;
   /** Open connections of each listed user who is online (one batched read per 100 users). */
