@@ -29,19 +29,31 @@ import { PushHandler } from './pushes.ts';
 import { Requests } from './requests.ts';
 import { systemTimers, type Timers } from './timers.ts';
 import type {
+  AddGroupMembersInput,
   BroadcastInput,
   BroadcastSent,
+  ConversationsPage,
   CreateGroupInput,
   DeleteMessageInput,
   GroupCreated,
+  GroupDeleted,
+  GroupInfo,
+  GroupInput,
+  GroupLeft,
+  GroupMemberRemoved,
+  GroupMembersAdded,
   GroupMessageSent,
+  GroupsPage,
+  GroupUpdatedPush,
   HistoryInput,
   HistoryPage,
   MarkReadInput,
   MessageDeletedReply,
   MessageSent,
+  PageInput,
   Pong,
   ReadMarked,
+  RemoveGroupMemberInput,
   RoomInput,
   RoomJoined,
   RoomLeft,
@@ -51,6 +63,7 @@ import type {
   SendRoomMessageInput,
   SyncInput,
   SyncPage,
+  UpdateGroupInput,
   Welcome,
 } from './types.ts';
 
@@ -199,6 +212,46 @@ export class ChatClient {
     return this.request<GroupCreated>('create_group', input);
   }
 
+  /** One page of the caller's groups, with their role and unread count (`next_cursor` for more). */
+  listGroups(input: PageInput = {}): Promise<GroupsPage> {
+    return this.request<GroupsPage>('list_groups', input, { idempotent: true });
+  }
+
+  /** A group's name, owner and members with their roles (members only: 1403 otherwise). */
+  groupInfo(input: GroupInput): Promise<GroupInfo> {
+    return this.request<GroupInfo>('group_info', input, { idempotent: true });
+  }
+
+  /** Owner and admins. Existing members are left out of `added`, so a retry adds nobody twice. */
+  addGroupMembers(input: AddGroupMembersInput): Promise<GroupMembersAdded> {
+    return this.request<GroupMembersAdded>('add_group_members', input, { idempotent: true });
+  }
+
+  /** Owner and admins; never the owner. */
+  removeGroupMember(input: RemoveGroupMemberInput): Promise<GroupMemberRemoved> {
+    return this.request<GroupMemberRemoved>('remove_group_member', input);
+  }
+
+  /** Any member; an owner leaving hands ownership on, the last member leaving deletes the group. */
+  leaveGroup(input: GroupInput): Promise<GroupLeft> {
+    return this.request<GroupLeft>('leave_group', input);
+  }
+
+  /** Renames the group (owner and admins); members get a `group_updated` push. */
+  updateGroup(input: UpdateGroupInput): Promise<GroupUpdatedPush> {
+    return this.request<GroupUpdatedPush>('update_group', input, { idempotent: true });
+  }
+
+  /** Owner only. */
+  deleteGroup(input: GroupInput): Promise<GroupDeleted> {
+    return this.request<GroupDeleted>('delete_group', input);
+  }
+
+  /** One page of the caller's private chats and groups, most recent activity first. */
+  listConversations(input: PageInput = {}): Promise<ConversationsPage> {
+    return this.request<ConversationsPage>('list_conversations', input, { idempotent: true });
+  }
+
   /** Joins and remembers the room: it is joined again after every reconnect. */
   async joinRoom(input: RoomInput): Promise<RoomJoined> {
     const joined = await this.request<RoomJoined>('join_room', input, { idempotent: true });
@@ -229,6 +282,7 @@ export class ChatClient {
     return this.request<SyncPage>('sync', input, { idempotent: true });
   }
 
+  /** Marks a conversation read up to `message_id`; the other participants get `message_read`. */
   markRead(input: MarkReadInput): Promise<ReadMarked> {
     return this.request<ReadMarked>('mark_read', input, { idempotent: true });
   }

@@ -2,6 +2,7 @@
 import type {
   BroadcastPush,
   ChatMessage,
+  GroupUpdatedPush,
   KickedPush,
   MessageDeletedPush,
   MessageReadPush,
@@ -35,6 +36,11 @@ export interface ChatEvents {
   message_deleted: MessageDeletedPush;
   message_read: MessageReadPush;
   unread_count: UnreadCountPush;
+  /**
+   * A group this user is (or was, until this change) in changed: renamed, members added,
+   * removed or left, deleted. `user_ids` includes this user when they were added or removed.
+   */
+  group_updated: GroupUpdatedPush;
   /** Single-session deployments: signed in elsewhere. The client is closed and does not reconnect. */
   kicked: KickedPush;
   /** The `data` of every push frame of the current connection, raw. */

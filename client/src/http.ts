@@ -1,6 +1,23 @@
 /** A small fetch-based client for the HTTP API (`/api/ws/...`), same envelope as the WebSocket API. */
 import { ChatRequestError } from './errors.ts';
-import type { HistoryMessage, MessageSent, SendMessageInput } from './types.ts';
+import type {
+  ConversationsPage,
+  CreateGroupInput,
+  GroupCreated,
+  GroupDeleted,
+  GroupInfo,
+  GroupMemberRemoved,
+  GroupMembersAdded,
+  GroupsPage,
+  GroupUpdatedPush,
+  HistoryMessage,
+  MessageSent,
+  PageInput,
+  SendMessageInput,
+} from './types.ts';
+
+/** The HTTP API answers the WebSocket reply's data; this client does not rely on its `type`. */
+type HttpReply<T> = Omit<T, 'type'>;
 
 export interface ChatHttpClientOptions {
   /** `http://localhost:8009` locally; the stack output `HttpApiUrl` in AWS. */
@@ -122,6 +139,55 @@ export class ChatHttpClient {
     return this.call<UnreadSummary>('GET', '/api/ws/unread');
   }
 
+  /** `GET /api/ws/groups`: one page of the caller's groups. */
+  listGroups(options: PageInput = {}): Promise<HttpReply<GroupsPage>> {
+    return this.call('GET', '/api/ws/groups', { query: { limit: options.limit, cursor: options.cursor } });
+  }
+
+  /** `GET /api/ws/groups/{group_id}` (members only). */
+  groupInfo(groupId: string): Promise<HttpReply<GroupInfo>> {
+    return this.call('GET', `/api/ws/groups/${encodeURIComponent(groupId)}`);
+  }
+
+  /** `POST /api/ws/groups`: as `create_group`. */
+  createGroup(input: CreateGroupInput): Promise<HttpReply<GroupCreated>> {
+    return this.call('POST', '/api/ws/groups', { body: input });
+  }
+
+  /** `POST /api/ws/groups/{group_id}/members` (owner, admins). */
+  addGroupMembers(groupId: string, memberIds: readonly string[]): Promise<HttpReply<GroupMembersAdded>> {
+    return this.call('POST', `/api/ws/groups/${encodeURIComponent(groupId)}/members`, {
+      body: { member_ids: memberIds },
+    });
+  }
+
+  /** `DELETE /api/ws/groups/{group_id}/members/{user_id}` (owner, admins; never the owner). */
+  removeGroupMember(groupId: string, userId: string): Promise<HttpReply<GroupMemberRemoved>> {
+    return this.call(
+      'DELETE',
+      `/api/ws/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}`,
+    );
+  }
+
+  /** `PATCH /api/ws/groups/{group_id}`: renames the group (owner, admins). */
+  updateGroup(groupId: string, groupName: string): Promise<HttpReply<GroupUpdatedPush>> {
+    return this.call('PATCH', `/api/ws/groups/${encodeURIComponent(groupId)}`, {
+      body: { group_name: groupName },
+    });
+  }
+
+  /** `DELETE /api/ws/groups/{group_id}` (owner). */
+  deleteGroup(groupId: string): Promise<HttpReply<GroupDeleted>> {
+    return this.call('DELETE', `/api/ws/groups/${encodeURIComponent(groupId)}`);
+  }
+
+  /** `GET /api/ws/conversations`: one page, most recent activity first. */
+  listConversations(options: PageInput = {}): Promise<HttpReply<ConversationsPage>> {
+    return this.call('GET', '/api/ws/conversations', {
+      query: { limit: options.limit, cursor: options.cursor },
+    });
+  }
+
   /** `POST /api/ws/send-message`: as the `send_message` command (de-duplicated on `client_msg_id`). */
   sendMessage(input: SendMessageInput): Promise<MessageSent> {
     return this.call<MessageSent>('POST', '/api/ws/send-message', { body: input });
@@ -142,7 +208,7 @@ export class ChatHttpClient {
   }
 
   private async call<T>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
     path: string,
     request: { query?: Query; body?: unknown; auth?: boolean } = {},
   ): Promise<T> {

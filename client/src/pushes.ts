@@ -112,6 +112,7 @@ export class PushHandler {
       case 'message_deleted':
       case 'message_read':
       case 'unread_count':
+      case 'group_updated':
         this.emitter.emit(type, data as never);
         return;
       default:

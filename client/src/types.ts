@@ -69,6 +69,100 @@ export interface GroupCreated {
   readonly member_ids: readonly string[];
 }
 
+/** A member's rights in a group: the owner (one), admins, members. */
+export type GroupRole = 'owner' | 'admin' | 'member';
+
+/** One of the caller's groups, as `list_groups` shows it. */
+export interface GroupSummary {
+  readonly group_id: string;
+  readonly group_name: string;
+  /** The caller's role. */
+  readonly role: GroupRole;
+  readonly member_count: number;
+  /** Absent while nobody has written in the group. */
+  readonly last_message_id?: string;
+  /** The caller's unread count there. */
+  readonly unread: number;
+}
+
+/** The `list_groups` reply; page on `next_cursor` until it is absent. */
+export interface GroupsPage {
+  readonly type: 'groups';
+  readonly groups: readonly GroupSummary[];
+  readonly next_cursor?: string;
+}
+
+export interface GroupMember {
+  readonly user_id: string;
+  readonly role: GroupRole;
+}
+
+/** The `group_info` reply (members only). */
+export interface GroupInfo {
+  readonly type: 'group_info';
+  readonly group_id: string;
+  readonly group_name: string;
+  readonly owner_id: string;
+  readonly created_at: string;
+  readonly members: readonly GroupMember[];
+}
+
+export interface GroupMembersAdded {
+  readonly type: 'group_members_added';
+  readonly group_id: string;
+  /** The users who were not members before (duplicates and existing members left out). */
+  readonly added: readonly string[];
+}
+
+export interface GroupMemberRemoved {
+  readonly type: 'group_member_removed';
+  readonly group_id: string;
+  readonly user_id: string;
+}
+
+export interface GroupLeft {
+  readonly type: 'group_left';
+  readonly group_id: string;
+}
+
+export interface GroupDeleted {
+  readonly type: 'group_deleted';
+  readonly group_id: string;
+}
+
+/** A conversation's newest message, as `list_conversations` shows it. */
+export interface ConversationLastMessage {
+  readonly message_id: string;
+  readonly from_user_id: string;
+  /** A preview: at most 200 characters; empty when `deleted`. */
+  readonly content: string;
+  readonly message_type: number;
+  readonly time: string;
+  /** Recalled by its sender. */
+  readonly deleted?: true;
+}
+
+/** One of the caller's private chats or groups, as `list_conversations` shows it. */
+export interface ConversationSummary {
+  readonly room_id: string;
+  readonly kind: 'private' | 'group';
+  /** Private chats: the other user. */
+  readonly peer_id?: string;
+  /** Groups. */
+  readonly group_id?: string;
+  /** Groups. */
+  readonly group_name?: string;
+  readonly last_message?: ConversationLastMessage;
+  readonly unread: number;
+}
+
+/** The `list_conversations` reply, most recent activity first; page on `next_cursor`. */
+export interface ConversationsPage {
+  readonly type: 'conversations';
+  readonly conversations: readonly ConversationSummary[];
+  readonly next_cursor?: string;
+}
+
 export interface RoomJoined {
   readonly type: 'join_room_success';
   readonly room_id: string;
@@ -233,6 +327,26 @@ export interface UnreadCountPush {
   readonly time: string;
 }
 
+/** What changed in a `group_updated` push. */
+export type GroupChange = 'renamed' | 'members_added' | 'member_removed' | 'member_left' | 'deleted';
+
+/**
+ * A group changed: pushed to its members' connections, to the user removed and, for
+ * `members_added`, to those added. It is also the reply to `update_group`.
+ */
+export interface GroupUpdatedPush {
+  readonly type: 'group_updated';
+  readonly group_id: string;
+  readonly change: GroupChange;
+  /** Who was added, removed or left (empty for `renamed` and `deleted`). */
+  readonly user_ids: readonly string[];
+  /** Who made the change. */
+  readonly by: string;
+  /** The group's name after the change. */
+  readonly group_name: string;
+  readonly time: string;
+}
+
 export interface KickedPush {
   readonly type: 'kicked';
   readonly reason: string;
@@ -266,6 +380,32 @@ export interface SendRoomMessageInput {
 export interface CreateGroupInput {
   readonly group_name: string;
   readonly member_ids: readonly string[];
+}
+
+export interface PageInput {
+  /** Page size (the server's default and maximum apply). */
+  readonly limit?: number;
+  /** `next_cursor` of the previous page. */
+  readonly cursor?: string;
+}
+
+export interface GroupInput {
+  readonly group_id: string;
+}
+
+export interface AddGroupMembersInput {
+  readonly group_id: string;
+  readonly member_ids: readonly string[];
+}
+
+export interface RemoveGroupMemberInput {
+  readonly group_id: string;
+  readonly user_id: string;
+}
+
+export interface UpdateGroupInput {
+  readonly group_id: string;
+  readonly group_name: string;
 }
 
 export interface RoomInput {
