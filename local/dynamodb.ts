@@ -208,8 +208,13 @@ async function enableTimeToLive(client: DynamoDBClient, name: string, attribute:
 }
 
 /** Creates the missing tables of `tableDefinitions` and waits until they are ACTIVE. */
-export async function ensureTables(endpoint: string, region: string, logger: Logger): Promise<void> {
-  const client = new DynamoDBClient({ endpoint, region });
+export async function ensureTables(
+  endpoint: string,
+  region: string,
+  credentials: { readonly accessKeyId: string; readonly secretAccessKey: string },
+  logger: Logger,
+): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region, credentials });
   let ttlSupported = true;
   try {
     for (const table of Object.values(tableDefinitions)) {

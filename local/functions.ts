@@ -10,6 +10,8 @@ import type { Context } from 'aws-lambda';
 import { type FunctionId, functionSpecs } from '../lib/function-specs.ts';
 import { LOCAL_ACCOUNT_ID } from './events.ts';
 import { HandlerThreads } from './handler-threads.ts';
+import type { LocalCredentials } from './iam/credentials.ts';
+import { functionEnvironment, runWithEnvironment } from './iam/function-scope.ts';
 import { elapsed, type Logger } from './log.ts';
 
 export type LambdaHandler = (event: unknown, context: Context) => unknown;
@@ -53,6 +55,8 @@ export interface FunctionRegistryOptions {
    * (handler-threads.ts); 0 or unset: on the runtime's thread. Overrides always run there.
    */
   readonly threads?: number;
+  /** Each function's credentials, which its invocations see in their environment (local/iam). */
+  readonly credentials: LocalCredentials;
 }
 
 /** Imports a handler module and returns its `handler` export. */
@@ -107,6 +111,7 @@ export class FunctionRegistry {
     const { threads, failures } = await HandlerThreads.start({
       threads: this.options.threads ?? 1,
       functionIds: imported,
+      functionKeys: this.options.credentials.functionKeyPairs(),
       logger: this.options.logger,
     });
     this.threads = threads;
@@ -189,7 +194,10 @@ export class FunctionRegistry {
     });
     const completed = (async (): Promise<InvocationOutcome> => {
       try {
-        return { ok: true, result: await handler(event, this.context(id, deadline)) };
+        const keys = this.options.credentials.forFunction(id);
+        const environment = functionEnvironment(localFunctionName(id), keys);
+        const context = this.context(id, deadline);
+        return { ok: true, result: await runWithEnvironment(environment, () => handler(event, context)) };
       } catch (error) {
         return { ok: false, error, timedOut: false };
       }

@@ -60,16 +60,10 @@ export function resolveHandlerEnvironment(input: {
   const jwtSecret = otherKeySource ? undefined : (userSecret ?? DEVELOPMENT_JWT_SECRET);
   if (jwtSecret) vars.JWT_SECRET = jwtSecret;
 
-  // The SDK needs a region and credentials even though nothing local checks them. Dummy
-  // keys also keep an exported AWS_PROFILE (an expired SSO session, say) out of local runs,
-  // unless DynamoDB is external, where that profile may be exactly what is needed.
+  // Credentials are not set here: each invocation gets its own function's in its
+  // environment (local/iam/function-scope.ts), which the local control plane checks.
   const region = setting('AWS_REGION') ?? 'local';
   vars.AWS_REGION = region;
-  const profileNeeded = externalDynamoDbEndpoint !== undefined && setting('AWS_PROFILE') !== undefined;
-  if (!setting('AWS_ACCESS_KEY_ID') && !profileNeeded) {
-    vars.AWS_ACCESS_KEY_ID = 'local';
-    vars.AWS_SECRET_ACCESS_KEY = 'local';
-  }
   vars.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   // Compact `METRIC name=value` lines instead of EMF documents (METRICS_FORMAT=emf shows those).
   vars.METRICS_FORMAT = setting('METRICS_FORMAT') ?? 'text';

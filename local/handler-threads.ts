@@ -13,12 +13,14 @@
  * whose handler crashed it (an uncaught exception) fails its running invocations and is
  * replaced, where it used to end the whole process.
  */
+
 import { SHARE_ENV, type Worker } from 'node:worker_threads';
 import type { Context } from 'aws-lambda';
 import { type LogLevel, writeLine } from '../functions/runtime/logger.ts';
 import type { FunctionId } from '../lib/function-specs.ts';
 import type { LambdaHandler } from './functions.ts';
 import type { FromHandlerWorker, HandlerWorkerData, LogLines, ToHandlerWorker } from './handler-worker.ts';
+import type { KeyPair } from './iam/credentials.ts';
 import type { Logger } from './log.ts';
 import { deserializeError, startTypeScriptWorker } from './worker-threads.ts';
 
@@ -41,9 +43,10 @@ class HandlerThread {
   constructor(
     index: number,
     functionIds: readonly FunctionId[],
+    functionKeys: Readonly<Record<string, KeyPair>>,
     private readonly onExit: (thread: HandlerThread, error: unknown) => void,
   ) {
-    const workerData: HandlerWorkerData = { functionIds };
+    const workerData: HandlerWorkerData = { functionIds, functionKeys };
     this.worker = startTypeScriptWorker(new URL('./handler-worker.ts', import.meta.url), {
       workerData,
       env: SHARE_ENV,
@@ -103,6 +106,8 @@ export interface HandlerThreadsOptions {
   readonly threads: number;
   /** The handler modules the threads import. */
   readonly functionIds: readonly FunctionId[];
+  /** Each function's credentials, which its invocations see in their environment. */
+  readonly functionKeys: Readonly<Record<string, KeyPair>>;
   readonly logger: Logger;
 }
 
@@ -131,8 +136,11 @@ export class HandlerThreads {
   }
 
   private spawn(): HandlerThread {
-    return new HandlerThread(this.started++, this.options.functionIds, (thread, error) =>
-      this.exited(thread, error),
+    return new HandlerThread(
+      this.started++,
+      this.options.functionIds,
+      this.options.functionKeys,
+      (thread, error) => this.exited(thread, error),
     );
   }
 

@@ -11,11 +11,15 @@ import type { Context } from 'aws-lambda';
 import { setLogWriter } from '../functions/runtime/logger.ts';
 import type { FunctionId } from '../lib/function-specs.ts';
 import { importHandler, type LambdaHandler } from './functions.ts';
+import type { KeyPair } from './iam/credentials.ts';
+import { functionEnvironment, runWithEnvironment } from './iam/function-scope.ts';
 import { type SerializedError, serializeError } from './worker-threads.ts';
 
 export interface HandlerWorkerData {
   /** The handler modules this thread imports (not the ones the runtime replaced). */
   readonly functionIds: readonly FunctionId[];
+  /** Each function's credentials (local/iam/credentials.ts), in its invocations' environment. */
+  readonly functionKeys: Readonly<Record<string, KeyPair>>;
 }
 
 /** The data fields of a Lambda context; `getRemainingTimeInMillis` comes from `deadline`. */
@@ -100,7 +104,7 @@ async function serve(): Promise<void> {
     logs.push([line, level]);
   });
 
-  const { functionIds } = workerData as HandlerWorkerData;
+  const { functionIds, functionKeys } = workerData as HandlerWorkerData;
   const handlers = new Map<FunctionId, LambdaHandler>();
   const failures: { functionId: FunctionId; error: SerializedError }[] = [];
   await Promise.all(
@@ -119,7 +123,10 @@ async function serve(): Promise<void> {
       try {
         const handler = handlers.get(functionId);
         if (!handler) throw new Error(`${context.functionName} is not loaded in this handler thread.`);
-        const result = await handler(event, contextFrom(context));
+        const keys = functionKeys[functionId];
+        if (!keys) throw new Error(`${context.functionName} has no credentials in this handler thread.`);
+        const environment = functionEnvironment(context.functionName, keys);
+        const result = await runWithEnvironment(environment, () => handler(event, contextFrom(context)));
         const lines = takeLogs();
         try {
           send({ type: 'result', id, logs: lines, ok: true, result });

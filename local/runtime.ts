@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setLogWriter } from '../functions/runtime/logger.ts';
-import type { FunctionId } from '../lib/function-specs.ts';
+import { type FunctionId, functionSpecs } from '../lib/function-specs.ts';
 import { ConnectionRegistry } from './connections.ts';
 import {
   DYNAMODB_TARGET_PREFIX,
@@ -27,6 +27,14 @@ import {
 } from './handler-env.ts';
 import { HTTP_API_PREFIX, handleHttpApiRequest } from './http-gateway.ts';
 import { sendAwsError, sendJson } from './http-util.ts';
+import { admitControlPlaneRequest, type ControlPlaneOptions } from './iam/control-plane.ts';
+import { type KeyPair, localCredentials } from './iam/credentials.ts';
+import {
+  dynamoDbPermissions,
+  type Grants,
+  invokePermission,
+  manageConnectionsPermission,
+} from './iam/policy.ts';
 import { handleInvokeRequest, matchInvokePath } from './lambda-service.ts';
 import { createLogger, type Logger, printHandlerLine } from './log.ts';
 import { handleManagementRequest, matchManagementPath } from './management-api.ts';
@@ -73,6 +81,12 @@ export interface LocalRuntimeOptions {
   readonly handlerThreads?: number;
   /** The built web chat page served at `/` (local/web.ts); default `web/dist` of this checkout. */
   readonly webRoot?: string;
+  /**
+   * The grants the control plane checks each function's requests against; default
+   * `functionSpecs` (lib/function-specs.ts), what the stack turns into IAM. Tests pass a
+   * copy with a grant removed to see the path that needs it fail with AccessDenied.
+   */
+  readonly grants?: Grants;
 }
 
 export interface LocalRuntime {
@@ -94,6 +108,13 @@ export interface LocalRuntime {
   readonly handlerEnv: Readonly<Record<string, string>>;
   /** Fault injection: `enabled` is false unless configured; `configure` changes it while running. */
   readonly faults: FaultInjector;
+  /** The interface it listens on (`--host`). */
+  readonly host: string;
+  /**
+   * The runtime's own credentials, allowed everything on its DynamoDB, Management API and
+   * Lambda Invoke API (which refuse any others but the functions'): for tools and tests.
+   */
+  readonly adminCredentials: KeyPair;
   /** Closes connections with 1001 (running `$disconnect`), waits for handlers, closes the database. */
   stop(): Promise<void>;
 }
@@ -157,12 +178,19 @@ interface Services {
   faults?: FaultInjector;
   /** The web chat page and its dev-token endpoint. */
   web?: WebOptions;
+  /** Who may call the control plane, and what each function may do there (local/iam). */
+  controlPlane: ControlPlaneOptions;
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, services: Services): Promise<void> {
-  const { dynamo, functions, connections, stage, logger, region } = services;
+  const { dynamo, functions, connections, stage, logger, region, controlPlane } = services;
   const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
   if (isDynamoDbRequest(req)) {
+    const operation = String(req.headers['x-amz-target']).slice(DYNAMODB_TARGET_PREFIX.length);
+    const permissions = (body: Buffer) => dynamoDbPermissions(region, operation, body);
+    const admitted = await admitControlPlaneRequest(req, res, 'dynamodb', permissions, controlPlane);
+    if (!admitted) return;
+    req = admitted;
     if (services.faults?.enabled && services.faults.throttleDynamoDb(req)) {
       logger.info(
         `DDB ${String(req.headers['x-amz-target']).slice(DYNAMODB_TARGET_PREFIX.length)} 400 throttled (injected fault)`,
@@ -177,11 +205,27 @@ async function route(req: IncomingMessage, res: ServerResponse, services: Servic
     return sendJson(res, 503, { message: 'The local runtime is starting' });
   }
   const functionName = matchInvokePath(rawPath);
-  if (functionName !== undefined)
-    return handleInvokeRequest(req, res, functionName, { functions, logger, region });
+  if (functionName !== undefined) {
+    const permissions = () => [invokePermission(region, functionName)];
+    const admitted = await admitControlPlaneRequest(req, res, 'lambda', permissions, controlPlane);
+    if (!admitted) return;
+    return handleInvokeRequest(admitted, res, functionName, { functions, logger, region });
+  }
   const target = matchManagementPath(rawPath, stage);
-  if (target)
-    return handleManagementRequest(req, res, target, { stage, connections, logger, faults: services.faults });
+  if (target) {
+    const connectionId =
+      target.kind === 'connection' ? target.connectionId : (rawPath.split('/').pop() ?? '');
+    const method = req.method ?? 'GET';
+    const permissions = () => [manageConnectionsPermission(region, stage, method, connectionId)];
+    const admitted = await admitControlPlaneRequest(req, res, 'execute-api', permissions, controlPlane);
+    if (!admitted) return;
+    return handleManagementRequest(admitted, res, target, {
+      stage,
+      connections,
+      logger,
+      faults: services.faults,
+    });
+  }
   if (rawPath.startsWith(HTTP_API_PREFIX)) return handleHttpApiRequest(req, res, { functions, logger });
   if (services.web && (await handleWebRequest(req, res, services.web))) return;
   sendJson(res, 404, { message: 'Not Found' });
@@ -208,7 +252,14 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const faults = new FaultInjector(options.faults ?? faultOptionsFromEnv());
   const stage = options.stage ?? DEFAULT_STAGE;
   const host = options.host ?? '127.0.0.1';
-  const services: Services = { connections: new ConnectionRegistry(), stage, region: 'local', logger };
+  const credentials = localCredentials();
+  const services: Services = {
+    connections: new ConnectionRegistry(),
+    stage,
+    region: 'local',
+    logger,
+    controlPlane: { credentials, grants: options.grants ?? functionSpecs, logger },
+  };
 
   const server = createServer((req, res) => {
     route(req, res, services).catch((error: unknown) => {
@@ -243,15 +294,22 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
         ? undefined
         : resolve(options.dataDir ?? DEFAULT_DATA_DIR);
     if (!environment.externalDynamoDbEndpoint) services.dynamo = await startEmbeddedDynamoDb(dataDir);
-    await ensureTables(environment.dynamoDbEndpoint, environment.region, logger).catch((error: unknown) => {
-      throw new Error(`Could not create the tables at ${environment.dynamoDbEndpoint}.`, { cause: error });
-    });
+    const admin = {
+      accessKeyId: credentials.admin.accessKeyId,
+      secretAccessKey: credentials.admin.secretAccessKey,
+    };
+    await ensureTables(environment.dynamoDbEndpoint, environment.region, admin, logger).catch(
+      (error: unknown) => {
+        throw new Error(`Could not create the tables at ${environment.dynamoDbEndpoint}.`, { cause: error });
+      },
+    );
 
     const functions = new FunctionRegistry({
       region: environment.region,
       logger,
       overrides: options.handlers,
       threads: options.handlerThreads,
+      credentials,
     });
     await functions.load();
     services.functions = functions;
@@ -286,6 +344,8 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       usesDevelopmentSecret: environment.usesDevelopmentSecret,
       handlerEnv: environment.vars,
       faults,
+      host,
+      adminCredentials: admin,
       stop,
     };
   } catch (error) {

@@ -31,6 +31,7 @@ import type { DynamoPresenceStore } from '../stores/presence.ts';
 import type { DynamoReadStateStore } from '../stores/read-state.ts';
 import type { DynamoRoomStore } from '../stores/rooms.ts';
 import { type ChatConfig, ConfigError, loadConfig } from './config.ts';
+import { containerKey } from './container-key.ts';
 import type { ManagementApiNotifier } from './management-api.ts';
 
 export interface Services {
@@ -124,16 +125,25 @@ function buildServices(config: ChatConfig): Services {
   return built as Services;
 }
 
-let services: Services | undefined;
+/** One container's services per function (containerKey); one entry in Lambda. */
+const servicesByContainer = new Map<string, Services>();
+let replaced: Services | undefined;
 
 export function getServices(): Services {
-  services ??= buildServices(loadConfig());
+  if (replaced) return replaced;
+  const key = containerKey();
+  let services = servicesByContainer.get(key);
+  if (!services) {
+    services = buildServices(loadConfig());
+    servicesByContainer.set(key, services);
+  }
   return services;
 }
 
-/** Replaces the services (tests). */
+/** Replaces the services (tests); undefined builds them anew on next use. */
 export function setServices(replacement: Services | undefined): void {
-  services = replacement;
+  replaced = replacement;
+  servicesByContainer.clear();
 }
 
 /** The Management API endpoint for an event: the configured one, else from `requestContext`. */

@@ -7,18 +7,19 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { FanOutInvoker, FanOutJob } from '../core/fan-out/fan-out-dispatch.ts';
+import { containerKey } from './container-key.ts';
 
 const clients = new Map<string, LambdaClient>();
 
 /**
- * One Lambda client per endpoint per container, with keep-alive sockets sized to the
+ * One Lambda client per endpoint per container (containerKey), with keep-alive sockets sized to the
  * number of `Invoke` calls a dispatch keeps in flight, so they reuse TLS connections.
  * The SDK's standard retries (3 attempts, backoff) stay on: a throttled `Invoke` is
  * retried; an `Invoke` retried after Lambda had in fact accepted it queues the job twice,
  * and the worker's claim on the job id makes that one post.
  */
 export function lambdaClient(endpoint: string | undefined, maxSockets: number): LambdaClient {
-  const key = endpoint ?? '';
+  const key = `${containerKey()} ${endpoint ?? ''}`;
   let client = clients.get(key);
   if (!client) {
     client = new LambdaClient({

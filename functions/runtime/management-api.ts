@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { ConnectionCloser } from '../core/connections/sessions.ts';
 import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../core/shared/ports.ts';
+import { containerKey } from './container-key.ts';
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -63,11 +64,12 @@ async function unlessGone(request: () => Promise<unknown>): Promise<boolean> {
 const clients = new Map<string, ApiGatewayManagementApiClient>();
 
 /**
- * One client per callback endpoint per container, with keep-alive sockets sized to the
- * fan-out concurrency so posts reuse TLS connections.
+ * One client per callback endpoint per container (containerKey), with keep-alive sockets
+ * sized to the fan-out concurrency so posts reuse TLS connections.
  */
 export function managementApiClient(endpoint: string, maxSockets: number): ApiGatewayManagementApiClient {
-  let client = clients.get(endpoint);
+  const key = `${containerKey()} ${endpoint}`;
+  let client = clients.get(key);
   if (!client) {
     client = new ApiGatewayManagementApiClient({
       endpoint,
@@ -79,7 +81,7 @@ export function managementApiClient(endpoint: string, maxSockets: number): ApiGa
       // Fan-out does its own jittered retries; SDK retries would multiply them.
       maxAttempts: 1,
     });
-    clients.set(endpoint, client);
+    clients.set(key, client);
   }
   return client;
 }

@@ -576,11 +576,12 @@ describe('gateway mechanics (stand-in handlers)', () => {
       await assert.rejects(management.send(new DeleteConnectionCommand({ ConnectionId })), GoneException);
       management.destroy();
 
+      // Unsigned, it never gets as far as the lookup (test/e2e/control-plane-auth.test.ts).
       const response = await fetch(`${endpoint}/@connections/${encodeURIComponent(ConnectionId)}`, {
         method: 'POST',
       });
-      assert.equal(response.status, 410);
-      assert.equal(response.headers.get('x-amzn-errortype'), 'GoneException');
+      assert.equal(response.status, 403);
+      assert.equal(response.headers.get('x-amzn-errortype'), 'ForbiddenException');
       assert.equal(typeof ((await response.json()) as { message?: unknown }).message, 'string');
     }
   });

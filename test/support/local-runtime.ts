@@ -53,19 +53,22 @@ export function webSocketUrl(
   return url.toString();
 }
 
-const sdkDefaults = { region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+/** The runtime's admin credentials: its control plane refuses any others but its functions'. */
+function sdkDefaults(runtime: LocalRuntime) {
+  return { region: 'local', credentials: runtime.adminCredentials };
+}
 
 /** Management API client on the callback URL (with the stage), as handlers use it. */
 export function managementClient(runtime: LocalRuntime, endpoint = runtime.callbackUrl) {
-  return new ApiGatewayManagementApiClient({ ...sdkDefaults, endpoint });
+  return new ApiGatewayManagementApiClient({ ...sdkDefaults(runtime), endpoint });
 }
 
 export function lambdaClient(runtime: LocalRuntime) {
-  return new LambdaClient({ ...sdkDefaults, endpoint: runtime.httpUrl });
+  return new LambdaClient({ ...sdkDefaults(runtime), endpoint: runtime.httpUrl });
 }
 
 export function dynamoDbClient(runtime: LocalRuntime) {
-  return new DynamoDBClient({ ...sdkDefaults, endpoint: runtime.dynamoDbEndpoint });
+  return new DynamoDBClient({ ...sdkDefaults(runtime), endpoint: runtime.dynamoDbEndpoint });
 }
 
 /** A server frame; `json` is the parsed text when it is JSON (the chat envelope, usually). */
