@@ -9,6 +9,24 @@ export interface BannerInput {
   readonly maxConnectionSeconds: number;
 }
 
+/** Loopback only: 127.0.0.0/8, ::1 and localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return bare === 'localhost' || bare === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
+}
+
+/** What `--host` exposes beyond this machine; empty when the runtime listens on loopback only. */
+export function exposureWarning(host: string): string[] {
+  if (isLoopbackHost(host)) return [];
+  return [
+    `  WARNING             --host ${host} exposes this runtime beyond loopback: anyone who can reach`,
+    '                      the port can open connections with tokens signed by its secret and try the',
+    '                      control plane (DynamoDB, @connections, Lambda Invoke), which only accepts',
+    "                      requests signed with this runtime's credentials. Use 127.0.0.1 unless you must.",
+    '',
+  ];
+}
+
 export function formatBanner({
   runtime,
   sampleToken,
@@ -48,6 +66,7 @@ export function formatBanner({
     `  Connections         idle timeout ${idleTimeoutSeconds} s, at most ${maxConnectionSeconds} s`,
     '',
   ];
+  lines.push(...exposureWarning(runtime.host));
   const faults = runtime.faults.describe();
   if (faults) lines.push(`  FAULT INJECTION ON  ${faults}`, '');
   if (sampleToken) {

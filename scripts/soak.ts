@@ -9,6 +9,7 @@
  * it talks to is the one it started or `--url`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +20,7 @@ import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import WebSocket from 'ws';
 import { tableDefinitions } from '../lib/table-definitions.ts';
 import { prng } from '../local/faults.ts';
+import { ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ENV } from '../local/iam/credentials.ts';
 import { mintToken } from '../local/tokens.ts';
 
 const USAGE = `Usage: npm run soak -- [options]
@@ -151,6 +153,8 @@ interface Runtime {
   wsUrl: string;
   httpUrl: string;
   child?: ChildProcess;
+  /** The secret of the runtime's admin credentials (LOCAL_ADMIN_SECRET), to read its tables. */
+  adminSecret?: string;
 }
 
 /**
@@ -176,6 +180,8 @@ function cpuOf(pid: number): { totalMs: number; systemMs: number; mainThreadMs: 
 
 async function spawnRuntime(nodeArgs: readonly string[], threads: number): Promise<Runtime> {
   const root = fileURLToPath(new URL('..', import.meta.url));
+  // The runtime's control plane accepts only its own credentials: the soak chooses the admin secret.
+  const adminSecret = randomBytes(30).toString('base64url');
   // node itself (not the tsx CLI, which forks): the pid is the runtime's, for /proc.
   const child = spawn(
     process.execPath,
@@ -195,7 +201,12 @@ async function spawnRuntime(nodeArgs: readonly string[], threads: number): Promi
     ],
     {
       cwd: root,
-      env: { ...process.env, RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+      env: {
+        ...process.env,
+        RATE_LIMIT_PER_MINUTE: '0',
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+        [ADMIN_SECRET_ENV]: adminSecret,
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -214,7 +225,7 @@ async function spawnRuntime(nodeArgs: readonly string[], threads: number): Promi
       clearTimeout(timer);
       const faults = /FAULT INJECTION ON\s+(.*)/.exec(stdout)?.[1];
       if (faults) process.stdout.write(`runtime fault injection: ${faults}\n`);
-      resolve({ wsUrl: `ws://127.0.0.1:${port}/`, httpUrl: `http://127.0.0.1:${port}`, child });
+      resolve({ wsUrl: `ws://127.0.0.1:${port}/`, httpUrl: `http://127.0.0.1:${port}`, child, adminSecret });
     });
   });
 }
@@ -231,6 +242,8 @@ async function main(): Promise<void> {
     : {
         wsUrl: options.url as string,
         httpUrl: options.http ?? (options.url as string).replace(/^ws/, 'http').replace(/\/$/, ''),
+        // Set when that runtime was started with LOCAL_ADMIN_SECRET; else the table check is refused.
+        adminSecret: process.env[ADMIN_SECRET_ENV],
       };
   const pid = runtime.child?.pid ?? options.pid;
   let runtimePeakSampledMb = 0;
@@ -456,7 +469,7 @@ async function main(): Promise<void> {
   const dynamo = new DynamoDBClient({
     endpoint: runtime.httpUrl,
     region: 'local',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: { accessKeyId: ADMIN_ACCESS_KEY_ID, secretAccessKey: runtime.adminSecret ?? '' },
     maxAttempts: 10,
   });
   const storedBySeq = new Uint16Array(totalToSend);

@@ -6,7 +6,10 @@
  *
  * Issued once per process: handler modules stay loaded for the life of the process, and
  * their SDK clients keep the credentials they resolved first, so a runtime restarted in
- * the same process must accept the same keys. The secrets are random, never logged.
+ * the same process must accept the same keys. The secrets are random, never logged; only
+ * the admin secret may instead come from `LOCAL_ADMIN_SECRET` (at least 20 characters),
+ * for a tool in another process (scripts/soak.ts, the AWS CLI), and is then removed from
+ * the environment the handlers see.
  */
 import { randomBytes } from 'node:crypto';
 import { type FunctionId, functionSpecs } from '../../lib/function-specs.ts';
@@ -29,8 +32,20 @@ function accessKeyIdFor(name: string): string {
   return `LOCAL${name.toUpperCase()}`;
 }
 
+/** Where another process may hand the runtime its admin secret. */
+export const ADMIN_SECRET_ENV = 'LOCAL_ADMIN_SECRET';
+export const ADMIN_ACCESS_KEY_ID = accessKeyIdFor('ADMIN');
+
 function secret(): string {
   return randomBytes(30).toString('base64url');
+}
+
+function adminSecret(): string {
+  const given = process.env[ADMIN_SECRET_ENV];
+  delete process.env[ADMIN_SECRET_ENV];
+  if (given === undefined || given === '') return secret();
+  if (given.length < 20) throw new Error(`${ADMIN_SECRET_ENV} must be at least 20 characters long.`);
+  return given;
 }
 
 export class LocalCredentials {
@@ -38,14 +53,14 @@ export class LocalCredentials {
   readonly admin: LocalCredential;
 
   constructor() {
-    this.admin = this.issue('ADMIN', { kind: 'admin' });
+    this.admin = this.issue('ADMIN', { kind: 'admin' }, adminSecret());
     for (const functionId of Object.keys(functionSpecs) as FunctionId[]) {
       this.issue(functionId, { kind: 'function', functionId });
     }
   }
 
-  private issue(name: string, principal: Principal): LocalCredential {
-    const credential = { accessKeyId: accessKeyIdFor(name), secretAccessKey: secret(), principal };
+  private issue(name: string, principal: Principal, secretAccessKey = secret()): LocalCredential {
+    const credential = { accessKeyId: accessKeyIdFor(name), secretAccessKey, principal };
     this.byAccessKeyId.set(credential.accessKeyId, credential);
     return credential;
   }

@@ -1,0 +1,170 @@
+/**
+ * The local control plane's checks (local/iam) on their own: which permissions a request
+ * needs, whether a function's grants allow them, SigV4 verification, and the banner's
+ * warning when `--host` leaves loopback. The end-to-end attacks are in
+ * test/e2e/control-plane-auth.test.ts.
+ * Run: npx tsx --test test/unit/local-iam.test.ts
+ */
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { describe, test } from 'node:test';
+import { SignatureV4 } from '@smithy/signature-v4';
+import { functionSpecs } from '../../lib/function-specs.ts';
+import { exposureWarning, isLoopbackHost } from '../../local/banner.ts';
+import { localCredentials } from '../../local/iam/credentials.ts';
+import {
+  dynamoDbPermissions,
+  firstDenied,
+  invokePermission,
+  manageConnectionsPermission,
+} from '../../local/iam/policy.ts';
+import { verifySignature } from '../../local/iam/sigv4.ts';
+
+const sendMessage = { kind: 'function', functionId: 'sendMessage' } as const;
+const body = (value: unknown) => Buffer.from(JSON.stringify(value));
+
+describe('grants (lib/function-specs.ts) decide', () => {
+  test('a BatchWriteItem needs the action on every table it touches', () => {
+    const one = dynamoDbPermissions('local', 'BatchWriteItem', body({ RequestItems: { 'chat-rooms': [] } }));
+    assert.equal(firstDenied(sendMessage, one, functionSpecs), undefined);
+    const two = dynamoDbPermissions(
+      'local',
+      'BatchWriteItem',
+      body({ RequestItems: { 'chat-rooms': [], 'chat-messages': [] } }),
+    );
+    assert.equal(
+      firstDenied(sendMessage, two, functionSpecs)?.resource,
+      'arn:aws:dynamodb:local:000000000000:table/chat-messages',
+    );
+  });
+
+  test('a Query on an index needs that index granted', () => {
+    const sync = { kind: 'function', functionId: 'sync' } as const;
+    const byInbox = dynamoDbPermissions(
+      'local',
+      'Query',
+      body({ TableName: 'chat-messages', IndexName: 'byInbox' }),
+    );
+    assert.equal(firstDenied(sync, byInbox, functionSpecs), undefined);
+    const history = { kind: 'function', functionId: 'history' } as const;
+    assert.equal(
+      firstDenied(history, byInbox, functionSpecs)?.resource,
+      'arn:aws:dynamodb:local:000000000000:table/chat-messages/index/byInbox',
+    );
+  });
+
+  test('Scan, unknown tables and unreadable bodies are for the admin only', () => {
+    for (const permissions of [
+      dynamoDbPermissions('local', 'Scan', body({ TableName: 'chat-messages' })),
+      dynamoDbPermissions('local', 'PutItem', body({ TableName: 'elsewhere' })),
+      dynamoDbPermissions('local', 'PutItem', Buffer.from('not json')),
+      dynamoDbPermissions('local', 'ListTables', body({})),
+    ]) {
+      assert.ok(firstDenied(sendMessage, permissions, functionSpecs));
+      assert.equal(firstDenied({ kind: 'admin' }, permissions, functionSpecs), undefined);
+    }
+  });
+
+  test('@connections methods and Invoke targets as listed', () => {
+    const post = [manageConnectionsPermission('local', 'local', 'POST', 'abc=')];
+    const get = [manageConnectionsPermission('local', 'local', 'GET', 'abc=')];
+    assert.equal(firstDenied(sendMessage, post, functionSpecs), undefined);
+    assert.equal(firstDenied(sendMessage, get, functionSpecs)?.action, 'execute-api:ManageConnections');
+    const connect = { kind: 'function', functionId: 'connect' } as const;
+    assert.equal(
+      firstDenied(connect, [invokePermission('local', 'chat-local-welcome')], functionSpecs),
+      undefined,
+    );
+    assert.ok(firstDenied(sendMessage, [invokePermission('local', 'chat-local-welcome')], functionSpecs));
+  });
+});
+
+class Sha256 {
+  private readonly hash;
+  constructor(secret?: string | Uint8Array) {
+    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', secret);
+  }
+  update(data: string | Uint8Array) {
+    this.hash.update(data);
+  }
+  async digest() {
+    return new Uint8Array(this.hash.digest());
+  }
+}
+
+/** A request signed as the SDK signs it, seen as the runtime's server receives it. */
+async function signedRequest(secretAccessKey: string, payload: string, signingDate: Date) {
+  const admin = localCredentials().admin;
+  const signer = new SignatureV4({
+    credentials: { accessKeyId: admin.accessKeyId, secretAccessKey },
+    region: 'local',
+    service: 'dynamodb',
+    sha256: Sha256 as never,
+  });
+  const signed = await signer.sign(
+    {
+      method: 'POST',
+      protocol: 'http:',
+      hostname: '127.0.0.1',
+      path: '/',
+      headers: {
+        host: '127.0.0.1:8009',
+        'content-type': 'application/x-amz-json-1.0',
+        'x-amz-target': 'DynamoDB_20120810.Scan',
+      },
+      body: payload,
+    },
+    { signingDate },
+  );
+  const headers = Object.fromEntries(Object.entries(signed.headers).map(([k, v]) => [k.toLowerCase(), v]));
+  return { method: 'POST', url: '/', headers } as unknown as IncomingMessage;
+}
+
+describe('SigV4 verification', () => {
+  const credentials = localCredentials();
+  const secret = credentials.admin.secretAccessKey;
+  const payload = '{"TableName":"chat-messages"}';
+
+  test('accepts a request signed with an issued key, naming its principal', async () => {
+    const check = await verifySignature(
+      await signedRequest(secret, payload, new Date()),
+      Buffer.from(payload),
+      'dynamodb',
+      credentials,
+    );
+    assert.equal(check.ok && check.credential.principal.kind, 'admin');
+  });
+
+  test('refuses another body, another secret, another service, and a date more than 5 minutes off', async () => {
+    const now = Date.now();
+    const cases = [
+      [await signedRequest(secret, payload, new Date(now)), '{"TableName":"chat-groups"}', 'dynamodb'],
+      [await signedRequest('not-the-secret', payload, new Date(now)), payload, 'dynamodb'],
+      [await signedRequest(secret, payload, new Date(now)), payload, 'lambda'],
+      [await signedRequest(secret, payload, new Date(now - 6 * 60 * 1000)), payload, 'dynamodb'],
+    ] as const;
+    for (const [req, received, service] of cases) {
+      const check = await verifySignature(req, Buffer.from(received), service, credentials, now);
+      assert.equal(check.ok ? 'ok' : check.failure, 'InvalidSignature');
+    }
+  });
+
+  test('refuses a request without a signature', async () => {
+    const req = { method: 'POST', url: '/', headers: { host: 'x' } } as unknown as IncomingMessage;
+    const check = await verifySignature(req, Buffer.alloc(0), 'dynamodb', credentials);
+    assert.equal(check.ok ? 'ok' : check.failure, 'MissingAuthenticationToken');
+  });
+});
+
+describe('the banner', () => {
+  test('warns when --host leaves loopback', () => {
+    for (const host of ['127.0.0.1', 'localhost', '::1', '[::1]']) {
+      assert.ok(isLoopbackHost(host), host);
+      assert.deepEqual(exposureWarning(host), []);
+    }
+    for (const host of ['0.0.0.0', '::', '192.168.1.20']) {
+      assert.match(exposureWarning(host).join('\n'), /exposes this runtime beyond loopback/, host);
+    }
+  });
+});
