@@ -9,11 +9,16 @@
  *     -c alarmEmail=ops@example.com
  *   npx cdk deploy -c domainName=ws.example.com -c httpDomainName=api.example.com \
  *     -c certificateArn=arn:aws:acm:… -c hostedZoneId=Z123 -c hostedZoneName=example.com
- * See ChatStackProps for what each key means and its default.
+ * See ChatStackProps for what each key means and its default. Through npm, context goes
+ * after `--`: `npm run synth -- -c stageName=dev`.
+ *
+ * cdk-nag's AwsSolutions pack runs on every synth and deploy: a finding not acknowledged
+ * in lib/nag-suppressions.ts fails it with a validation report.
  */
 import { App } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { ChatStack, type ChatStackProps, DEFAULT_THROTTLE } from '../lib/chat-stack.ts';
+import { checkWithCdkNag } from '../lib/nag-suppressions.ts';
 
 /**
  * Context values are strings when passed with `-c` and JSON values when set in cdk.json;
@@ -72,6 +77,7 @@ function logRetention(days: number | undefined): RetentionDays | undefined {
 }
 
 const app = new App();
+checkWithCdkNag(app);
 const context = new ContextReader(app);
 const moderationUrl = context.string('moderationUrl');
 const rateLimit = context.number('throttleRateLimit');

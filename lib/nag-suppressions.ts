@@ -1,9 +1,11 @@
 /**
  * Every cdk-nag (AwsSolutions pack) finding this stack acknowledges, in one place, each
- * with the reason it is accepted. test/cdk/nag.test.ts runs the pack against the
- * synthesized stack and fails on any finding not acknowledged here.
+ * with the reason it is accepted. The app (bin/chat-app.ts, so every `cdk synth` and
+ * `cdk deploy`) and test/cdk/nag.test.ts run the pack through `checkWithCdkNag`: any
+ * finding not acknowledged here fails the synth with a validation report.
  */
-import { Validations } from 'aws-cdk-lib';
+import { type App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 
 export interface NagAcknowledgement {
@@ -114,4 +116,9 @@ export function acknowledgeNagFindings(scopes: NagScopes): void {
   apply(scopes.jwtSecret, NAG_ACKNOWLEDGEMENTS.jwtSecret);
   apply(scopes.apiGatewayCloudWatchRole, NAG_ACKNOWLEDGEMENTS.apiGatewayCloudWatchRole);
   apply(scopes.onFailureQueue, NAG_ACKNOWLEDGEMENTS.onFailureQueue);
+}
+
+/** Runs cdk-nag's AwsSolutions pack when `app` synthesizes; an unacknowledged finding fails the synth. */
+export function checkWithCdkNag(app: App): void {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 }

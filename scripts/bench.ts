@@ -14,7 +14,6 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -26,6 +25,7 @@ import { type LatencyOptions, runLatencySection } from './bench/latency.ts';
 import { machineFacts, round, sampleLoad } from './bench/machine.ts';
 import { computeCosts, computeTargets, renderMarkdown, type Target } from './bench/report.ts';
 import { type Results, SECTIONS, type SectionName } from './bench/types.ts';
+import { commandLine } from './cli.ts';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -85,24 +85,14 @@ function fail(message: string): never {
 }
 
 function parseOptions() {
-  let values: { only?: string; smoke?: boolean; out?: string; 'render-only'?: boolean; help?: boolean };
-  try {
-    values = parseArgs({
-      options: {
-        only: { type: 'string' },
-        smoke: { type: 'boolean' },
-        out: { type: 'string' },
-        'render-only': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
+  const { values } = commandLine(USAGE, {
+    options: {
+      only: { type: 'string' },
+      smoke: { type: 'boolean' },
+      out: { type: 'string' },
+      'render-only': { type: 'boolean' },
+    },
+  });
   const only = values.only
     ?.split(',')
     .map((s) => s.trim())

@@ -13,7 +13,6 @@
  * and the time until the last post; not API Gateway, not Lambda cold starts.
  */
 import type { AddressInfo } from 'node:net';
-import { parseArgs } from 'node:util';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
@@ -33,8 +32,24 @@ import { DynamoPresenceStore } from '../functions/stores/presence.ts';
 import { DynamoRoomStore } from '../functions/stores/rooms.ts';
 import { type TableId, tableDefinitions } from '../lib/table-definitions.ts';
 import { createTableInput } from '../lib/table-input.ts';
+import { commandLine } from './cli.ts';
 
-const { values } = parseArgs({
+const USAGE = `Usage: npx tsx scripts/fan-out-timing.ts [options]
+
+How long the broadcast route handler takes for N connections, posting inline versus handing
+the fan-out to workers (in one process, on an in-memory dynalite, with timed stand-ins for
+the Management API and Lambda Invoke).
+
+Options:
+  --sizes <list>       connection counts, comma-separated (default 1000,10000)
+  --post-ms <ms>       time of one PostToConnection (default 20)
+  --invoke-ms <ms>     time of one Lambda Invoke (default 15)
+  --concurrency <n>    posts in flight per fan-out (default 32)
+  --rate <n>           worker posts per second (default 3000)
+  --threshold <n>      recipients above which the fan-out goes to workers (default 1000)
+  -h, --help           shows this help`;
+
+const { values } = commandLine(USAGE, {
   options: {
     sizes: { type: 'string', default: '1000,10000' },
     'post-ms': { type: 'string', default: '20' },

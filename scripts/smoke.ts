@@ -9,9 +9,9 @@
  * It leaves behind only what it sent: one private message and one group (with one message).
  */
 import { randomBytes } from 'node:crypto';
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { mintToken } from '../local/tokens.ts';
+import { commandLine } from './cli.ts';
 
 const DEFAULT_TIMEOUT_SECONDS = 10;
 
@@ -29,7 +29,9 @@ Options:
   --token2 <jwt>     token for user B (another user; needed for delivery and groups)
   --secret <secret>  HS256 secret to mint the tokens that were not given (default:
                      JWT_SECRET); minted users are smoke-a-<run id> / smoke-b-<run id>,
-                     with iss/aud from JWT_ISSUER / JWT_AUDIENCE when set
+                     with iss/aud from JWT_ISSUER / JWT_AUDIENCE when set.
+                     Against a local runtime (--http on localhost/127.0.0.1/[::1]),
+                     without tokens or a secret, the tokens come from its POST /dev/token.
   --timeout <s>      longest wait per check, in seconds (default ${DEFAULT_TIMEOUT_SECONDS})
   -h, --help         shows this help
 
@@ -40,7 +42,7 @@ user reaches the groups-per-user limit (MAX_GROUPS_PER_USER, default 100) after 
 runs; minted tokens use new users every run.
 
 Examples:
-  npm run smoke -- --url ws://localhost:8009/ --http http://localhost:8009/
+  npm run smoke -- --url ws://localhost:8009/ --http http://localhost:8009/     (npm start first)
   npm run smoke -- --url wss://abc.execute-api.eu-west-1.amazonaws.com/prod \\
     --http https://def.execute-api.eu-west-1.amazonaws.com/ --secret "$SECRET"
   npm run smoke -- --url <WebSocketUrl> --http <HttpApiUrl> --token "$JWT_A" --token2 "$JWT_B"`;
@@ -51,8 +53,12 @@ interface Options {
   readonly token?: string;
   readonly token2?: string;
   readonly secret?: string;
+  /** No tokens, no secret, and --http is a loopback address: ask the local runtime's POST /dev/token. */
+  readonly devTokens: boolean;
   readonly timeoutMs: number;
 }
+
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);
@@ -73,30 +79,17 @@ function parseUrl(name: string, raw: string | undefined, protocols: readonly str
 }
 
 function parseOptions(): Options | undefined {
-  let values: Record<string, string | boolean | undefined>;
-  let positionals: string[];
-  try {
-    ({ values, positionals } = parseArgs({
-      allowPositionals: true,
-      options: {
-        url: { type: 'string' },
-        http: { type: 'string' },
-        token: { type: 'string' },
-        token2: { type: 'string' },
-        secret: { type: 'string' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return undefined;
-  }
-  if (positionals.length > 0) fail(`Unexpected arguments: ${positionals.join(' ')}`);
-  const str = (name: string) => {
+  const { values } = commandLine(USAGE, {
+    options: {
+      url: { type: 'string' },
+      http: { type: 'string' },
+      token: { type: 'string' },
+      token2: { type: 'string' },
+      secret: { type: 'string' },
+      timeout: { type: 'string' },
+    },
+  });
+  const str = (name: keyof typeof values) => {
     const value = values[name];
     return typeof value === 'string' && value.trim() ? value.trim() : undefined;
   };
@@ -110,9 +103,11 @@ function parseOptions(): Options | undefined {
     token: str('token'),
     token2: str('token2'),
     secret: secret || undefined,
+    devTokens: false,
     timeoutMs: Math.round(timeoutSeconds * 1000),
   };
   if ((!options.token || !options.token2) && !options.secret) {
+    if (LOOPBACK_HOSTS.has(new URL(options.http).hostname)) return { ...options, devTokens: true };
     const missing =
       !options.token && !options.token2 ? '--token and --token2' : options.token ? '--token2' : '--token';
     fail(
@@ -336,6 +331,28 @@ function describeConnectError(error: unknown): string {
   return `could not connect (${message}); is --url right and the deployment up?`;
 }
 
+/** A token from the local runtime's development endpoint (it signs with the runtime's own secret). */
+async function devToken(http: string, userId: string): Promise<string> {
+  const url = new URL('/dev/token', http);
+  let status: number | undefined;
+  try {
+    const response = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ user_id: userId }),
+    });
+    status = response.status;
+    const body = (await response.json()) as { data?: { token?: unknown } };
+    if (response.ok && typeof body.data?.token === 'string') return body.data.token;
+  } catch {
+    // Reported below.
+  }
+  return fail(
+    `Could not get a token from ${url} (${status === undefined ? 'no answer' : `HTTP ${status}`}). ` +
+      'Is the local runtime up (npm start)? Or pass --token/--token2, or --secret.',
+  );
+}
+
 async function main(): Promise<number> {
   const options = parseOptions();
   if (!options) return 0;
@@ -344,12 +361,14 @@ async function main(): Promise<number> {
   const results: Results = { passed: 0, failed: 0, skipped: 0 };
 
   const minted = [options.token ? '' : 'A', options.token2 ? '' : 'B'].filter(Boolean);
-  const tokenA = options.token ?? (await mintToken(`smoke-a-${runId}`, { secret: options.secret }));
-  const tokenB = options.token2 ?? (await mintToken(`smoke-b-${runId}`, { secret: options.secret }));
+  const mint = (userId: string) =>
+    options.devTokens ? devToken(options.http, userId) : mintToken(userId, { secret: options.secret });
+  const tokenA = options.token ?? (await mint(`smoke-a-${runId}`));
+  const tokenB = options.token2 ?? (await mint(`smoke-b-${runId}`));
 
   process.stdout.write(
     `Smoke test ${runId}\n  WebSocket ${options.url}\n  HTTP      ${options.http}\n` +
-      `  tokens    ${minted.length ? `minted for ${minted.join(' and ')}` : 'as given'}; timeout ${timeoutMs / 1000} s per check\n\n`,
+      `  tokens    ${minted.length ? `${options.devTokens ? 'from POST /dev/token' : 'minted'} for ${minted.join(' and ')}` : 'as given'}; timeout ${timeoutMs / 1000} s per check\n\n`,
   );
 
   let a: Client | undefined;

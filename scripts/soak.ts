@@ -12,7 +12,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -22,6 +21,7 @@ import { tableDefinitions } from '../lib/table-definitions.ts';
 import { prng } from '../local/faults.ts';
 import { ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ENV } from '../local/iam/credentials.ts';
 import { mintToken } from '../local/tokens.ts';
+import { commandLine } from './cli.ts';
 
 const USAGE = `Usage: npm run soak -- [options]
 
@@ -85,33 +85,24 @@ function handlerThreads(raw: string | undefined): number {
 }
 
 function parseOptions(): Options {
-  let values: Record<string, string | boolean | string[] | undefined>;
-  try {
-    values = parseArgs({
-      options: {
-        connections: { type: 'string' },
-        rate: { type: 'string' },
-        minutes: { type: 'string' },
-        'connect-concurrency': { type: 'string' },
-        'drain-seconds': { type: 'string' },
-        url: { type: 'string' },
-        http: { type: 'string' },
-        spawn: { type: 'boolean' },
-        seed: { type: 'string' },
-        'node-arg': { type: 'string', multiple: true },
-        pid: { type: 'string' },
-        'handler-threads': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-  if (values.help) {
-    process.stdout.write(`${USAGE}\n`);
-    process.exit(0);
-  }
-  const str = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const { values } = commandLine(USAGE, {
+    options: {
+      connections: { type: 'string' },
+      rate: { type: 'string' },
+      minutes: { type: 'string' },
+      'connect-concurrency': { type: 'string' },
+      'drain-seconds': { type: 'string' },
+      url: { type: 'string' },
+      http: { type: 'string' },
+      spawn: { type: 'boolean' },
+      seed: { type: 'string' },
+      'node-arg': { type: 'string', multiple: true },
+      pid: { type: 'string' },
+      'handler-threads': { type: 'string' },
+    },
+  });
+  const str = (name: keyof typeof values) =>
+    typeof values[name] === 'string' ? (values[name] as string) : undefined;
   const url = str('url');
   for (const endpoint of [url, str('http')]) {
     if (

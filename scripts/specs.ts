@@ -7,10 +7,21 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandLine } from './cli.ts';
 import { generateSpecs } from './specs/generate.ts';
 
+const USAGE = `Usage: npm run specs -- [--check]
+
+Writes docs/asyncapi.json and docs/openapi.json from the code (command schemas, frames,
+HTTP routes). Run it after changing a command schema or an HTTP route.
+
+Options:
+  --check      write nothing; exit 1 when a checked-in file differs from what would be written
+  -h, --help   shows this help`;
+
+const { values } = commandLine(USAGE, { options: { check: { type: 'boolean' } } });
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const check = process.argv.includes('--check');
+const check = values.check === true;
 let stale = 0;
 for (const [path, content] of Object.entries(generateSpecs())) {
   const file = resolve(root, path);

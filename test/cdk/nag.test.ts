@@ -1,7 +1,8 @@
 /**
- * cdk-nag's AwsSolutions pack against the synthesized stack (bundling skipped): synth
- * fails with a validation report on any finding not acknowledged in
- * lib/nag-suppressions.ts, and every acknowledgement there states a reason.
+ * cdk-nag's AwsSolutions pack against the synthesized stack (bundling skipped), added the
+ * way the app (bin/chat-app.ts) adds it: synth fails with a validation report on any
+ * finding not acknowledged in lib/nag-suppressions.ts, and every acknowledgement there
+ * states a reason.
  * Run: npx tsx --test test/cdk/nag.test.ts
  */
 import assert from 'node:assert/strict';
@@ -9,10 +10,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { App } from 'aws-cdk-lib';
 import { ChatStack, type ChatStackProps } from '../../lib/chat-stack.ts';
-import { NAG_ACKNOWLEDGEMENTS } from '../../lib/nag-suppressions.ts';
+import { checkWithCdkNag, NAG_ACKNOWLEDGEMENTS } from '../../lib/nag-suppressions.ts';
 import { TEST_ENV } from '../support/cdk-stack.ts';
 
 const outdirs: string[] = [];
@@ -26,7 +26,7 @@ function nagFindings(props: ChatStackProps): string {
   outdirs.push(outdir);
   const app = new App({ outdir, context: { 'aws:cdk:bundling-stacks': [] } });
   new ChatStack(app, 'NagChatStack', { env: TEST_ENV, ...props });
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  checkWithCdkNag(app);
   try {
     app.synth();
     return '';

@@ -85,6 +85,19 @@ describe('npm run smoke', { timeout: 15_000 }, () => {
     assert.match(run.stdout, new RegExp(`^${CHECKS.length} passed, 0 failed$`, 'm'));
   });
 
+  test('without tokens against a local runtime (the first example of --help): tokens from POST /dev/token, every check passes', async () => {
+    const run = await runSmoke(target);
+    assert.equal(run.code, 0, `exit code ${run.code}\n${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /tokens {4}from POST \/dev\/token for A and B/);
+    assert.match(run.stdout, new RegExp(`^${CHECKS.length} passed, 0 failed$`, 'm'));
+  });
+
+  test('without tokens or a secret against a non-local deployment: exit 2 and how to get tokens', async () => {
+    const run = await runSmoke(['--url', 'wss://example.invalid/prod', '--http', 'https://example.invalid/']);
+    assert.equal(run.code, 2, `exit code ${run.code}\n${run.stdout}\n${run.stderr}`);
+    assert.match(run.stderr, /^Missing --token and --token2\./m);
+  });
+
   test('fails with exit code 1 and says why when the token is refused', async () => {
     const tokenB = await tokenFor(runtime, 'smoke-2');
     const run = await runSmoke([...target, '--token', 'not-a-jwt', '--token2', tokenB]);
