@@ -40,6 +40,7 @@ export type FunctionId =
   | 'sync'
   | 'markRead'
   | 'deleteMessage'
+  | 'listConversations'
   | 'fanOutWorker';
 
 export interface FunctionSpec {
@@ -151,7 +152,10 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     tables: {
       ...senderAndCleanup,
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem'] },
-      messages: { actions: ['PutItem'] },
+      // BatchWriteItem: a new message with both conversation-list rows; PutItem: the
+      // conditional write of a client_msg_id retry.
+      messages: { actions: ['PutItem', 'BatchWriteItem'] },
+      conversations: { actions: ['BatchWriteItem'] },
       // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },
@@ -167,7 +171,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       messages: { actions: ['PutItem'] },
       // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
-      groups: { actions: ['Query'] },
+      // Query: the group and its members; UpdateItem: the meta item's lastMessageId.
+      groups: { actions: ['Query', 'UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
@@ -208,17 +213,24 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   httpApi: {
     entry: 'functions/handlers/http-api.ts',
-    description: 'HTTP API: online, send-message, broadcast, history, unread counts, system notifications',
+    description:
+      'HTTP API: online, send-message, broadcast, history, unread counts, conversation list, system notifications',
     tables: {
       ...removeConnection,
       presence: {
         actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem'],
         indexes: ['byShard'],
       },
-      messages: { actions: ['PutItem', 'Query'], indexes: ['byInbox'] },
-      groups: { actions: ['GetItem', 'Query'], indexes: ['byMember'] },
+      // BatchWriteItem: a private message with its conversation-list rows; BatchGetItem:
+      // the last messages of a conversation-list page.
+      messages: { actions: ['PutItem', 'Query', 'BatchWriteItem', 'BatchGetItem'], indexes: ['byInbox'] },
+      // Query (byActivity): a page of private chats; BatchWriteItem: their rows.
+      conversations: { actions: ['Query', 'BatchWriteItem'], indexes: ['byActivity'] },
+      // BatchGetItem: the listed groups' meta items.
+      groups: { actions: ['GetItem', 'Query', 'BatchGetItem'], indexes: ['byMember'] },
       rooms: { actions: ['Query', 'BatchWriteItem'] },
-      readState: { actions: ['Query'] },
+      // BatchGetItem: the read positions of a conversation-list page.
+      readState: { actions: ['Query', 'BatchGetItem'] },
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },
     manageConnections: ['POST'],
@@ -325,6 +337,22 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
     invokes: ['fanOutWorker'],
   },
+  listConversations: {
+    entry: 'functions/handlers/list-conversations.ts',
+    description: "list_conversations: a page of the caller's private chats and groups, most recent first",
+    tables: {
+      // Query (byActivity): a page of the caller's private chats.
+      conversations: { actions: ['Query'], indexes: ['byActivity'] },
+      // Query (byMember): the caller's groups; BatchGetItem: their meta items.
+      groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byMember'] },
+      // BatchGetItem: the page's last messages; Query: unread counts.
+      messages: { actions: ['BatchGetItem', 'Query'] },
+      // BatchGetItem: the page's read positions.
+      readState: { actions: ['BatchGetItem'] },
+    },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
+  },
   fanOutWorker: {
     entry: 'functions/handlers/fan-out-worker.ts',
     description:
@@ -385,6 +413,7 @@ export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {
   sync: 'sync',
   mark_read: 'markRead',
   delete_message: 'deleteMessage',
+  list_conversations: 'listConversations',
 };
 
 /** HTTP API routes, all served by `httpApi`. */
@@ -396,6 +425,7 @@ export const httpRoutes = [
   { method: 'POST', path: '/api/ws/broadcast' },
   { method: 'GET', path: '/api/ws/messages' },
   { method: 'GET', path: '/api/ws/unread' },
+  { method: 'GET', path: '/api/ws/conversations' },
   { method: 'POST', path: '/api/ws/notify' },
 ] as const;
 

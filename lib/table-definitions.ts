@@ -31,7 +31,15 @@ export interface TableDefinition {
   readonly indexes: readonly IndexDefinition[];
 }
 
-export type TableId = 'connections' | 'presence' | 'messages' | 'groups' | 'rooms' | 'readState' | 'guards';
+export type TableId =
+  | 'connections'
+  | 'presence'
+  | 'messages'
+  | 'groups'
+  | 'rooms'
+  | 'readState'
+  | 'guards'
+  | 'conversations';
 
 /** Number of partitions the online-user index is spread over (see docs/architecture.md). */
 export const PRESENCE_SHARDS = 16;
@@ -92,7 +100,10 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
       },
     ],
   },
-  /** Group metadata (`sk = meta`) and members (`sk = member#<userId>`). */
+  /**
+   * Group metadata (`sk = meta`, with `lastMessageId` once a message was posted: the
+   * conversation list reads it) and members (`sk = member#<userId>`).
+   */
   groups: {
     envVar: 'GROUPS_TABLE',
     localName: 'chat-groups',
@@ -140,5 +151,27 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
     partitionKey: { name: 'guardKey', type: 'S' },
     timeToLiveAttribute: 'expiresAt',
     indexes: [],
+  },
+  /**
+   * The conversation list's private chats: one row per (user, private room) naming the
+   * other participant (`peerId`) and the room's newest message (`lastMessageId`), written
+   * with each private message for both participants. `byActivity` orders a user's rows by
+   * that ULID, so a page of the list is one Query. Groups have no rows here: their newest
+   * message id lives on the group's meta item. Rows expire with their last message.
+   */
+  conversations: {
+    envVar: 'CONVERSATIONS_TABLE',
+    localName: 'chat-conversations',
+    partitionKey: { name: 'userId', type: 'S' },
+    sortKey: { name: 'roomId', type: 'S' },
+    timeToLiveAttribute: 'expiresAt',
+    indexes: [
+      {
+        indexName: 'byActivity',
+        partitionKey: { name: 'userId', type: 'S' },
+        sortKey: { name: 'lastMessageId', type: 'S' },
+        projection: ['peerId', 'expiresAt'],
+      },
+    ],
   },
 };

@@ -19,6 +19,7 @@ import {
 import { readHistory } from '../core/messaging/history.ts';
 import { type Envelope, failure, success } from '../core/shared/envelope.ts';
 import { ChatError, ErrorCode, httpStatusFor } from '../core/shared/errors.ts';
+import { conversationsRoute } from '../http/conversations.ts';
 import { notifyRoute } from '../http/notify.ts';
 import { unreadRoute } from '../http/unread.ts';
 import { callbackUrlFor, getServices, type Services } from '../runtime/container.ts';
@@ -34,6 +35,7 @@ const ONLINE_USERS_MAX_LIMIT = 1000;
 
 const routes: Readonly<Record<string, HttpRoute>> = {
   'GET /api/ws/unread': unreadRoute,
+  'GET /api/ws/conversations': conversationsRoute,
   'POST /api/ws/notify': notifyRoute,
 
   'GET /api/ws/online-count': async ({ services }) => {

@@ -19,6 +19,7 @@
 
 import type { ConnectionRegistry } from '../core/connections/connections.ts';
 import type { SingleSession } from '../core/connections/sessions.ts';
+import type { ConversationListDependencies } from '../core/conversations/conversation-list.ts';
 import type { DeliveryDependencies } from '../core/fan-out/delivery.ts';
 import type { FanOutWorkerDependencies } from '../core/fan-out/fan-out-worker.ts';
 import type { ChatService } from '../core/messaging/chat-service.ts';
@@ -69,6 +70,8 @@ export interface Services {
   readReceipts(callbackUrl: string): ReadReceipts;
   /** Unread counts per conversation (`GET /api/ws/unread`). */
   readonly unread: UnreadCounter;
+  /** What `list_conversations` and `GET /api/ws/conversations` read. */
+  readonly conversationList: ConversationListDependencies;
   /** `SESSION_MODE=single`: closes a user's older connections. */
   singleSession(callbackUrl: string): SingleSession;
 }
@@ -93,6 +96,7 @@ const PROVIDED_BY = {
   presenceRegistry: DYNAMO_WIRING,
   readReceipts: DYNAMO_WIRING,
   unread: DYNAMO_WIRING,
+  conversationList: DYNAMO_WIRING,
   singleSession: DYNAMO_WIRING,
 } as const satisfies Record<keyof Services, string>;
 

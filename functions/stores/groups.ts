@@ -1,8 +1,10 @@
-import { type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Group, GroupStore } from '../core/shared/ports.ts';
 import { batchWriteAll, queryAll } from './dynamo.ts';
 
-const META = 'meta';
+/** The group's metadata item's sort key. */
+export const META = 'meta';
 /** Member items' sort key prefix: `member#<userId>`. */
 export const MEMBER_PREFIX = 'member#';
 
@@ -73,5 +75,27 @@ export class DynamoGroupStore implements GroupStore {
       }),
     );
     return Item !== undefined;
+  }
+
+  /**
+   * Moves the meta item's `lastMessageId` forward (the conversation list orders groups by
+   * it). Conditional, so an older message stored late never moves it back, and a deleted
+   * group (no meta item) is not recreated.
+   */
+  async recordLastMessage(groupId: string, messageId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { groupId, sk: META },
+          UpdateExpression: 'SET lastMessageId = :messageId',
+          ConditionExpression:
+            'attribute_exists(groupId) AND (attribute_not_exists(lastMessageId) OR lastMessageId < :messageId)',
+          ExpressionAttributeValues: { ':messageId': messageId },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 }

@@ -6,9 +6,11 @@ import type {
   MessageRecallStore,
   MessageStore,
   MessageSyncStore,
+  PutOptions,
   RecallRequest,
   StoredMessage,
 } from '../core/shared/ports.ts';
+import { batchWriteTables, privateConversationRows } from './conversation-rows.ts';
 import { epochSeconds } from './time.ts';
 
 /**
@@ -57,21 +59,45 @@ export class DynamoMessageStore implements MessageStore, MessageSyncStore, Messa
     /** Days to keep messages (table TTL); 0 keeps them forever. */
     private readonly retentionDays = 0,
     private readonly now: () => Date = () => new Date(),
+    /** The conversation list's table; unset: private messages write no list rows. */
+    private readonly conversationsTable?: string,
   ) {}
 
-  async put(message: StoredMessage): Promise<void> {
+  /**
+   * A private message also writes both participants' conversation-list rows (when the
+   * store has the `conversations` table). A fresh message goes in one BatchWriteItem with
+   * them (no condition: its id was just minted); otherwise the message is a conditional
+   * PutItem (an existing id throws ConditionalCheckFailed: a duplicate) and the rows follow
+   * in a BatchWriteItem. BatchWriteItem has no conditions, so when two messages of one chat
+   * are stored at the same moment the older may land last and the rows name it until the
+   * next message (docs/architecture.md).
+   */
+  async put(message: StoredMessage, options: PutOptions = {}): Promise<void> {
     const expiresAt =
       this.retentionDays > 0
         ? epochSeconds(new Date(message.createdAt)) + this.retentionDays * 86_400
         : undefined;
+    const item = { ...message, ...syncKeys(message), ...(expiresAt === undefined ? {} : { expiresAt }) };
+    const rows = this.conversationsTable ? privateConversationRows(message, expiresAt) : [];
+    const rowWrites = rows.map((row) => ({ PutRequest: { Item: row } }));
+    if (options.fresh && this.conversationsTable && rows.length > 0) {
+      await batchWriteTables(this.client, {
+        [this.tableName]: [{ PutRequest: { Item: item } }],
+        [this.conversationsTable]: rowWrites,
+      });
+      return;
+    }
     await this.client.send(
       new PutCommand({
         TableName: this.tableName,
-        Item: { ...message, ...syncKeys(message), ...(expiresAt === undefined ? {} : { expiresAt }) },
+        Item: item,
         // ULIDs do not collide; the condition makes sure a bug never overwrites history.
         ConditionExpression: 'attribute_not_exists(messageId)',
       }),
     );
+    if (this.conversationsTable && rows.length > 0) {
+      await batchWriteTables(this.client, { [this.conversationsTable]: rowWrites });
+    }
   }
 
   async history({ roomId, limit, before, participant }: HistoryRequest): Promise<MessagePage> {

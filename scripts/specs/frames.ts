@@ -68,6 +68,47 @@ export const syncMessage: JsonSchema = {
   required: ['kind', ...(historyMessage.required as string[])],
 };
 
+/** ConversationEntry: a private chat or a group of the conversation list. */
+const lastMessage: JsonSchema = object(
+  {
+    message_id: messageId,
+    from_user_id: string(),
+    content: string('at most 200 characters of the content; empty when deleted'),
+    message_type: messageType,
+    time,
+    deleted: { type: 'boolean', const: true },
+  },
+  ['deleted'],
+);
+const conversationEntry: JsonSchema = {
+  oneOf: [
+    object({
+      room_id: string(),
+      kind: constant('private'),
+      peer_id: string('the other participant'),
+      last_message: lastMessage,
+      unread: integer('unread messages, at most 100 (100 means 100 or more)'),
+    }),
+    object({
+      room_id: string(),
+      kind: constant('group'),
+      group_id: string(),
+      group_name: string(),
+      last_message: { anyOf: [lastMessage, { type: 'null' }], description: 'null before the first message' },
+      unread: integer('unread messages, at most 100 (100 means 100 or more)'),
+    }),
+  ],
+};
+const conversationPage = (type?: string): JsonSchema =>
+  object(
+    {
+      ...(type ? { type: constant(type) } : {}),
+      conversations: { type: 'array', items: conversationEntry },
+      next_cursor: string('present when more conversations may follow'),
+    },
+    ['next_cursor'],
+  );
+
 /** `data` of the successful reply to each command, by command (the route name). */
 export const replies: Record<string, { readonly name: string; readonly schema: JsonSchema }> = {
   send_message: {
@@ -176,6 +217,7 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
       time,
     }),
   },
+  list_conversations: { name: 'ConversationsReply', schema: conversationPage('conversations') },
   delete_message: {
     name: 'MessageDeletedReply',
     schema: object(
@@ -368,6 +410,7 @@ export const httpResponses: Record<string, JsonSchema> = {
     },
     total: integer(),
   }),
+  'GET /api/ws/conversations': conversationPage(),
   'POST /api/ws/notify': object(
     {
       recipients: integer('connections that accepted the push'),
@@ -389,6 +432,15 @@ export const httpQueryParameters: Record<
       required: false,
       schema: { type: 'integer', minimum: 1 },
       description: 'page size, default 100, larger values capped at 1000',
+    },
+    { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
+  ],
+  'GET /api/ws/conversations': [
+    {
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: 50 },
+      description: '1-50, default 20; anything else is refused (1001)',
     },
     { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
   ],

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
+import { listConversationsSchema } from '../../functions/core/conversations/conversation-list.ts';
 import {
   broadcastSchema,
   createGroupSchema,
@@ -68,6 +69,7 @@ function commandData(): Record<
     sync: zod(syncSchema),
     mark_read: zod(markReadSchema),
     delete_message: zod(deleteMessageSchema),
+    list_conversations: zod(listConversationsSchema),
   };
 }
 
@@ -252,6 +254,7 @@ const HTTP_SUMMARIES: Record<string, string> = {
   'POST /api/ws/broadcast': 'Broadcast to every connection (admin)',
   'GET /api/ws/messages': 'A page of a conversation, newest first',
   'GET /api/ws/unread': "The caller's unread counts",
+  'GET /api/ws/conversations': "The caller's conversation list, most recent activity first",
   'POST /api/ws/notify': 'Store and push a system notification (admin)',
 };
 

@@ -182,8 +182,12 @@ describe('grants', () => {
 
   it('the HTTP API reads positions (Query) and the indexes the unread counts need', () => {
     const statements = statementsOf('httpApi');
+    // Query: every position (unread counts); BatchGetItem: a conversation-list page's.
     assert.ok(
-      statements.some((s) => JSON.stringify(s) === JSON.stringify(allow(['Query'], [tableArn('readState')]))),
+      statements.some(
+        (s) =>
+          JSON.stringify(s) === JSON.stringify(allow(['Query', 'BatchGetItem'], [tableArn('readState')])),
+      ),
     );
     const messages = statements.find((s) => s.resources.includes(tableArn('messages')));
     assert.ok(messages?.actions.includes('dynamodb:Query'));
@@ -199,7 +203,9 @@ describe('grants', () => {
       const writesReadState = statements.some(
         (s) =>
           s.resources.includes(tableArn('readState')) &&
-          s.actions.some((a) => a !== 'dynamodb:Query' && a !== 'dynamodb:GetItem'),
+          s.actions.some(
+            (a) => a !== 'dynamodb:Query' && a !== 'dynamodb:GetItem' && a !== 'dynamodb:BatchGetItem',
+          ),
       );
       assert.equal(writesReadState, functionId === 'markRead', functionId);
       const closes = statements.some((s) => s.resources.includes(manageArn('DELETE')));

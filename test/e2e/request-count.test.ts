@@ -3,8 +3,9 @@
  * the real handlers (the `$connect` authorizer included) runs against a dynalite that
  * records every request it answers, whoever sends it. The recipient has two devices and
  * the rate limit is on (RATE_LIMIT_PER_MINUTE=60).
- * - no client_msg_id: 3 requests (rate window UpdateItem, message PutItem, recipient
- *   presence GetItem); the sender comes from the authorizer context, not from a read;
+ * - no client_msg_id: 3 requests (rate window UpdateItem, one BatchWriteItem of the
+ *   message and both participants' conversation-list rows, recipient presence GetItem);
+ *   the sender comes from the authorizer context, not from a read;
  * - with a client_msg_id: 4 (the dedupe claim PutItem on top).
  * Set REQUEST_COUNT_REPORT=1 to print the requests of each case.
  * Run: npx tsx --test test/e2e/request-count.test.ts
@@ -32,7 +33,12 @@ let bobLaptop: ChatConnection;
 const tableIds = new Map(
   Object.entries(tableDefinitions).map(([id, definition]) => [definition.localName, id]),
 );
-const label = (table: string) => tableIds.get(table) ?? table;
+/** A batch across tables is labelled with each table's id: `conversations,messages`. */
+const label = (tables: string) =>
+  tables
+    .split(',')
+    .map((table) => tableIds.get(table) ?? table)
+    .join(',');
 
 before(async () => {
   dynamo = await startCountingDynamo();
@@ -75,8 +81,8 @@ function report(name: string, requests: readonly DynamoRequest[]): Record<string
 test('send_message to a user with 2 devices, rate limit on, no client_msg_id: 3 DynamoDB requests', async () => {
   const requests = await requestsOfOneSend({ content: 'three requests' });
   assert.deepEqual(report('send_message', requests), {
+    'BatchWriteItem conversations,messages': 1,
     'GetItem presence': 1,
-    'PutItem messages': 1,
     'UpdateItem guards': 1,
   });
   assert.equal(requests.length, 3);
@@ -89,9 +95,9 @@ test('send_message to a user with 2 devices, rate limit on, no client_msg_id: 3 
 test('with a client_msg_id: 4 (the dedupe claim); its retry: 4, and nothing is delivered twice', async () => {
   const first = await requestsOfOneSend({ content: 'deduplicated', client_msg_id: 'count-msg-1' });
   assert.deepEqual(report('send_message with client_msg_id', first), {
+    'BatchWriteItem conversations,messages': 1,
     'GetItem presence': 1,
     'PutItem guards': 1,
-    'PutItem messages': 1,
     'UpdateItem guards': 1,
   });
 
@@ -105,7 +111,8 @@ test('with a client_msg_id: 4 (the dedupe claim); its retry: 4, and nothing is d
   assert.equal(retry.data?.duplicate, true);
   await dynamo.idle();
   // The claim fails, the first message is read from it, its conditional store fails
-  // (already stored: a duplicate), and the recipient lookup runs in parallel.
+  // (already stored: a duplicate, so no conversation rows either), and the recipient
+  // lookup runs in parallel.
   assert.deepEqual(report('send_message retry of a client_msg_id', dynamo.stop()), {
     'GetItem guards': 1,
     'GetItem presence': 1,

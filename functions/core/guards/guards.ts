@@ -122,7 +122,9 @@ export class MessageGuards {
 
 /**
  * Runs `message` through the guards (when there are any) and stores what they admit with
- * `store`, which must refuse an existing message id (the messages store's condition).
+ * `store`, which must refuse an existing message id (the messages store's condition)
+ * when the outcome is `seen`; a `new` message's id was minted by this call, so its store
+ * may skip that condition.
  * A refused write means that message is already stored — by the first attempt, or by a
  * concurrent retry that found the claim first — so it is a duplicate: deliver nothing.
  */
@@ -130,9 +132,11 @@ export async function admitAndStore(
   guards: MessageGuards | undefined,
   message: StoredMessage,
   now: Date,
-  store: (message: StoredMessage) => Promise<void>,
+  store: (message: StoredMessage, outcome: Admission['outcome']) => Promise<void>,
 ): Promise<Accepted> {
-  const admitted = guards ? (await guards.admit(message, now)).message : message;
+  const { message: admitted, outcome } = guards
+    ? await guards.admit(message, now)
+    : { message, outcome: 'new' as const };
   if (admitted.roomId !== message.roomId || admitted.kind !== message.kind) {
     throw new ChatError(
       ErrorCode.badRequest,
@@ -140,7 +144,7 @@ export async function admitAndStore(
     );
   }
   try {
-    await store(admitted);
+    await store(admitted, outcome);
   } catch (error) {
     if (isConditionalFailure(error)) return { message: admitted, duplicate: true };
     throw error;

@@ -15,6 +15,7 @@ import type {
   GroupStore,
   MessageStore,
   PresenceStore,
+  PutOptions,
   StoredMessage,
   UserConnections,
 } from '../shared/ports.ts';
@@ -109,9 +110,10 @@ export async function storeMessage(
   messages: Pick<MessageStore, 'put'>,
   message: StoredMessage,
   failureCode: ErrorCodeValue,
+  options?: PutOptions,
 ): Promise<void> {
   try {
-    await messages.put(message);
+    await messages.put(message, options);
   } catch (error) {
     throw new ChatError(failureCode, 'message could not be stored', { cause: error });
   }
@@ -160,8 +162,8 @@ export class ChatService {
     // recipient lookup does not depend on the write, so the two overlap. The guards
     // (rate limit, dedupe) come first; a duplicate answers with the first message.
     const [accepted, online] = await Promise.all([
-      admitAndStore(this.deps.guards, message, now, (admitted) =>
-        storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored),
+      admitAndStore(this.deps.guards, message, now, (admitted, outcome) =>
+        storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored, { fresh: outcome === 'new' }),
       ),
       this.deps.presence.connectionsOf([input.to_user_id]),
     ]);
@@ -265,6 +267,8 @@ export class ChatService {
     ]);
     const stored = accepted.message;
     if (accepted.duplicate) {
+      // The first attempt may have stopped between storing and recording it.
+      await this.recordLastGroupMessage(group.groupId, stored.messageId);
       return {
         type: 'group_message_sent',
         group_id: group.groupId,
@@ -275,16 +279,19 @@ export class ChatService {
         time: stored.createdAt,
       };
     }
-    const result = await deliver(this.deps, recipientsOf(online, sender.userId), {
-      type: 'group_message',
-      group_id: group.groupId,
-      group_name: group.groupName,
-      message_id: stored.messageId,
-      from_user_id: sender.userId,
-      content: stored.content,
-      message_type: stored.messageType,
-      time: stored.createdAt,
-    });
+    const [result] = await Promise.all([
+      deliver(this.deps, recipientsOf(online, sender.userId), {
+        type: 'group_message',
+        group_id: group.groupId,
+        group_name: group.groupName,
+        message_id: stored.messageId,
+        from_user_id: sender.userId,
+        content: stored.content,
+        message_type: stored.messageType,
+        time: stored.createdAt,
+      }),
+      this.recordLastGroupMessage(group.groupId, stored.messageId),
+    ]);
     return {
       type: 'group_message_sent',
       group_id: group.groupId,
@@ -294,6 +301,20 @@ export class ChatService {
       ...queuedField(result),
       time: stored.createdAt,
     };
+  }
+
+  /**
+   * The conversation list orders groups by their newest message (one conditional
+   * UpdateItem on the group's meta item, forward only). The message is stored and
+   * delivered either way, so a failure here is logged, not answered: the list shows the
+   * group's previous last message until the next one.
+   */
+  private async recordLastGroupMessage(groupId: string, messageId: string): Promise<void> {
+    try {
+      await this.deps.groups.recordLastMessage?.(groupId, messageId);
+    } catch (error) {
+      this.deps.log?.("recording a group's last message failed", { groupId, messageId, error });
+    }
   }
 
   /**

@@ -152,8 +152,18 @@ export interface MessagePage {
   readonly nextBefore?: string;
 }
 
+export interface PutOptions {
+  /**
+   * The id was minted by this very request (no `client_msg_id` retry can be storing it),
+   * so the store may skip its existence condition: a private message then goes into one
+   * BatchWriteItem with both participants' conversation-list rows. Otherwise the write
+   * refuses an existing id (ConditionalCheckFailed), which tells a retry it is a duplicate.
+   */
+  readonly fresh?: boolean;
+}
+
 export interface MessageStore {
-  put(message: StoredMessage): Promise<void>;
+  put(message: StoredMessage, options?: PutOptions): Promise<void>;
   /** Newest first. */
   history(request: HistoryRequest): Promise<MessagePage>;
 }
@@ -204,6 +214,8 @@ export interface GroupStore {
   /** The group with all its members, or undefined. */
   get(groupId: string): Promise<Group | undefined>;
   isMember(groupId: string, userId: string): Promise<boolean>;
+  /** Moves the group's `lastMessageId` forward to `messageId` (the conversation list's order). */
+  recordLastMessage?(groupId: string, messageId: string): Promise<void>;
 }
 
 /** Posts frames to connections (the API Gateway Management API). */

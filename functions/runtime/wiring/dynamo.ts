@@ -23,6 +23,7 @@ import { PresenceNotifier } from '../../core/presence/presence-notifier.ts';
 import { ReadReceipts, UnreadCounter } from '../../core/receipts/read-receipts.ts';
 import { RoomService } from '../../core/rooms/rooms.ts';
 import { DynamoConnectionStore } from '../../stores/connections.ts';
+import { DynamoConversationListStore } from '../../stores/conversation-list.ts';
 import { DynamoConversationIndex } from '../../stores/conversations.ts';
 import { DynamoGroupStore } from '../../stores/groups.ts';
 import { DynamoGuardStore } from '../../stores/guards.ts';
@@ -76,7 +77,13 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
   );
   const connections = new DynamoConnectionStore(dynamo, config.tables.connections);
   const presence = new DynamoPresenceStore(dynamo, config.tables.presence);
-  const messages = new DynamoMessageStore(dynamo, config.tables.messages, config.messageRetentionDays);
+  const messages = new DynamoMessageStore(
+    dynamo,
+    config.tables.messages,
+    config.messageRetentionDays,
+    undefined,
+    config.tables.conversations,
+  );
   const groups = new DynamoGroupStore(dynamo, config.tables.groups);
   const rooms = new DynamoRoomStore(dynamo, config.tables.rooms);
   const registryWith = (onPresenceChange?: ConnectionRegistryDependencies['onPresenceChange']) =>
@@ -141,6 +148,17 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       });
     },
     unread: new UnreadCounter({ conversations, readState }),
+    conversationList: {
+      store: new DynamoConversationListStore(dynamo, {
+        conversations: config.tables.conversations,
+        groups: config.tables.groups,
+        messages: config.tables.messages,
+        readState: config.tables.readState,
+      }),
+      memberships: conversations,
+      unread: conversations,
+      maxGroups: config.maxGroupsPerUser,
+    },
     readReceipts: (callbackUrl) =>
       new ReadReceipts({ ...delivery(callbackUrl), conversations, readState, presence }),
     singleSession: (callbackUrl) => {
