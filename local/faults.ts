@@ -34,6 +34,8 @@ export interface FaultOptions {
   readonly seed?: number;
   /** Only posts to these connections fail (tests); undefined: any connection. */
   readonly postTargets?: ReadonlySet<string>;
+  /** Only these DynamoDB operations (`GetItem`, `PutItem`, …) are throttled (tests); undefined: any. */
+  readonly dynamoDbOperations?: ReadonlySet<string>;
 }
 
 export const FAULT_POST_STATUSES = [429, 410, 500] as const;
@@ -150,6 +152,7 @@ export class FaultInjector {
   private dynamoDbThrottleRate = 0;
   private dynamoDbMaxConsecutive = Number.POSITIVE_INFINITY;
   private postTargets: ReadonlySet<string> | undefined;
+  private dynamoDbOperations: ReadonlySet<string> | undefined;
   private seed = 1;
   private postRandom = prng(1);
   private dynamoRandom = prng(2);
@@ -182,6 +185,7 @@ export class FaultInjector {
       this.dynamoDbMaxConsecutive,
     );
     if ('postTargets' in options) this.postTargets = options.postTargets;
+    if ('dynamoDbOperations' in options) this.dynamoDbOperations = options.dynamoDbOperations;
     if (options.seed !== undefined && options.seed !== this.seed) {
       if (!Number.isInteger(options.seed))
         throw new Error(`FAULT_SEED must be an integer; got ${options.seed}.`);
@@ -245,6 +249,11 @@ export class FaultInjector {
   throttleDynamoDb(req: IncomingMessage): boolean {
     this.counters.dynamoDbRequests++;
     if (this.dynamoDbThrottleRate === 0) return false;
+    if (this.dynamoDbOperations) {
+      // `X-Amz-Target: DynamoDB_20120810.GetItem`
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
+      if (!this.dynamoDbOperations.has(operation)) return false;
+    }
     const invocation = req.headers['amz-sdk-invocation-id'];
     const key = typeof invocation === 'string' ? invocation : undefined;
     if (key !== undefined && this.dynamoFailures.get(key) >= this.dynamoDbMaxConsecutive) {

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { GuardStore, StoredMessage } from '../core/shared/ports.ts';
+import type { ClaimRecord, GuardStore, StoredMessage } from '../core/shared/ports.ts';
 
 /**
  * The `guards` table: one item per key (`guardKey`), each with an `expiresAt` TTL.
@@ -37,7 +37,7 @@ export class DynamoGuardStore implements GuardStore {
     message: StoredMessage,
     expiresAt: number,
     now: number,
-  ): Promise<StoredMessage | undefined> {
+  ): Promise<ClaimRecord | undefined> {
     // A record that vanishes between the failed Put and the Get (expired, released) is
     // claimed again; twice is plenty.
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -58,7 +58,7 @@ export class DynamoGuardStore implements GuardStore {
         new GetCommand({ TableName: this.tableName, Key: { guardKey: key }, ConsistentRead: true }),
       );
       if (Item && Item.released !== true && Number(Item.expiresAt) >= now && Item.message) {
-        return Item.message as StoredMessage;
+        return { message: Item.message as StoredMessage, undelivered: Item.undelivered === true };
       }
     }
     throw new Error(`dedupe record ${key} could neither be claimed nor read`);
@@ -77,6 +77,40 @@ export class DynamoGuardStore implements GuardStore {
       );
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async markUndelivered(key: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { guardKey: key },
+          UpdateExpression: 'SET undelivered = :true',
+          ConditionExpression: 'attribute_exists(guardKey)',
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  async takeUndelivered(key: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { guardKey: key },
+          UpdateExpression: 'REMOVE undelivered',
+          ConditionExpression: 'undelivered = :true',
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
     }
   }
 }

@@ -68,3 +68,32 @@ test('two devices sending the same client_msg_id at once: one message stored and
   const stored = await historyMessages(runtime, token, 'private_reader_writer');
   assert.equal(stored.filter((m) => m.content === 'text c-race').length, 1);
 });
+
+test('a retry of a message stored by an attempt that then failed (5000) delivers it, once', async () => {
+  // Every GetItem is throttled: the first attempt claims its client_msg_id and stores the
+  // message (PutItems), then cannot read the recipient's connections and answers 5000.
+  runtime.faults.configure({ dynamoDbThrottleRate: 1, dynamoDbOperations: new Set(['GetItem']) });
+  let failed: Awaited<ReturnType<typeof sendCommand>>;
+  try {
+    failed = await sendCommand(phone.client, 'send_message', data('c-lost'));
+  } finally {
+    runtime.faults.configure({ dynamoDbThrottleRate: 0, dynamoDbOperations: undefined });
+  }
+  assert.equal(failed.code, 5000, JSON.stringify(failed));
+  const token = await tokenFor(runtime, 'reader');
+  const stored = await historyMessages(runtime, token, 'private_reader_writer');
+  const lost = stored.find((m) => m.content === 'text c-lost');
+  assert.ok(lost, 'the failed attempt stored the message');
+
+  const retry = await sendCommand(phone.client, 'send_message', data('c-lost'));
+  assert.equal(retry.code, 0, JSON.stringify(retry));
+  assert.equal(retry.data?.message_id, lost.message_id);
+  assert.equal(retry.data?.duplicate, true);
+  assert.equal(retry.data?.delivered, 1);
+  const again = await sendCommand(laptop.client, 'send_message', data('c-lost'));
+  assert.deepEqual(again.data, { ...retry.data, delivered: 0, failed: 0 });
+
+  await settle(recipient.client);
+  const pushes = pushesOf(recipient.client, 'new_message').filter((p) => p.message_id === lost.message_id);
+  assert.equal(pushes.length, 1);
+});

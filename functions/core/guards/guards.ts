@@ -34,12 +34,20 @@ export interface Admission {
    * before storing it (store and deliver it now).
    */
   readonly outcome: 'new' | 'seen';
+  /** `seen`, and the attempt that claimed it failed after claiming (its record says so). */
+  readonly undelivered?: boolean;
 }
 
-/** The stored message and whether it was a duplicate (stored before: deliver nothing). */
+/** The stored message and whether it was a duplicate (stored before). */
 export interface Accepted {
   readonly message: StoredMessage;
+  /** Stored by an earlier attempt: deliver nothing, unless `undelivered`. */
   readonly duplicate: boolean;
+  /**
+   * A duplicate whose earlier attempt failed after claiming (it answered an error, so
+   * nobody may have been told): this caller, and only this one, delivers it now.
+   */
+  readonly undelivered: boolean;
 }
 
 const WINDOW_SECONDS = 60;
@@ -109,7 +117,7 @@ export class MessageGuards {
       epoch(now) + this.deps.settings.dedupeTtlSeconds,
       epoch(now),
     );
-    if (first) return { message: first, outcome: 'seen' };
+    if (first) return { message: first.message, outcome: 'seen', undelivered: first.undelivered };
     try {
       await this.checkRate(userId, now);
     } catch (error) {
@@ -117,6 +125,19 @@ export class MessageGuards {
       throw error;
     }
     return { message, outcome: 'new' };
+  }
+
+  /** See `GuardStore.markUndelivered`; nothing for a message without `client_msg_id`. */
+  async markUndelivered(message: StoredMessage): Promise<void> {
+    if (message.clientMsgId) {
+      await this.deps.store.markUndelivered(dedupeKey(message.fromUserId, message.clientMsgId));
+    }
+  }
+
+  /** See `GuardStore.takeUndelivered`. */
+  async takeUndelivered(message: StoredMessage): Promise<boolean> {
+    if (!message.clientMsgId) return false;
+    return this.deps.store.takeUndelivered(dedupeKey(message.fromUserId, message.clientMsgId));
   }
 }
 
@@ -126,7 +147,10 @@ export class MessageGuards {
  * when the outcome is `seen`; a `new` message's id was minted by this call, so its store
  * may skip that condition.
  * A refused write means that message is already stored — by the first attempt, or by a
- * concurrent retry that found the claim first — so it is a duplicate: deliver nothing.
+ * concurrent retry that found the claim first — so it is a duplicate: deliver nothing,
+ * unless the attempt that stored it failed before delivering (`undelivered`).
+ * A store that fails otherwise may still have written (a timeout): the claim is marked
+ * undelivered, so a retry that finds the message stored delivers it.
  */
 export async function admitAndStore(
   guards: MessageGuards | undefined,
@@ -134,9 +158,8 @@ export async function admitAndStore(
   now: Date,
   store: (message: StoredMessage, outcome: Admission['outcome']) => Promise<void>,
 ): Promise<Accepted> {
-  const { message: admitted, outcome } = guards
-    ? await guards.admit(message, now)
-    : { message, outcome: 'new' as const };
+  const admission = guards ? await guards.admit(message, now) : { message, outcome: 'new' as const };
+  const admitted = admission.message;
   if (admitted.roomId !== message.roomId || admitted.kind !== message.kind) {
     throw new ChatError(
       ErrorCode.badRequest,
@@ -144,10 +167,41 @@ export async function admitAndStore(
     );
   }
   try {
-    await store(admitted, outcome);
+    await store(admitted, admission.outcome);
   } catch (error) {
-    if (isConditionalFailure(error)) return { message: admitted, duplicate: true };
+    if (isConditionalFailure(error)) {
+      // Only a record marked undelivered costs the conditional write that picks who delivers.
+      const undelivered =
+        admission.undelivered === true && ((await guards?.takeUndelivered(admitted)) ?? false);
+      return { message: admitted, duplicate: true, undelivered };
+    }
+    await markUndelivered(guards, admitted);
     throw error;
   }
-  return { message: admitted, duplicate: false };
+  // A retry that stored what an earlier attempt could not: it delivers now, so a note
+  // left by that attempt must not make a later retry deliver again.
+  if (admission.undelivered) await guards?.takeUndelivered(admitted);
+  return { message: admitted, duplicate: false, undelivered: false };
+}
+
+/** Best effort: when the note cannot be written, the retry answers `duplicate` as before. */
+async function markUndelivered(guards: MessageGuards | undefined, message: StoredMessage): Promise<void> {
+  await guards?.markUndelivered(message).catch(() => undefined);
+}
+
+/**
+ * Runs `deliver` for a stored message; when it throws (the reply will be an error), the
+ * message's claim is marked undelivered first, so the client's retry delivers it.
+ */
+export async function deliverOrMark<T>(
+  guards: MessageGuards | undefined,
+  message: StoredMessage,
+  deliver: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await deliver();
+  } catch (error) {
+    await markUndelivered(guards, message);
+    throw error;
+  }
 }

@@ -6,7 +6,7 @@ import { isAdmin } from '../auth/auth.ts';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { FanOutDispatcher, ShardStart } from '../fan-out/fan-out-dispatch.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
-import { admitAndStore, type MessageGuards } from '../guards/guards.ts';
+import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
 import { success } from '../shared/envelope.ts';
 import { ChatError, ErrorCode, type ErrorCodeValue } from '../shared/errors.ts';
 import { newGroupId, newMessageId, privateRoomId } from '../shared/ids.ts';
@@ -161,14 +161,13 @@ export class ChatService {
     // Stored before delivery (an offline recipient reads it from history later); the
     // recipient lookup does not depend on the write, so the two overlap. The guards
     // (rate limit, dedupe) come first; a duplicate answers with the first message.
-    const [accepted, online] = await Promise.all([
-      admitAndStore(this.deps.guards, message, now, (admitted, outcome) =>
-        storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored, { fresh: outcome === 'new' }),
-      ),
-      this.deps.presence.connectionsOf([input.to_user_id]),
-    ]);
+    const online = this.deps.presence.connectionsOf([input.to_user_id]);
+    online.catch(() => undefined); // awaited after the store; a failure there must not go unhandled
+    const accepted = await admitAndStore(this.deps.guards, message, now, (admitted, outcome) =>
+      storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored, { fresh: outcome === 'new' }),
+    );
     const stored = accepted.message;
-    if (accepted.duplicate) {
+    if (accepted.duplicate && !accepted.undelivered) {
       return {
         type: 'message_sent',
         message_id: stored.messageId,
@@ -180,17 +179,18 @@ export class ChatService {
       };
     }
     // A recovered first attempt is the same conversation (guards.ts refuses any other).
-    const recipients = recipientsOf(online);
-    const result = await deliver(this.deps, recipients, {
-      type: 'new_message',
-      message_id: stored.messageId,
-      room_id: stored.roomId,
-      from_user_id: sender.userId,
-      to_user_id: input.to_user_id,
-      content: stored.content,
-      message_type: stored.messageType,
-      time: stored.createdAt,
-    });
+    const result = await deliverOrMark(this.deps.guards, stored, async () =>
+      deliver(this.deps, recipientsOf(await online), {
+        type: 'new_message',
+        message_id: stored.messageId,
+        room_id: stored.roomId,
+        from_user_id: sender.userId,
+        to_user_id: input.to_user_id,
+        content: stored.content,
+        message_type: stored.messageType,
+        time: stored.createdAt,
+      }),
+    );
     return {
       type: 'message_sent',
       message_id: stored.messageId,
@@ -198,6 +198,7 @@ export class ChatService {
       delivered: result.delivered,
       failed: result.failed.length,
       ...queuedField(result),
+      ...(accepted.duplicate ? { duplicate: true as const } : {}),
       time: stored.createdAt,
     };
   }
@@ -259,14 +260,13 @@ export class ChatService {
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
     };
     const others = group.memberIds.filter((userId) => userId !== sender.userId);
-    const [accepted, online] = await Promise.all([
-      admitAndStore(this.deps.guards, message, now, (admitted) =>
-        storeMessage(this.deps.messages, admitted, ErrorCode.groupMessageNotStored),
-      ),
-      others.length > 0 ? this.deps.presence.connectionsOf(others) : [],
-    ]);
+    const online = others.length > 0 ? this.deps.presence.connectionsOf(others) : Promise.resolve([]);
+    online.catch(() => undefined); // awaited after the store; a failure there must not go unhandled
+    const accepted = await admitAndStore(this.deps.guards, message, now, (admitted) =>
+      storeMessage(this.deps.messages, admitted, ErrorCode.groupMessageNotStored),
+    );
     const stored = accepted.message;
-    if (accepted.duplicate) {
+    if (accepted.duplicate && !accepted.undelivered) {
       // The first attempt may have stopped between storing and recording it.
       await this.recordLastGroupMessage(group.groupId, stored.messageId);
       return {
@@ -280,16 +280,18 @@ export class ChatService {
       };
     }
     const [result] = await Promise.all([
-      deliver(this.deps, recipientsOf(online, sender.userId), {
-        type: 'group_message',
-        group_id: group.groupId,
-        group_name: group.groupName,
-        message_id: stored.messageId,
-        from_user_id: sender.userId,
-        content: stored.content,
-        message_type: stored.messageType,
-        time: stored.createdAt,
-      }),
+      deliverOrMark(this.deps.guards, stored, async () =>
+        deliver(this.deps, recipientsOf(await online, sender.userId), {
+          type: 'group_message',
+          group_id: group.groupId,
+          group_name: group.groupName,
+          message_id: stored.messageId,
+          from_user_id: sender.userId,
+          content: stored.content,
+          message_type: stored.messageType,
+          time: stored.createdAt,
+        }),
+      ),
       this.recordLastGroupMessage(group.groupId, stored.messageId),
     ]);
     return {
@@ -299,6 +301,7 @@ export class ChatService {
       sent_count: result.delivered,
       failed: result.failed.length,
       ...queuedField(result),
+      ...(accepted.duplicate ? { duplicate: true as const } : {}),
       time: stored.createdAt,
     };
   }

@@ -7,7 +7,7 @@
 import * as z from 'zod/mini';
 import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
-import { admitAndStore, type MessageGuards } from '../guards/guards.ts';
+import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
 import { storeMessage } from '../messaging/chat-service.ts';
 import { assertContentLength, parseCommand, sendMessageSchema } from '../messaging/commands.ts';
 import { ChatError, connectionGoneError, ErrorCode } from '../shared/errors.ts';
@@ -210,7 +210,7 @@ export class RoomService {
       storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored),
     );
     const stored = accepted.message;
-    if (accepted.duplicate) {
+    if (accepted.duplicate && !accepted.undelivered) {
       return {
         type: 'room_message_sent',
         room_id: roomId,
@@ -235,12 +235,14 @@ export class RoomService {
     };
     // A 410 closes that connection (which removes its rooms) and also deletes this room's
     // member row, in case the connection row was already gone.
-    const result = await deliver(this.deps, recipients, push, {
-      alsoOnGone: (recipient) => this.deps.rooms.leave(roomId, recipient.connectionId),
-      goneCleanup: { leaveRoom: roomId },
-      name: 'room',
-      logDetails: { roomId },
-    });
+    const result = await deliverOrMark(this.deps.guards, stored, () =>
+      deliver(this.deps, recipients, push, {
+        alsoOnGone: (recipient) => this.deps.rooms.leave(roomId, recipient.connectionId),
+        goneCleanup: { leaveRoom: roomId },
+        name: 'room',
+        logDetails: { roomId },
+      }),
+    );
     return {
       type: 'room_message_sent',
       room_id: roomId,
@@ -248,6 +250,7 @@ export class RoomService {
       sent_count: result.delivered,
       failed: result.failed.length,
       ...queuedField(result),
+      ...(accepted.duplicate ? { duplicate: true as const } : {}),
       time: stored.createdAt,
     };
   }

@@ -237,6 +237,13 @@ export class DeliveryError extends Error {
   }
 }
 
+/** A dedupe record another attempt claimed. */
+export interface ClaimRecord {
+  readonly message: StoredMessage;
+  /** That attempt failed after claiming (see `GuardStore.markUndelivered`). */
+  readonly undelivered: boolean;
+}
+
 /**
  * Abuse guards (the `guards` table): rate-limit windows and `client_msg_id` dedupe
  * records. Conditional writes only.
@@ -249,14 +256,22 @@ export interface GuardStore {
   countHit(key: string, limit: number, expiresAt: number): Promise<boolean>;
   /**
    * Records `message` under `key` unless a live, unreleased record is there. Returns
-   * undefined when this call claimed the key, else the message of the record found.
+   * undefined when this call claimed the key, else the record found: its message and
+   * whether it was marked undelivered.
    */
   claim(
     key: string,
     message: StoredMessage,
     expiresAt: number,
     now: number,
-  ): Promise<StoredMessage | undefined>;
+  ): Promise<ClaimRecord | undefined>;
   /** Gives a claimed key up (the message was refused), so a retry is treated as new. */
   release(key: string): Promise<void>;
+  /**
+   * Notes on the claim that its message may be stored but was not delivered (the attempt
+   * failed after claiming), so a retry delivers it.
+   */
+  markUndelivered(key: string): Promise<void>;
+  /** Takes that note off the claim; true for exactly one caller when it was there. */
+  takeUndelivered(key: string): Promise<boolean>;
 }
