@@ -33,6 +33,19 @@ interface PresenceItem {
   userId: string;
   connectionIds?: Set<string>;
   expiresAt?: number;
+  /** `tokenExpiresAt#<connectionId>`: that connection's token `exp` (see `tokenExpiryAttribute`). */
+  [tokenExpiry: `${typeof TOKEN_EXPIRY_PREFIX}${string}`]: number | undefined;
+}
+
+/**
+ * Each connection's token `exp` sits beside its id, in an attribute of its own (a map would
+ * need a second write to create it), so every read of a user's connections tells the
+ * fan-out which ones to skip without reading connection rows.
+ */
+const TOKEN_EXPIRY_PREFIX = 'tokenExpiresAt#';
+
+function tokenExpiryAttribute(connectionId: string): `${typeof TOKEN_EXPIRY_PREFIX}${string}` {
+  return `${TOKEN_EXPIRY_PREFIX}${connectionId}`;
 }
 
 interface ListCursor {
@@ -78,15 +91,19 @@ export class DynamoPresenceStore implements PresenceStore {
     connectionId: string,
     expiresAt: number,
     limit = 0,
+    tokenExpiresAt?: number,
   ): Promise<{ cameOnline: boolean; connectionCount: number } | { full: true }> {
+    const withToken = typeof tokenExpiresAt === 'number' && Number.isFinite(tokenExpiresAt);
     let Attributes: Record<string, unknown> | undefined;
     try {
       ({ Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { userId },
-          UpdateExpression:
-            'ADD connectionIds :ids, connectionCount :one SET expiresAt = :expiresAt, onlineShard = :shard',
+          UpdateExpression: `ADD connectionIds :ids, connectionCount :one SET expiresAt = :expiresAt, onlineShard = :shard${withToken ? ', #tokenExpiresAt = :tokenExpiresAt' : ''}`,
+          ...(withToken
+            ? { ExpressionAttributeNames: { '#tokenExpiresAt': tokenExpiryAttribute(connectionId) } }
+            : {}),
           // The limit is enforced by the write itself: racing handshakes cannot all pass it.
           ...(limit > 0
             ? { ConditionExpression: 'attribute_not_exists(connectionIds) OR size(connectionIds) < :limit' }
@@ -97,6 +114,7 @@ export class DynamoPresenceStore implements PresenceStore {
             ':expiresAt': expiresAt,
             ':shard': shardOf(userId),
             ...(limit > 0 ? { ':limit': limit } : {}),
+            ...(withToken ? { ':tokenExpiresAt': tokenExpiresAt } : {}),
           },
           ReturnValues: 'UPDATED_NEW',
         }),
@@ -133,7 +151,10 @@ export class DynamoPresenceStore implements PresenceStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { userId },
-          UpdateExpression: 'DELETE connectionIds :ids ADD connectionCount :minus',
+          UpdateExpression: `DELETE connectionIds :ids ADD connectionCount :minus REMOVE ${names.map((_, i) => `#tokenExpiresAt${i}`).join(', ')}`,
+          ExpressionAttributeNames: Object.fromEntries(
+            connectionIds.map((id, i) => [`#tokenExpiresAt${i}`, tokenExpiryAttribute(id)]),
+          ),
           // All or nothing: an id another writer removed meanwhile must not be counted twice.
           ConditionExpression: names.map((name) => `contains(connectionIds, ${name})`).join(' AND '),
           ExpressionAttributeValues: {
@@ -161,8 +182,9 @@ export class DynamoPresenceStore implements PresenceStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: { userId },
-          UpdateExpression: 'DELETE connectionIds :ids ADD connectionCount :minusOne',
+          UpdateExpression: 'DELETE connectionIds :ids ADD connectionCount :minusOne REMOVE #tokenExpiresAt',
           ConditionExpression: 'contains(connectionIds, :id)',
+          ExpressionAttributeNames: { '#tokenExpiresAt': tokenExpiryAttribute(connectionId) },
           ExpressionAttributeValues: {
             ':ids': new Set([connectionId]),
             ':id': connectionId,
@@ -214,7 +236,13 @@ export class DynamoPresenceStore implements PresenceStore {
     if (!item || item.userId === STATS_KEY) return undefined;
     if ((item.expiresAt ?? 0) <= epochSeconds(this.now())) return undefined;
     const connectionIds = [...(item.connectionIds ?? [])];
-    return connectionIds.length > 0 ? { userId: item.userId, connectionIds } : undefined;
+    if (connectionIds.length === 0) return undefined;
+    const tokenExpiresAt: Record<string, number> = {};
+    for (const id of connectionIds) {
+      const exp = item[tokenExpiryAttribute(id)];
+      if (typeof exp === 'number') tokenExpiresAt[id] = exp;
+    }
+    return { userId: item.userId, connectionIds, tokenExpiresAt };
   }
 
   async connectionsOf(userIds: readonly string[]): Promise<UserConnections[]> {
@@ -241,7 +269,8 @@ export class DynamoPresenceStore implements PresenceStore {
       const { Responses, UnprocessedKeys } = await this.client.send(
         new BatchGetCommand({
           RequestItems: {
-            [this.tableName]: { Keys: keys, ProjectionExpression: 'userId, connectionIds, expiresAt' },
+            // The whole item: the token expiries are attributes named after each connection.
+            [this.tableName]: { Keys: keys },
           },
         }),
       );

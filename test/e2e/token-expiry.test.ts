@@ -1,5 +1,5 @@
 /**
- * A token that expires while connected: the next command that needs the sender is
+ * A token that expires while connected: the next command (`ping` too) is
  * refused (1401) and the connection is closed through the Management API; its
  * `$disconnect` removes the row and the presence entry. The clock tolerance is set to 0
  * here (JWT_CLOCK_TOLERANCE_SECONDS) so a 2 s token expires within the test.
@@ -39,25 +39,30 @@ test('a token that expires while connected is refused on its next command and th
   const connection: ChatConnection = await welcomed(await TestClient.open(webSocketUrl(runtime, { token })));
   const watcher = await connectWelcomed(runtime, 'watcher');
 
-  // Bounded loop: one `sync` (a route that resolves the sender) at a time, until one is
-  // refused or the server closes the socket; before exp every one must succeed.
+  // Bounded loop: one `ping` (it checks the token too) at a time, until one is refused or
+  // the server closes the socket. A pong carries the server's own time: one served must
+  // not be later than exp (the check runs before the pong's time is taken; 1 s covers
+  // the check's whole-second granularity).
   let refusal: FrameJson | undefined;
   let closedFirst = false;
+  let served = 0;
   for (let attempt = 0; attempt < 40 && !refusal && !closedFirst; attempt++) {
     const outcome = await Promise.race([
-      sendCommand(connection.client, 'sync', {}),
+      sendCommand(connection.client, 'ping'),
       connection.client.closed.then(() => undefined),
     ]);
     if (outcome === undefined) closedFirst = true;
     else if (outcome.code === 1401) refusal = outcome;
     else {
       assert.equal(outcome.code, 0, JSON.stringify(outcome));
-      assert.ok(Date.now() / 1000 <= expiresAt + 1, 'a command after exp was served');
+      assert.equal(outcome.data?.type, 'pong');
+      assert.ok(Date.parse(String(outcome.data?.time)) / 1000 < expiresAt + 1, 'a ping after exp was served');
+      served++;
       await delay(200);
     }
   }
   assert.ok(refusal || closedFirst, 'the expired token was never refused');
-  assert.ok(Date.now() / 1000 >= expiresAt, 'refused before the token expired');
+  assert.ok(served > 0, 'refused before the token expired');
   // The reply cannot travel after the close, so the client sees the 1401 or only the close.
   if (refusal) assert.match(String(refusal.message), /token expired/);
 
@@ -83,4 +88,53 @@ test('a token that expires while connected is refused on its next command and th
   assert.equal(await expectHandshakeRefused(webSocketUrl(runtime, { token })), 401);
   assert.equal((await sendCommand(watcher.client, 'sync', {})).code, 0);
   await watcher.client.close();
+});
+
+test('pushes skip a connection whose token expired; the fan-out closes it', async () => {
+  const token = await tokenFor(runtime, 'fading', { ttlSeconds: 2 });
+  const expiresAt = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).exp;
+  const fading: ChatConnection = await welcomed(await TestClient.open(webSocketUrl(runtime, { token })));
+  const writer = await connectWelcomed(runtime, 'fading-writer');
+  const group = await sendCommand(writer.client, 'create_group', {
+    group_name: 'fading group',
+    member_ids: ['fading'],
+  });
+  assert.equal(group.code, 0, JSON.stringify(group));
+  const groupId = String(group.data?.group_id);
+
+  // The recipient sends nothing: only the fan-out can notice its token expired. Private
+  // and group messages alternate until the connection is closed (bounded).
+  let closed = false;
+  const replies: FrameJson[] = [];
+  for (let i = 0; i < 60 && !closed; i++) {
+    const reply =
+      i % 2 === 0
+        ? await sendCommand(writer.client, 'send_message', { to_user_id: 'fading', content: `m${i}` })
+        : await sendCommand(writer.client, 'send_group_message', { group_id: groupId, content: `g${i}` });
+    assert.equal(reply.code, 0, JSON.stringify(reply));
+    replies.push(reply);
+    closed = await Promise.race([fading.client.closed.then(() => true), delay(150).then(() => false)]);
+  }
+  assert.ok(closed, 'the connection with the expired token was never closed');
+  const counts = replies.map((reply) => reply.data?.delivered ?? reply.data?.sent_count);
+  assert.equal(counts.at(-1), 0, 'the last message was not delivered to the expired connection');
+  assert.ok(counts.includes(1), 'messages before exp were delivered');
+
+  // Every push that arrived was decided before exp: its server time is not later.
+  const pushes = fading.client.frames
+    .map((frame) => frame.json?.data)
+    .filter((data) => data?.type === 'new_message' || data?.type === 'group_message');
+  assert.ok(pushes.length > 0);
+  for (const push of pushes) {
+    assert.ok(
+      Date.parse(String(push?.time)) / 1000 < expiresAt + 1,
+      `pushed after exp: ${JSON.stringify(push)}`,
+    );
+  }
+  await pollUntil(
+    () => tables.presenceOf('fading'),
+    (ids) => ids === undefined,
+    'the presence entry to be removed',
+  );
+  await writer.client.close();
 });

@@ -7,6 +7,9 @@
  */
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { isValidUserId } from '../shared/ids.ts';
+import { DEFAULT_CLOCK_TOLERANCE_SECONDS } from './token-expiry.ts';
+
+export { DEFAULT_CLOCK_TOLERANCE_SECONDS, tokenExpired } from './token-expiry.ts';
 
 export interface Identity {
   readonly userId: string;
@@ -71,22 +74,6 @@ export interface JwksCacheOptions {
 
 export function jwksKey(url: string, options: JwksCacheOptions = {}): VerificationKey {
   return { kind: 'jwks', keys: createRemoteJWKSet(new URL(url), { ...JWKS_CACHE_DEFAULTS, ...options }) };
-}
-
-export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 30;
-
-/**
- * True when a token's `exp` (epoch seconds), stored with the connection, has passed,
- * allowing the same clock tolerance as verification at `$connect` (so a token accepted
- * there is not refused on the first command).
- */
-export function tokenExpired(
-  expiresAt: number | undefined,
-  nowSeconds: number,
-  clockToleranceSeconds = DEFAULT_CLOCK_TOLERANCE_SECONDS,
-): boolean {
-  if (typeof expiresAt !== 'number' || !Number.isFinite(expiresAt)) return false;
-  return nowSeconds > expiresAt + clockToleranceSeconds;
 }
 
 export async function verifyToken(

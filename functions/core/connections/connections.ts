@@ -51,15 +51,16 @@ export class ConnectionRegistry {
     // Row first: a presence entry must never point at a connection nobody can look up
     // (the stale-entry check below would take it for a dead one).
     await this.deps.connections.put(record);
-    let added = await this.deps.presence.addConnection(
-      identity.userId,
-      connectionId,
-      record.expiresAt,
-      limit,
-    );
-    if ('full' in added && (await this.pruneStale(identity.userId))) {
-      added = await this.deps.presence.addConnection(identity.userId, connectionId, record.expiresAt, limit);
-    }
+    const add = () =>
+      this.deps.presence.addConnection(
+        identity.userId,
+        connectionId,
+        record.expiresAt,
+        limit,
+        identity.expiresAt,
+      );
+    let added = await add();
+    if ('full' in added && (await this.pruneStale(identity.userId))) added = await add();
     if ('full' in added) {
       await this.deps.connections.delete(connectionId);
       return undefined;

@@ -21,6 +21,16 @@ export interface DeliveryDependencies {
    * (see fan-out-dispatch.ts); unset: every fan-out is posted inline.
    */
   readonly offload?: FanOutDispatcher;
+  /** Recipients whose token expired are skipped and closed; unset: tokens are not checked. */
+  readonly tokenExpiry?: TokenExpiryPolicy;
+}
+
+/** How `deliver` treats a recipient whose connection's token has expired. */
+export interface TokenExpiryPolicy {
+  /** Whether `exp` (epoch seconds) has passed, with the clock tolerance commands allow. */
+  expired(tokenExpiresAt: number): boolean;
+  /** Closes the connection as a command with an expired token does (its `$disconnect` cleans up). */
+  close(recipient: Recipient): Promise<void>;
 }
 
 /** A fan-out's outcome as the caller sees it. */
@@ -46,7 +56,12 @@ export function connectionsOf(users: readonly UserConnections[], exceptConnectio
     for (const connectionId of user.connectionIds) {
       if (connectionId === exceptConnectionId || seen.has(connectionId)) continue;
       seen.add(connectionId);
-      recipients.push({ connectionId, userId: user.userId });
+      const tokenExpiresAt = user.tokenExpiresAt?.[connectionId];
+      recipients.push(
+        tokenExpiresAt === undefined
+          ? { connectionId, userId: user.userId }
+          : { connectionId, userId: user.userId, tokenExpiresAt },
+      );
     }
   }
   return recipients;
@@ -77,10 +92,11 @@ export interface DeliveryOptions {
  */
 export async function deliver(
   deps: DeliveryDependencies,
-  recipients: readonly Recipient[],
+  allRecipients: readonly Recipient[],
   data: unknown,
   options: DeliveryOptions = {},
 ): Promise<DeliveryResult> {
+  const recipients = await skipExpired(deps, allRecipients);
   if (recipients.length === 0) return { delivered: 0, gone: 0, failed: [], queued: 0 };
   const frame = JSON.stringify(success(data));
   if (deps.offload?.offloads(recipients.length) && deps.offload.canCarry(frame)) {
@@ -98,6 +114,31 @@ export async function deliver(
     return { delivered: 0, gone: 0, failed: dispatched.notQueued, queued: dispatched.queued };
   }
   return { ...(await deliverFrame(deps, recipients, frame, options)), queued: 0 };
+}
+
+/**
+ * The recipients whose token has not expired. The others are closed (in parallel, failures
+ * logged): they get no push, and count as neither delivered nor failed.
+ */
+async function skipExpired(
+  deps: Pick<DeliveryDependencies, 'tokenExpiry' | 'log'>,
+  recipients: readonly Recipient[],
+): Promise<readonly Recipient[]> {
+  const policy = deps.tokenExpiry;
+  if (!policy) return recipients;
+  const isExpired = (r: Recipient) => r.tokenExpiresAt !== undefined && policy.expired(r.tokenExpiresAt);
+  const expired = recipients.filter(isExpired);
+  if (expired.length === 0) return recipients;
+  const closes = await Promise.allSettled(expired.map((recipient) => policy.close(recipient)));
+  closes.forEach((close, i) => {
+    if (close.status === 'rejected') {
+      deps.log?.('closing a connection with an expired token failed', {
+        connectionId: expired[i]?.connectionId,
+        error: close.reason,
+      });
+    }
+  });
+  return recipients.filter((recipient) => !isExpired(recipient));
 }
 
 /** `deliver` of a frame already serialized, always inline (what fan-out workers run). */

@@ -9,6 +9,8 @@ import { type ConnectionNotifier, DeliveryError } from '../shared/ports.ts';
 export interface Recipient {
   readonly connectionId: string;
   readonly userId: string;
+  /** The connection's token `exp` (epoch seconds), when known: `deliver` skips it once passed. */
+  readonly tokenExpiresAt?: number;
 }
 
 export interface FanOutOptions {

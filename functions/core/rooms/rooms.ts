@@ -157,6 +157,7 @@ export class RoomService {
       userId: connection.userId,
       joinedAt: now.toISOString(),
       expiresAt: connection.expiresAt,
+      ...(connection.tokenExpiresAt === undefined ? {} : { tokenExpiresAt: connection.tokenExpiresAt }),
     });
     return {
       type: 'join_room_success',
@@ -223,7 +224,11 @@ export class RoomService {
     }
     const recipients = members
       .filter((member) => member.userId !== connection.userId)
-      .map(({ connectionId: id, userId }) => ({ connectionId: id, userId }));
+      .map(({ connectionId: id, userId, tokenExpiresAt }) =>
+        tokenExpiresAt === undefined
+          ? { connectionId: id, userId }
+          : { connectionId: id, userId, tokenExpiresAt },
+      );
     const push = {
       type: 'room_message',
       room_id: roomId,

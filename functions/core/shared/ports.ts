@@ -48,6 +48,8 @@ export interface RoomMember {
   readonly joinedAt: string;
   /** Epoch seconds; the member's connection expiry. */
   readonly expiresAt: number;
+  /** The connection's token `exp`: room pushes skip (and close) the member once it has passed. */
+  readonly tokenExpiresAt?: number;
 }
 
 /** Room membership, per connection. Expired members are never returned. */
@@ -66,6 +68,12 @@ export interface RoomStore {
 export interface UserConnections {
   readonly userId: string;
   readonly connectionIds: readonly string[];
+  /**
+   * Each connection's token `exp` (epoch seconds), where the store knows it: pushes skip
+   * (and close) a connection whose token has expired. `connectionsOf` always reads them;
+   * the online-users pages (the `byShard` index) do not carry them.
+   */
+  readonly tokenExpiresAt?: Readonly<Record<string, number>>;
 }
 
 export interface OnlineCounts {
@@ -86,6 +94,8 @@ export interface PresenceStore {
     connectionId: string,
     expiresAt: number,
     limit?: number,
+    /** The token's `exp`, kept beside the connection id (see `UserConnections.tokenExpiresAt`). */
+    tokenExpiresAt?: number,
   ): Promise<{ cameOnline: boolean; connectionCount: number } | { full: true }>;
   /** The ids in the user's presence record, stale ones included (one strongly consistent read). */
   connectionIdsOf(userId: string): Promise<string[]>;

@@ -8,6 +8,7 @@
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { tokenExpired } from '../../core/auth/token-expiry.ts';
 import {
   ConnectionRegistry,
   type ConnectionRegistryDependencies,
@@ -35,7 +36,7 @@ import { withCapacityReporting } from '../capacity.ts';
 import { type ChatConfig, ConfigError } from '../config.ts';
 import { provideServices, type Services } from '../container.ts';
 import { log } from '../logger.ts';
-import { recordFanOut, recordFanOutDispatch } from '../metrics.ts';
+import { countMetric, Metric, recordFanOut, recordFanOutDispatch } from '../metrics.ts';
 import './management-api.ts';
 
 /** Builds the invoker of the fan-out worker named `functionName`. */
@@ -122,6 +123,15 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     fanOutConcurrency: config.fanOutConcurrency,
     log: warn,
     onFanOut: recordFanOut,
+    tokenExpiry: {
+      expired: (tokenExpiresAt) =>
+        tokenExpired(tokenExpiresAt, Math.floor(Date.now() / 1000), config.jwt.clockToleranceSeconds),
+      close: async ({ connectionId, userId }) => {
+        log('info', 'token expired; closing connection', { connectionId, userId });
+        countMetric(Metric.tokenExpiredCloses);
+        await notifier(callbackUrl).close(connectionId);
+      },
+    },
     ...(fanOutInvoker
       ? {
           offload: new FanOutDispatcher({
