@@ -135,7 +135,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       // UpdateItem/DeleteItem: remove; GetItem/BatchGetItem: the peers' connections.
       presence: { actions: ['UpdateItem', 'DeleteItem', 'GetItem', 'BatchGetItem'] },
     },
-    manageConnections: ['POST'],
+    // DELETE: a peer whose token expired is closed instead of pushed to.
+    manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
     invokes: ['fanOutWorker'],
   },
@@ -205,6 +206,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     entry: 'functions/handlers/ping.ts',
     description: 'ping: answers pong',
     tables: {},
+    // DELETE: a ping with an expired token closes its connection, as every command does.
+    manageConnections: ['DELETE'],
   },
   default: {
     entry: 'functions/handlers/default.ts',
@@ -233,7 +236,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       readState: { actions: ['Query', 'BatchGetItem'] },
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },
-    manageConnections: ['POST'],
+    // DELETE: a recipient whose token expired is closed instead of pushed to.
+    manageConnections: ['POST', 'DELETE'],
     verifiesTokens: true,
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
     invokes: ['fanOutWorker'],

@@ -166,6 +166,8 @@ describe('Lambda functions', () => {
         requestId: 'a1',
         domainName: 'x',
         stage: 'prod',
+        // ping checks the token's exp, as every command does (here: the year 2100).
+        authorizer: { userId: 'u1', roles: '[]', tokenExpiresAt: '4102444800' },
       },
     };
     const script = `const { handler } = await import(${JSON.stringify(file)});

@@ -151,13 +151,13 @@ describe('grants', () => {
     assert.deepEqual(actual, expected);
   });
 
-  it('$disconnect: removes, finds peers, pushes presence; it may not close connections', () => {
+  it('$disconnect: removes, finds peers, pushes presence, closes peers whose token expired', () => {
     assert.deepEqual(
       statementsOf('disconnect'),
       sortStatements([
         ...peers,
         allow(['DeleteItem'], [tableArn('connections')]),
-        allow(['execute-api:ManageConnections'], [manageArn('POST')]),
+        allow(['execute-api:ManageConnections'], [manageArn('DELETE'), manageArn('POST')]),
         invokesFanOutWorker,
       ]),
     );
@@ -209,19 +209,12 @@ describe('grants', () => {
       );
       assert.equal(writesReadState, functionId === 'markRead', functionId);
       const closes = statements.some((s) => s.resources.includes(manageArn('DELETE')));
-      // $connect closes older sessions; routes that resolve a sender close a connection
-      // whose token has expired. $disconnect, welcome, ping, $default, the HTTP API, the
-      // $connect authorizer (which runs before there is a connection) and the fan-out worker
-      // (410s are cleaned up in DynamoDB, connections are never closed) never do.
-      const neverCloses = [
-        'disconnect',
-        'welcome',
-        'ping',
-        'default',
-        'httpApi',
-        'authorizer',
-        'fanOutWorker',
-      ];
+      // $connect closes older sessions; routes that resolve a sender (ping too) close a
+      // connection whose token has expired, and every function that pushes closes a
+      // recipient's. Welcome, $default, the $connect authorizer (which runs before there is
+      // a connection) and the fan-out worker (410s are cleaned up in DynamoDB; its
+      // recipients were checked by the function that queued them) never do.
+      const neverCloses = ['welcome', 'default', 'authorizer', 'fanOutWorker'];
       assert.equal(closes, !neverCloses.includes(functionId), functionId);
     }
   });

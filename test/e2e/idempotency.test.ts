@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type ChatConnection, connectWelcomed, pushesOf, sendCommand, settle } from '../support/chat.ts';
 import { historyMessages, postApi } from '../support/http.ts';
-import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { type FrameJson, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
 let runtime: LocalRuntime;
 let phone: ChatConnection;
@@ -73,13 +73,16 @@ test('a retry of a message stored by an attempt that then failed (5000) delivers
   // Every GetItem is throttled: the first attempt claims its client_msg_id and stores the
   // message (PutItems), then cannot read the recipient's connections and answers 5000.
   runtime.faults.configure({ dynamoDbThrottleRate: 1, dynamoDbOperations: new Set(['GetItem']) });
-  let failed: Awaited<ReturnType<typeof sendCommand>>;
+  let failed: FrameJson | undefined;
   try {
-    failed = await sendCommand(phone.client, 'send_message', data('c-lost'));
+    // The SDK backs off between its 4 throttled attempts: a generous wait for the reply.
+    phone.client.send({ cmd: 'send_message', data: data('c-lost'), request_id: 'lost-1' });
+    const reply = await phone.client.waitFor((f) => f.json?.request_id === 'lost-1', 30_000, 'the 5000');
+    failed = reply.json;
   } finally {
     runtime.faults.configure({ dynamoDbThrottleRate: 0, dynamoDbOperations: undefined });
   }
-  assert.equal(failed.code, 5000, JSON.stringify(failed));
+  assert.equal(failed?.code, 5000, JSON.stringify(failed));
   const token = await tokenFor(runtime, 'reader');
   const stored = await historyMessages(runtime, token, 'private_reader_writer');
   const lost = stored.find((m) => m.content === 'text c-lost');
