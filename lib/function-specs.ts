@@ -115,8 +115,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     tables: {
       ...presencePeers,
       // PutItem: the row; GetItem: the user's other rows (single-session); DeleteItem: a
-      // kicked or gone connection's row.
-      connections: { actions: ['PutItem', 'GetItem', 'DeleteItem'] },
+      // kicked or gone connection's row; BatchGetItem: the rows behind a full presence
+      // record, to prune stale entries at the connection limit (found missing by local IAM).
+      connections: { actions: ['PutItem', 'GetItem', 'DeleteItem', 'BatchGetItem'] },
       // UpdateItem: register (and remove); DeleteItem: the last entry of a gone user;
       // GetItem/BatchGetItem: the user's own connections (single-session) and the peers'.
       presence: { actions: ['UpdateItem', 'DeleteItem', 'GetItem', 'BatchGetItem'] },
@@ -195,7 +196,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'broadcast: admins only; fans out to every open connection',
     tables: {
       ...senderAndCleanup,
-      presence: { actions: ['UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
+      // Query (byShard): each shard's online users; GetItem: the online counter, which decides
+      // whether fan-out workers take the broadcast (found missing by the local IAM checks).
+      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
