@@ -323,8 +323,20 @@ describe('a grant removed from a copy of the specs breaks exactly the path that 
   const log: string[] = [];
 
   before(async () => {
-    const { messages: _removed, ...otherTables } = functionSpecs.sendMessage.tables;
-    const sendMessage: FunctionSpec = { ...functionSpecs.sendMessage, tables: otherTables };
+    // A new private message is stored with one BatchWriteItem (the message and its
+    // conversation-list rows); only that action goes, PutItem (retries) stays.
+    const { tables } = functionSpecs.sendMessage;
+    const messages = tables.messages;
+    assert.ok(messages?.actions.includes('BatchWriteItem'), 'sendMessage stores with BatchWriteItem');
+    if (!messages) return;
+    const withoutBatchWrite = {
+      ...messages,
+      actions: messages.actions.filter((a) => a !== 'BatchWriteItem'),
+    };
+    const sendMessage: FunctionSpec = {
+      ...functionSpecs.sendMessage,
+      tables: { ...tables, messages: withoutBatchWrite },
+    };
     runtime = await startTestRuntime({
       log: (line) => log.push(line),
       grants: { ...functionSpecs, sendMessage },
@@ -332,21 +344,21 @@ describe('a grant removed from a copy of the specs breaks exactly the path that 
   });
   after(() => runtime.stop());
 
-  test('without PutItem on messages, send_message answers "could not be stored" and AccessDenied is logged', async () => {
+  test('without BatchWriteItem on messages, send_message answers "could not be stored" and AccessDenied is logged', async () => {
     const alice = await connectWelcomed(runtime, 'alice');
     const bob = await connectWelcomed(runtime, 'bob');
     const reply = await sendCommand(alice.client, 'send_message', {
       to_user_id: 'bob',
-      content: 'needs PutItem',
+      content: 'needs BatchWriteItem',
     });
     assertErrorReply(reply, ErrorCode.messageNotStored, 'send_message without the grant');
-    const expected = `IAM AccessDenied: ${localFunctionName('sendMessage')} may not dynamodb:PutItem on arn:aws:dynamodb:local:000000000000:table/${MESSAGES_TABLE}`;
+    const expected = `IAM AccessDenied: ${localFunctionName('sendMessage')} may not dynamodb:BatchWriteItem on arn:aws:dynamodb:local:000000000000:table/${MESSAGES_TABLE}`;
     assert.ok(
       log.some((line) => line.includes(expected)),
       log.filter((line) => line.includes('IAM')).join('\n'),
     );
     await settle(bob.client);
-    assert.deepEqual(newMessagesFrom(bob, 'needs PutItem'), []);
+    assert.deepEqual(newMessagesFrom(bob, 'needs BatchWriteItem'), []);
     // Everything else still works: the group path has its grants.
     const group = await sendCommand(alice.client, 'create_group', { group_name: 'g', member_ids: ['bob'] });
     assert.equal(group.code, 0, JSON.stringify(group));
