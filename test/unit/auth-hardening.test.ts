@@ -67,6 +67,27 @@ describe('claims and algorithms', () => {
     await assert.rejects(verifyToken(token, jwks), AuthError);
   });
 
+  it('refuses ill-formed UTF-16 in sub or roles (a lone surrogate would collide with U+FFFD once stored)', async () => {
+    for (const claims of [
+      { sub: 'sg\ud800' },
+      { sub: 'sg\udc00x' },
+      { sub: 'alice', roles: ['admin', 'r\ud800'] },
+      { sub: 'alice', role: '\udfff' },
+    ]) {
+      const token = await signHmac({ ...claims, exp: now() + 600 });
+      await assert.rejects(verifyToken(token, key), AuthError, JSON.stringify(claims));
+    }
+    const pair = await signHmac({ sub: 'alice', roles: ['r\ud83d\ude00'], exp: now() + 600 });
+    assert.deepEqual((await verifyToken(pair, key)).roles, ['r\ud83d\ude00']);
+  });
+
+  it('refuses an exp that is not whole epoch seconds of at most 12 digits (e.g. 1e20), on every path', async () => {
+    for (const exp of [1e20, 1e12, now() + 600.5]) {
+      const token = await signHmac({ sub: 'alice', exp });
+      await assert.rejects(verifyToken(token, key), AuthError, String(exp));
+    }
+  });
+
   it('tokenExpired applies the clock tolerance and ignores a missing expiry', () => {
     assert.equal(tokenExpired(100, 100, 0), false);
     assert.equal(tokenExpired(100, 101, 0), true);

@@ -99,11 +99,30 @@ export async function verifyToken(
     throw new AuthError(error instanceof Error ? error.message : 'token rejected');
   }
   const userId = payload.sub;
-  if (typeof userId !== 'string' || !isValidUserId(userId)) {
+  if (typeof userId !== 'string' || !isValidUserId(userId) || LONE_SURROGATE.test(userId)) {
     throw new AuthError('token subject is not a valid user id');
   }
-  return { userId, roles: rolesOf(payload), expiresAt: payload.exp as number };
+  const roles = rolesOf(payload);
+  if (roles.some((role) => LONE_SURROGATE.test(role))) {
+    throw new AuthError('token roles are not well-formed UTF-16');
+  }
+  const expiresAt = payload.exp;
+  // What the authorizer context can carry back (`epochSecondsFromContext`): one rule for
+  // WebSocket and HTTP, so no token is accepted on one and refused on the other.
+  if (!Number.isSafeInteger(expiresAt) || (expiresAt as number) > MAX_EXP) {
+    throw new AuthError('token exp is not whole epoch seconds of at most 12 digits');
+  }
+  return { userId, roles, expiresAt: expiresAt as number };
 }
+
+/**
+ * Lone surrogates (ill-formed UTF-16) in a claim: DynamoDB stores UTF-8 and would turn them
+ * into U+FFFD, so `"sg\ud800"` and `"sg\ufffd"` would be one user. Refused, as in bodies.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** The largest `exp` accepted: 12 digits of epoch seconds (the year 33658). */
+const MAX_EXP = 999_999_999_999;
 
 export const ADMIN_ROLE = 'admin';
 
