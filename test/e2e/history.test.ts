@@ -207,6 +207,13 @@ describe('room history', () => {
       ['limit a word', { room_id: room, limit: 'ten' }, 1001, `room_id=${room}&limit=ten`],
       ['limit an object', { room_id: room, limit: { n: 1 } }, 1001],
       ['a bad cursor', { room_id: room, cursor: 'bogus' }, 1001, `room_id=${room}&cursor=bogus`],
+      [
+        'a cursor that is not base64url',
+        { room_id: room, cursor: '!!!' },
+        1001,
+        `room_id=${room}&cursor=!!!`,
+      ],
+      ['a cursor decoding to nothing', { room_id: room, cursor: '=' }, 1001, `room_id=${room}&cursor=%3D`],
       ['a numeric cursor', { room_id: room, cursor: 5 }, 1001],
       ['a bad before', { room_id: room, before: 'x' }, 1001, `room_id=${room}&before=x`],
     ];

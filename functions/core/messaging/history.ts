@@ -65,10 +65,16 @@ function parseLimit(raw: string | number | undefined): number {
   return Math.min(value, HISTORY_MAX_LIMIT);
 }
 
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
 function parseBefore(query: HistoryQuery): string | undefined {
   let before = query.before;
   if (query.cursor) {
-    before = Buffer.from(query.cursor, 'base64url').toString('utf8');
+    // Node's decoder skips characters outside the alphabet ("!!!" decodes to nothing):
+    // anything but a base64url ULID is refused, never read as "from the newest".
+    before = BASE64URL.test(query.cursor) ? Buffer.from(query.cursor, 'base64url').toString('utf8') : '';
+    if (!ULID.test(before))
+      throw new ChatError(ErrorCode.badRequest, 'cursor is not a valid message position');
   }
   if (before === undefined || before === '') return undefined;
   if (!ULID.test(before))
