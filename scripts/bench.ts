@@ -19,6 +19,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
 import { type BundlesOptions, runBundlesSection } from './bench/bundles.ts';
 import { fanOutChart, latencyChart } from './bench/charts.ts';
+import { type ConversationsOptions, runConversationsSection } from './bench/conversations.ts';
 import { type DynamoOptions, runDynamoSection } from './bench/dynamo.ts';
 import { type FanOutOptions, runFanOutSection } from './bench/fanout.ts';
 import { type LatencyOptions, runLatencySection } from './bench/latency.ts';
@@ -47,6 +48,7 @@ interface Sizes {
   readonly fanout: Omit<FanOutOptions, 'log'>;
   readonly bundles: Omit<BundlesOptions, 'log'>;
   readonly latency: Omit<LatencyOptions, 'log'>;
+  readonly conversations: Omit<ConversationsOptions, 'log'>;
 }
 
 const FULL: Sizes = {
@@ -62,6 +64,7 @@ const FULL: Sizes = {
     p99LimitMs: 50,
     connectConcurrency: 100,
   },
+  conversations: { conversations: 1000, groups: 10, pageSizes: [20, 50], repetitions: 3 },
 };
 
 const SMOKE: Sizes = {
@@ -77,6 +80,7 @@ const SMOKE: Sizes = {
     p99LimitMs: 50,
     connectConcurrency: 10,
   },
+  conversations: { conversations: 30, groups: 3, pageSizes: [5, 20], repetitions: 1 },
 };
 
 function fail(message: string): never {
@@ -140,6 +144,7 @@ async function main(): Promise<void> {
         ...(previous.fanout ? { fanout: previous.fanout } : {}),
         ...(previous.bundles ? { bundles: previous.bundles } : {}),
         ...(previous.latency ? { latency: previous.latency } : {}),
+        ...(previous.conversations ? { conversations: previous.conversations } : {}),
         measuredAt: { ...previous.measuredAt },
         totalSeconds: 0,
       };
@@ -161,6 +166,9 @@ async function main(): Promise<void> {
         break;
       case 'latency':
         results.latency = await runLatencySection({ ...sizes.latency, log });
+        break;
+      case 'conversations':
+        results.conversations = await runConversationsSection({ ...sizes.conversations, log });
         break;
     }
     results.measuredAt[section] = new Date().toISOString();

@@ -2,7 +2,7 @@
 import type { OperationTotals } from './accounting.ts';
 import type { MachineFacts } from './machine.ts';
 
-export const SECTIONS = ['dynamo', 'fanout', 'bundles', 'latency'] as const;
+export const SECTIONS = ['dynamo', 'fanout', 'bundles', 'latency', 'conversations'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** What one operation cost: the median over its repetitions of each figure. */
@@ -139,6 +139,14 @@ export interface LatencySection {
   readonly seconds: number;
 }
 
+/** The conversation list for one user with many conversations, and what sending gained (scripts/bench/conversations.ts). */
+export interface ConversationsSection {
+  readonly conversations: number;
+  readonly groups: number;
+  readonly operations: readonly OperationCost[];
+  readonly seconds: number;
+}
+
 export interface Results {
   schemaVersion: 1;
   generatedAt: string;
@@ -149,6 +157,7 @@ export interface Results {
   fanout?: FanOutSection;
   bundles?: BundlesSection;
   latency?: LatencySection;
+  conversations?: ConversationsSection;
   /** When each section was last measured (a partial run keeps the others from the file). */
   measuredAt: Partial<Record<SectionName, string>>;
   cost?: unknown;
