@@ -55,13 +55,24 @@ describe('npm run bench -- --smoke', { timeout: 180_000 }, () => {
       'fanout',
       'bundles',
       'latency',
+      'conversations',
       'cost',
       'targets',
       'measuredAt',
     ]) {
       assert.ok(results[key], `performance.json has "${key}"`);
     }
-    assert.deepEqual(Object.keys(results.measuredAt).sort(), ['bundles', 'dynamo', 'fanout', 'latency']);
+    assert.deepEqual(Object.keys(results.measuredAt).sort(), [
+      'bundles',
+      'conversations',
+      'dynamo',
+      'fanout',
+      'latency',
+    ]);
+    const listing = results.conversations.operations.map((op: { operation: string }) => op.operation);
+    for (const operation of ['list-5', 'list-20', 'list-send-direct', 'list-send-group']) {
+      assert.ok(listing.includes(operation), operation);
+    }
 
     const operations = results.dynamo.operations.map((op: { operation: string }) => op.operation);
     for (const operation of ['direct', 'broadcast']) assert.ok(operations.includes(operation), operation);
