@@ -10,9 +10,12 @@ import { createHash, createHmac } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { describe, test } from 'node:test';
 import { SignatureV4 } from '@smithy/signature-v4';
+import { containerKey } from '../../functions/runtime/container-key.ts';
+import { credentialsFromEnvironment } from '../../functions/runtime/env-credentials.ts';
 import { functionSpecs } from '../../lib/function-specs.ts';
 import { exposureWarning, isLoopbackHost } from '../../local/banner.ts';
 import { localCredentials } from '../../local/iam/credentials.ts';
+import { functionEnvironment, runWithEnvironment } from '../../local/iam/function-scope.ts';
 import {
   dynamoDbPermissions,
   firstDenied,
@@ -31,11 +34,11 @@ describe('grants (lib/function-specs.ts) decide', () => {
     const two = dynamoDbPermissions(
       'local',
       'BatchWriteItem',
-      body({ RequestItems: { 'chat-rooms': [], 'chat-messages': [] } }),
+      body({ RequestItems: { 'chat-rooms': [], 'chat-groups': [] } }),
     );
     assert.equal(
       firstDenied(sendMessage, two, functionSpecs)?.resource,
-      'arn:aws:dynamodb:local:000000000000:table/chat-messages',
+      'arn:aws:dynamodb:local:000000000000:table/chat-groups',
     );
   });
 
@@ -154,6 +157,34 @@ describe('SigV4 verification', () => {
     const req = { method: 'POST', url: '/', headers: { host: 'x' } } as unknown as IncomingMessage;
     const check = await verifySignature(req, Buffer.alloc(0), 'dynamodb', credentials);
     assert.equal(check.ok ? 'ok' : check.failure, 'MissingAuthenticationToken');
+  });
+});
+
+describe('each invocation sees its own function in process.env', () => {
+  test('credentials (as the bundles read them) and the container key follow the invocation, also when interleaved', async () => {
+    const keysOf = (id: 'sendMessage' | 'welcome') => localCredentials().forFunction(id);
+    const seen = async (name: string, id: 'sendMessage' | 'welcome') =>
+      runWithEnvironment(functionEnvironment(name, keysOf(id)), async () => {
+        const before = credentialsFromEnvironment(process.env).accessKeyId;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        return { before, after: credentialsFromEnvironment(process.env).accessKeyId, key: containerKey() };
+      });
+    const [a, b] = await Promise.all([
+      seen('chat-local-sendMessage', 'sendMessage'),
+      seen('chat-local-welcome', 'welcome'),
+    ]);
+    assert.deepEqual(a, {
+      before: 'LOCALSENDMESSAGE',
+      after: 'LOCALSENDMESSAGE',
+      key: 'chat-local-sendMessage',
+    });
+    assert.deepEqual(b, { before: 'LOCALWELCOME', after: 'LOCALWELCOME', key: 'chat-local-welcome' });
+    assert.notEqual(
+      process.env.AWS_ACCESS_KEY_ID,
+      'LOCALSENDMESSAGE',
+      'outside an invocation: the real environment',
+    );
+    assert.equal(containerKey(), process.env.AWS_LAMBDA_FUNCTION_NAME ?? '');
   });
 });
 
