@@ -36,9 +36,23 @@ export function onSubmit(form: HTMLFormElement, action: () => Promise<void>): vo
 }
 
 const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const dayAndClock = new Intl.DateTimeFormat(undefined, {
+  month: 'short',
+  day: 'numeric',
+  hour: '2-digit',
+  minute: '2-digit',
+});
+const fullDate = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+
+/** The time alone for today's messages, with the date for older ones (and the year for past years). */
+export function shortTime(date: Date, now = new Date()): string {
+  if (date.toDateString() === now.toDateString()) return clock.format(date);
+  if (date.getFullYear() === now.getFullYear()) return dayAndClock.format(date);
+  return fullDate.format(date);
+}
 
 export function timeElement(iso: string): HTMLTimeElement {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return h('time', {}, '');
-  return h('time', { datetime: iso, title: date.toLocaleString() }, clock.format(date));
+  return h('time', { datetime: iso, title: date.toLocaleString() }, shortTime(date));
 }

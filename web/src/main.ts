@@ -1,23 +1,43 @@
 /**
  * The web chat page: sign in with a development token, see who is online, chat 1:1, in
- * groups and rooms, and broadcast as an admin — all through the client SDK.
+ * groups and rooms, manage groups, and broadcast as an admin — all through the client SDK.
+ * The conversation list, unread counts and groups come from the server, so a reload shows
+ * what the server knows; signing in survives a reload (saved-sign-in.ts).
  */
 import {
   ChatClient,
   type ChatClientState,
   ChatHttpClient,
   type ChatMessage,
+  createClientMsgId,
+  type GroupUpdatedPush,
   type HistoryMessage,
 } from '../../client/src/index.ts';
-import { type ChatLine, type Conversation, type ConversationKind, Conversations } from './conversations.ts';
+import {
+  type ChatLine,
+  type Conversation,
+  type ConversationKind,
+  Conversations,
+  isPending,
+  PENDING_PREFIX,
+  preview,
+  readMarks,
+  roomIdOf,
+} from './conversations.ts';
 import { devTokenSource } from './dev-token.ts';
 import { byId, h, onSubmit, timeElement } from './dom.ts';
+import { hideGroupPanel, renderGroupPanel } from './group-panel.ts';
+import { forgetSignIn, loadSignIn, saveSignIn } from './saved-sign-in.ts';
 import './styles.css';
 
-/** The online list is also refreshed this often: presence pushes only reach recent peers. */
+/** The online list is also re-read this often: presence pushes only reach recent peers. */
 const ONLINE_REFRESH_MS = 10_000;
 /** Pages of online users read at most (1,000 each). */
 const ONLINE_MAX_PAGES = 5;
+/** Pages of conversations and of groups read at most (50 each): older ones show once active. */
+const LIST_MAX_PAGES = 4;
+/** An error about a user action disappears after this long (or at the next action). */
+const ACTION_ERROR_MS = 8_000;
 
 const ui = {
   connection: byId('connection'),
@@ -47,11 +67,19 @@ const ui = {
   conversationTitle: byId('conversation-title'),
   conversationEmpty: byId('conversation-empty'),
   leaveRoom: byId<HTMLButtonElement>('leave-room'),
+  addMembersForm: byId<HTMLFormElement>('add-members-form'),
+  addMembers: byId<HTMLInputElement>('add-members'),
+  renameForm: byId<HTMLFormElement>('rename-form'),
+  renameGroup: byId<HTMLInputElement>('rename-group'),
+  leaveGroup: byId<HTMLButtonElement>('leave-group'),
+  deleteGroup: byId<HTMLButtonElement>('delete-group'),
   messages: byId('messages'),
   composeForm: byId<HTMLFormElement>('compose-form'),
   composeText: byId<HTMLInputElement>('compose-text'),
   broadcasts: byId('broadcasts'),
   error: byId('error'),
+  errorText: byId('error-text'),
+  errorClose: byId<HTMLButtonElement>('error-close'),
 };
 
 interface Session {
@@ -60,6 +88,10 @@ interface Session {
   readonly client: ChatClient;
   readonly http: ChatHttpClient;
   readonly online: Set<string>;
+  /** Presence changes seen while the online list is being read (applied on top of it). */
+  presenceDuringRefresh: Array<{ user: string; online: boolean }> | undefined;
+  /** The groups `list_groups` returned: a group not in it is one this user is no longer in. */
+  groupIds: Set<string> | undefined;
   readonly stop: Array<() => void>;
 }
 
@@ -76,19 +108,34 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
-function showError(error: unknown): void {
-  ui.error.textContent = describeError(error);
+/**
+ * The error banner sits under the top bar, in the page flow, so it never covers the compose
+ * box. `connection` errors (a failed reconnect attempt) go once the connection is open again;
+ * `action` errors at the next action or after a few seconds; `sticky` ones (kicked) stay.
+ */
+type ErrorSource = 'connection' | 'action' | 'sticky';
+let errorSource: ErrorSource | undefined;
+let errorTimer: number | undefined;
+
+function showError(error: unknown, source: ErrorSource = 'action'): void {
+  window.clearTimeout(errorTimer);
+  ui.errorText.textContent = describeError(error);
   ui.error.hidden = false;
+  errorSource = source;
+  if (source === 'action') errorTimer = window.setTimeout(clearError, ACTION_ERROR_MS);
 }
 
-function clearError(): void {
+function clearError(only?: ErrorSource): void {
+  if (only && errorSource !== only) return;
+  window.clearTimeout(errorTimer);
   ui.error.hidden = true;
-  ui.error.textContent = '';
+  ui.errorText.textContent = '';
+  errorSource = undefined;
 }
 
 /** Runs a user action; its failure is shown instead of thrown. */
 async function attempt(action: () => Promise<void>): Promise<void> {
-  clearError();
+  clearError('action');
   try {
     await action();
   } catch (error) {
@@ -108,6 +155,9 @@ const STATE_TEXT: Record<ChatClientState | 'signed-out', string> = {
 function showState(state: ChatClientState | 'signed-out'): void {
   ui.connection.dataset.state = state;
   ui.connection.textContent = STATE_TEXT[state];
+  if (state === 'open') clearError('connection');
+  // Pending lines say whether they wait for the connection.
+  if (conversations.active?.lines.some(isPending)) renderMessages();
 }
 
 // ---- online users ----------------------------------------------------------------------
@@ -136,32 +186,52 @@ function chatButton(user: string, onClick: () => void): HTMLButtonElement {
   return button;
 }
 
+function setOnline(current: Session, user: string, online: boolean): void {
+  if (user === current.userId) return;
+  current.presenceDuringRefresh?.push({ user, online });
+  if (online) current.online.add(user);
+  else current.online.delete(user);
+  renderOnline();
+}
+
 async function refreshOnline(): Promise<void> {
   const current = session;
   if (!current) return;
   const users = new Set([current.userId]);
-  let cursor: string | undefined;
-  for (let page = 0; page < ONLINE_MAX_PAGES; page++) {
-    const result = await current.http.onlineUsers({ limit: 1000, ...(cursor ? { cursor } : {}) });
-    for (const user of result.users) users.add(user);
-    cursor = result.cursor;
-    if (!cursor) break;
+  current.presenceDuringRefresh = [];
+  try {
+    let cursor: string | undefined;
+    for (let page = 0; page < ONLINE_MAX_PAGES; page++) {
+      const result = await current.http.onlineUsers({ limit: 1000, ...(cursor ? { cursor } : {}) });
+      for (const user of result.users) users.add(user);
+      cursor = result.cursor;
+      if (!cursor) break;
+    }
+    if (session !== current) return;
+    // A presence push that arrived while the list was read is newer than the list.
+    for (const change of current.presenceDuringRefresh ?? []) {
+      if (change.online) users.add(change.user);
+      else users.delete(change.user);
+    }
+    current.online.clear();
+    for (const user of users) current.online.add(user);
+    renderOnline();
+  } finally {
+    current.presenceDuringRefresh = undefined;
   }
-  if (session !== current) return;
-  current.online.clear();
-  for (const user of users) current.online.add(user);
-  renderOnline();
 }
 
-// ---- conversations ---------------------------------------------------------------------
+// ---- conversation list -----------------------------------------------------------------
 
 const KIND_LABEL: Record<ConversationKind, string> = { private: 'Chat', group: 'Group', room: 'Room' };
 
 function renderConversationList(): void {
+  const me = session?.userId ?? '';
   ui.conversationList.replaceChildren(
     ...conversations.list().map((conversation) => {
       const active = conversation.key === conversations.activeKey;
       const badge = conversation.unread ? `${conversation.unread} new` : '';
+      const last = preview(conversation, me);
       const button = h(
         'button',
         {
@@ -171,7 +241,15 @@ function renderConversationList(): void {
           'data-kind': conversation.kind,
         },
         h('span', { class: 'kind' }, KIND_LABEL[conversation.kind]),
-        h('span', { class: 'title' }, conversation.title),
+        h(
+          'span',
+          { class: 'title' },
+          conversation.title,
+          conversation.ended &&
+            h('span', { class: 'tag' }, conversation.ended.how === 'deleted' ? 'deleted' : 'left'),
+        ),
+        last && timeElement(last.time),
+        last && h('span', { class: 'preview' }, `${last.from}: ${last.text}`),
         badge && h('span', { class: 'badge' }, badge),
       );
       button.addEventListener('click', () => showConversation(conversation));
@@ -180,15 +258,84 @@ function renderConversationList(): void {
   );
 }
 
-function lineElement(line: ChatLine): HTMLLIElement {
+/** Reads the server's conversation list and groups (names, order, previews, unread counts, roles). */
+async function refreshConversations(): Promise<void> {
+  const current = session;
+  if (!current) return;
+  const { client } = current;
+  const groupIds = new Set<string>();
+  let cursor: string | undefined;
+  for (let page = 0; page < LIST_MAX_PAGES; page++) {
+    const result = await client.listGroups({ limit: 50, ...(cursor ? { cursor } : {}) });
+    if (session !== current) return;
+    for (const group of result.groups) {
+      groupIds.add(group.group_id);
+      const conversation = conversations.ensure('group', group.group_id, group.group_name);
+      conversation.role = group.role;
+      conversation.memberCount = group.member_count;
+      conversation.ended = undefined;
+    }
+    cursor = result.next_cursor;
+    if (!cursor) break;
+  }
+  current.groupIds = cursor ? undefined : groupIds; // a partial list proves nothing about the rest
+  cursor = undefined;
+  for (let page = 0; page < LIST_MAX_PAGES; page++) {
+    const result = await client.listConversations({ limit: 50, ...(cursor ? { cursor } : {}) });
+    if (session !== current) return;
+    conversations.applyServerList(result.conversations);
+    cursor = result.next_cursor;
+    if (!cursor) break;
+  }
+  for (const conversation of conversations.list()) noteMembership(conversation);
+  renderConversationList();
+  const active = conversations.active;
+  if (active) {
+    renderHeader(active);
+    markActiveRead();
+  }
+}
+
+/** A group missing from this user's groups (catch-up brings its past messages): out of it. */
+function noteMembership(conversation: Conversation): void {
+  const groups = session?.groupIds;
+  if (conversation.kind !== 'group' || !groups || conversation.ended) return;
+  if (!groups.has(conversation.id)) conversation.ended = { how: 'gone' };
+}
+
+// ---- the open conversation -------------------------------------------------------------
+
+function lineElement(
+  line: ChatLine,
+  readers: readonly string[] | undefined,
+  kind: ConversationKind,
+): HTMLLIElement {
   const own = line.from === session?.userId;
+  let status: string | null = null;
+  if (line.pending === 'failed') status = 'Not sent';
+  else if (line.pending) status = session?.client.state === 'open' ? 'Sending…' : 'Waiting for connection…';
+  else if (readers?.length) status = kind === 'private' ? 'Read' : `Read by ${readers.join(', ')}`;
+  const classes = ['line', own ? 'own' : '', line.pending ? `pending ${line.pending}` : ''].filter(Boolean);
   return h(
     'li',
-    { class: own ? 'line own' : 'line', 'data-id': line.id },
+    { class: classes.join(' '), 'data-id': line.id },
     h('span', { class: 'from' }, own ? 'You' : line.from),
     h('span', { class: 'text' }, line.deleted ? 'message deleted' : line.content),
-    timeElement(line.time),
+    line.pending ? h('time', {}, '') : timeElement(line.time),
+    status && h('span', { class: 'status' }, status),
   );
+}
+
+function renderMessages(): void {
+  const conversation = conversations.active;
+  if (!conversation || !session) return;
+  const marks = readMarks(conversation, session.userId);
+  const atBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
+  ui.messages.replaceChildren(
+    ...conversation.lines.map((line) => lineElement(line, marks.get(line.id), conversation.kind)),
+  );
+  if (atBottom || conversation.lines.some(isPending))
+    ui.messages.lastElementChild?.scrollIntoView({ block: 'end' });
 }
 
 function conversationHeading(conversation: Conversation): string {
@@ -197,17 +344,31 @@ function conversationHeading(conversation: Conversation): string {
     : `${KIND_LABEL[conversation.kind]}: ${conversation.title}`;
 }
 
+/** Title, group panel and compose box of the open conversation. */
+function renderHeader(conversation: Conversation): void {
+  const me = session?.userId ?? '';
+  ui.conversationTitle.textContent = conversationHeading(conversation);
+  ui.leaveRoom.hidden = conversation.kind !== 'room';
+  ui.composeForm.hidden = conversation.ended !== undefined;
+  if (conversation.kind === 'group')
+    renderGroupPanel(conversation, me, (user) => attempt(() => removeMember(user)));
+  else hideGroupPanel();
+}
+
 /** Opens a conversation; `focus` (the user asked for it) moves the caret to the message box. */
 function showConversation(conversation: Conversation, focus = true): void {
   conversations.activate(conversation);
-  ui.conversationTitle.textContent = conversationHeading(conversation);
   ui.conversationEmpty.hidden = true;
-  ui.composeForm.hidden = false;
-  ui.leaveRoom.hidden = conversation.kind !== 'room';
-  ui.messages.replaceChildren(...conversation.lines.map(lineElement));
-  renderConversationList();
+  renderHeader(conversation);
+  ui.messages.replaceChildren();
+  renderMessages();
   ui.messages.lastElementChild?.scrollIntoView({ block: 'end' });
-  if (focus) ui.composeText.focus();
+  renderConversationList();
+  if (focus && !ui.composeForm.hidden) ui.composeText.focus();
+  if (conversation.kind === 'group' && !conversation.ended) loadGroupInfo(conversation).catch(() => {});
+  if (conversation.kind !== 'room' && conversation.lines.length === 0 && conversation.lastMessage)
+    loadHistory(conversation).catch(() => {});
+  markActiveRead();
 }
 
 function openConversation(kind: ConversationKind, id: string, title?: string): Conversation {
@@ -216,21 +377,28 @@ function openConversation(kind: ConversationKind, id: string, title?: string): C
   return conversation;
 }
 
+function closeConversationView(): void {
+  conversations.activeKey = undefined;
+  ui.conversationTitle.textContent = 'No conversation open';
+  ui.conversationEmpty.hidden = false;
+  ui.composeForm.hidden = true;
+  ui.leaveRoom.hidden = true;
+  hideGroupPanel();
+  ui.messages.replaceChildren();
+}
+
 /** Adds a message; the open conversation gets it in place, the others a badge. */
-function addLine(conversation: Conversation, line: ChatLine): void {
-  const own = line.from === session?.userId;
-  if (!conversations.add(conversation, line, !own)) return;
+function addLine(conversation: Conversation, line: ChatLine, countUnread: boolean): void {
+  if (!conversations.add(conversation, line, countUnread)) return;
+  noteMembership(conversation);
   if (!conversations.activeKey) {
     showConversation(conversation, false);
     return;
   }
   if (conversation.key === conversations.activeKey) {
-    // A group's name may arrive after its id (catch-up items carry no name).
-    ui.conversationTitle.textContent = conversationHeading(conversation);
-    const index = conversation.lines.findIndex((l) => l.id === line.id);
-    const element = lineElement(line);
-    ui.messages.insertBefore(element, ui.messages.children[index] ?? null);
-    element.scrollIntoView({ block: 'end' });
+    renderHeader(conversation);
+    renderMessages();
+    markActiveRead();
   }
   renderConversationList();
 }
@@ -247,38 +415,194 @@ function toLine(message: ChatMessage | HistoryMessage): ChatLine {
 
 /** A message from the SDK, live or from catch-up (each once). */
 function receive(message: ChatMessage): void {
+  const current = session;
+  if (!current) return;
+  const own = message.from_user_id === current.userId;
+  // A live message proves its sender is online (presence pushes may not have reached us).
+  if (!own && !message.catch_up) setOnline(current, message.from_user_id, true);
+  // The server counts what catch-up brings; the list is read again once it is done.
+  const countUnread = !own && !message.catch_up;
   if (message.kind === 'group') {
-    addLine(conversations.ensure('group', message.group_id, message.group_name), toLine(message));
+    const conversation = conversations.ensure('group', message.group_id, message.group_name);
+    addLine(conversation, toLine(message), countUnread);
   } else if (message.kind === 'room') {
-    addLine(conversations.ensure('room', message.room_id), toLine(message));
+    addLine(conversations.ensure('room', message.room_id), toLine(message), countUnread);
   } else {
     // Catch-up also brings this user's own messages sent from other devices.
-    const peer = message.from_user_id === session?.userId ? message.to_user_id : message.from_user_id;
-    addLine(conversations.ensure('private', peer), toLine(message));
+    const peer = own ? message.to_user_id : message.from_user_id;
+    addLine(conversations.ensure('private', peer), toLine(message), countUnread);
   }
 }
 
-async function send(content: string): Promise<void> {
+/** Older messages of a conversation the catch-up did not bring. */
+async function loadHistory(conversation: Conversation): Promise<void> {
+  const current = session;
+  const roomId = current && roomIdOf(conversation, current.userId);
+  if (!current || !roomId) return;
+  const page = await current.client.history({ room_id: roomId, limit: 50 });
+  for (const message of page.messages) conversations.add(conversation, toLine(message), false);
+  if (conversation.key === conversations.activeKey) {
+    renderMessages();
+    markActiveRead();
+  }
+  renderConversationList();
+}
+
+/**
+ * Marks the open conversation read up to its newest message while the page is visible: the
+ * server's unread count drops and the other participants get `message_read`.
+ */
+function markActiveRead(): void {
+  const current = session;
+  const conversation = conversations.active;
+  if (!current || !conversation || conversation.ended || document.visibilityState !== 'visible') return;
+  const roomId = roomIdOf(conversation, current.userId);
+  const newest = conversation.lines.filter((l) => !isPending(l)).at(-1);
+  if (!roomId || !newest || newest.id === conversation.markedId) return;
+  if (conversation.markedId && newest.id < conversation.markedId) return;
+  conversation.markedId = newest.id;
+  current.client.markRead({ room_id: roomId, message_id: newest.id }).catch(() => {
+    // Not a member any more, or offline: the next message or visit marks it again.
+    if (conversation.markedId === newest.id) conversation.markedId = undefined;
+  });
+}
+
+// ---- sending ---------------------------------------------------------------------------
+
+/**
+ * Shows the message at once as pending (offline it waits in the SDK's outbox, which sends it
+ * on reconnect with the same client_msg_id, so it is stored once), then as sent or failed.
+ */
+function send(content: string): void {
   const current = session;
   const conversation = conversations.active;
   if (!current || !conversation) return;
-  // The SDK gives each send a client_msg_id and reuses it on retries (stored once).
   const { client, userId } = current;
-  let reply: { message_id: string; time?: string };
-  if (conversation.kind === 'private') {
-    reply = await client.sendMessage({ to_user_id: conversation.id, content });
-  } else if (conversation.kind === 'group') {
-    reply = await client.sendGroupMessage({ group_id: conversation.id, content });
-  } else {
-    reply = await client.sendRoomMessage({ room_id: conversation.id, content });
-  }
-  addLine(conversation, {
-    id: reply.message_id,
-    from: userId,
-    content,
-    time: reply.time ?? new Date().toISOString(),
-  });
+  const clientMsgId = createClientMsgId();
+  const pendingId = `${PENDING_PREFIX}${clientMsgId}`;
+  const time = new Date().toISOString();
+  addLine(conversation, { id: pendingId, from: userId, content, time, pending: 'sending' }, false);
+  const input = { content, client_msg_id: clientMsgId };
+  const sent: Promise<{ message_id: string; time?: string }> =
+    conversation.kind === 'private'
+      ? client.sendMessage({ to_user_id: conversation.id, ...input })
+      : conversation.kind === 'group'
+        ? client.sendGroupMessage({ group_id: conversation.id, ...input })
+        : client.sendRoomMessage({ room_id: conversation.id, ...input });
+  sent.then(
+    (reply) => {
+      const line = { id: reply.message_id, from: userId, content, time: reply.time ?? time };
+      conversations.settlePending(conversation, pendingId, line);
+      refreshAfterSend(conversation);
+    },
+    (error: unknown) => {
+      const line = { id: pendingId, from: userId, content, time, pending: 'failed' as const };
+      conversations.settlePending(conversation, pendingId);
+      conversations.add(conversation, line, false);
+      refreshAfterSend(conversation);
+      showError(error);
+    },
+  );
 }
+
+function refreshAfterSend(conversation: Conversation): void {
+  if (conversation.key === conversations.activeKey) renderMessages();
+  renderConversationList();
+}
+
+// ---- groups ----------------------------------------------------------------------------
+
+async function loadGroupInfo(conversation: Conversation): Promise<void> {
+  const current = session;
+  if (!current) return;
+  try {
+    const info = await current.client.groupInfo({ group_id: conversation.id });
+    conversation.title = info.group_name;
+    conversation.members = info.members;
+    conversation.memberCount = info.members.length;
+    conversation.role = info.members.find((m) => m.user_id === current.userId)?.role;
+    conversation.ended = undefined;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 1403) throw error;
+    conversation.ended ??= { how: 'gone' };
+  }
+  if (conversation.key === conversations.activeKey) renderHeader(conversation);
+  renderConversationList();
+}
+
+/** A group this user is (or was) in changed: names, members, roles, or this user is out. */
+function groupUpdated(push: GroupUpdatedPush): void {
+  const current = session;
+  if (!current) return;
+  const conversation = conversations.ensure('group', push.group_id, push.group_name);
+  const aboutMe = push.user_ids.includes(current.userId);
+  if (push.change === 'deleted') conversation.ended = { how: 'deleted', by: push.by };
+  else if (push.change === 'member_removed' && aboutMe) conversation.ended = { how: 'removed', by: push.by };
+  else if (push.change === 'member_left' && aboutMe) conversation.ended = { how: 'left' };
+  else if (push.change === 'members_added' && aboutMe) {
+    conversation.ended = undefined;
+    current.groupIds?.add(push.group_id);
+  }
+  if (conversation.ended) {
+    current.groupIds?.delete(push.group_id);
+    conversation.members = undefined;
+    conversation.role = undefined;
+  }
+  const active = conversation.key === conversations.activeKey;
+  if (!conversation.ended && (active || conversation.members)) loadGroupInfo(conversation).catch(() => {});
+  if (active) renderHeader(conversation);
+  renderConversationList();
+}
+
+function activeGroup(): { session: Session; group: Conversation } | undefined {
+  const group = conversations.active;
+  return session && group?.kind === 'group' ? { session, group } : undefined;
+}
+
+async function removeMember(userId: string): Promise<void> {
+  const open = activeGroup();
+  if (!open) return;
+  await open.session.client.removeGroupMember({ group_id: open.group.id, user_id: userId });
+  await loadGroupInfo(open.group);
+}
+
+async function addMembers(ids: string[]): Promise<void> {
+  const open = activeGroup();
+  if (!open || ids.length === 0) return;
+  await open.session.client.addGroupMembers({ group_id: open.group.id, member_ids: ids });
+  await loadGroupInfo(open.group);
+}
+
+async function renameGroup(name: string): Promise<void> {
+  const open = activeGroup();
+  if (!open) return;
+  const updated = await open.session.client.updateGroup({ group_id: open.group.id, group_name: name });
+  open.group.title = updated.group_name;
+  renderHeader(open.group);
+  renderConversationList();
+}
+
+async function leaveGroup(): Promise<void> {
+  const open = activeGroup();
+  if (!open) return;
+  await open.session.client.leaveGroup({ group_id: open.group.id });
+  open.group.ended = { how: 'left' };
+  open.session.groupIds?.delete(open.group.id);
+  renderHeader(open.group);
+  renderConversationList();
+}
+
+async function deleteGroup(): Promise<void> {
+  const open = activeGroup();
+  if (!open) return;
+  if (!window.confirm(`Delete the group “${open.group.title}” for all its members?`)) return;
+  await open.session.client.deleteGroup({ group_id: open.group.id });
+  open.group.ended = { how: 'deleted', by: open.session.userId };
+  renderHeader(open.group);
+  renderConversationList();
+}
+
+// ---- rooms and broadcasts --------------------------------------------------------------
 
 async function joinRoom(roomId: string): Promise<void> {
   const current = session;
@@ -288,7 +612,7 @@ async function joinRoom(roomId: string): Promise<void> {
   const conversation = openConversation('room', roomId);
   // Room messages are not in catch-up: read what was said before joining with history.
   const page = await current.client.history({ room_id: roomId, limit: 50 });
-  for (const message of page.messages) addLine(conversation, toLine(message));
+  for (const message of page.messages) addLine(conversation, toLine(message), false);
 }
 
 async function leaveActiveRoom(): Promise<void> {
@@ -297,11 +621,7 @@ async function leaveActiveRoom(): Promise<void> {
   if (!current || conversation?.kind !== 'room') return;
   await current.client.leaveRoom({ room_id: conversation.id });
   conversations.remove('room', conversation.id);
-  ui.conversationTitle.textContent = 'No conversation open';
-  ui.conversationEmpty.hidden = false;
-  ui.composeForm.hidden = true;
-  ui.leaveRoom.hidden = true;
-  ui.messages.replaceChildren();
+  closeConversationView();
   renderConversationList();
 }
 
@@ -327,29 +647,56 @@ async function signIn(userId: string, admin: boolean): Promise<void> {
   const token = devTokenSource(userId, admin);
   // A refused user id is best reported here, before the SDK starts (re)connecting.
   await token();
-  // Catch up from the beginning: the page keeps nothing, so a reload shows past chats again.
+  // Catch up from the beginning: the page keeps no messages, so a reload shows past chats again.
   const client = new ChatClient({ url: webSocketUrl(), token, auth: 'subprotocol', syncFromStart: true });
   const http = new ChatHttpClient({ baseUrl: location.origin, token });
-  const current: Session = { userId, admin, client, http, online: new Set([userId]), stop: [] };
+  const current: Session = {
+    userId,
+    admin,
+    client,
+    http,
+    online: new Set([userId]),
+    presenceDuringRefresh: undefined,
+    groupIds: undefined,
+    stop: [],
+  };
   session = current;
+  const refreshLists = () => refreshConversations().catch((error) => showError(error, 'connection'));
   current.stop.push(
     client.on('state', showState),
     client.on('message', receive),
+    // After every catch-up (sign-in and each reconnect): the server's list and counts.
+    client.on('synced', refreshLists),
+    // Every (re)connect: who is online now (presence pushes were missed while away).
+    client.on('welcome', () => refreshOnline().catch(() => {})),
     client.on('broadcast', (push) => announce(push.from_user_id, push.message, push.time)),
     client.on('system_notify', (push) =>
       announce('system', `${push.notification_type}: ${JSON.stringify(push.data)}`, push.time),
     ),
-    client.on('presence', (push) => {
-      if (push.status === 'online') current.online.add(push.user_id);
-      else if (push.user_id !== userId) current.online.delete(push.user_id);
-      renderOnline();
-    }),
+    client.on('presence', (push) => setOnline(current, push.user_id, push.status === 'online')),
     client.on('message_deleted', (push) => {
       const conversation = conversations.markDeleted(push.message_id);
-      if (conversation && conversation.key === conversations.activeKey) showConversation(conversation, false);
+      if (conversation && conversation.key === conversations.activeKey) renderMessages();
+      renderConversationList();
     }),
-    client.on('kicked', () => showError(new Error('Signed in elsewhere: this page was disconnected.'))),
-    client.on('error', (error) => showError(error)),
+    client.on('message_read', (push) => {
+      const conversation = conversations.byRoomId(push.room_id, userId);
+      if (!conversation || push.user_id === userId) return;
+      conversation.readBy.set(push.user_id, push.message_id);
+      if (conversation.key === conversations.activeKey) renderMessages();
+    }),
+    client.on('unread_count', (push) => {
+      // Read on another device of this user.
+      const conversation = conversations.byRoomId(push.room_id, userId);
+      if (!conversation) return;
+      conversation.unread = push.unread;
+      renderConversationList();
+    }),
+    client.on('group_updated', groupUpdated),
+    client.on('kicked', () =>
+      showError(new Error('Signed in elsewhere: this page was disconnected.'), 'sticky'),
+    ),
+    client.on('error', (error) => showError(error, 'connection')),
   );
   const poll = window.setInterval(() => refreshOnline().catch(() => {}), ONLINE_REFRESH_MS);
   current.stop.push(() => window.clearInterval(poll));
@@ -367,12 +714,13 @@ async function signIn(userId: string, admin: boolean): Promise<void> {
     signOut();
     throw error;
   }
-  await refreshOnline();
+  saveSignIn({ userId, admin });
 }
 
 function signOut(): void {
   const current = session;
   session = undefined;
+  forgetSignIn();
   if (current) {
     for (const stop of current.stop) stop();
     current.client.close();
@@ -382,15 +730,11 @@ function signOut(): void {
   ui.who.hidden = true;
   ui.app.hidden = true;
   ui.signIn.hidden = false;
-  ui.messages.replaceChildren();
   ui.broadcasts.replaceChildren();
   ui.broadcastResult.textContent = '';
   ui.conversationList.replaceChildren();
   ui.onlineUsers.replaceChildren();
-  ui.conversationTitle.textContent = 'No conversation open';
-  ui.conversationEmpty.hidden = false;
-  ui.composeForm.hidden = true;
-  ui.leaveRoom.hidden = true;
+  closeConversationView();
   ui.userId.focus();
 }
 
@@ -424,7 +768,10 @@ onSubmit(ui.createGroupForm, () =>
       group_name: ui.groupName.value.trim(),
       member_ids: splitIds(ui.groupMembers.value),
     });
-    openConversation('group', created.group_id, created.group_name);
+    session.groupIds?.add(created.group_id);
+    const conversation = conversations.ensure('group', created.group_id, created.group_name);
+    conversation.role = 'owner';
+    showConversation(conversation);
     ui.groupName.value = '';
     ui.groupMembers.value = '';
   }),
@@ -438,15 +785,29 @@ onSubmit(ui.joinRoomForm, () =>
   }),
 );
 ui.leaveRoom.addEventListener('click', () => attempt(leaveActiveRoom));
-onSubmit(ui.composeForm, () =>
+onSubmit(ui.addMembersForm, () =>
   attempt(async () => {
-    const content = ui.composeText.value;
-    if (!content.trim()) return;
-    await send(content);
-    ui.composeText.value = '';
-    ui.composeText.focus();
+    await addMembers(splitIds(ui.addMembers.value));
+    ui.addMembers.value = '';
   }),
 );
+onSubmit(ui.renameForm, () =>
+  attempt(async () => {
+    const name = ui.renameGroup.value.trim();
+    if (name) await renameGroup(name);
+  }),
+);
+ui.leaveGroup.addEventListener('click', () => attempt(leaveGroup));
+ui.deleteGroup.addEventListener('click', () => attempt(deleteGroup));
+// Not awaited: the box is free for the next message at once, online or not.
+onSubmit(ui.composeForm, async () => {
+  clearError('action');
+  const content = ui.composeText.value;
+  if (!content.trim()) return;
+  send(content);
+  ui.composeText.value = '';
+  ui.composeText.focus();
+});
 onSubmit(ui.broadcastForm, () =>
   attempt(async () => {
     if (!session) return;
@@ -457,5 +818,15 @@ onSubmit(ui.broadcastForm, () =>
     ui.broadcastResult.textContent = `Sent to ${sent.sent_count} connection${sent.sent_count === 1 ? '' : 's'}${failed}.`;
   }),
 );
-ui.error.addEventListener('click', clearError);
-ui.userId.focus();
+ui.errorClose.addEventListener('click', () => clearError());
+// Back to the page: what is on screen is now read.
+document.addEventListener('visibilitychange', markActiveRead);
+
+const saved = loadSignIn();
+if (saved) {
+  ui.userId.value = saved.userId;
+  ui.admin.checked = saved.admin;
+  attempt(() => signIn(saved.userId, saved.admin));
+} else {
+  ui.userId.focus();
+}
