@@ -204,7 +204,7 @@ async function refreshOnline(): Promise<void> {
     for (let page = 0; page < ONLINE_MAX_PAGES; page++) {
       const result = await current.http.onlineUsers({ limit: 1000, ...(cursor ? { cursor } : {}) });
       for (const user of result.users) users.add(user);
-      cursor = result.cursor;
+      cursor = result.next_cursor;
       if (!cursor) break;
     }
     if (session !== current) return;
