@@ -43,6 +43,7 @@ import type {
   GroupMemberRemoved,
   GroupMembersAdded,
   GroupMessageSent,
+  GroupRoleSet,
   GroupsPage,
   GroupUpdatedPush,
   HistoryInput,
@@ -61,6 +62,7 @@ import type {
   SendGroupMessageInput,
   SendMessageInput,
   SendRoomMessageInput,
+  SetGroupRoleInput,
   SyncInput,
   SyncPage,
   UpdateGroupInput,
@@ -240,6 +242,11 @@ export class ChatClient {
   /** Renames the group (owner and admins); members get a `group_updated` push. */
   updateGroup(input: UpdateGroupInput): Promise<GroupUpdatedPush> {
     return this.request<GroupUpdatedPush>('update_group', input, { idempotent: true });
+  }
+
+  /** The owner makes a member an admin or an admin a member again. */
+  setGroupRole(input: SetGroupRoleInput): Promise<GroupRoleSet> {
+    return this.request<GroupRoleSet>('set_group_role', input, { idempotent: true });
   }
 
   /** Owner only. */

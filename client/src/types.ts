@@ -79,8 +79,8 @@ export interface GroupSummary {
   /** The caller's role. */
   readonly role: GroupRole;
   readonly member_count: number;
-  /** Absent while nobody has written in the group. */
-  readonly last_message_id?: string;
+  /** Null while nobody has written in the group. */
+  readonly last_message_id: string | null;
   /** The caller's unread count there. */
   readonly unread: number;
 }
@@ -89,12 +89,14 @@ export interface GroupSummary {
 export interface GroupsPage {
   readonly type: 'groups';
   readonly groups: readonly GroupSummary[];
-  readonly next_cursor?: string;
+  /** Null on the last page. */
+  readonly next_cursor: string | null;
 }
 
 export interface GroupMember {
   readonly user_id: string;
   readonly role: GroupRole;
+  readonly joined_at: string;
 }
 
 /** The `group_info` reply (members only). */
@@ -104,6 +106,7 @@ export interface GroupInfo {
   readonly group_name: string;
   readonly owner_id: string;
   readonly created_at: string;
+  readonly member_count: number;
   readonly members: readonly GroupMember[];
 }
 
@@ -125,6 +128,13 @@ export interface GroupLeft {
   readonly group_id: string;
 }
 
+export interface GroupRoleSet {
+  readonly type: 'group_role_set';
+  readonly group_id: string;
+  readonly user_id: string;
+  readonly role: 'admin' | 'member';
+}
+
 export interface GroupDeleted {
   readonly type: 'group_deleted';
   readonly group_id: string;
@@ -142,19 +152,28 @@ export interface ConversationLastMessage {
   readonly deleted?: true;
 }
 
-/** One of the caller's private chats or groups, as `list_conversations` shows it. */
-export interface ConversationSummary {
+/** One of the caller's private chats, as `list_conversations` shows it. */
+export interface PrivateConversationSummary {
   readonly room_id: string;
-  readonly kind: 'private' | 'group';
-  /** Private chats: the other user. */
-  readonly peer_id?: string;
-  /** Groups. */
-  readonly group_id?: string;
-  /** Groups. */
-  readonly group_name?: string;
-  readonly last_message?: ConversationLastMessage;
+  readonly kind: 'private';
+  /** The other user (never parse it out of `room_id`). */
+  readonly peer_id: string;
+  readonly last_message: ConversationLastMessage;
   readonly unread: number;
 }
+
+/** One of the caller's groups, as `list_conversations` shows it. */
+export interface GroupConversationSummary {
+  readonly room_id: string;
+  readonly kind: 'group';
+  readonly group_id: string;
+  readonly group_name: string;
+  /** Null while nobody has written in the group. */
+  readonly last_message: ConversationLastMessage | null;
+  readonly unread: number;
+}
+
+export type ConversationSummary = PrivateConversationSummary | GroupConversationSummary;
 
 /** The `list_conversations` reply, most recent activity first; page on `next_cursor`. */
 export interface ConversationsPage {
@@ -328,7 +347,13 @@ export interface UnreadCountPush {
 }
 
 /** What changed in a `group_updated` push. */
-export type GroupChange = 'renamed' | 'members_added' | 'member_removed' | 'member_left' | 'deleted';
+export type GroupChange =
+  | 'renamed'
+  | 'members_added'
+  | 'member_removed'
+  | 'member_left'
+  | 'role_changed'
+  | 'deleted';
 
 /**
  * A group changed: pushed to its members' connections, to the user removed and, for
@@ -344,6 +369,10 @@ export interface GroupUpdatedPush {
   readonly by: string;
   /** The group's name after the change. */
   readonly group_name: string;
+  /** Present when ownership moved (an owner left). */
+  readonly owner_id?: string;
+  /** With `role_changed`: the new role of `user_ids`. */
+  readonly role?: GroupRole;
   readonly time: string;
 }
 
@@ -401,6 +430,12 @@ export interface AddGroupMembersInput {
 export interface RemoveGroupMemberInput {
   readonly group_id: string;
   readonly user_id: string;
+}
+
+export interface SetGroupRoleInput {
+  readonly group_id: string;
+  readonly user_id: string;
+  readonly role: 'admin' | 'member';
 }
 
 export interface UpdateGroupInput {

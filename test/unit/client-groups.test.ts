@@ -93,6 +93,12 @@ test('each group command sends its own cmd and data', async () => {
       { type: 'group_updated', group_id: GROUP, change: 'renamed', group_name: 'Hike' },
     ],
     [
+      'set_group_role',
+      () => client.setGroupRole({ group_id: GROUP, user_id: 'bob', role: 'admin' }),
+      { group_id: GROUP, user_id: 'bob', role: 'admin' },
+      { type: 'group_role_set', group_id: GROUP, user_id: 'bob', role: 'admin' },
+    ],
+    [
       'delete_group',
       () => client.deleteGroup({ group_id: GROUP }),
       { group_id: GROUP },

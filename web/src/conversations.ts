@@ -110,10 +110,10 @@ export class Conversations {
   /** One page of `list_conversations`: titles, newest messages and the server's unread counts. */
   applyServerList(summaries: readonly ConversationSummary[]): void {
     for (const summary of summaries) {
-      const group = summary.kind === 'group';
-      const id = group ? summary.group_id : summary.peer_id;
-      if (!id) continue;
-      const conversation = this.ensure(summary.kind, id, group ? summary.group_name : undefined);
+      const conversation =
+        summary.kind === 'group'
+          ? this.ensure('group', summary.group_id, summary.group_name)
+          : this.ensure('private', summary.peer_id);
       conversation.unread = conversation.key === this.activeKey ? 0 : summary.unread;
       const last = summary.last_message;
       if (last)

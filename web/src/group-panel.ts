@@ -45,12 +45,19 @@ export function hideGroupPanel(): void {
   ui.notice.textContent = '';
 }
 
-/** Shows the group panel for `conversation` (a group); `onRemove` is called with a member's id. */
-export function renderGroupPanel(
-  conversation: Conversation,
-  me: string,
-  onRemove: (userId: string) => void,
-): void {
+export interface MemberActions {
+  remove(userId: string): void;
+  setRole(userId: string, role: 'admin' | 'member'): void;
+}
+
+function actionButton(label: string, name: string, onClick: () => void): HTMLButtonElement {
+  const button = h('button', { type: 'button', class: 'link', 'aria-label': label }, name);
+  button.addEventListener('click', onClick);
+  return button;
+}
+
+/** Shows the group panel for `conversation` (a group), with the actions this user's role allows. */
+export function renderGroupPanel(conversation: Conversation, me: string, actions: MemberActions): void {
   if (conversation.ended) {
     ui.panel.hidden = true;
     ui.notice.hidden = false;
@@ -71,15 +78,24 @@ export function renderGroupPanel(
       const label = ROLE_LABEL[member.role];
       // Owner and admins remove members; nobody removes the owner; oneself leaves instead.
       const removable = manage && member.role !== 'owner' && member.user_id !== me;
-      const remove = removable
-        ? h('button', { type: 'button', class: 'link', 'aria-label': `Remove ${member.user_id}` }, 'Remove')
-        : null;
-      remove?.addEventListener('click', () => onRemove(member.user_id));
+      const remove =
+        removable && actionButton(`Remove ${member.user_id}`, 'Remove', () => actions.remove(member.user_id));
+      // Only the owner changes roles.
+      const next = member.role === 'admin' ? 'member' : 'admin';
+      const promote =
+        role === 'owner' &&
+        member.role !== 'owner' &&
+        actionButton(
+          `Make ${member.user_id} ${next === 'admin' ? 'an admin' : 'a member'}`,
+          `Make ${next}`,
+          () => actions.setRole(member.user_id, next),
+        );
       return h(
         'li',
         {},
         h('span', {}, member.user_id === me ? `${member.user_id} (you)` : member.user_id),
         label && h('span', { class: 'role' }, label),
+        promote,
         remove,
       );
     }),

@@ -275,7 +275,7 @@ async function refreshConversations(): Promise<void> {
       conversation.memberCount = group.member_count;
       conversation.ended = undefined;
     }
-    cursor = result.next_cursor;
+    cursor = result.next_cursor ?? undefined;
     if (!cursor) break;
   }
   current.groupIds = cursor ? undefined : groupIds; // a partial list proves nothing about the rest
@@ -351,7 +351,10 @@ function renderHeader(conversation: Conversation): void {
   ui.leaveRoom.hidden = conversation.kind !== 'room';
   ui.composeForm.hidden = conversation.ended !== undefined;
   if (conversation.kind === 'group')
-    renderGroupPanel(conversation, me, (user) => attempt(() => removeMember(user)));
+    renderGroupPanel(conversation, me, {
+      remove: (user) => attempt(() => removeMember(user)),
+      setRole: (user, role) => attempt(() => setRole(user, role)),
+    });
   else hideGroupPanel();
 }
 
@@ -543,6 +546,8 @@ function groupUpdated(push: GroupUpdatedPush): void {
     conversation.ended = undefined;
     current.groupIds?.add(push.group_id);
   }
+  if (push.change === 'role_changed' && aboutMe && push.role) conversation.role = push.role;
+  if (push.owner_id === current.userId && !conversation.ended) conversation.role = 'owner';
   if (conversation.ended) {
     current.groupIds?.delete(push.group_id);
     conversation.members = undefined;
@@ -563,6 +568,13 @@ async function removeMember(userId: string): Promise<void> {
   const open = activeGroup();
   if (!open) return;
   await open.session.client.removeGroupMember({ group_id: open.group.id, user_id: userId });
+  await loadGroupInfo(open.group);
+}
+
+async function setRole(userId: string, role: 'admin' | 'member'): Promise<void> {
+  const open = activeGroup();
+  if (!open) return;
+  await open.session.client.setGroupRole({ group_id: open.group.id, user_id: userId, role });
   await loadGroupInfo(open.group);
 }
 
