@@ -239,6 +239,7 @@ function renderConversationList(): void {
           class: 'conversation-item',
           'aria-current': active ? 'true' : undefined,
           'data-kind': conversation.kind,
+          'data-id': conversation.id,
         },
         h('span', { class: 'kind' }, KIND_LABEL[conversation.kind]),
         h(
