@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type * as Client from '../../client/src/types.ts';
+import type * as Conversations from '../../functions/core/conversations/conversation-list.ts';
 import type * as Service from '../../functions/core/messaging/chat-service.ts';
 import type * as History from '../../functions/core/messaging/history.ts';
 import type * as Notify from '../../functions/core/messaging/notify.ts';
@@ -38,13 +39,18 @@ const sameShapes: [
   Same<Mutable<Recall.MessageDeleted>, Mutable<Client.MessageDeletedPush>>,
   Same<Mutable<Recall.MessageDeletedReply>, Mutable<Client.MessageDeletedReply>>,
   Same<Mutable<Notify.SystemNotify>, Mutable<Client.SystemNotifyPush>>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true, true];
+  Same<Mutable<Conversations.LastMessage>, Mutable<Client.ConversationLastMessage>>,
+  Same<Mutable<Conversations.ConversationEntry>, Mutable<Client.ConversationSummary>>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 // What the server replies is always something the client type accepts.
 const replies: [
   [Sync.SyncReply] extends [Client.SyncPage] ? true : false,
   [History.HistoryPage & { type: 'history' }] extends [Client.HistoryPage] ? true : false,
-] = [true, true];
+  [Conversations.ConversationListPage & { type: 'conversations' }] extends [Client.ConversationsPage]
+    ? true
+    : false,
+] = [true, true, true];
 
 // ------------------------------------------------------------------ run time, against docs/asyncapi.json
 
@@ -151,6 +157,11 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     notification_type: o,
     data: o,
   } satisfies Fields<Client.SyncMessage>,
+  ConversationsReply: {
+    type: r,
+    conversations: r,
+    next_cursor: o,
+  } satisfies Fields<Client.ConversationsPage>,
   'HistoryReply.messages[]': {
     ...messageFields,
     to_user_id: o,
@@ -188,6 +199,7 @@ const inputs: Record<string, readonly string[]> = {
     cursor: o,
     limit: o,
   } satisfies Fields<Client.HistoryInput>),
+  ListConversationsData: Object.keys({ limit: o, cursor: o } satisfies Fields<Client.PageInput>),
   SyncData: Object.keys({ since: o, limit: o } satisfies Fields<Client.SyncInput>),
   MarkReadData: Object.keys({ room_id: r, message_id: r } satisfies Fields<Client.MarkReadInput>),
   DeleteMessageData: Object.keys({ room_id: r, message_id: r } satisfies Fields<Client.DeleteMessageInput>),

@@ -263,11 +263,24 @@ function renderConversationList(): void {
 async function refreshConversations(): Promise<void> {
   const current = session;
   if (!current) return;
-  const { client } = current;
+  // Independent reads: either failing still shows what the other returned.
+  const [groups, list] = await Promise.allSettled([loadGroups(current), loadConversationList(current)]);
+  if (session !== current) return;
+  for (const conversation of conversations.list()) noteMembership(conversation);
+  renderConversationList();
+  const active = conversations.active;
+  if (active) {
+    renderHeader(active);
+    markActiveRead();
+  }
+  for (const result of [groups, list]) if (result.status === 'rejected') throw result.reason;
+}
+
+async function loadGroups(current: Session): Promise<void> {
   const groupIds = new Set<string>();
   let cursor: string | undefined;
   for (let page = 0; page < LIST_MAX_PAGES; page++) {
-    const result = await client.listGroups({ limit: 50, ...(cursor ? { cursor } : {}) });
+    const result = await current.client.listGroups({ limit: 50, ...(cursor ? { cursor } : {}) });
     if (session !== current) return;
     for (const group of result.groups) {
       groupIds.add(group.group_id);
@@ -280,20 +293,16 @@ async function refreshConversations(): Promise<void> {
     if (!cursor) break;
   }
   current.groupIds = cursor ? undefined : groupIds; // a partial list proves nothing about the rest
-  cursor = undefined;
+}
+
+async function loadConversationList(current: Session): Promise<void> {
+  let cursor: string | undefined;
   for (let page = 0; page < LIST_MAX_PAGES; page++) {
-    const result = await client.listConversations({ limit: 50, ...(cursor ? { cursor } : {}) });
+    const result = await current.client.listConversations({ limit: 50, ...(cursor ? { cursor } : {}) });
     if (session !== current) return;
     conversations.applyServerList(result.conversations);
     cursor = result.next_cursor;
     if (!cursor) break;
-  }
-  for (const conversation of conversations.list()) noteMembership(conversation);
-  renderConversationList();
-  const active = conversations.active;
-  if (active) {
-    renderHeader(active);
-    markActiveRead();
   }
 }
 
@@ -427,6 +436,8 @@ function receive(message: ChatMessage): void {
   // The server counts what catch-up brings; the list is read again once it is done.
   const countUnread = !own && !message.catch_up;
   if (message.kind === 'group') {
+    // A live group message proves membership (a group others created shows up this way).
+    if (!message.catch_up) current.groupIds?.add(message.group_id);
     const conversation = conversations.ensure('group', message.group_id, message.group_name);
     addLine(conversation, toLine(message), countUnread);
   } else if (message.kind === 'room') {
