@@ -273,8 +273,12 @@ async function refreshConversations(): Promise<void> {
     renderHeader(active);
     markActiveRead();
   }
-  for (const result of [groups, list]) if (result.status === 'rejected') throw result.reason;
+  for (const result of [groups, list])
+    if (result.status === 'rejected' && !unknownCommand(result.reason)) throw result.reason;
 }
+
+/** An older backend without the command (1000): the page works without what it lists. */
+const unknownCommand = (error: unknown) => (error as { code?: unknown }).code === 1000;
 
 async function loadGroups(current: Session): Promise<void> {
   const groupIds = new Set<string>();
