@@ -1,5 +1,7 @@
 /** Tiny DOM helpers: look elements up once, build small trees without innerHTML. */
 
+import { shortTime } from './time-format.ts';
+
 export function byId<T extends HTMLElement = HTMLElement>(id: string): T {
   const element = document.getElementById(id);
   if (!element) throw new Error(`#${id} is missing from index.html`);
@@ -33,22 +35,6 @@ export function onSubmit(form: HTMLFormElement, action: () => Promise<void>): vo
       for (const button of buttons) button.disabled = false;
     });
   });
-}
-
-const clock = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayAndClock = new Intl.DateTimeFormat(undefined, {
-  month: 'short',
-  day: 'numeric',
-  hour: '2-digit',
-  minute: '2-digit',
-});
-const fullDate = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-
-/** The time alone for today's messages, with the date for older ones (and the year for past years). */
-export function shortTime(date: Date, now = new Date()): string {
-  if (date.toDateString() === now.toDateString()) return clock.format(date);
-  if (date.getFullYear() === now.getFullYear()) return dayAndClock.format(date);
-  return fullDate.format(date);
 }
 
 export function timeElement(iso: string): HTMLTimeElement {
