@@ -121,6 +121,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
     .filter(Boolean),
   maxConnectionsPerUser: context.number('maxConnectionsPerUser'),
   rateLimitPerMinute: context.number('rateLimitPerMinute'),
+  readRateLimitPerMinute: context.number('readRateLimitPerMinute'),
   maxGroupsPerUser: context.number('maxGroupsPerUser'),
   maxContentLength: context.number('maxContentLength'),
   blockedWords: context

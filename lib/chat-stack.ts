@@ -161,6 +161,14 @@ export interface ChatStackProps extends StackProps, JwtOptions {
   readonly rateLimitPerMinute?: number;
 
   /**
+   * Reads a user may make per minute (`READ_RATE_LIMIT_PER_MINUTE`: `history`, `sync` and
+   * the HTTP read routes); 0 turns the limit off.
+   *
+   * @default - the handlers' default (600)
+   */
+  readonly readRateLimitPerMinute?: number;
+
+  /**
    * Groups a user may be in when creating another (`MAX_GROUPS_PER_USER`).
    *
    * @default - the handlers' default (100)
@@ -323,6 +331,7 @@ export class ChatStack extends Stack {
     }
     const optionalSettings: Record<string, number | string | undefined> = {
       RATE_LIMIT_PER_MINUTE: props.rateLimitPerMinute,
+      READ_RATE_LIMIT_PER_MINUTE: props.readRateLimitPerMinute,
       MAX_GROUPS_PER_USER: props.maxGroupsPerUser,
       MAX_CONTENT_LENGTH: props.maxContentLength,
       BLOCKED_WORDS: props.blockedWords?.length ? props.blockedWords.join(',') : undefined,
@@ -587,6 +596,7 @@ function validateSettings(props: ChatStackProps): void {
   checkInteger('messageRetentionDays', 0, '0 keeps messages for ever');
   checkInteger('maxConnectionsPerUser', 0, '0 means unlimited');
   checkInteger('rateLimitPerMinute', 0, '0 turns the limit off');
+  checkInteger('readRateLimitPerMinute', 0, '0 turns the limit off');
   checkInteger('maxGroupsPerUser', 1, 'a creator must be able to create a group');
   checkInteger('maxContentLength', 1, 'a message needs at least one character');
   if (props.moderation) {

@@ -292,6 +292,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       messages: { actions: ['Query'] },
       groups: { actions: ['GetItem'] },
       rooms: { actions: ['GetItem', 'Query'] },
+      // The per-user read window (READ_RATE_LIMIT_PER_MINUTE).
+      guards: { actions: ['UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['DELETE'],
@@ -302,6 +304,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     tables: {
       messages: { actions: ['Query'], indexes: ['byInbox', 'byOutbox'] },
       groups: { actions: ['Query'], indexes: ['byMember'] },
+      // The per-user read window (READ_RATE_LIMIT_PER_MINUTE).
+      guards: { actions: ['UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['DELETE'],

@@ -9,6 +9,15 @@ import type { ClientIdentity, ConnectionFacts } from './events.ts';
 /** How long a closing connection may wait for the client's close frame before it is cut. */
 const CLOSE_HANDSHAKE_GRACE_MS = 2_000;
 
+/** The close reason a slow consumer gets (with code 1013). */
+export const SLOW_CONSUMER_REASON = 'Slow consumer: too much unread data';
+
+export interface OutboundBound {
+  /** `bufferedAmount` beyond which the connection is closed with 1013. */
+  readonly maxBufferedBytes: number;
+  readonly onOverflow: () => void;
+}
+
 export interface CloseRecord {
   readonly code: number;
   readonly reason: string;
@@ -22,7 +31,10 @@ export class ClientConnection implements ConnectionFacts {
   serverClose: CloseRecord | undefined;
   /** `requestContext.authorizer` of every event of this connection, set when the `$connect` authorizer allowed it. */
   authorizer: Readonly<Record<string, string | number>> | undefined;
+  /** Commands of this connection whose handler is running (the gateway bounds it). */
+  inFlight = 0;
   private socket: WebSocket | undefined;
+  private outbound: OutboundBound | undefined;
 
   constructor(
     readonly connectionId: string,
@@ -30,16 +42,26 @@ export class ClientConnection implements ConnectionFacts {
     readonly identity: ClientIdentity,
   ) {}
 
-  open(socket: WebSocket): void {
+  open(socket: WebSocket, outbound?: OutboundBound): void {
     this.socket = socket;
+    this.outbound = outbound;
     this.state = 'open';
   }
 
-  /** Sends a text frame; false when the connection is not open. */
+  /**
+   * Sends a text frame; false when the connection is not open. When the frames the client
+   * has not read yet exceed the bound, the connection is closed with 1013 and nothing more
+   * is sent: the client reconnects and catches up with `sync`.
+   */
   postText(data: Buffer | string): boolean {
     const socket = this.socket;
     if (this.state !== 'open' || !socket || socket.readyState !== socket.OPEN) return false;
     socket.send(data, { binary: false });
+    const bound = this.outbound;
+    if (bound && socket.bufferedAmount > bound.maxBufferedBytes && !this.serverClose) {
+      bound.onOverflow();
+      this.close(1013, SLOW_CONSUMER_REASON);
+    }
     return true;
   }
 

@@ -39,7 +39,7 @@ import { handleInvokeRequest, matchInvokePath } from './lambda-service.ts';
 import { createLogger, type Logger, printHandlerLine } from './log.ts';
 import { handleManagementRequest, matchManagementPath } from './management-api.ts';
 import { DEFAULT_WEB_ROOT, handleWebRequest, type WebOptions } from './web.ts';
-import { refuseHandshake, WebSocketGateway } from './websocket-gateway.ts';
+import { type GatewayStats, refuseHandshake, WebSocketGateway } from './websocket-gateway.ts';
 
 export const DEFAULT_PORT = 8009;
 export const DEFAULT_DATA_DIR = '.chat-data';
@@ -61,6 +61,10 @@ export interface LocalRuntimeOptions {
   readonly stage?: string;
   readonly idleTimeoutSeconds?: number;
   readonly maxConnectionSeconds?: number;
+  /** Commands one connection may have running; beyond it a frame is answered 1029 at once. Default 10. */
+  readonly maxInFlightPerConnection?: number;
+  /** Unread outbound bytes after which a connection is closed with 1013. Default 1 MiB. */
+  readonly maxBufferedBytes?: number;
   /** No logs on stderr. */
   readonly quiet?: boolean;
   /** Receives every log line (even when quiet). */
@@ -115,6 +119,8 @@ export interface LocalRuntime {
    * Lambda Invoke API (which refuse any others but the functions'): for tools and tests.
    */
   readonly adminCredentials: KeyPair;
+  /** What the WebSocket gateway did with frames: handlers run, frames refused, slow consumers closed. */
+  webSocketStats(): GatewayStats;
   /** Closes connections with 1001 (running `$disconnect`), waits for handlers, closes the database. */
   stop(): Promise<void>;
 }
@@ -313,7 +319,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
     });
     await functions.load();
     services.functions = functions;
-    services.gateway = new WebSocketGateway({
+    const gateway = new WebSocketGateway({
       stage,
       region: environment.region,
       functions,
@@ -321,7 +327,10 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       logger,
       idleTimeoutMs: idleTimeoutSeconds * 1000,
       maxConnectionMs: maxConnectionSeconds * 1000,
+      maxInFlightPerConnection: options.maxInFlightPerConnection,
+      maxBufferedBytes: options.maxBufferedBytes,
     });
+    services.gateway = gateway;
 
     services.faults = faults;
     const faultSummary = faults.describe();
@@ -346,6 +355,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       faults,
       host,
       adminCredentials: admin,
+      webSocketStats: () => gateway.stats(),
       stop,
     };
   } catch (error) {

@@ -8,6 +8,14 @@
  * answer sent when its handler finishes: API Gateway does not order invocations either,
  * so clients must correlate answers (request_id), and local runs should show that.
  *
+ * Abuse bounds (red-team finding 2), so one client cannot make the runtime unavailable:
+ * - at most `maxInFlightPerConnection` commands of one connection run at once (what API
+ *   Gateway's route throttling does for the deployed stack, per stage and route): a frame
+ *   beyond it is answered at once with 1029 and its handler does not run;
+ * - a connection whose outbound buffer (`bufferedAmount`: answers and pushes the client
+ *   has not read) exceeds `maxBufferedBytes` is closed with 1013 (try again later), and
+ *   nothing more is buffered for it: a slow or never-reading consumer cannot grow memory.
+ *
  * Only data frames from the client count as activity for the idle timeout, and WebSocket
  * pings do not: on AWS a client keeps a connection alive by sending messages (the
  * `ping` command), not control frames. The `ws` library still answers pings with pongs.
@@ -15,6 +23,8 @@
 import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { failure, readRequestId } from '../functions/core/shared/envelope.ts';
+import { ErrorCode } from '../functions/core/shared/errors.ts';
 import { webSocketAuthorizer, webSocketRoutes } from '../lib/function-specs.ts';
 import { authorizerDecision, identitySourcesPresent } from './authorizer.ts';
 import { ClientConnection, type ConnectionRegistry } from './connections.ts';
@@ -37,6 +47,10 @@ import { elapsed, type Logger, redactUrl } from './log.ts';
  * do frames over 32 KB (frame-limit.ts): a larger message must be sent in fragments.
  */
 export const MAX_MESSAGE_BYTES = 128 * 1024;
+/** Unanswered commands one connection may have running; a frame beyond it gets 1029. */
+export const DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION = 10;
+/** Outbound bytes a connection may leave unread before it is closed with 1013 (8 full messages). */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
 const MAX_URL_LENGTH = 4096;
 const GOING_AWAY = 'Going away';
 
@@ -49,18 +63,44 @@ export interface WebSocketGatewayOptions {
   readonly logger: Logger;
   readonly idleTimeoutMs: number;
   readonly maxConnectionMs: number;
+  /** @default DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION */
+  readonly maxInFlightPerConnection?: number;
+  /** @default DEFAULT_MAX_BUFFERED_BYTES */
+  readonly maxBufferedBytes?: number;
+}
+
+/** What the gateway did with client frames since it started (for tests and soak scripts). */
+export interface GatewayStats {
+  /** Frames whose handler ran. */
+  readonly commandsRun: number;
+  /** Frames answered with 1029 because their connection had too many commands running. */
+  readonly commandsRefused: number;
+  /** Connections closed with 1013 because their outbound buffer overflowed. */
+  readonly slowConsumersClosed: number;
+  /** The most commands one connection ever had running at once. */
+  readonly peakInFlight: number;
 }
 
 /** The route for a text frame: its `cmd` when that names a message route, else `$default`. */
 export function selectRoute(text: string): string {
+  return routeOf(parseObject(text));
+}
+
+function parseObject(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
   let message: unknown;
   try {
     message = JSON.parse(text);
   } catch {
-    return '$default';
+    return undefined;
   }
-  if (typeof message !== 'object' || message === null || Array.isArray(message)) return '$default';
-  const cmd = (message as { cmd?: unknown }).cmd;
+  if (typeof message !== 'object' || message === null || Array.isArray(message)) return undefined;
+  return message as Record<string, unknown>;
+}
+
+function routeOf(message: Record<string, unknown> | undefined): string {
+  if (!message) return '$default';
+  const cmd = message.cmd;
   if (typeof cmd !== 'string' || cmd.startsWith('$') || !Object.hasOwn(webSocketRoutes, cmd))
     return '$default';
   return cmd;
@@ -111,6 +151,7 @@ export class WebSocketGateway {
   private readonly openSockets = new Set<Promise<void>>();
   private readonly disconnects = new Set<Promise<void>>();
   private accepting = true;
+  private readonly counts = { commandsRun: 0, commandsRefused: 0, slowConsumersClosed: 0, peakInFlight: 0 };
 
   constructor(private readonly options: WebSocketGatewayOptions) {
     this.server = new WebSocketServer({
@@ -130,6 +171,10 @@ export class WebSocketGateway {
     });
     this.pendingConnects.add(connecting);
     void connecting.finally(() => this.pendingConnects.delete(connecting));
+  }
+
+  stats(): GatewayStats {
+    return { ...this.counts };
   }
 
   /** Closes every connection (running `$disconnect` for each) and refuses new ones. */
@@ -227,7 +272,15 @@ export class WebSocketGateway {
   /** The handshake is complete: only now is the connection open for the Management API. */
   private opened(connection: ClientConnection, ws: WebSocket, socket: Duplex): void {
     const { logger, idleTimeoutMs, maxConnectionMs, connections } = this.options;
-    connection.open(ws);
+    connection.open(ws, {
+      maxBufferedBytes: this.options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES,
+      onOverflow: () => {
+        this.counts.slowConsumersClosed++;
+        logger.warn(
+          `WS  ${connection.connectionId} closed with 1013: outbound buffer over its bound (slow consumer)`,
+        );
+      },
+    });
     watchFrameSizes(socket, MAX_FRAME_BYTES, (bytes) => {
       logger.info(`WS  ${connection.connectionId} frame of ${bytes} bytes is over ${MAX_FRAME_BYTES}: 1009`);
       connection.close(1009, 'Message too big');
@@ -267,9 +320,37 @@ export class WebSocketGateway {
   }
 
   private async message(connection: ClientConnection, data: Buffer, isBinary: boolean): Promise<void> {
-    const { logger, stage, functions } = this.options;
     const text = isBinary ? undefined : data.toString('utf8');
-    const routeKey = text === undefined ? '$default' : selectRoute(text);
+    const parsed = parseObject(text);
+    if (connection.inFlight >= this.maxInFlight) {
+      this.refuseInFlight(connection, parsed);
+      return;
+    }
+    connection.inFlight++;
+    this.counts.commandsRun++;
+    this.counts.peakInFlight = Math.max(this.counts.peakInFlight, connection.inFlight);
+    try {
+      await this.run(connection, routeOf(parsed), data, text);
+    } finally {
+      connection.inFlight--;
+    }
+  }
+
+  private get maxInFlight(): number {
+    return this.options.maxInFlightPerConnection ?? DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION;
+  }
+
+  /** Answers a frame its connection has no room for, without running its handler. */
+  private refuseInFlight(connection: ClientConnection, frame: Record<string, unknown> | undefined): void {
+    this.counts.commandsRefused++;
+    const message = `too many commands in flight: at most ${this.maxInFlight} unanswered commands per connection; wait for replies before sending more`;
+    connection.postText(
+      JSON.stringify(failure(ErrorCode.rateLimited, message, readRequestId(frame?.request_id))),
+    );
+  }
+
+  private async run(connection: ClientConnection, routeKey: string, data: Buffer, text: string | undefined) {
+    const { logger, stage, functions } = this.options;
     const functionId = webSocketRoutes[routeKey] ?? 'default';
     const frame =
       text === undefined

@@ -195,6 +195,7 @@ async function spawnRuntime(nodeArgs: readonly string[], threads: number): Promi
       env: {
         ...process.env,
         RATE_LIMIT_PER_MINUTE: '0',
+        READ_RATE_LIMIT_PER_MINUTE: '0',
         LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
         [ADMIN_SECRET_ENV]: adminSecret,
       },

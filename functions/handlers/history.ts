@@ -9,6 +9,7 @@ import '../runtime/wiring/dynamo.ts';
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const query = parseHistoryCommand(data);
   const reader = await sender();
+  await services.readLimiter.check(reader.userId);
   const page = await readHistory(services, reader.userId, query, {
     connectionId: event.requestContext.connectionId,
     maxBytes: HISTORY_FRAME_BUDGET_BYTES,

@@ -44,7 +44,7 @@ const routes: Readonly<Record<string, HttpRoute>> = {
   },
 
   'GET /api/ws/online-users': async ({ services, query, identity }) => {
-    await identity();
+    await services.readLimiter.check((await identity()).userId);
     const rawLimit = query('limit');
     const limit = rawLimit === undefined ? ONLINE_USERS_DEFAULT_LIMIT : Number(rawLimit);
     if (!Number.isInteger(limit) || limit < 1)
@@ -95,6 +95,7 @@ const routes: Readonly<Record<string, HttpRoute>> = {
 
   'GET /api/ws/messages': async ({ services, query, identity }) => {
     const reader = await identity();
+    await services.readLimiter.check(reader.userId);
     return readHistory(services, reader.userId, {
       roomId: query('room_id'),
       before: query('before'),

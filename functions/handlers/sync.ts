@@ -6,5 +6,6 @@ import '../runtime/wiring/dynamo.ts';
 export const handler = messageRoute(async ({ data, services, sender }) => {
   const input = parseCommand(syncSchema, data, syncErrorCodes);
   const { userId } = await sender();
+  await services.readLimiter.check(userId);
   return syncMessages({ messages: services.messages, memberships: services.conversations }, userId, input);
 });

@@ -3,5 +3,6 @@ import type { HttpRoute } from '../runtime/http-route.ts';
 
 export const unreadRoute: HttpRoute = async ({ services, identity }) => {
   const reader = await identity();
+  await services.readLimiter.check(reader.userId);
   return services.unread.summary(reader.userId);
 };

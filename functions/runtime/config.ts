@@ -76,6 +76,11 @@ export interface ChatConfig {
   readonly sessionMode: SessionMode;
   /** Messages one user may send per minute, all connections and the HTTP API together (1029 beyond); 0 = off. */
   readonly rateLimitPerMinute: number;
+  /**
+   * Reads one user may make per minute (`history`, `sync`, `GET /api/ws/messages`, `/unread`,
+   * `/online-users`), all connections and the HTTP API together (1029 beyond); 0 = off.
+   */
+  readonly readRateLimitPerMinute: number;
   /** Groups a user may be in and still create one (`create_group` beyond it answers 3001). */
   readonly maxGroupsPerUser: number;
   /** Seconds a `client_msg_id` is remembered for dedupe. */
@@ -118,6 +123,12 @@ function boundedInteger(
   }
   return value;
 }
+
+/**
+ * Default `READ_RATE_LIMIT_PER_MINUTE`: 10 reads a second on average, far above what a
+ * client catching up after a reconnect needs (a `sync` page holds 100 messages).
+ */
+export const DEFAULT_READ_RATE_LIMIT_PER_MINUTE = 600;
 
 /** Largest `FANOUT_CHUNK_SIZE`: a chunk's payload stays far below Lambda's asynchronous limit. */
 export const MAX_FANOUT_CHUNK_SIZE = 5_000;
@@ -229,6 +240,7 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     messageRetentionDays: integer(env, 'MESSAGE_RETENTION_DAYS', 0, 0),
     sessionMode: sessionMode(env),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 60, 0),
+    readRateLimitPerMinute: integer(env, 'READ_RATE_LIMIT_PER_MINUTE', DEFAULT_READ_RATE_LIMIT_PER_MINUTE, 0),
     maxGroupsPerUser: integer(env, 'MAX_GROUPS_PER_USER', 100, 1),
     dedupeTtlSeconds: integer(env, 'DEDUPE_TTL_SECONDS', 86_400, 60),
     maxContentLength: integer(env, 'MAX_CONTENT_LENGTH', 4_000, 1),

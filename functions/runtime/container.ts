@@ -22,6 +22,7 @@ import type { SingleSession } from '../core/connections/sessions.ts';
 import type { ConversationListDependencies } from '../core/conversations/conversation-list.ts';
 import type { DeliveryDependencies } from '../core/fan-out/delivery.ts';
 import type { FanOutWorkerDependencies } from '../core/fan-out/fan-out-worker.ts';
+import type { ReadLimiter } from '../core/guards/guards.ts';
 import type { ChatService } from '../core/messaging/chat-service.ts';
 import type { ReadReceipts, UnreadCounter } from '../core/receipts/read-receipts.ts';
 import type { RoomService } from '../core/rooms/rooms.ts';
@@ -74,6 +75,8 @@ export interface Services {
   readonly conversationList: ConversationListDependencies;
   /** `SESSION_MODE=single`: closes a user's older connections. */
   singleSession(callbackUrl: string): SingleSession;
+  /** The per-user read limit (`READ_RATE_LIMIT_PER_MINUTE`) of the read commands and routes. */
+  readonly readLimiter: ReadLimiter;
 }
 
 const DYNAMO_WIRING = 'functions/runtime/wiring/dynamo.ts';
@@ -98,6 +101,7 @@ const PROVIDED_BY = {
   unread: DYNAMO_WIRING,
   conversationList: DYNAMO_WIRING,
   singleSession: DYNAMO_WIRING,
+  readLimiter: DYNAMO_WIRING,
 } as const satisfies Record<keyof Services, string>;
 
 /**

@@ -27,8 +27,14 @@ export function startTestRuntime(options: LocalRuntimeOptions = {}): Promise<Loc
     inMemory: options.dataDir === undefined,
     quiet: !showLogs,
     ...options,
-    // The rate limit is off unless a test turns it on: many tests send far more than 60 a minute.
-    env: { LOG_LEVEL: showLogs ? 'debug' : 'warn', RATE_LIMIT_PER_MINUTE: '0', ...options.env },
+    // The rate limits are off unless a test turns them on: many tests send and read far more
+    // than the defaults allow in a minute.
+    env: {
+      LOG_LEVEL: showLogs ? 'debug' : 'warn',
+      RATE_LIMIT_PER_MINUTE: '0',
+      READ_RATE_LIMIT_PER_MINUTE: '0',
+      ...options.env,
+    },
   });
 }
 

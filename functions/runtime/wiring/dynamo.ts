@@ -18,7 +18,7 @@ import type { DeliveryDependencies } from '../../core/fan-out/delivery.ts';
 import { FanOutDispatcher, type FanOutInvoker } from '../../core/fan-out/fan-out-dispatch.ts';
 import { SHIPPED_BLOCKED_WORDS } from '../../core/filter/blocked-words.ts';
 import { buildContentFilter } from '../../core/filter/content-filter.ts';
-import { MessageGuards } from '../../core/guards/guards.ts';
+import { MessageGuards, ReadLimiter } from '../../core/guards/guards.ts';
 import { ChatService } from '../../core/messaging/chat-service.ts';
 import { PresenceNotifier } from '../../core/presence/presence-notifier.ts';
 import { ReadReceipts, UnreadCounter } from '../../core/receipts/read-receipts.ts';
@@ -186,6 +186,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     groups,
     rooms,
     delivery,
+    readLimiter: new ReadLimiter(guardStore, config.readRateLimitPerMinute),
     fanOutWorker: (callbackUrl) => ({
       notifier: notifier(callbackUrl),
       registry,
