@@ -23,6 +23,7 @@ import {
   httpRoutes,
   ROUTE_SELECTION_EXPRESSION,
   webSocketAuthorizer,
+  webSocketReadRoutes,
   webSocketRoutes,
 } from './function-specs.ts';
 import { acknowledgeNagFindings } from './nag-suppressions.ts';
@@ -42,6 +43,15 @@ export interface ChatStackProps extends StackProps, JwtOptions {
    * @default { rateLimit: 500, burstLimit: 1000 }
    */
   readonly throttle?: ThrottleSettings;
+
+  /**
+   * Route throttling of the WebSocket read routes (`history`, `sync`), in place of
+   * `throttle` for them: stage-wide, all clients together, so a burst of reads cannot use
+   * the whole stage's rate. The per-user bound is `readRateLimitPerMinute`.
+   *
+   * @default { rateLimit: 200, burstLimit: 400 }
+   */
+  readonly readRouteThrottle?: ThrottleSettings;
 
   /**
    * Lets every user broadcast, not only admins (`BROADCAST_ALLOW_ALL`).
@@ -237,6 +247,11 @@ const MINIMUM_CONNECTION_TTL_SECONDS = 2 * 3600 + 10 * 60;
 
 /** Route throttling when `throttle` is not given: requests per second and burst, per stage. */
 export const DEFAULT_THROTTLE = { rateLimit: 500, burstLimit: 1000 } as const satisfies ThrottleSettings;
+/** Throttling of each WebSocket read route when `readRouteThrottle` is not given. */
+export const DEFAULT_READ_ROUTE_THROTTLE = {
+  rateLimit: 200,
+  burstLimit: 400,
+} as const satisfies ThrottleSettings;
 
 /**
  * The chat backend: a WebSocket API and an HTTP API in front of one function per entry of
@@ -279,6 +294,12 @@ export class ChatStack extends Stack {
       routeSelectionExpression: ROUTE_SELECTION_EXPRESSION,
       stageName: props.stageName,
       throttle,
+      routeThrottle: Object.fromEntries(
+        webSocketReadRoutes.map((routeKey) => [
+          routeKey,
+          props.readRouteThrottle ?? DEFAULT_READ_ROUTE_THROTTLE,
+        ]),
+      ),
       logRetention: props.logRetention,
       removalPolicy,
       createCloudWatchRole: props.apiGatewayCloudWatchRole,

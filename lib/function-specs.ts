@@ -427,6 +427,15 @@ export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {
   list_conversations: 'listConversations',
 };
 
+/**
+ * WebSocket routes that only read (a Query per call, whoever asks): throttled per route on
+ * the deployed stage (`readRouteThrottle`) and counted by READ_RATE_LIMIT_PER_MINUTE.
+ */
+export const webSocketReadRoutes = [
+  'history',
+  'sync',
+] as const satisfies readonly (keyof typeof webSocketRoutes)[];
+
 /** HTTP API routes, all served by `httpApi`. */
 export const httpRoutes = [
   { method: 'GET', path: '/api/ws/online-count' },

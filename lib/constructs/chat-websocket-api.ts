@@ -28,6 +28,14 @@ export interface ChatWebSocketApiProps {
    */
   readonly throttle?: apigwv2.ThrottleSettings;
 
+  /**
+   * Throttling of single routes (`RouteSettings` of the stage), by route key, in place of
+   * `throttle` for those routes; applied as the routes are added with `addLambdaRoute`.
+   *
+   * @default - none: every route has the stage's `throttle`
+   */
+  readonly routeThrottle?: Readonly<Record<string, apigwv2.ThrottleSettings>>;
+
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 
@@ -82,12 +90,17 @@ export class ChatWebSocketApi extends Construct {
    * routes, which depend on the functions.
    */
   readonly callbackUrl: string;
+  private readonly routeThrottle: Readonly<Record<string, apigwv2.ThrottleSettings>>;
 
   constructor(scope: Construct, id: string, props: ChatWebSocketApiProps) {
     super(scope, id);
     this.stageName = props.stageName ?? 'prod';
     validateStageName(this.stageName);
     if (props.throttle) validateThrottle(props.throttle);
+    for (const [routeKey, throttle] of Object.entries(props.routeThrottle ?? {})) {
+      validateThrottle(throttle, `routeThrottle.${routeKey}`);
+    }
+    this.routeThrottle = props.routeThrottle ?? {};
 
     this.api = new apigwv2.WebSocketApi(this, 'Api', {
       apiName: `${Stack.of(this).stackName}-websocket`,
@@ -187,6 +200,17 @@ export class ChatWebSocketApi extends Construct {
       const created = this.api.node.findChild(authorizer.id).node.defaultChild as apigwv2.CfnAuthorizer;
       created.identitySource = undefined;
     }
+    const throttle = this.routeThrottle[routeKey];
+    if (throttle) {
+      const stage = this.stage.node.defaultChild as apigwv2.CfnStage;
+      // `RouteSettings` is a JSON property: CloudFormation's own key names, not the L1's.
+      stage.routeSettings = {
+        ...((stage.routeSettings ?? {}) as Record<string, unknown>),
+        [routeKey]: { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit },
+      };
+      // RouteSettings may only name routes that exist.
+      this.stage.node.addDependency(route);
+    }
     return route;
   }
 
@@ -223,15 +247,15 @@ function validateStageName(stageName: string): void {
   }
 }
 
-function validateThrottle(throttle: apigwv2.ThrottleSettings): void {
+function validateThrottle(throttle: apigwv2.ThrottleSettings, label = 'throttle'): void {
   for (const [name, value] of Object.entries(throttle)) {
     if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
-      throw new Error(`throttle.${name} must be a positive number; received ${String(value)}.`);
+      throw new Error(`${label}.${name} must be a positive number; received ${String(value)}.`);
     }
   }
   if (throttle.burstLimit !== undefined && !Number.isInteger(throttle.burstLimit)) {
     throw new Error(
-      `throttle.burstLimit must be a whole number of requests; received ${throttle.burstLimit}.`,
+      `${label}.burstLimit must be a whole number of requests; received ${throttle.burstLimit}.`,
     );
   }
 }

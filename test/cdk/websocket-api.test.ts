@@ -104,6 +104,22 @@ describe('WebSocket API', () => {
     });
   });
 
+  it('throttles the read routes on their own, after they exist', () => {
+    const [stageId, stage] = onlyResource(
+      template,
+      'AWS::ApiGatewayV2::Stage',
+      (stage) => render(stage.Properties?.ApiId) === `\${${apiId}}`,
+      'the WebSocket stage',
+    );
+    const expected = { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 };
+    assert.deepEqual(stage.Properties?.RouteSettings, { history: expected, sync: expected });
+    const dependsOn = new Set((template.toJSON().Resources[stageId].DependsOn ?? []) as string[]);
+    for (const routeKey of ['history', 'sync']) {
+      const [routeId] = routes.find(([, route]) => route.Properties?.RouteKey === routeKey) ?? [];
+      assert.ok(routeId && dependsOn.has(routeId), `the stage depends on the ${routeKey} route`);
+    }
+  });
+
   it('outputs the wss:// URL with the stage and the callback URL', () => {
     const outputs = template.toJSON().Outputs;
     const host = `\${${apiId}}.execute-api.${TEST_ENV.region}.\${AWS::URLSuffix}`;
