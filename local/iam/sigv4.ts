@@ -49,6 +49,28 @@ class Sha256 {
   }
 }
 
+/** One signer per key, region and service: it caches its derived signing key per day. */
+const signers = new Map<string, SignatureV4>();
+
+function signerFor(credential: LocalCredential, region: string, service: string): SignatureV4 {
+  const key = `${credential.accessKeyId}/${region}/${service}`;
+  let signer = signers.get(key);
+  if (!signer) {
+    signer = new SignatureV4({
+      credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
+      region,
+      service,
+      sha256: Sha256,
+      uriEscapePath: true,
+      applyChecksum: false,
+    });
+    // Few keys, regions and services: a handful of entries, unless a caller varies the region.
+    if (signers.size > 1000) signers.clear();
+    signers.set(key, signer);
+  }
+  return signer;
+}
+
 function failure(kind: SignatureFailure, message: string): SignatureCheck {
   return { ok: false, failure: kind, message };
 }
@@ -133,14 +155,7 @@ export async function verifySignature(
     headers[name] = value;
   }
   const rawUrl = req.url ?? '/';
-  const signer = new SignatureV4({
-    credentials: { accessKeyId, secretAccessKey: credential.secretAccessKey },
-    region,
-    service,
-    sha256: Sha256,
-    uriEscapePath: true,
-    applyChecksum: false,
-  });
+  const signer = signerFor(credential, region, service);
   const signed = await signer.sign(
     {
       method: req.method ?? 'GET',
