@@ -17,7 +17,12 @@
  */
 import { App } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { ChatStack, type ChatStackProps, DEFAULT_THROTTLE } from '../lib/chat-stack.ts';
+import {
+  ChatStack,
+  type ChatStackProps,
+  DEFAULT_READ_ROUTE_THROTTLE,
+  DEFAULT_THROTTLE,
+} from '../lib/chat-stack.ts';
 import { checkWithCdkNag } from '../lib/nag-suppressions.ts';
 
 /**
@@ -82,6 +87,8 @@ const context = new ContextReader(app);
 const moderationUrl = context.string('moderationUrl');
 const rateLimit = context.number('throttleRateLimit');
 const burstLimit = context.number('throttleBurstLimit');
+const readRateLimit = context.number('readThrottleRateLimit');
+const readBurstLimit = context.number('readThrottleBurstLimit');
 const customDomain = {
   domainName: context.string('domainName'),
   httpDomainName: context.string('httpDomainName'),
@@ -99,6 +106,11 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
     rateLimit: rateLimit ?? DEFAULT_THROTTLE.rateLimit,
     burstLimit: burstLimit ?? DEFAULT_THROTTLE.burstLimit,
   },
+  readRouteThrottle: {
+    rateLimit: readRateLimit ?? DEFAULT_READ_ROUTE_THROTTLE.rateLimit,
+    burstLimit: readBurstLimit ?? DEFAULT_READ_ROUTE_THROTTLE.burstLimit,
+  },
+
   jwtSecretName: context.string('jwtSecretName'),
   jwksUrl: context.string('jwksUrl'),
   jwtIssuer: context.string('jwtIssuer'),
