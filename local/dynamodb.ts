@@ -38,9 +38,24 @@ export interface EmbeddedDynamoDb {
 function processIsAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * A process killed with `kill -9` stays in the process table until its parent reaps it,
+ * which a container's init may never do; signal 0 still reaches it, but it holds no
+ * files (LevelDB's lock is gone with it). Linux tells from `/proc/<pid>/stat`.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'Z' || state === 'X';
+  } catch {
+    return false; // no /proc (macOS): signal 0 is all there is
   }
 }
 
