@@ -125,6 +125,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   fanOutRatePerSecond: context.number('fanOutRatePerSecond'),
   messageRetentionDays: context.number('messageRetentionDays'),
   sessionMode: context.string('sessionMode') as ChatStackProps['sessionMode'],
+  onlineUsersVisibility: context.string('onlineUsersVisibility') as ChatStackProps['onlineUsersVisibility'],
   retainData: context.boolean('retainData'),
   allowedOrigins: context
     .string('allowedOrigins')

@@ -130,6 +130,15 @@ export interface ChatStackProps extends StackProps, JwtOptions {
   readonly sessionMode?: 'multi' | 'single';
 
   /**
+   * Who may list the online users (`GET /api/ws/online-users`, `ONLINE_USERS_VISIBILITY`):
+   * `all` signed-in users, `admins` only, or `peers` (each caller sees only their presence
+   * peers: recent private counterparts and group co-members).
+   *
+   * @default - the handlers' default ('all')
+   */
+  readonly onlineUsersVisibility?: 'all' | 'admins' | 'peers';
+
+  /**
    * Keep the tables, log groups and generated secret when they leave the stack.
    * Set to false for throw-away environments.
    *
@@ -343,6 +352,9 @@ export class ChatStack extends Stack {
     }
     if (props.sessionMode !== undefined) {
       sharedEnvironment.SESSION_MODE = props.sessionMode;
+    }
+    if (props.onlineUsersVisibility !== undefined) {
+      sharedEnvironment.ONLINE_USERS_VISIBILITY = props.onlineUsersVisibility;
     }
     if (props.allowedOrigins?.length) {
       sharedEnvironment.ALLOWED_ORIGINS = props.allowedOrigins.join(',');
@@ -638,6 +650,12 @@ function validateSettings(props: ChatStackProps): void {
         `allowedOrigins entries must look like https://host[:port] with no path; received ${JSON.stringify(origin)}.`,
       );
     }
+  }
+  const visibilities: readonly unknown[] = ['all', 'admins', 'peers'];
+  if (props.onlineUsersVisibility !== undefined && !visibilities.includes(props.onlineUsersVisibility)) {
+    throw new Error(
+      `onlineUsersVisibility must be "all", "admins" or "peers"; received ${JSON.stringify(props.onlineUsersVisibility)}.`,
+    );
   }
   const sessionModes: readonly unknown[] = ['multi', 'single'];
   if (props.sessionMode !== undefined && !sessionModes.includes(props.sessionMode)) {

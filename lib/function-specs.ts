@@ -229,7 +229,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       },
       // BatchWriteItem: a private message with its conversation-list rows; BatchGetItem:
       // the last messages of a conversation-list page.
-      messages: { actions: ['PutItem', 'Query', 'BatchWriteItem', 'BatchGetItem'], indexes: ['byInbox'] },
+      // byOutbox (and byInbox): recent counterparts, for ONLINE_USERS_VISIBILITY=peers.
+      messages: {
+        actions: ['PutItem', 'Query', 'BatchWriteItem', 'BatchGetItem'],
+        indexes: ['byInbox', 'byOutbox'],
+      },
       // Query (byActivity): a page of private chats; BatchWriteItem: their rows.
       conversations: { actions: ['Query', 'BatchWriteItem'], indexes: ['byActivity'] },
       // BatchGetItem: the listed groups' meta items.

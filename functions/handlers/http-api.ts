@@ -17,6 +17,8 @@ import {
   userIdSchema,
 } from '../core/messaging/commands.ts';
 import { readHistory } from '../core/messaging/history.ts';
+import { onlinePeersPage } from '../core/presence/online-users.ts';
+import { presencePeersOf } from '../core/presence/presence-notifier.ts';
 import { type Envelope, failure, success } from '../core/shared/envelope.ts';
 import { ChatError, ErrorCode, httpStatusFor } from '../core/shared/errors.ts';
 import { conversationsRoute } from '../http/conversations.ts';
@@ -44,11 +46,25 @@ const routes: Readonly<Record<string, HttpRoute>> = {
   },
 
   'GET /api/ws/online-users': async ({ services, query, identity }) => {
-    await services.readLimiter.check((await identity()).userId);
+    const caller = await identity();
+    await services.readLimiter.check(caller.userId);
     const rawLimit = query('limit');
     const limit = rawLimit === undefined ? ONLINE_USERS_DEFAULT_LIMIT : Number(rawLimit);
     if (!Number.isInteger(limit) || limit < 1)
       throw new ChatError(ErrorCode.badRequest, 'limit must be a positive integer');
+    const visibility = services.config.onlineUsersVisibility;
+    if (visibility === 'admins' && !isAdmin(caller.roles)) {
+      throw new ChatError(ErrorCode.forbidden, 'listing the online users needs the admin role');
+    }
+    if (visibility === 'peers') {
+      const peers = await presencePeersOf(services.conversations, caller.userId);
+      return onlinePeersPage(
+        peers,
+        services.presence,
+        Math.min(limit, ONLINE_USERS_MAX_LIMIT),
+        query('cursor'),
+      );
+    }
     let page: Awaited<ReturnType<Services['presence']['listOnline']>>;
     try {
       page = await services.presence.listOnline(Math.min(limit, ONLINE_USERS_MAX_LIMIT), query('cursor'));

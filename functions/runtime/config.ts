@@ -11,6 +11,7 @@ import {
   type ModerationFailMode,
   parseWordList,
 } from '../core/filter/content-filter.ts';
+import { ONLINE_USERS_VISIBILITIES, type OnlineUsersVisibility } from '../core/presence/online-users.ts';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -74,6 +75,8 @@ export interface ChatConfig {
   readonly messageRetentionDays: number;
   /** `multi` (default): any number of devices; `single`: a new connection closes the older ones. */
   readonly sessionMode: SessionMode;
+  /** `ONLINE_USERS_VISIBILITY`: who may list the online users (default `all`). */
+  readonly onlineUsersVisibility: OnlineUsersVisibility;
   /** Messages one user may send per minute, all connections and the HTTP API together (1029 beyond); 0 = off. */
   readonly rateLimitPerMinute: number;
   /**
@@ -160,6 +163,17 @@ function sessionMode(env: Env): SessionMode {
   return raw as SessionMode;
 }
 
+function onlineUsersVisibility(env: Env): OnlineUsersVisibility {
+  const raw = optional(env, 'ONLINE_USERS_VISIBILITY');
+  if (raw === undefined) return 'all';
+  if (!(ONLINE_USERS_VISIBILITIES as readonly string[]).includes(raw)) {
+    throw new ConfigError(
+      `ONLINE_USERS_VISIBILITY must be one of ${ONLINE_USERS_VISIBILITIES.join(', ')}; received "${raw}".`,
+    );
+  }
+  return raw as OnlineUsersVisibility;
+}
+
 /** `ALLOWED_ORIGINS`: comma-separated origins (`https://chat.example`); unset or empty = any. */
 function allowedOrigins(env: Env): string[] | undefined {
   const list = (optional(env, 'ALLOWED_ORIGINS') ?? '')
@@ -239,6 +253,7 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     maxRoomsPerConnection: integer(env, 'MAX_ROOMS_PER_CONNECTION', 50, 1),
     messageRetentionDays: integer(env, 'MESSAGE_RETENTION_DAYS', 0, 0),
     sessionMode: sessionMode(env),
+    onlineUsersVisibility: onlineUsersVisibility(env),
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 60, 0),
     readRateLimitPerMinute: integer(env, 'READ_RATE_LIMIT_PER_MINUTE', DEFAULT_READ_RATE_LIMIT_PER_MINUTE, 0),
     maxGroupsPerUser: integer(env, 'MAX_GROUPS_PER_USER', 100, 1),

@@ -268,3 +268,19 @@ describe('sessionMode', () => {
     });
   });
 });
+
+describe('onlineUsersVisibility', () => {
+  it('is passed to the functions as ONLINE_USERS_VISIBILITY; unset leaves the default (all)', () => {
+    const { template } = synthChatStack({ onlineUsersVisibility: 'peers' });
+    const functions = Object.values(resourcesOfType(template, 'AWS::Lambda::Function'));
+    assert.ok(functions.length > 0);
+    for (const fn of functions) assert.equal(lambdaEnvironment(fn).ONLINE_USERS_VISIBILITY, 'peers');
+  });
+
+  it('rejects anything but all, admins and peers', () => {
+    assert.throws(
+      () => new ChatStack(new App(), 'InvalidVisibility', { onlineUsersVisibility: 'friends' as never }),
+      /onlineUsersVisibility must be "all", "admins" or "peers"; received "friends"/,
+    );
+  });
+});

@@ -32,6 +32,28 @@ export interface PresenceNotifierDependencies extends DeliveryDependencies {
   readonly limits?: Partial<PresenceLimits>;
 }
 
+/**
+ * The users who hear about `userId`'s presence (never `userId` itself): recent private
+ * counterparts, then the members of their newest groups, at most `limits.maxPeers`.
+ */
+export async function presencePeersOf(
+  conversations: PresenceNotifierDependencies['conversations'],
+  userId: string,
+  limits: PresenceLimits = DEFAULT_PRESENCE_LIMITS,
+): Promise<string[]> {
+  const [counterparts, groupIds] = await Promise.all([
+    conversations.recentCounterparts(userId, limits.recentMessages),
+    conversations.groupIdsOf(userId, limits.maxGroups),
+  ]);
+  const members = await Promise.all(groupIds.map((groupId) => conversations.groupMemberIds(groupId)));
+  const peers = new Set<string>();
+  for (const peer of [...counterparts, ...members.flat()]) {
+    if (peers.size >= limits.maxPeers) break;
+    if (peer !== userId) peers.add(peer);
+  }
+  return [...peers];
+}
+
 export interface PresencePushed {
   readonly peers: number;
   readonly delivered: number;
@@ -45,19 +67,8 @@ export class PresenceNotifier {
   }
 
   /** The users who hear about `userId`'s presence (never `userId` itself). */
-  async peersOf(userId: string): Promise<string[]> {
-    const { conversations } = this.deps;
-    const [counterparts, groupIds] = await Promise.all([
-      conversations.recentCounterparts(userId, this.limits.recentMessages),
-      conversations.groupIdsOf(userId, this.limits.maxGroups),
-    ]);
-    const members = await Promise.all(groupIds.map((groupId) => conversations.groupMemberIds(groupId)));
-    const peers = new Set<string>();
-    for (const peer of [...counterparts, ...members.flat()]) {
-      if (peers.size >= this.limits.maxPeers) break;
-      if (peer !== userId) peers.add(peer);
-    }
-    return [...peers];
+  peersOf(userId: string): Promise<string[]> {
+    return presencePeersOf(this.deps.conversations, userId, this.limits);
   }
 
   /** Posts the transition to every connection of every online peer. */
