@@ -242,13 +242,9 @@ function renderConversationList(): void {
           'data-id': conversation.id,
         },
         h('span', { class: 'kind' }, KIND_LABEL[conversation.kind]),
-        h(
-          'span',
-          { class: 'title' },
-          conversation.title,
-          conversation.ended &&
-            h('span', { class: 'tag' }, conversation.ended.how === 'deleted' ? 'deleted' : 'left'),
-        ),
+        h('span', { class: 'title' }, conversation.title),
+        conversation.ended &&
+          h('span', { class: 'tag' }, conversation.ended.how === 'deleted' ? 'deleted' : 'left'),
         last && timeElement(last.time),
         last && h('span', { class: 'preview' }, `${last.from}: ${last.text}`),
         badge && h('span', { class: 'badge' }, badge),
@@ -404,11 +400,14 @@ function closeConversationView(): void {
   ui.messages.replaceChildren();
 }
 
-/** Adds a message; the open conversation gets it in place, the others a badge. */
-function addLine(conversation: Conversation, line: ChatLine, countUnread: boolean): void {
+/**
+ * Adds a message; the open conversation gets it in place, the others a badge. With nothing
+ * open, a live message (`live`) opens its conversation; catch-up never picks one.
+ */
+function addLine(conversation: Conversation, line: ChatLine, countUnread: boolean, live = true): void {
   if (!conversations.add(conversation, line, countUnread)) return;
   noteMembership(conversation);
-  if (!conversations.activeKey) {
+  if (!conversations.activeKey && live) {
     showConversation(conversation, false);
     return;
   }
@@ -443,13 +442,13 @@ function receive(message: ChatMessage): void {
     // A live group message proves membership (a group others created shows up this way).
     if (!message.catch_up) current.groupIds?.add(message.group_id);
     const conversation = conversations.ensure('group', message.group_id, message.group_name);
-    addLine(conversation, toLine(message), countUnread);
+    addLine(conversation, toLine(message), countUnread, !message.catch_up);
   } else if (message.kind === 'room') {
-    addLine(conversations.ensure('room', message.room_id), toLine(message), countUnread);
+    addLine(conversations.ensure('room', message.room_id), toLine(message), countUnread, !message.catch_up);
   } else {
     // Catch-up also brings this user's own messages sent from other devices.
     const peer = own ? message.to_user_id : message.from_user_id;
-    addLine(conversations.ensure('private', peer), toLine(message), countUnread);
+    addLine(conversations.ensure('private', peer), toLine(message), countUnread, !message.catch_up);
   }
 }
 
