@@ -61,6 +61,7 @@ export function formatBanner({
     `  Management API      ${http}/${runtime.stage}/@connections/{connectionId}  (also ${http}/@connections/...)`,
     `  Lambda Invoke API   ${http}/2015-03-31/functions/chat-local-{function}/invocations`,
     `  DynamoDB            ${dynamo}`,
+    '  Control plane       SigV4 with IAM as deployed (each function its own keys); admin key LOCALADMIN',
     `  Data                ${data}`,
     `  Tokens              ${secret}`,
     `  Connections         idle timeout ${idleTimeoutSeconds} s, at most ${maxConnectionSeconds} s`,

@@ -34,6 +34,9 @@ Environment:
   JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE   token verification (a development secret otherwise)
   DYNAMODB_ENDPOINT                      use DynamoDB Local / LocalStack / AWS instead of the embedded one
   DYNAMODB_THREAD=1                      the embedded DynamoDB (dynalite) in a thread of its own
+  LOCAL_ADMIN_SECRET                     the secret of the admin key LOCALADMIN (20+ characters; random
+                                         otherwise), which may do anything on the local DynamoDB,
+                                         @connections and Invoke APIs, e.g. for the AWS CLI
   IDLE_TIMEOUT_SECONDS                   default ${DEFAULT_IDLE_TIMEOUT_SECONDS}
   MAX_CONNECTION_SECONDS                 default ${DEFAULT_MAX_CONNECTION_SECONDS}
   BLOCKED_WORDS, BROADCAST_ALLOW_ALL, ... handler configuration, passed through
