@@ -29,6 +29,14 @@ export type FunctionId =
   | 'sendMessage'
   | 'sendGroupMessage'
   | 'createGroup'
+  | 'listGroups'
+  | 'groupInfo'
+  | 'addGroupMembers'
+  | 'removeGroupMember'
+  | 'leaveGroup'
+  | 'updateGroup'
+  | 'setGroupRole'
+  | 'deleteGroup'
   | 'broadcast'
   | 'ping'
   | 'default'
@@ -97,6 +105,12 @@ const presencePeers = {
   messages: { actions: ['Query'], indexes: ['byInbox', 'byOutbox'] },
   // Query: the user's groups (byMember) and each group's members (table).
   groups: { actions: ['Query'], indexes: ['byMember'] },
+} as const satisfies Partial<Record<TableId, TableAccess>>;
+
+/** `group_updated` pushes: the members' connections, and 410 cleanup. */
+const groupUpdatedPushes = {
+  ...senderAndCleanup,
+  presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
 export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
@@ -183,13 +197,113 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   createGroup: {
     entry: 'functions/handlers/create-group.ts',
-    description: 'create_group: creates a group with its members',
+    description: 'create_group: creates a group with its members; the creator owns it',
     tables: {
-      // Query (byMember): the creator's groups, for MAX_GROUPS_PER_USER.
-      groups: { actions: ['PutItem', 'BatchWriteItem', 'Query'], indexes: ['byMember'] },
+      // BatchWriteItem: the member items; PutItem: the meta item; UpdateItem: the per-user
+      // counters (groups owned, groups belonged to).
+      groups: { actions: ['PutItem', 'BatchWriteItem', 'UpdateItem'] },
+      // UpdateItem: the create_group rate-limit window.
+      guards: { actions: ['UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['DELETE'],
+  },
+  listGroups: {
+    entry: 'functions/handlers/list-groups.ts',
+    description: "list_groups: a page of the caller's groups (byMember page, BatchGetItem of metas)",
+    tables: {
+      // Query (byMember): the page; BatchGetItem: its meta and member items.
+      groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byMember'] },
+      // BatchGetItem: the read positions of the page's groups.
+      readState: { actions: ['BatchGetItem'] },
+      // Query: each group's unread count (bounded).
+      messages: { actions: ['Query'] },
+    },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
+  },
+  groupInfo: {
+    entry: 'functions/handlers/group-info.ts',
+    description: "group_info: a group's name, owner and members (members only)",
+    tables: {
+      // Query: the group's partition (meta and members).
+      groups: { actions: ['Query'] },
+    },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
+  },
+  addGroupMembers: {
+    entry: 'functions/handlers/add-group-members.ts',
+    description: 'add_group_members: the owner or an admin adds members; members are told',
+    tables: {
+      ...groupUpdatedPushes,
+      // GetItem: the adder and the meta; BatchGetItem: who is already in; UpdateItem: member
+      // slots and per-user counters; PutItem: member items (conditional); DeleteItem: undoing
+      // an add that raced a delete; Query: the members to tell.
+      groups: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'PutItem', 'DeleteItem', 'Query'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  removeGroupMember: {
+    entry: 'functions/handlers/remove-group-member.ts',
+    description:
+      'remove_group_member: the owner or an admin removes a member; members and the removed are told',
+    tables: {
+      ...groupUpdatedPushes,
+      // GetItem: both members; UpdateItem: the removal mark, the count, the counter;
+      // DeleteItem: the member item (conditional on the mark); Query: the members to tell.
+      groups: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  leaveGroup: {
+    entry: 'functions/handlers/leave-group.ts',
+    description:
+      'leave_group: the caller leaves; an owner hands ownership on; the last member deletes the group',
+    tables: {
+      ...groupUpdatedPushes,
+      // GetItem/UpdateItem/DeleteItem: the leaver, the heir, the meta and counters; Query:
+      // the members; BatchWriteItem: the last member's leave deletes the group.
+      groups: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  updateGroup: {
+    entry: 'functions/handlers/update-group.ts',
+    description: 'update_group: the owner or an admin renames the group; members are told',
+    tables: {
+      ...groupUpdatedPushes,
+      // GetItem: the renamer and the meta; UpdateItem: the name; Query: the members to tell.
+      groups: { actions: ['GetItem', 'UpdateItem', 'Query'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  setGroupRole: {
+    entry: 'functions/handlers/set-group-role.ts',
+    description: 'set_group_role: the owner makes a member an admin or an admin a member; members are told',
+    tables: {
+      ...groupUpdatedPushes,
+      // GetItem: the owner, the target and the meta; UpdateItem: the role; Query: the members.
+      groups: { actions: ['GetItem', 'UpdateItem', 'Query'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  deleteGroup: {
+    entry: 'functions/handlers/delete-group.ts',
+    description: 'delete_group: the owner deletes the group; every member is told',
+    tables: {
+      ...groupUpdatedPushes,
+      // GetItem: the owner and the meta; UpdateItem: the deleting mark and counters; Query:
+      // the members; BatchWriteItem/DeleteItem: the member items and the meta item.
+      groups: { actions: ['GetItem', 'UpdateItem', 'Query', 'BatchWriteItem', 'DeleteItem'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
   },
   broadcast: {
     entry: 'functions/handlers/broadcast.ts',
@@ -220,7 +334,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   httpApi: {
     entry: 'functions/handlers/http-api.ts',
     description:
-      'HTTP API: online, send-message, broadcast, history, unread counts, conversation list, system notifications',
+      'HTTP API: online, send-message, broadcast, history, unread counts, conversation list, system notifications, groups',
     tables: {
       ...removeConnection,
       presence: {
@@ -236,10 +350,22 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       },
       // Query (byActivity): a page of private chats; BatchWriteItem: their rows.
       conversations: { actions: ['Query', 'BatchWriteItem'], indexes: ['byActivity'] },
-      // BatchGetItem: the listed groups' meta items.
-      groups: { actions: ['GetItem', 'Query', 'BatchGetItem'], indexes: ['byMember'] },
+      // BatchGetItem: the listed groups' meta items; the rest: the group life cycle (see the
+      // group functions).
+      groups: {
+        actions: [
+          'GetItem',
+          'Query',
+          'BatchGetItem',
+          'PutItem',
+          'UpdateItem',
+          'DeleteItem',
+          'BatchWriteItem',
+        ],
+        indexes: ['byMember'],
+      },
       rooms: { actions: ['Query', 'BatchWriteItem'] },
-      // BatchGetItem: the read positions of a conversation-list page.
+      // BatchGetItem: the read positions of a conversation-list page and of a list_groups page.
       readState: { actions: ['Query', 'BatchGetItem'] },
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },
@@ -419,6 +545,14 @@ export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {
   send_message: 'sendMessage',
   send_group_message: 'sendGroupMessage',
   create_group: 'createGroup',
+  list_groups: 'listGroups',
+  group_info: 'groupInfo',
+  add_group_members: 'addGroupMembers',
+  remove_group_member: 'removeGroupMember',
+  leave_group: 'leaveGroup',
+  update_group: 'updateGroup',
+  set_group_role: 'setGroupRole',
+  delete_group: 'deleteGroup',
   broadcast: 'broadcast',
   ping: 'ping',
   join_room: 'joinRoom',
@@ -451,14 +585,53 @@ export const httpRoutes = [
   { method: 'GET', path: '/api/ws/unread' },
   { method: 'GET', path: '/api/ws/conversations' },
   { method: 'POST', path: '/api/ws/notify' },
+  { method: 'GET', path: '/api/ws/groups' },
+  { method: 'POST', path: '/api/ws/groups' },
+  { method: 'GET', path: '/api/ws/groups/{group_id}' },
+  { method: 'PATCH', path: '/api/ws/groups/{group_id}' },
+  { method: 'DELETE', path: '/api/ws/groups/{group_id}' },
+  { method: 'POST', path: '/api/ws/groups/{group_id}/members' },
+  { method: 'DELETE', path: '/api/ws/groups/{group_id}/members/{user_id}' },
+  { method: 'PATCH', path: '/api/ws/groups/{group_id}/members/{user_id}' },
+  { method: 'POST', path: '/api/ws/groups/{group_id}/leave' },
 ] as const;
+
+/**
+ * The route of `httpRoutes` that `method` and `path` match, with its path parameters
+ * (URL-decoded, one segment each), as API Gateway matches `{name}` segments.
+ */
+export function matchHttpRoute(
+  method: string,
+  path: string,
+): { readonly route: (typeof httpRoutes)[number]; readonly params: Record<string, string> } | undefined {
+  const segments = path.split('/');
+  for (const route of httpRoutes) {
+    if (route.method !== method) continue;
+    const pattern = route.path.split('/');
+    if (pattern.length !== segments.length) continue;
+    const params: Record<string, string> = {};
+    const matches = pattern.every((part, i) => {
+      const segment = segments[i] ?? '';
+      if (!part.startsWith('{')) return part === segment;
+      if (segment === '') return false;
+      try {
+        params[part.slice(1, -1)] = decodeURIComponent(segment);
+      } catch {
+        return false;
+      }
+      return true;
+    });
+    if (matches) return { route, params };
+  }
+  return undefined;
+}
 
 export const ROUTE_SELECTION_EXPRESSION = '$request.body.cmd';
 
 /** CORS preflight of the HTTP API, served by the deployed HttpApi and by the local runtime. */
 export const httpCors = {
   allowOrigins: ['*'],
-  allowMethods: ['GET', 'POST'],
+  allowMethods: ['GET', 'POST', 'PATCH', 'DELETE'],
   allowHeaders: ['Authorization', 'Content-Type'],
   maxAgeSeconds: 3600,
 } as const;

@@ -250,6 +250,7 @@ export interface HttpApiEvent {
   cookies?: string[];
   headers: Record<string, string>;
   queryStringParameters?: Record<string, string>;
+  pathParameters?: Record<string, string>;
   requestContext: {
     accountId: string;
     apiId: string;
@@ -295,7 +296,12 @@ function textOrBase64(body: Buffer, contentType: string | undefined) {
     : { body: body.toString('base64'), isBase64Encoded: true };
 }
 
-export function httpApiEvent(req: IncomingMessage, body: Buffer, routeKey: string): HttpApiEvent {
+export function httpApiEvent(
+  req: IncomingMessage,
+  body: Buffer,
+  routeKey: string,
+  pathParameters: Record<string, string> = {},
+): HttpApiEvent {
   const [rawPath = '/', rawQueryString = ''] = (req.url ?? '/').split(/\?(.*)/s);
   const now = Date.now();
   const identity = clientIdentity(req);
@@ -314,6 +320,7 @@ export function httpApiEvent(req: IncomingMessage, body: Buffer, routeKey: strin
     ...(cookies ? { cookies } : {}),
     headers,
     ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(Object.keys(pathParameters).length > 0 ? { pathParameters } : {}),
     requestContext: {
       accountId: LOCAL_ACCOUNT_ID,
       apiId: LOCAL_API_ID,

@@ -3,7 +3,7 @@
  * payload format 2.0 events, plus the CORS preflight answers the deployed HttpApi gives.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { httpCors, httpRoutes } from '../lib/function-specs.ts';
+import { httpCors, matchHttpRoute } from '../lib/function-specs.ts';
 import { httpApiEvent } from './events.ts';
 import { type FunctionRegistry, INTEGRATION_TIMEOUT_MS } from './functions.ts';
 import { asProxyResult } from './handler-results.ts';
@@ -50,8 +50,8 @@ export async function handleHttpApiRequest(
     res.writeHead(204, preflightHeaders(req)).end();
     return log(204);
   }
-  const route = httpRoutes.find((r) => r.method === method && r.path === rawPath);
-  if (!route) {
+  const matched = matchHttpRoute(method, rawPath);
+  if (!matched) {
     sendJson(res, 404, { message: 'Not Found' }, corsHeaders(req));
     return log(404);
   }
@@ -65,7 +65,8 @@ export async function handleHttpApiRequest(
     return log(413);
   }
 
-  const event = httpApiEvent(req, body, `${route.method} ${route.path}`);
+  const { route, params } = matched;
+  const event = httpApiEvent(req, body, `${route.method} ${route.path}`, params);
   const eventBytes = Buffer.byteLength(JSON.stringify(event));
   if (eventBytes > LAMBDA_PAYLOAD_BYTES) {
     // The integration fails (Lambda refuses the invocation), which HTTP API answers with 500.

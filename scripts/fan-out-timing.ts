@@ -140,7 +140,7 @@ async function measure(size: number): Promise<void> {
       presence,
       messages: new DynamoMessageStore(client, names.messages),
       groups: new DynamoGroupStore(client, names.groups),
-      settings: { maxGroupMembers: 500, maxContentLength: 4000, broadcastAllowAll: true },
+      settings: { maxContentLength: 4000, broadcastAllowAll: true },
       ...(offload ? { offload } : {}),
     });
     const startedAt = Date.now();

@@ -67,6 +67,8 @@ export interface GroupCreated {
   readonly group_id: string;
   readonly group_name: string;
   readonly member_ids: readonly string[];
+  /** The creator's role: always `owner`. */
+  readonly role: 'owner';
 }
 
 /** A member's rights in a group: the owner (one), admins, members. */

@@ -5,5 +5,5 @@ import '../runtime/wiring/dynamo.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const input = parseCommand(createGroupSchema, data, commandErrorCodes.createGroup);
-  return services.chat(callbackUrlFor(event.requestContext)).createGroup(await sender(), input);
+  return services.groupService(callbackUrlFor(event.requestContext)).createGroup(await sender(), input);
 });

@@ -8,6 +8,7 @@
  * refusals (rate limit, blocked content) and, through the shared delivery, fan-outs.
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { matchHttpRoute } from '../../lib/function-specs.ts';
 import { AuthError, bearerToken, headerValue, type Identity, isAdmin } from '../core/auth/auth.ts';
 import {
   broadcastSchema,
@@ -22,6 +23,7 @@ import { presencePeersOf } from '../core/presence/presence-notifier.ts';
 import { type Envelope, failure, success } from '../core/shared/envelope.ts';
 import { ChatError, ErrorCode, httpStatusFor } from '../core/shared/errors.ts';
 import { conversationsRoute } from '../http/conversations.ts';
+import { groupRoutes } from '../http/groups.ts';
 import { notifyRoute } from '../http/notify.ts';
 import { unreadRoute } from '../http/unread.ts';
 import { callbackUrlFor, getServices, type Services } from '../runtime/container.ts';
@@ -36,6 +38,7 @@ const ONLINE_USERS_DEFAULT_LIMIT = 100;
 const ONLINE_USERS_MAX_LIMIT = 1000;
 
 const routes: Readonly<Record<string, HttpRoute>> = {
+  ...groupRoutes,
   'GET /api/ws/unread': unreadRoute,
   'GET /api/ws/conversations': conversationsRoute,
   'POST /api/ws/notify': notifyRoute,
@@ -125,11 +128,16 @@ function respond(statusCode: number, body: Envelope): APIGatewayProxyStructuredR
   return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
 }
 
-function makeRequest(event: APIGatewayProxyEventV2, services: Services): HttpRequest {
+function makeRequest(
+  event: APIGatewayProxyEventV2,
+  services: Services,
+  params: Readonly<Record<string, string>>,
+): HttpRequest {
   return {
     event,
     services,
     query: (name) => event.queryStringParameters?.[name],
+    param: (name) => params[name] ?? '',
     identity: async () => {
       const token = bearerToken(headerValue(event.headers, 'authorization'));
       if (!token) throw new ChatError(ErrorCode.unauthenticated, 'Authorization: Bearer <jwt> is required');
@@ -159,7 +167,9 @@ function makeRequest(event: APIGatewayProxyEventV2, services: Services): HttpReq
 export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
   const method = event.requestContext.http.method.toUpperCase();
   const path = event.rawPath.replace(/\/+$/, '');
-  const key = `${method} ${path}`;
+  // Path parameters are read here, from the raw path, the same way in AWS and locally.
+  const matched = matchHttpRoute(method, path);
+  const key = matched ? `${matched.route.method} ${matched.route.path}` : `${method} ${path}`;
   const route = routes[key];
   // API Gateway's route key for our routes; an unmatched path (only the local runtime
   // forwards one) is not logged, as it could hold anything.
@@ -169,17 +179,18 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
       log('info', 'route refused', { code: ErrorCode.unknownCommand, status: 404 });
       return respond(404, failure(ErrorCode.unknownCommand, `no route for ${method} ${path}`));
     }
-    return runRoute(route, event);
+    return runRoute(route, event, matched?.params ?? {});
   });
 };
 
 async function runRoute(
   route: HttpRoute,
   event: APIGatewayProxyEventV2,
+  params: Readonly<Record<string, string>>,
 ): Promise<APIGatewayProxyStructuredResultV2> {
   const startedAt = Date.now();
   try {
-    const data = await route(makeRequest(event, getServices()));
+    const data = await route(makeRequest(event, getServices(), params));
     log('debug', 'route completed', { code: 0, status: 200, durationMs: Date.now() - startedAt });
     return respond(200, success(data));
   } catch (error) {

@@ -84,8 +84,16 @@ export interface ChatConfig {
    * `/online-users`), all connections and the HTTP API together (1029 beyond); 0 = off.
    */
   readonly readRateLimitPerMinute: number;
-  /** Groups a user may be in and still create one (`create_group` beyond it answers 3001). */
+  /** Groups a user may own: created or handed to them (`create_group` beyond it answers 3001). */
   readonly maxGroupsPerUser: number;
+  /**
+   * Groups a user may belong to however they got there (`MAX_GROUP_MEMBERSHIPS_PER_USER`,
+   * default 0 = no limit): adding a user at it skips them; creating beyond it answers 3001.
+   * When set, every member added or removed costs one more conditional UpdateItem.
+   */
+  readonly maxGroupMembershipsPerUser: number;
+  /** `create_group` per user per minute (`GROUP_CREATES_PER_MINUTE`, default 10; 0 = off; 1029 beyond). */
+  readonly groupCreatesPerMinute: number;
   /** Seconds a `client_msg_id` is remembered for dedupe. */
   readonly dedupeTtlSeconds: number;
   /** Content over this many characters (UTF-16 code units) answers 1002 (`MAX_CONTENT_LENGTH`, default 4,000). */
@@ -257,6 +265,8 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 60, 0),
     readRateLimitPerMinute: integer(env, 'READ_RATE_LIMIT_PER_MINUTE', DEFAULT_READ_RATE_LIMIT_PER_MINUTE, 0),
     maxGroupsPerUser: integer(env, 'MAX_GROUPS_PER_USER', 100, 1),
+    maxGroupMembershipsPerUser: integer(env, 'MAX_GROUP_MEMBERSHIPS_PER_USER', 0, 0),
+    groupCreatesPerMinute: integer(env, 'GROUP_CREATES_PER_MINUTE', 10, 0),
     dedupeTtlSeconds: integer(env, 'DEDUPE_TTL_SECONDS', 86_400, 60),
     maxContentLength: integer(env, 'MAX_CONTENT_LENGTH', 4_000, 1),
     contentFilter: contentFilter(env),

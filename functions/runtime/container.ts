@@ -22,6 +22,7 @@ import type { SingleSession } from '../core/connections/sessions.ts';
 import type { ConversationListDependencies } from '../core/conversations/conversation-list.ts';
 import type { DeliveryDependencies } from '../core/fan-out/delivery.ts';
 import type { FanOutWorkerDependencies } from '../core/fan-out/fan-out-worker.ts';
+import type { GroupService } from '../core/groups/group-service.ts';
 import type { ReadLimiter } from '../core/guards/guards.ts';
 import type { ChatService } from '../core/messaging/chat-service.ts';
 import type { ReadReceipts, UnreadCounter } from '../core/receipts/read-receipts.ts';
@@ -45,6 +46,8 @@ export interface Services {
   readonly rooms: DynamoRoomStore;
   /** Chat commands that deliver through the Management API at `callbackUrl`. */
   chat(callbackUrl: string): ChatService;
+  /** Group life-cycle commands that push `group_updated` through the Management API at `callbackUrl`. */
+  groupService(callbackUrl: string): GroupService;
   /** Room commands that deliver through the Management API at `callbackUrl`. */
   roomService(callbackUrl: string): RoomService;
   notifier(callbackUrl: string): ManagementApiNotifier;
@@ -91,6 +94,7 @@ const PROVIDED_BY = {
   groups: DYNAMO_WIRING,
   rooms: DYNAMO_WIRING,
   chat: DYNAMO_WIRING,
+  groupService: DYNAMO_WIRING,
   roomService: DYNAMO_WIRING,
   delivery: DYNAMO_WIRING,
   fanOutWorker: DYNAMO_WIRING,

@@ -7,6 +7,8 @@ export interface HttpRequest {
   readonly event: APIGatewayProxyEventV2;
   readonly services: Services;
   query(name: string): string | undefined;
+  /** A path parameter of the route (`{group_id}`), URL-decoded. */
+  param(name: string): string;
   /** The caller's verified identity; throws 401 without a valid bearer token. */
   identity(): Promise<Identity>;
   json(): unknown;

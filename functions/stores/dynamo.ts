@@ -1,5 +1,6 @@
 /** DynamoDB helpers the stores share: paginated Queries, batched writes and their retry backoff. */
 import {
+  BatchGetCommand,
   BatchWriteCommand,
   type DynamoDBDocumentClient,
   QueryCommand,
@@ -76,4 +77,43 @@ export async function batchWriteAll(
       requests = UnprocessedItems?.[tableName] ?? [];
     }
   }
+}
+
+const BATCH_GET_LIMIT = 100;
+
+/**
+ * Every item of `keys` that exists (BatchGetItem, 100 keys a request, retrying unprocessed
+ * keys with jittered backoff), in no particular order.
+ */
+export async function batchGetAll(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  keys: readonly Item[],
+  options: { readonly consistentRead?: boolean; readonly projection?: string } = {},
+): Promise<Item[]> {
+  const found: Item[] = [];
+  const chunks: Item[][] = [];
+  for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      let pending: Item[] = chunk;
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        await backoff(attempt);
+        const { Responses, UnprocessedKeys } = await client.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [tableName]: {
+                Keys: pending,
+                ...(options.consistentRead ? { ConsistentRead: true } : {}),
+                ...(options.projection ? { ProjectionExpression: options.projection } : {}),
+              },
+            },
+          }),
+        );
+        found.push(...(Responses?.[tableName] ?? []));
+        pending = (UnprocessedKeys?.[tableName]?.Keys as Item[] | undefined) ?? [];
+      }
+    }),
+  );
+  return found;
 }

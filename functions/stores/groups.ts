@@ -1,31 +1,119 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type {
+  GroupDirectory,
+  GroupMember,
+  GroupMeta,
+  GroupRole,
+  MemberDeleteGuard,
+  MembershipPage,
+  NewGroup,
+} from '../core/groups/group-ports.ts';
 import type { Group, GroupStore } from '../core/shared/ports.ts';
-import { batchWriteAll, queryAll } from './dynamo.ts';
+import { batchGetAll, batchWriteAll, type Item, queryAll } from './dynamo.ts';
 
 /** The group's metadata item's sort key. */
 export const META = 'meta';
 /** Member items' sort key prefix: `member#<userId>`. */
 export const MEMBER_PREFIX = 'member#';
 
-/** A group is a `meta` item plus one `member#<userId>` item per member, all under one partition. */
-export class DynamoGroupStore implements GroupStore {
+const memberKey = (groupId: string, userId: string) => ({ groupId, sk: `${MEMBER_PREFIX}${userId}` });
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+/** Runs a conditional write; false when its condition failed. */
+async function conditional(write: Promise<unknown>): Promise<boolean> {
+  try {
+    await write;
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+}
+
+function roleOf(item: Item, createdBy?: string): GroupRole {
+  const role = item.role;
+  if (role === 'owner' || role === 'admin' || role === 'member') return role;
+  // Groups created before roles existed: the creator owns them.
+  return createdBy !== undefined && item.memberUserId === createdBy ? 'owner' : 'member';
+}
+
+function memberFrom(item: Item, createdBy?: string): GroupMember {
+  return {
+    userId: String(item.memberUserId),
+    role: roleOf(item, createdBy),
+    joinedAt: String(item.joinedAt ?? ''),
+    ...(typeof item.removingBy === 'string'
+      ? { removingBy: item.removingBy, removingAt: String(item.removingAt ?? '') }
+      : {}),
+  };
+}
+
+function metaFrom(item: Item): GroupMeta {
+  const createdBy = String(item.createdBy);
+  return {
+    groupId: String(item.groupId),
+    groupName: String(item.groupName),
+    ownerId: typeof item.ownerId === 'string' ? item.ownerId : createdBy,
+    createdBy,
+    createdAt: String(item.createdAt),
+    memberCount: Number(item.memberCount ?? 0),
+    deleting: item.deleting === true,
+    ...(typeof item.lastMessageId === 'string' ? { lastMessageId: item.lastMessageId } : {}),
+  };
+}
+
+/**
+ * A group is a `meta` item (name, owner, member count, `deleting`) plus one
+ * `member#<userId>` item per member (role, joinedAt, a removal mark), all under one
+ * partition; the sparse `byMember` index lists a user's groups. Reads that decide who may
+ * do what are strongly consistent; every change is a conditional single-item write.
+ */
+export class DynamoGroupStore implements GroupStore, GroupDirectory {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
   async create(group: Group): Promise<void> {
-    const members = group.memberIds.map((userId) => ({
-      groupId: group.groupId,
-      sk: `${MEMBER_PREFIX}${userId}`,
-      memberUserId: userId,
-      joinedAt: group.createdAt,
-    }));
+    await this.createGroup(
+      {
+        groupId: group.groupId,
+        groupName: group.groupName,
+        ownerId: group.createdBy,
+        createdAt: group.createdAt,
+      },
+      group.memberIds.map((userId) => ({
+        userId,
+        role: userId === group.createdBy ? 'owner' : 'member',
+        joinedAt: group.createdAt,
+      })),
+    );
+  }
+
+  async createGroup(group: NewGroup, members: readonly GroupMember[]): Promise<void> {
     await batchWriteAll(
       this.client,
       this.tableName,
-      members.map((Item) => ({ PutRequest: { Item } })),
+      members.map((member) => ({
+        PutRequest: {
+          Item: {
+            ...memberKey(group.groupId, member.userId),
+            memberUserId: member.userId,
+            role: member.role,
+            joinedAt: member.joinedAt,
+          },
+        },
+      })),
     );
     // Written last, so a group is only visible once all its members are.
     await this.client.send(
@@ -35,34 +123,26 @@ export class DynamoGroupStore implements GroupStore {
           groupId: group.groupId,
           sk: META,
           groupName: group.groupName,
-          createdBy: group.createdBy,
+          createdBy: group.ownerId,
+          ownerId: group.ownerId,
           createdAt: group.createdAt,
-          memberCount: group.memberIds.length,
+          memberCount: members.length,
         },
         ConditionExpression: 'attribute_not_exists(groupId)',
       }),
     );
   }
 
+  /** The group with all its members, or undefined (also while it is being deleted). */
   async get(groupId: string): Promise<Group | undefined> {
-    let meta: Record<string, unknown> | undefined;
-    const memberIds: string[] = [];
-    const items = await queryAll(this.client, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'groupId = :groupId',
-      ExpressionAttributeValues: { ':groupId': groupId },
-    });
-    for (const item of items) {
-      if (item.sk === META) meta = item;
-      else if (typeof item.memberUserId === 'string') memberIds.push(item.memberUserId);
-    }
-    if (!meta) return undefined;
+    const { meta, members } = await this.whole(groupId);
+    if (!meta || meta.deleting) return undefined;
     return {
       groupId,
-      groupName: String(meta.groupName),
-      createdBy: String(meta.createdBy),
-      createdAt: String(meta.createdAt),
-      memberIds,
+      groupName: meta.groupName,
+      createdBy: meta.createdBy,
+      createdAt: meta.createdAt,
+      memberIds: members.map((member) => member.userId),
     };
   }
 
@@ -70,8 +150,9 @@ export class DynamoGroupStore implements GroupStore {
     const { Item } = await this.client.send(
       new GetCommand({
         TableName: this.tableName,
-        Key: { groupId, sk: `${MEMBER_PREFIX}${userId}` },
+        Key: memberKey(groupId, userId),
         ProjectionExpression: 'groupId',
+        ConsistentRead: true,
       }),
     );
     return Item !== undefined;
@@ -83,8 +164,8 @@ export class DynamoGroupStore implements GroupStore {
    * group (no meta item) is not recreated.
    */
   async recordLastMessage(groupId: string, messageId: string): Promise<void> {
-    try {
-      await this.client.send(
+    await conditional(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { groupId, sk: META },
@@ -93,9 +174,332 @@ export class DynamoGroupStore implements GroupStore {
             'attribute_exists(groupId) AND (attribute_not_exists(lastMessageId) OR lastMessageId < :messageId)',
           ExpressionAttributeValues: { ':messageId': messageId },
         }),
+      ),
+    );
+  }
+
+  async meta(groupId: string): Promise<GroupMeta | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { groupId, sk: META }, ConsistentRead: true }),
+    );
+    return Item ? metaFrom(Item) : undefined;
+  }
+
+  async member(groupId: string, userId: string): Promise<GroupMember | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: memberKey(groupId, userId), ConsistentRead: true }),
+    );
+    return Item ? memberFrom(Item) : undefined;
+  }
+
+  async membersAmong(groupId: string, userIds: readonly string[]): Promise<GroupMember[]> {
+    const items = await batchGetAll(
+      this.client,
+      this.tableName,
+      userIds.map((userId) => memberKey(groupId, userId)),
+      { consistentRead: true },
+    );
+    return items.map((item) => memberFrom(item));
+  }
+
+  async whole(groupId: string): Promise<{ meta?: GroupMeta; members: GroupMember[] }> {
+    const items = await queryAll(this.client, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'groupId = :groupId',
+      ExpressionAttributeValues: { ':groupId': groupId },
+      ConsistentRead: true,
+    });
+    const metaItem = items.find((item) => item.sk === META);
+    const meta = metaItem ? metaFrom(metaItem) : undefined;
+    const members = items
+      .filter((item) => typeof item.memberUserId === 'string')
+      .map((item) => memberFrom(item, meta?.createdBy));
+    return meta ? { meta, members } : { members };
+  }
+
+  reserveSlots(groupId: string, count: number, max: number): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { groupId, sk: META },
+          UpdateExpression: 'ADD memberCount :count',
+          ConditionExpression:
+            'attribute_exists(sk) AND attribute_not_exists(deleting) AND memberCount <= :most',
+          ExpressionAttributeValues: { ':count': count, ':most': max - count },
+        }),
+      ),
+    );
+  }
+
+  async releaseSlots(groupId: string, count: number): Promise<void> {
+    if (count <= 0) return;
+    await conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { groupId, sk: META },
+          UpdateExpression: 'ADD memberCount :count',
+          ConditionExpression: 'attribute_exists(sk)',
+          ExpressionAttributeValues: { ':count': -count },
+        }),
+      ),
+    );
+  }
+
+  putMember(groupId: string, member: GroupMember): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            ...memberKey(groupId, member.userId),
+            memberUserId: member.userId,
+            role: member.role,
+            joinedAt: member.joinedAt,
+          },
+          ConditionExpression: 'attribute_not_exists(sk)',
+        }),
+      ),
+    );
+  }
+
+  deleteMember(groupId: string, userId: string, guard: MemberDeleteGuard): Promise<boolean> {
+    const byMark = 'removingBy' in guard;
+    return conditional(
+      this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: memberKey(groupId, userId),
+          ConditionExpression: byMark
+            ? 'removingBy = :by'
+            : 'attribute_exists(sk) AND (attribute_not_exists(#role) OR #role <> :owner)',
+          ...(byMark ? {} : { ExpressionAttributeNames: { '#role': 'role' } }),
+          ExpressionAttributeValues: byMark ? { ':by': guard.removingBy } : { ':owner': 'owner' },
+        }),
+      ),
+    );
+  }
+
+  markRemoving(
+    groupId: string,
+    userId: string,
+    by: string,
+    at: string,
+    staleBefore: string,
+  ): Promise<boolean> {
+    const self = by === userId;
+    return conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: memberKey(groupId, userId),
+          UpdateExpression: 'SET removingBy = :by, removingAt = :at',
+          ConditionExpression:
+            'attribute_exists(sk) AND (attribute_not_exists(removingBy) OR removingAt < :stale) AND ' +
+            (self ? '#role = :owner' : '(attribute_not_exists(#role) OR #role <> :owner)'),
+          ExpressionAttributeNames: { '#role': 'role' },
+          ExpressionAttributeValues: { ':by': by, ':at': at, ':stale': staleBefore, ':owner': 'owner' },
+        }),
+      ),
+    );
+  }
+
+  async clearRemoving(groupId: string, userId: string, by: string): Promise<void> {
+    await conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: memberKey(groupId, userId),
+          UpdateExpression: 'REMOVE removingBy, removingAt',
+          ConditionExpression: 'removingBy = :by',
+          ExpressionAttributeValues: { ':by': by },
+        }),
+      ),
+    );
+  }
+
+  setRole(groupId: string, userId: string, role: GroupRole, staleBefore: string): Promise<boolean> {
+    const handOver = role === 'owner';
+    return conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: memberKey(groupId, userId),
+          UpdateExpression: 'SET #role = :role',
+          ConditionExpression: handOver
+            ? 'attribute_exists(sk) AND (attribute_not_exists(removingBy) OR removingAt < :stale)'
+            : 'attribute_exists(sk) AND (attribute_not_exists(#role) OR #role <> :owner)',
+          ExpressionAttributeNames: { '#role': 'role' },
+          ExpressionAttributeValues: handOver
+            ? { ':role': role, ':stale': staleBefore }
+            : { ':role': role, ':owner': 'owner' },
+        }),
+      ),
+    );
+  }
+
+  rename(groupId: string, groupName: string): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { groupId, sk: META },
+          UpdateExpression: 'SET groupName = :name',
+          ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(deleting)',
+          ExpressionAttributeValues: { ':name': groupName },
+        }),
+      ),
+    );
+  }
+
+  async setOwner(groupId: string, ownerId: string): Promise<void> {
+    await conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { groupId, sk: META },
+          UpdateExpression: 'SET ownerId = :owner',
+          ConditionExpression: 'attribute_exists(sk)',
+          ExpressionAttributeValues: { ':owner': ownerId },
+        }),
+      ),
+    );
+  }
+
+  markDeleting(groupId: string): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { groupId, sk: META },
+          UpdateExpression: 'SET deleting = :yes',
+          ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(deleting)',
+          ExpressionAttributeValues: { ':yes': true },
+        }),
+      ),
+    );
+  }
+
+  async deleteMembers(groupId: string, userIds: readonly string[]): Promise<string[]> {
+    const removed: string[] = [];
+    for (const userId of userIds) {
+      const { Attributes } = await this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: memberKey(groupId, userId),
+          ReturnValues: 'ALL_OLD',
+        }),
       );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (Attributes) removed.push(userId);
     }
+    return removed;
+  }
+
+  async removeGroup(groupId: string, memberIds: readonly string[]): Promise<void> {
+    await batchWriteAll(
+      this.client,
+      this.tableName,
+      memberIds.map((userId) => ({ DeleteRequest: { Key: memberKey(groupId, userId) } })),
+    );
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { groupId, sk: META } }));
+  }
+
+  async memberships(userId: string, limit: number, after?: string): Promise<MembershipPage> {
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'byMember',
+        KeyConditionExpression: 'memberUserId = :userId',
+        ExpressionAttributeValues: { ':userId': userId },
+        ScanIndexForward: false,
+        Limit: limit,
+        ...(after ? { ExclusiveStartKey: { memberUserId: userId, ...memberKey(after, userId) } } : {}),
+      }),
+    );
+    const groupIds = (page.Items ?? []).map((item) => item.groupId).filter((id) => typeof id === 'string');
+    const last = groupIds.at(-1);
+    return page.LastEvaluatedKey && last ? { groupIds, after: last } : { groupIds };
+  }
+
+  async details(
+    groupIds: readonly string[],
+    userId: string,
+  ): Promise<Map<string, { meta?: GroupMeta; member?: GroupMember }>> {
+    const keys = groupIds.flatMap((groupId) => [{ groupId, sk: META }, memberKey(groupId, userId)]);
+    const items = await batchGetAll(this.client, this.tableName, keys, { consistentRead: true });
+    const found = new Map<string, { meta?: GroupMeta; member?: GroupMember }>();
+    for (const item of items) {
+      const groupId = String(item.groupId);
+      const entry = found.get(groupId) ?? {};
+      if (item.sk === META) found.set(groupId, { ...entry, meta: metaFrom(item) });
+      else found.set(groupId, { ...entry, member: memberFrom(item) });
+    }
+    // Legacy member items without a role: the creator owns the group.
+    for (const [groupId, entry] of found) {
+      if (
+        entry.meta &&
+        entry.member &&
+        entry.member.role === 'member' &&
+        entry.meta.ownerId === entry.member.userId
+      ) {
+        found.set(groupId, { ...entry, member: { ...entry.member, role: 'owner' } });
+      }
+    }
+    return found;
+  }
+}
+
+/** Per-user counters (`groupId = user#<userId>`, `sk = limits`): groups owned and belonged to. */
+export class DynamoUserGroupLimits {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  private key(userId: string) {
+    return { groupId: `user#${userId}`, sk: 'limits' };
+  }
+
+  reserve(userId: string, counter: 'owned' | 'memberOf', max: number): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(userId),
+          UpdateExpression: 'ADD #counter :one',
+          ConditionExpression: 'attribute_not_exists(#counter) OR #counter < :max',
+          ExpressionAttributeNames: { '#counter': counter },
+          ExpressionAttributeValues: { ':one': 1, ':max': max },
+        }),
+      ),
+    );
+  }
+
+  async release(userId: string, counter: 'owned' | 'memberOf'): Promise<void> {
+    await conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(userId),
+          UpdateExpression: 'ADD #counter :minusOne',
+          ConditionExpression: '#counter > :zero',
+          ExpressionAttributeNames: { '#counter': counter },
+          ExpressionAttributeValues: { ':minusOne': -1, ':zero': 0 },
+        }),
+      ),
+    );
+  }
+
+  async add(userId: string, counter: 'owned' | 'memberOf'): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(userId),
+        UpdateExpression: 'ADD #counter :one',
+        ExpressionAttributeNames: { '#counter': counter },
+        ExpressionAttributeValues: { ':one': 1 },
+      }),
+    );
   }
 }

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ReadAdvance, ReadStateStore } from '../core/receipts/conversations.ts';
-import { queryAll } from './dynamo.ts';
+import { batchGetAll, queryAll } from './dynamo.ts';
 
 /**
  * Read positions keyed by (`userId`, `roomId`): `lastReadMessageId` and `updatedAt`.
@@ -49,6 +49,23 @@ export class DynamoReadStateStore implements ReadStateStore {
       ExpressionAttributeValues: { ':userId': userId },
       ProjectionExpression: 'roomId, lastReadMessageId',
     });
+    for (const item of items) {
+      if (typeof item.roomId === 'string' && typeof item.lastReadMessageId === 'string') {
+        positions.set(item.roomId, item.lastReadMessageId);
+      }
+    }
+    return positions;
+  }
+
+  /** The user's positions in `roomIds` that exist (BatchGetItem, 100 keys a request). */
+  async positionsIn(userId: string, roomIds: readonly string[]): Promise<Map<string, string>> {
+    const positions = new Map<string, string>();
+    const items = await batchGetAll(
+      this.client,
+      this.tableName,
+      roomIds.map((roomId) => ({ userId, roomId })),
+      { projection: 'roomId, lastReadMessageId' },
+    );
     for (const item of items) {
       if (typeof item.roomId === 'string' && typeof item.lastReadMessageId === 'string') {
         positions.set(item.roomId, item.lastReadMessageId);

@@ -8,7 +8,7 @@ import { Construct } from 'constructs';
 import { httpCors } from '../function-specs.ts';
 
 export interface ChatHttpRoute {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   readonly path: string;
 }
 

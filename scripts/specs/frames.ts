@@ -108,6 +108,57 @@ const conversationPage = (type?: string): JsonSchema =>
     },
     ['next_cursor'],
   );
+const groupRole = { type: 'string', enum: ['owner', 'admin', 'member'] };
+
+/** The `group_updated` push (and the reply to `update_group`). */
+const groupUpdated: JsonSchema = object(
+  {
+    type: constant('group_updated'),
+    group_id: string(),
+    change: {
+      type: 'string',
+      enum: ['renamed', 'members_added', 'member_removed', 'member_left', 'role_changed', 'deleted'],
+    },
+    user_ids: { type: 'array', items: string(), description: 'whom the change is about' },
+    by: string('who made it'),
+    group_name: string(),
+    owner_id: string('present when ownership moved (an owner left)'),
+    role: { type: 'string', enum: ['admin', 'member'], description: 'present with role_changed' },
+    time,
+  },
+  ['owner_id', 'role'],
+);
+
+/** `list_groups` reply and `GET /api/ws/groups`. */
+const groupsPage: JsonSchema = object({
+  type: constant('groups'),
+  groups: {
+    type: 'array',
+    items: object({
+      group_id: string(),
+      group_name: string(),
+      role: groupRole,
+      member_count: integer(),
+      last_message_id: { anyOf: [messageId, { type: 'null' }] },
+      unread: integer('capped at 100'),
+    }),
+  },
+  next_cursor: { anyOf: [string('opaque'), { type: 'null' }], description: 'null on the last page' },
+});
+
+/** `group_info` reply and `GET /api/ws/groups/{group_id}`. */
+const groupInfo: JsonSchema = object({
+  type: constant('group_info'),
+  group_id: string(),
+  group_name: string(),
+  owner_id: string(),
+  created_at: time,
+  member_count: integer(),
+  members: {
+    type: 'array',
+    items: object({ user_id: string(), role: groupRole, joined_at: time }),
+  },
+});
 
 /** `data` of the successful reply to each command, by command (the route name). */
 export const replies: Record<string, { readonly name: string; readonly schema: JsonSchema }> = {
@@ -150,7 +201,37 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
       group_id: string(),
       group_name: string(),
       member_ids: { type: 'array', items: string() },
+      role: constant('owner'),
     }),
+  },
+  list_groups: { name: 'Groups', schema: groupsPage },
+  group_info: { name: 'GroupInfo', schema: groupInfo },
+  add_group_members: {
+    name: 'GroupMembersAdded',
+    schema: object({
+      type: constant('group_members_added'),
+      group_id: string(),
+      added: { type: 'array', items: string(), description: 'only those added (others were skipped)' },
+    }),
+  },
+  remove_group_member: {
+    name: 'GroupMemberRemoved',
+    schema: object({ type: constant('group_member_removed'), group_id: string(), user_id: string() }),
+  },
+  leave_group: { name: 'GroupLeft', schema: object({ type: constant('group_left'), group_id: string() }) },
+  update_group: { name: 'GroupRenamed', schema: groupUpdated },
+  set_group_role: {
+    name: 'GroupRoleSet',
+    schema: object({
+      type: constant('group_role_set'),
+      group_id: string(),
+      user_id: string(),
+      role: { type: 'string', enum: ['admin', 'member'] },
+    }),
+  },
+  delete_group: {
+    name: 'GroupDeleted',
+    schema: object({ type: constant('group_deleted'), group_id: string() }),
   },
   broadcast: {
     name: 'BroadcastSent',
@@ -327,6 +408,7 @@ export const pushes: Record<string, { readonly name: string; readonly schema: Js
       time,
     }),
   },
+  group_updated: { name: 'GroupUpdated', schema: groupUpdated },
   kicked: {
     name: 'Kicked',
     schema: object({ type: constant('kicked'), reason: constant('signed_in_elsewhere'), time }),
@@ -421,6 +503,20 @@ export const httpResponses: Record<string, JsonSchema> = {
   ),
 };
 
+for (const [key, cmd] of [
+  ['GET /api/ws/groups', 'list_groups'],
+  ['POST /api/ws/groups', 'create_group'],
+  ['GET /api/ws/groups/{group_id}', 'group_info'],
+  ['PATCH /api/ws/groups/{group_id}', 'update_group'],
+  ['DELETE /api/ws/groups/{group_id}', 'delete_group'],
+  ['POST /api/ws/groups/{group_id}/members', 'add_group_members'],
+  ['DELETE /api/ws/groups/{group_id}/members/{user_id}', 'remove_group_member'],
+  ['PATCH /api/ws/groups/{group_id}/members/{user_id}', 'set_group_role'],
+  ['POST /api/ws/groups/{group_id}/leave', 'leave_group'],
+] as const) {
+  httpResponses[key] = replies[cmd]?.schema ?? {};
+}
+
 /** Query parameters of the HTTP routes that read them by hand. */
 export const httpQueryParameters: Record<
   string,
@@ -441,6 +537,15 @@ export const httpQueryParameters: Record<
       required: false,
       schema: { type: 'integer', minimum: 1, maximum: 50 },
       description: '1-50, default 20; anything else is refused (1001)',
+    },
+    { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
+  ],
+  'GET /api/ws/groups': [
+    {
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: 50 },
+      description: 'groups per page, 1-50, default 20; anything else is refused (1001)',
     },
     { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
   ],

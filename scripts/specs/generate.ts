@@ -9,6 +9,14 @@ import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
 import { listConversationsSchema } from '../../functions/core/conversations/conversation-list.ts';
 import {
+  addGroupMembersSchema,
+  groupIdOnlySchema,
+  groupMemberSchema,
+  listGroupsSchema,
+  setGroupRoleSchema,
+  updateGroupSchema,
+} from '../../functions/core/groups/group-commands.ts';
+import {
   broadcastSchema,
   createGroupSchema,
   sendGroupMessageSchema,
@@ -59,6 +67,14 @@ function commandData(): Record<
     send_message: zod(sendMessageSchema),
     send_group_message: zod(sendGroupMessageSchema),
     create_group: zod(createGroupSchema),
+    list_groups: zod(listGroupsSchema),
+    group_info: zod(groupIdOnlySchema),
+    add_group_members: zod(addGroupMembersSchema),
+    remove_group_member: zod(groupMemberSchema),
+    leave_group: zod(groupIdOnlySchema),
+    update_group: zod(updateGroupSchema),
+    set_group_role: zod(setGroupRoleSchema),
+    delete_group: zod(groupIdOnlySchema),
     broadcast: zod(broadcastSchema),
     ping: { schema: pingCommand, source: 'hand-written' },
     join_room: zod(roomTargetSchema),
@@ -256,12 +272,29 @@ const HTTP_SUMMARIES: Record<string, string> = {
   'GET /api/ws/unread': "The caller's unread counts",
   'GET /api/ws/conversations': "The caller's conversation list, most recent activity first",
   'POST /api/ws/notify': 'Store and push a system notification (admin)',
+  'GET /api/ws/groups': "A page of the caller's groups (as list_groups)",
+  'POST /api/ws/groups': 'Create a group (as create_group)',
+  'GET /api/ws/groups/{group_id}': 'A group and its members (as group_info; members only)',
+  'PATCH /api/ws/groups/{group_id}': 'Rename a group (as update_group; owner, admin)',
+  'DELETE /api/ws/groups/{group_id}': 'Delete a group (as delete_group; owner)',
+  'POST /api/ws/groups/{group_id}/members': 'Add members (as add_group_members; owner, admin)',
+  'DELETE /api/ws/groups/{group_id}/members/{user_id}':
+    'Remove a member (as remove_group_member; owner, admin)',
+  'PATCH /api/ws/groups/{group_id}/members/{user_id}': "Change a member's role (as set_group_role; owner)",
+  'POST /api/ws/groups/{group_id}/leave': 'Leave a group (as leave_group)',
 };
 
 const HTTP_BODIES: Record<string, z.core.$ZodType> = {
   'POST /api/ws/send-message': sendMessageSchema,
   'POST /api/ws/broadcast': broadcastSchema,
   'POST /api/ws/notify': notifySchema,
+  'POST /api/ws/groups': createGroupSchema,
+  'PATCH /api/ws/groups/{group_id}': z.omit(updateGroupSchema, { group_id: true }),
+  'POST /api/ws/groups/{group_id}/members': z.omit(addGroupMembersSchema, { group_id: true }),
+  'PATCH /api/ws/groups/{group_id}/members/{user_id}': z.omit(setGroupRoleSchema, {
+    group_id: true,
+    user_id: true,
+  }),
 };
 
 const PUBLIC_ROUTES = new Set(['GET /api/ws/online-count']);
@@ -277,7 +310,7 @@ export function buildOpenApi(): JsonSchema {
     const key = `${method} ${path}`;
     const responseData = httpResponses[key];
     if (!responseData) throw new Error(`no response schema for ${key}: add it to scripts/specs/frames.ts`);
-    const base = pascal(path.replace('/api/ws/', '').replace(/[-/]/g, '_'));
+    const base = pascal(path.replace('/api/ws/', '').replace(/[{}]/g, '').replace(/[-/]/g, '_'));
     const operationId = `${method.toLowerCase()}${base}`;
     schemas[`${base}Response`] = responseData;
     const isPublic = PUBLIC_ROUTES.has(key);
@@ -302,8 +335,19 @@ export function buildOpenApi(): JsonSchema {
       security: isPublic ? [] : [{ bearer: [] }],
       responses,
     };
-    const parameters = httpQueryParameters[key];
-    if (parameters) operation.parameters = parameters.map((parameter) => ({ in: 'query', ...parameter }));
+    const pathParameters = [...path.matchAll(/\{([a-z_]+)\}/g)].map(([, name]) => ({
+      in: 'path',
+      name,
+      required: true,
+      schema: { type: 'string' },
+      description:
+        name === 'group_id' ? 'a group id (another shape answers 3006)' : 'a user id (URL-encoded)',
+    }));
+    const parameters = [
+      ...pathParameters,
+      ...(httpQueryParameters[key] ?? []).map((parameter) => ({ in: 'query', ...parameter })),
+    ];
+    if (parameters.length > 0) operation.parameters = parameters;
     const body = HTTP_BODIES[key];
     if (body) {
       schemas[`${base}Request`] = { ...fromZod(body), 'x-source': 'zod' };

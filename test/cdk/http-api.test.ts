@@ -18,9 +18,9 @@ describe('HTTP API', () => {
     'the HTTP API',
   );
 
-  it('answers CORS preflights for GET/POST with Authorization and Content-Type', () => {
+  it('answers CORS preflights for GET, POST, PATCH and DELETE with Authorization and Content-Type', () => {
     const cors = api.Properties?.CorsConfiguration as Record<string, unknown>;
-    assert.deepEqual(cors.AllowMethods, ['GET', 'POST']);
+    assert.deepEqual(cors.AllowMethods, ['GET', 'POST', 'PATCH', 'DELETE']);
     assert.deepEqual(cors.AllowHeaders, ['Authorization', 'Content-Type']);
     assert.deepEqual(cors.AllowOrigins, ['*']);
   });

@@ -71,6 +71,7 @@ describe('create_group', () => {
       type: 'group_created',
       group_name: 'Book club',
       member_ids: ['ben', 'cy', 'ann', '7'],
+      role: 'owner',
     });
   });
 

@@ -30,7 +30,7 @@ export interface ApiRequest {
  */
 export async function callApi<T = Record<string, unknown>>(
   runtime: LocalRuntime,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
   path: string,
   request: ApiRequest = {},
 ): Promise<ApiResponse<T>> {

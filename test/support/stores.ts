@@ -7,7 +7,7 @@ import {
   ConnectionRegistry,
   type ConnectionRegistryDependencies,
 } from '../../functions/core/connections/connections.ts';
-import { newMessageId, privateRoomId } from '../../functions/core/shared/ids.ts';
+import { newGroupId, newMessageId, privateRoomId } from '../../functions/core/shared/ids.ts';
 import type { GroupStore, StoredMessage } from '../../functions/core/shared/ports.ts';
 import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import { DynamoConversationIndex } from '../../functions/stores/conversations.ts';
@@ -105,6 +105,25 @@ export async function createTestGroup(
     createdAt: createdAt.toISOString(),
     memberIds,
   });
+}
+
+/** Creates a group as `create_group` would store it: `creatorId` owns it, ids deduplicated. */
+export async function createGroupAs(
+  groups: GroupStore,
+  creatorId: string,
+  memberIds: readonly string[],
+  groupName = 'group',
+): Promise<{ group_id: string; member_ids: string[] }> {
+  const group_id = newGroupId();
+  const member_ids = [...new Set([creatorId, ...memberIds])];
+  await groups.create({
+    groupId: group_id,
+    groupName,
+    createdBy: creatorId,
+    createdAt: new Date().toISOString(),
+    memberIds: member_ids,
+  });
+  return { group_id, member_ids };
 }
 
 /** A private text message from `from` to `to`, sent at `at` (its id is a ULID of that time). */

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import type * as Client from '../../client/src/types.ts';
 import type * as Conversations from '../../functions/core/conversations/conversation-list.ts';
+import type * as Groups from '../../functions/core/groups/group-service.ts';
 import type * as Service from '../../functions/core/messaging/chat-service.ts';
 import type * as History from '../../functions/core/messaging/history.ts';
 import type * as Notify from '../../functions/core/messaging/notify.ts';
@@ -28,7 +29,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer U)[] 
 const sameShapes: [
   Same<Mutable<Service.MessageSent>, Mutable<Client.MessageSent>>,
   Same<Mutable<Service.GroupMessageSent>, Mutable<Client.GroupMessageSent>>,
-  Same<Mutable<Service.GroupCreated>, Mutable<Client.GroupCreated>>,
+  Same<Mutable<Groups.GroupCreated>, Mutable<Client.GroupCreated>>,
   Same<Mutable<Service.BroadcastSent>, Mutable<Client.BroadcastSent>>,
   Same<Mutable<Rooms.RoomJoined>, Mutable<Client.RoomJoined>>,
   Same<Mutable<Rooms.RoomLeft>, Mutable<Client.RoomLeft>>,
@@ -131,7 +132,13 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     queued: o,
     time: r,
   } satisfies Fields<Client.RoomMessageSent>,
-  GroupCreated: { type: r, group_id: r, group_name: r, member_ids: r } satisfies Fields<Client.GroupCreated>,
+  GroupCreated: {
+    type: r,
+    group_id: r,
+    group_name: r,
+    member_ids: r,
+    role: r,
+  } satisfies Fields<Client.GroupCreated>,
   RoomJoined: { type: r, room_id: r, user_id: r, time: r } satisfies Fields<Client.RoomJoined>,
   RoomLeft: { type: r, room_id: r, user_id: r, time: r } satisfies Fields<Client.RoomLeft>,
   BroadcastSent: { type: r, sent_count: r, failed: r, queued: o } satisfies Fields<Client.BroadcastSent>,

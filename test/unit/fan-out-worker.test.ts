@@ -472,7 +472,7 @@ describe('services hand large audiences to workers', () => {
       presence: stores.presence,
       messages: stores.messages,
       groups: stores.groups,
-      settings: { maxGroupMembers: 10, maxContentLength: 100, broadcastAllowAll: false },
+      settings: { maxContentLength: 100, broadcastAllowAll: false },
     });
     const reply = await chat.sendGroupMessage(identity('gm-sender'), {
       group_id: 'group_big',
@@ -509,7 +509,7 @@ describe('services hand large audiences to workers', () => {
       presence: stores.presence,
       messages: stores.messages,
       groups: stores.groups,
-      settings: { maxGroupMembers: 10, maxContentLength: 100, broadcastAllowAll: false },
+      settings: { maxContentLength: 100, broadcastAllowAll: false },
     });
     const reply = await chat.sendGroupMessage(identity('gi-sender'), {
       group_id: 'group_small',
@@ -556,7 +556,7 @@ describe('services hand large audiences to workers', () => {
 
   describe('broadcast', () => {
     const admin = identity('bc-admin', ['admin']);
-    const settings = { maxGroupMembers: 10, maxContentLength: 100, broadcastAllowAll: false };
+    const settings = { maxContentLength: 100, broadcastAllowAll: false };
 
     it('when the online counter is above the threshold: one job per shard, every connection once', async () => {
       const { lambda, deps } = setup(3);

@@ -17,7 +17,7 @@ import { RecordingNotifier } from '../support/recording-notifier.ts';
 import { ConnectionOpener, startTestStores, type TestStores } from '../support/stores.ts';
 
 const LIMIT = 3;
-const settings = { maxGroupMembers: 10, maxContentLength: 100, broadcastAllowAll: true, maxGroupsPerUser: 2 };
+const settings = { maxContentLength: 100, broadcastAllowAll: true };
 
 let stores: TestStores;
 let registry: ConnectionRegistry;
@@ -42,7 +42,6 @@ function services(ratePerMinute: number) {
       presence: stores.presence,
       messages: stores.messages,
       groups: stores.groups,
-      membership: stores.conversations,
       settings,
     }),
     rooms: new RoomService({
@@ -283,30 +282,5 @@ describe('fan-out failures are reported', () => {
     const broadcast = await logging.broadcast(sender('fo-a'), { message: 'hello all' });
     assert.ok(broadcast.failed >= 2, `failed ${broadcast.failed}`);
     notifier.failing.clear();
-  });
-});
-
-describe('groups per user', () => {
-  it(`create_group answers 3001 once the creator is in ${settings.maxGroupsPerUser} groups`, async () => {
-    const create = (creator: string, members: string[]) =>
-      chat.createGroup(sender(creator), { group_name: 'g', member_ids: members });
-    await create('gp-a', ['gp-b']);
-    // Groups others put the creator in count too.
-    await create('gp-c', ['gp-a']);
-    const error = await create('gp-a', ['gp-b']).catch((e) => e);
-    assert.ok(error instanceof ChatError);
-    assert.equal(error.code, 3001);
-    assert.match(error.message, /at most 2 groups/);
-    // Members are not checked: gp-a can still be added to someone else's group.
-    await create('gp-d', ['gp-a']);
-    assert.equal((await stores.conversations.groupIdsOf('gp-a')).length, 3);
-  });
-
-  it('members per group are still limited (3001)', async () => {
-    const members = Array.from({ length: settings.maxGroupMembers }, (_, i) => `gm-${i}`);
-    assert.equal(
-      await codeOf(chat.createGroup(sender('gm-x'), { group_name: 'g', member_ids: members })),
-      3001,
-    );
   });
 });

@@ -32,7 +32,7 @@ import type { DynamoPresenceStore } from '../../functions/stores/presence.ts';
 import type { DynamoRoomStore } from '../../functions/stores/rooms.ts';
 import { codeOf, codeOfSync } from '../support/chat-errors.ts';
 import { RecordingNotifier } from '../support/recording-notifier.ts';
-import { ConnectionOpener, startTestStores, type TestStores } from '../support/stores.ts';
+import { ConnectionOpener, createGroupAs, startTestStores, type TestStores } from '../support/stores.ts';
 
 let stores: TestStores;
 let notifier: RecordingNotifier;
@@ -76,7 +76,7 @@ before(async () => {
     presence,
     messages,
     groups,
-    settings: { maxGroupMembers: 50, maxContentLength: 4000, broadcastAllowAll: false },
+    settings: { maxContentLength: 4000, broadcastAllowAll: false },
   });
   recallDeps = { ...delivery, messages, groups, rooms, presence };
   notifyDeps = { ...delivery, messages, presence };
@@ -190,7 +190,7 @@ describe('delete_message', () => {
     const hal = await connect('hal');
     const halGone = await connect('hal');
     const outsider = await connect('ivy');
-    const created = await chat.createGroup(sender('gil'), { group_name: 'G', member_ids: ['hal', 'jo'] });
+    const created = await createGroupAs(groups, 'gil', ['hal', 'jo'], 'G');
     const sent = await chat.sendGroupMessage(sender('gil'), {
       group_id: created.group_id,
       content: 'to all',

@@ -73,7 +73,7 @@ const windowOf = (now: Date) => Math.floor(epoch(now) / WINDOW_SECONDS);
  * `limit` 0 counts nothing.
  */
 async function countInWindow(
-  store: GuardStore,
+  store: Pick<GuardStore, 'countHit'>,
   key: string,
   limit: number,
   now: Date,
@@ -119,6 +119,20 @@ export function isConditionalFailure(error: unknown): boolean {
     if (e.name === 'ConditionalCheckFailedException') return true;
   }
   return false;
+}
+
+/** A rate limit of its own on the guards table (`create_group`): one window per `key(window)`. */
+export async function checkRateLimit(
+  store: Pick<GuardStore, 'countHit'>,
+  rate: {
+    readonly key: (window: number) => string;
+    readonly limit: number;
+    /** What is counted, for the message: `groups created`. */
+    readonly what: string;
+    readonly now: Date;
+  },
+): Promise<void> {
+  await countInWindow(store, rate.key(windowOf(rate.now)), rate.limit, rate.now, rate.what);
 }
 
 export class MessageGuards {

@@ -9,9 +9,8 @@ import type { ContentFilter } from '../filter/content-filter.ts';
 import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
 import { success } from '../shared/envelope.ts';
 import { ChatError, ErrorCode, type ErrorCodeValue } from '../shared/errors.ts';
-import { newGroupId, newMessageId, privateRoomId } from '../shared/ids.ts';
+import { newMessageId, privateRoomId } from '../shared/ids.ts';
 import type {
-  GroupMembershipIndex,
   GroupStore,
   MessageStore,
   PresenceStore,
@@ -19,12 +18,7 @@ import type {
   StoredMessage,
   UserConnections,
 } from '../shared/ports.ts';
-import type {
-  BroadcastInput,
-  CreateGroupInput,
-  SendGroupMessageInput,
-  SendMessageInput,
-} from './commands.ts';
+import type { BroadcastInput, SendGroupMessageInput, SendMessageInput } from './commands.ts';
 import { assertContentLength, assertGroupId } from './commands.ts';
 
 export interface Sender {
@@ -33,11 +27,8 @@ export interface Sender {
 }
 
 export interface ChatSettings {
-  readonly maxGroupMembers: number;
   readonly maxContentLength: number;
   readonly broadcastAllowAll: boolean;
-  /** Groups a user may be in when creating one (`create_group` beyond it answers 3001); unset: no limit. */
-  readonly maxGroupsPerUser?: number;
 }
 
 /** Pushes go through `deliver` (notifier, registry for 410s, fan-out concurrency, log). */
@@ -50,8 +41,6 @@ export interface ChatServiceDependencies extends DeliveryDependencies {
   readonly contentFilter?: ContentFilter;
   /** Rate limit and `client_msg_id` dedupe for messages; unset: neither. */
   readonly guards?: MessageGuards;
-  /** The creator's groups, for `maxGroupsPerUser`. */
-  readonly membership?: GroupMembershipIndex;
   readonly now?: () => Date;
 }
 
@@ -81,13 +70,6 @@ export interface GroupMessageSent {
   /** Extension: connections handed to fan-out workers (present only when some were). */
   readonly queued?: number;
   readonly time: string;
-}
-
-export interface GroupCreated {
-  readonly type: 'group_created';
-  readonly group_id: string;
-  readonly group_name: string;
-  readonly member_ids: readonly string[];
 }
 
 export interface BroadcastSent {
@@ -201,41 +183,6 @@ export class ChatService {
       ...(accepted.duplicate ? { duplicate: true as const } : {}),
       time: stored.createdAt,
     };
-  }
-
-  /**
-   * 3001 when the creator is already in `maxGroupsPerUser` groups: one keys-only Query of
-   * `byMember`, reading at most that many items. Members are not checked (see
-   * docs/security.md); concurrent creates may overshoot by those in flight.
-   */
-  private async checkGroupsPerUser(userId: string): Promise<void> {
-    const max = this.deps.settings.maxGroupsPerUser;
-    if (max === undefined || !this.deps.membership) return;
-    const groups = await this.deps.membership.groupIdsOf(userId, max);
-    if (groups.length >= max) {
-      throw new ChatError(ErrorCode.groupInvalid, `a user may be in at most ${max} groups`);
-    }
-  }
-
-  async createGroup(sender: Sender, input: CreateGroupInput): Promise<GroupCreated> {
-    const memberIds = [...new Set([sender.userId, ...input.member_ids])];
-    if (memberIds.length > this.deps.settings.maxGroupMembers) {
-      throw new ChatError(
-        ErrorCode.groupInvalid,
-        `a group has at most ${this.deps.settings.maxGroupMembers} members; received ${memberIds.length}`,
-      );
-    }
-    await this.checkGroupsPerUser(sender.userId);
-    const now = this.now();
-    const groupId = newGroupId(now);
-    await this.deps.groups.create({
-      groupId,
-      groupName: input.group_name,
-      createdBy: sender.userId,
-      createdAt: now.toISOString(),
-      memberIds,
-    });
-    return { type: 'group_created', group_id: groupId, group_name: input.group_name, member_ids: memberIds };
   }
 
   async sendGroupMessage(sender: Sender, input: SendGroupMessageInput): Promise<GroupMessageSent> {

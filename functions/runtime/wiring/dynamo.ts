@@ -18,6 +18,7 @@ import type { DeliveryDependencies } from '../../core/fan-out/delivery.ts';
 import { FanOutDispatcher, type FanOutInvoker } from '../../core/fan-out/fan-out-dispatch.ts';
 import { SHIPPED_BLOCKED_WORDS } from '../../core/filter/blocked-words.ts';
 import { buildContentFilter } from '../../core/filter/content-filter.ts';
+import { GroupService } from '../../core/groups/group-service.ts';
 import { MessageGuards, ReadLimiter } from '../../core/guards/guards.ts';
 import { ChatService } from '../../core/messaging/chat-service.ts';
 import { PresenceNotifier } from '../../core/presence/presence-notifier.ts';
@@ -26,7 +27,7 @@ import { RoomService } from '../../core/rooms/rooms.ts';
 import { DynamoConnectionStore } from '../../stores/connections.ts';
 import { DynamoConversationListStore } from '../../stores/conversation-list.ts';
 import { DynamoConversationIndex } from '../../stores/conversations.ts';
-import { DynamoGroupStore } from '../../stores/groups.ts';
+import { DynamoGroupStore, DynamoUserGroupLimits } from '../../stores/groups.ts';
 import { DynamoGuardStore } from '../../stores/guards.ts';
 import { DynamoMessageStore } from '../../stores/messages.ts';
 import { DynamoPresenceStore } from '../../stores/presence.ts';
@@ -209,12 +210,24 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         groups,
         contentFilter,
         guards,
-        membership: conversations,
         settings: {
-          maxGroupMembers: config.maxGroupMembers,
           maxContentLength: config.maxContentLength,
           broadcastAllowAll: config.broadcastAllowAll,
+        },
+      }),
+    groupService: (callbackUrl) =>
+      new GroupService({
+        ...delivery(callbackUrl),
+        directory: groups,
+        limits: new DynamoUserGroupLimits(dynamo, config.tables.groups),
+        presence,
+        rateStore: guardStore,
+        unread: { conversations, readState },
+        settings: {
+          maxGroupMembers: config.maxGroupMembers,
           maxGroupsPerUser: config.maxGroupsPerUser,
+          maxGroupMembershipsPerUser: config.maxGroupMembershipsPerUser,
+          groupCreatesPerMinute: config.groupCreatesPerMinute,
         },
       }),
     roomService: (callbackUrl) =>

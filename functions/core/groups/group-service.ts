@@ -1,0 +1,616 @@
+/**
+ * The group life cycle: create, list, read, add and remove members, leave, rename, change
+ * roles, delete. Roles: `owner` (one per group), `admin`, `member`. Every change is made
+ * of conditional single-item writes (group-ports.ts), ordered so that racing commands
+ * leave consistent data; `group_updated` tells the members (and whoever left) at once.
+ */
+import { connectionsOf, type DeliveryDependencies, deliver } from '../fan-out/delivery.ts';
+import { checkRateLimit } from '../guards/guards.ts';
+import type { Sender } from '../messaging/chat-service.ts';
+import type { CreateGroupInput } from '../messaging/commands.ts';
+import type { ConversationIndex } from '../receipts/conversations.ts';
+import { UNREAD_CAP } from '../receipts/conversations.ts';
+import { mapConcurrent } from '../shared/concurrency.ts';
+import { ChatError, ErrorCode } from '../shared/errors.ts';
+import { newGroupId } from '../shared/ids.ts';
+import type { GuardStore, PresenceStore } from '../shared/ports.ts';
+import {
+  type AddGroupMembersInput,
+  decodeGroupCursor,
+  encodeGroupCursor,
+  type GroupIdInput,
+  type GroupMemberInput,
+  LIST_GROUPS_DEFAULT_LIMIT,
+  type ListGroupsInput,
+  type SetGroupRoleInput,
+  type UpdateGroupInput,
+} from './group-commands.ts';
+import type { GroupDirectory, GroupMember, GroupMeta, GroupRole, UserGroupLimits } from './group-ports.ts';
+
+export interface GroupSettings {
+  /** Members a group may have (`MAX_GROUP_MEMBERS`). */
+  readonly maxGroupMembers: number;
+  /** Groups a user may own: the creation limit (`MAX_GROUPS_PER_USER`). */
+  readonly maxGroupsPerUser: number;
+  /**
+   * Groups a user may belong to, however they got there (`MAX_GROUP_MEMBERSHIPS_PER_USER`);
+   * 0: no limit (and no per-member counter write).
+   */
+  readonly maxGroupMembershipsPerUser: number;
+  /** `create_group` per user per minute (`GROUP_CREATES_PER_MINUTE`); 0 = off. */
+  readonly groupCreatesPerMinute: number;
+}
+
+export interface GroupServiceDependencies extends DeliveryDependencies {
+  readonly directory: GroupDirectory;
+  readonly limits: UserGroupLimits;
+  readonly presence: Pick<PresenceStore, 'connectionsOf'>;
+  readonly settings: GroupSettings;
+  /** The rate-limit windows (guards table); unset: `create_group` is not rate limited. */
+  readonly rateStore?: Pick<GuardStore, 'countHit'>;
+  /** Unread counts for `list_groups`; unset: 0. */
+  readonly unread?: {
+    readonly conversations: Pick<ConversationIndex, 'countUnread'>;
+    /** The reader's positions in these conversations (one BatchGetItem). */
+    readonly readState: {
+      positionsIn(userId: string, roomIds: readonly string[]): Promise<Map<string, string>>;
+    };
+  };
+  readonly now?: () => Date;
+}
+
+export type GroupChange =
+  | 'renamed'
+  | 'members_added'
+  | 'member_removed'
+  | 'member_left'
+  | 'role_changed'
+  | 'deleted';
+
+export interface GroupUpdated {
+  readonly type: 'group_updated';
+  readonly group_id: string;
+  readonly change: GroupChange;
+  readonly user_ids: readonly string[];
+  readonly by: string;
+  readonly group_name: string;
+  /** Present when ownership moved (an owner left). */
+  readonly owner_id?: string;
+  /** Present with `role_changed`: the new role of `user_ids`. */
+  readonly role?: GroupRole;
+  readonly time: string;
+}
+
+export interface GroupCreated {
+  readonly type: 'group_created';
+  readonly group_id: string;
+  readonly group_name: string;
+  /** Who is in: the creator first, duplicates dropped, users at their membership limit left out. */
+  readonly member_ids: readonly string[];
+  readonly role: 'owner';
+}
+
+export interface GroupSummary {
+  readonly group_id: string;
+  readonly group_name: string;
+  readonly role: GroupRole;
+  readonly member_count: number;
+  readonly last_message_id: string | null;
+  readonly unread: number;
+}
+
+/** A removal mark older than this no longer blocks anything (its command died half-way). */
+export const REMOVAL_MARK_STALE_MS = 30_000;
+/** Parallel writes of one command (member items and counters of a large add or delete). */
+const WRITE_CONCURRENCY = 16;
+
+const groupIdError = () =>
+  new ChatError(ErrorCode.groupIdInvalid, 'group_id must match ^group_[A-Za-z0-9_-]{1,64}$');
+export const notMember = () => new ChatError(ErrorCode.forbidden, 'not a member of this group');
+const conflict = () =>
+  new ChatError(ErrorCode.forbidden, 'another change to this member is in progress; retry');
+
+export function assertGroupIdFormat(groupId: string): void {
+  if (!/^group_[A-Za-z0-9_-]{1,64}$/.test(groupId)) throw groupIdError();
+}
+
+const isMarked = (member: GroupMember, staleBefore: string) =>
+  member.removingBy !== undefined && (member.removingAt ?? '') >= staleBefore;
+
+export class GroupService {
+  constructor(private readonly deps: GroupServiceDependencies) {}
+
+  private now(): Date {
+    return this.deps.now?.() ?? new Date();
+  }
+
+  private staleBefore(now: Date): string {
+    return new Date(now.getTime() - REMOVAL_MARK_STALE_MS).toISOString();
+  }
+
+  /** The live group and the sender's membership; 1403 for a missing group or a non-member. */
+  private async membership(groupId: string, userId: string): Promise<{ meta: GroupMeta; me: GroupMember }> {
+    assertGroupIdFormat(groupId);
+    const [meta, me] = await Promise.all([
+      this.deps.directory.meta(groupId),
+      this.deps.directory.member(groupId, userId),
+    ]);
+    if (!meta || meta.deleting || !me) throw notMember();
+    return { meta, me: me.role === 'member' && meta.ownerId === userId ? { ...me, role: 'owner' } : me };
+  }
+
+  /** As `membership`, and the sender must hold one of `roles` and not be on their way out. */
+  private async actor(groupId: string, userId: string, roles: readonly GroupRole[], now: Date) {
+    const found = await this.membership(groupId, userId);
+    if (!roles.includes(found.me.role)) {
+      throw new ChatError(ErrorCode.forbidden, `only the group's ${roles.join(' or ')} may do this`);
+    }
+    if (isMarked(found.me, this.staleBefore(now))) throw conflict();
+    return found;
+  }
+
+  /** Posts `update` to every connection of `userIds` but `originConnectionId` (which gets the reply). */
+  private async tell(userIds: readonly string[], update: GroupUpdated, originConnectionId?: string) {
+    const unique = [...new Set(userIds)];
+    if (unique.length === 0) return;
+    const online = await this.deps.presence.connectionsOf(unique);
+    await deliver(this.deps, connectionsOf(online, originConnectionId), update, { name: 'group_updated' });
+  }
+
+  private update(
+    meta: Pick<GroupMeta, 'groupId' | 'groupName'>,
+    change: GroupChange,
+    userIds: readonly string[],
+    by: string,
+    now: Date,
+    extra: Pick<GroupUpdated, 'owner_id' | 'role'> = {},
+  ): GroupUpdated {
+    return {
+      type: 'group_updated',
+      group_id: meta.groupId,
+      change,
+      user_ids: userIds,
+      by,
+      group_name: meta.groupName,
+      ...extra,
+      time: now.toISOString(),
+    };
+  }
+
+  /** Counts one more group for `userId`; false at the membership limit (always true when off). */
+  private joinCounted(userId: string): Promise<boolean> {
+    const max = this.deps.settings.maxGroupMembershipsPerUser;
+    return max > 0 ? this.deps.limits.reserve(userId, 'memberOf', max) : Promise.resolve(true);
+  }
+
+  private async leaveCounted(userIds: readonly string[]): Promise<void> {
+    if (this.deps.settings.maxGroupMembershipsPerUser <= 0) return;
+    await mapConcurrent(userIds, WRITE_CONCURRENCY, (userId) => this.deps.limits.release(userId, 'memberOf'));
+  }
+
+  async createGroup(sender: Sender, input: CreateGroupInput): Promise<GroupCreated> {
+    const { settings, limits, directory } = this.deps;
+    const memberIds = [...new Set([sender.userId, ...input.member_ids])];
+    if (memberIds.length > settings.maxGroupMembers) {
+      throw new ChatError(
+        ErrorCode.groupInvalid,
+        `a group has at most ${settings.maxGroupMembers} members; received ${memberIds.length}`,
+      );
+    }
+    const now = this.now();
+    if (this.deps.rateStore) {
+      await checkRateLimit(this.deps.rateStore, {
+        key: (window) => `rate#create_group#${sender.userId}#${window}`,
+        limit: settings.groupCreatesPerMinute,
+        what: 'groups created',
+        now,
+      });
+    }
+    if (!(await limits.reserve(sender.userId, 'owned', settings.maxGroupsPerUser))) {
+      throw new ChatError(
+        ErrorCode.groupInvalid,
+        `a user may own at most ${settings.maxGroupsPerUser} groups`,
+      );
+    }
+    if (!(await this.joinCounted(sender.userId))) {
+      await limits.release(sender.userId, 'owned');
+      throw new ChatError(
+        ErrorCode.groupInvalid,
+        `a user may belong to at most ${settings.maxGroupMembershipsPerUser} groups`,
+      );
+    }
+    // Others at their membership limit are left out (the reply lists who is in).
+    const others = memberIds.slice(1);
+    const admitted = await mapConcurrent(others, WRITE_CONCURRENCY, (userId) => this.joinCounted(userId));
+    const members = [sender.userId, ...others.filter((_, i) => admitted[i])];
+    const createdAt = now.toISOString();
+    const groupId = newGroupId(now);
+    try {
+      await directory.createGroup(
+        { groupId, groupName: input.group_name, ownerId: sender.userId, createdAt },
+        members.map((userId) => ({
+          userId,
+          role: userId === sender.userId ? 'owner' : 'member',
+          joinedAt: createdAt,
+        })),
+      );
+    } catch (error) {
+      await Promise.allSettled([limits.release(sender.userId, 'owned'), this.leaveCounted(members)]);
+      throw error;
+    }
+    return {
+      type: 'group_created',
+      group_id: groupId,
+      group_name: input.group_name,
+      member_ids: members,
+      role: 'owner',
+    };
+  }
+
+  /**
+   * The caller's groups, newest first: one `byMember` Query page, one BatchGetItem of the
+   * page's meta and member items, one read-position BatchGetItem and one bounded unread
+   * count per group: the cost grows with the page, not with the user's groups.
+   */
+  async listGroups(sender: Sender, input: ListGroupsInput) {
+    const limit = input.limit ?? LIST_GROUPS_DEFAULT_LIMIT;
+    const after = input.cursor === undefined ? undefined : decodeGroupCursor(input.cursor);
+    const page = await this.deps.directory.memberships(sender.userId, limit, after);
+    const [details, unread] = await Promise.all([
+      this.deps.directory.details(page.groupIds, sender.userId),
+      this.unreadIn(sender.userId, page.groupIds),
+    ]);
+    const groups: GroupSummary[] = [];
+    for (const groupId of page.groupIds) {
+      const found = details.get(groupId);
+      // The index may trail the table for a moment: only what the table confirms is listed.
+      if (!found?.meta || found.meta.deleting || !found.member) continue;
+      groups.push({
+        group_id: groupId,
+        group_name: found.meta.groupName,
+        role: found.meta.ownerId === sender.userId ? 'owner' : found.member.role,
+        member_count: found.meta.memberCount,
+        last_message_id: found.meta.lastMessageId ?? null,
+        unread: unread.get(groupId) ?? 0,
+      });
+    }
+    return {
+      type: 'groups' as const,
+      groups,
+      next_cursor: page.after === undefined ? null : encodeGroupCursor(page.after),
+    };
+  }
+
+  private async unreadIn(userId: string, groupIds: readonly string[]): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const unread = this.deps.unread;
+    if (!unread || groupIds.length === 0) return counts;
+    const positions = await unread.readState.positionsIn(userId, groupIds);
+    await mapConcurrent(groupIds, 8, async (roomId) => {
+      const { count } = await unread.conversations.countUnread({
+        roomId,
+        readerId: userId,
+        kind: 'group',
+        after: positions.get(roomId),
+        cap: UNREAD_CAP,
+      });
+      counts.set(roomId, count);
+    });
+    return counts;
+  }
+
+  async groupInfo(sender: Sender, input: GroupIdInput) {
+    assertGroupIdFormat(input.group_id);
+    const { meta, members } = await this.deps.directory.whole(input.group_id);
+    if (!meta || meta.deleting || !members.some((member) => member.userId === sender.userId))
+      throw notMember();
+    return {
+      type: 'group_info' as const,
+      group_id: meta.groupId,
+      group_name: meta.groupName,
+      owner_id: meta.ownerId,
+      created_at: meta.createdAt,
+      member_count: members.length,
+      members: members.map((member) => ({
+        user_id: member.userId,
+        role: member.userId === meta.ownerId ? 'owner' : member.role === 'owner' ? 'admin' : member.role,
+        joined_at: member.joinedAt,
+      })),
+    };
+  }
+
+  /**
+   * Owner and admins. Ids are deduplicated; the caller, current members and users at their
+   * membership limit are skipped; only those added are reported. Slots are reserved on the
+   * meta item first (conditional on the group being live and staying within
+   * MAX_GROUP_MEMBERS), so racing adds cannot overfill it; a delete that started meanwhile
+   * is seen afterwards, and this add is then undone.
+   */
+  async addMembers(sender: Sender, input: AddGroupMembersInput, originConnectionId?: string) {
+    const { directory, settings } = this.deps;
+    const now = this.now();
+    const { meta } = await this.actor(input.group_id, sender.userId, ['owner', 'admin'], now);
+    const requested = [...new Set(input.member_ids)].filter((userId) => userId !== sender.userId);
+    if (requested.length > settings.maxGroupMembers) {
+      throw new ChatError(ErrorCode.groupInvalid, `a group has at most ${settings.maxGroupMembers} members`);
+    }
+    const already = new Set(
+      (await directory.membersAmong(meta.groupId, requested)).map((member) => member.userId),
+    );
+    const candidates = requested.filter((userId) => !already.has(userId));
+    if (candidates.length === 0) {
+      return { type: 'group_members_added' as const, group_id: meta.groupId, added: [] as string[] };
+    }
+    if (!(await directory.reserveSlots(meta.groupId, candidates.length, settings.maxGroupMembers))) {
+      const current = await directory.meta(meta.groupId);
+      if (!current || current.deleting) throw notMember();
+      throw new ChatError(
+        ErrorCode.groupInvalid,
+        `a group has at most ${settings.maxGroupMembers} members; it has ${current.memberCount}, ` +
+          `${candidates.length} more were asked for`,
+      );
+    }
+    const joinedAt = now.toISOString();
+    const outcomes = await mapConcurrent(candidates, WRITE_CONCURRENCY, async (userId) => {
+      if (!(await this.joinCounted(userId))) return false;
+      if (await directory.putMember(meta.groupId, { userId, role: 'member', joinedAt })) return true;
+      await this.leaveCounted([userId]); // became a member meanwhile
+      return false;
+    });
+    const added = candidates.filter((_, i) => outcomes[i]);
+    await directory.releaseSlots(meta.groupId, candidates.length - added.length);
+    // A delete that began after the slots were reserved may have missed these items.
+    const after = await directory.meta(meta.groupId);
+    if (!after || after.deleting) {
+      // Only the items this undo removed: those the delete removed were counted off by it.
+      const undone = await directory.deleteMembers(meta.groupId, added);
+      await this.leaveCounted(undone);
+      throw notMember();
+    }
+    if (added.length > 0) {
+      const { members } = await directory.whole(meta.groupId);
+      const update = this.update(after, 'members_added', added, sender.userId, now);
+      await this.tell(
+        members.map((member) => member.userId),
+        update,
+        originConnectionId,
+      );
+    }
+    return { type: 'group_members_added' as const, group_id: meta.groupId, added };
+  }
+
+  /**
+   * Owner and admins remove anyone but the owner and themselves (`leave_group` is for that).
+   * The target is marked first, then the remover's own standing is re-read: of two admins
+   * removing each other at once, at most one succeeds (both may be refused: retry).
+   */
+  async removeMember(sender: Sender, input: GroupMemberInput, originConnectionId?: string) {
+    const { directory } = this.deps;
+    const now = this.now();
+    const groupId = input.group_id;
+    if (input.user_id === sender.userId) {
+      assertGroupIdFormat(groupId);
+      throw new ChatError(ErrorCode.badRequest, 'use leave_group to leave a group');
+    }
+    const { meta } = await this.actor(groupId, sender.userId, ['owner', 'admin'], now);
+    const target = await directory.member(groupId, input.user_id);
+    if (!target) throw new ChatError(ErrorCode.groupInvalid, 'user_id is not a member of this group');
+    if (target.role === 'owner' || target.userId === meta.ownerId) {
+      throw new ChatError(ErrorCode.forbidden, 'the owner cannot be removed');
+    }
+    const at = now.toISOString();
+    const staleBefore = this.staleBefore(now);
+    if (!(await directory.markRemoving(groupId, target.userId, sender.userId, at, staleBefore))) {
+      const again = await directory.member(groupId, target.userId);
+      if (!again) throw new ChatError(ErrorCode.groupInvalid, 'user_id is not a member of this group');
+      if (again.role === 'owner') throw new ChatError(ErrorCode.forbidden, 'the owner cannot be removed');
+      throw conflict();
+    }
+    const me = await directory.member(groupId, sender.userId);
+    if (!me || (me.role !== 'owner' && me.role !== 'admin') || isMarked(me, staleBefore)) {
+      await directory.clearRemoving(groupId, target.userId, sender.userId);
+      throw me
+        ? new ChatError(ErrorCode.forbidden, 'no longer an owner or admin of this group')
+        : notMember();
+    }
+    if (!(await directory.deleteMember(groupId, target.userId, { removingBy: sender.userId }))) {
+      // The target left (or was promoted) meanwhile.
+      await directory.clearRemoving(groupId, target.userId, sender.userId);
+      throw new ChatError(ErrorCode.groupInvalid, 'user_id is not a member of this group');
+    }
+    await Promise.all([directory.releaseSlots(groupId, 1), this.leaveCounted([target.userId])]);
+    await this.tellMembersAnd(
+      groupId,
+      target.userId,
+      meta,
+      'member_removed',
+      sender.userId,
+      now,
+      originConnectionId,
+    );
+    return { type: 'group_member_removed' as const, group_id: groupId, user_id: target.userId };
+  }
+
+  /** Pushes `change` about `userId` to the members left and to `userId`. */
+  private async tellMembersAnd(
+    groupId: string,
+    userId: string,
+    meta: GroupMeta,
+    change: GroupChange,
+    by: string,
+    now: Date,
+    originConnectionId?: string,
+    extra: Pick<GroupUpdated, 'owner_id'> = {},
+  ) {
+    const { members } = await this.deps.directory.whole(groupId);
+    await this.tell(
+      [...members.map((member) => member.userId), userId],
+      this.update(meta, change, [userId], by, now, extra),
+      originConnectionId,
+    );
+  }
+
+  /**
+   * Any member may leave, always. An owner hands ownership to the longest-standing admin,
+   * else the longest-standing member; the last member leaving deletes the group.
+   */
+  async leave(sender: Sender, input: GroupIdInput, originConnectionId?: string) {
+    const { directory } = this.deps;
+    const now = this.now();
+    const groupId = input.group_id;
+    const { meta, me } = await this.membership(groupId, sender.userId);
+    const reply = { type: 'group_left' as const, group_id: groupId };
+    if (me.role !== 'owner' && meta.ownerId !== sender.userId) {
+      if (await directory.deleteMember(groupId, sender.userId, { notOwner: true })) {
+        await Promise.all([directory.releaseSlots(groupId, 1), this.leaveCounted([sender.userId])]);
+        await this.tellMembersAnd(
+          groupId,
+          sender.userId,
+          meta,
+          'member_left',
+          sender.userId,
+          now,
+          originConnectionId,
+        );
+        return reply;
+      }
+      const again = await directory.member(groupId, sender.userId);
+      if (!again) throw notMember();
+      // Made owner meanwhile (the previous owner left): leave as the owner.
+    }
+    return this.leaveAsOwner(sender, meta, now, originConnectionId).then(() => reply);
+  }
+
+  private async leaveAsOwner(sender: Sender, meta: GroupMeta, now: Date, originConnectionId?: string) {
+    const { directory, limits } = this.deps;
+    const groupId = meta.groupId;
+    const staleBefore = this.staleBefore(now);
+    // Marked first: nobody hands ownership back to a leaving owner.
+    if (
+      !(await directory.markRemoving(groupId, sender.userId, sender.userId, now.toISOString(), staleBefore))
+    ) {
+      const again = await directory.member(groupId, sender.userId);
+      if (!again) throw notMember();
+      throw conflict();
+    }
+    const { members } = await directory.whole(groupId);
+    const candidates = members
+      .filter((member) => member.userId !== sender.userId && !isMarked(member, staleBefore))
+      .sort(
+        (a, b) =>
+          Number(b.role === 'admin') - Number(a.role === 'admin') ||
+          (a.joinedAt < b.joinedAt ? -1 : a.joinedAt > b.joinedAt ? 1 : a.userId < b.userId ? -1 : 1),
+      );
+    let heir: string | undefined;
+    for (const candidate of candidates) {
+      if (await directory.setRole(groupId, candidate.userId, 'owner', staleBefore)) {
+        heir = candidate.userId;
+        break;
+      }
+    }
+    if (heir === undefined) {
+      // The last member: the group goes.
+      await this.removeWholeGroup(meta, sender.userId, now, originConnectionId, 'member_left');
+      return;
+    }
+    await directory.setOwner(groupId, heir);
+    await directory.deleteMember(groupId, sender.userId, { removingBy: sender.userId });
+    await Promise.all([
+      directory.releaseSlots(groupId, 1),
+      this.leaveCounted([sender.userId]),
+      limits.release(sender.userId, 'owned'),
+      limits.add(heir, 'owned'),
+    ]);
+    await this.tellMembersAnd(
+      groupId,
+      sender.userId,
+      meta,
+      'member_left',
+      sender.userId,
+      now,
+      originConnectionId,
+      {
+        owner_id: heir,
+      },
+    );
+  }
+
+  /** Owner and admins. */
+  async rename(sender: Sender, input: UpdateGroupInput, originConnectionId?: string) {
+    const now = this.now();
+    const { meta } = await this.actor(input.group_id, sender.userId, ['owner', 'admin'], now);
+    if (!(await this.deps.directory.rename(meta.groupId, input.group_name))) throw notMember();
+    const renamed = { ...meta, groupName: input.group_name };
+    const update = this.update(renamed, 'renamed', [], sender.userId, now);
+    const { members } = await this.deps.directory.whole(meta.groupId);
+    await this.tell(
+      members.map((member) => member.userId),
+      update,
+      originConnectionId,
+    );
+    return update;
+  }
+
+  /** The owner makes a member an admin or an admin a member. */
+  async setRole(sender: Sender, input: SetGroupRoleInput, originConnectionId?: string) {
+    const now = this.now();
+    const { meta } = await this.actor(input.group_id, sender.userId, ['owner'], now);
+    if (input.user_id === sender.userId) {
+      throw new ChatError(ErrorCode.forbidden, "the owner's role changes only by leaving the group");
+    }
+    if (!(await this.deps.directory.setRole(meta.groupId, input.user_id, input.role, ''))) {
+      const target = await this.deps.directory.member(meta.groupId, input.user_id);
+      if (!target) throw new ChatError(ErrorCode.groupInvalid, 'user_id is not a member of this group');
+      throw new ChatError(ErrorCode.forbidden, "the owner's role changes only by leaving the group");
+    }
+    const update = this.update(meta, 'role_changed', [input.user_id], sender.userId, now, {
+      role: input.role,
+    });
+    const { members } = await this.deps.directory.whole(meta.groupId);
+    await this.tell(
+      members.map((member) => member.userId),
+      update,
+      originConnectionId,
+    );
+    return {
+      type: 'group_role_set' as const,
+      group_id: meta.groupId,
+      user_id: input.user_id,
+      role: input.role,
+    };
+  }
+
+  /** The owner only. */
+  async deleteGroup(sender: Sender, input: GroupIdInput, originConnectionId?: string) {
+    const now = this.now();
+    const { meta } = await this.actor(input.group_id, sender.userId, ['owner'], now);
+    await this.removeWholeGroup(meta, sender.userId, now, originConnectionId, 'deleted');
+    return { type: 'group_deleted' as const, group_id: meta.groupId };
+  }
+
+  /**
+   * Marks the meta item `deleting` (every add, rename and post refuses from then on), reads
+   * the members, deletes them and then the meta item, and tells them all. The messages stay
+   * until their retention ends; nobody can read them through the group any more.
+   */
+  private async removeWholeGroup(
+    meta: GroupMeta,
+    by: string,
+    now: Date,
+    originConnectionId: string | undefined,
+    reason: 'deleted' | 'member_left',
+  ) {
+    const { directory, limits } = this.deps;
+    if (!(await directory.markDeleting(meta.groupId))) throw notMember();
+    const { members } = await directory.whole(meta.groupId);
+    const memberIds = members.map((member) => member.userId);
+    await directory.removeGroup(meta.groupId, memberIds);
+    await Promise.all([limits.release(meta.ownerId, 'owned'), this.leaveCounted(memberIds)]);
+    const everyone = [...new Set([...memberIds, by])];
+    await this.tell(
+      everyone,
+      this.update(meta, 'deleted', reason === 'deleted' ? everyone : [by], by, now),
+      originConnectionId,
+    );
+  }
+}

@@ -1,0 +1,14 @@
+/** `add_group_members`: the owner or an admin adds members; members are told (`group_updated`). */
+import { addGroupMembersSchema, groupCommandErrorCodes } from '../core/groups/group-commands.ts';
+import { parseCommand } from '../core/messaging/commands.ts';
+import { callbackUrlFor } from '../runtime/container.ts';
+import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
+
+export const handler = messageRoute(async ({ event, data, services, sender }) => {
+  const input = parseCommand(addGroupMembersSchema, data, groupCommandErrorCodes);
+  return services
+    .groupService(callbackUrlFor(event.requestContext))
+    .addMembers(await sender(), input, event.requestContext.connectionId);
+});

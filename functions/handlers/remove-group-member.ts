@@ -1,0 +1,14 @@
+/** `remove_group_member`: the owner or an admin removes a member; members are told (`group_updated`). */
+import { groupCommandErrorCodes, groupMemberSchema } from '../core/groups/group-commands.ts';
+import { parseCommand } from '../core/messaging/commands.ts';
+import { callbackUrlFor } from '../runtime/container.ts';
+import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
+
+export const handler = messageRoute(async ({ event, data, services, sender }) => {
+  const input = parseCommand(groupMemberSchema, data, groupCommandErrorCodes);
+  return services
+    .groupService(callbackUrlFor(event.requestContext))
+    .removeMember(await sender(), input, event.requestContext.connectionId);
+});
