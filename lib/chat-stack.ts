@@ -45,7 +45,7 @@ export interface ChatStackProps extends StackProps, JwtOptions {
   readonly throttle?: ThrottleSettings;
 
   /**
-   * Route throttling of the WebSocket read routes (`history`, `sync`), in place of
+   * Route throttling of the WebSocket read routes (`history`, `sync`, `list_conversations`), in place of
    * `throttle` for them: stage-wide, all clients together, so a burst of reads cannot use
    * the whole stage's rate. The per-user bound is `readRateLimitPerMinute`.
    *

@@ -490,6 +490,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       messages: { actions: ['BatchGetItem', 'Query'] },
       // BatchGetItem: the page's read positions.
       readState: { actions: ['BatchGetItem'] },
+      // The per-user read window (READ_RATE_LIMIT_PER_MINUTE).
+      guards: { actions: ['UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['DELETE'],
@@ -572,6 +574,7 @@ export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {
 export const webSocketReadRoutes = [
   'history',
   'sync',
+  'list_conversations',
 ] as const satisfies readonly (keyof typeof webSocketRoutes)[];
 
 /** HTTP API routes, all served by `httpApi`. */

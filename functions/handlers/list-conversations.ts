@@ -6,5 +6,6 @@ import '../runtime/wiring/dynamo.ts';
 export const handler = messageRoute(async ({ data, services, sender }) => {
   const input = parseListConversations(data);
   const { userId } = await sender();
+  await services.readLimiter.check(userId);
   return { type: 'conversations', ...(await listConversations(services.conversationList, userId, input)) };
 });

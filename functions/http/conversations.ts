@@ -4,6 +4,7 @@ import type { HttpRoute } from '../runtime/http-route.ts';
 
 export const conversationsRoute: HttpRoute = async ({ services, identity, query }) => {
   const reader = await identity();
+  await services.readLimiter.check(reader.userId);
   const input = parseListConversationsQuery(query('limit'), query('cursor'));
   return listConversations(services.conversationList, reader.userId, input);
 };

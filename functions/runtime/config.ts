@@ -80,8 +80,8 @@ export interface ChatConfig {
   /** Messages one user may send per minute, all connections and the HTTP API together (1029 beyond); 0 = off. */
   readonly rateLimitPerMinute: number;
   /**
-   * Reads one user may make per minute (`history`, `sync`, `GET /api/ws/messages`, `/unread`,
-   * `/online-users`), all connections and the HTTP API together (1029 beyond); 0 = off.
+   * Reads one user may make per minute (`history`, `sync`, `list_conversations`, the HTTP
+   * reads), all connections and the HTTP API together (1029 beyond); 0 = off.
    */
   readonly readRateLimitPerMinute: number;
   /** Groups a user may own: created or handed to them (`create_group` beyond it answers 3001). */

@@ -30,7 +30,7 @@ async function repeat(times: number, run: () => Promise<OperationRun>): Promise<
 export async function runConversationsSection(options: ConversationsOptions): Promise<ConversationsSection> {
   const startedAt = performance.now();
   const { log } = options;
-  const host = await Host.start({ RATE_LIMIT_PER_MINUTE: '0' });
+  const host = await Host.start({ RATE_LIMIT_PER_MINUTE: '0', READ_RATE_LIMIT_PER_MINUTE: '0' });
   const pool = new ClientPool(host.info.wsUrl, host.info.jwtSecret);
   const operations: OperationCost[] = [];
   try {

@@ -112,9 +112,13 @@ describe('WebSocket API', () => {
       'the WebSocket stage',
     );
     const expected = { ThrottlingRateLimit: 200, ThrottlingBurstLimit: 400 };
-    assert.deepEqual(stage.Properties?.RouteSettings, { history: expected, sync: expected });
+    assert.deepEqual(stage.Properties?.RouteSettings, {
+      history: expected,
+      sync: expected,
+      list_conversations: expected,
+    });
     const dependsOn = new Set((template.toJSON().Resources[stageId].DependsOn ?? []) as string[]);
-    for (const routeKey of ['history', 'sync']) {
+    for (const routeKey of ['history', 'sync', 'list_conversations']) {
       const [routeId] = routes.find(([, route]) => route.Properties?.RouteKey === routeKey) ?? [];
       assert.ok(routeId && dependsOn.has(routeId), `the stage depends on the ${routeKey} route`);
     }

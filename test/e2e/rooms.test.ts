@@ -35,7 +35,11 @@ let tables: RuntimeTables;
 let roomStore: DynamoRoomStore;
 
 before(async () => {
-  runtime = await startTestRuntime({ env: { MAX_ROOMS_PER_CONNECTION: String(MAX_ROOMS) } });
+  runtime = await startTestRuntime({
+    env: { MAX_ROOMS_PER_CONNECTION: String(MAX_ROOMS) },
+    // The racing-joins test runs 60 commands of one connection at once (the default bound is 10).
+    maxInFlightPerConnection: 100,
+  });
   tables = runtimeTables(runtime);
   roomStore = new DynamoRoomStore(tables.client, tables.names.rooms);
 });
