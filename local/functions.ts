@@ -69,8 +69,24 @@ export async function importHandler(id: FunctionId): Promise<LambdaHandler> {
   return module.handler as LambdaHandler;
 }
 
+/** Route keys extra handlers may be mounted on: not `$`-routes, not the chat's own routes. */
+const MOUNTABLE_ROUTE_KEY = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** A handler module mounted on a route, alone or with the function whose grants it runs with. */
+export type MountedRoute = string | { readonly module: string; readonly runAs?: FunctionId };
+
+/** The local function name of a handler mounted on a route. */
+export function mountedFunctionName(routeKey: string): string {
+  return `${FUNCTION_NAME_PREFIX}route-${routeKey}`;
+}
+
 export class FunctionRegistry {
   private readonly handlers = new Map<FunctionId, LambdaHandler>();
+  /** Handlers mounted on extra WebSocket routes (`mount`), by route key. */
+  private readonly mounted = new Map<
+    string,
+    { readonly handler: LambdaHandler; readonly runAs: FunctionId }
+  >();
   private readonly loadErrors = new Map<FunctionId, unknown>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private threads: HandlerThreads | undefined;
@@ -99,6 +115,58 @@ export class FunctionRegistry {
         }
       }),
     );
+  }
+
+  /**
+   * Imports handler modules written for AWS (paths relative to the working directory) and
+   * mounts each on a WebSocket route key of its own. They run on the runtime's thread with
+   * the chat handlers' environment (region, AWS_ENDPOINT_URL_*) and the credentials of the
+   * function named in `runAs` (default: `default`, which has no grants), so the local
+   * control plane allows exactly what that function's grants allow.
+   */
+  async mount(routes: Readonly<Record<string, MountedRoute>>, reserved: ReadonlySet<string>): Promise<void> {
+    for (const [routeKey, route] of Object.entries(routes)) {
+      const { module: modulePath, runAs = 'default' } = typeof route === 'string' ? { module: route } : route;
+      if (!MOUNTABLE_ROUTE_KEY.test(routeKey) || reserved.has(routeKey)) {
+        throw new Error(
+          `Cannot mount ${modulePath} on route "${routeKey}": use letters, digits, "_", "-" or "." and no route the chat already has.`,
+        );
+      }
+      if (!Object.hasOwn(functionSpecs, runAs)) {
+        throw new Error(
+          `Cannot mount ${modulePath} to run as "${runAs}": no such function in lib/function-specs.ts.`,
+        );
+      }
+      const module = (await import(pathToFileURL(resolve(modulePath)).href)) as { handler?: unknown };
+      if (typeof module.handler !== 'function') {
+        throw new Error(
+          `${modulePath} (mounted on "${routeKey}") does not export a function named "handler".`,
+        );
+      }
+      this.mounted.set(routeKey, { handler: module.handler as LambdaHandler, runAs });
+      this.options.logger.info(
+        `λ ${mountedFunctionName(routeKey)} mounted on route "${routeKey}" from ${modulePath}, with the grants of ${runAs}`,
+      );
+    }
+  }
+
+  get mountedRoutes(): ReadonlySet<string> {
+    return new Set(this.mounted.keys());
+  }
+
+  /** Runs the handler mounted on `routeKey`, as `invoke` does. */
+  invokeMounted(routeKey: string, event: unknown, timeoutMs = DEFAULT_FUNCTION_TIMEOUT_MS) {
+    const mounted = this.mounted.get(routeKey);
+    const name = mountedFunctionName(routeKey);
+    const outcome = mounted
+      ? this.runHandler(name, mounted.runAs, mounted.handler, event, timeoutMs)
+      : Promise.resolve<InvocationOutcome>({
+          ok: false,
+          error: new Error(`Nothing is mounted on route "${routeKey}".`),
+          timedOut: false,
+        });
+    this.track(outcome);
+    return outcome;
   }
 
   private loadFailed(id: FunctionId, error: unknown): void {
@@ -180,6 +248,17 @@ export class FunctionRegistry {
       const error = this.loadErrors.get(id) ?? new Error(`${localFunctionName(id)} is not loaded.`);
       return { ok: false, error, timedOut: false };
     }
+    return this.runHandler(localFunctionName(id), id, handler, event, timeoutMs);
+  }
+
+  /** `credentialsOf`: the function whose credentials (and so grants) the invocation has. */
+  private async runHandler(
+    functionName: string,
+    credentialsOf: FunctionId,
+    handler: LambdaHandler,
+    event: unknown,
+    timeoutMs: number,
+  ): Promise<InvocationOutcome> {
     const deadline = Date.now() + timeoutMs;
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<InvocationOutcome>((done) => {
@@ -194,9 +273,9 @@ export class FunctionRegistry {
     });
     const completed = (async (): Promise<InvocationOutcome> => {
       try {
-        const keys = this.options.credentials.forFunction(id);
-        const environment = functionEnvironment(localFunctionName(id), keys);
-        const context = this.context(id, deadline);
+        const keys = this.options.credentials.forFunction(credentialsOf);
+        const environment = functionEnvironment(functionName, keys);
+        const context = this.context(functionName, deadline);
         return { ok: true, result: await runWithEnvironment(environment, () => handler(event, context)) };
       } catch (error) {
         return { ok: false, error, timedOut: false };
@@ -209,8 +288,7 @@ export class FunctionRegistry {
     }
   }
 
-  private context(id: FunctionId, deadline: number): Context {
-    const functionName = localFunctionName(id);
+  private context(functionName: string, deadline: number): Context {
     const unsupported = () => {
       throw new Error(
         'Callback-style completion (context.done/succeed/fail) is not supported; return a value.',
@@ -224,7 +302,7 @@ export class FunctionRegistry {
       memoryLimitInMB: '1024',
       awsRequestId: randomUUID(),
       logGroupName: `/aws/lambda/${functionName}`,
-      logStreamName: `local/${id}`,
+      logStreamName: `local/${functionName}`,
       getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
       done: unsupported,
       fail: unsupported,

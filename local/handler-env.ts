@@ -24,6 +24,9 @@ export interface HandlerEnvironment {
   readonly region: string;
 }
 
+/** The region handlers get unless AWS_REGION is set: a real name, as in Lambda. */
+export const DEFAULT_REGION = 'us-east-1';
+
 /** Values this module wrote, so a restart does not mistake them for the user's settings. */
 const writtenByRuntime = new Map<string, string>();
 let loadedWith: { readonly port: number; readonly vars: Readonly<Record<string, string>> } | undefined;
@@ -62,7 +65,19 @@ export function resolveHandlerEnvironment(input: {
 
   // Credentials are not set here: each invocation gets its own function's in its
   // environment (local/iam/function-scope.ts), which the local control plane checks.
-  const region = setting('AWS_REGION') ?? 'local';
+  // The SDK's standard endpoint variables, so a handler written for AWS (its own clients,
+  // no endpoint in code) reaches this runtime: DynamoDB, Lambda, the Management API, and
+  // any other service (a 404 here rather than a call to real AWS). Not the generic one
+  // when a key source needs real Secrets Manager (JWT_SECRET_ID).
+  vars.AWS_ENDPOINT_URL_DYNAMODB = vars.DYNAMODB_ENDPOINT;
+  vars.AWS_ENDPOINT_URL_LAMBDA = baseUrl;
+  vars.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI = vars.WS_CALLBACK_URL;
+  const userEndpoint = setting('AWS_ENDPOINT_URL');
+  if (userEndpoint) vars.AWS_ENDPOINT_URL = userEndpoint;
+  else if (!setting('JWT_SECRET_ID')) vars.AWS_ENDPOINT_URL = baseUrl;
+
+  // A real region name (handlers may build ARNs or pick endpoints from it), AWS_REGION if set.
+  const region = setting('AWS_REGION') ?? DEFAULT_REGION;
   vars.AWS_REGION = region;
   vars.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   // Compact `METRIC name=value` lines instead of EMF documents (METRICS_FORMAT=emf shows those).

@@ -3,7 +3,9 @@
  * locally and stops cleanly on SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
+import type { FunctionId } from '../lib/function-specs.ts';
 import { formatBanner } from './banner.ts';
+import type { MountedRoute } from './functions.ts';
 import {
   DEFAULT_DATA_DIR,
   DEFAULT_IDLE_TIMEOUT_SECONDS,
@@ -28,6 +30,10 @@ Options:
   --handler-threads <n>
                        worker threads that run the handlers, each like a Lambda container
                        (env HANDLER_THREADS; default 0: on the runtime's own thread; see docs/soak.md)
+  --mount <route>=<module>[@<function>]
+                       mounts a handler module written for AWS on an extra WebSocket route
+                       (frames whose cmd is <route>), with the grants of <function> from
+                       lib/function-specs.ts (default: none); repeatable (docs/local-fidelity.md)
   -h, --help           shows this help
 
 Environment:
@@ -76,12 +82,25 @@ function parseCommandLine() {
         'in-memory': { type: 'boolean' },
         quiet: { type: 'boolean' },
         'handler-threads': { type: 'string' },
+        mount: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
   } catch (error) {
     fail(error instanceof Error ? error.message : String(error));
   }
+}
+
+/** `--mount sendmessage=handlers/send.ts@sendRoomMessage` -> `{ sendmessage: { module, runAs } }`. */
+function parseMounts(values: readonly string[]): Record<string, MountedRoute> {
+  const routes: Record<string, MountedRoute> = {};
+  for (const value of values) {
+    const match = /^([^=]+)=([^@]+)(?:@(.+))?$/.exec(value);
+    if (!match) fail(`--mount takes <route>=<module>[@<function>]; got "${value}".`);
+    const [, route = '', module = '', runAs] = match;
+    routes[route] = runAs ? { module, runAs: runAs as FunctionId } : module;
+  }
+  return routes;
 }
 
 function stopOnSignals(runtime: LocalRuntime): void {
@@ -137,6 +156,7 @@ async function main(): Promise<void> {
     ),
     idleTimeoutSeconds,
     maxConnectionSeconds,
+    mountedRoutes: parseMounts(args.mount ?? []),
   });
   stopOnSignals(runtime);
   const sampleToken = runtime.jwtSecret

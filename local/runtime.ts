@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setLogWriter } from '../functions/runtime/logger.ts';
-import { type FunctionId, functionSpecs } from '../lib/function-specs.ts';
+import { type FunctionId, functionSpecs, webSocketRoutes } from '../lib/function-specs.ts';
 import { ConnectionRegistry } from './connections.ts';
 import {
   DYNAMODB_TARGET_PREFIX,
@@ -18,10 +18,11 @@ import {
   startEmbeddedDynamoDb,
 } from './dynamodb.ts';
 import { FaultInjector, type FaultOptions, faultOptionsFromEnv, sendDynamoDbThrottle } from './faults.ts';
-import { FunctionRegistry, type LambdaHandler } from './functions.ts';
+import { FunctionRegistry, type LambdaHandler, type MountedRoute } from './functions.ts';
 import {
   applyHandlerEnvironment,
   assertSameAsLoadedHandlers,
+  DEFAULT_REGION,
   portToListenOn,
   resolveHandlerEnvironment,
 } from './handler-env.ts';
@@ -83,6 +84,14 @@ export interface LocalRuntimeOptions {
    * work uses another core; default 0: on this thread, where in-process hooks reach them.
    */
   readonly handlerThreads?: number;
+  /**
+   * Handler modules written for AWS, mounted on extra WebSocket routes: route key ->
+   * module path (relative to the working directory), or `{ module, runAs }` to give it the
+   * grants of a function of lib/function-specs.ts (default `default`: none), e.g.
+   * `{ sendmessage: { module: 'my/handler.ts', runAs: 'sendRoomMessage' } }`. Frames
+   * whose `cmd` names the route reach them (docs/local-fidelity.md).
+   */
+  readonly mountedRoutes?: Readonly<Record<string, MountedRoute>>;
   /** The built web chat page served at `/` (local/web.ts); default `web/dist` of this checkout. */
   readonly webRoot?: string;
   /**
@@ -262,7 +271,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const services: Services = {
     connections: new ConnectionRegistry(),
     stage,
-    region: 'local',
+    region: DEFAULT_REGION,
     logger,
     controlPlane: { credentials, grants: options.grants ?? functionSpecs, logger },
   };
@@ -318,6 +327,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       credentials,
     });
     await functions.load();
+    await functions.mount(options.mountedRoutes ?? {}, new Set(Object.keys(webSocketRoutes)));
     services.functions = functions;
     const gateway = new WebSocketGateway({
       stage,

@@ -56,7 +56,7 @@ const GOING_AWAY = 'Going away';
 
 export interface WebSocketGatewayOptions {
   readonly stage: string;
-  /** Region in the `$connect` method ARN the authorizer gets. @default 'local' */
+  /** Region in the `$connect` method ARN the authorizer gets. @default 'us-east-1' */
   readonly region?: string;
   readonly functions: FunctionRegistry;
   readonly connections: ConnectionRegistry;
@@ -82,8 +82,8 @@ export interface GatewayStats {
 }
 
 /** The route for a text frame: its `cmd` when that names a message route, else `$default`. */
-export function selectRoute(text: string): string {
-  return routeOf(parseObject(text));
+export function selectRoute(text: string, mounted: ReadonlySet<string> = new Set()): string {
+  return routeOf(parseObject(text), mounted);
 }
 
 function parseObject(text: string | undefined): Record<string, unknown> | undefined {
@@ -98,11 +98,12 @@ function parseObject(text: string | undefined): Record<string, unknown> | undefi
   return message as Record<string, unknown>;
 }
 
-function routeOf(message: Record<string, unknown> | undefined): string {
+/** `mounted`: route keys of handlers mounted on the runtime (functions.ts `mount`). */
+function routeOf(message: Record<string, unknown> | undefined, mounted: ReadonlySet<string>): string {
   if (!message) return '$default';
   const cmd = message.cmd;
-  if (typeof cmd !== 'string' || cmd.startsWith('$') || !Object.hasOwn(webSocketRoutes, cmd))
-    return '$default';
+  if (typeof cmd !== 'string' || cmd.startsWith('$')) return '$default';
+  if (!Object.hasOwn(webSocketRoutes, cmd) && !mounted.has(cmd)) return '$default';
   return cmd;
 }
 
@@ -249,7 +250,7 @@ export class WebSocketGateway {
   private async authorize(connection: ClientConnection, req: IncomingMessage): Promise<number> {
     const { logger, stage, functions } = this.options;
     const path = redactUrl(req.url ?? '/');
-    const event = authorizerEvent(connection, stage, this.options.region ?? 'local', req);
+    const event = authorizerEvent(connection, stage, this.options.region ?? 'us-east-1', req);
     if (!identitySourcesPresent(webSocketAuthorizer.identitySource, event)) {
       logger.info(`WS  authorizer ${connection.connectionId} 401 (identity source missing) ${path}`);
       return 401;
@@ -330,7 +331,7 @@ export class WebSocketGateway {
     this.counts.commandsRun++;
     this.counts.peakInFlight = Math.max(this.counts.peakInFlight, connection.inFlight);
     try {
-      await this.run(connection, routeOf(parsed), data, text);
+      await this.run(connection, routeOf(parsed, this.options.functions.mountedRoutes), data, text);
     } finally {
       connection.inFlight--;
     }
@@ -352,13 +353,16 @@ export class WebSocketGateway {
   private async run(connection: ClientConnection, routeKey: string, data: Buffer, text: string | undefined) {
     const { logger, stage, functions } = this.options;
     const functionId = webSocketRoutes[routeKey] ?? 'default';
+    const isMounted = !Object.hasOwn(webSocketRoutes, routeKey) && functions.mountedRoutes.has(routeKey);
     const frame =
       text === undefined
         ? { body: data.toString('base64'), isBase64Encoded: true }
         : { body: text, isBase64Encoded: false };
     const event = messageEvent(connection, stage, routeKey, frame);
     const startedAt = Date.now();
-    const outcome = await functions.invoke(functionId, event, INTEGRATION_TIMEOUT_MS);
+    const outcome = isMounted
+      ? await functions.invokeMounted(routeKey, event, INTEGRATION_TIMEOUT_MS)
+      : await functions.invoke(functionId, event, INTEGRATION_TIMEOUT_MS);
 
     if (!outcome.ok) {
       logger.error(`WS  ${routeKey} ${connection.connectionId} failed ${elapsed(startedAt)}`, outcome.error);

@@ -364,7 +364,10 @@ describe('gateway mechanics (stand-in handlers)', () => {
     const request = recorder.authorizerEvents.find((e) => e.queryStringParameters?.client === 'authz');
     assert.ok(request, 'the authorizer ran');
     assert.equal(request.type, 'REQUEST');
-    assert.equal(request.methodArn, `arn:aws:execute-api:local:000000000000:localchat1/local/$connect`);
+    assert.equal(
+      request.methodArn,
+      `arn:aws:execute-api:${runtime.handlerEnv.AWS_REGION}:000000000000:localchat1/local/$connect`,
+    );
     assert.deepEqual(request.queryStringParameters, { client: 'authz', a: '1' });
     assert.ok(Object.keys(request.headers ?? {}).some((name) => name.toLowerCase() === 'sec-websocket-key'));
     assert.deepEqual(request.stageVariables, {});
@@ -646,7 +649,7 @@ describe('gateway mechanics (stand-in handlers)', () => {
     assert.equal(queued.StatusCode, 202);
     await recorder.waitFor<{ connectionId?: string }>((e) => e.connectionId === 'queued-1');
 
-    const arn = `arn:aws:lambda:local:000000000000:function:chat-local-welcome`;
+    const arn = `arn:aws:lambda:${runtime.handlerEnv.AWS_REGION}:000000000000:function:chat-local-welcome`;
     const direct = await lambda.send(new InvokeCommand({ FunctionName: arn, Payload: '{}' }));
     assert.equal(direct.StatusCode, 200);
     assert.equal(direct.FunctionError, undefined);
