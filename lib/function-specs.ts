@@ -158,7 +158,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   welcome: {
     entry: 'functions/handlers/welcome.ts',
     description: 'Waits until a new connection is open, then posts the welcome frame',
-    tables: {},
+    // A claim per connection (PutItem; UpdateItem completes or releases it), so a retried
+    // or repeated invocation posts no second welcome.
+    tables: { guards: { actions: ['PutItem', 'UpdateItem'] } },
     manageConnections: ['GET', 'POST'],
     nameEnvVar: 'WELCOME_FUNCTION_NAME',
   },

@@ -36,6 +36,18 @@ export interface FaultOptions {
   readonly postTargets?: ReadonlySet<string>;
   /** Only these DynamoDB operations (`GetItem`, `PutItem`, …) are throttled (tests); undefined: any. */
   readonly dynamoDbOperations?: ReadonlySet<string>;
+  /**
+   * The next `count` asynchronous invocations of `functionId` fail: `before` the handler
+   * runs (nothing happened), or `after` it ran (its work is done but Lambda sees an error,
+   * like a timeout at the end, and retries). Replaces the previous setting.
+   */
+  readonly asyncInvocationFault?: AsyncInvocationFault;
+}
+
+export interface AsyncInvocationFault {
+  readonly functionId: string;
+  readonly phase: 'before' | 'after';
+  readonly count: number;
 }
 
 export const FAULT_POST_STATUSES = [429, 410, 500] as const;
@@ -117,10 +129,21 @@ export function faultOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): Fault
     dynamoDbThrottleRate: numberFrom(env, 'FAULT_DYNAMODB_THROTTLE_RATE'),
     dynamoDbMaxConsecutive: numberFrom(env, 'FAULT_DYNAMODB_MAX_CONSECUTIVE'),
     seed: numberFrom(env, 'FAULT_SEED'),
+    asyncInvocationFault: asyncFaultFrom(env.FAULT_ASYNC_INVOKE),
   };
   // Validates now, so a typo stops the start instead of silently injecting nothing.
   new FaultInjector(options);
   return options;
+}
+
+/** `FAULT_ASYNC_INVOKE=welcome:after:1` (function id, before|after, how many). */
+function asyncFaultFrom(raw: string | undefined): AsyncInvocationFault | undefined {
+  if (!raw?.trim()) return undefined;
+  const [functionId = '', phase = '', count = '1'] = raw.trim().split(':');
+  if ((phase !== 'before' && phase !== 'after') || !/^\d+$/.test(count)) {
+    throw new Error(`FAULT_ASYNC_INVOKE must be <function>:before|after[:count]; got "${raw}".`);
+  }
+  return { functionId, phase, count: Number(count) };
 }
 
 /** Remembers consecutive failures per key; the oldest entries go when the map is full. */
@@ -160,6 +183,7 @@ export class FaultInjector {
   private readonly dynamoFailures = new ConsecutiveFailures();
   private counters = { posts: 0, postLatencyMsTotal: 0, dynamoDbRequests: 0, dynamoDbThrottles: 0 };
   private postFaultCounts: Record<string, number> = {};
+  private asyncFault: { functionId: string; phase: 'before' | 'after'; remaining: number } | undefined;
 
   constructor(options: FaultOptions = {}) {
     this.configure(options);
@@ -186,6 +210,10 @@ export class FaultInjector {
     );
     if ('postTargets' in options) this.postTargets = options.postTargets;
     if ('dynamoDbOperations' in options) this.dynamoDbOperations = options.dynamoDbOperations;
+    if (options.asyncInvocationFault) {
+      const { functionId, phase, count } = options.asyncInvocationFault;
+      this.asyncFault = { functionId, phase, remaining: count };
+    }
     if (options.seed !== undefined && options.seed !== this.seed) {
       if (!Number.isInteger(options.seed))
         throw new Error(`FAULT_SEED must be an integer; got ${options.seed}.`);
@@ -196,7 +224,12 @@ export class FaultInjector {
   }
 
   get enabled(): boolean {
-    return this.postRate > 0 || this.postLatencyMs > 0 || this.dynamoDbThrottleRate > 0;
+    return (
+      this.postRate > 0 ||
+      this.postLatencyMs > 0 ||
+      this.dynamoDbThrottleRate > 0 ||
+      (this.asyncFault?.remaining ?? 0) > 0
+    );
   }
 
   /** One line for the banner and the log; undefined when off. */
@@ -208,6 +241,10 @@ export class FaultInjector {
       parts.push(`@connections POST ${pct(this.postRate)} fail (${this.postStatuses.join('/')}${cap})`);
     }
     if (this.postLatencyMs > 0) parts.push(`+0..${this.postLatencyMs} ms per POST`);
+    if (this.asyncFault && this.asyncFault.remaining > 0) {
+      const { functionId, phase, remaining } = this.asyncFault;
+      parts.push(`next ${remaining} async invocation(s) of ${functionId} fail ${phase} the handler`);
+    }
     if (this.dynamoDbThrottleRate > 0) {
       const cap = Number.isFinite(this.dynamoDbMaxConsecutive)
         ? `, ≤${this.dynamoDbMaxConsecutive} per call`
@@ -243,6 +280,14 @@ export class FaultInjector {
     this.postFaultCounts[status] = (this.postFaultCounts[status] ?? 0) + 1;
     const error = POST_ERRORS[status] as { type: string; message: string };
     return { status, errorType: error.type, message: error.message };
+  }
+
+  /** Whether this asynchronous invocation of `functionId` fails, and when (consumes one). */
+  invocationFault(functionId: string): 'before' | 'after' | undefined {
+    const fault = this.asyncFault;
+    if (!fault || fault.functionId !== functionId || fault.remaining <= 0) return undefined;
+    fault.remaining--;
+    return fault.phase;
   }
 
   /** True when this DynamoDB request should be throttled (answer it with `sendThrottle`). */

@@ -210,16 +210,6 @@ export class FunctionRegistry {
     return outcome;
   }
 
-  /** `InvocationType: Event`: runs the handler without anyone waiting; failures are logged. */
-  invokeInBackground(id: FunctionId, event: unknown): void {
-    const startedAt = Date.now();
-    void this.invoke(id, event).then((outcome) => {
-      const name = localFunctionName(id);
-      if (outcome.ok) this.options.logger.info(`λ ${name} (async) ok ${elapsed(startedAt)}`);
-      else this.options.logger.error(`λ ${name} (async) failed ${elapsed(startedAt)}`, outcome.error);
-    });
-  }
-
   get runningCount(): number {
     return this.inFlight.size;
   }

@@ -2,9 +2,11 @@
  * The Lambda Invoke API (`POST /2015-03-31/functions/{name}/invocations`), so handlers
  * that invoke other functions with `@aws-sdk/client-lambda` (the `$connect` handler
  * scheduling the welcome push) work unchanged against LAMBDA_ENDPOINT.
- * Asynchronous invocations are not retried on failure (Lambda retries twice); they are logged.
+ * Asynchronous invocations follow Lambda's rules: retries, event age, failure queues
+ * (async-invocations.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AsyncInvoker } from './async-invocations.ts';
 import { type FunctionRegistry, functionIdFromName, localFunctionName, TimeoutError } from './functions.ts';
 import { BodyTooLargeError, readBody, sendAwsError, sendJson } from './http-util.ts';
 import { elapsed, type Logger } from './log.ts';
@@ -27,6 +29,7 @@ export function matchInvokePath(rawPath: string): string | undefined {
 
 export interface LambdaServiceOptions {
   readonly functions: FunctionRegistry;
+  readonly asyncInvoker: AsyncInvoker;
   readonly logger: Logger;
   readonly region: string;
 }
@@ -43,7 +46,7 @@ export async function handleInvokeRequest(
   req: IncomingMessage,
   res: ServerResponse,
   functionName: string,
-  { functions, logger, region }: LambdaServiceOptions,
+  { functions, asyncInvoker, logger, region }: LambdaServiceOptions,
 ): Promise<void> {
   const startedAt = Date.now();
   const invocationType = String(req.headers['x-amz-invocation-type'] ?? 'RequestResponse');
@@ -82,7 +85,7 @@ export async function handleInvokeRequest(
       res.writeHead(204).end();
       return log(204);
     case 'Event':
-      functions.invokeInBackground(functionId, event);
+      asyncInvoker.invoke(functionId, event);
       res.writeHead(202, { 'content-length': 0 }).end();
       return log(202);
     case 'RequestResponse': {

@@ -57,7 +57,13 @@ Fault injection (off by default; see docs/soak.md):
   FAULT_POST_MAX_CONSECUTIVE      failures in a row of one post to one connection (default 2)
   FAULT_DYNAMODB_THROTTLE_RATE    share 0-1 of DynamoDB requests throttled (400 ProvisionedThroughputExceeded)
   FAULT_DYNAMODB_MAX_CONSECUTIVE  throttles in a row of one SDK call (default unlimited)
-  FAULT_SEED                      PRNG seed (default 1)`;
+  FAULT_ASYNC_INVOKE              <function>:before|after[:count]: the next asynchronous invocations
+                                  of that function fail (before its handler runs or after), e.g. welcome:after:1
+  FAULT_SEED                      PRNG seed (default 1)
+
+Asynchronous invocations (Lambda Invoke API, InvocationType Event) are retried as Lambda
+does (the function's retryAttempts, default 2, after about 1 and 2 minutes; maximum event
+age); events that still fail are logged into in-memory dead-letter / on-failure queues.`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${USAGE}\n`);

@@ -9,6 +9,7 @@ import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { setLogWriter } from '../functions/runtime/logger.ts';
 import { type FunctionId, functionSpecs, webSocketRoutes } from '../lib/function-specs.ts';
+import { type AsyncFailureQueues, type AsyncInvocationOptions, AsyncInvoker } from './async-invocations.ts';
 import { ConnectionRegistry } from './connections.ts';
 import {
   DYNAMODB_TARGET_PREFIX,
@@ -100,6 +101,8 @@ export interface LocalRuntimeOptions {
    * copy with a grant removed to see the path that needs it fail with AccessDenied.
    */
   readonly grants?: Grants;
+  /** Retry delays and event age of asynchronous invocations (tests shorten them); default Lambda's. */
+  readonly asyncInvocation?: AsyncInvocationOptions;
 }
 
 export interface LocalRuntime {
@@ -130,6 +133,8 @@ export interface LocalRuntime {
   readonly adminCredentials: KeyPair;
   /** What the WebSocket gateway did with frames: handlers run, frames refused, slow consumers closed. */
   webSocketStats(): GatewayStats;
+  /** The dead-letter and on-failure destination queues of asynchronous invocations (in memory). */
+  readonly asyncFailures: AsyncFailureQueues;
   /** Closes connections with 1001 (running `$disconnect`), waits for handlers, closes the database. */
   stop(): Promise<void>;
 }
@@ -185,6 +190,7 @@ interface Services {
   externalDynamoDb?: string;
   gateway?: WebSocketGateway;
   functions?: FunctionRegistry;
+  asyncInvoker?: AsyncInvoker;
   connections: ConnectionRegistry;
   stage: string;
   region: string;
@@ -198,7 +204,7 @@ interface Services {
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, services: Services): Promise<void> {
-  const { dynamo, functions, connections, stage, logger, region, controlPlane } = services;
+  const { dynamo, functions, asyncInvoker, connections, stage, logger, region, controlPlane } = services;
   const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
   if (isDynamoDbRequest(req)) {
     const operation = String(req.headers['x-amz-target']).slice(DYNAMODB_TARGET_PREFIX.length);
@@ -216,7 +222,7 @@ async function route(req: IncomingMessage, res: ServerResponse, services: Servic
     const message = `The embedded DynamoDB is off: DYNAMODB_ENDPOINT is ${services.externalDynamoDb}`;
     return sendAwsError(res, 400, 'UnknownOperationException', message);
   }
-  if (!functions || !services.gateway) {
+  if (!functions || !asyncInvoker || !services.gateway) {
     return sendJson(res, 503, { message: 'The local runtime is starting' });
   }
   const functionName = matchInvokePath(rawPath);
@@ -224,7 +230,7 @@ async function route(req: IncomingMessage, res: ServerResponse, services: Servic
     const permissions = () => [invokePermission(region, functionName)];
     const admitted = await admitControlPlaneRequest(req, res, 'lambda', permissions, controlPlane);
     if (!admitted) return;
-    return handleInvokeRequest(admitted, res, functionName, { functions, logger, region });
+    return handleInvokeRequest(admitted, res, functionName, { functions, asyncInvoker, logger, region });
   }
   const target = matchManagementPath(rawPath, stage);
   if (target) {
@@ -329,6 +335,14 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
     await functions.load();
     await functions.mount(options.mountedRoutes ?? {}, new Set(Object.keys(webSocketRoutes)));
     services.functions = functions;
+    const asyncInvoker = new AsyncInvoker({
+      functions,
+      logger,
+      region: environment.region,
+      faults: () => services.faults,
+      options: options.asyncInvocation,
+    });
+    services.asyncInvoker = asyncInvoker;
     const gateway = new WebSocketGateway({
       stage,
       region: environment.region,
@@ -366,6 +380,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       host,
       adminCredentials: admin,
       webSocketStats: () => gateway.stats(),
+      asyncFailures: asyncInvoker.failures,
       stop,
     };
   } catch (error) {
@@ -381,6 +396,7 @@ async function shutdown(server: Server, services: Services): Promise<void> {
   const { logger } = services;
   try {
     await services.gateway?.closeAll(1001, 'Server shutting down');
+    services.asyncInvoker?.close();
     const pending = services.functions?.runningCount ?? 0;
     if (pending > 0) logger.info(`Waiting for ${pending} running handler invocation(s), at most 5 s`);
     await services.functions?.settle(5_000);

@@ -27,6 +27,7 @@ import type { ReadLimiter } from '../core/guards/guards.ts';
 import type { ChatService } from '../core/messaging/chat-service.ts';
 import type { ReadReceipts, UnreadCounter } from '../core/receipts/read-receipts.ts';
 import type { RoomService } from '../core/rooms/rooms.ts';
+import type { OnceClaims } from '../core/shared/ports.ts';
 import type { DynamoConversationIndex } from '../stores/conversations.ts';
 import type { DynamoGroupStore } from '../stores/groups.ts';
 import type { DynamoMessageStore } from '../stores/messages.ts';
@@ -80,6 +81,8 @@ export interface Services {
   singleSession(callbackUrl: string): SingleSession;
   /** The per-user read limit (`READ_RATE_LIMIT_PER_MINUTE`) of the read commands and routes. */
   readonly readLimiter: ReadLimiter;
+  /** Once-per-key claims in the guards table (the welcome push). */
+  readonly onceClaims: OnceClaims;
 }
 
 const DYNAMO_WIRING = 'functions/runtime/wiring/dynamo.ts';
@@ -106,6 +109,7 @@ const PROVIDED_BY = {
   conversationList: DYNAMO_WIRING,
   singleSession: DYNAMO_WIRING,
   readLimiter: DYNAMO_WIRING,
+  onceClaims: DYNAMO_WIRING,
 } as const satisfies Record<keyof Services, string>;
 
 /**

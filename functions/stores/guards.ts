@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ClaimRecord, GuardStore, StoredMessage } from '../core/shared/ports.ts';
+import type { ClaimRecord, GuardStore, OnceClaims, StoredMessage } from '../core/shared/ports.ts';
 
 /**
  * The `guards` table: one item per key (`guardKey`), each with an `expiresAt` TTL.
@@ -112,5 +112,59 @@ export class DynamoGuardStore implements GuardStore {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw error;
     }
+  }
+}
+
+/**
+ * `OnceClaims` in the `guards` table: an item per key with a lease (`leaseUntil`) until
+ * it is `completed` (kept until `expiresAt`) or `released`.
+ */
+export class DynamoOnceClaims implements OnceClaims {
+  constructor(
+    private readonly client: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    /** How long a completed claim is remembered: as long as Lambda may deliver the event again. */
+    private readonly rememberSeconds: number,
+  ) {}
+
+  async claim(key: string, leaseSeconds: number): Promise<boolean> {
+    const now = Math.floor(Date.now() / 1000);
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { guardKey: key, leaseUntil: now + leaseSeconds, expiresAt: now + this.rememberSeconds },
+          ConditionExpression:
+            'attribute_not_exists(guardKey) OR released = :true OR expiresAt < :now OR (attribute_not_exists(completed) AND leaseUntil < :now)',
+          ExpressionAttributeValues: { ':true': true, ':now': now },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async complete(key: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { guardKey: key },
+        UpdateExpression: 'SET completed = :true',
+        ExpressionAttributeValues: { ':true': true },
+      }),
+    );
+  }
+
+  async release(key: string): Promise<void> {
+    await this.client.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { guardKey: key },
+        UpdateExpression: 'SET released = :true',
+        ExpressionAttributeValues: { ':true': true },
+      }),
+    );
   }
 }

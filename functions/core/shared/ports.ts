@@ -255,6 +255,20 @@ export interface ClaimRecord {
 }
 
 /**
+ * Work done once per key however often it is invoked (the welcome push, which Lambda may
+ * run twice: a retry after an error, or a repeated delivery). A claim holds a lease, so
+ * an attempt that died before finishing does not block the retry that comes after it.
+ */
+export interface OnceClaims {
+  /** True when this caller now holds `key`: not completed, and no live lease on it. */
+  claim(key: string, leaseSeconds: number): Promise<boolean>;
+  /** The work is done: later claims of `key` fail (until it expires). */
+  complete(key: string): Promise<void>;
+  /** The work was not done: the next claim of `key` succeeds at once. */
+  release(key: string): Promise<void>;
+}
+
+/**
  * Abuse guards (the `guards` table): rate-limit windows and `client_msg_id` dedupe
  * records. Conditional writes only.
  */

@@ -28,7 +28,7 @@ import { DynamoConnectionStore } from '../../stores/connections.ts';
 import { DynamoConversationListStore } from '../../stores/conversation-list.ts';
 import { DynamoConversationIndex } from '../../stores/conversations.ts';
 import { DynamoGroupStore, DynamoUserGroupLimits } from '../../stores/groups.ts';
-import { DynamoGuardStore } from '../../stores/guards.ts';
+import { DynamoGuardStore, DynamoOnceClaims } from '../../stores/guards.ts';
 import { DynamoMessageStore } from '../../stores/messages.ts';
 import { DynamoPresenceStore } from '../../stores/presence.ts';
 import { DynamoReadStateStore } from '../../stores/read-state.ts';
@@ -149,6 +149,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
   const jobClaimSeconds = 6 * 3600;
   const guardStore = new DynamoGuardStore(dynamo, config.tables.guards);
   return {
+    onceClaims: new DynamoOnceClaims(dynamo, config.tables.guards, jobClaimSeconds),
     registry,
     readState,
     conversations,
