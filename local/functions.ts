@@ -12,7 +12,7 @@ import { LOCAL_ACCOUNT_ID } from './events.ts';
 import { HandlerThreads } from './handler-threads.ts';
 import type { LocalCredentials } from './iam/credentials.ts';
 import { functionEnvironment, runWithEnvironment } from './iam/function-scope.ts';
-import { elapsed, type Logger } from './log.ts';
+import type { Logger } from './log.ts';
 
 export type LambdaHandler = (event: unknown, context: Context) => unknown;
 
