@@ -304,7 +304,7 @@ describe('the control plane refuses what AWS would', () => {
     assert.ok(
       log.some((line) =>
         line.includes(
-          `IAM AccessDenied: ${sendMessage} may not dynamodb:Scan on arn:aws:dynamodb:local:000000000000:table/${MESSAGES_TABLE}`,
+          `IAM AccessDenied: ${sendMessage} may not dynamodb:Scan on arn:aws:dynamodb:${runtime.handlerEnv.AWS_REGION}:000000000000:table/${MESSAGES_TABLE}`,
         ),
       ),
       log.filter((line) => line.includes('IAM')).join('\n'),
@@ -352,7 +352,7 @@ describe('a grant removed from a copy of the specs breaks exactly the path that 
       content: 'needs BatchWriteItem',
     });
     assertErrorReply(reply, ErrorCode.messageNotStored, 'send_message without the grant');
-    const expected = `IAM AccessDenied: ${localFunctionName('sendMessage')} may not dynamodb:BatchWriteItem on arn:aws:dynamodb:local:000000000000:table/${MESSAGES_TABLE}`;
+    const expected = `IAM AccessDenied: ${localFunctionName('sendMessage')} may not dynamodb:BatchWriteItem on arn:aws:dynamodb:${runtime.handlerEnv.AWS_REGION}:000000000000:table/${MESSAGES_TABLE}`;
     assert.ok(
       log.some((line) => line.includes(expected)),
       log.filter((line) => line.includes('IAM')).join('\n'),
