@@ -28,6 +28,8 @@ export interface MessageSent {
   readonly type: 'message_sent';
   readonly message_id: string;
   readonly room_id: string;
+  /** The recipient: the other participant, from this client's point of view (never parse the room id: it is ambiguous when user ids contain `_`). */
+  readonly peer_id: string;
   /** Recipient connections that accepted the push (0 when offline: not an error). */
   readonly delivered: number;
   readonly failed: number;
@@ -217,6 +219,8 @@ export interface HistoryMessage {
   readonly room_id: string;
   readonly from_user_id: string;
   readonly to_user_id?: string;
+  /** Private messages: the other participant, from this client's point of view (never parse the room id: it is ambiguous when user ids contain `_`). */
+  readonly peer_id?: string;
   readonly group_id?: string;
   /** Empty when `deleted`. */
   readonly content: string;
@@ -258,6 +262,8 @@ export interface ReadMarked {
   /** The stored position (the marked message, or a newer one marked earlier). */
   readonly message_id: string;
   readonly unread: number;
+  /** Private chats: the other participant, from this client's point of view (never parse the room id: it is ambiguous when user ids contain `_`). */
+  readonly peer_id?: string;
   readonly time: string;
 }
 
@@ -273,6 +279,8 @@ export interface NewMessagePush {
   readonly type: 'new_message';
   readonly message_id: string;
   readonly room_id: string;
+  /** The sender, i.e. the receiver's peer in `room_id` (never parse the room id). */
+  readonly peer_id: string;
   readonly from_user_id: string;
   readonly to_user_id: string;
   readonly content: string;
@@ -330,6 +338,8 @@ export interface MessageDeletedPush {
   readonly room_id: string;
   readonly message_id: string;
   readonly deleted_by: string;
+  /** Private chats: the other participant, from this client's point of view (never parse the room id: it is ambiguous when user ids contain `_`). */
+  readonly peer_id?: string;
   readonly time: string;
 }
 
@@ -337,6 +347,8 @@ export interface MessageReadPush {
   readonly type: 'message_read';
   readonly room_id: string;
   readonly user_id: string;
+  /** Private chats: the reader, who is this client's peer there. */
+  readonly peer_id?: string;
   readonly message_id: string;
   readonly time: string;
 }
@@ -345,6 +357,8 @@ export interface UnreadCountPush {
   readonly type: 'unread_count';
   readonly room_id: string;
   readonly unread: number;
+  /** Private chats: the other participant, from this client's point of view (never parse the room id: it is ambiguous when user ids contain `_`). */
+  readonly peer_id?: string;
   readonly time: string;
 }
 
@@ -500,6 +514,8 @@ interface ChatMessageBase {
 export interface PrivateChatMessage extends ChatMessageBase {
   readonly type: 'new_message';
   readonly kind: 'private';
+  /** The other participant, from this client's point of view (never parse the room id: it is ambiguous when user ids contain `_`). */
+  readonly peer_id: string;
   readonly to_user_id: string;
 }
 

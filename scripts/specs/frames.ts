@@ -34,6 +34,10 @@ const messageType = {
 const queued = integer(
   'extension, present only when some connections were handed to fan-out workers, which post after the reply (broadcast: an estimate)',
 );
+/** The other participant of a private chat, as the receiver of the frame sees it. */
+const peerId = (who = "the other participant of this private chat, from the receiver's point of view") =>
+  string(`${who}; the room id cannot be split reliably when user ids contain _`);
+
 const duplicate = {
   type: 'boolean',
   const: true,
@@ -47,13 +51,14 @@ export const historyMessage: JsonSchema = object(
     room_id: string(),
     from_user_id: string(),
     to_user_id: string(),
+    peer_id: peerId("private messages: the other participant, from the reader's point of view"),
     group_id: string(),
     content: string('empty when deleted'),
     message_type: messageType,
     time,
     deleted: { type: 'boolean', const: true },
   },
-  ['to_user_id', 'group_id', 'deleted'],
+  ['to_user_id', 'peer_id', 'group_id', 'deleted'],
 );
 
 /** SyncMessage: a HistoryMessage plus its kind (and, for system notifications, type and data). */
@@ -169,6 +174,7 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
         type: constant('message_sent'),
         message_id: messageId,
         room_id: string(),
+        peer_id: peerId('the recipient'),
         delivered: integer('connections that accepted the push'),
         failed: integer('connections still failing after retries'),
         duplicate,
@@ -290,13 +296,17 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
   },
   mark_read: {
     name: 'ReadMarked',
-    schema: object({
-      type: constant('read_marked'),
-      room_id: string(),
-      message_id: messageId,
-      unread: integer(),
-      time,
-    }),
+    schema: object(
+      {
+        type: constant('read_marked'),
+        room_id: string(),
+        message_id: messageId,
+        unread: integer(),
+        peer_id: peerId('private chats: the other participant'),
+        time,
+      },
+      ['peer_id'],
+    ),
   },
   list_conversations: { name: 'ConversationsReply', schema: conversationPage('conversations') },
   delete_message: {
@@ -307,11 +317,12 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
         room_id: string(),
         message_id: messageId,
         deleted_by: string(),
+        peer_id: peerId('private chats: the recipient of the recalled message'),
         time,
         delivered: integer(),
         queued,
       },
-      ['queued'],
+      ['peer_id', 'queued'],
     ),
   },
 };
@@ -328,6 +339,7 @@ export const pushes: Record<string, { readonly name: string; readonly schema: Js
       type: constant('new_message'),
       message_id: messageId,
       room_id: string(),
+      peer_id: peerId("the sender (the receiver's peer)"),
       from_user_id: string(),
       to_user_id: string(),
       content: string(),
@@ -366,13 +378,17 @@ export const pushes: Record<string, { readonly name: string; readonly schema: Js
   },
   message_deleted: {
     name: 'MessageDeleted',
-    schema: object({
-      type: constant('message_deleted'),
-      room_id: string(),
-      message_id: messageId,
-      deleted_by: string(),
-      time,
-    }),
+    schema: object(
+      {
+        type: constant('message_deleted'),
+        room_id: string(),
+        message_id: messageId,
+        deleted_by: string(),
+        peer_id: peerId("private chats: the other participant, from the receiver's point of view"),
+        time,
+      },
+      ['peer_id'],
+    ),
   },
   system_notify: {
     name: 'SystemNotify',
@@ -387,17 +403,30 @@ export const pushes: Record<string, { readonly name: string; readonly schema: Js
   },
   message_read: {
     name: 'MessageRead',
-    schema: object({
-      type: constant('message_read'),
-      room_id: string(),
-      user_id: string(),
-      message_id: messageId,
-      time,
-    }),
+    schema: object(
+      {
+        type: constant('message_read'),
+        room_id: string(),
+        user_id: string(),
+        peer_id: peerId("private chats: the reader, who is the receiver's peer"),
+        message_id: messageId,
+        time,
+      },
+      ['peer_id'],
+    ),
   },
   unread_count: {
     name: 'UnreadCount',
-    schema: object({ type: constant('unread_count'), room_id: string(), unread: integer(), time }),
+    schema: object(
+      {
+        type: constant('unread_count'),
+        room_id: string(),
+        unread: integer(),
+        peer_id: peerId('private chats: the other participant'),
+        time,
+      },
+      ['peer_id'],
+    ),
   },
   presence: {
     name: 'Presence',

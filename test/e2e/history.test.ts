@@ -247,6 +247,7 @@ describe('private and group history through the command', () => {
         room_id: privateRoom,
         from_user_id: 'mia',
         to_user_id: 'ola',
+        peer_id: 'mia',
         content: 'psst',
         message_type: 1,
         time: sent.data?.time,

@@ -201,6 +201,7 @@ describe('POST /api/ws/send-message', () => {
       'delivered',
       'failed',
       'message_id',
+      'peer_id',
       'room_id',
       'time',
       'type',
@@ -208,6 +209,7 @@ describe('POST /api/ws/send-message', () => {
     assert.equal(sent.type, 'message_sent');
     assert.match(String(sent.message_id), ULID);
     assert.equal(sent.room_id, 'private_http-from_http-to');
+    assert.equal(sent.peer_id, 'http-to');
     assert.equal(sent.delivered, 1);
     assertIsoTime(sent.time);
 
@@ -215,6 +217,7 @@ describe('POST /api/ws/send-message', () => {
       type: 'new_message',
       message_id: sent.message_id,
       room_id: 'private_http-from_http-to',
+      peer_id: 'http-from',
       from_user_id: 'http-from',
       to_user_id: 'http-to',
       content: 'sent over HTTP',
@@ -349,6 +352,7 @@ describe('GET /api/ws/messages', () => {
         room_id: room,
         from_user_id: 'hist-a',
         to_user_id: 'hist-b',
+        peer_id: 'hist-a',
         content: 'message 25',
         message_type: 1,
         time: newest.body.data?.messages[0]?.time,

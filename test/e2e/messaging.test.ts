@@ -52,6 +52,7 @@ describe('send_message', () => {
       'delivered',
       'failed',
       'message_id',
+      'peer_id',
       'room_id',
       'time',
       'type',
@@ -59,6 +60,7 @@ describe('send_message', () => {
     assert.equal(sent.type, 'message_sent');
     assert.match(String(sent.message_id), ULID);
     assert.equal(sent.room_id, 'private_alice_bob');
+    assert.equal(sent.peer_id, 'bob');
     assert.equal(sent.delivered, 2, 'both of bob’s connections');
     assertIsoTime(sent.time);
 
@@ -66,6 +68,7 @@ describe('send_message', () => {
       type: 'new_message',
       message_id: sent.message_id,
       room_id: 'private_alice_bob',
+      peer_id: 'alice',
       from_user_id: 'alice',
       to_user_id: 'bob',
       content: 'Hi Bob 👋',
@@ -124,9 +127,12 @@ describe('send_message', () => {
       message_type: 1,
       time: reply.data?.time,
     };
-    for (const reader of ['carol', 'alice']) {
+    for (const [reader, peer] of [
+      ['carol', 'alice'],
+      ['alice', 'carol'],
+    ] as const) {
       const messages = await historyMessages(runtime, await tokenFor(runtime, reader), 'private_alice_carol');
-      assert.deepEqual(messages, [expected], `${reader}'s history`);
+      assert.deepEqual(messages, [{ ...expected, peer_id: peer }], `${reader}'s history`);
     }
   });
 

@@ -113,6 +113,7 @@ describe('mark_read', () => {
       room_id: privateRoom,
       message_id: privateIds[1],
       unread: 1,
+      peer_id: 'rr-bob',
     });
     assertIsoTime(time);
 
@@ -120,12 +121,14 @@ describe('mark_read', () => {
       type: 'unread_count',
       room_id: privateRoom,
       unread: 1,
+      peer_id: 'rr-bob',
       time,
     });
     assert.deepEqual(await nextPush(bob.client, 'message_read'), {
       type: 'message_read',
       room_id: privateRoom,
       user_id: 'rr-amy',
+      peer_id: 'rr-amy',
       message_id: privateIds[1],
       time,
     });

@@ -86,15 +86,22 @@ describe('delete_message', () => {
       deleted_by: 'ann',
       time: data.time,
     };
-    assert.deepEqual(data, { ...push, delivered: 2 });
-    assert.deepEqual(await nextPush(bob.client, 'message_deleted', withMessageId(sent.message_id)), push);
-    assert.deepEqual(
-      await nextPush(annLaptop.client, 'message_deleted', withMessageId(sent.message_id)),
-      push,
-    );
+    // Each side's frames name its own peer.
+    assert.deepEqual(data, { ...push, peer_id: 'bob', delivered: 2 });
+    assert.deepEqual(await nextPush(bob.client, 'message_deleted', withMessageId(sent.message_id)), {
+      ...push,
+      peer_id: 'ann',
+    });
+    assert.deepEqual(await nextPush(annLaptop.client, 'message_deleted', withMessageId(sent.message_id)), {
+      ...push,
+      peer_id: 'bob',
+    });
     await assertNotTold(sent.message_id, annPhone, cy, dee);
 
-    for (const token of [annToken, bobToken]) {
+    for (const [token, peer] of [
+      [annToken, 'bob'],
+      [bobToken, 'ann'],
+    ] as const) {
       const [shown] = (await historyMessages(runtime, token, 'private_ann_bob')).filter(
         (m) => m.message_id === sent.message_id,
       );
@@ -103,6 +110,7 @@ describe('delete_message', () => {
         room_id: 'private_ann_bob',
         from_user_id: 'ann',
         to_user_id: 'bob',
+        peer_id: peer,
         content: '',
         message_type: 1,
         time: sent.time,
@@ -124,7 +132,7 @@ describe('delete_message', () => {
         message_id: sent.message_id,
       }),
     );
-    assert.deepEqual(again, { ...push, delivered: 2 });
+    assert.deepEqual(again, { ...push, peer_id: 'bob', delivered: 2 });
     await nextPush(bob.client, 'message_deleted', withMessageId(sent.message_id));
     await nextPush(annLaptop.client, 'message_deleted', withMessageId(sent.message_id));
   });

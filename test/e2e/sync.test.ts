@@ -161,6 +161,7 @@ describe('sync after a reconnect', () => {
       room_id: 'private_pat_sam',
       from_user_id: 'pat',
       to_user_id: 'sam',
+      peer_id: 'pat',
       content: 'pat 1',
       message_type: 1,
       time: first?.time,

@@ -103,6 +103,7 @@ describe('send_message', () => {
       },
     );
     assert.equal(sent.room_id, 'private_alice_bob');
+    assert.equal(sent.peer_id, 'bob');
     assert.equal(sent.delivered, 2);
     for (const connectionId of [bobPhone, bobLaptop]) {
       const [frame] = notifier.received(connectionId);
@@ -110,6 +111,7 @@ describe('send_message', () => {
         type: 'new_message',
         message_id: sent.message_id,
         room_id: 'private_alice_bob',
+        peer_id: 'alice',
         from_user_id: 'alice',
         to_user_id: 'bob',
         content: 'hello bob',

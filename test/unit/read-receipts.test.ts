@@ -115,6 +115,7 @@ describe('mark_read in a private chat', () => {
       room_id: roomId,
       message_id: ids[0],
       unread: 2,
+      peer_id: 'bob',
       time: '2026-03-02T08:00:00.000Z',
     });
     assert.deepEqual(notifier.take(bob), [
@@ -122,12 +123,13 @@ describe('mark_read in a private chat', () => {
         type: 'message_read',
         room_id: roomId,
         user_id: 'amy',
+        peer_id: 'amy',
         message_id: ids[0],
         time: '2026-03-02T08:00:00.000Z',
       },
     ]);
     assert.deepEqual(notifier.take(amyLaptop), [
-      { type: 'unread_count', room_id: roomId, unread: 2, time: '2026-03-02T08:00:00.000Z' },
+      { type: 'unread_count', room_id: roomId, unread: 2, peer_id: 'bob', time: '2026-03-02T08:00:00.000Z' },
     ]);
     assert.deepEqual(notifier.take(amyPhone), [], 'the asking connection has the reply');
 
@@ -175,7 +177,13 @@ describe('mark_read in a private chat', () => {
     );
     assert.equal(reply.unread, 0, 'notes to self are never unread');
     assert.deepEqual(notifier.take(eveB), [
-      { type: 'unread_count', room_id: 'private_eve_eve', unread: 0, time: '2026-03-02T08:00:00.000Z' },
+      {
+        type: 'unread_count',
+        room_id: 'private_eve_eve',
+        unread: 0,
+        peer_id: 'eve',
+        time: '2026-03-02T08:00:00.000Z',
+      },
     ]);
   });
 

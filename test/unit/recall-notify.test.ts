@@ -104,6 +104,7 @@ describe('delete_message', () => {
       room_id: 'private_ann_bob',
       message_id: sent.message_id,
       deleted_by: 'ann',
+      peer_id: 'bob',
       delivered: 2,
     });
     const push = {
@@ -113,8 +114,9 @@ describe('delete_message', () => {
       deleted_by: 'ann',
       time,
     };
-    assert.deepEqual(notifier.pushes(bob, 'message_deleted'), [push]);
-    assert.deepEqual(notifier.pushes(annLaptop, 'message_deleted'), [push]);
+    // Each side's frames name its own peer.
+    assert.deepEqual(notifier.pushes(bob, 'message_deleted'), [{ ...push, peer_id: 'ann' }]);
+    assert.deepEqual(notifier.pushes(annLaptop, 'message_deleted'), [{ ...push, peer_id: 'bob' }]);
     assert.deepEqual(notifier.pushes(annPhone, 'message_deleted'), []);
 
     for (const reader of ['ann', 'bob']) {

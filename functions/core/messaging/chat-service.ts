@@ -9,7 +9,7 @@ import type { ContentFilter } from '../filter/content-filter.ts';
 import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
 import { success } from '../shared/envelope.ts';
 import { ChatError, ErrorCode, type ErrorCodeValue } from '../shared/errors.ts';
-import { newMessageId, privateRoomId } from '../shared/ids.ts';
+import { newMessageId, peerOf, privateRoomId } from '../shared/ids.ts';
 import type {
   GroupStore,
   MessageStore,
@@ -48,6 +48,8 @@ export interface MessageSent {
   readonly type: 'message_sent';
   readonly message_id: string;
   readonly room_id: string;
+  /** The recipient: the sender's peer in `room_id` (which cannot be split reliably when ids contain `_`). */
+  readonly peer_id: string;
   readonly delivered: number;
   /** Extension: connections still failing after retries (410s not counted). */
   readonly failed: number;
@@ -55,6 +57,20 @@ export interface MessageSent {
   readonly duplicate?: true;
   /** Extension: connections handed to fan-out workers (present only when some were). */
   readonly queued?: number;
+  readonly time: string;
+}
+
+/** The `new_message` push, to the recipient's connections. */
+export interface NewMessage {
+  readonly type: 'new_message';
+  readonly message_id: string;
+  readonly room_id: string;
+  /** The recipient's peer in `room_id`: the sender. */
+  readonly peer_id: string;
+  readonly from_user_id: string;
+  readonly to_user_id: string;
+  readonly content: string;
+  readonly message_type: number;
   readonly time: string;
 }
 
@@ -154,6 +170,7 @@ export class ChatService {
         type: 'message_sent',
         message_id: stored.messageId,
         room_id: stored.roomId,
+        peer_id: peerOf(stored, sender.userId),
         delivered: 0,
         failed: 0,
         duplicate: true,
@@ -166,17 +183,20 @@ export class ChatService {
         type: 'new_message',
         message_id: stored.messageId,
         room_id: stored.roomId,
+        // The recipient's peer: the sender.
+        peer_id: sender.userId,
         from_user_id: sender.userId,
         to_user_id: input.to_user_id,
         content: stored.content,
         message_type: stored.messageType,
         time: stored.createdAt,
-      }),
+      } satisfies NewMessage),
     );
     return {
       type: 'message_sent',
       message_id: stored.messageId,
       room_id: stored.roomId,
+      peer_id: peerOf(stored, sender.userId),
       delivered: result.delivered,
       failed: result.failed.length,
       ...queuedField(result),

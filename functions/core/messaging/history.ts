@@ -2,7 +2,7 @@
 
 import { isRoomId } from '../rooms/rooms.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
-import { GROUP_ID, isPrivateRoomParticipant, ULID } from '../shared/ids.ts';
+import { GROUP_ID, isPrivateRoomParticipant, peerOf, ULID } from '../shared/ids.ts';
 import type { GroupStore, MessageStore, RoomStore, StoredMessage } from '../shared/ports.ts';
 
 export const HISTORY_DEFAULT_LIMIT = 50;
@@ -27,6 +27,11 @@ export interface HistoryMessage {
   readonly room_id: string;
   readonly from_user_id: string;
   readonly to_user_id?: string;
+  /**
+   * Private messages: the other participant from the reader's point of view (the room id
+   * cannot be split reliably when user ids contain `_`).
+   */
+  readonly peer_id?: string;
   readonly group_id?: string;
   readonly content: string;
   readonly message_type: number;
@@ -42,13 +47,17 @@ export interface HistoryPage {
   readonly next_cursor?: string;
 }
 
-/** A stored message as history and `sync` show it; a recalled one keeps its place, without content. */
-export function toWire(message: StoredMessage): HistoryMessage {
+/**
+ * A stored message as `readerId` sees it in history and `sync`; a recalled one keeps its
+ * place, without content.
+ */
+export function toWire(message: StoredMessage, readerId: string): HistoryMessage {
   return {
     message_id: message.messageId,
     room_id: message.roomId,
     from_user_id: message.fromUserId,
     ...(message.toUserId !== undefined ? { to_user_id: message.toUserId } : {}),
+    ...(message.kind === 'private' ? { peer_id: peerOf(message, readerId) } : {}),
     ...(message.groupId !== undefined ? { group_id: message.groupId } : {}),
     content: message.deleted ? '' : message.content,
     message_type: message.messageType,
@@ -184,7 +193,7 @@ export async function readHistory(
   });
   const result: HistoryPage = {
     room_id: roomId,
-    messages: page.messages.map(toWire),
+    messages: page.messages.map((message) => toWire(message, readerId)),
     ...(page.nextBefore ? { next_cursor: encodeCursor(page.nextBefore) } : {}),
   };
   return options.maxBytes === undefined ? result : fitToBudget(result, options.maxBytes);

@@ -7,6 +7,7 @@ import * as z from 'zod/mini';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { Recipient } from '../fan-out/fan-out.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
+import { peerOf } from '../shared/ids.ts';
 import type {
   GroupStore,
   MessageRecallStore,
@@ -48,6 +49,11 @@ export interface MessageDeleted {
   readonly room_id: string;
   readonly message_id: string;
   readonly deleted_by: string;
+  /**
+   * Private chats: the receiver's peer (the recipient in the sender's frames, the sender in
+   * the recipient's); the room id cannot be split reliably when user ids contain `_`.
+   */
+  readonly peer_id?: string;
   /** When the message was recalled (the first time, when recalled twice). */
   readonly time: string;
 }
@@ -117,6 +123,23 @@ export async function recallMessage(
     deleted_by: senderId,
     time: recalled.deletedAt ?? new Date().toISOString(),
   };
-  const result = await deliver(deps, await audience(deps, recalled, originConnectionId), push);
-  return { ...push, delivered: result.delivered, ...queuedField(result) };
+  const recipients = await audience(deps, recalled, originConnectionId);
+  if (recalled.kind !== 'private') {
+    const result = await deliver(deps, recipients, push);
+    return { ...push, delivered: result.delivered, ...queuedField(result) };
+  }
+  // Each side of a private chat gets its own peer.
+  const seenBy = (userId: string): MessageDeleted => ({ ...push, peer_id: peerOf(recalled, userId) });
+  const results = await Promise.all(
+    [...new Set(recipients.map((recipient) => recipient.userId))].map((userId) =>
+      deliver(
+        deps,
+        recipients.filter((recipient) => recipient.userId === userId),
+        seenBy(userId),
+      ),
+    ),
+  );
+  const delivered = results.reduce((sum, result) => sum + result.delivered, 0);
+  const queued = results.reduce((sum, result) => sum + result.queued, 0);
+  return { ...seenBy(senderId), delivered, ...queuedField({ queued }) };
 }

@@ -96,11 +96,11 @@ function systemFields(content: string): Pick<SyncMessage, 'notification_type' | 
   return {};
 }
 
-function toSyncMessage(message: StoredMessage): SyncMessage {
+function toSyncMessage(message: StoredMessage, userId: string): SyncMessage {
   const kind = message.kind as SyncKind;
   return {
     kind,
-    ...toWire(message),
+    ...toWire(message, userId),
     ...(kind === 'system' && !message.deleted ? systemFields(message.content) : {}),
   };
 }
@@ -155,7 +155,7 @@ export async function syncMessages(
   const messages: SyncMessage[] = [];
   let bytes = 0;
   for (const stored of merged.slice(0, limit)) {
-    const message = toSyncMessage(stored);
+    const message = toSyncMessage(stored, userId);
     const size = Buffer.byteLength(JSON.stringify(message), 'utf8') + 1;
     if (messages.length > 0 && bytes + size > budget) break;
     messages.push(message);

@@ -11,7 +11,7 @@ import type { Sender } from '../messaging/chat-service.ts';
 import { messageIdSchema, parseCommand } from '../messaging/commands.ts';
 import { mapConcurrent } from '../shared/concurrency.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
-import { GROUP_ID, isPrivateRoomParticipant, ROOM_ID } from '../shared/ids.ts';
+import { GROUP_ID, isPrivateRoomParticipant, peerOf, ROOM_ID } from '../shared/ids.ts';
 import type { PresenceStore } from '../shared/ports.ts';
 import { meta, schema } from '../shared/schema.ts';
 import {
@@ -60,6 +60,30 @@ export interface ReadMarked {
   /** The stored position: the message marked, or a newer one marked earlier. */
   readonly message_id: string;
   readonly unread: number;
+  /** Private chats: the other participant (the room id cannot be split reliably when ids contain `_`). */
+  readonly peer_id?: string;
+  readonly time: string;
+}
+
+/** `message_read`, to the other participants' connections. */
+export interface MessageRead {
+  readonly type: 'message_read';
+  readonly room_id: string;
+  /** Who read. */
+  readonly user_id: string;
+  /** Private chats: the receiver's peer, i.e. the reader. */
+  readonly peer_id?: string;
+  readonly message_id: string;
+  readonly time: string;
+}
+
+/** `unread_count`, to the reader's other connections. */
+export interface UnreadCount {
+  readonly type: 'unread_count';
+  readonly room_id: string;
+  readonly unread: number;
+  /** Private chats: the other participant. */
+  readonly peer_id?: string;
   readonly time: string;
 }
 
@@ -91,6 +115,8 @@ interface Conversation {
   readonly kind: ConversationKind;
   /** Everyone in it but the reader (the counterpart of a private chat; other group members). */
   readonly others: readonly string[];
+  /** Private chats: the counterpart (the reader in a chat with themself). */
+  readonly peer?: string;
 }
 
 export function parseMarkRead(data: unknown): MarkReadInput {
@@ -111,6 +137,7 @@ export class ReadReceipts {
   async markRead(reader: Sender, input: MarkReadInput, originConnectionId?: string): Promise<ReadMarked> {
     const roomId = input.room_id;
     const conversation = await this.resolve(roomId, reader.userId, input.message_id);
+    const peerField = conversation.peer !== undefined ? { peer_id: conversation.peer } : {};
     const now = (this.deps.now?.() ?? new Date()).toISOString();
     const { position, advanced } = await this.deps.readState.advance(
       reader.userId,
@@ -132,22 +159,31 @@ export class ReadReceipts {
       );
       const others = new Set(conversation.others);
       others.delete(reader.userId);
+      const read: MessageRead = {
+        type: 'message_read',
+        room_id: roomId,
+        user_id: reader.userId,
+        ...(conversation.peer !== undefined ? { peer_id: reader.userId } : {}),
+        message_id: position,
+        time: now,
+      };
+      const count: UnreadCount = { type: 'unread_count', room_id: roomId, unread, ...peerField, time: now };
       await Promise.all([
         deliver(
           this.deps,
           connections.filter(({ userId }) => others.has(userId)),
-          { type: 'message_read', room_id: roomId, user_id: reader.userId, message_id: position, time: now },
+          read,
         ),
         deliver(
           this.deps,
           connections.filter(
             ({ userId, connectionId }) => userId === reader.userId && connectionId !== originConnectionId,
           ),
-          { type: 'unread_count', room_id: roomId, unread, time: now },
+          count,
         ),
       ]);
     }
-    return { type: 'read_marked', room_id: roomId, message_id: position, unread, time: now };
+    return { type: 'read_marked', room_id: roomId, message_id: position, unread, ...peerField, time: now };
   }
 
   /** Who else is in the conversation; refuses anything the reader may not mark. */
@@ -163,8 +199,8 @@ export class ReadReceipts {
       if (!message || (message.fromUserId !== readerId && message.toUserId !== readerId)) {
         throw new ChatError(ErrorCode.roomInvalid, 'message_id is not a message of this conversation');
       }
-      const other = message.fromUserId === readerId ? message.toUserId : message.fromUserId;
-      return { kind: 'private', others: other && other !== readerId ? [other] : [] };
+      const other = peerOf(message, readerId);
+      return { kind: 'private', others: other !== readerId ? [other] : [], peer: other };
     }
     if (roomId.startsWith('group_')) {
       if (!GROUP_ID.test(roomId))

@@ -32,6 +32,17 @@ export function privateRoomId(a: string, b: string): string {
   return a < b ? `private_${a}_${b}` : `private_${b}_${a}`;
 }
 
+/**
+ * The other participant of a private message as `viewerId` (one of the two) sees it. Taken
+ * from the message, never from the room id: `private_a_b_c` is both `a_b`+`c` and `a`+`b_c`.
+ */
+export function peerOf(
+  message: { readonly fromUserId: string; readonly toUserId?: string },
+  viewerId: string,
+): string {
+  return message.fromUserId === viewerId ? (message.toUserId ?? viewerId) : message.fromUserId;
+}
+
 /** Whether `userId` is one of the two participants of the private room `roomId`. */
 export function isPrivateRoomParticipant(roomId: string, userId: string): boolean {
   const prefix = `private_${userId}_`;
