@@ -154,7 +154,7 @@ describe('join_room and leave_room', () => {
     const joined = rooms.filter((_, i) => replies[i]?.code === 0).sort();
     const codes = replies.map((reply) => reply.code);
     assert.equal(joined.length, MAX_ROOMS, JSON.stringify(codes));
-    // 1029: beyond the in-flight bound per connection, refused before running (10 still race).
+    // 1029 (beyond the per-connection in-flight bound, raised above) would be refused before running.
     for (const reply of replies) if (reply.code !== 0 && reply.code !== 1029) assertErrorReply(reply, 2001);
     assert.ok(codes.filter((code) => code === 2001).length >= 10 - MAX_ROOMS, JSON.stringify(codes));
     // The connection row lists exactly the rooms that have its member row.
