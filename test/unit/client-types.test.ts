@@ -66,6 +66,24 @@ const sameShapes: [
   true,
 ];
 
+/** What a GroupService method resolves with. */
+type GroupReply<
+  M extends 'listGroups' | 'groupInfo' | 'addMembers' | 'removeMember' | 'leave' | 'setRole' | 'deleteGroup',
+> = Awaited<ReturnType<Groups.GroupService[M]>>;
+
+const groupShapes: [
+  Same<Mutable<Groups.GroupUpdated>, Mutable<Client.GroupUpdatedPush>>,
+  Same<Mutable<Groups.GroupSummary>, Mutable<Client.GroupSummary>>,
+  Same<Mutable<GroupReply<'listGroups'>>, Mutable<Client.GroupsPage>>,
+  Same<Mutable<GroupReply<'groupInfo'>>, Mutable<Client.GroupInfo>>,
+  Same<Mutable<GroupReply<'groupInfo'>['members'][number]>, Mutable<Client.GroupMember>>,
+  Same<Mutable<GroupReply<'addMembers'>>, Mutable<Client.GroupMembersAdded>>,
+  Same<Mutable<GroupReply<'removeMember'>>, Mutable<Client.GroupMemberRemoved>>,
+  Same<Mutable<GroupReply<'leave'>>, Mutable<Client.GroupLeft>>,
+  Same<Mutable<GroupReply<'setRole'>>, Mutable<Client.GroupRoleSet>>,
+  Same<Mutable<GroupReply<'deleteGroup'>>, Mutable<Client.GroupDeleted>>,
+] = [true, true, true, true, true, true, true, true, true, true];
+
 // What the server replies is always something the client type accepts.
 const replies: [
   [Sync.SyncReply] extends [Client.SyncPage] ? true : false,
@@ -279,7 +297,7 @@ function schemaAt(path: string): Schema {
 }
 
 test('compile-time checks against functions/core hold (tsc)', () => {
-  assert.ok(sameShapes.every(Boolean) && replies.every(Boolean));
+  assert.ok(sameShapes.every(Boolean) && replies.every(Boolean) && groupShapes.every(Boolean));
 });
 
 for (const [path, table] of Object.entries(tables)) {

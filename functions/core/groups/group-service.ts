@@ -313,7 +313,12 @@ export class GroupService {
       member_count: members.length,
       members: members.map((member) => ({
         user_id: member.userId,
-        role: member.userId === meta.ownerId ? 'owner' : member.role === 'owner' ? 'admin' : member.role,
+        // Typed, or the literals widen to string and the client's GroupRole drifts unseen.
+        role: (member.userId === meta.ownerId
+          ? 'owner'
+          : member.role === 'owner'
+            ? 'admin'
+            : member.role) satisfies GroupRole as GroupRole,
         joined_at: member.joinedAt,
       })),
     };
