@@ -11,6 +11,7 @@ import {
   HttpModerationService,
   ModeratedContentFilter,
   type ModerationService,
+  ModerationTimeoutError,
   normalizeText,
   parseWordList,
   WordListFilter,
@@ -295,18 +296,15 @@ describe('external moderation', () => {
 
   it('times out: fail-open lets the message through, fail-closed blocks it', async () => {
     const failures: unknown[] = [];
-    const started = Date.now();
     assert.deepEqual(await moderated('/slow', 'open', failures).check('x'), { blocked: false });
     assert.deepEqual(await moderated('/slow', 'closed', failures).check('x'), {
       blocked: true,
       reason: 'moderation_unavailable',
     });
-    const elapsed = Date.now() - started;
-    assert.ok(
-      elapsed < 1_500,
-      `both answered after their 200 ms timeout, not the 2 s response (${elapsed} ms)`,
-    );
+    // The filter's own decision, not a stopwatch: both gave up on their timeout (the 2 s
+    // answer had not come), and said so.
     assert.equal(failures.length, 2);
+    for (const failure of failures) assert.ok(failure instanceof ModerationTimeoutError, String(failure));
   });
 
   it('treats HTTP errors, malformed answers and refused connections by the fail mode', async () => {
