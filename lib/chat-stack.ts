@@ -180,7 +180,7 @@ export interface ChatStackProps extends StackProps, JwtOptions {
   readonly rateLimitPerMinute?: number;
 
   /**
-   * Reads a user may make per minute (`READ_RATE_LIMIT_PER_MINUTE`: `history`, `sync` and
+   * Reads a user may make per minute (`READ_RATE_LIMIT_PER_MINUTE`: `history`, `sync`, `list_conversations` and
    * the HTTP read routes); 0 turns the limit off.
    *
    * @default - the handlers' default (600)

@@ -110,6 +110,8 @@ describe('conversation list: grants', () => {
         allow(['Query', 'BatchGetItem'], [tableArn('groups'), indexArn('groups', 'byMember')]),
         allow(['BatchGetItem', 'Query'], [tableArn('messages')]),
         allow(['BatchGetItem'], [tableArn('readState')]),
+        // The per-user read window (READ_RATE_LIMIT_PER_MINUTE).
+        allow(['UpdateItem'], [tableArn('guards')]),
         allow(['execute-api:ManageConnections'], [manageArn('DELETE')]),
       ]),
     );
