@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION } from '../../local/websocket-gateway.ts';
 import { assertErrorReply, connectWelcomed, disconnect, sendCommand } from '../support/chat.ts';
-import { readHistory } from '../support/http.ts';
+import { getApi, readHistory } from '../support/http.ts';
 import { type ReceivedFrame, startTestRuntime, type TestClient, tokenFor } from '../support/local-runtime.ts';
 
 const READ_LIMIT = 20;
@@ -121,9 +121,13 @@ test(`reads beyond READ_RATE_LIMIT_PER_MINUTE (${READ_LIMIT}) answer 1029 over W
     new RegExp(`at most ${READ_LIMIT} reads per minute; retry after \\d+ s`),
   );
   assertErrorReply(await sendCommand(reader.client, 'sync', {}), 1029);
+  assertErrorReply(await sendCommand(reader.client, 'list_conversations', {}), 1029);
   const http = await readHistory(runtime, token, OWN_CHAT);
   assert.equal(http.status, 429);
   assert.equal(http.body.code, 1029);
+  const list = await getApi(runtime, '/api/ws/conversations', token);
+  assert.equal(list.status, 429);
+  assert.equal(list.body.code, 1029);
 
   // The limit is per user, and it only limits reads.
   const otherChat = await sendCommand(other.client, 'history', { room_id: 'private_light-reader_zed' });
