@@ -140,7 +140,8 @@ describe('grants', () => {
   it('$connect: registers, finds peers, pushes presence and kicked, closes older sessions, invokes welcome', () => {
     const expected = sortStatements([
       ...peers,
-      allow(['PutItem', 'GetItem', 'DeleteItem'], [tableArn('connections')]),
+      // BatchGetItem: the rows behind a full presence record, pruned at the connection limit.
+      allow(['PutItem', 'GetItem', 'DeleteItem', 'BatchGetItem'], [tableArn('connections')]),
       allow(['execute-api:ManageConnections'], [manageArn('POST'), manageArn('DELETE')]),
       allow(['lambda:InvokeFunction'], [`\${${logicalId(stack.functions.welcome.function)}.Arn}`]),
       invokesFanOutWorker,
