@@ -177,6 +177,23 @@ describe('list_conversations', () => {
     assert.equal(entry.unread, 1, 'a recalled message is not unread');
   });
 
+  test('a removed member no longer lists the group, and a deleted group leaves every list', async () => {
+    const groupId = await createGroup(amy, 'leaving soon', ['cl-bob', 'cl-cat']);
+    await send(amy, 'send_group_message', { group_id: groupId, content: 'hello all' });
+    assert.ok(rooms(await list(cat)).includes(groupId));
+    const removed = await sendCommand(amy.client, 'remove_group_member', {
+      group_id: groupId,
+      user_id: 'cl-cat',
+    });
+    assert.equal(removed.code, 0, JSON.stringify(removed));
+    assert.ok(!rooms(await list(cat)).includes(groupId), 'the removed member still lists the group');
+    assert.ok(rooms(await list(bob)).includes(groupId));
+    const deleted = await sendCommand(amy.client, 'delete_group', { group_id: groupId });
+    assert.equal(deleted.code, 0, JSON.stringify(deleted));
+    assert.ok(!rooms(await list(bob)).includes(groupId), 'a deleted group is still listed');
+    assert.ok(!rooms(await list(amy)).includes(groupId), 'a deleted group is still listed');
+  });
+
   test('system notifications are not conversations', async () => {
     const admin = await tokenFor(runtime, 'cl-ops', { role: 'admin' });
     const before = rooms(await list(amy));
