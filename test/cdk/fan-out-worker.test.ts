@@ -121,14 +121,21 @@ describe('the fan-out worker function', () => {
     assert.deepEqual(
       dispatchers.sort(),
       [
+        // Group changes push group_updated to every member: large groups go to workers.
+        'addGroupMembers',
         'broadcast',
         'connect',
+        'deleteGroup',
         'deleteMessage',
         'disconnect',
         'httpApi',
+        'leaveGroup',
         'markRead',
+        'removeGroupMember',
         'sendGroupMessage',
         'sendRoomMessage',
+        'setGroupRole',
+        'updateGroup',
       ].sort(),
     );
     for (const id of functionIds) {
