@@ -245,6 +245,71 @@ const routes: Record<string, { data: fc.Arbitrary<Json>; ok?: true }> = {
       },
     ),
   },
+  // The group life cycle: the fuzzer owns GROUP_PLACEHOLDER; one field is always broken.
+  list_groups: {
+    data: oneBroken(
+      {},
+      {
+        limit: fc.constantFrom('0', '-1', '51', '1.5', '"10"', 'true', '[]', '{}', 'null').map(raw),
+        cursor: fc.oneof(
+          fc.constantFrom('', '!!!', 'x'.repeat(300), 'Z3JvdXBfIQ').map(str),
+          fc.constantFrom('1', 'true', '[]', '{}', 'null').map(raw),
+        ),
+      },
+    ),
+  },
+  group_info: { data: oneBroken({}, { group_id: maybe(invalidGroupId) }) },
+  add_group_members: {
+    data: oneBroken(
+      { group_id: fc.constant(str(GROUP_PLACEHOLDER)), member_ids: fc.constant(raw('["newcomer"]')) },
+      {
+        group_id: maybe(invalidGroupId),
+        member_ids: maybe(
+          fc.oneof(
+            notAString.filter((v) => !v.text.startsWith('[')),
+            fc.constant(raw('[]')),
+            fc
+              .array(invalidUserId, { minLength: 1, maxLength: 3 })
+              .map((ids) => raw(`[${ids.map((i) => i.text).join(',')}]`)),
+          ),
+        ),
+      },
+    ),
+  },
+  remove_group_member: {
+    data: oneBroken(
+      { group_id: fc.constant(str(GROUP_PLACEHOLDER)), user_id: validUser },
+      { group_id: maybe(invalidGroupId), user_id: maybe(invalidUserId) },
+    ),
+  },
+  leave_group: { data: oneBroken({}, { group_id: maybe(invalidGroupId) }) },
+  update_group: {
+    data: oneBroken(
+      { group_id: fc.constant(str(GROUP_PLACEHOLDER)), group_name: fc.constant(str('renamed')) },
+      {
+        group_id: maybe(invalidGroupId),
+        group_name: maybe(
+          fc.oneof(
+            notAString,
+            blank,
+            fc.constantFrom('n'.repeat(101)).map(str),
+            fc.constantFrom(...LONE_SURROGATES).map(str),
+          ),
+        ),
+      },
+    ),
+  },
+  set_group_role: {
+    data: oneBroken(
+      { group_id: fc.constant(str(GROUP_PLACEHOLDER)), user_id: validUser, role: fc.constant(str('admin')) },
+      {
+        group_id: maybe(invalidGroupId),
+        user_id: maybe(invalidUserId),
+        role: maybe(fc.oneof(fc.constantFrom('owner', 'ADMIN', '', 'x').map(str), notAString)),
+      },
+    ),
+  },
+  delete_group: { data: oneBroken({}, { group_id: maybe(invalidGroupId) }) },
   // The fuzzer is not an admin: even a valid message is refused (1403).
   broadcast: { data: dataObject({ message: maybe(fc.oneof(validContent, invalidContent)) }) },
   ping: { data: dataObject({}), ok: true },
