@@ -220,6 +220,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       readState: { actions: ['BatchGetItem'] },
       // Query: each group's unread count (bounded).
       messages: { actions: ['Query'] },
+      // The per-user read window (READ_RATE_LIMIT_PER_MINUTE).
+      guards: { actions: ['UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['DELETE'],
@@ -230,6 +232,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     tables: {
       // Query: the group's partition (meta and members).
       groups: { actions: ['Query'] },
+      // The per-user read window (READ_RATE_LIMIT_PER_MINUTE).
+      guards: { actions: ['UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['DELETE'],

@@ -7,5 +7,7 @@ import '../runtime/wiring/dynamo.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const input = parseCommand(groupIdOnlySchema, data, groupCommandErrorCodes);
-  return services.groupService(callbackUrlFor(event.requestContext)).groupInfo(await sender(), input);
+  const reader = await sender();
+  await services.readLimiter.check(reader.userId);
+  return services.groupService(callbackUrlFor(event.requestContext)).groupInfo(reader, input);
 });

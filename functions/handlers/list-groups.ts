@@ -7,5 +7,7 @@ import '../runtime/wiring/dynamo.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const input = parseCommand(listGroupsSchema, data, groupCommandErrorCodes);
-  return services.groupService(callbackUrlFor(event.requestContext)).listGroups(await sender(), input);
+  const reader = await sender();
+  await services.readLimiter.check(reader.userId);
+  return services.groupService(callbackUrlFor(event.requestContext)).listGroups(reader, input);
 });

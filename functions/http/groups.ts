@@ -45,6 +45,7 @@ export const groupRoutes: Readonly<Record<string, HttpRoute>> = {
       },
       groupCommandErrorCodes,
     );
+    await request.services.readLimiter.check(sender.userId);
     return service(request).listGroups(sender, input);
   },
 
@@ -61,6 +62,7 @@ export const groupRoutes: Readonly<Record<string, HttpRoute>> = {
       { group_id: request.param('group_id') },
       groupCommandErrorCodes,
     );
+    await request.services.readLimiter.check(sender.userId);
     return service(request).groupInfo(sender, input);
   },
 

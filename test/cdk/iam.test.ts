@@ -200,6 +200,20 @@ describe('IAM', () => {
       assert.deepEqual(readers.sort(), [webSocketAuthorizer.functionId, 'httpApi'].sort());
     });
 
+    it('every read command and route can count the reader in the read window (READ_RATE_LIMIT_PER_MINUTE)', () => {
+      const guardsTable = arnOf(logicalId(stack.tables.tables.guards));
+      for (const reader of [
+        'history',
+        'sync',
+        'listConversations',
+        'listGroups',
+        'groupInfo',
+        'httpApi',
+      ] as const) {
+        assert.ok(touches(reader, 'dynamodb:UpdateItem', guardsTable), reader);
+      }
+    });
+
     it('message routes do not read connection rows for the sender', () => {
       // Reading a row is left to what needs more than the sender: $connect (its own
       // connection count, single session) and the room commands (the connection's rooms).

@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { DEFAULT_MAX_IN_FLIGHT_PER_CONNECTION } from '../../local/websocket-gateway.ts';
 import { assertErrorReply, connectWelcomed, disconnect, sendCommand } from '../support/chat.ts';
-import { getApi, readHistory } from '../support/http.ts';
+import { callApi, getApi, readHistory } from '../support/http.ts';
 import { type ReceivedFrame, startTestRuntime, type TestClient, tokenFor } from '../support/local-runtime.ts';
 
 const READ_LIMIT = 20;
@@ -107,12 +107,21 @@ test(`reads beyond READ_RATE_LIMIT_PER_MINUTE (${READ_LIMIT}) answer 1029 over W
   const reader = await connectWelcomed(runtime, 'heavy-reader');
   const other = await connectWelcomed(runtime, 'light-reader');
   const token = await tokenFor(runtime, 'heavy-reader');
-  for (let i = 0; i < READ_LIMIT - 2; i++) {
+  const created = await sendCommand(reader.client, 'create_group', { group_name: 'g', member_ids: ['zed'] });
+  assert.equal(created.code, 0, JSON.stringify(created));
+  const groupId = String(created.data?.group_id);
+  for (let i = 0; i < READ_LIMIT - 6; i++) {
     const reply = await sendCommand(reader.client, 'history', { room_id: OWN_CHAT });
     assert.equal(reply.code, 0, JSON.stringify(reply));
   }
   assert.equal((await sendCommand(reader.client, 'sync', {})).code, 0);
   assert.equal((await readHistory(runtime, token, OWN_CHAT)).status, 200);
+  // Group reads count in the same window; a malformed one (1001) does not.
+  assertErrorReply(await sendCommand(reader.client, 'list_groups', { limit: 0 }), 1001);
+  assert.equal((await sendCommand(reader.client, 'list_groups', {})).code, 0);
+  assert.equal((await sendCommand(reader.client, 'group_info', { group_id: groupId })).code, 0);
+  assert.equal((await callApi(runtime, 'GET', '/api/ws/groups', { token })).status, 200);
+  assert.equal((await callApi(runtime, 'GET', `/api/ws/groups/${groupId}`, { token })).status, 200);
 
   const refused = await sendCommand(reader.client, 'history', { room_id: OWN_CHAT });
   assertErrorReply(refused, 1029);
@@ -128,6 +137,13 @@ test(`reads beyond READ_RATE_LIMIT_PER_MINUTE (${READ_LIMIT}) answer 1029 over W
   const list = await getApi(runtime, '/api/ws/conversations', token);
   assert.equal(list.status, 429);
   assert.equal(list.body.code, 1029);
+  assertErrorReply(await sendCommand(reader.client, 'list_groups', {}), 1029);
+  assertErrorReply(await sendCommand(reader.client, 'group_info', { group_id: groupId }), 1029);
+  for (const path of ['/api/ws/groups', `/api/ws/groups/${groupId}`]) {
+    const refusedGroups = await callApi(runtime, 'GET', path, { token });
+    assert.equal(refusedGroups.status, 429, path);
+    assert.equal(refusedGroups.body.code, 1029, path);
+  }
 
   // The limit is per user, and it only limits reads.
   const otherChat = await sendCommand(other.client, 'history', { room_id: 'private_light-reader_zed' });
