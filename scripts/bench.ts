@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --smoke] [--only dynamo,fanout,bundles,latency] [--out <dir>]`: the
+ * `npm run bench [-- --smoke] [--only dynamo,fanout,bundles,latency,conversations,groups] [--out <dir>]`: the
  * performance figures of docs/performance.md, measured and written in one go — DynamoDB
  * requests and capacity, Management API calls and Lambda invocations per operation; cost
  * per million operations; broadcast fan-out time over real sockets; bundle sizes and
@@ -22,6 +22,7 @@ import { fanOutChart, latencyChart } from './bench/charts.ts';
 import { type ConversationsOptions, runConversationsSection } from './bench/conversations.ts';
 import { type DynamoOptions, runDynamoSection } from './bench/dynamo.ts';
 import { type FanOutOptions, runFanOutSection } from './bench/fanout.ts';
+import { type GroupsOptions, runGroupsSection } from './bench/groups.ts';
 import { type LatencyOptions, runLatencySection } from './bench/latency.ts';
 import { machineFacts, round, sampleLoad } from './bench/machine.ts';
 import { computeCosts, computeTargets, renderMarkdown, type Target } from './bench/report.ts';
@@ -49,6 +50,7 @@ interface Sizes {
   readonly bundles: Omit<BundlesOptions, 'log'>;
   readonly latency: Omit<LatencyOptions, 'log'>;
   readonly conversations: Omit<ConversationsOptions, 'log'>;
+  readonly groups: Omit<GroupsOptions, 'log'>;
 }
 
 const FULL: Sizes = {
@@ -65,6 +67,7 @@ const FULL: Sizes = {
     connectConcurrency: 100,
   },
   conversations: { conversations: 1000, groups: 10, pageSizes: [20, 50], repetitions: 3 },
+  groups: { members: 1000, repetitions: 3 },
 };
 
 const SMOKE: Sizes = {
@@ -81,6 +84,7 @@ const SMOKE: Sizes = {
     connectConcurrency: 10,
   },
   conversations: { conversations: 30, groups: 3, pageSizes: [5, 20], repetitions: 1 },
+  groups: { members: 5, repetitions: 1 },
 };
 
 function fail(message: string): never {
@@ -145,6 +149,7 @@ async function main(): Promise<void> {
         ...(previous.bundles ? { bundles: previous.bundles } : {}),
         ...(previous.latency ? { latency: previous.latency } : {}),
         ...(previous.conversations ? { conversations: previous.conversations } : {}),
+        ...(previous.groups ? { groups: previous.groups } : {}),
         measuredAt: { ...previous.measuredAt },
         totalSeconds: 0,
       };
@@ -169,6 +174,9 @@ async function main(): Promise<void> {
         break;
       case 'conversations':
         results.conversations = await runConversationsSection({ ...sizes.conversations, log });
+        break;
+      case 'groups':
+        results.groups = await runGroupsSection({ ...sizes.groups, log });
         break;
     }
     results.measuredAt[section] = new Date().toISOString();

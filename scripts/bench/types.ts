@@ -2,7 +2,7 @@
 import type { OperationTotals } from './accounting.ts';
 import type { MachineFacts } from './machine.ts';
 
-export const SECTIONS = ['dynamo', 'fanout', 'bundles', 'latency', 'conversations'] as const;
+export const SECTIONS = ['dynamo', 'fanout', 'bundles', 'latency', 'conversations', 'groups'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** What one operation cost: the median over its repetitions of each figure. */
@@ -147,6 +147,13 @@ export interface ConversationsSection {
   readonly seconds: number;
 }
 
+/** Each step of a group's life in a group of `members` (scripts/bench/groups.ts). */
+export interface GroupsSection {
+  readonly members: number;
+  readonly operations: readonly OperationCost[];
+  readonly seconds: number;
+}
+
 export interface Results {
   schemaVersion: 1;
   generatedAt: string;
@@ -158,6 +165,7 @@ export interface Results {
   bundles?: BundlesSection;
   latency?: LatencySection;
   conversations?: ConversationsSection;
+  groups?: GroupsSection;
   /** When each section was last measured (a partial run keeps the others from the file). */
   measuredAt: Partial<Record<SectionName, string>>;
   cost?: unknown;

@@ -56,6 +56,7 @@ describe('npm run bench -- --smoke', { timeout: 180_000 }, () => {
       'bundles',
       'latency',
       'conversations',
+      'groups',
       'cost',
       'targets',
       'measuredAt',
@@ -67,12 +68,23 @@ describe('npm run bench -- --smoke', { timeout: 180_000 }, () => {
       'conversations',
       'dynamo',
       'fanout',
+      'groups',
       'latency',
     ]);
     const listing = results.conversations.operations.map((op: { operation: string }) => op.operation);
     for (const operation of ['list-5', 'list-20', 'list-send-direct', 'list-send-group']) {
       assert.ok(listing.includes(operation), operation);
     }
+
+    const groupSteps = results.groups.operations.map((op: { operation: string }) => op.operation);
+    for (const step of ['add', 'remove', 'leave', 'role', 'rename', 'info', 'list', 'delete']) {
+      assert.ok(groupSteps.includes(`group-${step}`), step);
+    }
+    assert.ok(
+      groupSteps.some((op: string) => op.startsWith('group-create-')),
+      'create',
+    );
+    for (const op of results.groups.operations) assert.ok(op.dynamoRequests >= 1, op.label);
 
     const operations = results.dynamo.operations.map((op: { operation: string }) => op.operation);
     for (const operation of ['direct', 'broadcast']) assert.ok(operations.includes(operation), operation);
