@@ -398,6 +398,13 @@ function assertRefused(reply: FrameJson, expectSuccess: boolean, frame: string):
   const shown = frame.length > 300 ? `${frame.slice(0, 300)}… (${frame.length} chars)` : frame;
   assert.equal(typeof reply.code, 'number', `reply has a code; frame ${shown}`);
   assert.notEqual(reply.code, 5000, `no internal error: ${JSON.stringify(reply)}; frame ${shown}`);
+  // A refusal for what the frame is, never for load: a 1029 here is a command that never
+  // answered (the in-flight bound filled up) or a limit an invalid frame should not reach.
+  assert.notEqual(
+    reply.code,
+    1029,
+    `refused for load, not for the frame: ${JSON.stringify(reply)}; frame ${shown}`,
+  );
   assert.doesNotMatch(String(reply.message), /internal server error/i, `frame ${shown}`);
   if (expectSuccess) assert.equal(reply.code, 0, `${JSON.stringify(reply)}; frame ${shown}`);
   else assert.notEqual(reply.code, 0, `refused: ${JSON.stringify(reply).slice(0, 300)}; frame ${shown}`);
@@ -596,5 +603,7 @@ describe('after the run', () => {
     });
     assert.equal(ok.code, 0, JSON.stringify(ok));
     assert.ok(frameCount >= 2_500, `${frameCount} frames sent`);
+    // Every command answered before the next needed its slot: none was refused for load.
+    assert.equal(runtime.webSocketStats().commandsRefused, 0);
   });
 });
