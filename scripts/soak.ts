@@ -457,9 +457,11 @@ async function main(): Promise<void> {
       ? Number(((cpuAtDrainEnd[field] - cpuAtSendStart[field]) / sent).toFixed(3))
       : 'n/a (runtime pid unknown)';
 
-  // Stored: read the messages table through the runtime's DynamoDB endpoint (a Scan: fine here).
+  // Stored: read the messages table where the runtime keeps it (a Scan: fine here): its
+  // embedded DynamoDB on its port, or DYNAMODB_ENDPOINT (e.g. DynamoDB Local), which the
+  // runtime uses instead when set.
   const dynamo = new DynamoDBClient({
-    endpoint: runtime.httpUrl,
+    endpoint: process.env.DYNAMODB_ENDPOINT || runtime.httpUrl,
     region: 'local',
     credentials: { accessKeyId: ADMIN_ACCESS_KEY_ID, secretAccessKey: runtime.adminSecret ?? '' },
     maxAttempts: 10,

@@ -273,3 +273,14 @@ export async function expectHandshakeRefused(url: string, options: OpenOptions =
   }
   throw new Error(`Expected the handshake to ${url.split('?')[0]} to be refused, but it opened.`);
 }
+
+/**
+ * True when the runtime's handlers use its embedded DynamoDB (on its own port). False when
+ * DYNAMODB_ENDPOINT points elsewhere (`npm run test:dynamodb-local`): then it logs that
+ * `check` is not made and why, and the test leaves that check out (it still runs the rest).
+ */
+export function usesEmbeddedDynamoDb(runtime: LocalRuntime, check: string, why: string): boolean {
+  if (runtime.dynamoDbEndpoint === runtime.httpUrl) return true;
+  console.log(`[dynamodb-local] not checked with ${runtime.dynamoDbEndpoint}: ${check} (${why})`);
+  return false;
+}
