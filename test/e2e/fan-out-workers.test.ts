@@ -51,7 +51,9 @@ after(async () => {
 
 /** Worker invocations that finished (ok or failed) so far, from the runtime's Lambda log. */
 function workerRuns(outcome: 'ok' | 'failed' = 'ok'): number {
-  return logLines.filter((line) => line.includes(`chat-local-fanOutWorker (async) ${outcome}`)).length;
+  // e.g. `λ chat-local-fanOutWorker (async, attempt 1/1) ok 12ms`
+  const finished = new RegExp(`chat-local-fanOutWorker \\(async[^)]*\\) ${outcome}\\b`);
+  return logLines.filter((line) => finished.test(line)).length;
 }
 
 /** Waits until `count` more worker invocations than `before` have finished, then a barrier per client. */
