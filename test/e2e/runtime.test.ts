@@ -43,6 +43,7 @@ import {
   startTestRuntime,
   TestClient,
   tokenFor,
+  usesEmbeddedDynamoDb,
   webSocketUrl,
 } from '../support/local-runtime.ts';
 
@@ -753,11 +754,20 @@ describe('process-level behavior', () => {
     const item = { roomId: { S: 'private_1_2' }, messageId: { S: '01J0000000000000000000000' } };
     try {
       const first = await startTestRuntime({ dataDir });
-      assert.equal(first.dataDir, dataDir);
-      const writer = dynamoDbClient(first);
-      await writer.send(new PutItemCommand({ TableName: tableDefinitions.messages.localName, Item: item }));
-      writer.destroy();
-      await first.stop();
+      try {
+        // With DYNAMODB_ENDPOINT the data lives in that store, which outlives the runtime.
+        const embedded = usesEmbeddedDynamoDb(
+          first,
+          'the runtime keeps its data in the data directory',
+          'the external endpoint keeps it; the restart is still checked',
+        );
+        assert.equal(first.dataDir, embedded ? dataDir : undefined);
+        const writer = dynamoDbClient(first);
+        await writer.send(new PutItemCommand({ TableName: tableDefinitions.messages.localName, Item: item }));
+        writer.destroy();
+      } finally {
+        await first.stop();
+      }
 
       const second = await startTestRuntime({ dataDir });
       const reader = dynamoDbClient(second);
