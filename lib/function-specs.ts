@@ -37,6 +37,9 @@ export type FunctionId =
   | 'updateGroup'
   | 'setGroupRole'
   | 'deleteGroup'
+  | 'blockUser'
+  | 'unblockUser'
+  | 'listBlocked'
   | 'broadcast'
   | 'ping'
   | 'default'
@@ -97,14 +100,18 @@ const removeConnection = {
 const senderAndCleanup = removeConnection;
 
 /**
- * Presence pushes on a first connect / last disconnect: find the user's peers (recent
- * private counterparts, group co-members) and remove peer connections that answer 410.
+ * Presence pushes on a first connect / last disconnect: find the user's peers (whom they
+ * sent private messages, members of groups they posted in) and remove peer connections
+ * that answer 410.
  */
 const presencePeers = {
   ...removeConnection,
-  messages: { actions: ['Query'], indexes: ['byInbox', 'byOutbox'] },
-  // Query: the user's groups (byMember) and each group's members (table).
-  groups: { actions: ['Query'], indexes: ['byMember'] },
+  // Query (byOutbox): where the user's own newest messages went (never what they received).
+  messages: { actions: ['Query'], indexes: ['byOutbox'] },
+  // Query: the members of each group the user posted in.
+  groups: { actions: ['Query'] },
+  // Query: whom the user blocked, who hear nothing of their presence.
+  blocks: { actions: ['Query'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
 /** `group_updated` pushes: the members' connections, and 410 cleanup. */
@@ -176,6 +183,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       conversations: { actions: ['BatchWriteItem'] },
       // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
+      // GetItem: whether the recipient blocked the sender.
+      blocks: { actions: ['GetItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
@@ -206,6 +215,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['PutItem', 'BatchWriteItem', 'UpdateItem'] },
       // UpdateItem: the create_group rate-limit window.
       guards: { actions: ['UpdateItem'] },
+      // BatchGetItem: whether any of the members blocked the creator.
+      blocks: { actions: ['BatchGetItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['DELETE'],
@@ -247,6 +258,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       // slots and per-user counters; PutItem: member items (conditional); DeleteItem: undoing
       // an add that raced a delete; Query: the members to tell.
       groups: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'PutItem', 'DeleteItem', 'Query'] },
+      // BatchGetItem: whether any of the new members blocked the adder.
+      blocks: { actions: ['BatchGetItem'] },
     },
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker'],
@@ -311,6 +324,27 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker'],
   },
+  blockUser: {
+    entry: 'functions/handlers/block-user.ts',
+    description:
+      'block_user: the caller blocks a user (no private messages, group adds or presence from them)',
+    // PutItem: the row (conditional); GetItem: the first block's time when it exists.
+    tables: { blocks: { actions: ['PutItem', 'GetItem'] } },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
+  },
+  unblockUser: {
+    entry: 'functions/handlers/unblock-user.ts',
+    description: 'unblock_user: the caller lifts a block',
+    tables: { blocks: { actions: ['DeleteItem'] } },
+    manageConnections: ['DELETE'],
+  },
+  listBlocked: {
+    entry: 'functions/handlers/list-blocked.ts',
+    description: 'list_blocked: a page of the users the caller blocked',
+    tables: { blocks: { actions: ['Query'] } },
+    manageConnections: ['DELETE'],
+  },
   broadcast: {
     entry: 'functions/handlers/broadcast.ts',
     description: 'broadcast: admins only; fans out to every open connection',
@@ -374,6 +408,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       // BatchGetItem: the read positions of a conversation-list page and of a list_groups page.
       readState: { actions: ['Query', 'BatchGetItem'] },
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
+      // The blocks routes; GetItem: a private message's recipient, online/check's target;
+      // BatchGetItem: the members of a new group or an add.
+      blocks: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem', 'Query'] },
     },
     // DELETE: a recipient whose token expired is closed instead of pushed to.
     manageConnections: ['POST', 'DELETE'],
@@ -561,6 +598,9 @@ export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {
   update_group: 'updateGroup',
   set_group_role: 'setGroupRole',
   delete_group: 'deleteGroup',
+  block_user: 'blockUser',
+  unblock_user: 'unblockUser',
+  list_blocked: 'listBlocked',
   broadcast: 'broadcast',
   ping: 'ping',
   join_room: 'joinRoom',
@@ -603,6 +643,9 @@ export const httpRoutes = [
   { method: 'DELETE', path: '/api/ws/groups/{group_id}/members/{user_id}' },
   { method: 'PATCH', path: '/api/ws/groups/{group_id}/members/{user_id}' },
   { method: 'POST', path: '/api/ws/groups/{group_id}/leave' },
+  { method: 'GET', path: '/api/ws/blocks' },
+  { method: 'POST', path: '/api/ws/blocks' },
+  { method: 'DELETE', path: '/api/ws/blocks/{user_id}' },
 ] as const;
 
 /**

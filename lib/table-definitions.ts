@@ -39,7 +39,8 @@ export type TableId =
   | 'rooms'
   | 'readState'
   | 'guards'
-  | 'conversations';
+  | 'conversations'
+  | 'blocks';
 
 /** Number of partitions the online-user index is spread over (see docs/architecture.md). */
 export const PRESENCE_SHARDS = 16;
@@ -173,5 +174,16 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
         projection: ['peerId', 'expiresAt'],
       },
     ],
+  },
+  /**
+   * Blocks: one row per (blocker `userId`, `blockedUserId`) with `blockedAt`. Whether a
+   * recipient blocked a sender is one GetItem; whom a user blocked is one Query.
+   */
+  blocks: {
+    envVar: 'BLOCKS_TABLE',
+    localName: 'chat-blocks',
+    partitionKey: { name: 'userId', type: 'S' },
+    sortKey: { name: 'blockedUserId', type: 'S' },
+    indexes: [],
   },
 };

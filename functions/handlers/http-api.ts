@@ -22,6 +22,7 @@ import { onlinePeersPage } from '../core/presence/online-users.ts';
 import { presencePeersOf } from '../core/presence/presence-notifier.ts';
 import { type Envelope, failure, success } from '../core/shared/envelope.ts';
 import { ChatError, ErrorCode, httpStatusFor } from '../core/shared/errors.ts';
+import { blockRoutes } from '../http/blocks.ts';
 import { conversationsRoute } from '../http/conversations.ts';
 import { groupRoutes } from '../http/groups.ts';
 import { notifyRoute } from '../http/notify.ts';
@@ -39,6 +40,7 @@ const ONLINE_USERS_MAX_LIMIT = 1000;
 
 const routes: Readonly<Record<string, HttpRoute>> = {
   ...groupRoutes,
+  ...blockRoutes,
   'GET /api/ws/unread': unreadRoute,
   'GET /api/ws/conversations': conversationsRoute,
   'POST /api/ws/notify': notifyRoute,
@@ -82,12 +84,16 @@ const routes: Readonly<Record<string, HttpRoute>> = {
   },
 
   'GET /api/ws/online/check': async ({ services, query, identity }) => {
-    await identity();
+    const caller = await identity();
     const parsed = userIdSchema.safeParse(query('user_id') ?? '');
     if (!parsed.success)
       throw new ChatError(ErrorCode.badRequest, 'user_id is required and must be a valid user id');
-    const [online] = await services.presence.connectionsOf([parsed.data]);
-    return { user_id: parsed.data, is_online: online !== undefined };
+    // A user who blocked the caller is reported offline (as their presence pushes are withheld).
+    const [online, blockedCaller] = await Promise.all([
+      services.presence.connectionsOf([parsed.data]).then(([user]) => user),
+      parsed.data === caller.userId ? false : services.blocks.has(parsed.data, caller.userId),
+    ]);
+    return { user_id: parsed.data, is_online: online !== undefined && !blockedCaller };
   },
 
   'POST /api/ws/send-message': async ({ services, identity, json }) => {

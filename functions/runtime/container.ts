@@ -17,6 +17,7 @@
  * to import; test/unit/wiring.test.ts checks each handler against lib/function-specs.ts.
  */
 
+import type { BlockService } from '../core/blocks/blocks.ts';
 import type { ConnectionRegistry } from '../core/connections/connections.ts';
 import type { SingleSession } from '../core/connections/sessions.ts';
 import type { ConversationListDependencies } from '../core/conversations/conversation-list.ts';
@@ -28,6 +29,7 @@ import type { ChatService } from '../core/messaging/chat-service.ts';
 import type { ReadReceipts, UnreadCounter } from '../core/receipts/read-receipts.ts';
 import type { RoomService } from '../core/rooms/rooms.ts';
 import type { OnceClaims } from '../core/shared/ports.ts';
+import type { DynamoBlockStore } from '../stores/blocks.ts';
 import type { DynamoConversationIndex } from '../stores/conversations.ts';
 import type { DynamoGroupStore } from '../stores/groups.ts';
 import type { DynamoMessageStore } from '../stores/messages.ts';
@@ -83,6 +85,10 @@ export interface Services {
   readonly readLimiter: ReadLimiter;
   /** Once-per-key claims in the guards table (the welcome push). */
   readonly onceClaims: OnceClaims;
+  /** Block rows (blocks table). */
+  readonly blocks: DynamoBlockStore;
+  /** `block_user`, `unblock_user`, `list_blocked`. */
+  readonly blockService: BlockService;
 }
 
 const DYNAMO_WIRING = 'functions/runtime/wiring/dynamo.ts';
@@ -110,6 +116,8 @@ const PROVIDED_BY = {
   singleSession: DYNAMO_WIRING,
   readLimiter: DYNAMO_WIRING,
   onceClaims: DYNAMO_WIRING,
+  blocks: DYNAMO_WIRING,
+  blockService: DYNAMO_WIRING,
 } as const satisfies Record<keyof Services, string>;
 
 /**

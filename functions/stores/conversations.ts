@@ -123,20 +123,15 @@ export class DynamoConversationIndex implements ConversationIndex {
     );
   }
 
-  async recentCounterparts(userId: string, limit: number): Promise<string[]> {
-    const [received, sent] = await Promise.all([
-      this.newest('byInbox', 'inboxUserId', userId, limit),
-      this.newest('byOutbox', 'outboxUserId', userId, limit),
-    ]);
-    const counterparts = new Set<string>();
-    for (const item of received) {
-      if (item.kind === 'private' && typeof item.fromUserId === 'string') counterparts.add(item.fromUserId);
+  async recentSends(userId: string, limit: number): Promise<{ users: string[]; groupIds: string[] }> {
+    const users = new Set<string>();
+    const groupIds = new Set<string>();
+    for (const item of await this.newest('byOutbox', 'outboxUserId', userId, limit)) {
+      if (item.kind === 'private' && typeof item.toUserId === 'string') users.add(item.toUserId);
+      if (item.kind === 'group' && typeof item.roomId === 'string') groupIds.add(item.roomId);
     }
-    for (const item of sent) {
-      if (item.kind === 'private' && typeof item.toUserId === 'string') counterparts.add(item.toUserId);
-    }
-    counterparts.delete(userId);
-    return [...counterparts];
+    users.delete(userId);
+    return { users: [...users], groupIds: [...groupIds] };
   }
 
   async incomingPrivateRooms(userId: string, limit: number): Promise<Map<string, string>> {

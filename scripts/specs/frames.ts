@@ -224,6 +224,37 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
     name: 'GroupMemberRemoved',
     schema: object({ type: constant('group_member_removed'), group_id: string(), user_id: string() }),
   },
+  block_user: {
+    name: 'UserBlocked',
+    schema: object({
+      type: constant('user_blocked'),
+      user_id: string(),
+      blocked_at: string('when the block was first made (blocking again keeps it)'),
+    }),
+  },
+  unblock_user: {
+    name: 'UserUnblocked',
+    schema: object({
+      type: constant('user_unblocked'),
+      user_id: string(),
+      was_blocked: { type: 'boolean', description: 'whether there was a block to lift' },
+    }),
+  },
+  list_blocked: {
+    name: 'BlockedUsers',
+    schema: object(
+      {
+        type: constant('blocked_users'),
+        users: {
+          type: 'array',
+          items: object({ user_id: string(), blocked_at: string() }),
+          description: 'in user-id order',
+        },
+        next_cursor: string('present when another page follows'),
+      },
+      ['next_cursor'],
+    ),
+  },
   leave_group: { name: 'GroupLeft', schema: object({ type: constant('group_left'), group_id: string() }) },
   update_group: { name: 'GroupRenamed', schema: groupUpdated },
   set_group_role: {
@@ -542,6 +573,9 @@ for (const [key, cmd] of [
   ['DELETE /api/ws/groups/{group_id}/members/{user_id}', 'remove_group_member'],
   ['PATCH /api/ws/groups/{group_id}/members/{user_id}', 'set_group_role'],
   ['POST /api/ws/groups/{group_id}/leave', 'leave_group'],
+  ['GET /api/ws/blocks', 'list_blocked'],
+  ['POST /api/ws/blocks', 'block_user'],
+  ['DELETE /api/ws/blocks/{user_id}', 'unblock_user'],
 ] as const) {
   httpResponses[key] = replies[cmd]?.schema ?? {};
 }
@@ -575,6 +609,15 @@ export const httpQueryParameters: Record<
       required: false,
       schema: { type: 'integer', minimum: 1, maximum: 50 },
       description: 'groups per page, 1-50, default 20; anything else is refused (1001)',
+    },
+    { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
+  ],
+  'GET /api/ws/blocks': [
+    {
+      name: 'limit',
+      required: false,
+      schema: { type: 'integer', minimum: 1, maximum: 100 },
+      description: 'users per page, 1-100, default 50; anything else is refused (1001)',
     },
     { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
   ],

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
+import { blockUserSchema, listBlockedSchema } from '../../functions/core/blocks/blocks.ts';
 import { listConversationsSchema } from '../../functions/core/conversations/conversation-list.ts';
 import {
   addGroupMembersSchema,
@@ -75,6 +76,9 @@ function commandData(): Record<
     update_group: zod(updateGroupSchema),
     set_group_role: zod(setGroupRoleSchema),
     delete_group: zod(groupIdOnlySchema),
+    block_user: zod(blockUserSchema),
+    unblock_user: zod(blockUserSchema),
+    list_blocked: zod(listBlockedSchema),
     broadcast: zod(broadcastSchema),
     ping: { schema: pingCommand, source: 'hand-written' },
     join_room: zod(roomTargetSchema),
@@ -282,6 +286,9 @@ const HTTP_SUMMARIES: Record<string, string> = {
     'Remove a member (as remove_group_member; owner, admin)',
   'PATCH /api/ws/groups/{group_id}/members/{user_id}': "Change a member's role (as set_group_role; owner)",
   'POST /api/ws/groups/{group_id}/leave': 'Leave a group (as leave_group)',
+  'GET /api/ws/blocks': 'A page of the users the caller blocked (as list_blocked)',
+  'POST /api/ws/blocks': 'Block a user (as block_user)',
+  'DELETE /api/ws/blocks/{user_id}': 'Lift a block (as unblock_user)',
 };
 
 const HTTP_BODIES: Record<string, z.core.$ZodType> = {
@@ -289,6 +296,7 @@ const HTTP_BODIES: Record<string, z.core.$ZodType> = {
   'POST /api/ws/broadcast': broadcastSchema,
   'POST /api/ws/notify': notifySchema,
   'POST /api/ws/groups': createGroupSchema,
+  'POST /api/ws/blocks': blockUserSchema,
   'PATCH /api/ws/groups/{group_id}': z.omit(updateGroupSchema, { group_id: true }),
   'POST /api/ws/groups/{group_id}/members': z.omit(addGroupMembersSchema, { group_id: true }),
   'PATCH /api/ws/groups/{group_id}/members/{user_id}': z.omit(setGroupRoleSchema, {

@@ -1,7 +1,6 @@
 /**
  * `ONLINE_USERS_VISIBILITY=peers`: `GET /api/ws/online-users` lists only the caller's
- * presence peers (the counterparts of their recent private messages and their group
- * co-members), paged. `admins`: online-users-admins.test.ts; the default `all`:
+ * presence peers (whom they wrote to, and the members of the groups they posted in), paged. `admins`: online-users-admins.test.ts; the default `all`:
  * http-api.test.ts. (One configuration per process: handler modules are cached.)
  * Run: npx tsx --test test/e2e/online-users-peers.test.ts
  */
@@ -42,6 +41,12 @@ describe('ONLINE_USERS_VISIBILITY=peers', () => {
       member_ids: ['pv-b', 'pv-c', 'pv-offline'],
     });
     assert.equal(group.code, 0);
+    // Members become peers once pv-me posts in the group (being in it is not enough).
+    const posted = await sendCommand(me.client, 'send_group_message', {
+      group_id: group.data?.group_id,
+      content: 'hi',
+    });
+    assert.equal(posted.code, 0);
 
     const token = await tokenFor(runtime, 'pv-me');
     const seen: string[] = [];

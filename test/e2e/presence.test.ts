@@ -1,6 +1,6 @@
 /**
- * Presence through the local runtime: a user's private-chat peers and group co-members
- * who are online get exactly one `presence` `online` when the user's first device
+ * Presence through the local runtime: the users a user wrote to and the members of the
+ * groups they posted in, when online, get exactly one `presence` `online` when the user's first device
  * connects and one `offline` when the last closes; a second device opening or closing
  * produces none. Absence is shown with ping/pong barriers, never sleeps. Also: online/check
  * and online-users stay exact with several devices per user.
@@ -43,6 +43,19 @@ before(async () => {
   cy = await connectWelcomed(runtime, 'pr-cy');
   const created = await sendCommand(cy.client, 'create_group', { group_name: 'Co', member_ids: ['pr-ann'] });
   assert.equal(created.code, 0);
+  // Being put into the group makes nobody ann's peer; ann posting in it does (consent).
+  const annPosting = await connectWelcomed(runtime, 'pr-ann');
+  const posted = await sendCommand(annPosting.client, 'send_group_message', {
+    group_id: created.data?.group_id,
+    content: 'hi',
+  });
+  assert.equal(posted.code, 0);
+  await annPosting.client.close();
+  // cy hears that ann left (so that push is done) and starts again with a clean slate.
+  await nextPush(cy.client, 'presence', (p) => p.user_id === 'pr-ann' && p.status === 'offline');
+  await cy.client.close();
+  await untilPresenceIs('pr-cy', undefined);
+  cy = await connectWelcomed(runtime, 'pr-cy');
   benPhone = await connectWelcomed(runtime, 'pr-ben');
   benLaptop = await connectWelcomed(runtime, 'pr-ben');
   dee = await connectWelcomed(runtime, 'pr-dee');
@@ -123,10 +136,13 @@ describe('presence pushes', () => {
     const eve = await connectWelcomed(runtime, 'pr-eve');
     await settle(eve.client);
     assert.deepEqual(pushesOf(eve.client, 'presence'), [], 'eve has no peers online who changed');
-    // dee and eve become peers; dee is online, so eve's next first connection tells dee.
+    // dee writes to eve, and eve answers: only eve's answer makes dee eve's peer, so eve's
+    // next first connection tells dee (dee's message alone would not: see blocking.test.ts).
     const sent = await sendCommand(dee.client, 'send_message', { to_user_id: 'pr-eve', content: 'hi' });
     assert.equal(sent.code, 0);
     await nextPush(eve.client, 'new_message');
+    const answered = await sendCommand(eve.client, 'send_message', { to_user_id: 'pr-dee', content: 'hi' });
+    assert.equal(answered.code, 0);
     await eve.client.close();
     const offline = await nextPush(dee.client, 'presence', (p) => p.user_id === 'pr-eve');
     assert.equal(offline.status, 'offline');

@@ -3,10 +3,10 @@
  * the real handlers (the `$connect` authorizer included) runs against a dynalite that
  * records every request it answers, whoever sends it. The recipient has two devices and
  * the rate limit is on (RATE_LIMIT_PER_MINUTE=60).
- * - no client_msg_id: 3 requests (rate window UpdateItem, one BatchWriteItem of the
+ * - no client_msg_id: 4 requests (block GetItem, rate window UpdateItem, one BatchWriteItem of the
  *   message and both participants' conversation-list rows, recipient presence GetItem);
  *   the sender comes from the authorizer context, not from a read;
- * - with a client_msg_id: 4 (the dedupe claim PutItem on top).
+ * - with a client_msg_id: 5 (the dedupe claim PutItem on top).
  * Set REQUEST_COUNT_REPORT=1 to print the requests of each case.
  * Run: npx tsx --test test/e2e/request-count.test.ts
  */
@@ -78,24 +78,27 @@ function report(name: string, requests: readonly DynamoRequest[]): Record<string
   return counts;
 }
 
-test('send_message to a user with 2 devices, rate limit on, no client_msg_id: 3 DynamoDB requests', async () => {
-  const requests = await requestsOfOneSend({ content: 'three requests' });
+test('send_message to a user with 2 devices, rate limit on, no client_msg_id: 4 DynamoDB requests', async () => {
+  const requests = await requestsOfOneSend({ content: 'four requests' });
+  // GetItem blocks: whether the recipient blocked the sender (one key: recipient, sender).
   assert.deepEqual(report('send_message', requests), {
     'BatchWriteItem conversations,messages': 1,
+    'GetItem blocks': 1,
     'GetItem presence': 1,
     'UpdateItem guards': 1,
   });
-  assert.equal(requests.length, 3);
+  assert.equal(requests.length, 4);
   assert.ok(
     !requests.some((r) => label(r.table) === 'connections'),
     'the sender is not read from its connection row',
   );
 });
 
-test('with a client_msg_id: 4 (the dedupe claim); its retry: 4, and nothing is delivered twice', async () => {
+test('with a client_msg_id: 5 (the dedupe claim); its retry: 5, and nothing is delivered twice', async () => {
   const first = await requestsOfOneSend({ content: 'deduplicated', client_msg_id: 'count-msg-1' });
   assert.deepEqual(report('send_message with client_msg_id', first), {
     'BatchWriteItem conversations,messages': 1,
+    'GetItem blocks': 1,
     'GetItem presence': 1,
     'PutItem guards': 1,
     'UpdateItem guards': 1,
@@ -114,6 +117,7 @@ test('with a client_msg_id: 4 (the dedupe claim); its retry: 4, and nothing is d
   // (already stored: a duplicate, so no conversation rows either), and the recipient
   // lookup runs in parallel.
   assert.deepEqual(report('send_message retry of a client_msg_id', dynamo.stop()), {
+    'GetItem blocks': 1,
     'GetItem guards': 1,
     'GetItem presence': 1,
     'PutItem guards': 1,

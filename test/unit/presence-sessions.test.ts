@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import type { ConnectionRegistry } from '../../functions/core/connections/connections.ts';
 import { type ConnectionCloser, SingleSession } from '../../functions/core/connections/sessions.ts';
 import { PresenceNotifier } from '../../functions/core/presence/presence-notifier.ts';
+import { newMessageId } from '../../functions/core/shared/ids.ts';
 import type { UserConnections } from '../../functions/core/shared/ports.ts';
 import type { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import type { DynamoGroupStore } from '../../functions/stores/groups.ts';
@@ -57,6 +58,21 @@ async function sendPrivate(from: string, to: string): Promise<void> {
   await messages.put(privateMessage(from, to, new Date(clock), { content: 'hey' }));
 }
 
+async function postInGroup(from: string, groupId: string): Promise<void> {
+  clock += 1000;
+  const at = new Date(clock);
+  await messages.put({
+    roomId: groupId,
+    messageId: newMessageId(at),
+    kind: 'group',
+    fromUserId: from,
+    groupId,
+    content: 'hi all',
+    messageType: 1,
+    createdAt: at.toISOString(),
+  });
+}
+
 const presencePush = (userId: string, status: string) => ({
   type: 'presence',
   user_id: userId,
@@ -90,9 +106,9 @@ after(async () => {
 });
 
 describe('presence peers', () => {
-  it('are the counterparts of recent private messages both ways and group co-members, never the user', async () => {
+  it('are whom the user wrote to and the members of the groups they posted in, never the user', async () => {
     await sendPrivate('pa', 'pb');
-    await sendPrivate('pc', 'pa');
+    await sendPrivate('pc', 'pa'); // unsolicited: pc does not hear of pa
     await sendPrivate('pa', 'pa');
     await sendPrivate('px', 'py');
     await groups.create({
@@ -102,8 +118,11 @@ describe('presence peers', () => {
       createdAt: new Date(clock).toISOString(),
       memberIds: ['pd', 'pa', 'pe', 'pb'],
     });
-    assert.deepEqual((await presenceNotifier.peersOf('pa')).sort(), ['pb', 'pc', 'pd', 'pe']);
-    assert.deepEqual((await presenceNotifier.peersOf('pe')).sort(), ['pa', 'pb', 'pd']);
+    // Being in the group is not enough: pa posted in it, pe did not.
+    await postInGroup('pa', 'group_ps1');
+    assert.deepEqual((await presenceNotifier.peersOf('pa')).sort(), ['pb', 'pd', 'pe']);
+    assert.deepEqual(await presenceNotifier.peersOf('pe'), []);
+    assert.deepEqual(await presenceNotifier.peersOf('pc'), ['pa']);
     assert.deepEqual(await presenceNotifier.peersOf('nobody'), []);
   });
 
@@ -119,8 +138,8 @@ describe('presence peers', () => {
     await sendPrivate('qa', 'qb');
     await sendPrivate('qa', 'qc');
     await sendPrivate('qd', 'qa');
-    // Only the newest message each way: qc (sent) and qd (received).
-    assert.deepEqual((await bounded.peersOf('qa')).sort(), ['qc', 'qd']);
+    // Only the newest sent message: qc (what qd sent counts for nothing).
+    assert.deepEqual(await bounded.peersOf('qa'), ['qc']);
   });
 });
 

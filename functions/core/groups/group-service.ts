@@ -4,6 +4,7 @@
  * of conditional single-item writes (group-ports.ts), ordered so that racing commands
  * leave consistent data; `group_updated` tells the members (and whoever left) at once.
  */
+import { type BlockStore, blockedByInvitees } from '../blocks/blocks.ts';
 import { connectionsOf, type DeliveryDependencies, deliver } from '../fan-out/delivery.ts';
 import { checkRateLimit } from '../guards/guards.ts';
 import type { Sender } from '../messaging/chat-service.ts';
@@ -43,6 +44,8 @@ export interface GroupSettings {
 
 export interface GroupServiceDependencies extends DeliveryDependencies {
   readonly directory: GroupDirectory;
+  /** Block rows: users who blocked the caller cannot be put into a group by them (1403); unset: no blocks. */
+  readonly blocks?: Pick<BlockStore, 'blockersAmong'>;
   readonly limits: UserGroupLimits;
   readonly presence: Pick<PresenceStore, 'connectionsOf'>;
   readonly settings: GroupSettings;
@@ -183,6 +186,13 @@ export class GroupService {
     return max > 0 ? this.deps.limits.reserve(userId, 'memberOf', max) : Promise.resolve(true);
   }
 
+  /** 1403, before anything is written, when some of `userIds` blocked `adderId` (one BatchGetItem per 100). */
+  private async refuseBlockers(userIds: readonly string[], adderId: string): Promise<void> {
+    if (!this.deps.blocks || userIds.length === 0) return;
+    const blockers = await this.deps.blocks.blockersAmong(userIds, adderId);
+    if (blockers.size > 0) throw blockedByInvitees(userIds.filter((userId) => blockers.has(userId)));
+  }
+
   private async leaveCounted(userIds: readonly string[]): Promise<void> {
     if (this.deps.settings.maxGroupMembershipsPerUser <= 0) return;
     await mapConcurrent(userIds, WRITE_CONCURRENCY, (userId) => this.deps.limits.release(userId, 'memberOf'));
@@ -197,6 +207,7 @@ export class GroupService {
         `a group has at most ${settings.maxGroupMembers} members; received ${memberIds.length}`,
       );
     }
+    await this.refuseBlockers(memberIds.slice(1), sender.userId);
     const now = this.now();
     if (this.deps.rateStore) {
       await checkRateLimit(this.deps.rateStore, {
@@ -346,6 +357,7 @@ export class GroupService {
     if (candidates.length === 0) {
       return { type: 'group_members_added' as const, group_id: meta.groupId, added: [] as string[] };
     }
+    await this.refuseBlockers(candidates, sender.userId);
     if (!(await directory.reserveSlots(meta.groupId, candidates.length, settings.maxGroupMembers))) {
       const current = await directory.meta(meta.groupId);
       if (!current || current.deleting) throw notMember();

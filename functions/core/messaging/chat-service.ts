@@ -3,6 +3,7 @@
  * and the sender's verified identity, and work through the stores and the notifier.
  */
 import { isAdmin } from '../auth/auth.ts';
+import { type BlockStore, blockedByRecipient } from '../blocks/blocks.ts';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { FanOutDispatcher, ShardStart } from '../fan-out/fan-out-dispatch.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
@@ -36,6 +37,8 @@ export interface ChatServiceDependencies extends DeliveryDependencies {
   readonly presence: PresenceStore;
   readonly messages: MessageStore;
   readonly groups: GroupStore;
+  /** Block rows: a recipient who blocked the sender refuses their messages (1403); unset: no blocks. */
+  readonly blocks?: Pick<BlockStore, 'has'>;
   readonly settings: ChatSettings;
   /** Blocked content answers 10007 (3008 in groups) and is neither stored nor delivered; unset: no filter. */
   readonly contentFilter?: ContentFilter;
@@ -161,6 +164,8 @@ export class ChatService {
     // (rate limit, dedupe) come first; a duplicate answers with the first message.
     const online = this.deps.presence.connectionsOf([input.to_user_id]);
     online.catch(() => undefined); // awaited after the store; a failure there must not go unhandled
+    // One GetItem (recipient, sender), before anything is counted or stored.
+    if (await this.deps.blocks?.has(input.to_user_id, sender.userId)) throw blockedByRecipient();
     const accepted = await admitAndStore(this.deps.guards, message, now, (admitted, outcome) =>
       storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored, { fresh: outcome === 'new' }),
     );

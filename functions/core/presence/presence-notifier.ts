@@ -2,18 +2,22 @@
  * Presence pushes: when a user's first connection opens or their last one closes (the
  * ConnectionRegistry's `onPresenceChange`), their online peers get
  * `{type:'presence', user_id, status, time}` on every connection — once per transition,
- * not once per device. Peers are the counterparts of the user's recent private messages
- * and the members of their groups, both bounded.
+ * not once per device. Peers are chosen by the user's own actions only (consent): the
+ * recipients of the private messages they sent and the fellow members of the groups they
+ * posted in (still members), both among their newest sent messages and bounded. Receiving
+ * a message or being put into a group makes nobody a peer; whom the user blocked never is.
  */
+
+import type { BlockStore } from '../blocks/blocks.ts';
 import type { PresenceStatus } from '../connections/connections.ts';
 import { connectionsOf, type DeliveryDependencies, deliver } from '../fan-out/delivery.ts';
 import type { ConversationIndex } from '../receipts/conversations.ts';
 import type { PresenceStore } from '../shared/ports.ts';
 
 export interface PresenceLimits {
-  /** Newest private messages looked at, each way (received, sent), to find counterparts. */
+  /** The user's newest sent messages looked at to find peers. */
   readonly recentMessages: number;
-  /** Groups whose members are told, newest first. */
+  /** Groups (posted in, newest first) whose members are told. */
   readonly maxGroups: number;
   /** Peers told at most (counterparts first, then group members). */
   readonly maxPeers: number;
@@ -26,28 +30,34 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = {
 };
 
 export interface PresenceNotifierDependencies extends DeliveryDependencies {
-  readonly conversations: Pick<ConversationIndex, 'recentCounterparts' | 'groupIdsOf' | 'groupMemberIds'>;
+  readonly conversations: Pick<ConversationIndex, 'recentSends' | 'groupMemberIds'>;
   readonly presence: PresenceStore;
+  /** Whom the user blocked: they hear nothing of the user's presence; unset: no blocks. */
+  readonly blocks?: Pick<BlockStore, 'blockedBy'>;
   readonly now?: () => Date;
   readonly limits?: Partial<PresenceLimits>;
 }
 
 /**
- * The users who hear about `userId`'s presence (never `userId` itself): recent private
- * counterparts, then the members of their newest groups, at most `limits.maxPeers`.
+ * The users who hear about `userId`'s presence (never `userId` itself): those the user
+ * recently sent private messages to, then the members of the groups the user recently
+ * posted in and still belongs to, at most `limits.maxPeers`. One `byOutbox` Query and one
+ * member Query per group posted in.
  */
 export async function presencePeersOf(
   conversations: PresenceNotifierDependencies['conversations'],
   userId: string,
   limits: PresenceLimits = DEFAULT_PRESENCE_LIMITS,
 ): Promise<string[]> {
-  const [counterparts, groupIds] = await Promise.all([
-    conversations.recentCounterparts(userId, limits.recentMessages),
-    conversations.groupIdsOf(userId, limits.maxGroups),
-  ]);
-  const members = await Promise.all(groupIds.map((groupId) => conversations.groupMemberIds(groupId)));
+  const sent = await conversations.recentSends(userId, limits.recentMessages);
+  const members = await Promise.all(
+    sent.groupIds.slice(0, limits.maxGroups).map(async (groupId) => {
+      const ids = await conversations.groupMemberIds(groupId);
+      return ids.includes(userId) ? ids : []; // a group the user left tells nobody
+    }),
+  );
   const peers = new Set<string>();
-  for (const peer of [...counterparts, ...members.flat()]) {
+  for (const peer of [...sent.users, ...members.flat()]) {
     if (peers.size >= limits.maxPeers) break;
     if (peer !== userId) peers.add(peer);
   }
@@ -74,7 +84,11 @@ export class PresenceNotifier {
   /** Posts the transition to every connection of every online peer. */
   async notify(userId: string, status: PresenceStatus): Promise<PresencePushed> {
     try {
-      const peers = await this.peersOf(userId);
+      const candidates = await this.peersOf(userId);
+      if (candidates.length === 0) return { peers: 0, delivered: 0 };
+      // One Query of the user's block rows, only when someone would be told.
+      const blocked = (await this.deps.blocks?.blockedBy(userId)) ?? new Set<string>();
+      const peers = candidates.filter((peer) => !blocked.has(peer));
       if (peers.length === 0) return { peers: 0, delivered: 0 };
       const online = await this.deps.presence.connectionsOf(peers);
       const time = (this.deps.now?.() ?? new Date()).toISOString();

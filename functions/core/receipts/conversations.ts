@@ -41,10 +41,11 @@ export interface ConversationIndex extends GroupMembershipIndex {
   /** The members of a group; empty when it does not exist. */
   groupMemberIds(groupId: string): Promise<string[]>;
   /**
-   * Distinct counterparts of the user's newest private messages, received (`byInbox`) and
-   * sent (`byOutbox`), looking at most `limit` messages each way.
+   * Where the user's own newest `limit` messages went (`byOutbox` only, newest first):
+   * the distinct recipients of their private messages and the groups they posted in.
+   * What others sent them is not looked at: an unsolicited message makes nobody a peer.
    */
-  recentCounterparts(userId: string, limit: number): Promise<string[]>;
+  recentSends(userId: string, limit: number): Promise<{ users: string[]; groupIds: string[] }>;
   /**
    * Private rooms among the user's newest `limit` incoming messages (`byInbox`), each with
    * the id of its newest message addressed to the user by someone else.

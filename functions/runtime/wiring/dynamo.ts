@@ -9,6 +9,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { tokenExpired } from '../../core/auth/token-expiry.ts';
+import { BlockService } from '../../core/blocks/blocks.ts';
 import {
   ConnectionRegistry,
   type ConnectionRegistryDependencies,
@@ -24,6 +25,7 @@ import { ChatService } from '../../core/messaging/chat-service.ts';
 import { PresenceNotifier } from '../../core/presence/presence-notifier.ts';
 import { ReadReceipts, UnreadCounter } from '../../core/receipts/read-receipts.ts';
 import { RoomService } from '../../core/rooms/rooms.ts';
+import { DynamoBlockStore } from '../../stores/blocks.ts';
 import { DynamoConnectionStore } from '../../stores/connections.ts';
 import { DynamoConversationListStore } from '../../stores/conversation-list.ts';
 import { DynamoConversationIndex } from '../../stores/conversations.ts';
@@ -88,6 +90,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
   );
   const groups = new DynamoGroupStore(dynamo, config.tables.groups);
   const rooms = new DynamoRoomStore(dynamo, config.tables.rooms);
+  const blocks = new DynamoBlockStore(dynamo, config.tables.blocks);
   const registryWith = (onPresenceChange?: ConnectionRegistryDependencies['onPresenceChange']) =>
     new ConnectionRegistry({
       connections,
@@ -154,7 +157,12 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     readState,
     conversations,
     presenceRegistry: (callbackUrl) => {
-      const presenceNotifier = new PresenceNotifier({ ...delivery(callbackUrl), conversations, presence });
+      const presenceNotifier = new PresenceNotifier({
+        ...delivery(callbackUrl),
+        conversations,
+        presence,
+        blocks,
+      });
       return registryWith(async (userId, status) => {
         await presenceNotifier.notify(userId, status);
       });
@@ -187,6 +195,8 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     messages,
     groups,
     rooms,
+    blocks,
+    blockService: new BlockService(blocks),
     delivery,
     readLimiter: new ReadLimiter(guardStore, config.readRateLimitPerMinute),
     fanOutWorker: (callbackUrl) => ({
@@ -209,6 +219,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         presence,
         messages,
         groups,
+        blocks,
         contentFilter,
         guards,
         settings: {
@@ -220,6 +231,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       new GroupService({
         ...delivery(callbackUrl),
         directory: groups,
+        blocks,
         limits: new DynamoUserGroupLimits(dynamo, config.tables.groups),
         presence,
         rateStore: guardStore,
