@@ -42,14 +42,22 @@ test('a directory whose owner died unreaped (zombie) is taken over', {
   skip: process.platform !== 'linux',
 }, async () => {
   const dir = dataDir();
-  // `sh` starts a short child, prints its pid and becomes `sleep 30`, which never reaps it.
-  const parent = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 30'], {
-    stdio: ['ignore', 'pipe', 'ignore'],
+  // `sh` starts a child that waits for the end of our pipe, prints its pid and becomes
+  // `sleep 30`, which never reaps it. Only once the exec happened do we let the child exit,
+  // so it cannot be reaped by `sh` first, however slow the machine is.
+  const parent = spawn('sh', ['-c', 'cat 0<&0 >/dev/null & echo $!; exec sleep 30'], {
+    stdio: ['pipe', 'pipe', 'ignore'],
   });
   try {
     const zombie = await new Promise<number>((resolve) =>
       parent.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim()))),
     );
+    await pollUntil(
+      async () => readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim(),
+      (command) => command === 'sleep',
+      'the shell to become `sleep`',
+    );
+    parent.stdin.end();
     await pollUntil(
       async () => readFileSync(`/proc/${zombie}/stat`, 'utf8').split(') ')[1]?.[0],
       (state) => state === 'Z',
