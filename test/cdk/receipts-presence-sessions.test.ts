@@ -127,12 +127,12 @@ describe('grants', () => {
     ['lambda:InvokeFunction'],
     [`\${${logicalId(stack.functions.fanOutWorker.function)}.Arn}`],
   );
+  // Peers by consent: where the user's own messages went (byOutbox), the members of the
+  // groups they posted in, and whom they blocked.
   const peers = [
-    allow(
-      ['Query'],
-      [tableArn('messages'), indexArn('messages', 'byInbox'), indexArn('messages', 'byOutbox')],
-    ),
-    allow(['Query'], [tableArn('groups'), indexArn('groups', 'byMember')]),
+    allow(['Query'], [tableArn('messages'), indexArn('messages', 'byOutbox')]),
+    allow(['Query'], [tableArn('groups')]),
+    allow(['Query'], [tableArn('blocks')]),
     allow(['BatchWriteItem'], [tableArn('rooms')]),
     allow(['UpdateItem', 'DeleteItem', 'GetItem', 'BatchGetItem'], [tableArn('presence')]),
   ];
