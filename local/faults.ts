@@ -36,6 +36,8 @@ export interface FaultOptions {
   readonly postTargets?: ReadonlySet<string>;
   /** Only these DynamoDB operations (`GetItem`, `PutItem`, …) are throttled (tests); undefined: any. */
   readonly dynamoDbOperations?: ReadonlySet<string>;
+  /** Only requests naming one of these tables are throttled (tests); undefined: any table. */
+  readonly dynamoDbTables?: ReadonlySet<string>;
   /**
    * The next `count` asynchronous invocations of `functionId` fail: `before` the handler
    * runs (nothing happened), or `after` it ran (its work is done but Lambda sees an error,
@@ -176,6 +178,7 @@ export class FaultInjector {
   private dynamoDbMaxConsecutive = Number.POSITIVE_INFINITY;
   private postTargets: ReadonlySet<string> | undefined;
   private dynamoDbOperations: ReadonlySet<string> | undefined;
+  private dynamoDbTables: ReadonlySet<string> | undefined;
   private seed = 1;
   private postRandom = prng(1);
   private dynamoRandom = prng(2);
@@ -210,6 +213,7 @@ export class FaultInjector {
     );
     if ('postTargets' in options) this.postTargets = options.postTargets;
     if ('dynamoDbOperations' in options) this.dynamoDbOperations = options.dynamoDbOperations;
+    if ('dynamoDbTables' in options) this.dynamoDbTables = options.dynamoDbTables;
     if (options.asyncInvocationFault) {
       const { functionId, phase, count } = options.asyncInvocationFault;
       this.asyncFault = { functionId, phase, remaining: count };
@@ -290,8 +294,11 @@ export class FaultInjector {
     return fault.phase;
   }
 
-  /** True when this DynamoDB request should be throttled (answer it with `sendThrottle`). */
-  throttleDynamoDb(req: IncomingMessage): boolean {
+  /**
+   * True when this DynamoDB request should be throttled (answer it with `sendThrottle`);
+   * `tables` are the table names the request touches.
+   */
+  throttleDynamoDb(req: IncomingMessage, tables: readonly string[] = []): boolean {
     this.counters.dynamoDbRequests++;
     if (this.dynamoDbThrottleRate === 0) return false;
     if (this.dynamoDbOperations) {
@@ -299,6 +306,8 @@ export class FaultInjector {
       const operation = String(req.headers['x-amz-target'] ?? '').split('.')[1] ?? '';
       if (!this.dynamoDbOperations.has(operation)) return false;
     }
+    const only = this.dynamoDbTables;
+    if (only && !tables.some((table) => only.has(table))) return false;
     const invocation = req.headers['amz-sdk-invocation-id'];
     const key = typeof invocation === 'string' ? invocation : undefined;
     if (key !== undefined && this.dynamoFailures.get(key) >= this.dynamoDbMaxConsecutive) {

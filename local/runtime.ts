@@ -208,11 +208,17 @@ async function route(req: IncomingMessage, res: ServerResponse, services: Servic
   const rawPath = (req.url ?? '/').split('?')[0] ?? '/';
   if (isDynamoDbRequest(req)) {
     const operation = String(req.headers['x-amz-target']).slice(DYNAMODB_TARGET_PREFIX.length);
-    const permissions = (body: Buffer) => dynamoDbPermissions(region, operation, body);
+    let touched: readonly string[] = [];
+    const permissions = (body: Buffer) => {
+      const granted = dynamoDbPermissions(region, operation, body);
+      // `arn:aws:dynamodb:{region}:{account}:table/{name}[/index/{index}]`
+      touched = granted.map((permission) => permission.resource.split(':table/')[1]?.split('/')[0] ?? '');
+      return granted;
+    };
     const admitted = await admitControlPlaneRequest(req, res, 'dynamodb', permissions, controlPlane);
     if (!admitted) return;
     req = admitted;
-    if (services.faults?.enabled && services.faults.throttleDynamoDb(req)) {
+    if (services.faults?.enabled && services.faults.throttleDynamoDb(req, touched)) {
       logger.info(
         `DDB ${String(req.headers['x-amz-target']).slice(DYNAMODB_TARGET_PREFIX.length)} 400 throttled (injected fault)`,
       );

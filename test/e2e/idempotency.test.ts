@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { tableDefinitions } from '../../lib/table-definitions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type ChatConnection, connectWelcomed, pushesOf, sendCommand, settle } from '../support/chat.ts';
 import { historyMessages, postApi } from '../support/http.ts';
@@ -81,9 +82,14 @@ test('a retry of a message stored by an attempt that then failed (5000) delivers
     'the runtime injects throttles on its embedded endpoint; the handlers call the external one directly',
   );
   if (!throttles) return;
-  // Every GetItem is throttled: the first attempt claims its client_msg_id and stores the
-  // message (PutItems), then cannot read the recipient's connections and answers 5000.
-  runtime.faults.configure({ dynamoDbThrottleRate: 1, dynamoDbOperations: new Set(['GetItem']) });
+  // Every GetItem of the presence table is throttled: the first attempt claims its
+  // client_msg_id and stores the message, then cannot read the recipient's connections and
+  // answers 5000.
+  runtime.faults.configure({
+    dynamoDbThrottleRate: 1,
+    dynamoDbOperations: new Set(['GetItem']),
+    dynamoDbTables: new Set([tableDefinitions.presence.localName]),
+  });
   let failed: FrameJson | undefined;
   try {
     // The SDK backs off between its 4 throttled attempts: a generous wait for the reply.
@@ -91,7 +97,11 @@ test('a retry of a message stored by an attempt that then failed (5000) delivers
     const reply = await phone.client.waitFor((f) => f.json?.request_id === 'lost-1', 30_000, 'the 5000');
     failed = reply.json;
   } finally {
-    runtime.faults.configure({ dynamoDbThrottleRate: 0, dynamoDbOperations: undefined });
+    runtime.faults.configure({
+      dynamoDbThrottleRate: 0,
+      dynamoDbOperations: undefined,
+      dynamoDbTables: undefined,
+    });
   }
   assert.equal(failed?.code, 5000, JSON.stringify(failed));
   const token = await tokenFor(runtime, 'reader');
