@@ -17,19 +17,25 @@ import {
   sendCommand,
   settle,
 } from '../support/chat.ts';
-import { getApi, onlineCount } from '../support/http.ts';
+import { getApi, onlineCount, postApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 import { runtimeTables } from '../support/runtime-tables.ts';
 
 let runtime: LocalRuntime;
-/** A peer of ann's (they chatted), watching for presence pushes. */
+/** A peer of ann's (she wrote to him), watching for presence pushes. */
 let ben: ChatConnection;
 
 before(async () => {
   runtime = await startTestRuntime({ env: { SESSION_MODE: 'single' } });
   ben = await connectWelcomed(runtime, 'ss-ben');
-  const reply = await sendCommand(ben.client, 'send_message', { to_user_id: 'ss-ann', content: 'there?' });
-  assert.equal(reply.code, 0);
+  // Presence peers are by consent: ann's presence goes to those she wrote to.
+  const sent = await postApi(
+    runtime,
+    '/api/ws/send-message',
+    { to_user_id: 'ss-ben', content: 'there?' },
+    await tokenFor(runtime, 'ss-ann'),
+  );
+  assert.equal(sent.status, 200, JSON.stringify(sent.body));
 });
 after(() => runtime.stop());
 
