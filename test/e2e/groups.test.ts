@@ -123,10 +123,13 @@ describe('create_group', () => {
 
   test('500 members including the creator is allowed', async () => {
     const others = Array.from({ length: 499 }, (_, i) => `member-${i}`);
-    const reply = await sendCommand(annPhone.client, 'create_group', {
-      group_name: 'Big',
-      member_ids: others,
-    });
+    const reply = await sendCommand(
+      annPhone.client,
+      'create_group',
+      { group_name: 'Big', member_ids: others },
+      'big-group',
+      30_000,
+    );
     assert.equal(reply.code, 0, JSON.stringify(reply).slice(0, 200));
     const memberIds = reply.data?.member_ids as string[];
     assert.equal(memberIds.length, 500);

@@ -149,7 +149,9 @@ describe('join_room and leave_room', () => {
     const racer = await connectWelcomed(runtime, 'racing-joiner');
     const rooms = Array.from({ length: 60 }, (_, i) => `race-${i}`);
     const replies = await Promise.all(
-      rooms.map((roomId) => sendCommand(racer.client, 'join_room', { room_id: roomId })),
+      rooms.map((roomId) =>
+        sendCommand(racer.client, 'join_room', { room_id: roomId }, `race-${roomId}`, 30_000),
+      ),
     );
     const joined = rooms.filter((_, i) => replies[i]?.code === 0).sort();
     const codes = replies.map((reply) => reply.code);

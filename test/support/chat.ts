@@ -56,11 +56,13 @@ export async function sendCommand(
   cmd: string,
   data?: unknown,
   requestId: string | number = nextRequestId(),
+  /** For commands whose work grows with their input (a 500-member group); default DEFAULT_WAIT_MS. */
+  waitMs?: number,
 ): Promise<FrameJson> {
   client.send(data === undefined ? { cmd, request_id: requestId } : { cmd, data, request_id: requestId });
   const reply = await client.waitFor(
     (frame) => frame.json?.request_id === requestId,
-    undefined,
+    waitMs,
     `the reply to ${cmd} (${requestId})`,
   );
   return reply.json as FrameJson;
