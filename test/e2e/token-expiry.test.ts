@@ -42,10 +42,10 @@ test('a token that expires while connected is refused on its next command and th
   // Bounded loop: one `ping` (it checks the token too) at a time, until one is refused or
   // the server closes the socket. A pong carries the server's own time: one served must
   // not be later than exp (the check runs before the pong's time is taken; 1 s covers
-  // the check's whole-second granularity).
+  // the check's whole-second granularity). How many are served before exp depends on the
+  // machine's speed, so only the server's decision for each is checked, not a count.
   let refusal: FrameJson | undefined;
   let closedFirst = false;
-  let served = 0;
   for (let attempt = 0; attempt < 40 && !refusal && !closedFirst; attempt++) {
     const outcome = await Promise.race([
       sendCommand(connection.client, 'ping'),
@@ -57,12 +57,10 @@ test('a token that expires while connected is refused on its next command and th
       assert.equal(outcome.code, 0, JSON.stringify(outcome));
       assert.equal(outcome.data?.type, 'pong');
       assert.ok(Date.parse(String(outcome.data?.time)) / 1000 < expiresAt + 1, 'a ping after exp was served');
-      served++;
       await delay(200);
     }
   }
   assert.ok(refusal || closedFirst, 'the expired token was never refused');
-  assert.ok(served > 0, 'refused before the token expired');
   // The reply cannot travel after the close, so the client sees the 1401 or only the close.
   if (refusal) assert.match(String(refusal.message), /token expired/);
 
@@ -116,15 +114,25 @@ test('pushes skip a connection whose token expired; the fan-out closes it', asyn
     closed = await Promise.race([fading.client.closed.then(() => true), delay(150).then(() => false)]);
   }
   assert.ok(closed, 'the connection with the expired token was never closed');
-  const counts = replies.map((reply) => reply.data?.delivered ?? reply.data?.sent_count);
-  assert.equal(counts.at(-1), 0, 'the last message was not delivered to the expired connection');
-  assert.ok(counts.includes(1), 'messages before exp were delivered');
-
-  // Every push that arrived was decided before exp: its server time is not later.
+  const delivered = (reply: FrameJson) => reply.data?.delivered ?? reply.data?.sent_count;
+  assert.equal(delivered(replies.at(-1) as FrameJson), 0, 'the last message was not delivered to it');
+  // The server's decision per message, by the server's own times (how many messages go
+  // out before exp depends on the machine's speed, so no count is asserted): a message
+  // stored after exp (1 s for whole-second granularity) is never delivered to it...
+  for (const reply of replies) {
+    if (Date.parse(String(reply.data?.time)) / 1000 >= expiresAt + 1) {
+      assert.equal(delivered(reply), 0, `delivered after exp: ${JSON.stringify(reply)}`);
+    }
+  }
+  // ...and every push that arrived was decided before exp: its server time is not later.
   const pushes = fading.client.frames
     .map((frame) => frame.json?.data)
     .filter((data) => data?.type === 'new_message' || data?.type === 'group_message');
-  assert.ok(pushes.length > 0);
+  assert.equal(
+    pushes.length,
+    replies.filter((reply) => delivered(reply) === 1).length,
+    'one push per delivery counted',
+  );
   for (const push of pushes) {
     assert.ok(
       Date.parse(String(push?.time)) / 1000 < expiresAt + 1,

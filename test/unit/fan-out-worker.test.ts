@@ -30,6 +30,7 @@ import { DynamoGuardStore } from '../../functions/stores/guards.ts';
 import { shardOf } from '../../functions/stores/presence.ts';
 import { RecordingNotifier } from '../support/recording-notifier.ts';
 import { ConnectionOpener, identity, startTestStores, type TestStores } from '../support/stores.ts';
+import { VirtualClock } from '../support/virtual-clock.ts';
 
 const CALLBACK = 'https://api.example/prod';
 const FRAME = JSON.stringify({ code: 0, message: 'success', data: { type: 'broadcast', message: 'hi' } });
@@ -90,7 +91,7 @@ function chunkJob(recipients: [string, string][], extra: Partial<ChunkJob> = {})
     callbackUrl: CALLBACK,
     frame: FRAME,
     ratePerSecond: 10_000,
-    startAt: Date.now(),
+    startAt: 0, // due already, on any clock
     recipients,
     ...extra,
   };
@@ -108,21 +109,15 @@ async function openConnections(count: number, prefix: string): Promise<[string, 
 
 describe('Pacer', () => {
   it('spaces calls evenly, also when they come at once, and banks no idle time', async () => {
-    let now = 1_000;
-    const slept: number[] = [];
-    const pacer = new Pacer(
-      10,
-      () => now,
-      async (ms) => {
-        slept.push(ms);
-      },
-    );
+    const clock = new VirtualClock(1_000);
+    const pacer = new Pacer(10, clock);
     await Promise.all([pacer.wait(), pacer.wait(), pacer.wait(), pacer.wait()]);
-    assert.deepEqual(slept, [10, 20, 30]);
-    now = 5_000; // idle for a while: the next call goes at once, the one after 10 ms later
-    slept.length = 0;
+    assert.deepEqual(clock.requested, [1_010, 1_020, 1_030], 'the first goes at once');
+    // Idle for a while: the next call goes at once, the one after it 10 ms later.
+    await clock.sleepUntil(5_000);
+    clock.requested.length = 0;
     await Promise.all([pacer.wait(), pacer.wait()]);
-    assert.deepEqual(slept, [10]);
+    assert.deepEqual(clock.requested, [5_010]);
   });
 });
 
@@ -222,25 +217,30 @@ describe('chunk jobs', () => {
 
   it('waits for its slot and keeps to its rate', async () => {
     const recipients = await openConnections(20, 'chunk-paced');
-    const startAt = Date.now() + 150;
-    const times: number[] = [];
+    const clock = new VirtualClock();
+    const startAt = clock.now() + 150;
+    const postedAt: number[] = [];
     const timing = {
       post: async (id: string, frame: string) => {
-        times.push(Date.now());
+        postedAt.push(clock.now());
         await notifier.post(id, frame);
       },
     };
     await runFanOutJob(
-      workerDeps({ notifier: timing }),
+      workerDeps({ notifier: timing, clock }),
       chunkJob(recipients, { startAt, ratePerSecond: 100 }),
       plenty,
     );
-    assert.equal(times.length, 20);
-    assert.ok((times[0] as number) >= startAt, 'nothing before the slot');
-    // 20 posts at 100/s: the last one at least 190 ms after the first (timers never fire early).
+    assert.equal(postedAt.length, 20);
+    // It waited for its slot, then asked for one turn every 10 ms (100/s); the first post
+    // of the slot is due at once.
+    assert.deepEqual(
+      clock.requested,
+      Array.from({ length: 20 }, (_, i) => startAt + i * 10),
+    );
     assert.ok(
-      (times[19] as number) - (times[0] as number) >= 185,
-      `${(times[19] as number) - (times[0] as number)} ms`,
+      postedAt.every((at) => at >= startAt),
+      'nothing before the slot',
     );
   });
 
@@ -249,7 +249,7 @@ describe('chunk jobs', () => {
     const invoker = new RecordingInvoker();
     // Time runs with the posts: 1 s per post, 30 s to start with, 5 s kept back.
     const budget = { remainingMs: () => 30_000 - notifier.attempts.length * 1_000 };
-    const deps = workerDeps({ invoker, fanOutConcurrency: 1, sleep: async () => undefined });
+    const deps = workerDeps({ invoker, fanOutConcurrency: 1, clock: new VirtualClock() });
     const job = chunkJob(recipients, { ratePerSecond: 10 }); // slices of 50 (5 s at 10/s)
     const first = await runFanOutJob(deps, job, budget);
     assert.deepEqual(
@@ -280,7 +280,7 @@ describe('chunk jobs', () => {
     const budget = { remainingMs: () => 30_000 - notifier.attempts.length * 1_000 };
     const logged: string[] = [];
     const report = await runFanOutJob(
-      workerDeps({ invoker, fanOutConcurrency: 1, sleep: async () => undefined, log: (m) => logged.push(m) }),
+      workerDeps({ invoker, fanOutConcurrency: 1, clock: new VirtualClock(), log: (m) => logged.push(m) }),
       chunkJob(recipients, { ratePerSecond: 10 }),
       budget,
     );
@@ -297,11 +297,16 @@ describe('chunk jobs', () => {
 
   it('hands itself on unchanged when its slot is beyond its time', async () => {
     const invoker = new RecordingInvoker();
-    const job = chunkJob([['c', 'u']], { startAt: Date.now() + 3_600_000 });
-    const report = await runFanOutJob(workerDeps({ invoker, sleep: async () => undefined }), job, {
+    const clock = new VirtualClock();
+    const start = clock.now();
+    const job = chunkJob([['c', 'u']], { startAt: start + 3_600_000 });
+    const report = await runFanOutJob(workerDeps({ invoker, clock }), job, {
       remainingMs: () => 10_000,
     });
     assert.equal(report.outcome, 'handed-off');
+    // It waited what its time allowed (10 s less the 5 s margin and its one post, 0.1 ms
+    // at 10,000/s), no longer.
+    assert.deepEqual(clock.requested, [start + 10_000 - 5_000 - 0.1]);
     assert.deepEqual(invoker.jobs, [job], 'same id and part: nothing was claimed');
     assert.equal(notifier.attempts.length, 0);
   });
@@ -330,7 +335,7 @@ describe('shard jobs (broadcast)', () => {
       callbackUrl: CALLBACK,
       frame: FRAME,
       ratePerSecond: 10_000,
-      startAt: Date.now(),
+      startAt: 0, // due already, on any clock
       shard,
       name: 'broadcast',
       ...extra,
@@ -361,7 +366,7 @@ describe('shard jobs (broadcast)', () => {
       invoker,
       shardPageSize: 3,
       fanOutConcurrency: 1,
-      sleep: async () => undefined,
+      clock: new VirtualClock(),
     });
     const reports: FanOutJobReport[] = [await runFanOutJob(deps, shardJob(9, { ratePerSecond: 2 }), budget)];
     // Run each continuation with a fresh budget, as a new invocation would have.

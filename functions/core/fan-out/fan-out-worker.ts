@@ -23,6 +23,23 @@ export interface FanOutJobClaims {
   claim(key: string): Promise<boolean>;
 }
 
+/**
+ * The worker's time: when it is, and a wait until a given moment. Pacing asks for the
+ * moments it wants (a job's slot, each post's turn), so a test can check the schedule
+ * with a clock of its own instead of measuring elapsed time.
+ */
+export interface WorkerClock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Resolves at `epochMs` (at once when that has passed). */
+  sleepUntil(epochMs: number): Promise<void>;
+}
+
+export const systemClock: WorkerClock = {
+  now: () => Date.now(),
+  sleepUntil: (epochMs) => delay(Math.max(0, epochMs - Date.now())),
+};
+
 /** The worker's remaining time (Lambda's `context.getRemainingTimeInMillis`). */
 export interface WorkerBudget {
   remainingMs(): number;
@@ -44,8 +61,8 @@ export interface FanOutWorkerDependencies {
   readonly safetyMarginMs?: number;
   readonly log?: (message: string, details: Record<string, unknown>) => void;
   readonly onFanOut?: (result: FanOutResult, size: number) => void;
-  readonly now?: () => number;
-  readonly sleep?: (ms: number) => Promise<void>;
+  /** @default systemClock */
+  readonly clock?: WorkerClock;
 }
 
 export const SHARD_PAGE_USERS = 100;
@@ -80,15 +97,15 @@ export class Pacer {
   private nextAt = 0;
   constructor(
     private readonly intervalMs: number,
-    private readonly now: () => number = Date.now,
-    private readonly sleep: (ms: number) => Promise<void> = delay,
+    private readonly clock: WorkerClock = systemClock,
   ) {}
 
+  /** Waits for the caller's turn; a turn that is due now does not wait. */
   async wait(): Promise<void> {
-    const now = this.now();
+    const now = this.clock.now();
     const at = Math.max(now, this.nextAt);
     this.nextAt = at + this.intervalMs;
-    if (at > now) await this.sleep(at - now);
+    if (at > now) await this.clock.sleepUntil(at);
   }
 }
 
@@ -127,6 +144,7 @@ export async function runFanOutJob(
 
 class JobRun {
   readonly totals: Totals = { delivered: 0, gone: 0, failed: 0 };
+  private readonly clock: WorkerClock;
   private readonly pacer: Pacer;
   private claimed = false;
 
@@ -135,11 +153,11 @@ class JobRun {
     private readonly job: FanOutJob,
     private readonly budget: WorkerBudget,
   ) {
-    this.pacer = new Pacer(1000 / job.ratePerSecond, this.now, this.sleep);
+    this.clock = deps.clock ?? systemClock;
+    this.pacer = new Pacer(1000 / job.ratePerSecond, this.clock);
   }
 
-  readonly now = (): number => this.deps.now?.() ?? Date.now();
-  readonly sleep = (ms: number): Promise<void> => (this.deps.sleep ?? delay)(ms);
+  readonly now = (): number => this.clock.now();
 
   get margin(): number {
     return this.deps.safetyMarginMs ?? SAFETY_MARGIN_MS;
@@ -155,15 +173,16 @@ class JobRun {
    * `firstPosts` posts after it; false when the start is beyond that (hand the job on).
    */
   async waitForStart(firstPosts: number): Promise<boolean> {
-    const wait = this.job.startAt - this.now();
+    const now = this.now();
+    const wait = this.job.startAt - now;
     if (wait <= 0) return true;
     const available =
       this.budget.remainingMs() - this.margin - postingTimeMs(firstPosts, this.job.ratePerSecond);
     if (wait <= available) {
-      await this.sleep(wait);
+      await this.clock.sleepUntil(this.job.startAt);
       return true;
     }
-    if (available > 0) await this.sleep(available);
+    if (available > 0) await this.clock.sleepUntil(now + available);
     return false;
   }
 
