@@ -49,7 +49,7 @@ export function formatBanner({
     ? 'WARNING: JWT_SECRET is not set; using the development secret (never use it anywhere real)'
     : runtime.jwtSecret
       ? 'HS256 with JWT_SECRET from the environment'
-      : 'verified with JWT_SECRET_ID / JWKS_URL from the environment';
+      : 'verified with JWT_SECRET_ID / JWKS_URL / COGNITO_USER_POOL_ID from the environment';
 
   const lines = [
     '',

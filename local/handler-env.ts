@@ -18,7 +18,7 @@ export interface HandlerEnvironment {
   /** Set when DYNAMODB_ENDPOINT came from the user: no embedded DynamoDB then. */
   readonly externalDynamoDbEndpoint: string | undefined;
   readonly dynamoDbEndpoint: string;
-  /** The HS256 secret handlers verify with; undefined when JWT_SECRET_ID or JWKS_URL is configured. */
+  /** The HS256 secret handlers verify with; undefined when JWT_SECRET_ID, JWKS_URL or COGNITO_USER_POOL_ID is configured. */
   readonly jwtSecret: string | undefined;
   readonly usesDevelopmentSecret: boolean;
   readonly region: string;
@@ -58,7 +58,7 @@ export function resolveHandlerEnvironment(input: {
   }
 
   // Another key source configured by the user replaces the shared secret entirely.
-  const otherKeySource = setting('JWT_SECRET_ID') ?? setting('JWKS_URL');
+  const otherKeySource = setting('JWT_SECRET_ID') ?? setting('JWKS_URL') ?? setting('COGNITO_USER_POOL_ID');
   const userSecret = setting('JWT_SECRET');
   const jwtSecret = otherKeySource ? undefined : (userSecret ?? DEVELOPMENT_JWT_SECRET);
   if (jwtSecret) vars.JWT_SECRET = jwtSecret;

@@ -38,6 +38,9 @@ Options:
 
 Environment:
   JWT_SECRET, JWT_ISSUER, JWT_AUDIENCE   token verification (a development secret otherwise)
+  COGNITO_USER_POOL_ID, COGNITO_CLIENT_IDS
+                                         Cognito tokens instead (README, "Sign in with Amazon Cognito");
+                                         COGNITO_JWKS_URL: a JWKS on this machine in place of the pool's
   DYNAMODB_ENDPOINT                      use DynamoDB Local / LocalStack / AWS instead of the embedded one
   DYNAMODB_THREAD=1                      the embedded DynamoDB (dynalite) in a thread of its own
   LOCAL_ADMIN_SECRET                     the secret of the admin key LOCALADMIN (20+ characters; random

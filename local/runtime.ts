@@ -117,7 +117,7 @@ export interface LocalRuntime {
   readonly stage: string;
   /** Absent when in memory or when DYNAMODB_ENDPOINT points elsewhere. */
   readonly dataDir?: string;
-  /** Secret handlers verify tokens with; undefined when JWT_SECRET_ID or JWKS_URL is configured. */
+  /** Secret handlers verify tokens with; undefined when JWT_SECRET_ID, JWKS_URL or COGNITO_USER_POOL_ID is configured. */
   readonly jwtSecret?: string;
   readonly usesDevelopmentSecret: boolean;
   /** Everything the runtime set in process.env for the handlers. */

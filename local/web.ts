@@ -177,7 +177,7 @@ async function devToken(req: IncomingMessage, res: ServerResponse, options: WebO
     return refuse(
       403,
       1403,
-      'development tokens are off: this runtime verifies tokens with JWT_SECRET_ID / JWKS_URL, get one from your issuer',
+      'development tokens are off: this runtime verifies tokens with JWT_SECRET_ID / JWKS_URL / COGNITO_USER_POOL_ID, get one from your issuer',
     );
   if (!/^application\/json\b/i.test(req.headers['content-type'] ?? ''))
     return refuse(415, 1001, 'the body must be JSON (content-type: application/json)');

@@ -4,6 +4,15 @@
  * handlers never ask where they run.
  */
 import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
+import {
+  COGNITO_CLIENT_ID,
+  COGNITO_TOKEN_USES,
+  type CognitoSettings,
+  type CognitoTokenUseSetting,
+  cognitoIssuer,
+  cognitoJwksUrl,
+  userPoolRegion,
+} from '../core/auth/cognito.ts';
 import { SESSION_MODES, type SessionMode } from '../core/connections/sessions.ts';
 import {
   type ContentFilterConfig,
@@ -20,7 +29,8 @@ export class ConfigError extends Error {
 export type JwtKeySource =
   | { readonly kind: 'secret'; readonly secret: string }
   | { readonly kind: 'secretsManager'; readonly secretId: string }
-  | { readonly kind: 'jwks'; readonly url: string };
+  | { readonly kind: 'jwks'; readonly url: string }
+  | { readonly kind: 'cognito'; readonly cognito: CognitoSettings };
 
 export interface ChatConfig {
   readonly tables: Readonly<Record<TableId, string>>;
@@ -146,20 +156,117 @@ export const MAX_FANOUT_CHUNK_SIZE = 5_000;
 /** The account-wide Management API throttle (requests per second) that `FANOUT_RATE_PER_SECOND` stays under. */
 export const MANAGEMENT_API_ACCOUNT_RATE = 10_000;
 
+const KEY_SOURCE_VARIABLES = ['JWT_SECRET', 'JWT_SECRET_ID', 'JWKS_URL', 'COGNITO_USER_POOL_ID'] as const;
+
 function jwtKey(env: Env): JwtKeySource | undefined {
+  const chosen = KEY_SOURCE_VARIABLES.filter((name) => optional(env, name) !== undefined);
+  if (chosen.length > 1) {
+    throw new ConfigError(
+      `Set only one of JWT_SECRET, JWT_SECRET_ID (Secrets Manager), JWKS_URL or COGNITO_USER_POOL_ID; ` +
+        `received ${chosen.length} (${chosen.join(', ')}).`,
+    );
+  }
+  const cognito = cognitoSettings(env);
+  if (cognito) return { kind: 'cognito', cognito };
   const jwksUrl = optional(env, 'JWKS_URL');
   const secretId = optional(env, 'JWT_SECRET_ID');
   const secret = optional(env, 'JWT_SECRET');
-  const chosen = [jwksUrl, secretId, secret].filter((v) => v !== undefined).length;
-  if (chosen === 0) return undefined;
-  if (chosen > 1) {
-    throw new ConfigError(
-      `Set only one of JWT_SECRET, JWT_SECRET_ID (Secrets Manager) or JWKS_URL; received ${chosen}.`,
-    );
-  }
   if (jwksUrl) return { kind: 'jwks', url: jwksUrl };
   if (secretId) return { kind: 'secretsManager', secretId };
-  return { kind: 'secret', secret: secret as string };
+  if (secret) return { kind: 'secret', secret };
+  return undefined;
+}
+
+const COGNITO_OPTIONS = [
+  'COGNITO_CLIENT_IDS',
+  'COGNITO_TOKEN_USE',
+  'COGNITO_ADMIN_GROUP',
+  'COGNITO_JWKS_URL',
+];
+
+/**
+ * Cognito sign-in: `COGNITO_USER_POOL_ID` and `COGNITO_CLIENT_IDS` (comma-separated app
+ * client ids), optionally `COGNITO_TOKEN_USE` (`access`, the default, `id` or `any`) and
+ * `COGNITO_ADMIN_GROUP` (default `admin`). Issuer and JWKS URL follow from the pool id;
+ * `COGNITO_JWKS_URL` replaces the JWKS URL with a loopback one, for tests and local use.
+ */
+function cognitoSettings(env: Env): CognitoSettings | undefined {
+  const userPoolId = optional(env, 'COGNITO_USER_POOL_ID');
+  if (!userPoolId) {
+    const stray = COGNITO_OPTIONS.filter((name) => optional(env, name) !== undefined);
+    if (stray.length > 0) {
+      throw new ConfigError(`${stray.join(', ')} set without COGNITO_USER_POOL_ID: set the pool id too.`);
+    }
+    return undefined;
+  }
+  if (!userPoolRegion(userPoolId)) {
+    throw new ConfigError(
+      `COGNITO_USER_POOL_ID must be a user pool id such as us-east-1_AbCdEf123; received "${userPoolId}".`,
+    );
+  }
+  const generic = ['JWT_ISSUER', 'JWT_AUDIENCE'].filter((name) => optional(env, name) !== undefined);
+  if (generic.length > 0) {
+    throw new ConfigError(
+      `${generic.join(' and ')} cannot be combined with COGNITO_USER_POOL_ID: the issuer follows from the ` +
+        'pool id and the app clients are checked against COGNITO_CLIENT_IDS. Unset them.',
+    );
+  }
+  const rawClientIds = optional(env, 'COGNITO_CLIENT_IDS');
+  const clientIds = (rawClientIds ?? '')
+    .split(',')
+    .map((id) => id.trim())
+    .filter(Boolean);
+  if (clientIds.length === 0) {
+    throw new ConfigError(
+      `COGNITO_CLIENT_IDS must list the app client ids whose tokens are accepted (comma-separated); ` +
+        `received ${rawClientIds === undefined ? 'nothing' : `"${rawClientIds}"`}.`,
+    );
+  }
+  const badClientId = clientIds.find((id) => !COGNITO_CLIENT_ID.test(id));
+  if (badClientId !== undefined) {
+    throw new ConfigError(
+      `COGNITO_CLIENT_IDS holds "${badClientId}", which is not an app client id (1-128 letters, digits, _ or +).`,
+    );
+  }
+  const tokenUse = optional(env, 'COGNITO_TOKEN_USE') ?? 'access';
+  if (!(COGNITO_TOKEN_USES as readonly string[]).includes(tokenUse)) {
+    throw new ConfigError(
+      `COGNITO_TOKEN_USE must be one of ${COGNITO_TOKEN_USES.join(', ')}; received "${tokenUse}".`,
+    );
+  }
+  const issuer = cognitoIssuer(userPoolId);
+  return {
+    userPoolId,
+    issuer,
+    jwksUrl: localJwksOverride(env) ?? cognitoJwksUrl(issuer),
+    clientIds,
+    tokenUse: tokenUse as CognitoTokenUseSetting,
+    adminGroup: optional(env, 'COGNITO_ADMIN_GROUP') ?? 'admin',
+  };
+}
+
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
+/**
+ * `COGNITO_JWKS_URL`: a JWKS served on this machine, for tests and local runs with keys of
+ * one's own. Loopback only, so it cannot point a deployed function at someone else's keys.
+ */
+function localJwksOverride(env: Env): string | undefined {
+  const raw = optional(env, 'COGNITO_JWKS_URL');
+  if (raw === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || !/^https?:$/.test(url.protocol) || !LOOPBACK_HOSTS.includes(url.hostname)) {
+    throw new ConfigError(
+      `COGNITO_JWKS_URL is for a JWKS on this machine (http://127.0.0.1:<port>/..., localhost or [::1]); ` +
+        `received "${raw}". Unset it to use the pool's own JWKS.`,
+    );
+  }
+  return raw;
 }
 
 function sessionMode(env: Env): SessionMode {

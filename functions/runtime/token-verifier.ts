@@ -4,6 +4,7 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Identity, jwksKey, secretKey, type VerificationKey, verifyToken } from '../core/auth/auth.ts';
+import { verifyCognitoToken } from '../core/auth/cognito.ts';
 import { type ChatConfig, ConfigError } from './config.ts';
 import { getServices } from './container.ts';
 
@@ -20,9 +21,14 @@ function verificationKey(config: ChatConfig): Promise<VerificationKey> {
 
 async function resolveKey(config: ChatConfig): Promise<VerificationKey> {
   const source = config.jwt.key;
-  if (!source) throw new ConfigError('No JWT key configured: set JWT_SECRET, JWT_SECRET_ID or JWKS_URL.');
+  if (!source) {
+    throw new ConfigError(
+      'No JWT key configured: set JWT_SECRET, JWT_SECRET_ID, JWKS_URL or COGNITO_USER_POOL_ID.',
+    );
+  }
   if (source.kind === 'secret') return secretKey(source.secret);
   if (source.kind === 'jwks') return jwksKey(source.url);
+  if (source.kind === 'cognito') return jwksKey(source.cognito.jwksUrl);
   const client = new SecretsManagerClient({ endpoint: config.secretsManagerEndpoint });
   const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretId }));
   if (!SecretString) throw new ConfigError(`Secret ${source.secretId} has no SecretString.`);
@@ -39,10 +45,18 @@ export function secretFromString(value: string): string {
   return value;
 }
 
-/** Verifies a token with the configured key, issuer and audience; throws AuthError when it is refused. */
+/**
+ * Verifies a token with the configured key, issuer and audience (or as a Cognito user pool
+ * token); throws AuthError when it is refused.
+ */
 export async function verifyConfiguredToken(token: string): Promise<Identity> {
   const { config } = getServices();
-  return verifyToken(token, await verificationKey(config), {
+  const key = await verificationKey(config);
+  const source = config.jwt.key;
+  if (source?.kind === 'cognito' && key.kind === 'jwks') {
+    return verifyCognitoToken(token, key.keys, source.cognito, config.jwt.clockToleranceSeconds);
+  }
+  return verifyToken(token, key, {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     clockToleranceSeconds: config.jwt.clockToleranceSeconds,

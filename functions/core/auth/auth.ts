@@ -98,11 +98,19 @@ export async function verifyToken(
     // jose's messages name the failed check (expired, signature, claim) and never echo the token.
     throw new AuthError(error instanceof Error ? error.message : 'token rejected');
   }
+  return identityFromClaims(payload, rolesOf(payload));
+}
+
+/**
+ * The identity of a verified token's claims, with `roles` taken from wherever the issuer
+ * puts them (`role`/`roles`, or Cognito's groups); throws AuthError when `sub`, a role or
+ * `exp` cannot be carried safely.
+ */
+export function identityFromClaims(payload: JWTPayload, roles: readonly string[]): Identity {
   const userId = payload.sub;
   if (typeof userId !== 'string' || !isValidUserId(userId) || LONE_SURROGATE.test(userId)) {
     throw new AuthError('token subject is not a valid user id');
   }
-  const roles = rolesOf(payload);
   if (roles.some((role) => LONE_SURROGATE.test(role))) {
     throw new AuthError('token roles are not well-formed UTF-16');
   }
@@ -112,7 +120,7 @@ export async function verifyToken(
   if (!Number.isSafeInteger(expiresAt) || (expiresAt as number) > MAX_EXP) {
     throw new AuthError('token exp is not whole epoch seconds of at most 12 digits');
   }
-  return { userId, roles, expiresAt: expiresAt as number };
+  return { userId, roles: [...roles], expiresAt: expiresAt as number };
 }
 
 /**

@@ -1,0 +1,126 @@
+/**
+ * Amazon Cognito user pool tokens, verified the way Cognito's developer guide asks:
+ * RS256 signature by a key of the pool's JWKS (chosen by `kid`), `iss` exactly the pool,
+ * `exp`, `token_use` one the deployment accepts, and the app client: `aud` of an ID token,
+ * `client_id` of an access token (which has no `aud`). Roles come from `cognito:groups`
+ * only; `role`/`roles` claims (a pre token generation trigger could add them) are ignored.
+ */
+import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { ADMIN_ROLE, AuthError, type Identity, identityFromClaims } from './auth.ts';
+import { DEFAULT_CLOCK_TOLERANCE_SECONDS } from './token-expiry.ts';
+
+export const COGNITO_TOKEN_USES = ['access', 'id', 'any'] as const;
+/** Which Cognito tokens are accepted: `access`, `id`, or `any` (both). */
+export type CognitoTokenUseSetting = (typeof COGNITO_TOKEN_USES)[number];
+
+export interface CognitoSettings {
+  readonly userPoolId: string;
+  /** `https://cognito-idp.<region>.amazonaws.com/<userPoolId>`, compared exactly with `iss`. */
+  readonly issuer: string;
+  /** The pool's JWKS (`<issuer>/.well-known/jwks.json`, or the local override). */
+  readonly jwksUrl: string;
+  /** App client ids: `aud` of an ID token or `client_id` of an access token must be one of them. */
+  readonly clientIds: readonly string[];
+  readonly tokenUse: CognitoTokenUseSetting;
+  /** Members of this group get the admin role. */
+  readonly adminGroup: string;
+}
+
+/** Cognito signs user pool tokens with RS256 only. */
+export const COGNITO_ALGORITHMS = ['RS256'];
+
+/** `us-east-1_AbC123`: the region, an underscore, letters and digits. */
+const USER_POOL_ID = /^([a-z]{2}(?:-[a-z]+)+-\d{1,2})_[0-9A-Za-z]{1,50}$/;
+
+/** App client ids as Cognito's API defines them: 1-128 word characters or `+`. */
+export const COGNITO_CLIENT_ID = /^[\w+]{1,128}$/;
+
+/** The region a pool id names, or undefined when it is not a pool id. */
+export function userPoolRegion(userPoolId: string): string | undefined {
+  return USER_POOL_ID.exec(userPoolId)?.[1];
+}
+
+/** The `iss` of the pool's tokens (`.amazonaws.com.cn` in the China regions). */
+export function cognitoIssuer(userPoolId: string): string {
+  const region = userPoolRegion(userPoolId);
+  if (!region) throw new Error(`"${userPoolId}" is not a Cognito user pool id (region_id).`);
+  const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+  return `https://cognito-idp.${region}.${domain}/${userPoolId}`;
+}
+
+export function cognitoJwksUrl(issuer: string): string {
+  return `${issuer}/.well-known/jwks.json`;
+}
+
+/**
+ * Cognito names the signing key in every token; without a `kid` a JWKS holding several
+ * keys (as Cognito's does) would leave the choice to the token, so none is refused early.
+ */
+function requireKid(keys: JWTVerifyGetKey): JWTVerifyGetKey {
+  return (header, token) => {
+    if (typeof header.kid !== 'string' || header.kid === '') {
+      throw new AuthError('token header has no kid');
+    }
+    return keys(header, token);
+  };
+}
+
+export async function verifyCognitoToken(
+  token: string,
+  keys: JWTVerifyGetKey,
+  settings: CognitoSettings,
+  clockToleranceSeconds = DEFAULT_CLOCK_TOLERANCE_SECONDS,
+): Promise<Identity> {
+  let payload: JWTPayload;
+  try {
+    const result = await jwtVerify(token, requireKid(keys), {
+      algorithms: COGNITO_ALGORITHMS,
+      issuer: settings.issuer,
+      clockTolerance: clockToleranceSeconds,
+      requiredClaims: ['sub', 'exp', 'token_use'],
+    });
+    payload = result.payload;
+  } catch (error) {
+    if (error instanceof AuthError) throw error;
+    // jose's messages name the failed check and never echo the token.
+    throw new AuthError(error instanceof Error ? error.message : 'token rejected');
+  }
+  checkTokenUseAndClient(payload, settings);
+  return identityFromClaims(payload, rolesOfGroups(payload, settings.adminGroup));
+}
+
+function checkTokenUseAndClient(payload: JWTPayload, settings: CognitoSettings): void {
+  const tokenUse = payload.token_use;
+  if (tokenUse !== 'id' && tokenUse !== 'access') {
+    throw new AuthError('token_use is neither "id" nor "access"');
+  }
+  if (settings.tokenUse !== 'any' && tokenUse !== settings.tokenUse) {
+    throw new AuthError(`${tokenUse} tokens are not accepted here (${settings.tokenUse} tokens are)`);
+  }
+  // An ID token names its app client in `aud`, an access token in `client_id`.
+  const claim = tokenUse === 'id' ? 'aud' : 'client_id';
+  const clientId = payload[claim];
+  if (typeof clientId !== 'string') throw new AuthError(`${tokenUse} token has no ${claim}`);
+  if (!settings.clientIds.includes(clientId)) {
+    throw new AuthError(`${tokenUse} token ${claim} is not an accepted app client`);
+  }
+}
+
+/**
+ * `cognito:groups` as roles: the admin group becomes the admin role; other groups keep
+ * their names, except one literally named like the admin role, which would otherwise
+ * make its members admins when another group is configured as the admin group.
+ */
+export function rolesOfGroups(payload: JWTPayload, adminGroup: string): string[] {
+  const groups = payload['cognito:groups'];
+  if (groups === undefined) return [];
+  if (!Array.isArray(groups) || !groups.every((group) => typeof group === 'string')) {
+    throw new AuthError('cognito:groups is not a list of group names');
+  }
+  const roles = new Set<string>();
+  for (const group of groups as string[]) {
+    if (group === adminGroup) roles.add(ADMIN_ROLE);
+    else if (group !== ADMIN_ROLE) roles.add(group);
+  }
+  return [...roles];
+}
