@@ -20,13 +20,14 @@ import {
   OTHER_CLIENT_ID,
   startLocalJwks,
 } from '../support/cognito.ts';
-import { getApi, onlineCount, postApi } from '../support/http.ts';
+import { getApi, postApi } from '../support/http.ts';
 import {
   expectHandshakeRefused,
   startTestRuntime,
   TestClient,
   webSocketUrl,
 } from '../support/local-runtime.ts';
+import { runtimeTables } from '../support/runtime-tables.ts';
 
 let jwks: LocalJwks;
 let runtime: LocalRuntime;
@@ -70,21 +71,32 @@ describe('$connect', () => {
     await disconnect(runtime, ann, ben);
   });
 
-  const refused: readonly [string, () => Promise<string>][] = [
-    ['an access token of another app client', () => accessToken({ clientId: OTHER_CLIENT_ID })],
-    ['an ID token (only access tokens are accepted by default)', () => cognitoIdToken(signingKey())],
-    ['an expired access token', () => accessToken({ expiresIn: -600 })],
+  const refused: readonly [string, (sub: string) => Promise<string>][] = [
+    ['an access token of another app client', (sub) => accessToken({ sub, clientId: OTHER_CLIENT_ID })],
+    [
+      'an ID token (only access tokens are accepted by default)',
+      (sub) => cognitoIdToken(signingKey(), { sub }),
+    ],
+    ['an expired access token', (sub) => accessToken({ sub, expiresIn: -600 })],
     [
       "another pool's access token",
-      () => accessToken({ issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_OtHeRpOoL' }),
+      (sub) =>
+        accessToken({ sub, issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_OtHeRpOoL' }),
     ],
   ];
   for (const [description, makeToken] of refused) {
     test(`refuses ${description} with 401 at $connect and on the HTTP API, writing nothing`, async () => {
-      const token = await makeToken();
-      const countBefore = await onlineCount(runtime);
+      const sub = randomUUID();
+      const token = await makeToken(sub);
       assert.equal(await expectHandshakeRefused(webSocketUrl(runtime, { token })), 401);
-      assert.deepEqual(await onlineCount(runtime), countBefore);
+      const tables = runtimeTables(runtime);
+      try {
+        assert.equal(await tables.presenceOf(sub), undefined, 'no presence');
+        const rows = await tables.scan('connections');
+        assert.ok(!rows.some((row) => row.userId === sub), 'no connection row');
+      } finally {
+        tables.destroy();
+      }
 
       const response = await getApi(runtime, '/api/ws/online-users', token);
       assert.equal(response.status, 401);
