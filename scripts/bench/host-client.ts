@@ -12,6 +12,8 @@ type Pending = { resolve: (value: unknown) => void; reject: (error: Error) => vo
 export class Host {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Why the host can no longer answer (it exited), once it cannot. */
+  private gone: string | undefined;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -24,10 +26,14 @@ export class Host {
       if (message.ok) waiter.resolve(message.result);
       else waiter.reject(new Error(`bench host: ${message.error}`));
     });
-    child.once('exit', (code) => {
-      for (const waiter of this.pending.values()) waiter.reject(new Error(`bench host exited with ${code}`));
+    child.once('exit', (code, signal) => {
+      this.gone = `bench host exited with ${signal ?? code}`;
+      for (const waiter of this.pending.values()) waiter.reject(new Error(this.gone));
       this.pending.clear();
     });
+    // A failed send is reported through its callback (see call); without a listener an
+    // 'error' event would end the benchmark with ERR_IPC_CHANNEL_CLOSED and hide the cause.
+    child.on('error', () => {});
   }
 
   /** Starts a host; `env` is extra handler configuration (e.g. MAX_GROUP_MEMBERS). */
@@ -42,10 +48,10 @@ export class Host {
       },
     );
     const info = await new Promise<HostInfo>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error('The bench host did not start within 120 s.')),
-        120_000,
-      );
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error('The bench host did not start within 120 s.'));
+      }, 120_000);
       child.once('exit', (code) => reject(new Error(`The bench host exited with ${code} while starting.`)));
       child.once('message', (message: { result: HostInfo }) => {
         clearTimeout(timer);
@@ -58,8 +64,19 @@ export class Host {
   private call<T>(request: Record<string, unknown>): Promise<T> {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
+      if (this.gone || !this.child.connected) {
+        reject(new Error(`${this.gone ?? 'bench host disconnected'}; cannot ${String(request.cmd)}`));
+        return;
+      }
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.child.send({ ...request, id });
+      this.child.send({ ...request, id }, (error) => {
+        if (!error || !this.pending.delete(id)) return;
+        reject(
+          new Error(
+            `${this.gone ?? 'bench host unreachable'}; cannot ${String(request.cmd)}: ${error.message}`,
+          ),
+        );
+      });
     });
   }
 

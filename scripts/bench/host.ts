@@ -241,7 +241,7 @@ async function main(): Promise<void> {
     handlerEnv: runtime.handlerEnv,
   };
 
-  const answer = (id: number, result: unknown) => process.send?.({ id, ok: true, result });
+  const answer = (id: number, result: unknown) => toParent({ id, ok: true, result });
   process.on('message', (raw: HostRequest) => {
     void (async () => {
       try {
@@ -261,7 +261,7 @@ async function main(): Promise<void> {
             return answer(raw.id, true);
         }
       } catch (error) {
-        process.send?.({
+        toParent({
           id: raw.id,
           ok: false,
           error: error instanceof Error ? error.stack : String(error),
@@ -270,7 +270,19 @@ async function main(): Promise<void> {
     })();
   });
   process.on('disconnect', () => process.exit(0));
-  process.send({ id: 0, ok: true, result: info });
+  toParent({ id: 0, ok: true, result: info });
+}
+
+/**
+ * Sends to the benchmark; when it is gone (killed, e.g. by a test's time limit) there is
+ * nobody to answer: end quietly. A bare `process.send` would instead crash this process
+ * with an unhandled ERR_IPC_CHANNEL_CLOSED, which reads as if the host had failed.
+ */
+function toParent(message: Record<string, unknown>): void {
+  if (!process.connected) process.exit(0);
+  process.send?.(message, undefined, {}, (error: Error | null) => {
+    if (error) process.exit(0);
+  });
 }
 
 main().catch((error: unknown) => {
