@@ -76,6 +76,8 @@ export interface UnreadConversation {
   readonly room_id: string;
   readonly unread: number;
   readonly last_message_id: string;
+  /** Private chats: the other participant (never split `room_id` to find it). */
+  readonly peer_id?: string;
 }
 
 export interface UnreadSummary {

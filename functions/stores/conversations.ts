@@ -5,7 +5,12 @@
  * members and the full list of a user's groups that `sync` reads; none is a Scan.
  */
 import { type DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { ConversationIndex, UnreadCount, UnreadQuery } from '../core/receipts/conversations.ts';
+import type {
+  ConversationIndex,
+  IncomingPrivateRoom,
+  UnreadCount,
+  UnreadQuery,
+} from '../core/receipts/conversations.ts';
 import type { StoredMessage } from '../core/shared/ports.ts';
 import { type Item, queryAll } from './dynamo.ts';
 import { MEMBER_PREFIX } from './groups.ts';
@@ -134,15 +139,19 @@ export class DynamoConversationIndex implements ConversationIndex {
     return { users: [...users], groupIds: [...groupIds] };
   }
 
-  async incomingPrivateRooms(userId: string, limit: number): Promise<Map<string, string>> {
-    const rooms = new Map<string, string>();
+  async incomingPrivateRooms(userId: string, limit: number): Promise<Map<string, IncomingPrivateRoom>> {
+    const rooms = new Map<string, IncomingPrivateRoom>();
     for (const item of await this.newest('byInbox', 'inboxUserId', userId, limit)) {
       if (item.kind !== 'private' || item.fromUserId === userId || item.deleted || !this.live(item)) continue;
-      const roomId = item.roomId;
-      const messageId = item.messageId;
+      const { roomId, messageId, fromUserId } = item;
       // Newest first, so the first one seen per room is its newest.
-      if (typeof roomId === 'string' && typeof messageId === 'string' && !rooms.has(roomId)) {
-        rooms.set(roomId, messageId);
+      if (
+        typeof roomId === 'string' &&
+        typeof messageId === 'string' &&
+        typeof fromUserId === 'string' &&
+        !rooms.has(roomId)
+      ) {
+        rooms.set(roomId, { newestMessageId: messageId, peerId: fromUserId });
       }
     }
     return rooms;

@@ -548,7 +548,15 @@ export const httpResponses: Record<string, JsonSchema> = {
   'GET /api/ws/unread': object({
     conversations: {
       type: 'array',
-      items: object({ room_id: string(), unread: integer(), last_message_id: messageId }),
+      items: object(
+        {
+          room_id: string(),
+          unread: integer(),
+          last_message_id: messageId,
+          peer_id: peerId('private chats: the other participant (the sender of the unread messages)'),
+        },
+        ['peer_id'],
+      ),
     },
     total: integer(),
   }),

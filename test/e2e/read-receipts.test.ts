@@ -21,7 +21,7 @@ import { getApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
 interface Unread {
-  readonly conversations: { room_id: string; unread: number; last_message_id: string }[];
+  readonly conversations: { room_id: string; unread: number; last_message_id: string; peer_id?: string }[];
   readonly total: number;
 }
 
@@ -79,7 +79,8 @@ describe('GET /api/ws/unread', () => {
     assert.deepEqual(await unreadOf('rr-amy'), {
       conversations: [
         { room_id: groupId, unread: 3, last_message_id: groupIds[2] },
-        { room_id: privateRoom, unread: 3, last_message_id: privateIds[2] },
+        // The private chat names the peer; the group has none.
+        { room_id: privateRoom, unread: 3, last_message_id: privateIds[2], peer_id: 'rr-bob' },
       ],
       total: 6,
     });
@@ -139,7 +140,7 @@ describe('mark_read', () => {
 
     assert.deepEqual((await unreadOf('rr-amy')).conversations, [
       { room_id: groupId, unread: 3, last_message_id: groupIds[2] },
-      { room_id: privateRoom, unread: 1, last_message_id: privateIds[2] },
+      { room_id: privateRoom, unread: 1, last_message_id: privateIds[2], peer_id: 'rr-bob' },
     ]);
   });
 

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import type * as ClientHttp from '../../client/src/http.ts';
 import type * as Client from '../../client/src/types.ts';
 import type * as Conversations from '../../functions/core/conversations/conversation-list.ts';
 import type * as Groups from '../../functions/core/groups/group-service.ts';
@@ -83,6 +84,12 @@ const groupShapes: [
   Same<Mutable<GroupReply<'setRole'>>, Mutable<Client.GroupRoleSet>>,
   Same<Mutable<GroupReply<'deleteGroup'>>, Mutable<Client.GroupDeleted>>,
 ] = [true, true, true, true, true, true, true, true, true, true];
+
+// The HTTP client's result types.
+const httpShapes: [
+  Same<Mutable<Receipts.UnreadConversation>, Mutable<ClientHttp.UnreadConversation>>,
+  Same<Mutable<Receipts.UnreadSummary>, Mutable<ClientHttp.UnreadSummary>>,
+] = [true, true];
 
 // What the server replies is always something the client type accepts.
 const replies: [
@@ -297,7 +304,12 @@ function schemaAt(path: string): Schema {
 }
 
 test('compile-time checks against functions/core hold (tsc)', () => {
-  assert.ok(sameShapes.every(Boolean) && replies.every(Boolean) && groupShapes.every(Boolean));
+  assert.ok(
+    sameShapes.every(Boolean) &&
+      replies.every(Boolean) &&
+      groupShapes.every(Boolean) &&
+      httpShapes.every(Boolean),
+  );
 });
 
 for (const [path, table] of Object.entries(tables)) {

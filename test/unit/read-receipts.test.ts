@@ -223,7 +223,10 @@ describe('mark_read in a private chat', () => {
     await sendPrivate('a_b', 'c');
     await sendPrivate('a_b', 'c');
     const counted = await unread.summary('a');
-    assert.deepEqual(counted.conversations, [{ room_id: 'private_a_b_c', unread: 1, last_message_id: toA }]);
+    // The peer is named: the room id alone could be a with b_c or a_b with c.
+    assert.deepEqual(counted.conversations, [
+      { room_id: 'private_a_b_c', unread: 1, last_message_id: toA, peer_id: 'b_c' },
+    ]);
     const foreign = await sendPrivate('c', 'a_b');
     assert.equal(
       await codeOf(receipts.markRead(reader('a'), { room_id: 'private_a_b_c', message_id: foreign })),
@@ -328,7 +331,7 @@ describe('unread counts', () => {
     assert.deepEqual(await unread.summary('nia'), {
       conversations: [
         { room_id: 'group_rr3', unread: 1, last_message_id: lastGroup },
-        { room_id: roomId, unread: 2, last_message_id: lastPrivate },
+        { room_id: roomId, unread: 2, last_message_id: lastPrivate, peer_id: 'oli' },
       ],
       total: 3,
     });
@@ -375,7 +378,7 @@ describe('unread counts', () => {
       );
     }
     assert.deepEqual((await unread.summary('tia')).conversations, [
-      { room_id: privateRoomId('sam', 'tia'), unread: 1, last_message_id: live },
+      { room_id: privateRoomId('sam', 'tia'), unread: 1, last_message_id: live, peer_id: 'sam' },
     ]);
   });
 });

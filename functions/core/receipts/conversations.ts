@@ -48,9 +48,16 @@ export interface ConversationIndex extends GroupMembershipIndex {
   recentSends(userId: string, limit: number): Promise<{ users: string[]; groupIds: string[] }>;
   /**
    * Private rooms among the user's newest `limit` incoming messages (`byInbox`), each with
-   * the id of its newest message addressed to the user by someone else.
+   * its newest message addressed to the user by someone else, and that message's sender.
    */
-  incomingPrivateRooms(userId: string, limit: number): Promise<Map<string, string>>;
+  incomingPrivateRooms(userId: string, limit: number): Promise<Map<string, IncomingPrivateRoom>>;
+}
+
+export interface IncomingPrivateRoom {
+  /** The newest message addressed to the user by someone else. */
+  readonly newestMessageId: string;
+  /** Its sender: the user's peer in that room (the room id cannot be split reliably). */
+  readonly peerId: string;
 }
 
 export interface ReadAdvance {

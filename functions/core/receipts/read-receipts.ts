@@ -91,6 +91,8 @@ export interface UnreadConversation {
   readonly room_id: string;
   readonly unread: number;
   readonly last_message_id: string;
+  /** Private chats: the other participant (the room id cannot be split reliably). */
+  readonly peer_id?: string;
 }
 
 export interface UnreadSummary {
@@ -241,25 +243,32 @@ export class UnreadCounter {
       this.deps.conversations.incomingPrivateRooms(userId, this.limits.inboxWindow),
       this.deps.readState.positions(userId),
     ]);
-    const toCount: { roomId: string; kind: ConversationKind }[] = groupIds.map((roomId) => ({
+    const toCount: { roomId: string; kind: ConversationKind; peerId?: string }[] = groupIds.map((roomId) => ({
       roomId,
       kind: 'group',
     }));
-    for (const [roomId, newestIncoming] of privateRooms) {
+    for (const [roomId, incoming] of privateRooms) {
       const position = positions.get(roomId);
       // Read past its newest incoming message: nothing to count.
-      if (position === undefined || newestIncoming > position) toCount.push({ roomId, kind: 'private' });
+      if (position === undefined || incoming.newestMessageId > position) {
+        toCount.push({ roomId, kind: 'private', peerId: incoming.peerId });
+      }
     }
-    const counted = await mapConcurrent(toCount, this.limits.countConcurrency, async ({ roomId, kind }) => ({
-      roomId,
-      ...(await this.deps.conversations.countUnread({
+    const counted = await mapConcurrent(
+      toCount,
+      this.limits.countConcurrency,
+      async ({ roomId, kind, peerId }) => ({
         roomId,
-        readerId: userId,
-        kind,
-        after: positions.get(roomId),
-        cap: UNREAD_CAP,
-      })),
-    }));
+        peerId,
+        ...(await this.deps.conversations.countUnread({
+          roomId,
+          readerId: userId,
+          kind,
+          after: positions.get(roomId),
+          cap: UNREAD_CAP,
+        })),
+      }),
+    );
     const conversations = counted
       .filter((entry) => entry.count > 0 && entry.newestMessageId !== undefined)
       .sort((a, b) => ((a.newestMessageId ?? '') < (b.newestMessageId ?? '') ? 1 : -1))
@@ -267,6 +276,7 @@ export class UnreadCounter {
         room_id: entry.roomId,
         unread: entry.count,
         last_message_id: entry.newestMessageId as string,
+        ...(entry.peerId !== undefined ? { peer_id: entry.peerId } : {}),
       }));
     return { conversations, total: conversations.reduce((sum, entry) => sum + entry.unread, 0) };
   }
