@@ -6,6 +6,7 @@ import type {
   GroupCreated,
   GroupDeleted,
   GroupInfo,
+  GroupLeft,
   GroupMemberRemoved,
   GroupMembersAdded,
   GroupsPage,
@@ -169,6 +170,14 @@ export class ChatHttpClient {
       'DELETE',
       `/api/ws/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(userId)}`,
     );
+  }
+
+  /**
+   * `POST /api/ws/groups/{group_id}/leave`: the caller leaves (any member, always; an owner
+   * hands ownership on, the last member leaving deletes the group).
+   */
+  leaveGroup(groupId: string): Promise<HttpReply<GroupLeft>> {
+    return this.call('POST', `/api/ws/groups/${encodeURIComponent(groupId)}/leave`);
   }
 
   /** `PATCH /api/ws/groups/{group_id}`: renames the group (owner, admins). */

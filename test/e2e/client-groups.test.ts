@@ -4,13 +4,13 @@
  * typed `group_updated` event; both chat; the lists (WebSocket and HTTP) show the group by
  * name with the server's unread counts; bob's `markRead` reaches alice as `message_read`;
  * alice removes bob, who is told and is refused from then on (1403) — typed errors all the
- * way.
+ * way. A member leaves through the HTTP client (`leaveGroup`).
  * Run: npx tsx --test test/e2e/client-groups.test.ts
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ChatRequestError } from '../../client/src/errors.ts';
-import { ChatHttpClient } from '../../client/src/http.ts';
+import { ChatHttpClient, ChatHttpError } from '../../client/src/http.ts';
 import type { GroupUpdatedPush, MessageReadPush } from '../../client/src/types.ts';
 import { sessions, until } from '../../client/test/e2e-support.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
@@ -138,5 +138,30 @@ describe('a group over its whole life through the SDK', () => {
     const deleted = await alice.client.deleteGroup({ group_id: groupId });
     assert.deepEqual(deleted, { type: 'group_deleted', group_id: groupId });
     await assert.rejects(alice.client.groupInfo({ group_id: groupId }), refused(1403));
+  });
+
+  test('a member leaves over HTTP (leaveGroup): gone from the members and from their list', async () => {
+    const alice = made.open('alice');
+    await alice.client.connect();
+    const { group_id: groupId } = await alice.client.createGroup({
+      group_name: 'Leavers',
+      member_ids: ['dan', 'erin'],
+    });
+    const dan = new ChatHttpClient({ baseUrl: runtime.httpUrl, token: () => tokenFor(runtime, 'dan') });
+    assert.equal((await dan.leaveGroup(groupId)).group_id, groupId);
+
+    const info = await alice.client.groupInfo({ group_id: groupId });
+    assert.deepEqual(info.members.map((m) => m.user_id).sort(), ['alice', 'erin']);
+    assert.equal(
+      (await dan.listGroups()).groups.some((g) => g.group_id === groupId),
+      false,
+      'the group is gone from his list',
+    );
+    // No longer a member: leaving again is refused, with the server's code.
+    await assert.rejects(dan.leaveGroup(groupId), (error: unknown) => {
+      assert.ok(error instanceof ChatHttpError, String(error));
+      assert.deepEqual([error.status, error.code], [403, 1403]);
+      return true;
+    });
   });
 });

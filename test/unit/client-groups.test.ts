@@ -182,6 +182,7 @@ test('HTTP: group routes and the conversation list use the documented methods an
   await http.addGroupMembers(GROUP, ['carol']);
   await http.removeGroupMember(GROUP, 'carol/x');
   await http.updateGroup(GROUP, 'Hike');
+  await http.leaveGroup(GROUP);
   await http.deleteGroup(GROUP);
   await http.listConversations({ cursor: 'c 1' });
   assert.deepEqual(requests, [
@@ -191,6 +192,7 @@ test('HTTP: group routes and the conversation list use the documented methods an
     { method: 'POST', path: `/api/ws/groups/${GROUP}/members`, body: { member_ids: ['carol'] } },
     { method: 'DELETE', path: `/api/ws/groups/${GROUP}/members/carol%2Fx`, body: undefined },
     { method: 'PATCH', path: `/api/ws/groups/${GROUP}`, body: { group_name: 'Hike' } },
+    { method: 'POST', path: `/api/ws/groups/${GROUP}/leave`, body: undefined },
     { method: 'DELETE', path: `/api/ws/groups/${GROUP}`, body: undefined },
     { method: 'GET', path: '/api/ws/conversations?cursor=c+1', body: undefined },
   ]);
