@@ -176,15 +176,17 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'send_message: stores a private message and delivers it to the recipient',
     tables: {
       ...senderAndCleanup,
-      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem'] },
+      // BatchGetItem: the recipient's presence item, with the block row (below) in one request.
+      presence: { actions: ['BatchGetItem', 'UpdateItem', 'DeleteItem'] },
       // BatchWriteItem: a new message with both conversation-list rows; PutItem: the
-      // conditional write of a client_msg_id retry.
-      messages: { actions: ['PutItem', 'BatchWriteItem'] },
+      // conditional write of a client_msg_id retry; GetItem: the stored message, read back
+      // by the retry that delivers what a failed attempt stored.
+      messages: { actions: ['PutItem', 'BatchWriteItem', 'GetItem'] },
       conversations: { actions: ['BatchWriteItem'] },
       // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
-      // GetItem: whether the recipient blocked the sender.
-      blocks: { actions: ['GetItem'] },
+      // BatchGetItem: whether the recipient blocked the sender (with their presence item).
+      blocks: { actions: ['BatchGetItem'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
@@ -195,7 +197,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     tables: {
       ...senderAndCleanup,
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
-      messages: { actions: ['PutItem'] },
+      // GetItem: the stored message, read back by a client_msg_id retry that delivers it.
+      messages: { actions: ['PutItem', 'GetItem'] },
       // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
       // Query: the group and its members; UpdateItem: the meta item's lastMessageId.
@@ -382,10 +385,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
         indexes: ['byShard'],
       },
       // BatchWriteItem: a private message with its conversation-list rows; BatchGetItem:
-      // the last messages of a conversation-list page.
+      // the last messages of a conversation-list page; GetItem: a client_msg_id retry
+      // reading back the message it delivers.
       // byOutbox (and byInbox): recent counterparts, for ONLINE_USERS_VISIBILITY=peers.
       messages: {
-        actions: ['PutItem', 'Query', 'BatchWriteItem', 'BatchGetItem'],
+        actions: ['PutItem', 'Query', 'BatchWriteItem', 'BatchGetItem', 'GetItem'],
         indexes: ['byInbox', 'byOutbox'],
       },
       // Query (byActivity): a page of private chats; BatchWriteItem: their rows.
@@ -408,8 +412,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       // BatchGetItem: the read positions of a conversation-list page and of a list_groups page.
       readState: { actions: ['Query', 'BatchGetItem'] },
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
-      // The blocks routes; GetItem: a private message's recipient, online/check's target;
-      // BatchGetItem: the members of a new group or an add.
+      // The blocks routes; GetItem: online/check's target; BatchGetItem: a private
+      // message's recipient (with their presence item), the members of a new group or an add.
       blocks: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem', 'Query'] },
     },
     // DELETE: a recipient whose token expired is closed instead of pushed to.
@@ -449,7 +453,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       // Query: the members (fan-out and the sender's membership); BatchWriteItem: a gone
       // connection's rooms; DeleteItem: this room's row of a gone connection.
       rooms: { actions: ['Query', 'BatchWriteItem', 'DeleteItem'] },
-      messages: { actions: ['PutItem'] },
+      // GetItem: the stored message, read back by a client_msg_id retry that delivers it.
+      messages: { actions: ['PutItem', 'GetItem'] },
       // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },

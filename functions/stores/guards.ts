@@ -1,10 +1,19 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { ClaimRecord, GuardStore, OnceClaims, StoredMessage } from '../core/shared/ports.ts';
+import { claimOf } from '../core/guards/guards.ts';
+import type {
+  ClaimedMessage,
+  ClaimRecord,
+  GuardStore,
+  OnceClaims,
+  StoredMessage,
+} from '../core/shared/ports.ts';
 
 /**
  * The `guards` table: one item per key (`guardKey`), each with an `expiresAt` TTL.
- * Rate-limit windows hold a `hits` counter; dedupe records hold the first `message`.
+ * Rate-limit windows hold a `hits` counter; dedupe records hold the first message's
+ * `messageId`, `createdAt` and `conversation` tag (records written before that held the
+ * whole `message`, and are still read).
  * DynamoDB deletes expired items late (dynalite never does), so a dedupe record past
  * `expiresAt` counts as absent; a rate window's key names its minute, so it never needs to.
  */
@@ -34,7 +43,7 @@ export class DynamoGuardStore implements GuardStore {
 
   async claim(
     key: string,
-    message: StoredMessage,
+    claimed: ClaimedMessage,
     expiresAt: number,
     now: number,
   ): Promise<ClaimRecord | undefined> {
@@ -45,7 +54,7 @@ export class DynamoGuardStore implements GuardStore {
         await this.client.send(
           new PutCommand({
             TableName: this.tableName,
-            Item: { guardKey: key, message, expiresAt },
+            Item: { guardKey: key, ...claimed, expiresAt },
             ConditionExpression: 'attribute_not_exists(guardKey) OR released = :true OR expiresAt < :now',
             ExpressionAttributeValues: { ':true': true, ':now': now },
           }),
@@ -57,9 +66,9 @@ export class DynamoGuardStore implements GuardStore {
       const { Item } = await this.client.send(
         new GetCommand({ TableName: this.tableName, Key: { guardKey: key }, ConsistentRead: true }),
       );
-      if (Item && Item.released !== true && Number(Item.expiresAt) >= now && Item.message) {
-        return { message: Item.message as StoredMessage, undelivered: Item.undelivered === true };
-      }
+      const found =
+        Item && Item.released !== true && Number(Item.expiresAt) >= now ? claimedIn(Item) : undefined;
+      if (found) return { claimed: found, undelivered: Item?.undelivered === true };
     }
     throw new Error(`dedupe record ${key} could neither be claimed nor read`);
   }
@@ -113,6 +122,15 @@ export class DynamoGuardStore implements GuardStore {
       throw error;
     }
   }
+}
+
+/** What a dedupe record claimed; a record of the earlier format holds the whole `message`. */
+function claimedIn(item: Record<string, unknown>): ClaimedMessage | undefined {
+  const { messageId, createdAt, conversation, message } = item;
+  if (typeof messageId === 'string' && typeof createdAt === 'string' && typeof conversation === 'string') {
+    return { messageId, createdAt, conversation };
+  }
+  return message ? claimOf(message as StoredMessage) : undefined;
 }
 
 /**

@@ -1,5 +1,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import type {
   HistoryRequest,
   MessagePage,
@@ -98,6 +104,13 @@ export class DynamoMessageStore implements MessageStore, MessageSyncStore, Messa
     if (this.conversationsTable && rows.length > 0) {
       await batchWriteTables(this.client, { [this.conversationsTable]: rowWrites });
     }
+  }
+
+  async get(roomId: string, messageId: string): Promise<StoredMessage | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: { roomId, messageId }, ConsistentRead: true }),
+    );
+    return Item ? messageFromItem(Item) : undefined;
   }
 
   async history({ roomId, limit, before, participant }: HistoryRequest): Promise<MessagePage> {

@@ -79,6 +79,24 @@ function decodeCursor(raw: string | undefined): ListCursor {
   throw new RangeError('cursor is not valid');
 }
 
+/**
+ * A presence item read whole (`GetItem`, `BatchGetItem`) as the user's connections, or
+ * undefined when it is the stats item, past its expiry or empty.
+ */
+export function liveConnections(item: object | undefined, nowSeconds: number): UserConnections | undefined {
+  const presence = item as PresenceItem | undefined;
+  if (!presence || presence.userId === STATS_KEY) return undefined;
+  if ((presence.expiresAt ?? 0) <= nowSeconds) return undefined;
+  const connectionIds = [...(presence.connectionIds ?? [])];
+  if (connectionIds.length === 0) return undefined;
+  const tokenExpiresAt: Record<string, number> = {};
+  for (const id of connectionIds) {
+    const exp = presence[tokenExpiryAttribute(id)];
+    if (typeof exp === 'number') tokenExpiresAt[id] = exp;
+  }
+  return { userId: presence.userId, connectionIds, tokenExpiresAt };
+}
+
 export class DynamoPresenceStore implements PresenceStore {
   constructor(
     private readonly client: DynamoDBDocumentClient,
@@ -233,16 +251,7 @@ export class DynamoPresenceStore implements PresenceStore {
   }
 
   private live(item: PresenceItem | undefined): UserConnections | undefined {
-    if (!item || item.userId === STATS_KEY) return undefined;
-    if ((item.expiresAt ?? 0) <= epochSeconds(this.now())) return undefined;
-    const connectionIds = [...(item.connectionIds ?? [])];
-    if (connectionIds.length === 0) return undefined;
-    const tokenExpiresAt: Record<string, number> = {};
-    for (const id of connectionIds) {
-      const exp = item[tokenExpiryAttribute(id)];
-      if (typeof exp === 'number') tokenExpiresAt[id] = exp;
-    }
-    return { userId: item.userId, connectionIds, tokenExpiresAt };
+    return liveConnections(item, epochSeconds(this.now()));
   }
 
   async connectionsOf(userIds: readonly string[]): Promise<UserConnections[]> {

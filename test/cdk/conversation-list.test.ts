@@ -127,7 +127,8 @@ describe('conversation list: grants', () => {
     assert.ok(
       statements.some(
         (s) =>
-          JSON.stringify(s) === JSON.stringify(allow(['PutItem', 'BatchWriteItem'], [tableArn('messages')])),
+          JSON.stringify(s) ===
+          JSON.stringify(allow(['PutItem', 'BatchWriteItem', 'GetItem'], [tableArn('messages')])),
       ),
     );
   });

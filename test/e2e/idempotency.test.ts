@@ -75,6 +75,10 @@ test('two devices sending the same client_msg_id at once: one message stored and
   assert.equal(stored.filter((m) => m.content === 'text c-race').length, 1);
 });
 
+// A private message reads its recipient before anything is stored (one BatchGetItem with
+// the block row), so only a write that landed but answered an error can leave one stored
+// and undelivered (test/unit/guards.test.ts builds that state). A group message reads its
+// members' presence while it is stored: a failed read there is the same state, end to end.
 test('a retry of a message stored by an attempt that then failed (5000) delivers it, once', async () => {
   const throttles = usesEmbeddedDynamoDb(
     runtime,
@@ -82,18 +86,30 @@ test('a retry of a message stored by an attempt that then failed (5000) delivers
     'the runtime injects throttles on its embedded endpoint; the handlers call the external one directly',
   );
   if (!throttles) return;
+  const created = await sendCommand(phone.client, 'create_group', {
+    group_name: 'retries',
+    member_ids: ['reader'],
+  });
+  assert.equal(created.code, 0, JSON.stringify(created));
+  const groupId = String(created.data?.group_id);
+  await settle(recipient.client);
+  const groupData = (clientMsgId: string) => ({
+    group_id: groupId,
+    content: `text ${clientMsgId}`,
+    client_msg_id: clientMsgId,
+  });
   // Every GetItem of the presence table is throttled: the first attempt claims its
-  // client_msg_id and stores the message, then cannot read the recipient's connections and
-  // answers 5000.
+  // client_msg_id and stores the message, then cannot read the other member's
+  // connections and answers 5000.
   runtime.faults.configure({
     dynamoDbThrottleRate: 1,
-    dynamoDbOperations: new Set(['GetItem']),
+    dynamoDbOperations: new Set(['GetItem', 'BatchGetItem']),
     dynamoDbTables: new Set([tableDefinitions.presence.localName]),
   });
   let failed: FrameJson | undefined;
   try {
     // The SDK backs off between its 4 throttled attempts: a generous wait for the reply.
-    phone.client.send({ cmd: 'send_message', data: data('c-lost'), request_id: 'lost-1' });
+    phone.client.send({ cmd: 'send_group_message', data: groupData('c-lost'), request_id: 'lost-1' });
     const reply = await phone.client.waitFor((f) => f.json?.request_id === 'lost-1', 30_000, 'the 5000');
     failed = reply.json;
   } finally {
@@ -105,19 +121,24 @@ test('a retry of a message stored by an attempt that then failed (5000) delivers
   }
   assert.equal(failed?.code, 5000, JSON.stringify(failed));
   const token = await tokenFor(runtime, 'reader');
-  const stored = await historyMessages(runtime, token, 'private_reader_writer');
+  const stored = await historyMessages(runtime, token, groupId);
   const lost = stored.find((m) => m.content === 'text c-lost');
   assert.ok(lost, 'the failed attempt stored the message');
 
-  const retry = await sendCommand(phone.client, 'send_message', data('c-lost'));
+  // The retry's content differs: what was stored is what is delivered.
+  const retry = await sendCommand(phone.client, 'send_group_message', {
+    ...groupData('c-lost'),
+    content: 'edited before the retry',
+  });
   assert.equal(retry.code, 0, JSON.stringify(retry));
   assert.equal(retry.data?.message_id, lost.message_id);
   assert.equal(retry.data?.duplicate, true);
-  assert.equal(retry.data?.delivered, 1);
-  const again = await sendCommand(laptop.client, 'send_message', data('c-lost'));
-  assert.deepEqual(again.data, { ...retry.data, delivered: 0, failed: 0 });
+  assert.equal(retry.data?.sent_count, 1);
+  const again = await sendCommand(laptop.client, 'send_group_message', groupData('c-lost'));
+  assert.deepEqual(again.data, { ...retry.data, sent_count: 0, failed: 0 });
 
   await settle(recipient.client);
-  const pushes = pushesOf(recipient.client, 'new_message').filter((p) => p.message_id === lost.message_id);
+  const pushes = pushesOf(recipient.client, 'group_message').filter((p) => p.message_id === lost.message_id);
   assert.equal(pushes.length, 1);
+  assert.equal(pushes[0]?.content, 'text c-lost');
 });

@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionRegistry } from '../../functions/core/connections/connections.ts';
-import { dedupeKey, MessageGuards } from '../../functions/core/guards/guards.ts';
+import { claimOf, dedupeKey, MessageGuards } from '../../functions/core/guards/guards.ts';
 import { ChatService } from '../../functions/core/messaging/chat-service.ts';
 import { RoomService } from '../../functions/core/rooms/rooms.ts';
 import { ChatError } from '../../functions/core/shared/errors.ts';
@@ -14,7 +15,7 @@ import { newMessageId, privateRoomId } from '../../functions/core/shared/ids.ts'
 import { DynamoGuardStore } from '../../functions/stores/guards.ts';
 import { codeOf } from '../support/chat-errors.ts';
 import { RecordingNotifier } from '../support/recording-notifier.ts';
-import { ConnectionOpener, startTestStores, type TestStores } from '../support/stores.ts';
+import { ConnectionOpener, privateMessage, startTestStores, type TestStores } from '../support/stores.ts';
 
 const LIMIT = 3;
 const settings = { maxContentLength: 100, broadcastAllowAll: true };
@@ -61,6 +62,20 @@ const text = (to: string, content: string, client_msg_id?: string) => ({
   message_type: 1,
   ...(client_msg_id ? { client_msg_id } : {}),
 });
+/** An item's size as DynamoDB bills it: names and strings in UTF-8 bytes, numbers ~1 byte per 2 digits. */
+function dynamoItemBytes(item: Record<string, unknown>): number {
+  const bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+  let size = 0;
+  for (const [name, value] of Object.entries(item)) {
+    size += bytes(name);
+    if (typeof value === 'string') size += bytes(value);
+    else if (typeof value === 'number') size += 1 + Math.ceil(String(value).replace(/\D/g, '').length / 2);
+    else if (typeof value === 'boolean') size += 1;
+    else throw new Error(`unexpected ${name} in a dedupe record`);
+  }
+  return size;
+}
+
 const stored = async (roomId: string) => (await stores.messages.history({ roomId, limit: 100 })).messages;
 
 before(async () => {
@@ -216,7 +231,7 @@ describe('client_msg_id dedupe', () => {
     // What a crash between the claim and the message write leaves behind.
     const nowSeconds = Math.floor(clock.getTime() / 1000);
     assert.equal(
-      await guardStore.claim(dedupeKey('dd-h', 'c-lost'), lost, nowSeconds + 600, nowSeconds),
+      await guardStore.claim(dedupeKey('dd-h', 'c-lost'), claimOf(lost), nowSeconds + 600, nowSeconds),
       undefined,
     );
     const retry = await chat.sendMessage(sender('dd-h'), text('dd-i', 'lost', 'c-lost'));
@@ -233,6 +248,85 @@ describe('client_msg_id dedupe', () => {
     assert.equal(notifier.pushes(to, 'new_message').length, 1);
   });
 
+  it('the dedupe record is one write unit whatever the content and ids, and holds no content', async () => {
+    // The longest ids the protocol accepts (128 characters), in 3-byte UTF-8: ~384 bytes each.
+    const from = '語'.repeat(128);
+    const to = `${'語'.repeat(127)}ö`;
+    const clientMsgId = '語'.repeat(128);
+    const reply = await chat.sendMessage(sender(from), text(to, 'x'.repeat(100), clientMsgId));
+    const { Item } = await stores.dynamo.client.send(
+      new GetCommand({
+        TableName: stores.dynamo.tables.guards,
+        Key: { guardKey: dedupeKey(from, clientMsgId) },
+      }),
+    );
+    assert.ok(Item);
+    assert.equal(Item.messageId, reply.message_id);
+    assert.deepEqual(Object.keys(Item).sort(), [
+      'conversation',
+      'createdAt',
+      'expiresAt',
+      'guardKey',
+      'messageId',
+    ]);
+    // With the note an attempt that failed after claiming adds, it is still one write unit.
+    // (Sized here by DynamoDB's rule, UTF-8 bytes: dynalite counts UTF-16 code units.)
+    assert.ok(dynamoItemBytes({ ...Item, undelivered: true }) <= 1024, `${dynamoItemBytes(Item)} bytes`);
+  });
+
+  it('a retry of a stored but undelivered message delivers the stored content, once', async () => {
+    const to = await connect('dd-n');
+    const at = new Date('2030-01-01T00:09:30Z');
+    const first = privateMessage('dd-m', 'dd-n', at, {
+      content: 'as first sent',
+      clientMsgId: 'c-undelivered',
+    });
+    // What an attempt that stored the message and then failed (5000) leaves behind.
+    const key = dedupeKey('dd-m', 'c-undelivered');
+    const nowSeconds = Math.floor(clock.getTime() / 1000);
+    assert.equal(await guardStore.claim(key, claimOf(first), nowSeconds + 600, nowSeconds), undefined);
+    await stores.messages.put(first);
+    await guardStore.markUndelivered(key);
+
+    const [retry, concurrent] = await Promise.all([
+      chat.sendMessage(sender('dd-m'), text('dd-n', 'edited before the retry', 'c-undelivered')),
+      chat.sendMessage(sender('dd-m'), text('dd-n', 'edited before the retry', 'c-undelivered')),
+    ]);
+    for (const reply of [retry, concurrent]) {
+      assert.equal(reply.message_id, first.messageId);
+      assert.equal(reply.duplicate, true);
+    }
+    assert.deepEqual([retry.delivered, concurrent.delivered].sort(), [0, 1], 'one of the retries delivers');
+    const pushes = notifier.pushes(to, 'new_message');
+    assert.equal(pushes.length, 1);
+    assert.equal((pushes[0] as { content?: string }).content, 'as first sent');
+    assert.deepEqual(
+      (await stored(first.roomId)).map((m) => m.content),
+      ['as first sent'],
+    );
+  });
+
+  it('a dedupe record of the earlier format (the whole message) still answers its retries', async () => {
+    const at = new Date('2030-01-01T00:09:40Z');
+    const first = privateMessage('dd-o', 'dd-p', at, { content: 'old format', clientMsgId: 'c-old' });
+    await stores.messages.put(first);
+    await stores.dynamo.client.send(
+      new PutCommand({
+        TableName: stores.dynamo.tables.guards,
+        Item: {
+          guardKey: dedupeKey('dd-o', 'c-old'),
+          message: first,
+          expiresAt: Math.floor(clock.getTime() / 1000) + 600,
+        },
+      }),
+    );
+    const retry = await chat.sendMessage(sender('dd-o'), text('dd-p', 'old format', 'c-old'));
+    assert.equal(retry.message_id, first.messageId);
+    assert.equal(retry.duplicate, true);
+    assert.equal(retry.time, first.createdAt);
+    assert.equal(await codeOf(chat.sendMessage(sender('dd-o'), text('dd-q', 'elsewhere', 'c-old'))), 1001);
+  });
+
   it('a client_msg_id reused for another conversation answers 1001', async () => {
     await chat.sendMessage(sender('dd-j'), text('dd-k', 'to k', 'c-reuse'));
     assert.equal(await codeOf(chat.sendMessage(sender('dd-j'), text('dd-l', 'to l', 'c-reuse'))), 1001);
@@ -244,10 +338,13 @@ describe('client_msg_id dedupe', () => {
     const message = (await stored(privateRoomId('dd-j', 'dd-k')))[0];
     assert.ok(message);
     assert.equal(
-      await guardStore.claim('dedupe#x#old', message, nowSeconds - 1, nowSeconds - 100),
+      await guardStore.claim('dedupe#x#old', claimOf(message), nowSeconds - 1, nowSeconds - 100),
       undefined,
     );
-    assert.equal(await guardStore.claim('dedupe#x#old', message, nowSeconds + 60, nowSeconds), undefined);
+    assert.equal(
+      await guardStore.claim('dedupe#x#old', claimOf(message), nowSeconds + 60, nowSeconds),
+      undefined,
+    );
   });
 });
 

@@ -7,9 +7,16 @@
  * message is answered from it without using quota), then the rate limit counts the new
  * message (a refusal releases the claim, so a later retry is treated as new), then the
  * message is stored and delivered.
+ *
+ * A dedupe record holds the first message's id, time and a tag of its conversation, not
+ * the message (one write unit whatever the content). A retry therefore stores its own
+ * content under the first id when the first attempt died before storing; a duplicate's
+ * reply needs no content, and the rare retry that must deliver a stored message reads it
+ * back (`MessageStore.get`).
  */
+import { createHash } from 'node:crypto';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
-import type { GuardStore, StoredMessage } from '../shared/ports.ts';
+import type { ClaimedMessage, GuardStore, StoredMessage } from '../shared/ports.ts';
 
 export interface GuardSettings {
   /** Messages one user may send per minute (fixed one-minute windows); 0 turns the limit off. */
@@ -25,7 +32,10 @@ export interface MessageGuardDependencies {
 
 /** What to do with a message that passed the guards. */
 export interface Admission {
-  /** The message to store and deliver: this one, or the first one sent with its `client_msg_id`. */
+  /**
+   * The message to store and deliver: this one, or this one under the id and time of the
+   * first one sent with its `client_msg_id`.
+   */
   readonly message: StoredMessage;
   /**
    * `new`: this message claimed its `client_msg_id` (or has none). `seen`: an earlier
@@ -113,6 +123,26 @@ export function dedupeKey(userId: string, clientMsgId: string): string {
   return `dedupe#${userId}#${clientMsgId}`;
 }
 
+/**
+ * A message's conversation (kind and room id) as 22 characters: a dedupe record keeps this,
+ * not the room id (two user ids of up to 384 bytes each), so it stays under 1 KB.
+ */
+export function conversationTag(message: Pick<StoredMessage, 'kind' | 'roomId'>): string {
+  return createHash('sha256')
+    .update(`${message.kind}\u0000${message.roomId}`)
+    .digest('base64url')
+    .slice(0, 22);
+}
+
+/** What the dedupe record of `message` keeps. */
+export function claimOf(message: StoredMessage): ClaimedMessage {
+  return {
+    messageId: message.messageId,
+    createdAt: message.createdAt,
+    conversation: conversationTag(message),
+  };
+}
+
 /** Whether a store's write failed its condition (the message id already exists). */
 export function isConditionalFailure(error: unknown): boolean {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
@@ -166,11 +196,24 @@ export class MessageGuards {
     const key = dedupeKey(userId, clientMsgId);
     const first = await this.deps.store.claim(
       key,
-      message,
+      claimOf(message),
       epoch(now) + this.deps.settings.dedupeTtlSeconds,
       epoch(now),
     );
-    if (first) return { message: first.message, outcome: 'seen', undelivered: first.undelivered };
+    if (first) {
+      if (first.claimed.conversation !== conversationTag(message)) {
+        throw new ChatError(
+          ErrorCode.badRequest,
+          'client_msg_id was already used for a message to another conversation',
+        );
+      }
+      const { messageId, createdAt } = first.claimed;
+      return {
+        message: { ...message, messageId, createdAt },
+        outcome: 'seen',
+        undelivered: first.undelivered,
+      };
+    }
     try {
       await this.checkRate(userId, now);
     } catch (error) {
@@ -194,14 +237,24 @@ export class MessageGuards {
   }
 }
 
+/** How `admitAndStore` writes a message and reads one back. */
+export interface MessageWriter {
+  /**
+   * Stores `message`; must refuse an existing message id (the messages store's condition)
+   * when the outcome is `seen`. A `new` message's id was minted by this call, so its store
+   * may skip that condition.
+   */
+  readonly store: (message: StoredMessage, outcome: Admission['outcome']) => Promise<void>;
+  /** Reads a stored message back (strongly consistent); unset: the retry's own content is delivered. */
+  readonly load?: (roomId: string, messageId: string) => Promise<StoredMessage | undefined>;
+}
+
 /**
- * Runs `message` through the guards (when there are any) and stores what they admit with
- * `store`, which must refuse an existing message id (the messages store's condition)
- * when the outcome is `seen`; a `new` message's id was minted by this call, so its store
- * may skip that condition.
+ * Runs `message` through the guards (when there are any) and stores what they admit.
  * A refused write means that message is already stored — by the first attempt, or by a
  * concurrent retry that found the claim first — so it is a duplicate: deliver nothing,
- * unless the attempt that stored it failed before delivering (`undelivered`).
+ * unless the attempt that stored it failed before delivering (`undelivered`): then the
+ * stored message is read back, and this caller delivers it.
  * A store that fails otherwise may still have written (a timeout): the claim is marked
  * undelivered, so a retry that finds the message stored delivers it.
  */
@@ -209,24 +262,21 @@ export async function admitAndStore(
   guards: MessageGuards | undefined,
   message: StoredMessage,
   now: Date,
-  store: (message: StoredMessage, outcome: Admission['outcome']) => Promise<void>,
+  writer: MessageWriter,
 ): Promise<Accepted> {
   const admission = guards ? await guards.admit(message, now) : { message, outcome: 'new' as const };
   const admitted = admission.message;
-  if (admitted.roomId !== message.roomId || admitted.kind !== message.kind) {
-    throw new ChatError(
-      ErrorCode.badRequest,
-      'client_msg_id was already used for a message to another conversation',
-    );
-  }
   try {
-    await store(admitted, admission.outcome);
+    await writer.store(admitted, admission.outcome);
   } catch (error) {
     if (isConditionalFailure(error)) {
       // Only a record marked undelivered costs the conditional write that picks who delivers.
       const undelivered =
         admission.undelivered === true && ((await guards?.takeUndelivered(admitted)) ?? false);
-      return { message: admitted, duplicate: true, undelivered };
+      if (!undelivered) return { message: admitted, duplicate: true, undelivered };
+      // The content to deliver is what was stored (the retry's may differ).
+      const stored = await writer.load?.(admitted.roomId, admitted.messageId);
+      return { message: stored ?? admitted, duplicate: true, undelivered };
     }
     await markUndelivered(guards, admitted);
     throw error;

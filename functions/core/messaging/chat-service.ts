@@ -16,6 +16,8 @@ import type {
   MessageStore,
   PresenceStore,
   PutOptions,
+  RecipientReader,
+  RecipientView,
   StoredMessage,
   UserConnections,
 } from '../shared/ports.ts';
@@ -39,6 +41,11 @@ export interface ChatServiceDependencies extends DeliveryDependencies {
   readonly groups: GroupStore;
   /** Block rows: a recipient who blocked the sender refuses their messages (1403); unset: no blocks. */
   readonly blocks?: Pick<BlockStore, 'has'>;
+  /**
+   * A private message's recipient (presence and block row) in one read; unset: `presence`
+   * and `blocks` are read in parallel, a request each.
+   */
+  readonly recipients?: RecipientReader;
   readonly settings: ChatSettings;
   /** Blocked content answers 10007 (3008 in groups) and is neither stored nor delivered; unset: no filter. */
   readonly contentFilter?: ContentFilter;
@@ -120,6 +127,19 @@ export async function storeMessage(
   }
 }
 
+/** `messages.put` as the guards call it, and the read-back of a stored message (`admitAndStore`). */
+export function messageWriter(
+  messages: MessageStore,
+  failureCode: ErrorCodeValue,
+  fresh?: (outcome: 'new' | 'seen') => boolean,
+) {
+  return {
+    store: (message: StoredMessage, outcome: 'new' | 'seen') =>
+      storeMessage(messages, message, failureCode, fresh?.(outcome) ? { fresh: true } : undefined),
+    ...(messages.get ? { load: messages.get.bind(messages) } : {}),
+  };
+}
+
 /** Every connection of `users`, without those of `exceptUserId`. */
 function recipientsOf(users: readonly UserConnections[], exceptUserId?: string) {
   return connectionsOf(users.filter((user) => user.userId !== exceptUserId));
@@ -144,6 +164,16 @@ export class ChatService {
     }
   }
 
+  /** See `ChatServiceDependencies.recipients`. */
+  private async recipientOf(recipientId: string, senderId: string): Promise<RecipientView> {
+    if (this.deps.recipients) return this.deps.recipients.recipient(recipientId, senderId);
+    const [online, blocksSender] = await Promise.all([
+      this.deps.presence.connectionsOf([recipientId]),
+      this.deps.blocks?.has(recipientId, senderId) ?? false,
+    ]);
+    return { online, blocksSender };
+  }
+
   async sendMessage(sender: Sender, input: SendMessageInput): Promise<MessageSent> {
     this.checkContentLength(input.content);
     await this.checkContent(input.content, ErrorCode.contentBlocked);
@@ -159,15 +189,17 @@ export class ChatService {
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
     };
-    // Stored before delivery (an offline recipient reads it from history later); the
-    // recipient lookup does not depend on the write, so the two overlap. The guards
-    // (rate limit, dedupe) come first; a duplicate answers with the first message.
-    const online = this.deps.presence.connectionsOf([input.to_user_id]);
-    online.catch(() => undefined); // awaited after the store; a failure there must not go unhandled
-    // One GetItem (recipient, sender), before anything is counted or stored.
-    if (await this.deps.blocks?.has(input.to_user_id, sender.userId)) throw blockedByRecipient();
-    const accepted = await admitAndStore(this.deps.guards, message, now, (admitted, outcome) =>
-      storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored, { fresh: outcome === 'new' }),
+    // The recipient's connections and whether they blocked the sender, in one read before
+    // anything is counted or stored. Then the guards (dedupe, rate limit), then the message
+    // is stored before delivery (an offline recipient reads it from history later); a
+    // duplicate answers with the first message's id.
+    const recipient = await this.recipientOf(input.to_user_id, sender.userId);
+    if (recipient.blocksSender) throw blockedByRecipient();
+    const accepted = await admitAndStore(
+      this.deps.guards,
+      message,
+      now,
+      messageWriter(this.deps.messages, ErrorCode.messageNotStored, (outcome) => outcome === 'new'),
     );
     const stored = accepted.message;
     if (accepted.duplicate && !accepted.undelivered) {
@@ -183,8 +215,8 @@ export class ChatService {
       };
     }
     // A recovered first attempt is the same conversation (guards.ts refuses any other).
-    const result = await deliverOrMark(this.deps.guards, stored, async () =>
-      deliver(this.deps, recipientsOf(await online), {
+    const result = await deliverOrMark(this.deps.guards, stored, () =>
+      deliver(this.deps, recipientsOf(recipient.online), {
         type: 'new_message',
         message_id: stored.messageId,
         room_id: stored.roomId,
@@ -234,8 +266,11 @@ export class ChatService {
     const others = group.memberIds.filter((userId) => userId !== sender.userId);
     const online = others.length > 0 ? this.deps.presence.connectionsOf(others) : Promise.resolve([]);
     online.catch(() => undefined); // awaited after the store; a failure there must not go unhandled
-    const accepted = await admitAndStore(this.deps.guards, message, now, (admitted) =>
-      storeMessage(this.deps.messages, admitted, ErrorCode.groupMessageNotStored),
+    const accepted = await admitAndStore(
+      this.deps.guards,
+      message,
+      now,
+      messageWriter(this.deps.messages, ErrorCode.groupMessageNotStored),
     );
     const stored = accepted.message;
     if (accepted.duplicate && !accepted.undelivered) {

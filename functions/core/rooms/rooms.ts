@@ -8,7 +8,7 @@ import * as z from 'zod/mini';
 import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
 import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
-import { storeMessage } from '../messaging/chat-service.ts';
+import { messageWriter } from '../messaging/chat-service.ts';
 import { assertContentLength, parseCommand, sendMessageSchema } from '../messaging/commands.ts';
 import { ChatError, connectionGoneError, ErrorCode } from '../shared/errors.ts';
 import { newMessageId, ROOM_ID } from '../shared/ids.ts';
@@ -207,8 +207,11 @@ export class RoomService {
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
     };
-    const accepted = await admitAndStore(this.deps.guards, message, now, (admitted) =>
-      storeMessage(this.deps.messages, admitted, ErrorCode.messageNotStored),
+    const accepted = await admitAndStore(
+      this.deps.guards,
+      message,
+      now,
+      messageWriter(this.deps.messages, ErrorCode.messageNotStored),
     );
     const stored = accepted.message;
     if (accepted.duplicate && !accepted.undelivered) {

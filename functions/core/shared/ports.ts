@@ -81,6 +81,19 @@ export interface OnlineCounts {
   readonly connections: number;
 }
 
+/** What a private message needs to know about its recipient before anything is written. */
+export interface RecipientView {
+  /** The recipient's open connections (none when offline). */
+  readonly online: readonly UserConnections[];
+  /** The recipient blocked the sender: the message is refused. */
+  readonly blocksSender: boolean;
+}
+
+/** Reads a recipient's presence and block row together (DynamoDB: one BatchGetItem across both tables). */
+export interface RecipientReader {
+  recipient(recipientId: string, senderId: string): Promise<RecipientView>;
+}
+
 export interface PresenceStore {
   /**
    * Adds a connection to the user's presence record; `cameOnline` when it is their first.
@@ -174,6 +187,11 @@ export interface PutOptions {
 
 export interface MessageStore {
   put(message: StoredMessage, options?: PutOptions): Promise<void>;
+  /**
+   * One message, strongly consistent (a `client_msg_id` retry that delivers what an
+   * earlier attempt stored reads it back: the dedupe record holds no content).
+   */
+  get?(roomId: string, messageId: string): Promise<StoredMessage | undefined>;
   /** Newest first. */
   history(request: HistoryRequest): Promise<MessagePage>;
 }
@@ -247,9 +265,21 @@ export class DeliveryError extends Error {
   }
 }
 
+/**
+ * What a dedupe record keeps of the message that claimed a `client_msg_id`: its id and
+ * time, and a tag of its conversation (so a retry to another conversation is refused),
+ * never the content. Under 1 KB whatever the content: one write unit.
+ */
+export interface ClaimedMessage {
+  readonly messageId: string;
+  readonly createdAt: string;
+  /** `conversationTag` of the message (kind and room id). */
+  readonly conversation: string;
+}
+
 /** A dedupe record another attempt claimed. */
 export interface ClaimRecord {
-  readonly message: StoredMessage;
+  readonly claimed: ClaimedMessage;
   /** That attempt failed after claiming (see `GuardStore.markUndelivered`). */
   readonly undelivered: boolean;
 }
@@ -279,13 +309,13 @@ export interface GuardStore {
    */
   countHit(key: string, limit: number, expiresAt: number): Promise<boolean>;
   /**
-   * Records `message` under `key` unless a live, unreleased record is there. Returns
-   * undefined when this call claimed the key, else the record found: its message and
+   * Records `claimed` under `key` unless a live, unreleased record is there. Returns
+   * undefined when this call claimed the key, else the record found: what it claimed and
    * whether it was marked undelivered.
    */
   claim(
     key: string,
-    message: StoredMessage,
+    claimed: ClaimedMessage,
     expiresAt: number,
     now: number,
   ): Promise<ClaimRecord | undefined>;

@@ -34,6 +34,7 @@ import { DynamoGuardStore, DynamoOnceClaims } from '../../stores/guards.ts';
 import { DynamoMessageStore } from '../../stores/messages.ts';
 import { DynamoPresenceStore } from '../../stores/presence.ts';
 import { DynamoReadStateStore } from '../../stores/read-state.ts';
+import { DynamoRecipientReader } from '../../stores/recipients.ts';
 import { DynamoRoomStore } from '../../stores/rooms.ts';
 import { withCapacityReporting } from '../capacity.ts';
 import { type ChatConfig, ConfigError } from '../config.ts';
@@ -91,6 +92,11 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
   const groups = new DynamoGroupStore(dynamo, config.tables.groups);
   const rooms = new DynamoRoomStore(dynamo, config.tables.rooms);
   const blocks = new DynamoBlockStore(dynamo, config.tables.blocks);
+  // A private message's recipient: presence and block row in one BatchGetItem.
+  const recipients = new DynamoRecipientReader(dynamo, {
+    presence: config.tables.presence,
+    blocks: config.tables.blocks,
+  });
   const registryWith = (onPresenceChange?: ConnectionRegistryDependencies['onPresenceChange']) =>
     new ConnectionRegistry({
       connections,
@@ -220,6 +226,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         messages,
         groups,
         blocks,
+        recipients,
         contentFilter,
         guards,
         settings: {
