@@ -5,7 +5,8 @@
  *
  * At the first scale the background connections are real sockets (users `bg{i}`, `bg0` an
  * admin), so a broadcast reaches them all without 410s. Then the participants connect: a
- * sender and a recipient with two devices (`direct`), and per group size G a group of G
+ * sender and a recipient with two devices (`direct`; also with a `client_msg_id`, short and
+ * 4,000 characters long: `direct-id`, `direct-id-4000`), and per group size G a group of G
  * members of whom `onlineShare` are connected, the sender among them (created with
  * `create_group`; MAX_GROUP_MEMBERS is raised to the largest G). For the larger scales
  * the extra background is seeded as rows (connection row + presence entry per user, as
@@ -23,6 +24,21 @@ export interface DynamoOptions {
   readonly onlineShare: number;
   readonly repetitions: number;
   readonly log: (line: string) => void;
+}
+
+/** The 1:1 rows sent with a `client_msg_id`; `characters` 0: the marker alone. */
+export const DIRECT_WITH_CLIENT_MSG_ID = [
+  { operation: 'direct-id', label: '1:1 to a user with 2 devices, with client_msg_id', characters: 0 },
+  {
+    operation: 'direct-id-4000',
+    label: '1:1 to a user with 2 devices, with client_msg_id, 4,000 characters',
+    characters: 4_000,
+  },
+] as const;
+
+/** `marker`, padded to `characters` (the push is recognized by the marker). */
+function padded(marker: string, characters: number): string {
+  return characters > marker.length ? `${marker} ${'x'.repeat(characters - marker.length - 1)}` : marker;
 }
 
 async function repeat(times: number, run: () => Promise<OperationRun>): Promise<OperationRun[]> {
@@ -123,6 +139,34 @@ export async function runDynamoSection(options: DynamoOptions): Promise<DynamoSe
           recipients: 2,
         }),
       );
+      // As the SDK sends them: with a client_msg_id (a fresh one each run), short and at the
+      // default MAX_CONTENT_LENGTH (4,000 characters).
+      for (const variant of DIRECT_WITH_CLIENT_MSG_ID) {
+        log(`  at ${scale} registered: ${variant.label}`);
+        const runs = await repeat(options.repetitions, () =>
+          runOperation({
+            pool,
+            host,
+            from: directFrom as number,
+            cmd: 'send_message',
+            data: (marker) => ({
+              to_user_id: 'direct-to',
+              content: padded(marker, variant.characters),
+              client_msg_id: marker,
+            }),
+            expectedPushes: 2,
+          }),
+        );
+        operations.push(
+          summarize(runs, {
+            operation: variant.operation,
+            label: variant.label,
+            background: scale,
+            registeredConnections,
+            recipients: 2,
+          }),
+        );
+      }
       for (const group of groups) {
         log(`  at ${scale} registered: group of ${group.size} (${group.online} online)`);
         const runs = await repeat(options.repetitions, () =>

@@ -54,6 +54,69 @@ function operationsOf(results: Results, operation: string): OperationCost[] {
   return (results.dynamo?.operations ?? []).filter((op) => op.operation === operation);
 }
 
+/** Write units of the requests named `operation` on a table whose name contains `table`. */
+function writeUnitsOf(cost: OperationCost, operation: string, table: string): number {
+  return Object.entries(cost.byOperation)
+    .filter(([key]) => key.startsWith(`${operation} `) && key.includes(table))
+    .reduce((sum, [, totals]) => sum + totals.writeUnits, 0);
+}
+
+/**
+ * Issue 14, target 4: 1:1 with `client_msg_id` ≤ 4 requests; the dedupe record ≤ 1 write
+ * unit whatever the content; ≤ 4 base-table write units for a 4,000-character message.
+ */
+function clientMsgIdTargets(results: Results): Target[] {
+  const targets: Target[] = [];
+  const short = operationsOf(results, 'direct-id');
+  const long = operationsOf(results, 'direct-id-4000');
+  const all = [...short, ...long];
+  if (all.length === 0) return targets;
+  const maxRequests = Math.max(...all.map((op) => op.dynamoRequests));
+  const dedupe = all.map((op) => writeUnitsOf(op, 'PutItem', 'guards'));
+  const maxDedupe = Math.max(...dedupe);
+  const largest = (long.at(-1) ?? short.at(-1)) as OperationCost;
+  targets.push({
+    id: 'direct-client-msg-id-requests',
+    target:
+      '1:1 with client_msg_id: ≤ 4 DynamoDB requests; its dedupe record ≤ 1 write unit whatever the content',
+    measured: `${all.map((op) => `${op.dynamoRequests} (${op.label.includes('4,000') ? '4,000 chars' : 'short'}, ${n(op.background)})`).join(', ')}; dedupe record ${n(maxDedupe, 1)} WRU at most`,
+    met: maxRequests <= 4 && maxDedupe <= 1,
+    margin:
+      maxRequests <= 4
+        ? `${4 - maxRequests} request(s) under; dedupe record ${maxDedupe <= 1 ? 'within' : 'over'} 1 WRU`
+        : `${maxRequests - 4} over (${pct(maxRequests - 4, 4)})`,
+    why:
+      `${breakdown(largest)}. The recipient's presence and block row are one BatchGetItem; the dedupe claim ` +
+      'stays a conditional PutItem of its own (BatchWriteItem has no conditions, so two concurrent retries could ' +
+      "both store), and it keeps the first message's id, time and a conversation tag, never the content " +
+      '(docs/architecture.md, "Dedupe records").',
+  });
+  const longest = long.at(-1);
+  if (longest) {
+    const base = longest.writeUnits;
+    const batch = writeUnitsOf(longest, 'BatchWriteItem', 'messages');
+    // The batch holds the message item and the two conversation-list rows (~100 bytes: 1 WRU each).
+    const messageItem = batch - 2;
+    const beside = base - messageItem;
+    targets.push({
+      id: 'direct-client-msg-id-write-units',
+      target: '1:1 with client_msg_id, 4,000 characters: ≤ 4 base-table write units',
+      measured: `${n(base, 1)} WRU: message item ${n(messageItem, 1)}, besides it ${n(beside, 1)} (2 conversation-list rows, rate window, dedupe record)`,
+      met: base <= 4,
+      margin:
+        base <= 4
+          ? `${n(4 - base, 1)} WRU under`
+          : `${n(base - 4, 1)} over (${pct(base - 4, 4)}); besides the message item ${beside <= 4 ? `${n(beside, 1)} ≤ 4` : `${n(beside, 1)} > 4`}`,
+      why:
+        `The message item alone is ${n(messageItem, 1)} WRU: 4,000 characters and its keys are over 4 KB, at 1 write unit per KB, ` +
+        'so no design that stores the content meets 4 in total. What the request writes besides it is ' +
+        `${n(beside, 1)} WRU. The byInbox and byOutbox indexes ` +
+        'project every attribute, so each adds another copy of the message to the index write units.',
+    });
+  }
+  return targets;
+}
+
 function broadcastWhy(cost: OperationCost): string {
   const invocations = Object.entries(cost.lambdaByFunction)
     .map(([id, count]) => `${id} ×${count}`)
@@ -106,10 +169,11 @@ export function computeTargets(results: Results): Target[] {
           ? `${3 - max} request(s) under${flat ? '' : '; not flat'}`
           : `${max - 3} over (${pct(max - 3, 3)})${flat ? '' : '; not flat'}`,
       why: met
-        ? `${breakdown(largest)}: the sender comes from the authorizer context, the recipient's connections from one presence GetItem, and nothing scans.`
+        ? `${breakdown(largest)}: the sender comes from the authorizer context, the recipient's connections and block row from one BatchGetItem across both tables, and nothing scans.`
         : `${breakdown(largest)}.${flat ? '' : ' The count changes with the number of registered connections: something reads them.'}`,
     });
   }
+  targets.push(...clientMsgIdTargets(results));
 
   // Group: ≤ 15 requests for the largest group.
   const groupSizes = results.dynamo?.groupSizes ?? [];
@@ -211,7 +275,15 @@ function allOperations(results: Results): OperationCost[] {
     label: `${p.cost.label} (fan-out section)`,
   }));
   const order = (op: OperationCost) =>
-    op.operation === 'direct' ? 0 : op.operation.startsWith('group-') ? Number(op.operation.slice(6)) : 1e9;
+    op.operation === 'direct'
+      ? 0
+      : op.operation === 'direct-id'
+        ? 0.1
+        : op.operation === 'direct-id-4000'
+          ? 0.2
+          : op.operation.startsWith('group-')
+            ? Number(op.operation.slice(6))
+            : 1e9;
   return [...(results.dynamo?.operations ?? []), ...fromFanOut].sort(
     (a, b) => order(a) - order(b) || a.background - b.background,
   );
