@@ -3,6 +3,8 @@
  *   npx cdk deploy -c stageName=dev -c retainData=false
  *   npx cdk deploy -c jwksUrl=https://idp.example.com/.well-known/jwks.json \
  *     -c jwtIssuer=https://idp.example.com/ -c jwtAudience=chat
+ *   npx cdk deploy -c cognitoUserPoolId=us-east-1_AbCdEf123 -c cognitoClientIds=1example23456789 \
+ *     -c cognitoTokenUse=access -c cognitoAdminGroup=admin   # Amazon Cognito sign-in
  *   npx cdk deploy -c sessionMode=single   # one connection per user
  *   npx cdk deploy -c fanOutWorkerThreshold=2000 -c fanOutRatePerSecond=5000   # large audiences
  *   npx cdk deploy -c allowedOrigins=https://chat.example.com -c maxConnectionsPerUser=5 \
@@ -23,6 +25,7 @@ import {
   DEFAULT_READ_ROUTE_THROTTLE,
   DEFAULT_THROTTLE,
 } from '../lib/chat-stack.ts';
+import type { CognitoTokenUse } from '../lib/constructs/cognito-sign-in.ts';
 import { checkWithCdkNag } from '../lib/nag-suppressions.ts';
 
 /**
@@ -89,6 +92,21 @@ const rateLimit = context.number('throttleRateLimit');
 const burstLimit = context.number('throttleBurstLimit');
 const readRateLimit = context.number('readThrottleRateLimit');
 const readBurstLimit = context.number('readThrottleBurstLimit');
+const cognitoSettings = {
+  userPoolId: context.string('cognitoUserPoolId'),
+  clientIds: context.string('cognitoClientIds'),
+  tokenUse: context.string('cognitoTokenUse') as CognitoTokenUse | undefined,
+  adminGroup: context.string('cognitoAdminGroup'),
+};
+// Any of the keys turns it on, so clients without a pool (or the reverse) are reported.
+const cognito = Object.values(cognitoSettings).some((value) => value !== undefined)
+  ? {
+      userPool: cognitoSettings.userPoolId ?? '',
+      clients: (cognitoSettings.clientIds ?? '').split(','),
+      tokenUse: cognitoSettings.tokenUse,
+      adminGroup: cognitoSettings.adminGroup,
+    }
+  : undefined;
 const customDomain = {
   domainName: context.string('domainName'),
   httpDomainName: context.string('httpDomainName'),
@@ -115,6 +133,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   jwksUrl: context.string('jwksUrl'),
   jwtIssuer: context.string('jwtIssuer'),
   jwtAudience: context.string('jwtAudience'),
+  cognito,
   broadcastAllowAll: context.boolean('broadcastAllowAll'),
   connectionTtlSeconds: context.number('connectionTtlSeconds'),
   maxGroupMembers: context.number('maxGroupMembers'),

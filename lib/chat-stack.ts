@@ -297,6 +297,7 @@ export class ChatStack extends Stack {
       jwksUrl: props.jwksUrl,
       jwtIssuer: props.jwtIssuer,
       jwtAudience: props.jwtAudience,
+      cognito: props.cognito,
       removalPolicy,
     });
     this.webSocket = new ChatWebSocketApi(this, 'WebSocket', {

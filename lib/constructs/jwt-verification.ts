@@ -2,17 +2,19 @@ import { RemovalPolicy, Token } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { type CognitoSignInOptions, cognitoEnvironment } from './cognito-sign-in.ts';
 
 /**
  * Where the functions that verify tokens get their key from. Give `jwtSecretName`, or
- * `jwksUrl` with `jwtIssuer` and `jwtAudience`, or nothing for a generated secret.
- * The field names are the context keys `bin/chat-app.ts` reads them from.
+ * `jwksUrl` with `jwtIssuer` and `jwtAudience`, or `cognito`, or nothing for a generated
+ * secret. The `jwt*` field names are the context keys `bin/chat-app.ts` reads them from
+ * (`cognito` comes from `cognitoUserPoolId`, `cognitoClientIds`, `cognitoTokenUse`, `cognitoAdminGroup`).
  */
 export interface JwtOptions {
   /**
    * Name of an existing Secrets Manager secret whose value is the HS256 signing key.
    *
-   * @default - a secret with a generated key is created, unless `jwksUrl` is given
+   * @default - a secret with a generated key is created, unless `jwksUrl` or `cognito` is given
    */
   readonly jwtSecretName?: string;
 
@@ -37,6 +39,14 @@ export interface JwtOptions {
    * @default - not checked (only allowed with a secret)
    */
   readonly jwtAudience?: string;
+
+  /**
+   * Sign-in with an Amazon Cognito user pool (ID and/or access tokens of its app clients,
+   * `cognito:groups` as roles). Excludes the other options.
+   *
+   * @default - no Cognito sign-in
+   */
+  readonly cognito?: CognitoSignInOptions;
 }
 
 export interface JwtVerificationProps extends JwtOptions {
@@ -73,7 +83,10 @@ export class JwtVerification extends Construct {
     if (props.jwtIssuer !== undefined) claims.JWT_ISSUER = props.jwtIssuer;
     if (props.jwtAudience !== undefined) claims.JWT_AUDIENCE = props.jwtAudience;
 
-    if (props.jwksUrl !== undefined) {
+    if (props.cognito !== undefined) {
+      // Keys come from the pool's public JWKS: no secret, nothing to grant.
+      this.environment = cognitoEnvironment(props.cognito);
+    } else if (props.jwksUrl !== undefined) {
       this.environment = { JWKS_URL: props.jwksUrl, ...claims };
     } else if (props.jwtSecretName !== undefined) {
       this.secret = secretsmanager.Secret.fromSecretNameV2(this, 'Secret', props.jwtSecretName);
@@ -114,6 +127,17 @@ export class JwtVerification extends Construct {
       }
     }
     const { jwtSecretName, jwksUrl, jwtIssuer, jwtAudience } = props;
+    if (props.cognito !== undefined) {
+      const others = (['jwtSecretName', 'jwksUrl', 'jwtIssuer', 'jwtAudience'] as const).filter(
+        (name) => props[name] !== undefined,
+      );
+      if (others.length > 0) {
+        throw new Error(
+          `Received cognito together with ${others.join(', ')}, but tokens are verified with one key source. ` +
+            'With cognito the issuer, keys and app clients follow from the user pool: drop the jwt* settings.',
+        );
+      }
+    }
     // Tokens (e.g. from SSM parameters) are only known at deploy time: check literals only.
     const literal = (value: string | undefined): value is string =>
       value !== undefined && !Token.isUnresolved(value);
