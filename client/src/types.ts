@@ -93,8 +93,8 @@ export interface GroupSummary {
 export interface GroupsPage {
   readonly type: 'groups';
   readonly groups: readonly GroupSummary[];
-  /** Null on the last page. */
-  readonly next_cursor: string | null;
+  /** Absent on the last page. */
+  readonly next_cursor?: string;
 }
 
 export interface GroupMember {

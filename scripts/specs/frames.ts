@@ -135,21 +135,24 @@ const groupUpdated: JsonSchema = object(
 );
 
 /** `list_groups` reply and `GET /api/ws/groups`. */
-const groupsPage: JsonSchema = object({
-  type: constant('groups'),
-  groups: {
-    type: 'array',
-    items: object({
-      group_id: string(),
-      group_name: string(),
-      role: groupRole,
-      member_count: integer(),
-      last_message_id: { anyOf: [messageId, { type: 'null' }] },
-      unread: integer('capped at 100'),
-    }),
+const groupsPage: JsonSchema = object(
+  {
+    type: constant('groups'),
+    groups: {
+      type: 'array',
+      items: object({
+        group_id: string(),
+        group_name: string(),
+        role: groupRole,
+        member_count: integer(),
+        last_message_id: { anyOf: [messageId, { type: 'null' }] },
+        unread: integer('capped at 100'),
+      }),
+    },
+    next_cursor: string('opaque; absent on the last page'),
   },
-  next_cursor: { anyOf: [string('opaque'), { type: 'null' }], description: 'null on the last page' },
-});
+  ['next_cursor'],
+);
 
 /** `group_info` reply and `GET /api/ws/groups/{group_id}`. */
 const groupInfo: JsonSchema = object({

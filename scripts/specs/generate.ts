@@ -320,13 +320,17 @@ export function buildOpenApi(): JsonSchema {
     if (!responseData) throw new Error(`no response schema for ${key}: add it to scripts/specs/frames.ts`);
     const base = pascal(path.replace('/api/ws/', '').replace(/[{}]/g, '').replace(/[-/]/g, '_'));
     const operationId = `${method.toLowerCase()}${base}`;
-    schemas[`${base}Response`] = responseData;
+    // Paths served for several methods (GET and POST /api/ws/groups) need one response
+    // schema per method, or the last would stand for all of them.
+    const sharedPath = httpRoutes.filter((route) => route.path === path).length > 1;
+    const responseName = `${sharedPath ? pascal(method.toLowerCase()) : ''}${base}Response`;
+    schemas[responseName] = responseData;
     const isPublic = PUBLIC_ROUTES.has(key);
     const responses: Record<string, JsonSchema> = {
       '200': {
         description: 'Success',
         content: {
-          'application/json': { schema: envelope({ $ref: `#/components/schemas/${base}Response` }, false) },
+          'application/json': { schema: envelope({ $ref: `#/components/schemas/${responseName}` }, false) },
         },
       },
       '400': errorResponse("Bad input: the command's code (1001 and others)"),

@@ -136,6 +136,20 @@ describe('generated specs', () => {
     );
   });
 
+  test('OpenAPI: each method of a path answers its own schema (GET /api/ws/groups is the page)', () => {
+    const doc = JSON.parse(readDoc(OPENAPI_PATH));
+    const dataOf = (method: string, path: string) => {
+      const ref: string =
+        doc.paths[path][method].responses['200'].content['application/json'].schema.properties.data.$ref;
+      return doc.components.schemas[ref.split('/').at(-1) as string];
+    };
+    assert.equal(dataOf('get', '/api/ws/groups').properties.type.const, 'groups');
+    assert.equal(dataOf('post', '/api/ws/groups').properties.type.const, 'group_created');
+    assert.equal(dataOf('get', '/api/ws/groups/{group_id}').properties.type.const, 'group_info');
+    assert.equal(dataOf('delete', '/api/ws/groups/{group_id}').properties.type.const, 'group_deleted');
+    assert.equal(dataOf('get', '/api/ws/blocks').properties.type.const, 'blocked_users');
+  });
+
   test('inbound schemas are the zod input side', () => {
     const doc = buildAsyncApi() as { components: { schemas: Record<string, JsonSchema> } };
     const sendMessage = doc.components.schemas.SendMessageData as JsonSchema;

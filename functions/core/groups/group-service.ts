@@ -285,10 +285,11 @@ export class GroupService {
         unread: unread.get(groupId) ?? 0,
       });
     }
+    // Like every paged reply: `next_cursor` while more may follow, left out on the last page.
     return {
       type: 'groups' as const,
       groups,
-      next_cursor: page.after === undefined ? null : encodeGroupCursor(page.after),
+      ...(page.after !== undefined ? { next_cursor: encodeGroupCursor(page.after) } : {}),
     };
   }
 
