@@ -29,7 +29,7 @@ export interface CognitoSignInOptions {
 
   /**
    * The pool group whose members get the admin role (broadcast, notify, the admin-only
-   * lists). Other groups become roles of the same name.
+   * lists). Other groups give no role.
    *
    * @default 'admin'
    */

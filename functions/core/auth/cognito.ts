@@ -107,9 +107,9 @@ function checkTokenUseAndClient(payload: JWTPayload, settings: CognitoSettings):
 }
 
 /**
- * `cognito:groups` as roles: the admin group becomes the admin role; other groups keep
- * their names, except one literally named like the admin role, which would otherwise
- * make its members admins when another group is configured as the admin group.
+ * `cognito:groups` as roles: members of the admin group get the admin role, the only role
+ * the backend checks. Other groups are not carried: they would mean nothing here, and a
+ * user in many groups would overflow the authorizer's 8 KB result and fail the handshake.
  */
 export function rolesOfGroups(payload: JWTPayload, adminGroup: string): string[] {
   const groups = payload['cognito:groups'];
@@ -117,10 +117,5 @@ export function rolesOfGroups(payload: JWTPayload, adminGroup: string): string[]
   if (!Array.isArray(groups) || !groups.every((group) => typeof group === 'string')) {
     throw new AuthError('cognito:groups is not a list of group names');
   }
-  const roles = new Set<string>();
-  for (const group of groups as string[]) {
-    if (group === adminGroup) roles.add(ADMIN_ROLE);
-    else if (group !== ADMIN_ROLE) roles.add(group);
-  }
-  return [...roles];
+  return groups.includes(adminGroup) ? [ADMIN_ROLE] : [];
 }
