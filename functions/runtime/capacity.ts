@@ -60,7 +60,10 @@ export interface DynamoDbRequestRecord {
   readonly writeUnits: number;
   /** What the endpoint returned as `ConsumedCapacity` (absent when it returned none). */
   readonly consumedCapacity?: readonly ConsumedCapacityEntry[];
-  /** The command's input as sent (low-level attribute values), for finer accounting. */
+  /**
+   * The command's input, for finer accounting: native values (strings, numbers, sets) from a
+   * document client, which marshals after this middleware; attribute values from a raw client.
+   */
   readonly input: Readonly<Record<string, unknown>>;
   /** The response (low-level), or undefined when the request failed. */
   readonly output?: Readonly<Record<string, unknown>>;

@@ -52,29 +52,56 @@ const definitionsByName = new Map<string, TableDefinition>(
   Object.values(tableDefinitions).map((definition) => [definition.localName, definition]),
 );
 
-type AttributeValue = Record<string, unknown>;
-type Item = Record<string, AttributeValue>;
+type Item = Record<string, unknown>;
 
-/** DynamoDB's item size rules, roughly: names plus values (numbers ~ half their digits). */
-function valueSize(value: AttributeValue): number {
-  const [type, raw] = Object.entries(value)[0] ?? ['NULL', true];
-  switch (type) {
-    case 'S':
-      return Buffer.byteLength(String(raw));
-    case 'N':
-      return Math.ceil(String(raw).replace(/^-/, '').length / 2) + 1;
-    case 'B':
-      return typeof raw === 'string' ? Buffer.from(raw, 'base64').length : ((raw as Uint8Array).length ?? 0);
-    case 'SS':
-    case 'NS':
-      return (raw as string[]).reduce((sum, s) => sum + Buffer.byteLength(s), 0);
-    case 'L':
-      return 3 + (raw as AttributeValue[]).reduce((sum, v) => sum + 1 + valueSize(v), 0);
-    case 'M':
-      return 3 + itemSize(raw as Item);
-    default:
-      return 1;
+const ATTRIBUTE_TYPES = new Set(['S', 'N', 'B', 'SS', 'NS', 'BS', 'L', 'M', 'BOOL', 'NULL']);
+
+/**
+ * Whether `value` is a low-level attribute value (`{ S: "…" }`). The handlers' document
+ * clients hand the middleware native values (strings, numbers, sets, maps), which it sees
+ * before they are marshalled; a raw client sends attribute values.
+ */
+function isAttributeValue(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || value instanceof Set || Array.isArray(value))
+    return false;
+  const keys = Object.keys(value);
+  return keys.length === 1 && ATTRIBUTE_TYPES.has(keys[0] as string);
+}
+
+const numberSize = (raw: unknown) => Math.ceil(String(raw).replace(/^-/, '').replace('.', '').length / 2) + 1;
+
+/** DynamoDB's item size rules, roughly: names plus values (UTF-8 bytes; numbers ~ half their digits). */
+function valueSize(value: unknown): number {
+  if (isAttributeValue(value)) {
+    const [type, raw] = Object.entries(value)[0] as [string, unknown];
+    switch (type) {
+      case 'S':
+        return Buffer.byteLength(String(raw));
+      case 'N':
+        return numberSize(raw);
+      case 'B':
+        return typeof raw === 'string'
+          ? Buffer.from(raw, 'base64').length
+          : ((raw as Uint8Array).length ?? 0);
+      case 'SS':
+        return (raw as string[]).reduce((sum, s) => sum + Buffer.byteLength(s), 0);
+      case 'NS':
+        return (raw as string[]).reduce((sum, s) => sum + numberSize(s), 0);
+      case 'L':
+        return 3 + (raw as unknown[]).reduce((sum: number, v) => sum + 1 + valueSize(v), 0);
+      case 'M':
+        return 3 + itemSize(raw as Item);
+      default:
+        return 1;
+    }
   }
+  if (typeof value === 'string') return Buffer.byteLength(value);
+  if (typeof value === 'number' || typeof value === 'bigint') return numberSize(value);
+  if (value instanceof Uint8Array) return value.length;
+  if (value instanceof Set) return [...value].reduce((sum: number, v) => sum + valueSize(v), 0);
+  if (Array.isArray(value)) return 3 + value.reduce((sum: number, v) => sum + 1 + valueSize(v), 0);
+  if (value !== null && typeof value === 'object') return 3 + itemSize(value as Item);
+  return 1;
 }
 
 export function itemSize(item: Item): number {
