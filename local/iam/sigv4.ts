@@ -2,12 +2,18 @@
  * Verifies an AWS Signature Version 4 `authorization` header the way AWS does: the
  * signature is recomputed from the request (method, path, query, the signed headers,
  * the body's SHA-256) with the secret of the access key it names, and compared in
- * constant time; the date must be within 5 minutes of now. The signing itself is the
- * SDK's own (`@smithy/signature-v4`), so what the SDK signs is what is checked.
+ * constant time; the date must be within 5 minutes of now.
+ *
+ * The canonical request is built as the SDK's signer (`@smithy/signature-v4`, with
+ * `uriEscapePath`, no checksum header) builds it, so what the SDK signs is what is
+ * checked; test/unit/local-iam.test.ts signs requests of every shape the control plane
+ * sees with that signer and checks they pass here, and altered ones do not. It is done
+ * here rather than by re-signing with the SDK's signer because every control-plane
+ * request pays for it: the derived signing key is kept per credential, day, region and
+ * service, the body is hashed once, and a request without a query string skips URL parsing.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import type { LocalCredential, LocalCredentials } from './credentials.ts';
 
 /** What AWS allows between the request's `x-amz-date` and its own clock. */
@@ -23,52 +29,84 @@ export type SignatureCheck =
   | { readonly ok: true; readonly credential: LocalCredential }
   | { readonly ok: false; readonly failure: SignatureFailure; readonly message: string };
 
+const ALGORITHM = 'AWS4-HMAC-SHA256';
 const AUTHORIZATION =
   /^AWS4-HMAC-SHA256 Credential=([A-Za-z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/([a-z0-9-]+)\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/;
 const AMZ_DATE = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+const CONTENT_SHA256 = 'x-amz-content-sha256';
+/**
+ * Headers the SDK's signer drops before signing even when listed (it sets `x-amz-date`
+ * itself, from the signing date, and always signs it).
+ */
+const REGENERATED_HEADERS = new Set(['authorization', 'date', 'x-amz-date']);
 
-/** The hash the signer wants: `new Sha256()` hashes, `new Sha256(key)` is an HMAC. */
-type SourceData = string | ArrayBuffer | ArrayBufferView;
+/** Derived signing keys per credential (`day/region/service`): four HMACs saved per request. */
+const signingKeys = new WeakMap<LocalCredential, Map<string, Buffer>>();
+/** Days and services are few; a caller that varies the region could grow the map, so it is capped. */
+const MAX_SIGNING_KEYS_PER_CREDENTIAL = 64;
 
-function bytes(data: SourceData): string | Uint8Array {
-  if (typeof data === 'string') return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+function hmac(key: string | Buffer, data: string): Buffer {
+  return createHmac('sha256', key).update(data, 'utf8').digest();
 }
 
-class Sha256 {
-  private readonly hash;
-  constructor(secret?: SourceData) {
-    this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
+function signingKey(credential: LocalCredential, day: string, region: string, service: string): Buffer {
+  let keys = signingKeys.get(credential);
+  if (!keys) {
+    keys = new Map();
+    signingKeys.set(credential, keys);
   }
-  update(data: SourceData): void {
-    this.hash.update(bytes(data));
+  const scope = `${day}/${region}/${service}`;
+  let key = keys.get(scope);
+  if (!key) {
+    key = hmac(hmac(hmac(hmac(`AWS4${credential.secretAccessKey}`, day), region), service), 'aws4_request');
+    if (keys.size >= MAX_SIGNING_KEYS_PER_CREDENTIAL) keys.clear();
+    keys.set(scope, key);
   }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.hash.digest());
-  }
+  return key;
 }
 
-/** One signer per key, region and service: it caches its derived signing key per day. */
-const signers = new Map<string, SignatureV4>();
+/** RFC 3986 escaping, as the SDK's signer does it. */
+function escapeUri(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}
 
-function signerFor(credential: LocalCredential, region: string, service: string): SignatureV4 {
-  const key = `${credential.accessKeyId}/${region}/${service}`;
-  let signer = signers.get(key);
-  if (!signer) {
-    signer = new SignatureV4({
-      credentials: { accessKeyId: credential.accessKeyId, secretAccessKey: credential.secretAccessKey },
-      region,
-      service,
-      sha256: Sha256,
-      uriEscapePath: true,
-      applyChecksum: false,
-    });
-    // Few keys, regions and services: a handful of entries, unless a caller varies the region.
-    if (signers.size > 1000) signers.clear();
-    signers.set(key, signer);
+/** The path with `.` and `..` resolved, escaped once more (the SDK's `uriEscapePath`). */
+function canonicalPath(path: string): string {
+  const segments: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') segments.pop();
+    else segments.push(segment);
   }
-  return signer;
+  const trailing = segments.length > 0 && path.endsWith('/') ? '/' : '';
+  const normalized = `${path.startsWith('/') ? '/' : ''}${segments.join('/')}${trailing}`;
+  return escapeUri(normalized).replace(/%2F/g, '/');
+}
+
+/** Parameters sorted by escaped name (values too, for a repeated name); `X-Amz-Signature` left out. */
+function canonicalQuery(rawUrl: string): string {
+  const params = new URL(rawUrl, 'http://local').searchParams;
+  const byKey = new Map<string, string>();
+  for (const name of new Set(params.keys())) {
+    if (name.toLowerCase() === 'x-amz-signature') continue;
+    const key = escapeUri(name);
+    const pairs = params.getAll(name).map((value) => `${key}=${escapeUri(value)}`);
+    byKey.set(key, pairs.length === 1 ? (pairs[0] as string) : pairs.sort().join('&'));
+  }
+  return [...byKey.keys()]
+    .sort()
+    .map((key) => byKey.get(key))
+    .join('&');
+}
+
+function canonicalHeaderValue(value: string): string {
+  return value
+    .replace(/[\r\n]/g, ' ')
+    .replace(/[ \t]+/g, ' ')
+    .replace(/^ | $/g, '');
 }
 
 function failure(kind: SignatureFailure, message: string): SignatureCheck {
@@ -80,21 +118,13 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value.join(',') : value;
 }
 
+/** The date of a well-formed `x-amz-date` that names a real instant (no 13th month). */
 function parseAmzDate(value: string | undefined): Date | undefined {
   const m = value ? AMZ_DATE.exec(value) : null;
   if (!m) return undefined;
   const [, year, month, day, hour, minute, second] = m.map(Number) as number[];
-  return new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute, second));
-}
-
-function queryOf(rawUrl: string): Record<string, string | string[]> {
-  const query: Record<string, string | string[]> = {};
-  const search = new URL(rawUrl, 'http://local').searchParams;
-  for (const name of new Set(search.keys())) {
-    const values = search.getAll(name);
-    query[name] = values.length === 1 ? (values[0] as string) : values;
-  }
-  return query;
+  const date = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute, second));
+  return date.toISOString().replace(/[-:]|\.\d{3}/g, '') === value ? date : undefined;
 }
 
 /**
@@ -117,8 +147,15 @@ export async function verifySignature(
       'Authorization header requires Credential, SignedHeaders and Signature (AWS4-HMAC-SHA256).',
     );
   }
-  const [, accessKeyId = '', scopeDate, region = '', scopeService, signedHeaderList = '', signature = ''] =
-    parsed;
+  const [
+    ,
+    accessKeyId = '',
+    scopeDate = '',
+    region = '',
+    scopeService,
+    signedHeaderList = '',
+    signature = '',
+  ] = parsed;
   const credential = credentials.find(accessKeyId);
   if (!credential)
     return failure('UnrecognizedClient', 'The security token included in the request is invalid.');
@@ -143,32 +180,41 @@ export async function verifySignature(
   if (!signedHeaders.includes('host')) {
     return failure('InvalidSignature', "'Host' must be a signed header.");
   }
-  const declaredHash = headerValue(req, 'x-amz-content-sha256');
-  if (declaredHash !== undefined && declaredHash !== createHash('sha256').update(body).digest('hex')) {
+  const bodyHash = createHash('sha256').update(body).digest('hex');
+  const declaredHash = headerValue(req, CONTENT_SHA256);
+  if (declaredHash !== undefined && declaredHash !== bodyHash) {
     return failure('InvalidSignature', 'The provided x-amz-content-sha256 header does not match the body.');
   }
 
-  const headers: Record<string, string> = {};
+  const headers = new Map<string, string>([['x-amz-date', amzDate as string]]);
   for (const name of signedHeaders) {
     const value = headerValue(req, name);
     if (value === undefined) return failure('InvalidSignature', `Signed header ${name} is missing.`);
-    headers[name] = value;
+    if (!REGENERATED_HEADERS.has(name)) headers.set(name, canonicalHeaderValue(value));
   }
+  const names = [...headers.keys()].sort();
   const rawUrl = req.url ?? '/';
-  const signer = signerFor(credential, region, service);
-  const signed = await signer.sign(
-    {
-      method: req.method ?? 'GET',
-      protocol: 'http:',
-      hostname: headers.host ?? '',
-      path: rawUrl.split('?')[0] ?? '/',
-      query: queryOf(rawUrl),
-      headers,
-      body,
-    },
-    { signingDate, signableHeaders: new Set(signedHeaders) },
-  );
-  const expected = /Signature=([0-9a-f]{64})/.exec(String(signed.headers.authorization ?? ''))?.[1] ?? '';
+  const queryAt = rawUrl.indexOf('?');
+  const canonicalRequest = [
+    req.method ?? 'GET',
+    canonicalPath(queryAt < 0 ? rawUrl : rawUrl.slice(0, queryAt)),
+    queryAt < 0 ? '' : canonicalQuery(rawUrl),
+    ...names.map((name) => `${name}:${headers.get(name)}`),
+    '',
+    names.join(';'),
+    // A signed x-amz-content-sha256 equals bodyHash (checked above).
+    bodyHash,
+  ].join('\n');
+  const scope = `${scopeDate}/${region}/${service}/aws4_request`;
+  const stringToSign = [
+    ALGORITHM,
+    amzDate,
+    scope,
+    createHash('sha256').update(canonicalRequest, 'utf8').digest('hex'),
+  ].join('\n');
+  const expected = createHmac('sha256', signingKey(credential, scopeDate, region, service))
+    .update(stringToSign, 'utf8')
+    .digest('hex');
   const matches =
     expected.length === signature.length && timingSafeEqual(Buffer.from(expected), Buffer.from(signature));
   if (!matches) {

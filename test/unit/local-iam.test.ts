@@ -14,7 +14,7 @@ import { containerKey } from '../../functions/runtime/container-key.ts';
 import { credentialsFromEnvironment } from '../../functions/runtime/env-credentials.ts';
 import { functionSpecs } from '../../lib/function-specs.ts';
 import { exposureWarning, isLoopbackHost } from '../../local/banner.ts';
-import { localCredentials } from '../../local/iam/credentials.ts';
+import { LocalCredentials, localCredentials } from '../../local/iam/credentials.ts';
 import { functionEnvironment, runWithEnvironment } from '../../local/iam/function-scope.ts';
 import {
   dynamoDbPermissions,
@@ -151,6 +151,149 @@ describe('SigV4 verification', () => {
       const check = await verifySignature(req, Buffer.from(received), service, credentials, now);
       assert.equal(check.ok ? 'ok' : check.failure, 'InvalidSignature');
     }
+  });
+
+  test('accepts what the SDK signer signs for every request shape the control plane sees, and nothing altered', async () => {
+    const fn = credentials.forFunction('sendMessage');
+    const shapes = [
+      { method: 'POST', path: '/', headers: { 'x-amz-target': 'DynamoDB_20120810.GetItem' }, body: payload },
+      // The Management API: the SDK escapes the connection id, the signer escapes the path again.
+      { method: 'POST', path: '/local/%40connections/AbC%3D', headers: {}, body: 'frame' },
+      { method: 'DELETE', path: '/local/%40connections/AbC%3D', headers: {}, body: '' },
+      // The Invoke API with a qualifier; repeated and escaped query parameters; a dot segment.
+      {
+        method: 'POST',
+        path: '/2015-03-31/functions/chat-local-welcome/invocations',
+        query: { Qualifier: '$LATEST' },
+        headers: {},
+        body: '{}',
+      },
+      {
+        method: 'GET',
+        path: '/a/./b/../c/',
+        query: { z: ['2', '1'], 'a b': "it's (x)*" },
+        headers: {},
+        body: '',
+      },
+      // Folded whitespace in a header value, a declared payload hash.
+      {
+        method: 'POST',
+        path: '/',
+        headers: {
+          'x-amz-target': '  DynamoDB_20120810.Query   x ',
+          'x-amz-content-sha256': createHash('sha256').update(payload).digest('hex'),
+        },
+        body: payload,
+      },
+    ];
+    for (const shape of shapes) {
+      const signer = new SignatureV4({
+        credentials: fn,
+        region: 'us-east-1',
+        service: 'dynamodb',
+        sha256: Sha256 as never,
+      });
+      const signed = await signer.sign(
+        {
+          method: shape.method,
+          protocol: 'http:',
+          hostname: '127.0.0.1',
+          path: shape.path,
+          query: shape.query ?? {},
+          headers: { host: '127.0.0.1:8009', 'content-type': 'application/json', ...shape.headers },
+          body: shape.body,
+        },
+        { signingDate: new Date() },
+      );
+      const headers = Object.fromEntries(
+        Object.entries(signed.headers).map(([k, v]) => [k.toLowerCase(), v]),
+      );
+      const search = new URLSearchParams();
+      for (const [name, value] of Object.entries(shape.query ?? {}))
+        for (const one of [value].flat()) search.append(name, one);
+      const url = `${shape.path}${search.size ? `?${search.toString().replaceAll('+', '%20')}` : ''}`;
+      const verify = (changes: { url?: string; method?: string; body?: string; headers?: object }) =>
+        verifySignature(
+          {
+            method: changes.method ?? shape.method,
+            url: changes.url ?? url,
+            headers: { ...headers, ...changes.headers },
+          } as unknown as IncomingMessage,
+          Buffer.from(changes.body ?? shape.body),
+          'dynamodb',
+          credentials,
+        );
+      const outcome = async (changes: Parameters<typeof verify>[0]) => {
+        const check = await verify(changes);
+        return check.ok ? 'ok' : check.failure;
+      };
+      assert.equal(await outcome({}), 'ok', `${shape.method} ${url}`);
+      assert.equal(await outcome({ method: 'PUT' }), 'InvalidSignature', `method of ${url}`);
+      assert.equal(
+        await outcome({ url: `${url}${url.includes('?') ? '&' : '?'}extra=1` }),
+        'InvalidSignature',
+      );
+      assert.equal(await outcome({ url: url.replace(/\/[^/?]*(\?|$)/, '/other$1') }), 'InvalidSignature');
+      assert.equal(await outcome({ headers: { host: 'evil:8009' } }), 'InvalidSignature');
+      assert.equal(await outcome({ body: `${shape.body} ` }), 'InvalidSignature');
+    }
+  });
+
+  test('the cached signing key refuses what it refused: another secret, a reissued key, another service', async () => {
+    const fn = credentials.forFunction('sendMessage');
+    const now = new Date();
+    const signedWith = async (secretAccessKey: string, service = 'dynamodb') => {
+      const signer = new SignatureV4({
+        credentials: { accessKeyId: fn.accessKeyId, secretAccessKey },
+        region: 'us-east-1',
+        service,
+        sha256: Sha256 as never,
+      });
+      const signed = await signer.sign(
+        {
+          method: 'POST',
+          protocol: 'http:',
+          hostname: '127.0.0.1',
+          path: '/',
+          headers: { host: 'h' },
+          body: payload,
+        },
+        { signingDate: now },
+      );
+      return { method: 'POST', url: '/', headers: signed.headers } as unknown as IncomingMessage;
+    };
+    const outcome = async (req: IncomingMessage, issuer = credentials, service = 'dynamodb') => {
+      const check = await verifySignature(req, Buffer.from(payload), service, issuer);
+      return check.ok ? check.credential.accessKeyId : check.failure;
+    };
+    // Accepted once (its derived key is now cached), then the same key id with other secrets.
+    assert.equal(await outcome(await signedWith(fn.secretAccessKey)), fn.accessKeyId);
+    assert.equal(await outcome(await signedWith(fn.secretAccessKey)), fn.accessKeyId);
+    assert.equal(
+      await outcome(await signedWith(credentials.forFunction('connect').secretAccessKey)),
+      'InvalidSignature',
+    );
+    assert.equal(await outcome(await signedWith('x'.repeat(40))), 'InvalidSignature');
+    // The same key id reissued with a new secret (another runtime's credentials): the old signature fails.
+    assert.equal(
+      await outcome(await signedWith(fn.secretAccessKey), new LocalCredentials()),
+      'InvalidSignature',
+    );
+    // Signed for one service, presented to another.
+    assert.equal(
+      await outcome(await signedWith(fn.secretAccessKey, 'lambda'), credentials, 'lambda'),
+      fn.accessKeyId,
+    );
+    assert.equal(await outcome(await signedWith(fn.secretAccessKey, 'lambda')), 'InvalidSignature');
+  });
+
+  test('refuses an x-amz-date that names no real instant', async () => {
+    const req = await signedRequest(secret, payload, new Date());
+    const headers = req.headers as Record<string, string>;
+    const day = (headers['x-amz-date'] as string).slice(0, 8);
+    headers['x-amz-date'] = `${day}T246000Z`;
+    const check = await verifySignature(req, Buffer.from(payload), 'dynamodb', credentials);
+    assert.equal(check.ok ? 'ok' : check.failure, 'IncompleteSignature');
   });
 
   test('refuses a request without a signature', async () => {
