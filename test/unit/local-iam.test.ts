@@ -155,7 +155,13 @@ describe('SigV4 verification', () => {
 
   test('accepts what the SDK signer signs for every request shape the control plane sees, and nothing altered', async () => {
     const fn = credentials.forFunction('sendMessage');
-    const shapes = [
+    const shapes: {
+      method: string;
+      path: string;
+      query?: Record<string, string | string[]>;
+      headers: Record<string, string>;
+      body: string;
+    }[] = [
       { method: 'POST', path: '/', headers: { 'x-amz-target': 'DynamoDB_20120810.GetItem' }, body: payload },
       // The Management API: the SDK escapes the connection id, the signer escapes the path again.
       { method: 'POST', path: '/local/%40connections/AbC%3D', headers: {}, body: 'frame' },
