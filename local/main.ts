@@ -2,6 +2,7 @@
  * `npm start [-- --port 8009 --data-dir .chat-data --in-memory]`: runs the whole backend
  * locally and stops cleanly on SIGINT/SIGTERM.
  */
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { FunctionId } from '../lib/function-specs.ts';
 import { formatBanner } from './banner.ts';
@@ -16,6 +17,16 @@ import {
 } from './runtime.ts';
 import { mintToken } from './tokens.ts';
 
+/**
+ * Handler threads unless told otherwise: with handlers on the runtime's thread, their SDK
+ * work (about three quarters of the CPU a 1:1 message costs, docs/soak.md) and the
+ * gateway, the emulated services and dynalite share one core. Two threads put the
+ * handlers on the other cores; on a single core they would only add the messages between
+ * threads. Tests and the benchmark's in-process host (startLocalRuntime) keep 0, where
+ * in-process hooks reach the handlers.
+ */
+const DEFAULT_HANDLER_THREADS = availableParallelism() > 1 ? 2 : 0;
+
 const USAGE = `Usage: npm start [-- options]
 
 Runs the chat backend locally: WebSocket API, HTTP API, Management API, Lambda Invoke
@@ -29,7 +40,8 @@ Options:
   --quiet              no request logs
   --handler-threads <n>
                        worker threads that run the handlers, each like a Lambda container
-                       (env HANDLER_THREADS; default 0: on the runtime's own thread; see docs/soak.md)
+                       (env HANDLER_THREADS; default ${DEFAULT_HANDLER_THREADS}: 2 on a machine with 2+ cores,
+                       else 0, on the runtime's own thread; see docs/soak.md)
   --mount <route>=<module>[@<function>]
                        mounts a handler module written for AWS on an extra WebSocket route
                        (frames whose cmd is <route>), with the grants of <function> from
@@ -160,7 +172,7 @@ async function main(): Promise<void> {
     handlerThreads: positiveInteger(
       '--handler-threads / HANDLER_THREADS',
       args['handler-threads'] ?? env.HANDLER_THREADS,
-      0,
+      DEFAULT_HANDLER_THREADS,
       true,
     ),
     idleTimeoutSeconds,

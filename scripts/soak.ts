@@ -187,8 +187,9 @@ async function spawnRuntime(nodeArgs: readonly string[], threads: number): Promi
       '--port',
       '0',
       '--quiet',
-      // 0 is the runtime's default: not passed, so older runtimes can be measured the same way.
-      ...(threads > 0 ? ['--handler-threads', String(threads)] : []),
+      // Always passed: `npm start` has run handler threads by default since issue 14.
+      '--handler-threads',
+      String(threads),
     ],
     {
       cwd: root,
