@@ -9,8 +9,7 @@ import {
   COGNITO_TOKEN_USES,
   type CognitoSettings,
   type CognitoTokenUseSetting,
-  cognitoIssuer,
-  cognitoJwksUrl,
+  cognitoIssuers,
   userPoolRegion,
 } from '../core/auth/cognito.ts';
 import { SESSION_MODES, type SessionMode } from '../core/connections/sessions.ts';
@@ -234,11 +233,9 @@ function cognitoSettings(env: Env): CognitoSettings | undefined {
       `COGNITO_TOKEN_USE must be one of ${COGNITO_TOKEN_USES.join(', ')}; received "${tokenUse}".`,
     );
   }
-  const issuer = cognitoIssuer(userPoolId);
   return {
     userPoolId,
-    issuer,
-    jwksUrl: localJwksOverride(env) ?? cognitoJwksUrl(issuer),
+    issuers: cognitoIssuers(userPoolId, localJwksOverride(env)),
     clientIds,
     tokenUse: tokenUse as CognitoTokenUseSetting,
     adminGroup: optional(env, 'COGNITO_ADMIN_GROUP') ?? 'admin',

@@ -4,11 +4,13 @@
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Identity, jwksKey, secretKey, type VerificationKey, verifyToken } from '../core/auth/auth.ts';
-import { verifyCognitoToken } from '../core/auth/cognito.ts';
+import { type CognitoKeys, cognitoKeys, verifyCognitoToken } from '../core/auth/cognito.ts';
 import { type ChatConfig, ConfigError } from './config.ts';
 import { getServices } from './container.ts';
 
 let key: Promise<VerificationKey> | undefined;
+/** Built once per container: jose's remote key sets cache the keys they fetch. */
+let poolKeys: CognitoKeys | undefined;
 
 /** The key is fetched (Secrets Manager) or built (JWKS, which caches keys) once per container. */
 function verificationKey(config: ChatConfig): Promise<VerificationKey> {
@@ -28,7 +30,7 @@ async function resolveKey(config: ChatConfig): Promise<VerificationKey> {
   }
   if (source.kind === 'secret') return secretKey(source.secret);
   if (source.kind === 'jwks') return jwksKey(source.url);
-  if (source.kind === 'cognito') return jwksKey(source.cognito.jwksUrl);
+  if (source.kind === 'cognito') throw new ConfigError('Cognito keys are resolved per issuer (cognitoKeys).');
   const client = new SecretsManagerClient({ endpoint: config.secretsManagerEndpoint });
   const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretId }));
   if (!SecretString) throw new ConfigError(`Secret ${source.secretId} has no SecretString.`);
@@ -51,12 +53,12 @@ export function secretFromString(value: string): string {
  */
 export async function verifyConfiguredToken(token: string): Promise<Identity> {
   const { config } = getServices();
-  const key = await verificationKey(config);
   const source = config.jwt.key;
-  if (source?.kind === 'cognito' && key.kind === 'jwks') {
-    return verifyCognitoToken(token, key.keys, source.cognito, config.jwt.clockToleranceSeconds);
+  if (source?.kind === 'cognito') {
+    poolKeys ??= cognitoKeys(source.cognito);
+    return verifyCognitoToken(token, poolKeys, source.cognito, config.jwt.clockToleranceSeconds);
   }
-  return verifyToken(token, key, {
+  return verifyToken(token, await verificationKey(config), {
     issuer: config.jwt.issuer,
     audience: config.jwt.audience,
     clockToleranceSeconds: config.jwt.clockToleranceSeconds,

@@ -11,6 +11,8 @@ import { exportJWK, generateKeyPair, type JWK, type JWTPayload, SignJWT } from '
 
 export const TEST_USER_POOL_ID = 'us-east-1_TeStPoOl1';
 export const TEST_ISSUER = `https://cognito-idp.us-east-1.amazonaws.com/${TEST_USER_POOL_ID}`;
+/** The issuer of a pool with the UPDATED issuer configuration. */
+export const TEST_UPDATED_ISSUER = `https://issuer-cognito-idp.us-east-1.amazonaws.com/${TEST_USER_POOL_ID}`;
 export const TEST_CLIENT_ID = '3n4b5urk1ft4fl3mg5e62d9ado';
 export const OTHER_CLIENT_ID = '7h1sc11en7w4sn0tc0nf1gur3d';
 

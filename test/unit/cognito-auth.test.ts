@@ -5,9 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { exportJWK, type JWTVerifyGetKey, SignJWT } from 'jose';
-import { AuthError, jwksKey } from '../../functions/core/auth/auth.ts';
-import { type CognitoSettings, verifyCognitoToken } from '../../functions/core/auth/cognito.ts';
+import { exportJWK, SignJWT } from 'jose';
+import { AuthError } from '../../functions/core/auth/auth.ts';
+import {
+  type CognitoKeys,
+  type CognitoSettings,
+  cognitoKeys,
+  verifyCognitoToken,
+} from '../../functions/core/auth/cognito.ts';
 import { ConfigError, loadConfig } from '../../functions/runtime/config.ts';
 import { tableDefinitions } from '../../lib/table-definitions.ts';
 import {
@@ -23,6 +28,7 @@ import {
   startLocalJwks,
   TEST_CLIENT_ID,
   TEST_ISSUER,
+  TEST_UPDATED_ISSUER,
   TEST_USER_POOL_ID,
 } from '../support/cognito.ts';
 
@@ -31,13 +37,11 @@ function tableEnv(): Record<string, string> {
 }
 
 let jwks: LocalJwks;
-let keys: JWTVerifyGetKey;
+let keys: CognitoKeys;
 
 before(async () => {
   jwks = await startLocalJwks();
-  const key = jwksKey(jwks.url);
-  assert.equal(key.kind, 'jwks');
-  keys = key.keys;
+  keys = cognitoKeys(settings());
 });
 after(() => jwks.close());
 
@@ -78,6 +82,11 @@ describe('tokens the pool issued to a configured app client', () => {
     const accessToken = await access({ sub: 'access-user' });
     const viaAny = await verifyCognitoToken(accessToken, keys, settings({ COGNITO_TOKEN_USE: 'any' }));
     assert.equal(viaAny.userId, 'access-user');
+  });
+
+  it("accepts the pool's updated issuer form (issuer-cognito-idp.<region>) as well", async () => {
+    const token = await access({ sub: 'updated-issuer', issuer: TEST_UPDATED_ISSUER });
+    assert.equal((await verifyCognitoToken(token, keys, settings())).userId, 'updated-issuer');
   });
 
   it('accepts any of several configured app clients', async () => {
@@ -124,14 +133,17 @@ describe('cognito:groups as roles', () => {
 });
 
 describe('tokens that are refused', () => {
-  it("another pool's issuer (same keys, another pool id or region)", async () => {
+  it("another pool's issuer (same keys, another pool id or region), or none", async () => {
     for (const issuer of [
       'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_AnOtHeRpO',
+      'https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_AnOtHeRpO',
       'https://cognito-idp.eu-west-1.amazonaws.com/us-east-1_TeStPoOl1',
       `${TEST_ISSUER}/`,
+      'http://cognito-idp.us-east-1.amazonaws.com/us-east-1_TeStPoOl1',
     ]) {
       await refused(await access({ issuer }), settings(), /iss/);
     }
+    await refused(await access({ claims: { iss: undefined } }), settings(), /iss/);
   });
 
   it('another app client: an access token by client_id, an ID token by aud', async () => {
@@ -215,8 +227,10 @@ describe('COGNITO_* configuration', () => {
       kind: 'cognito',
       cognito: {
         userPoolId: TEST_USER_POOL_ID,
-        issuer: TEST_ISSUER,
-        jwksUrl: `${TEST_ISSUER}/.well-known/jwks.json`,
+        issuers: [
+          { iss: TEST_ISSUER, jwksUrl: `${TEST_ISSUER}/.well-known/jwks.json` },
+          { iss: TEST_UPDATED_ISSUER, jwksUrl: `${TEST_UPDATED_ISSUER}/.well-known/jwks.json` },
+        ],
         clientIds: [TEST_CLIENT_ID],
         tokenUse: 'access',
         adminGroup: 'admin',
@@ -224,7 +238,7 @@ describe('COGNITO_* configuration', () => {
     });
     const china = loadConfig({ ...tableEnv(), ...pool, COGNITO_USER_POOL_ID: 'cn-north-1_AbC123' }).jwt.key;
     assert.equal(
-      china?.kind === 'cognito' ? china.cognito.issuer : undefined,
+      china?.kind === 'cognito' ? china.cognito.issuers[0]?.iss : undefined,
       'https://cognito-idp.cn-north-1.amazonaws.com.cn/cn-north-1_AbC123',
     );
   });
@@ -262,9 +276,9 @@ describe('COGNITO_* configuration', () => {
   it('takes COGNITO_JWKS_URL only on this machine', () => {
     const local = loadConfig({ ...tableEnv(), ...pool, COGNITO_JWKS_URL: 'http://localhost:9229/jwks.json' })
       .jwt.key;
-    assert.equal(
-      local?.kind === 'cognito' ? local.cognito.jwksUrl : undefined,
-      'http://localhost:9229/jwks.json',
+    assert.deepEqual(
+      local?.kind === 'cognito' ? local.cognito.issuers.map(({ jwksUrl }) => jwksUrl) : undefined,
+      ['http://localhost:9229/jwks.json', 'http://localhost:9229/jwks.json'],
     );
     for (const url of [
       'https://keys.example.com/jwks.json',

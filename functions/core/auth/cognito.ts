@@ -1,24 +1,36 @@
 /**
  * Amazon Cognito user pool tokens, verified the way Cognito's developer guide asks:
- * RS256 signature by a key of the pool's JWKS (chosen by `kid`), `iss` exactly the pool,
+ * RS256 signature by a key of the pool's JWKS (chosen by `kid`), `iss` exactly the pool's
+ * (either of its two issuer forms),
  * `exp`, `token_use` one the deployment accepts, and the app client: `aud` of an ID token,
  * `client_id` of an access token (which has no `aud`). Roles come from `cognito:groups`
  * only; `role`/`roles` claims (a pre token generation trigger could add them) are ignored.
  */
-import { type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
-import { ADMIN_ROLE, AuthError, type Identity, identityFromClaims } from './auth.ts';
+import { decodeJwt, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import {
+  ADMIN_ROLE,
+  AuthError,
+  type Identity,
+  identityFromClaims,
+  type JwksCacheOptions,
+  jwksKey,
+} from './auth.ts';
 import { DEFAULT_CLOCK_TOLERANCE_SECONDS } from './token-expiry.ts';
 
 export const COGNITO_TOKEN_USES = ['access', 'id', 'any'] as const;
 /** Which Cognito tokens are accepted: `access`, `id`, or `any` (both). */
 export type CognitoTokenUseSetting = (typeof COGNITO_TOKEN_USES)[number];
 
+export interface CognitoIssuer {
+  readonly iss: string;
+  /** `<iss>/.well-known/jwks.json`, or the local override. */
+  readonly jwksUrl: string;
+}
+
 export interface CognitoSettings {
   readonly userPoolId: string;
-  /** `https://cognito-idp.<region>.amazonaws.com/<userPoolId>`, compared exactly with `iss`. */
-  readonly issuer: string;
-  /** The pool's JWKS (`<issuer>/.well-known/jwks.json`, or the local override). */
-  readonly jwksUrl: string;
+  /** The `iss` values of the pool's tokens, compared exactly, each with its JWKS. */
+  readonly issuers: readonly CognitoIssuer[];
   /** App client ids: `aud` of an ID token or `client_id` of an access token must be one of them. */
   readonly clientIds: readonly string[];
   readonly tokenUse: CognitoTokenUseSetting;
@@ -40,16 +52,40 @@ export function userPoolRegion(userPoolId: string): string | undefined {
   return USER_POOL_ID.exec(userPoolId)?.[1];
 }
 
-/** The `iss` of the pool's tokens (`.amazonaws.com.cn` in the China regions). */
-export function cognitoIssuer(userPoolId: string): string {
+/**
+ * The pool's issuers: the original `https://cognito-idp.<region>.amazonaws.com/<pool id>`
+ * and the `issuer-cognito-idp.` form a pool gets with the UPDATED issuer configuration.
+ * Both name this pool and only it, so tokens of either are accepted, each verified with
+ * the keys published under its own issuer (or `localJwksUrl`, for tests and local runs).
+ */
+export function cognitoIssuers(userPoolId: string, localJwksUrl?: string): CognitoIssuer[] {
   const region = userPoolRegion(userPoolId);
   if (!region) throw new Error(`"${userPoolId}" is not a Cognito user pool id (region_id).`);
+  // The partition's DNS suffix: amazonaws.com.cn in the China regions.
   const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
-  return `https://cognito-idp.${region}.${domain}/${userPoolId}`;
+  return ['cognito-idp', 'issuer-cognito-idp'].map((host) => {
+    const iss = `https://${host}.${region}.${domain}/${userPoolId}`;
+    return { iss, jwksUrl: localJwksUrl ?? `${iss}/.well-known/jwks.json` };
+  });
 }
 
-export function cognitoJwksUrl(issuer: string): string {
-  return `${issuer}/.well-known/jwks.json`;
+/** The key set of each issuer, cached per container (see JWKS_CACHE_DEFAULTS). */
+export type CognitoKeys = ReadonlyMap<string, JWTVerifyGetKey>;
+
+export function cognitoKeys(settings: CognitoSettings, options: JwksCacheOptions = {}): CognitoKeys {
+  const byUrl = new Map<string, JWTVerifyGetKey>();
+  const byIssuer = new Map<string, JWTVerifyGetKey>();
+  for (const { iss, jwksUrl } of settings.issuers) {
+    let keys = byUrl.get(jwksUrl);
+    if (!keys) {
+      const key = jwksKey(jwksUrl, options);
+      if (key.kind !== 'jwks') throw new Error('unreachable: jwksKey returns a key set');
+      keys = key.keys;
+      byUrl.set(jwksUrl, keys);
+    }
+    byIssuer.set(iss, keys);
+  }
+  return byIssuer;
 }
 
 /**
@@ -67,15 +103,18 @@ function requireKid(keys: JWTVerifyGetKey): JWTVerifyGetKey {
 
 export async function verifyCognitoToken(
   token: string,
-  keys: JWTVerifyGetKey,
+  keys: CognitoKeys,
   settings: CognitoSettings,
   clockToleranceSeconds = DEFAULT_CLOCK_TOLERANCE_SECONDS,
 ): Promise<Identity> {
+  // The key set is chosen by the claimed `iss`, among the pool's own issuers only;
+  // jwtVerify then checks the signature and compares `iss` again.
+  const issuerKeys = keysOfClaimedIssuer(token, keys);
   let payload: JWTPayload;
   try {
-    const result = await jwtVerify(token, requireKid(keys), {
+    const result = await jwtVerify(token, requireKid(issuerKeys), {
       algorithms: COGNITO_ALGORITHMS,
-      issuer: settings.issuer,
+      issuer: [...keys.keys()],
       clockTolerance: clockToleranceSeconds,
       requiredClaims: ['sub', 'exp', 'token_use'],
     });
@@ -87,6 +126,18 @@ export async function verifyCognitoToken(
   }
   checkTokenUseAndClient(payload, settings);
   return identityFromClaims(payload, rolesOfGroups(payload, settings.adminGroup));
+}
+
+function keysOfClaimedIssuer(token: string, keys: CognitoKeys): JWTVerifyGetKey {
+  let iss: unknown;
+  try {
+    iss = decodeJwt(token).iss;
+  } catch (error) {
+    throw new AuthError(error instanceof Error ? error.message : 'token is not a JWT');
+  }
+  const issuerKeys = typeof iss === 'string' ? keys.get(iss) : undefined;
+  if (!issuerKeys) throw new AuthError('unexpected "iss" claim value: not this user pool');
+  return issuerKeys;
 }
 
 function checkTokenUseAndClient(payload: JWTPayload, settings: CognitoSettings): void {
