@@ -4,7 +4,9 @@
  * requests and capacity, Management API calls and Lambda invocations per operation; cost
  * per million operations; broadcast fan-out time over real sockets; bundle sizes and
  * module init; 1:1 latency of the local runtime under load (through `npm run soak`). It
- * writes docs/performance.json, docs/performance.md and docs/charts/*.svg.
+ * writes docs/performance.json, docs/performance.md and docs/charts/*.svg. `--only` keeps
+ * the other sections from docs/performance.json, each with the commit and load average it
+ * was measured with (scripts/bench/section-runs.ts); the page's header shows their range.
  *
  * A benchmark, not a test: the figures depend on the machine. `--smoke` runs every section
  * at toy sizes into a temporary directory (CI runs it through test/e2e/bench-script.test.ts
@@ -26,6 +28,7 @@ import { type GroupsOptions, runGroupsSection } from './bench/groups.ts';
 import { type LatencyOptions, runLatencySection } from './bench/latency.ts';
 import { machineFacts, round, sampleLoad } from './bench/machine.ts';
 import { computeCosts, computeTargets, renderMarkdown, type Target } from './bench/report.ts';
+import { sectionRunsOf, startSectionRun } from './bench/section-runs.ts';
 import { type Results, SECTIONS, type SectionName } from './bench/types.ts';
 import { commandLine } from './cli.ts';
 
@@ -151,6 +154,7 @@ async function main(): Promise<void> {
         ...(previous.conversations ? { conversations: previous.conversations } : {}),
         ...(previous.groups ? { groups: previous.groups } : {}),
         measuredAt: { ...previous.measuredAt },
+        sectionRuns: sectionRunsOf(previous),
         totalSeconds: 0,
       };
   log(
@@ -158,6 +162,7 @@ async function main(): Promise<void> {
   );
   for (const section of options.sections) {
     const sectionStarted = performance.now();
+    const endSectionRun = startSectionRun(results.machine);
     log(`\n[${section}]`);
     switch (section) {
       case 'dynamo':
@@ -179,7 +184,9 @@ async function main(): Promise<void> {
         results.groups = await runGroupsSection({ ...sizes.groups, log });
         break;
     }
-    results.measuredAt[section] = new Date().toISOString();
+    const run = endSectionRun();
+    results.measuredAt[section] = run.at;
+    results.sectionRuns = { ...results.sectionRuns, [section]: run };
     log(`[${section}] ${round((performance.now() - sectionStarted) / 1000, 0)} s`);
   }
   const loadMax = stopSampling();

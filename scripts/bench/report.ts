@@ -10,6 +10,7 @@ import {
   PRICES,
   priceOperation,
 } from './prices.ts';
+import { commitsLine, loadRange, orderedRuns, sectionRunsOf } from './section-runs.ts';
 import type { BundleFigures, LatencyPoint, OperationCost, Results } from './types.ts';
 
 export interface Target {
@@ -42,9 +43,15 @@ function breakdown(cost: OperationCost): string {
     .join(', ');
 }
 
+/** The highest load average over the sections on the page (over the latest run when none say). */
+function highestLoad(results: Results): number {
+  const { machine } = results;
+  return loadRange(sectionRunsOf(results))?.high ?? machine.loadAverageMax ?? machine.loadAverageAtStart;
+}
+
 function loadNote(results: Results): string {
   const { machine } = results;
-  const max = machine.loadAverageMax ?? machine.loadAverageAtStart;
+  const max = highestLoad(results);
   return max > machine.cores
     ? ` The machine was loaded (1-minute load average up to ${max} on ${machine.cores} cores), which inflates every timing.`
     : '';
@@ -324,6 +331,9 @@ const metCell = (met: boolean | null) => (met === null ? 'not measured' : met ? 
 
 export function renderMarkdown(results: Results, charts: { fanout?: string; latency?: string }): string {
   const { machine } = results;
+  const sectionRuns = sectionRunsOf(results);
+  const runs = orderedRuns(sectionRuns);
+  const range = loadRange(sectionRuns);
   const targets = (results.targets ?? []) as Target[];
   const costs = (results.cost ?? []) as OperationPrice[];
   const out: string[] = [];
@@ -342,17 +352,43 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
     `| CPU | ${machine.cpuModel}, ${machine.cores} cores |`,
     `| memory | ${machine.memoryGb} GB |`,
     `| OS, Node.js | ${machine.os}, Node ${machine.node} |`,
-    `| load average (1 min) | ${machine.loadAverageAtStart} at start, ${machine.loadAverageAtEnd ?? 'n/a'} at end, ${machine.loadAverageMax ?? 'n/a'} at most |`,
-    `| code | commit ${machine.gitCommit}${machine.gitDirty ? ' plus uncommitted changes in the work tree' : ''} |`,
-    `| sections measured | ${Object.entries(results.measuredAt)
-      .map(([name, at]) => `${name} ${at?.slice(0, 16).replace('T', ' ')}`)
-      .join(', ')} (UTC) |`,
+    `| load average (1 min) | ${
+      range
+        ? `${range.low} to ${range.high} over the sections (lowest at a section's start, highest sampled; per section below)`
+        : `${machine.loadAverageAtStart} at start, ${machine.loadAverageAtEnd ?? 'n/a'} at end, ${machine.loadAverageMax ?? 'n/a'} at most`
+    } |`,
+    `| code | ${
+      runs.length > 0
+        ? commitsLine(sectionRuns)
+        : `commit ${machine.gitCommit}${machine.gitDirty ? ' plus uncommitted changes in the work tree' : ''}`
+    } |`,
     '',
   );
-  if ((machine.loadAverageMax ?? 0) > machine.cores) {
+  if (runs.length > 0) {
+    // A partial run (`--only`) re-measures some sections and keeps the others: each keeps
+    // the commit and load it was measured with.
     push(
-      `> **Loaded machine.** Other work shared the ${machine.cores} cores during this run (load average up to ${machine.loadAverageMax}):`,
-      '> every time below (fan-out, latency, init) is pessimistic. Counts (requests, capacity, calls) do not depend on load.',
+      table(
+        ['section', 'measured (UTC)', 'commit', 'load average at start, at most'],
+        runs.map(([section, run]) => [
+          section,
+          run.at.slice(0, 16).replace('T', ' '),
+          `${run.gitCommit}${run.gitDirty ? ' (uncommitted changes)' : ''}`,
+          `${run.loadAverageAtStart}, ${run.loadAverageMax}${run.fromRun ? ' (its whole run)' : ''}`,
+        ]),
+      ),
+      '',
+    );
+  }
+  const loaded = runs.filter(([, run]) => run.loadAverageMax > machine.cores);
+  if (loaded.length > 0 || (runs.length === 0 && (machine.loadAverageMax ?? 0) > machine.cores)) {
+    const where =
+      loaded.length > 0
+        ? `while measuring ${loaded.map(([section, run]) => `${section} (up to ${run.loadAverageMax})`).join(', ')}`
+        : `during this run (load average up to ${machine.loadAverageMax})`;
+    push(
+      `> **Loaded machine.** Other work shared the ${machine.cores} cores ${where}:`,
+      '> the times of those sections (fan-out, latency, init) are pessimistic. Counts (requests, capacity, calls) do not depend on load.',
       '',
     );
   }

@@ -1,6 +1,7 @@
 /** The shape of docs/performance.json (and of a smoke run's JSON). */
 import type { OperationTotals } from './accounting.ts';
 import type { MachineFacts } from './machine.ts';
+import type { SectionRuns } from './section-runs.ts';
 
 export const SECTIONS = ['dynamo', 'fanout', 'bundles', 'latency', 'conversations', 'groups'] as const;
 export type SectionName = (typeof SECTIONS)[number];
@@ -168,6 +169,8 @@ export interface Results {
   groups?: GroupsSection;
   /** When each section was last measured (a partial run keeps the others from the file). */
   measuredAt: Partial<Record<SectionName, string>>;
+  /** Each section's commit and load average (`machine` describes the latest run only). */
+  sectionRuns?: SectionRuns;
   cost?: unknown;
   targets?: unknown;
   totalSeconds: number;

@@ -83,6 +83,16 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       'groups',
       'latency',
     ]);
+    // Each section keeps the commit and load average it was measured with (for --only runs).
+    assert.deepEqual(Object.keys(results.sectionRuns).sort(), Object.keys(results.measuredAt).sort());
+    for (const run of Object.values(results.sectionRuns) as { gitCommit: string; loadAverageMax: number }[]) {
+      assert.equal(run.gitCommit, results.machine.gitCommit);
+      assert.equal(typeof run.loadAverageMax, 'number');
+    }
+    assert.match(
+      readFileSync(join(out, 'performance.md'), 'utf8'),
+      /\| section \| measured \(UTC\) \| commit \| load average at start, at most \|/,
+    );
     const listing = results.conversations.operations.map((op: { operation: string }) => op.operation);
     for (const operation of ['list-5', 'list-20', 'list-send-direct', 'list-send-group']) {
       assert.ok(listing.includes(operation), operation);
