@@ -145,6 +145,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   messageRetentionDays: context.number('messageRetentionDays'),
   sessionMode: context.string('sessionMode') as ChatStackProps['sessionMode'],
   onlineUsersVisibility: context.string('onlineUsersVisibility') as ChatStackProps['onlineUsersVisibility'],
+  groupInvites: context.string('groupInvites') as ChatStackProps['groupInvites'],
   retainData: context.boolean('retainData'),
   allowedOrigins: context
     .string('allowedOrigins')

@@ -139,6 +139,14 @@ export interface ChatStackProps extends StackProps, JwtOptions {
   readonly onlineUsersVisibility?: 'all' | 'admins' | 'peers';
 
   /**
+   * Whether users must accept being put into a group (`GROUP_INVITES`): `off` adds them at
+   * once; `required` invites them, and they join with `accept_group_invite`.
+   *
+   * @default - the handlers' default ('off')
+   */
+  readonly groupInvites?: 'off' | 'required';
+
+  /**
    * Keep the tables, log groups and generated secret when they leave the stack.
    * Set to false for throw-away environments.
    *
@@ -356,6 +364,9 @@ export class ChatStack extends Stack {
     }
     if (props.onlineUsersVisibility !== undefined) {
       sharedEnvironment.ONLINE_USERS_VISIBILITY = props.onlineUsersVisibility;
+    }
+    if (props.groupInvites !== undefined) {
+      sharedEnvironment.GROUP_INVITES = props.groupInvites;
     }
     if (props.allowedOrigins?.length) {
       sharedEnvironment.ALLOWED_ORIGINS = props.allowedOrigins.join(',');
@@ -656,6 +667,12 @@ function validateSettings(props: ChatStackProps): void {
   if (props.onlineUsersVisibility !== undefined && !visibilities.includes(props.onlineUsersVisibility)) {
     throw new Error(
       `onlineUsersVisibility must be "all", "admins" or "peers"; received ${JSON.stringify(props.onlineUsersVisibility)}.`,
+    );
+  }
+  const inviteModes: readonly unknown[] = ['off', 'required'];
+  if (props.groupInvites !== undefined && !inviteModes.includes(props.groupInvites)) {
+    throw new Error(
+      `groupInvites must be "off" or "required"; received ${JSON.stringify(props.groupInvites)}.`,
     );
   }
   const sessionModes: readonly unknown[] = ['multi', 'single'];

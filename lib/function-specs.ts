@@ -37,6 +37,9 @@ export type FunctionId =
   | 'updateGroup'
   | 'setGroupRole'
   | 'deleteGroup'
+  | 'acceptGroupInvite'
+  | 'declineGroupInvite'
+  | 'listGroupInvites'
   | 'blockUser'
   | 'unblockUser'
   | 'listBlocked'
@@ -211,18 +214,22 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   createGroup: {
     entry: 'functions/handlers/create-group.ts',
-    description: 'create_group: creates a group with its members; the creator owns it',
+    description:
+      'create_group: creates a group with its members (or, with GROUP_INVITES=required, invites them); the creator owns it',
     tables: {
-      // BatchWriteItem: the member items; PutItem: the meta item; UpdateItem: the per-user
-      // counters (groups owned, groups belonged to).
+      // The `invited` push to each invitee (GROUP_INVITES=required): their connections, 410 cleanup.
+      ...groupUpdatedPushes,
+      // BatchWriteItem: the member and invitation items; PutItem: the meta item; UpdateItem:
+      // the per-user counters (groups owned, groups belonged to).
       groups: { actions: ['PutItem', 'BatchWriteItem', 'UpdateItem'] },
       // UpdateItem: the create_group rate-limit window.
       guards: { actions: ['UpdateItem'] },
       // BatchGetItem: whether any of the members blocked the creator.
       blocks: { actions: ['BatchGetItem'] },
     },
+    // POST: the `invited` pushes (one user's connections each: never a worker's job);
     // DELETE: closing a connection whose token expired.
-    manageConnections: ['DELETE'],
+    manageConnections: ['POST', 'DELETE'],
   },
   listGroups: {
     entry: 'functions/handlers/list-groups.ts',
@@ -257,9 +264,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'add_group_members: the owner or an admin adds members; members are told',
     tables: {
       ...groupUpdatedPushes,
-      // GetItem: the adder and the meta; BatchGetItem: who is already in; UpdateItem: member
-      // slots and per-user counters; PutItem: member items (conditional); DeleteItem: undoing
-      // an add that raced a delete; Query: the members to tell.
+      // GetItem: the adder and the meta; BatchGetItem: who is already in (or invited);
+      // UpdateItem: member slots and per-user counters; PutItem: member or invitation items
+      // (conditional); DeleteItem: undoing an add that raced a delete; Query: the members to tell.
       groups: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'PutItem', 'DeleteItem', 'Query'] },
       // BatchGetItem: whether any of the new members blocked the adder.
       blocks: { actions: ['BatchGetItem'] },
@@ -326,6 +333,44 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker'],
+  },
+  acceptGroupInvite: {
+    entry: 'functions/handlers/accept-group-invite.ts',
+    description: 'accept_group_invite: the invitee becomes a member; members are told',
+    tables: {
+      ...groupUpdatedPushes,
+      // GetItem: the meta and the invitation; DeleteItem: the invitation (conditional) or
+      // undoing a join that raced a delete; PutItem: the member item; UpdateItem: the slot
+      // counts and the membership counter; Query: the members to tell.
+      groups: { actions: ['GetItem', 'DeleteItem', 'PutItem', 'UpdateItem', 'Query'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  declineGroupInvite: {
+    entry: 'functions/handlers/decline-group-invite.ts',
+    description: 'decline_group_invite: the invitation goes; the owner and admins are told',
+    tables: {
+      ...groupUpdatedPushes,
+      // DeleteItem: the invitation (conditional); UpdateItem: the slot counts; Query: the
+      // owner and admins to tell.
+      groups: { actions: ['DeleteItem', 'UpdateItem', 'Query'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  listGroupInvites: {
+    entry: 'functions/handlers/list-group-invites.ts',
+    description:
+      "list_group_invites: a page of the caller's pending invitations (byInvitee page, BatchGetItem)",
+    tables: {
+      // Query (byInvitee): the page; BatchGetItem: the groups' meta and invitation items.
+      groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byInvitee'] },
+      // The per-user read window (READ_RATE_LIMIT_PER_MINUTE).
+      guards: { actions: ['UpdateItem'] },
+    },
+    // DELETE: closing a connection whose token expired.
+    manageConnections: ['DELETE'],
   },
   blockUser: {
     entry: 'functions/handlers/block-user.ts',
@@ -406,7 +451,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
           'DeleteItem',
           'BatchWriteItem',
         ],
-        indexes: ['byMember'],
+        indexes: ['byMember', 'byInvitee'],
       },
       rooms: { actions: ['Query', 'BatchWriteItem'] },
       // BatchGetItem: the read positions of a conversation-list page and of a list_groups page.
@@ -603,6 +648,9 @@ export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {
   update_group: 'updateGroup',
   set_group_role: 'setGroupRole',
   delete_group: 'deleteGroup',
+  accept_group_invite: 'acceptGroupInvite',
+  decline_group_invite: 'declineGroupInvite',
+  list_group_invites: 'listGroupInvites',
   block_user: 'blockUser',
   unblock_user: 'unblockUser',
   list_blocked: 'listBlocked',
@@ -648,6 +696,9 @@ export const httpRoutes = [
   { method: 'DELETE', path: '/api/ws/groups/{group_id}/members/{user_id}' },
   { method: 'PATCH', path: '/api/ws/groups/{group_id}/members/{user_id}' },
   { method: 'POST', path: '/api/ws/groups/{group_id}/leave' },
+  { method: 'GET', path: '/api/ws/group-invites' },
+  { method: 'POST', path: '/api/ws/groups/{group_id}/invite/accept' },
+  { method: 'POST', path: '/api/ws/groups/{group_id}/invite/decline' },
   { method: 'GET', path: '/api/ws/blocks' },
   { method: 'POST', path: '/api/ws/blocks' },
   { method: 'DELETE', path: '/api/ws/blocks/{user_id}' },

@@ -103,7 +103,9 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
   },
   /**
    * Group metadata (`sk = meta`, with `lastMessageId` once a message was posted: the
-   * conversation list reads it) and members (`sk = member#<userId>`).
+   * conversation list reads it), members (`sk = member#<userId>`) and, with
+   * `GROUP_INVITES=required`, pending invitations (`sk = invite#<userId>`; the sparse
+   * `byInvitee` index lists a user's).
    */
   groups: {
     envVar: 'GROUPS_TABLE',
@@ -114,6 +116,12 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
       {
         indexName: 'byMember',
         partitionKey: { name: 'memberUserId', type: 'S' },
+        sortKey: { name: 'groupId', type: 'S' },
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: 'byInvitee',
+        partitionKey: { name: 'invitedUserId', type: 'S' },
         sortKey: { name: 'groupId', type: 'S' },
         projection: 'KEYS_ONLY',
       },

@@ -39,6 +39,9 @@ import type {
   GroupDeleted,
   GroupInfo,
   GroupInput,
+  GroupInviteAccepted,
+  GroupInviteDeclined,
+  GroupInvitesPage,
   GroupLeft,
   GroupMemberRemoved,
   GroupMembersAdded,
@@ -252,6 +255,24 @@ export class ChatClient {
   /** Owner only. */
   deleteGroup(input: GroupInput): Promise<GroupDeleted> {
     return this.request<GroupDeleted>('delete_group', input);
+  }
+
+  /**
+   * `GROUP_INVITES=required` deployments: joins a group the caller was invited to (members
+   * get `group_updated` `members_added`). No pending invitation: 3010.
+   */
+  acceptGroupInvite(input: GroupInput): Promise<GroupInviteAccepted> {
+    return this.request<GroupInviteAccepted>('accept_group_invite', input);
+  }
+
+  /** Drops a pending invitation (the owner and admins get `invite_declined`). No pending invitation: 3010. */
+  declineGroupInvite(input: GroupInput): Promise<GroupInviteDeclined> {
+    return this.request<GroupInviteDeclined>('decline_group_invite', input);
+  }
+
+  /** One page of the caller's pending invitations (`next_cursor` for more): read it after a reconnect. */
+  listGroupInvites(input: PageInput = {}): Promise<GroupInvitesPage> {
+    return this.request<GroupInvitesPage>('list_group_invites', input, { idempotent: true });
   }
 
   /** One page of the caller's private chats and groups, most recent activity first. */

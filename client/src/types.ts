@@ -69,6 +69,11 @@ export interface GroupCreated {
   readonly group_id: string;
   readonly group_name: string;
   readonly member_ids: readonly string[];
+  /**
+   * Deployments with `GROUP_INVITES=required`: the others named, invited (members only once
+   * they accept); absent otherwise.
+   */
+  readonly invited?: readonly string[];
   /** The creator's role: always `owner`. */
   readonly role: 'owner';
 }
@@ -119,6 +124,43 @@ export interface GroupMembersAdded {
   readonly group_id: string;
   /** The users who were not members before (duplicates and existing members left out). */
   readonly added: readonly string[];
+  /**
+   * Deployments with `GROUP_INVITES=required`: the users invited instead (`added` is empty;
+   * members and users already invited left out); absent otherwise.
+   */
+  readonly invited?: readonly string[];
+}
+
+/** The `accept_group_invite` reply: the caller is a member now. */
+export interface GroupInviteAccepted {
+  readonly type: 'group_invite_accepted';
+  readonly group_id: string;
+  readonly group_name: string;
+  readonly role: 'member';
+}
+
+/** The `decline_group_invite` reply: the invitation is gone. */
+export interface GroupInviteDeclined {
+  readonly type: 'group_invite_declined';
+  readonly group_id: string;
+}
+
+/** A pending invitation, as `list_group_invites` shows it (what an invitee may see of the group). */
+export interface GroupInviteSummary {
+  readonly group_id: string;
+  readonly group_name: string;
+  readonly invited_by: string;
+  readonly invited_at: string;
+  /** Members now (pending invitations not counted). */
+  readonly member_count: number;
+}
+
+/** The `list_group_invites` reply; page on `next_cursor` until it is null. */
+export interface GroupInvitesPage {
+  readonly type: 'group_invites';
+  readonly invites: readonly GroupInviteSummary[];
+  /** Null on the last page. */
+  readonly next_cursor: string | null;
 }
 
 export interface GroupMemberRemoved {
@@ -369,7 +411,11 @@ export type GroupChange =
   | 'member_removed'
   | 'member_left'
   | 'role_changed'
-  | 'deleted';
+  | 'deleted'
+  /** `GROUP_INVITES=required`: `user_ids` were invited (an invitee is told only of themselves). */
+  | 'invited'
+  /** `user_ids` declined their invitation (told to the owner and admins). */
+  | 'invite_declined';
 
 /**
  * A group changed: pushed to its members' connections, to the user removed and, for

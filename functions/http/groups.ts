@@ -8,6 +8,7 @@ import {
   groupCommandErrorCodes,
   groupIdOnlySchema,
   groupMemberSchema,
+  listGroupInvitesSchema,
   listGroupsSchema,
   setGroupRoleSchema,
   updateGroupSchema,
@@ -118,5 +119,39 @@ export const groupRoutes: Readonly<Record<string, HttpRoute>> = {
       groupCommandErrorCodes,
     );
     return service(request).leave(sender, input);
+  },
+
+  'GET /api/ws/group-invites': async (request) => {
+    const sender = await request.identity();
+    const input = parseCommand(
+      listGroupInvitesSchema,
+      {
+        limit: queryNumber(request.query('limit')),
+        cursor: request.query('cursor'),
+      },
+      groupCommandErrorCodes,
+    );
+    await request.services.readLimiter.check(sender.userId);
+    return service(request).listInvites(sender, input);
+  },
+
+  'POST /api/ws/groups/{group_id}/invite/accept': async (request) => {
+    const sender = await request.identity();
+    const input = parseCommand(
+      groupIdOnlySchema,
+      { group_id: request.param('group_id') },
+      groupCommandErrorCodes,
+    );
+    return service(request).acceptInvite(sender, input);
+  },
+
+  'POST /api/ws/groups/{group_id}/invite/decline': async (request) => {
+    const sender = await request.identity();
+    const input = parseCommand(
+      groupIdOnlySchema,
+      { group_id: request.param('group_id') },
+      groupCommandErrorCodes,
+    );
+    return service(request).declineInvite(sender, input);
   },
 };

@@ -19,6 +19,7 @@ import {
   type ModerationFailMode,
   parseWordList,
 } from '../core/filter/content-filter.ts';
+import { GROUP_INVITE_MODES, type GroupInviteMode } from '../core/groups/group-commands.ts';
 import { ONLINE_USERS_VISIBILITIES, type OnlineUsersVisibility } from '../core/presence/online-users.ts';
 
 export class ConfigError extends Error {
@@ -103,6 +104,11 @@ export interface ChatConfig {
   readonly maxGroupMembershipsPerUser: number;
   /** `create_group` per user per minute (`GROUP_CREATES_PER_MINUTE`, default 10; 0 = off; 1029 beyond). */
   readonly groupCreatesPerMinute: number;
+  /**
+   * `GROUP_INVITES` (default `off`): `required` makes `create_group` and `add_group_members`
+   * invite the others, who become members only by `accept_group_invite`.
+   */
+  readonly groupInvites: GroupInviteMode;
   /** Seconds a `client_msg_id` is remembered for dedupe. */
   readonly dedupeTtlSeconds: number;
   /** Content over this many characters (UTF-16 code units) answers 1002 (`MAX_CONTENT_LENGTH`, default 4,000). */
@@ -286,6 +292,17 @@ function onlineUsersVisibility(env: Env): OnlineUsersVisibility {
   return raw as OnlineUsersVisibility;
 }
 
+function groupInvites(env: Env): GroupInviteMode {
+  const raw = optional(env, 'GROUP_INVITES');
+  if (raw === undefined) return 'off';
+  if (!(GROUP_INVITE_MODES as readonly string[]).includes(raw)) {
+    throw new ConfigError(
+      `GROUP_INVITES must be one of ${GROUP_INVITE_MODES.join(', ')}; received "${raw}".`,
+    );
+  }
+  return raw as GroupInviteMode;
+}
+
 /** `ALLOWED_ORIGINS`: comma-separated origins (`https://chat.example`); unset or empty = any. */
 function allowedOrigins(env: Env): string[] | undefined {
   const list = (optional(env, 'ALLOWED_ORIGINS') ?? '')
@@ -371,6 +388,7 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     maxGroupsPerUser: integer(env, 'MAX_GROUPS_PER_USER', 100, 1),
     maxGroupMembershipsPerUser: integer(env, 'MAX_GROUP_MEMBERSHIPS_PER_USER', 0, 0),
     groupCreatesPerMinute: integer(env, 'GROUP_CREATES_PER_MINUTE', 10, 0),
+    groupInvites: groupInvites(env),
     dedupeTtlSeconds: integer(env, 'DEDUPE_TTL_SECONDS', 86_400, 60),
     maxContentLength: integer(env, 'MAX_CONTENT_LENGTH', 4_000, 1),
     contentFilter: contentFilter(env),

@@ -8,6 +8,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type {
   GroupDirectory,
+  GroupInvitation,
   GroupMember,
   GroupMeta,
   GroupRole,
@@ -23,7 +24,11 @@ export const META = 'meta';
 /** Member items' sort key prefix: `member#<userId>`. */
 export const MEMBER_PREFIX = 'member#';
 
+/** Invitation items' sort key prefix: `invite#<userId>` (no `memberUserId`: never a member). */
+export const INVITE_PREFIX = 'invite#';
+
 const memberKey = (groupId: string, userId: string) => ({ groupId, sk: `${MEMBER_PREFIX}${userId}` });
+const inviteKey = (groupId: string, userId: string) => ({ groupId, sk: `${INVITE_PREFIX}${userId}` });
 
 function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
@@ -58,15 +63,35 @@ function memberFrom(item: Item, createdBy?: string): GroupMember {
   };
 }
 
+function invitationFrom(item: Item): GroupInvitation {
+  return {
+    userId: String(item.invitedUserId),
+    invitedBy: String(item.invitedBy ?? ''),
+    invitedAt: String(item.invitedAt ?? ''),
+  };
+}
+
+function invitationItem(groupId: string, invitation: GroupInvitation): Item {
+  return {
+    ...inviteKey(groupId, invitation.userId),
+    invitedUserId: invitation.userId,
+    invitedBy: invitation.invitedBy,
+    invitedAt: invitation.invitedAt,
+  };
+}
+
 function metaFrom(item: Item): GroupMeta {
   const createdBy = String(item.createdBy);
+  const invitedCount = Number(item.invitedCount ?? 0);
   return {
     groupId: String(item.groupId),
     groupName: String(item.groupName),
     ownerId: typeof item.ownerId === 'string' ? item.ownerId : createdBy,
     createdBy,
     createdAt: String(item.createdAt),
-    memberCount: Number(item.memberCount ?? 0),
+    // memberCount holds the slots: members and pending invitations.
+    memberCount: Number(item.memberCount ?? 0) - invitedCount,
+    invitedCount,
     deleting: item.deleting === true,
     ...(typeof item.lastMessageId === 'string' ? { lastMessageId: item.lastMessageId } : {}),
   };
@@ -100,11 +125,13 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     );
   }
 
-  async createGroup(group: NewGroup, members: readonly GroupMember[]): Promise<void> {
-    await batchWriteAll(
-      this.client,
-      this.tableName,
-      members.map((member) => ({
+  async createGroup(
+    group: NewGroup,
+    members: readonly GroupMember[],
+    invitations: readonly GroupInvitation[] = [],
+  ): Promise<void> {
+    await batchWriteAll(this.client, this.tableName, [
+      ...members.map((member) => ({
         PutRequest: {
           Item: {
             ...memberKey(group.groupId, member.userId),
@@ -114,7 +141,10 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
           },
         },
       })),
-    );
+      ...invitations.map((invitation) => ({
+        PutRequest: { Item: invitationItem(group.groupId, invitation) },
+      })),
+    ]);
     // Written last, so a group is only visible once all its members are.
     await this.client.send(
       new PutCommand({
@@ -126,7 +156,8 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
           createdBy: group.ownerId,
           ownerId: group.ownerId,
           createdAt: group.createdAt,
-          memberCount: members.length,
+          memberCount: members.length + invitations.length,
+          ...(invitations.length > 0 ? { invitedCount: invitations.length } : {}),
         },
         ConditionExpression: 'attribute_not_exists(groupId)',
       }),
@@ -202,7 +233,9 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     return items.map((item) => memberFrom(item));
   }
 
-  async whole(groupId: string): Promise<{ meta?: GroupMeta; members: GroupMember[] }> {
+  async whole(
+    groupId: string,
+  ): Promise<{ meta?: GroupMeta; members: GroupMember[]; invitations: GroupInvitation[] }> {
     const items = await queryAll(this.client, {
       TableName: this.tableName,
       KeyConditionExpression: 'groupId = :groupId',
@@ -214,7 +247,10 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     const members = items
       .filter((item) => typeof item.memberUserId === 'string')
       .map((item) => memberFrom(item, meta?.createdBy));
-    return meta ? { meta, members } : { members };
+    const invitations = items
+      .filter((item) => typeof item.invitedUserId === 'string')
+      .map((item) => invitationFrom(item));
+    return meta ? { meta, members, invitations } : { members, invitations };
   }
 
   reserveSlots(groupId: string, count: number, max: number): Promise<boolean> {
@@ -396,13 +432,122 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     return removed;
   }
 
-  async removeGroup(groupId: string, memberIds: readonly string[]): Promise<void> {
-    await batchWriteAll(
+  async removeGroup(
+    groupId: string,
+    memberIds: readonly string[],
+    inviteeIds: readonly string[] = [],
+  ): Promise<void> {
+    await batchWriteAll(this.client, this.tableName, [
+      ...memberIds.map((userId) => ({ DeleteRequest: { Key: memberKey(groupId, userId) } })),
+      ...inviteeIds.map((userId) => ({ DeleteRequest: { Key: inviteKey(groupId, userId) } })),
+    ]);
+    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { groupId, sk: META } }));
+  }
+
+  reserveInvitations(groupId: string, count: number, max: number): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { groupId, sk: META },
+          UpdateExpression: 'ADD memberCount :count, invitedCount :count',
+          ConditionExpression:
+            'attribute_exists(sk) AND attribute_not_exists(deleting) AND memberCount <= :most',
+          ExpressionAttributeValues: { ':count': count, ':most': max - count },
+        }),
+      ),
+    );
+  }
+
+  async releaseInvitations(groupId: string, count: number, keepSlots: boolean): Promise<void> {
+    if (count <= 0) return;
+    await conditional(
+      this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { groupId, sk: META },
+          UpdateExpression: keepSlots
+            ? 'ADD invitedCount :count'
+            : 'ADD memberCount :count, invitedCount :count',
+          ConditionExpression: 'attribute_exists(sk)',
+          ExpressionAttributeValues: { ':count': -count },
+        }),
+      ),
+    );
+  }
+
+  putInvitation(groupId: string, invitation: GroupInvitation): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: invitationItem(groupId, invitation),
+          ConditionExpression: 'attribute_not_exists(sk)',
+        }),
+      ),
+    );
+  }
+
+  async invitation(groupId: string, userId: string): Promise<GroupInvitation | undefined> {
+    const { Item } = await this.client.send(
+      new GetCommand({ TableName: this.tableName, Key: inviteKey(groupId, userId), ConsistentRead: true }),
+    );
+    return Item ? invitationFrom(Item) : undefined;
+  }
+
+  async invitationsAmong(groupId: string, userIds: readonly string[]): Promise<GroupInvitation[]> {
+    const items = await batchGetAll(
       this.client,
       this.tableName,
-      memberIds.map((userId) => ({ DeleteRequest: { Key: memberKey(groupId, userId) } })),
+      userIds.map((userId) => inviteKey(groupId, userId)),
+      { consistentRead: true },
     );
-    await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: { groupId, sk: META } }));
+    return items.map((item) => invitationFrom(item));
+  }
+
+  deleteInvitation(groupId: string, userId: string): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: inviteKey(groupId, userId),
+          ConditionExpression: 'attribute_exists(sk)',
+        }),
+      ),
+    );
+  }
+
+  async invitationsOf(userId: string, limit: number, after?: string): Promise<MembershipPage> {
+    const page = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'byInvitee',
+        KeyConditionExpression: 'invitedUserId = :userId',
+        ExpressionAttributeValues: { ':userId': userId },
+        ScanIndexForward: false,
+        Limit: limit,
+        ...(after ? { ExclusiveStartKey: { invitedUserId: userId, ...inviteKey(after, userId) } } : {}),
+      }),
+    );
+    const groupIds = (page.Items ?? []).map((item) => item.groupId).filter((id) => typeof id === 'string');
+    const last = groupIds.at(-1);
+    return page.LastEvaluatedKey && last ? { groupIds, after: last } : { groupIds };
+  }
+
+  async invitationDetails(
+    groupIds: readonly string[],
+    userId: string,
+  ): Promise<Map<string, { meta?: GroupMeta; invitation?: GroupInvitation }>> {
+    const keys = groupIds.flatMap((groupId) => [{ groupId, sk: META }, inviteKey(groupId, userId)]);
+    const items = await batchGetAll(this.client, this.tableName, keys, { consistentRead: true });
+    const found = new Map<string, { meta?: GroupMeta; invitation?: GroupInvitation }>();
+    for (const item of items) {
+      const groupId = String(item.groupId);
+      const entry = found.get(groupId) ?? {};
+      if (item.sk === META) found.set(groupId, { ...entry, meta: metaFrom(item) });
+      else found.set(groupId, { ...entry, invitation: invitationFrom(item) });
+    }
+    return found;
   }
 
   async memberships(userId: string, limit: number, after?: string): Promise<MembershipPage> {

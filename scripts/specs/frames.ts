@@ -122,7 +122,16 @@ const groupUpdated: JsonSchema = object(
     group_id: string(),
     change: {
       type: 'string',
-      enum: ['renamed', 'members_added', 'member_removed', 'member_left', 'role_changed', 'deleted'],
+      enum: [
+        'renamed',
+        'members_added',
+        'member_removed',
+        'member_left',
+        'role_changed',
+        'deleted',
+        'invited',
+        'invite_declined',
+      ],
     },
     user_ids: { type: 'array', items: string(), description: 'whom the change is about' },
     by: string('who made it'),
@@ -153,6 +162,22 @@ const groupsPage: JsonSchema = object(
   },
   ['next_cursor'],
 );
+
+/** `list_group_invites` reply and `GET /api/ws/group-invites`. */
+const groupInvitesPage: JsonSchema = object({
+  type: constant('group_invites'),
+  invites: {
+    type: 'array',
+    items: object({
+      group_id: string(),
+      group_name: string(),
+      invited_by: string(),
+      invited_at: time,
+      member_count: integer('members now, pending invitations not counted'),
+    }),
+  },
+  next_cursor: { anyOf: [string('opaque'), { type: 'null' }], description: 'null on the last page' },
+});
 
 /** `group_info` reply and `GET /api/ws/groups/{group_id}`. */
 const groupInfo: JsonSchema = object({
@@ -205,24 +230,54 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
   },
   create_group: {
     name: 'GroupCreated',
-    schema: object({
-      type: constant('group_created'),
-      group_id: string(),
-      group_name: string(),
-      member_ids: { type: 'array', items: string() },
-      role: constant('owner'),
-    }),
+    schema: object(
+      {
+        type: constant('group_created'),
+        group_id: string(),
+        group_name: string(),
+        member_ids: { type: 'array', items: string() },
+        invited: {
+          type: 'array',
+          items: string(),
+          description: 'GROUP_INVITES=required only: the others, invited (members once they accept)',
+        },
+        role: constant('owner'),
+      },
+      ['invited'],
+    ),
   },
   list_groups: { name: 'Groups', schema: groupsPage },
   group_info: { name: 'GroupInfo', schema: groupInfo },
   add_group_members: {
     name: 'GroupMembersAdded',
+    schema: object(
+      {
+        type: constant('group_members_added'),
+        group_id: string(),
+        added: { type: 'array', items: string(), description: 'only those added (others were skipped)' },
+        invited: {
+          type: 'array',
+          items: string(),
+          description: 'GROUP_INVITES=required only: those invited instead (added is then empty)',
+        },
+      },
+      ['invited'],
+    ),
+  },
+  accept_group_invite: {
+    name: 'GroupInviteAccepted',
     schema: object({
-      type: constant('group_members_added'),
+      type: constant('group_invite_accepted'),
       group_id: string(),
-      added: { type: 'array', items: string(), description: 'only those added (others were skipped)' },
+      group_name: string(),
+      role: constant('member'),
     }),
   },
+  decline_group_invite: {
+    name: 'GroupInviteDeclined',
+    schema: object({ type: constant('group_invite_declined'), group_id: string() }),
+  },
+  list_group_invites: { name: 'GroupInvites', schema: groupInvitesPage },
   remove_group_member: {
     name: 'GroupMemberRemoved',
     schema: object({ type: constant('group_member_removed'), group_id: string(), user_id: string() }),
@@ -584,6 +639,9 @@ for (const [key, cmd] of [
   ['DELETE /api/ws/groups/{group_id}/members/{user_id}', 'remove_group_member'],
   ['PATCH /api/ws/groups/{group_id}/members/{user_id}', 'set_group_role'],
   ['POST /api/ws/groups/{group_id}/leave', 'leave_group'],
+  ['GET /api/ws/group-invites', 'list_group_invites'],
+  ['POST /api/ws/groups/{group_id}/invite/accept', 'accept_group_invite'],
+  ['POST /api/ws/groups/{group_id}/invite/decline', 'decline_group_invite'],
   ['GET /api/ws/blocks', 'list_blocked'],
   ['POST /api/ws/blocks', 'block_user'],
   ['DELETE /api/ws/blocks/{user_id}', 'unblock_user'],

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import type * as ClientHttp from '../../client/src/http.ts';
 import type * as Client from '../../client/src/types.ts';
 import type * as Conversations from '../../functions/core/conversations/conversation-list.ts';
+import type * as Invites from '../../functions/core/groups/group-invites.ts';
 import type * as Groups from '../../functions/core/groups/group-service.ts';
 import type * as Service from '../../functions/core/messaging/chat-service.ts';
 import type * as History from '../../functions/core/messaging/history.ts';
@@ -69,7 +70,17 @@ const sameShapes: [
 
 /** What a GroupService method resolves with. */
 type GroupReply<
-  M extends 'listGroups' | 'groupInfo' | 'addMembers' | 'removeMember' | 'leave' | 'setRole' | 'deleteGroup',
+  M extends
+    | 'listGroups'
+    | 'groupInfo'
+    | 'addMembers'
+    | 'removeMember'
+    | 'leave'
+    | 'setRole'
+    | 'deleteGroup'
+    | 'acceptInvite'
+    | 'declineInvite'
+    | 'listInvites',
 > = Awaited<ReturnType<Groups.GroupService[M]>>;
 
 const groupShapes: [
@@ -83,7 +94,11 @@ const groupShapes: [
   Same<Mutable<GroupReply<'leave'>>, Mutable<Client.GroupLeft>>,
   Same<Mutable<GroupReply<'setRole'>>, Mutable<Client.GroupRoleSet>>,
   Same<Mutable<GroupReply<'deleteGroup'>>, Mutable<Client.GroupDeleted>>,
-] = [true, true, true, true, true, true, true, true, true, true];
+  Same<Mutable<GroupReply<'acceptInvite'>>, Mutable<Client.GroupInviteAccepted>>,
+  Same<Mutable<GroupReply<'declineInvite'>>, Mutable<Client.GroupInviteDeclined>>,
+  Same<Mutable<GroupReply<'listInvites'>>, Mutable<Client.GroupInvitesPage>>,
+  Same<Mutable<Invites.GroupInviteSummary>, Mutable<Client.GroupInviteSummary>>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 
 // The HTTP client's result types.
 const httpShapes: [
@@ -198,6 +213,7 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     group_id: r,
     group_name: r,
     member_ids: r,
+    invited: o,
     role: r,
   } satisfies Fields<Client.GroupCreated>,
   RoomJoined: { type: r, room_id: r, user_id: r, time: r } satisfies Fields<Client.RoomJoined>,

@@ -9,6 +9,10 @@ import { ChatError, ErrorCode } from '../shared/errors.ts';
 import { GROUP_ID } from '../shared/ids.ts';
 import { meta, schema } from '../shared/schema.ts';
 
+/** `GROUP_INVITES`: `required` turns adds into invitations the invitee must accept. */
+export const GROUP_INVITE_MODES = ['off', 'required'] as const;
+export type GroupInviteMode = (typeof GROUP_INVITE_MODES)[number];
+
 /** Ids one `add_group_members` may name (before duplicates are dropped). */
 export const MAX_IDS_PER_ADD = 1000;
 export const LIST_GROUPS_DEFAULT_LIMIT = 20;
@@ -53,6 +57,21 @@ export const listGroupsSchema = /* @__PURE__ */ schema(() =>
   }),
 );
 
+export const listGroupInvitesSchema = /* @__PURE__ */ schema(() =>
+  z.object({
+    limit: z.optional(
+      meta(z.number().check(z.int()).check(z.gte(1)).check(z.lte(LIST_GROUPS_MAX_LIMIT)), {
+        description: `Invitations per page, 1-${LIST_GROUPS_MAX_LIMIT} (default ${LIST_GROUPS_DEFAULT_LIMIT}).`,
+      }),
+    ),
+    cursor: z.optional(
+      meta(z.string().check(z.minLength(1)).check(z.maxLength(200)), {
+        description: 'next_cursor of the previous page (opaque).',
+      }),
+    ),
+  }),
+);
+
 export const groupIdOnlySchema = /* @__PURE__ */ schema(() => z.object({ group_id: groupIdSchema }));
 
 export const addGroupMembersSchema = /* @__PURE__ */ schema(() =>
@@ -85,6 +104,7 @@ export const setGroupRoleSchema = /* @__PURE__ */ schema(() =>
 );
 
 export type ListGroupsInput = z.output<typeof listGroupsSchema>;
+export type ListGroupInvitesInput = z.output<typeof listGroupInvitesSchema>;
 export type GroupIdInput = z.output<typeof groupIdOnlySchema>;
 export type AddGroupMembersInput = z.output<typeof addGroupMembersSchema>;
 export type GroupMemberInput = z.output<typeof groupMemberSchema>;

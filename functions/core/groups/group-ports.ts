@@ -26,7 +26,10 @@ export interface GroupMeta {
   readonly ownerId: string;
   readonly createdBy: string;
   readonly createdAt: string;
+  /** Members (the item's slot count less the pending invitations). */
   readonly memberCount: number;
+  /** Pending invitations (`GROUP_INVITES=required`); they hold slots too. */
+  readonly invitedCount: number;
   /** `delete_group` (or the last member leaving) has started: the group accepts nothing. */
   readonly deleting: boolean;
   /** The newest message (written by `send_group_message`), when known. */
@@ -38,6 +41,41 @@ export interface NewGroup {
   readonly groupName: string;
   readonly ownerId: string;
   readonly createdAt: string;
+}
+
+/** A pending invitation (`GROUP_INVITES=required`): the user is not a member until they accept. */
+export interface GroupInvitation {
+  readonly userId: string;
+  readonly invitedBy: string;
+  readonly invitedAt: string;
+}
+
+/** Invitations, stored beside the members of each group (`invite#<userId>`). */
+export interface InvitationDirectory {
+  /**
+   * Adds `count` invitations' slots to the meta item if the group is live and stays within
+   * `max` (members and invitations together); false when it would not.
+   */
+  reserveInvitations(groupId: string, count: number, max: number): Promise<boolean>;
+  /**
+   * Takes `count` off the pending invitations; `keepSlots` (an accepted invitation: its
+   * slot is the new member's) leaves the slot count as it is.
+   */
+  releaseInvitations(groupId: string, count: number, keepSlots: boolean): Promise<void>;
+  /** Puts an invitation unless there is one; false when there was. */
+  putInvitation(groupId: string, invitation: GroupInvitation): Promise<boolean>;
+  invitation(groupId: string, userId: string): Promise<GroupInvitation | undefined>;
+  /** The listed users' pending invitations (BatchGetItem, strongly consistent). */
+  invitationsAmong(groupId: string, userIds: readonly string[]): Promise<GroupInvitation[]>;
+  /** Deletes an invitation if it is there; false when it was not (accepted, declined or gone). */
+  deleteInvitation(groupId: string, userId: string): Promise<boolean>;
+  /** A page of the user's invitations (`byInvitee`), newest group first, after the group id `after`. */
+  invitationsOf(userId: string, limit: number, after?: string): Promise<MembershipPage>;
+  /** For each group id, its meta and the user's invitation (BatchGetItem, consistent). */
+  invitationDetails(
+    groupIds: readonly string[],
+    userId: string,
+  ): Promise<Map<string, { meta?: GroupMeta; invitation?: GroupInvitation }>>;
 }
 
 /** What guards a member item's delete. */
@@ -54,16 +92,25 @@ export interface MembershipPage {
   readonly after?: string;
 }
 
-export interface GroupDirectory {
-  /** Writes the members, then the meta item (conditional: the id is new). */
-  createGroup(group: NewGroup, members: readonly GroupMember[]): Promise<void>;
+export interface GroupDirectory extends InvitationDirectory {
+  /**
+   * Writes the members and invitations, then the meta item (conditional: the id is new),
+   * whose slots count both.
+   */
+  createGroup(
+    group: NewGroup,
+    members: readonly GroupMember[],
+    invitations?: readonly GroupInvitation[],
+  ): Promise<void>;
   /** Strongly consistent reads, so a change is seen by the very next command. */
   meta(groupId: string): Promise<GroupMeta | undefined>;
   member(groupId: string, userId: string): Promise<GroupMember | undefined>;
   /** The listed users' member items that exist (BatchGetItem, strongly consistent). */
   membersAmong(groupId: string, userIds: readonly string[]): Promise<GroupMember[]>;
-  /** The meta item and every member (one Query of the partition, strongly consistent). */
-  whole(groupId: string): Promise<{ meta?: GroupMeta; members: GroupMember[] }>;
+  /** The meta item, every member and every invitation (one Query of the partition, strongly consistent). */
+  whole(
+    groupId: string,
+  ): Promise<{ meta?: GroupMeta; members: GroupMember[]; invitations: GroupInvitation[] }>;
   /**
    * Adds `count` to the meta's member count if the group is live and stays within `max`;
    * false when it would not (full, deleted or deleting).
@@ -101,8 +148,8 @@ export interface GroupDirectory {
   markDeleting(groupId: string): Promise<boolean>;
   /** Deletes the listed member items one by one; returns those that were there. */
   deleteMembers(groupId: string, userIds: readonly string[]): Promise<string[]>;
-  /** Deletes the listed member items, then the meta item. */
-  removeGroup(groupId: string, memberIds: readonly string[]): Promise<void>;
+  /** Deletes the listed member items and invitations, then the meta item. */
+  removeGroup(groupId: string, memberIds: readonly string[], inviteeIds?: readonly string[]): Promise<void>;
   /** A page of the user's groups (`byMember`), newest first, after the group id `after`. */
   memberships(userId: string, limit: number, after?: string): Promise<MembershipPage>;
   /** For each group id, its meta and the user's member item (BatchGetItem, consistent). */

@@ -20,13 +20,23 @@ import {
   decodeGroupCursor,
   encodeGroupCursor,
   type GroupIdInput,
+  type GroupInviteMode,
   type GroupMemberInput,
   LIST_GROUPS_DEFAULT_LIMIT,
+  type ListGroupInvitesInput,
   type ListGroupsInput,
   type SetGroupRoleInput,
   type UpdateGroupInput,
 } from './group-commands.ts';
-import type { GroupDirectory, GroupMember, GroupMeta, GroupRole, UserGroupLimits } from './group-ports.ts';
+import { GroupInvitations } from './group-invites.ts';
+import type {
+  GroupDirectory,
+  GroupInvitation,
+  GroupMember,
+  GroupMeta,
+  GroupRole,
+  UserGroupLimits,
+} from './group-ports.ts';
 
 export interface GroupSettings {
   /** Members a group may have (`MAX_GROUP_MEMBERS`). */
@@ -40,6 +50,8 @@ export interface GroupSettings {
   readonly maxGroupMembershipsPerUser: number;
   /** `create_group` per user per minute (`GROUP_CREATES_PER_MINUTE`); 0 = off. */
   readonly groupCreatesPerMinute: number;
+  /** `GROUP_INVITES`: `required` invites the users a create or an add names; unset: `off`. */
+  readonly invites?: GroupInviteMode;
 }
 
 export interface GroupServiceDependencies extends DeliveryDependencies {
@@ -68,7 +80,11 @@ export type GroupChange =
   | 'member_removed'
   | 'member_left'
   | 'role_changed'
-  | 'deleted';
+  | 'deleted'
+  /** `GROUP_INVITES=required`: `user_ids` were invited by `by` (an invitee is told only of themselves). */
+  | 'invited'
+  /** `user_ids` declined their invitation (told to the owner and admins). */
+  | 'invite_declined';
 
 export interface GroupUpdated {
   readonly type: 'group_updated';
@@ -90,7 +106,18 @@ export interface GroupCreated {
   readonly group_name: string;
   /** Who is in: the creator first, duplicates dropped, users at their membership limit left out. */
   readonly member_ids: readonly string[];
+  /** `GROUP_INVITES=required`: the others, invited (not members until they accept). */
+  readonly invited?: readonly string[];
   readonly role: 'owner';
+}
+
+export interface GroupMembersAdded {
+  readonly type: 'group_members_added';
+  readonly group_id: string;
+  /** The users who became members (none under `GROUP_INVITES=required`). */
+  readonly added: readonly string[];
+  /** `GROUP_INVITES=required`: the users invited (members and pending invitees left out). */
+  readonly invited?: readonly string[];
 }
 
 export interface GroupSummary {
@@ -121,9 +148,30 @@ const isMarked = (member: GroupMember, staleBefore: string) =>
   member.removingBy !== undefined && (member.removingAt ?? '') >= staleBefore;
 
 export class GroupService {
-  constructor(private readonly deps: GroupServiceDependencies) {}
+  private readonly invitations: GroupInvitations;
 
-  private now(): Date {
+  constructor(private readonly deps: GroupServiceDependencies) {
+    this.invitations = new GroupInvitations(deps, this);
+  }
+
+  /** `accept_group_invite`, `decline_group_invite`, `list_group_invites`: see group-invites.ts. */
+  acceptInvite(sender: Sender, input: GroupIdInput, originConnectionId?: string) {
+    return this.invitations.accept(sender, input, originConnectionId);
+  }
+
+  declineInvite(sender: Sender, input: GroupIdInput, originConnectionId?: string) {
+    return this.invitations.decline(sender, input, originConnectionId);
+  }
+
+  listInvites(sender: Sender, input: ListGroupInvitesInput) {
+    return this.invitations.list(sender, input);
+  }
+
+  private get invitesRequired(): boolean {
+    return this.deps.settings.invites === 'required';
+  }
+
+  now(): Date {
     return this.deps.now?.() ?? new Date();
   }
 
@@ -153,14 +201,14 @@ export class GroupService {
   }
 
   /** Posts `update` to every connection of `userIds` but `originConnectionId` (which gets the reply). */
-  private async tell(userIds: readonly string[], update: GroupUpdated, originConnectionId?: string) {
+  async tell(userIds: readonly string[], update: GroupUpdated, originConnectionId?: string) {
     const unique = [...new Set(userIds)];
     if (unique.length === 0) return;
     const online = await this.deps.presence.connectionsOf(unique);
     await deliver(this.deps, connectionsOf(online, originConnectionId), update, { name: 'group_updated' });
   }
 
-  private update(
+  update(
     meta: Pick<GroupMeta, 'groupId' | 'groupName'>,
     change: GroupChange,
     userIds: readonly string[],
@@ -181,7 +229,7 @@ export class GroupService {
   }
 
   /** Counts one more group for `userId`; false at the membership limit (always true when off). */
-  private joinCounted(userId: string): Promise<boolean> {
+  joinCounted(userId: string): Promise<boolean> {
     const max = this.deps.settings.maxGroupMembershipsPerUser;
     return max > 0 ? this.deps.limits.reserve(userId, 'memberOf', max) : Promise.resolve(true);
   }
@@ -193,9 +241,24 @@ export class GroupService {
     if (blockers.size > 0) throw blockedByInvitees(userIds.filter((userId) => blockers.has(userId)));
   }
 
-  private async leaveCounted(userIds: readonly string[]): Promise<void> {
+  async leaveCounted(userIds: readonly string[]): Promise<void> {
     if (this.deps.settings.maxGroupMembershipsPerUser <= 0) return;
     await mapConcurrent(userIds, WRITE_CONCURRENCY, (userId) => this.deps.limits.release(userId, 'memberOf'));
+  }
+
+  /**
+   * Tells each invitee of their own invitation only (`user_ids` is just them): invitees do
+   * not learn who else was asked.
+   */
+  private async tellInvitees(
+    meta: Pick<GroupMeta, 'groupId' | 'groupName'>,
+    inviteeIds: readonly string[],
+    by: string,
+    now: Date,
+  ) {
+    await mapConcurrent(inviteeIds, WRITE_CONCURRENCY, (userId) =>
+      this.tell([userId], this.update(meta, 'invited', [userId], by, now)),
+    );
   }
 
   async createGroup(sender: Sender, input: CreateGroupInput): Promise<GroupCreated> {
@@ -230,12 +293,21 @@ export class GroupService {
         `a user may belong to at most ${settings.maxGroupMembershipsPerUser} groups`,
       );
     }
-    // Others at their membership limit are left out (the reply lists who is in).
     const others = memberIds.slice(1);
-    const admitted = await mapConcurrent(others, WRITE_CONCURRENCY, (userId) => this.joinCounted(userId));
+    // Invitees are counted against their membership limit when they accept.
+    const invitees = this.invitesRequired ? others : [];
+    // Others at their membership limit are left out (the reply lists who is in).
+    const admitted = this.invitesRequired
+      ? []
+      : await mapConcurrent(others, WRITE_CONCURRENCY, (userId) => this.joinCounted(userId));
     const members = [sender.userId, ...others.filter((_, i) => admitted[i])];
     const createdAt = now.toISOString();
     const groupId = newGroupId(now);
+    const invitations: GroupInvitation[] = invitees.map((userId) => ({
+      userId,
+      invitedBy: sender.userId,
+      invitedAt: createdAt,
+    }));
     try {
       await directory.createGroup(
         { groupId, groupName: input.group_name, ownerId: sender.userId, createdAt },
@@ -244,16 +316,21 @@ export class GroupService {
           role: userId === sender.userId ? 'owner' : 'member',
           joinedAt: createdAt,
         })),
+        invitations,
       );
     } catch (error) {
       await Promise.allSettled([limits.release(sender.userId, 'owned'), this.leaveCounted(members)]);
       throw error;
+    }
+    if (invitees.length > 0) {
+      await this.tellInvitees({ groupId, groupName: input.group_name }, invitees, sender.userId, now);
     }
     return {
       type: 'group_created',
       group_id: groupId,
       group_name: input.group_name,
       member_ids: members,
+      ...(this.invitesRequired ? { invited: invitees } : {}),
       role: 'owner',
     };
   }
@@ -343,7 +420,11 @@ export class GroupService {
    * MAX_GROUP_MEMBERS), so racing adds cannot overfill it; a delete that started meanwhile
    * is seen afterwards, and this add is then undone.
    */
-  async addMembers(sender: Sender, input: AddGroupMembersInput, originConnectionId?: string) {
+  async addMembers(
+    sender: Sender,
+    input: AddGroupMembersInput,
+    originConnectionId?: string,
+  ): Promise<GroupMembersAdded> {
     const { directory, settings } = this.deps;
     const now = this.now();
     const { meta } = await this.actor(input.group_id, sender.userId, ['owner', 'admin'], now);
@@ -355,6 +436,7 @@ export class GroupService {
       (await directory.membersAmong(meta.groupId, requested)).map((member) => member.userId),
     );
     const candidates = requested.filter((userId) => !already.has(userId));
+    if (this.invitesRequired) return this.invite(sender, meta, candidates, now, originConnectionId);
     if (candidates.length === 0) {
       return { type: 'group_members_added' as const, group_id: meta.groupId, added: [] as string[] };
     }
@@ -395,6 +477,64 @@ export class GroupService {
       );
     }
     return { type: 'group_members_added' as const, group_id: meta.groupId, added };
+  }
+
+  /**
+   * `add_group_members` under `GROUP_INVITES=required`: invitations instead of members.
+   * Users already invited are skipped; invitations take slots as members do (the reserve
+   * comes first), so inviting cannot pass MAX_GROUP_MEMBERS. Members are told `invited`
+   * with every new invitee; each invitee of their own invitation.
+   */
+  private async invite(
+    sender: Sender,
+    meta: GroupMeta,
+    nonMembers: readonly string[],
+    now: Date,
+    originConnectionId?: string,
+  ): Promise<GroupMembersAdded> {
+    const { directory, settings } = this.deps;
+    const pending = new Set(
+      (await directory.invitationsAmong(meta.groupId, nonMembers)).map((invitation) => invitation.userId),
+    );
+    const candidates = nonMembers.filter((userId) => !pending.has(userId));
+    const reply = { type: 'group_members_added' as const, group_id: meta.groupId, added: [] };
+    if (candidates.length === 0) return { ...reply, invited: [] };
+    await this.refuseBlockers(candidates, sender.userId);
+    if (!(await directory.reserveInvitations(meta.groupId, candidates.length, settings.maxGroupMembers))) {
+      const current = await directory.meta(meta.groupId);
+      if (!current || current.deleting) throw notMember();
+      throw new ChatError(
+        ErrorCode.groupInvalid,
+        `a group has at most ${settings.maxGroupMembers} members, pending invitations included; it has ` +
+          `${current.memberCount} members and ${current.invitedCount} invitations, ${candidates.length} more were asked for`,
+      );
+    }
+    const invitedAt = now.toISOString();
+    const outcomes = await mapConcurrent(candidates, WRITE_CONCURRENCY, (userId) =>
+      directory.putInvitation(meta.groupId, { userId, invitedBy: sender.userId, invitedAt }),
+    );
+    const invited = candidates.filter((_, i) => outcomes[i]);
+    await directory.releaseInvitations(meta.groupId, candidates.length - invited.length, false);
+    // A delete that began after the slots were reserved may have missed these items.
+    const after = await directory.meta(meta.groupId);
+    if (!after || after.deleting) {
+      await mapConcurrent(invited, WRITE_CONCURRENCY, (userId) =>
+        directory.deleteInvitation(meta.groupId, userId),
+      );
+      throw notMember();
+    }
+    if (invited.length > 0) {
+      const { members } = await directory.whole(meta.groupId);
+      await Promise.all([
+        this.tell(
+          members.map((member) => member.userId),
+          this.update(after, 'invited', invited, sender.userId, now),
+          originConnectionId,
+        ),
+        this.tellInvitees(after, invited, sender.userId, now),
+      ]);
+    }
+    return { ...reply, invited };
   }
 
   /**
@@ -620,15 +760,20 @@ export class GroupService {
   ) {
     const { directory, limits } = this.deps;
     if (!(await directory.markDeleting(meta.groupId))) throw notMember();
-    const { members } = await directory.whole(meta.groupId);
+    const { members, invitations } = await directory.whole(meta.groupId);
     const memberIds = members.map((member) => member.userId);
-    await directory.removeGroup(meta.groupId, memberIds);
+    const inviteeIds = invitations.map((invitation) => invitation.userId);
+    await directory.removeGroup(meta.groupId, memberIds, inviteeIds);
     await Promise.all([limits.release(meta.ownerId, 'owned'), this.leaveCounted(memberIds)]);
     const everyone = [...new Set([...memberIds, by])];
-    await this.tell(
-      everyone,
-      this.update(meta, 'deleted', reason === 'deleted' ? everyone : [by], by, now),
-      originConnectionId,
-    );
+    await Promise.all([
+      this.tell(
+        everyone,
+        this.update(meta, 'deleted', reason === 'deleted' ? everyone : [by], by, now),
+        originConnectionId,
+      ),
+      // Their invitations are gone with the group; they learn nothing of its members.
+      this.tell(inviteeIds, this.update(meta, 'deleted', [], by, now)),
+    ]);
   }
 }

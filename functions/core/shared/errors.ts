@@ -16,6 +16,8 @@ export const ErrorCode = {
   groupIdInvalid: 3006,
   groupContentBlocked: 3008,
   groupMessageNotStored: 3009,
+  /** Extension: no pending invitation to this group (never invited, accepted, declined, or the group is gone). */
+  groupInviteNotFound: 3010,
   /** Extension: an unexpected server fault; the request may be retried. */
   internal: 5000,
   messageNotParseable: 10001,

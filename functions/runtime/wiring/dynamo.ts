@@ -248,6 +248,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
           maxGroupsPerUser: config.maxGroupsPerUser,
           maxGroupMembershipsPerUser: config.maxGroupMembershipsPerUser,
           groupCreatesPerMinute: config.groupCreatesPerMinute,
+          invites: config.groupInvites,
         },
       }),
     roomService: (callbackUrl) =>

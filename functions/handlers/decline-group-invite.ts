@@ -1,0 +1,14 @@
+/** `decline_group_invite`: the invitation goes; the owner and admins are told (`invite_declined`). */
+import { groupCommandErrorCodes, groupIdOnlySchema } from '../core/groups/group-commands.ts';
+import { parseCommand } from '../core/messaging/commands.ts';
+import { callbackUrlFor } from '../runtime/container.ts';
+import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/fan-out-invoker.ts';
+
+export const handler = messageRoute(async ({ event, data, services, sender }) => {
+  const input = parseCommand(groupIdOnlySchema, data, groupCommandErrorCodes);
+  return services
+    .groupService(callbackUrlFor(event.requestContext))
+    .declineInvite(await sender(), input, event.requestContext.connectionId);
+});

@@ -1,0 +1,294 @@
+/**
+ * `GROUP_INVITES=required` over real sockets and the HTTP API of the local runtime:
+ * create_group and add_group_members invite instead of adding; the invitee accepts,
+ * declines or lists invitations; an invitee is no member (no messages, history or
+ * group_info); invitations count against MAX_GROUP_MEMBERS; a blocker cannot be invited;
+ * an invitation to a deleted group is gone. (`off`, the default, is what the other group
+ * tests run with.)
+ * Run: npx tsx --test test/e2e/group-invites.test.ts
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { LocalRuntime } from '../../local/runtime.ts';
+import {
+  assertErrorReply,
+  type ChatConnection,
+  connectWelcomed,
+  nextPush,
+  type PushData,
+  pushesOf,
+  sendCommand,
+  settle,
+} from '../support/chat.ts';
+import { callApi, getApi, postApi, readHistory } from '../support/http.ts';
+import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+
+const MAX_GROUP_MEMBERS = 4;
+
+let runtime: LocalRuntime;
+
+before(async () => {
+  runtime = await startTestRuntime({
+    env: { GROUP_INVITES: 'required', MAX_GROUP_MEMBERS: String(MAX_GROUP_MEMBERS) },
+  });
+});
+after(() => runtime.stop());
+
+const connect = (userId: string) => connectWelcomed(runtime, userId);
+
+async function ok(connection: ChatConnection, cmd: string, data: unknown): Promise<PushData> {
+  const reply = await sendCommand(connection.client, cmd, data);
+  assert.equal(reply.code, 0, `${cmd}: ${JSON.stringify(reply).slice(0, 300)}`);
+  return reply.data as PushData;
+}
+
+async function code(connection: ChatConnection, cmd: string, data: unknown): Promise<number> {
+  const reply = await sendCommand(connection.client, cmd, data);
+  const replyCode = Number(reply.code);
+  if (replyCode !== 0) assertErrorReply(reply, replyCode);
+  return replyCode;
+}
+
+const memberIds = async (connection: ChatConnection, groupId: string) =>
+  ((await ok(connection, 'group_info', { group_id: groupId })).members as PushData[])
+    .map((member) => String(member.user_id))
+    .sort();
+
+const invitesOf = async (connection: ChatConnection) =>
+  (await ok(connection, 'list_group_invites', {})).invites as PushData[];
+
+describe('GROUP_INVITES=required', () => {
+  test('create_group invites; the invitee is told, sees the invitation, and is no member until accepting', async () => {
+    const own = await connect('iv-own');
+    const bea = await connect('iv-bea');
+    const created = await ok(own, 'create_group', { group_name: 'Crew', member_ids: ['iv-bea', 'iv-cy'] });
+    assert.deepEqual(created.member_ids, ['iv-own']);
+    assert.deepEqual(created.invited, ['iv-bea', 'iv-cy']);
+    const groupId = String(created.group_id);
+
+    const told = await nextPush(bea.client, 'group_updated', (d) => d.group_id === groupId);
+    assert.deepEqual(
+      { change: told.change, user_ids: told.user_ids, by: told.by, group_name: told.group_name },
+      { change: 'invited', user_ids: ['iv-bea'], by: 'iv-own', group_name: 'Crew' },
+      'an invitee is told of their own invitation only',
+    );
+    const [invite, ...others] = await invitesOf(bea);
+    assert.deepEqual(others, []);
+    assert.deepEqual(
+      { ...invite, invited_at: undefined },
+      { group_id: groupId, group_name: 'Crew', invited_by: 'iv-own', member_count: 1, invited_at: undefined },
+    );
+    assert.equal(typeof invite?.invited_at, 'string');
+
+    // Not a member: no messages, no history, no group_info, not listed, cannot post.
+    const before = await ok(own, 'send_group_message', { group_id: groupId, content: 'before' });
+    assert.equal(await code(bea, 'group_info', { group_id: groupId }), 1403);
+    assert.equal((await readHistory(runtime, await tokenFor(runtime, 'iv-bea'), groupId)).status, 403);
+    assert.equal(await code(bea, 'send_group_message', { group_id: groupId, content: 'me?' }), 1403);
+    assert.ok(!((await ok(bea, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId));
+    await settle(bea.client);
+    assert.deepEqual(pushesOf(bea.client, 'group_message'), [], 'no message before accepting');
+    assert.deepEqual(await memberIds(own, groupId), ['iv-own']);
+    const listed = (await ok(own, 'list_groups', {})).groups as PushData[];
+    assert.equal(listed.find((g) => g.group_id === groupId)?.member_count, 1);
+
+    const accepted = await ok(bea, 'accept_group_invite', { group_id: groupId });
+    assert.deepEqual(accepted, {
+      type: 'group_invite_accepted',
+      group_id: groupId,
+      group_name: 'Crew',
+      role: 'member',
+    });
+    const joined = await nextPush(own.client, 'group_updated', (d) => d.change === 'members_added');
+    assert.deepEqual([joined.user_ids, joined.by], [['iv-bea'], 'iv-bea']);
+    assert.deepEqual(await memberIds(bea, groupId), ['iv-bea', 'iv-own']);
+    assert.deepEqual(await invitesOf(bea), []);
+    const after = await ok(own, 'send_group_message', { group_id: groupId, content: 'after' });
+    assert.equal(
+      (await nextPush(bea.client, 'group_message', (d) => d.message_id === after.message_id)).content,
+      'after',
+    );
+    // The history a member reads is the group's (messages from before the invitation included).
+    const history = await readHistory(runtime, await tokenFor(runtime, 'iv-bea'), groupId);
+    assert.equal(history.status, 200);
+    assert.ok(history.body.data?.messages.some((m) => m.message_id === before.message_id));
+    // Answered: a second accept or a decline has nothing to act on.
+    assert.equal(await code(bea, 'accept_group_invite', { group_id: groupId }), 3010);
+    assert.equal(await code(bea, 'decline_group_invite', { group_id: groupId }), 3010);
+  });
+
+  test('decline drops the invitation, tells the owner, frees the slot; a new invitation is allowed', async () => {
+    const own = await connect('dc-own');
+    const dan = await connect('dc-dan');
+    const groupId = String(
+      (await ok(own, 'create_group', { group_name: 'Dec', member_ids: ['dc-dan'] })).group_id,
+    );
+    await nextPush(dan.client, 'group_updated', (d) => d.change === 'invited');
+    const declined = await ok(dan, 'decline_group_invite', { group_id: groupId });
+    assert.deepEqual(declined, { type: 'group_invite_declined', group_id: groupId });
+    const told = await nextPush(own.client, 'group_updated', (d) => d.change === 'invite_declined');
+    assert.deepEqual([told.user_ids, told.by], [['dc-dan'], 'dc-dan']);
+    assert.deepEqual(await invitesOf(dan), []);
+    assert.equal(await code(dan, 'accept_group_invite', { group_id: groupId }), 3010);
+
+    // Invited again (the slot was freed: 3 more fit), then accepted.
+    const again = await ok(own, 'add_group_members', {
+      group_id: groupId,
+      member_ids: ['dc-dan', 'dc-x', 'dc-y'],
+    });
+    assert.deepEqual(again, {
+      type: 'group_members_added',
+      group_id: groupId,
+      added: [],
+      invited: ['dc-dan', 'dc-x', 'dc-y'],
+    });
+    await nextPush(dan.client, 'group_updated', (d) => d.change === 'invited' && d.group_id === groupId);
+    // Naming pending invitees again invites nobody twice.
+    const repeat = await ok(own, 'add_group_members', { group_id: groupId, member_ids: ['dc-dan'] });
+    assert.deepEqual(repeat.invited, []);
+    await ok(dan, 'accept_group_invite', { group_id: groupId });
+    assert.deepEqual(await memberIds(own, groupId), ['dc-dan', 'dc-own']);
+  });
+
+  test('invitations count against MAX_GROUP_MEMBERS', async () => {
+    const own = await connect('cap-own');
+    assert.equal(
+      await code(own, 'create_group', {
+        group_name: 'Big',
+        member_ids: ['cap-1', 'cap-2', 'cap-3', 'cap-4'],
+      }),
+      3001,
+    );
+    const groupId = String(
+      (await ok(own, 'create_group', { group_name: 'Cap', member_ids: ['cap-1', 'cap-2'] })).group_id,
+    );
+    // One member and two invitations: one slot left.
+    assert.equal(
+      await code(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-3', 'cap-4'] }),
+      3001,
+    );
+    assert.deepEqual(
+      (await ok(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-3'] })).invited,
+      ['cap-3'],
+    );
+    assert.equal(await code(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-4'] }), 3001);
+    // Accepting keeps the slot; declining frees it.
+    const one = await connect('cap-1');
+    const two = await connect('cap-2');
+    await ok(one, 'accept_group_invite', { group_id: groupId });
+    assert.equal(await code(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-4'] }), 3001);
+    await ok(two, 'decline_group_invite', { group_id: groupId });
+    assert.deepEqual(
+      (await ok(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-4'] })).invited,
+      ['cap-4'],
+    );
+  });
+
+  test('a user who blocked the inviter cannot be invited (1403, nothing written)', async () => {
+    const own = await connect('bk-own');
+    const vic = await connect('bk-vic');
+    await ok(vic, 'block_user', { user_id: 'bk-own' });
+    assert.equal(await code(own, 'create_group', { group_name: 'No', member_ids: ['bk-vic'] }), 1403);
+    const groupId = String(
+      (await ok(own, 'create_group', { group_name: 'Other', member_ids: ['bk-else'] })).group_id,
+    );
+    assert.equal(await code(own, 'add_group_members', { group_id: groupId, member_ids: ['bk-vic'] }), 1403);
+    await settle(vic.client);
+    assert.deepEqual(pushesOf(vic.client, 'group_updated'), []);
+    assert.deepEqual(await invitesOf(vic), []);
+  });
+
+  test('deleting the group ends its invitations: the invitee is told, accepting answers 3010', async () => {
+    const own = await connect('del-own');
+    const eve = await connect('del-eve');
+    const groupId = String(
+      (await ok(own, 'create_group', { group_name: 'Gone', member_ids: ['del-eve'] })).group_id,
+    );
+    await nextPush(eve.client, 'group_updated', (d) => d.change === 'invited');
+    await ok(own, 'delete_group', { group_id: groupId });
+    const told = await nextPush(eve.client, 'group_updated', (d) => d.change === 'deleted');
+    assert.deepEqual([told.group_id, told.user_ids], [groupId, []]);
+    assert.deepEqual(await invitesOf(eve), []);
+    assert.equal(await code(eve, 'accept_group_invite', { group_id: groupId }), 3010);
+    assert.equal(await code(eve, 'decline_group_invite', { group_id: groupId }), 3010);
+    assert.equal(await code(eve, 'group_info', { group_id: groupId }), 1403);
+  });
+
+  test('bad input: 1001 for shapes, 3006 for a malformed group id, 3010 without an invitation', async () => {
+    const someone = await connect('bad-one');
+    assert.equal(await code(someone, 'accept_group_invite', {}), 1001);
+    assert.equal(await code(someone, 'accept_group_invite', { group_id: 'nope' }), 3006);
+    assert.equal(await code(someone, 'decline_group_invite', { group_id: 'group_unknown1' }), 3010);
+    assert.equal(await code(someone, 'list_group_invites', { limit: 0 }), 1001);
+    assert.equal(await code(someone, 'list_group_invites', { cursor: '!!!' }), 1001);
+  });
+
+  test('list_group_invites pages, newest group first', async () => {
+    const own = await connect('pg-own');
+    const pia = await connect('pg-pia');
+    const ids: string[] = [];
+    for (const name of ['A', 'B', 'C']) {
+      ids.push(
+        String((await ok(own, 'create_group', { group_name: name, member_ids: ['pg-pia'] })).group_id),
+      );
+    }
+    const first = await ok(pia, 'list_group_invites', { limit: 2 });
+    assert.deepEqual(
+      (first.invites as PushData[]).map((i) => i.group_name),
+      ['C', 'B'],
+    );
+    assert.equal(typeof first.next_cursor, 'string');
+    const second = await ok(pia, 'list_group_invites', { limit: 2, cursor: first.next_cursor });
+    assert.deepEqual(
+      (second.invites as PushData[]).map((i) => i.group_id),
+      [ids[0]],
+    );
+    assert.equal(second.next_cursor, null);
+  });
+});
+
+describe('GROUP_INVITES=required over HTTP', () => {
+  test('POST /api/ws/groups invites; GET /api/ws/group-invites lists; accept and decline routes', async () => {
+    const ownToken = await tokenFor(runtime, 'h-own');
+    const annToken = await tokenFor(runtime, 'h-ann');
+    const benToken = await tokenFor(runtime, 'h-ben');
+    const created = await postApi(
+      runtime,
+      '/api/ws/groups',
+      { group_name: 'Http', member_ids: ['h-ann'] },
+      ownToken,
+    );
+    assert.equal(created.status, 200);
+    assert.deepEqual(created.body.data?.invited, ['h-ann']);
+    const groupId = String(created.body.data?.group_id);
+    const added = await postApi(
+      runtime,
+      `/api/ws/groups/${groupId}/members`,
+      { member_ids: ['h-ben'] },
+      ownToken,
+    );
+    assert.deepEqual(added.body.data?.invited, ['h-ben']);
+
+    const listed = await getApi<{ invites: PushData[] }>(runtime, '/api/ws/group-invites?limit=5', annToken);
+    assert.equal(listed.status, 200);
+    assert.deepEqual(
+      listed.body.data?.invites.map((i) => [i.group_id, i.invited_by]),
+      [[groupId, 'h-own']],
+    );
+    const accepted = await postApi(runtime, `/api/ws/groups/${groupId}/invite/accept`, {}, annToken);
+    assert.equal(accepted.status, 200);
+    assert.equal(accepted.body.data?.type, 'group_invite_accepted');
+    const declined = await postApi(runtime, `/api/ws/groups/${groupId}/invite/decline`, {}, benToken);
+    assert.equal(declined.status, 200);
+    assert.equal(declined.body.data?.type, 'group_invite_declined');
+    const again = await postApi(runtime, `/api/ws/groups/${groupId}/invite/decline`, {}, benToken);
+    assert.deepEqual([again.status, again.body.code], [400, 3010]);
+
+    const info = await callApi<{ members: PushData[] }>(runtime, 'GET', `/api/ws/groups/${groupId}`, {
+      token: annToken,
+    });
+    assert.deepEqual(info.body.data?.members.map((m) => m.user_id).sort(), ['h-ann', 'h-own']);
+    const unauthenticated = await getApi(runtime, '/api/ws/group-invites');
+    assert.equal(unauthenticated.status, 401);
+  });
+});
