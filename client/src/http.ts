@@ -6,6 +6,9 @@ import type {
   GroupCreated,
   GroupDeleted,
   GroupInfo,
+  GroupInviteAccepted,
+  GroupInviteDeclined,
+  GroupInvitesPage,
   GroupLeft,
   GroupMemberRemoved,
   GroupMembersAdded,
@@ -190,6 +193,23 @@ export class ChatHttpClient {
   /** `DELETE /api/ws/groups/{group_id}` (owner). */
   deleteGroup(groupId: string): Promise<HttpReply<GroupDeleted>> {
     return this.call('DELETE', `/api/ws/groups/${encodeURIComponent(groupId)}`);
+  }
+
+  /** `GET /api/ws/group-invites`: one page of the caller's pending invitations (`GROUP_INVITES=required`). */
+  listGroupInvites(options: PageInput = {}): Promise<HttpReply<GroupInvitesPage>> {
+    return this.call('GET', '/api/ws/group-invites', {
+      query: { limit: options.limit, cursor: options.cursor },
+    });
+  }
+
+  /** `POST /api/ws/groups/{group_id}/invite/accept`: the caller joins (3010 without an invitation). */
+  acceptGroupInvite(groupId: string): Promise<HttpReply<GroupInviteAccepted>> {
+    return this.call('POST', `/api/ws/groups/${encodeURIComponent(groupId)}/invite/accept`);
+  }
+
+  /** `POST /api/ws/groups/{group_id}/invite/decline` (3010 without an invitation). */
+  declineGroupInvite(groupId: string): Promise<HttpReply<GroupInviteDeclined>> {
+    return this.call('POST', `/api/ws/groups/${encodeURIComponent(groupId)}/invite/decline`);
   }
 
   /** `GET /api/ws/conversations`: one page, most recent activity first. */

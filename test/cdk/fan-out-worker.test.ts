@@ -122,9 +122,11 @@ describe('the fan-out worker function', () => {
       dispatchers.sort(),
       [
         // Group changes push group_updated to every member: large groups go to workers.
+        'acceptGroupInvite',
         'addGroupMembers',
         'broadcast',
         'connect',
+        'declineGroupInvite',
         'deleteGroup',
         'deleteMessage',
         'disconnect',

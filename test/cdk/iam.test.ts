@@ -208,6 +208,7 @@ describe('IAM', () => {
         'listConversations',
         'listGroups',
         'groupInfo',
+        'listGroupInvites',
         'httpApi',
       ] as const) {
         assert.ok(touches(reader, 'dynamodb:UpdateItem', guardsTable), reader);

@@ -310,6 +310,21 @@ const routes: Record<string, { data: fc.Arbitrary<Json>; ok?: true }> = {
     ),
   },
   delete_group: { data: oneBroken({}, { group_id: maybe(invalidGroupId) }) },
+  // The fuzzer has no invitation: even a well-formed group id is refused (3010).
+  accept_group_invite: { data: oneBroken({}, { group_id: maybe(invalidGroupId) }) },
+  decline_group_invite: { data: oneBroken({}, { group_id: maybe(invalidGroupId) }) },
+  list_group_invites: {
+    data: oneBroken(
+      {},
+      {
+        limit: fc.constantFrom('0', '-1', '51', '1.5', '"10"', 'true', '[]', '{}', 'null').map(raw),
+        cursor: fc.oneof(
+          fc.constantFrom('', '!!!', 'x'.repeat(300), 'Z3JvdXBfIQ').map(str),
+          fc.constantFrom('1', 'true', '[]', '{}', 'null').map(raw),
+        ),
+      },
+    ),
+  },
   // The fuzzer is not an admin: even a valid message is refused (1403).
   broadcast: { data: dataObject({ message: maybe(fc.oneof(validContent, invalidContent)) }) },
   ping: { data: dataObject({}), ok: true },

@@ -9,6 +9,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
+import { ChatRequestError } from '../../client/src/errors.ts';
+import { ChatHttpClient } from '../../client/src/http.ts';
+import type { GroupUpdatedPush } from '../../client/src/types.ts';
+import { sessions, until } from '../../client/test/e2e-support.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertErrorReply,
@@ -21,18 +26,22 @@ import {
   settle,
 } from '../support/chat.ts';
 import { callApi, getApi, postApi, readHistory } from '../support/http.ts';
-import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { dynamoDbClient, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
 const MAX_GROUP_MEMBERS = 4;
 
 let runtime: LocalRuntime;
+const made = sessions(() => runtime);
 
 before(async () => {
   runtime = await startTestRuntime({
     env: { GROUP_INVITES: 'required', MAX_GROUP_MEMBERS: String(MAX_GROUP_MEMBERS) },
   });
 });
-after(() => runtime.stop());
+after(async () => {
+  made.closeAll();
+  await runtime.stop();
+});
 
 const connect = (userId: string) => connectWelcomed(runtime, userId);
 
@@ -247,6 +256,61 @@ describe('GROUP_INVITES=required', () => {
   });
 });
 
+/** Items left in the group's partition (meta, members, invitations), read from the table. */
+async function itemsOf(groupId: string): Promise<number> {
+  const { Items } = await dynamoDbClient(runtime).send(
+    new QueryCommand({
+      TableName: 'chat-groups',
+      KeyConditionExpression: 'groupId = :g',
+      ExpressionAttributeValues: { ':g': { S: groupId } },
+      ConsistentRead: true,
+    }),
+  );
+  return Items?.length ?? 0;
+}
+
+describe('GROUP_INVITES=required: races', () => {
+  test('of accepts and declines sent at once, exactly one wins', async () => {
+    const own = await connect('rc-own');
+    const devices = await Promise.all([connect('rc-ron'), connect('rc-ron'), connect('rc-ron')]);
+    const groupId = String(
+      (await ok(own, 'create_group', { group_name: 'Race', member_ids: ['rc-ron'] })).group_id,
+    );
+    const commands = ['accept_group_invite', 'decline_group_invite', 'accept_group_invite'];
+    const codes = await Promise.all(
+      devices.map((device, i) => code(device, commands[i] as string, { group_id: groupId })),
+    );
+    assert.equal(codes.filter((c) => c === 0).length, 1, `codes ${codes}`);
+    assert.ok(
+      codes.every((c) => c === 0 || c === 3010),
+      `codes ${codes}`,
+    );
+    const winner = commands[codes.indexOf(0)];
+    const members = await memberIds(own, groupId);
+    assert.deepEqual(members, winner === 'accept_group_invite' ? ['rc-own', 'rc-ron'] : ['rc-own']);
+    assert.deepEqual(await invitesOf(devices[0] as ChatConnection), []);
+    // The meta and one item per member: no invitation left.
+    assert.equal(await itemsOf(groupId), 1 + members.length);
+  });
+
+  test('an accept racing the delete of its group leaves nothing behind', async () => {
+    const own = await connect('rd-own');
+    const sue = await connect('rd-sue');
+    const groupId = String(
+      (await ok(own, 'create_group', { group_name: 'Doomed', member_ids: ['rd-sue'] })).group_id,
+    );
+    const [accepted, deleted] = await Promise.all([
+      code(sue, 'accept_group_invite', { group_id: groupId }),
+      code(own, 'delete_group', { group_id: groupId }),
+    ]);
+    assert.equal(deleted, 0);
+    assert.ok(accepted === 0 || accepted === 3010, `accept answered ${accepted}`);
+    assert.equal(await itemsOf(groupId), 0);
+    assert.deepEqual(await invitesOf(sue), []);
+    assert.ok(!((await ok(sue, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId));
+  });
+});
+
 describe('GROUP_INVITES=required over HTTP', () => {
   test('POST /api/ws/groups invites; GET /api/ws/group-invites lists; accept and decline routes', async () => {
     const ownToken = await tokenFor(runtime, 'h-own');
@@ -290,5 +354,53 @@ describe('GROUP_INVITES=required over HTTP', () => {
     assert.deepEqual(info.body.data?.members.map((m) => m.user_id).sort(), ['h-ann', 'h-own']);
     const unauthenticated = await getApi(runtime, '/api/ws/group-invites');
     assert.equal(unauthenticated.status, 401);
+  });
+});
+
+describe('GROUP_INVITES=required through the SDK', () => {
+  test('invited event, listGroupInvites after connecting, accept, decline (3010 as a typed error), HTTP', async () => {
+    const owner = made.open('sdk-own');
+    const guest = made.open('sdk-guest');
+    await Promise.all([owner.client.connect(), guest.client.connect()]);
+    const updates: GroupUpdatedPush[] = [];
+    guest.client.on('group_updated', (push) => updates.push(push));
+
+    const created = await owner.client.createGroup({ group_name: 'Sdk', member_ids: ['sdk-guest'] });
+    assert.deepEqual([created.member_ids, created.invited], [['sdk-own'], ['sdk-guest']]);
+    await until(
+      guest.client,
+      'group_updated',
+      () => updates.some((u) => u.change === 'invited' && u.group_id === created.group_id),
+      () => `the invited event (saw ${JSON.stringify(updates)})`,
+    );
+    const page = await guest.client.listGroupInvites({ limit: 10 });
+    assert.deepEqual(
+      page.invites.map((i) => [i.group_id, i.group_name, i.invited_by, i.member_count]),
+      [[created.group_id, 'Sdk', 'sdk-own', 1]],
+    );
+    assert.equal(page.next_cursor, null);
+    const accepted = await guest.client.acceptGroupInvite({ group_id: created.group_id });
+    assert.equal(accepted.role, 'member');
+    await assert.rejects(
+      guest.client.declineGroupInvite({ group_id: created.group_id }),
+      (error: unknown) => {
+        assert.ok(error instanceof ChatRequestError, String(error));
+        assert.equal(error.code, 3010);
+        return true;
+      },
+    );
+
+    const second = await owner.client.createGroup({ group_name: 'Sdk 2', member_ids: ['sdk-guest'] });
+    const http = new ChatHttpClient({
+      baseUrl: runtime.httpUrl,
+      token: () => tokenFor(runtime, 'sdk-guest'),
+    });
+    const listed = await http.listGroupInvites();
+    assert.deepEqual(
+      listed.invites.map((i) => i.group_id),
+      [second.group_id],
+    );
+    assert.equal((await http.declineGroupInvite(second.group_id)).group_id, second.group_id);
+    assert.deepEqual((await http.listGroupInvites()).invites, []);
   });
 });
