@@ -155,12 +155,12 @@ export interface GroupInviteSummary {
   readonly member_count: number;
 }
 
-/** The `list_group_invites` reply; page on `next_cursor` until it is null. */
+/** The `list_group_invites` reply; page on `next_cursor` until it is absent. */
 export interface GroupInvitesPage {
   readonly type: 'group_invites';
   readonly invites: readonly GroupInviteSummary[];
-  /** Null on the last page. */
-  readonly next_cursor: string | null;
+  /** Absent on the last page. */
+  readonly next_cursor?: string;
 }
 
 export interface GroupMemberRemoved {

@@ -164,20 +164,23 @@ const groupsPage: JsonSchema = object(
 );
 
 /** `list_group_invites` reply and `GET /api/ws/group-invites`. */
-const groupInvitesPage: JsonSchema = object({
-  type: constant('group_invites'),
-  invites: {
-    type: 'array',
-    items: object({
-      group_id: string(),
-      group_name: string(),
-      invited_by: string(),
-      invited_at: time,
-      member_count: integer('members now, pending invitations not counted'),
-    }),
+const groupInvitesPage: JsonSchema = object(
+  {
+    type: constant('group_invites'),
+    invites: {
+      type: 'array',
+      items: object({
+        group_id: string(),
+        group_name: string(),
+        invited_by: string(),
+        invited_at: time,
+        member_count: integer('members now, pending invitations not counted'),
+      }),
+    },
+    next_cursor: string('opaque; absent on the last page'),
   },
-  next_cursor: { anyOf: [string('opaque'), { type: 'null' }], description: 'null on the last page' },
-});
+  ['next_cursor'],
+);
 
 /** `group_info` reply and `GET /api/ws/groups/{group_id}`. */
 const groupInfo: JsonSchema = object({

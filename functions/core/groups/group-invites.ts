@@ -32,8 +32,8 @@ export interface GroupInviteDeclined {
 export interface GroupInvitesPage {
   readonly type: 'group_invites';
   readonly invites: readonly GroupInviteSummary[];
-  /** Null on the last page. */
-  readonly next_cursor: string | null;
+  /** Absent on the last page. */
+  readonly next_cursor?: string;
 }
 
 export interface GroupInviteSummary {
@@ -181,7 +181,8 @@ export class GroupInvitations {
     return {
       type: 'group_invites',
       invites,
-      next_cursor: page.after === undefined ? null : encodeGroupCursor(page.after),
+      // Like every paged reply: `next_cursor` while more may follow, left out on the last page.
+      ...(page.after !== undefined ? { next_cursor: encodeGroupCursor(page.after) } : {}),
     };
   }
 }
