@@ -102,7 +102,11 @@ function canonicalQuery(rawUrl: string): string {
     .join('&');
 }
 
+/** Whitespace the canonical form folds or trims; most values have none. */
+const FOLDED_WHITESPACE = /[\r\n\t]| {2}|^ | $/;
+
 function canonicalHeaderValue(value: string): string {
+  if (!FOLDED_WHITESPACE.test(value)) return value;
   return value
     .replace(/[\r\n]/g, ' ')
     .replace(/[ \t]+/g, ' ')
@@ -122,9 +126,12 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
 function parseAmzDate(value: string | undefined): Date | undefined {
   const m = value ? AMZ_DATE.exec(value) : null;
   if (!m) return undefined;
-  const [, year, month, day, hour, minute, second] = m.map(Number) as number[];
-  const date = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, day, hour, minute, second));
-  return date.toISOString().replace(/[-:]|\.\d{3}/g, '') === value ? date : undefined;
+  const [, year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0] = m.map(Number);
+  const date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Date.UTC carries an out-of-range field into the next one (month 13, day 32, hour 24).
+  const real =
+    date.getUTCMonth() === month - 1 && date.getUTCDate() === day && hour < 24 && minute < 60 && second < 60;
+  return real ? date : undefined;
 }
 
 /**
