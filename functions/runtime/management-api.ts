@@ -80,6 +80,9 @@ export function managementApiClient(endpoint: string, maxSockets: number): ApiGa
       },
       // Fan-out does its own jittered retries; SDK retries would multiply them.
       maxAttempts: 1,
+      // Resolves each command's middleware stack once, not on every post: a fan-out sends
+      // thousands of the same three commands (the SDK option; no middleware is added later).
+      cacheMiddleware: true,
     });
     clients.set(key, client);
   }
