@@ -33,7 +33,10 @@ function groupsStatementOf(functionId: FunctionId) {
         (role) => render(role) === `\${${roleId}}`,
       ),
     )
-    .flatMap((policy) => (policy.Properties?.PolicyDocument as { Statement: PolicyStatement[] }).Statement)
+    .flatMap(
+      (policy) =>
+        (policy.Properties?.PolicyDocument as { Statement: PolicyStatement[] } | undefined)?.Statement ?? [],
+    )
     .map(normalizeStatement)
     .filter((statement) => statement.resources.includes(tableArn('groups')));
   assert.equal(statements.length, 1, functionId);
