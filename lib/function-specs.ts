@@ -398,9 +398,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'broadcast: admins only; fans out to every open connection',
     tables: {
       ...senderAndCleanup,
-      // Query (byShard): each shard's online users; GetItem: the online counter, which decides
-      // whether fan-out workers take the broadcast (found missing by the local IAM checks).
-      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
+      // Query (byShard): each shard's online users; BatchGetItem: the online counter's shards,
+      // which decide whether fan-out workers take the broadcast.
+      presence: { actions: ['BatchGetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],

@@ -58,7 +58,8 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
    * One row per online user holding the set of their connection ids, so a user's
    * connections are one GetItem and a group's are BatchGetItem. `shard` spreads online
    * users over a few partitions of `byShard` for online-users and broadcast (no Scan).
-   * The item `#stats` keeps the online counters.
+   * The items `#stats#0` … `#stats#15` keep the online counters, a shard each (read with
+   * the legacy `#stats` item of earlier versions, which is no longer written).
    */
   presence: {
     envVar: 'PRESENCE_TABLE',

@@ -3,7 +3,8 @@
  * - a user's connections: one GetItem; many users': BatchGetItem, 100 keys a request;
  * - first connection / last disconnection: seen atomically through the ADD counter;
  * - online users: Query on the sparse `byShard` index, spread over PRESENCE_SHARDS partitions;
- * - counts: the `#stats` item, updated on those transitions (no Scan, no Query).
+ * - counts: STATS_SHARDS counter items `#stats#<n>`, the user's own one updated on those
+ *   transitions, summed with the legacy `#stats` item by one BatchGetItem (no Scan, no Query).
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
@@ -20,14 +21,47 @@ import type { OnlineCounts, PresenceStore, UserConnections } from '../core/share
 import { backoff } from './dynamo.ts';
 import { epochSeconds } from './time.ts';
 
-const STATS_KEY = '#stats';
 const BATCH_GET_LIMIT = 100;
 
-export function shardOf(userId: string): string {
+/**
+ * The single counter item of earlier versions: no longer written (every connect and
+ * disconnect wrote it: one hot partition), still read and added, so the counts it holds
+ * for connections opened before the upgrade stay in the sum (docs/architecture.md, migration).
+ */
+const LEGACY_STATS_KEY = '#stats';
+const STATS_KEY_PREFIX = '#stats#';
+/**
+ * Counter shards: one per `byShard` partition, chosen by the same hash of the user id, so
+ * shard n counts exactly the users listed in `byShard` partition n, and no counter item is
+ * written more often than the sum of its users' own presence items. 16 × 1,000 WCU/s.
+ */
+export const STATS_SHARDS = PRESENCE_SHARDS;
+
+/** Every key of the presence table that is not a user starts with `#`, which no user id may. */
+export function isReservedPresenceKey(userId: string): boolean {
+  return userId.startsWith('#');
+}
+
+function shardIndexOf(userId: string): number {
   let hash = 0;
   for (let i = 0; i < userId.length; i++) hash = (hash * 31 + userId.charCodeAt(i)) >>> 0;
-  return `s${String(hash % PRESENCE_SHARDS).padStart(2, '0')}`;
+  return hash % PRESENCE_SHARDS;
 }
+
+export function shardOf(userId: string): string {
+  return `s${String(shardIndexOf(userId)).padStart(2, '0')}`;
+}
+
+/** The counter item a user's transitions are added to. */
+export function statsKeyOf(userId: string): string {
+  return `${STATS_KEY_PREFIX}${shardIndexOf(userId)}`;
+}
+
+/** The legacy item first, then every shard: at most 100 keys, one BatchGetItem. */
+const STATS_READ_KEYS = [
+  LEGACY_STATS_KEY,
+  ...Array.from({ length: STATS_SHARDS }, (_, n) => `${STATS_KEY_PREFIX}${n}`),
+];
 
 interface PresenceItem {
   userId: string;
@@ -85,7 +119,7 @@ function decodeCursor(raw: string | undefined): ListCursor {
  */
 export function liveConnections(item: object | undefined, nowSeconds: number): UserConnections | undefined {
   const presence = item as PresenceItem | undefined;
-  if (!presence || presence.userId === STATS_KEY) return undefined;
+  if (!presence || isReservedPresenceKey(presence.userId)) return undefined;
   if ((presence.expiresAt ?? 0) <= nowSeconds) return undefined;
   const connectionIds = [...(presence.connectionIds ?? [])];
   if (connectionIds.length === 0) return undefined;
@@ -144,7 +178,7 @@ export class DynamoPresenceStore implements PresenceStore {
     // ADD is atomic: concurrent adds for one user each see a different count.
     const connectionCount = Number(Attributes?.connectionCount ?? 0);
     const cameOnline = connectionCount === 1;
-    await this.bumpStats(cameOnline ? 1 : 0, 1);
+    await this.bumpStats(userId, cameOnline ? 1 : 0, 1);
     return { cameOnline, connectionCount };
   }
 
@@ -189,7 +223,7 @@ export class DynamoPresenceStore implements PresenceStore {
       throw error;
     }
     // The item itself stays: the caller is about to add a connection to it.
-    await this.bumpStats(remaining <= 0 ? -1 : 0, -connectionIds.length);
+    await this.bumpStats(userId, remaining <= 0 ? -1 : 0, -connectionIds.length);
     return true;
   }
 
@@ -218,7 +252,7 @@ export class DynamoPresenceStore implements PresenceStore {
     }
     const wentOffline = remaining <= 0;
     if (wentOffline) await this.deleteIfEmpty(userId);
-    await this.bumpStats(wentOffline ? -1 : 0, -1);
+    await this.bumpStats(userId, wentOffline ? -1 : 0, -1);
     return { wentOffline };
   }
 
@@ -238,11 +272,15 @@ export class DynamoPresenceStore implements PresenceStore {
     }
   }
 
-  private async bumpStats(users: number, connections: number): Promise<void> {
+  /**
+   * A decrement may meet a counter that never saw the increment (the legacy item took it):
+   * shards may go below zero, so nothing here or in `counts` clamps a single item.
+   */
+  private async bumpStats(userId: string, users: number, connections: number): Promise<void> {
     await this.client.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { userId: STATS_KEY },
+        Key: { userId: statsKeyOf(userId) },
         UpdateExpression: 'ADD onlineUsers :users, #connections :connections',
         ExpressionAttributeNames: { '#connections': 'connections' },
         ExpressionAttributeValues: { ':users': users, ':connections': connections },
@@ -293,13 +331,30 @@ export class DynamoPresenceStore implements PresenceStore {
   }
 
   async counts(): Promise<OnlineCounts> {
-    const { Item } = await this.client.send(
-      new GetCommand({ TableName: this.tableName, Key: { userId: STATS_KEY } }),
-    );
-    return {
-      users: Math.max(0, Number(Item?.onlineUsers ?? 0)),
-      connections: Math.max(0, Number(Item?.connections ?? 0)),
-    };
+    let users = 0;
+    let connections = 0;
+    let keys: Record<string, unknown>[] = STATS_READ_KEYS.map((userId) => ({ userId }));
+    for (let attempt = 0; keys.length > 0; attempt++) {
+      await backoff(attempt);
+      const { Responses, UnprocessedKeys } = await this.client.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [this.tableName]: {
+              Keys: keys,
+              ProjectionExpression: 'onlineUsers, #connections',
+              ExpressionAttributeNames: { '#connections': 'connections' },
+            },
+          },
+        }),
+      );
+      for (const item of Responses?.[this.tableName] ?? []) {
+        users += Number(item.onlineUsers ?? 0);
+        connections += Number(item.connections ?? 0);
+      }
+      keys = (UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+    }
+    // Only the sum is exact; below zero it can only be drift (a counter written by hand).
+    return { users: Math.max(0, users), connections: Math.max(0, connections) };
   }
 
   async listOnline(

@@ -24,7 +24,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { onDynamoDbRequest } from '../../functions/runtime/capacity.ts';
 import { batchWriteAll } from '../../functions/stores/dynamo.ts';
-import { shardOf } from '../../functions/stores/presence.ts';
+import { shardOf, statsKeyOf } from '../../functions/stores/presence.ts';
 import { type FunctionId, functionSpecs } from '../../lib/function-specs.ts';
 import { tableDefinitions } from '../../lib/table-definitions.ts';
 import { DYNAMODB_TARGET_PREFIX, startEmbeddedDynamoDb } from '../../local/dynamodb.ts';
@@ -195,16 +195,23 @@ async function seed(endpoint: string, request: SeedRequest): Promise<void> {
         for (let job = jobs.shift(); job; job = jobs.shift()) await job();
       }),
     );
-    const count = request.to - request.from;
-    await client.send(
-      new UpdateCommand({
-        TableName: tableDefinitions.presence.localName,
-        Key: { userId: '#stats' },
-        UpdateExpression: 'ADD onlineUsers :n, #connections :n',
-        ExpressionAttributeNames: { '#connections': 'connections' },
-        ExpressionAttributeValues: { ':n': count },
-      }),
-    );
+    // Each seeded user counted in its own counter shard, as a connect would count it.
+    const perShard = new Map<string, number>();
+    for (let i = request.from; i < request.to; i++) {
+      const key = statsKeyOf(`${request.prefix}${i}`);
+      perShard.set(key, (perShard.get(key) ?? 0) + 1);
+    }
+    for (const [key, count] of perShard) {
+      await client.send(
+        new UpdateCommand({
+          TableName: tableDefinitions.presence.localName,
+          Key: { userId: key },
+          UpdateExpression: 'ADD onlineUsers :n, #connections :n',
+          ExpressionAttributeNames: { '#connections': 'connections' },
+          ExpressionAttributeValues: { ':n': count },
+        }),
+      );
+    }
   } finally {
     accounting.counting = true;
     client.destroy();
