@@ -415,7 +415,9 @@ export type GroupChange =
   /** `GROUP_INVITES=required`: `user_ids` were invited (an invitee is told only of themselves). */
   | 'invited'
   /** `user_ids` declined their invitation (told to the owner and admins). */
-  | 'invite_declined';
+  | 'invite_declined'
+  /** An owner or admin withdrew the invitation of `user_ids` (told to the members and the invitee). */
+  | 'invite_withdrawn';
 
 /**
  * A group changed: pushed to its members' connections, to the user removed and, for

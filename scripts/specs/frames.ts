@@ -131,6 +131,7 @@ const groupUpdated: JsonSchema = object(
         'deleted',
         'invited',
         'invite_declined',
+        'invite_withdrawn',
       ],
     },
     user_ids: { type: 'array', items: string(), description: 'whom the change is about' },

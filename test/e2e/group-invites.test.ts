@@ -159,6 +159,30 @@ describe('GROUP_INVITES=required', () => {
     assert.deepEqual(await memberIds(own, groupId), ['dc-dan', 'dc-own']);
   });
 
+  test('an owner or admin withdraws an invitation with remove_group_member; a member cannot', async () => {
+    const own = await connect('wd-own');
+    const wes = await connect('wd-wes');
+    const mia = await connect('wd-mia');
+    const groupId = String(
+      (await ok(own, 'create_group', { group_name: 'Wd', member_ids: ['wd-wes', 'wd-mia'] })).group_id,
+    );
+    await ok(mia, 'accept_group_invite', { group_id: groupId });
+    await nextPush(wes.client, 'group_updated', (d) => d.change === 'invited');
+    assert.equal(await code(mia, 'remove_group_member', { group_id: groupId, user_id: 'wd-wes' }), 1403);
+    const removed = await ok(own, 'remove_group_member', { group_id: groupId, user_id: 'wd-wes' });
+    assert.deepEqual(removed, { type: 'group_member_removed', group_id: groupId, user_id: 'wd-wes' });
+    for (const told of [wes, mia]) {
+      const push = await nextPush(told.client, 'group_updated', (d) => d.change === 'invite_withdrawn');
+      assert.deepEqual([push.user_ids, push.by], [['wd-wes'], 'wd-own']);
+    }
+    assert.deepEqual(await invitesOf(wes), []);
+    assert.equal(await code(wes, 'accept_group_invite', { group_id: groupId }), 3010);
+    assert.equal(await code(own, 'remove_group_member', { group_id: groupId, user_id: 'wd-wes' }), 3001);
+    // Its place is free again: two members and two new invitations fit MAX_GROUP_MEMBERS (4).
+    const again = await ok(own, 'add_group_members', { group_id: groupId, member_ids: ['wd-x', 'wd-y'] });
+    assert.deepEqual(again.invited, ['wd-x', 'wd-y']);
+  });
+
   test('invitations count against MAX_GROUP_MEMBERS', async () => {
     const own = await connect('cap-own');
     assert.equal(

@@ -84,7 +84,9 @@ export type GroupChange =
   /** `GROUP_INVITES=required`: `user_ids` were invited by `by` (an invitee is told only of themselves). */
   | 'invited'
   /** `user_ids` declined their invitation (told to the owner and admins). */
-  | 'invite_declined';
+  | 'invite_declined'
+  /** An owner or admin withdrew the invitation of `user_ids` (`remove_group_member`). */
+  | 'invite_withdrawn';
 
 export interface GroupUpdated {
   readonly type: 'group_updated';
@@ -256,8 +258,12 @@ export class GroupService {
     by: string,
     now: Date,
   ) {
-    await mapConcurrent(inviteeIds, WRITE_CONCURRENCY, (userId) =>
-      this.tell([userId], this.update(meta, 'invited', [userId], by, now)),
+    // One presence read for them all, then each online invitee's own frame.
+    const online = await this.deps.presence.connectionsOf([...new Set(inviteeIds)]);
+    await mapConcurrent(online, WRITE_CONCURRENCY, (user) =>
+      deliver(this.deps, connectionsOf([user]), this.update(meta, 'invited', [user.userId], by, now), {
+        name: 'group_updated',
+      }),
     );
   }
 
@@ -552,7 +558,12 @@ export class GroupService {
     }
     const { meta } = await this.actor(groupId, sender.userId, ['owner', 'admin'], now);
     const target = await directory.member(groupId, input.user_id);
-    if (!target) throw new ChatError(ErrorCode.groupInvalid, 'user_id is not a member of this group');
+    if (!target) {
+      if (await this.withdrawInvitation(sender, meta, input.user_id, now, originConnectionId)) {
+        return { type: 'group_member_removed' as const, group_id: groupId, user_id: input.user_id };
+      }
+      throw new ChatError(ErrorCode.groupInvalid, 'user_id is not a member of this group');
+    }
     if (target.role === 'owner' || target.userId === meta.ownerId) {
       throw new ChatError(ErrorCode.forbidden, 'the owner cannot be removed');
     }
@@ -587,6 +598,33 @@ export class GroupService {
       originConnectionId,
     );
     return { type: 'group_member_removed' as const, group_id: groupId, user_id: target.userId };
+  }
+
+  /**
+   * `remove_group_member` naming a pending invitee: the invitation goes (conditional delete:
+   * of a withdrawal and the invitee's answer, one wins) and frees its place; the members and
+   * the invitee are told `invite_withdrawn`. False when there was no invitation.
+   */
+  private async withdrawInvitation(
+    sender: Sender,
+    meta: GroupMeta,
+    userId: string,
+    now: Date,
+    originConnectionId?: string,
+  ): Promise<boolean> {
+    const { directory } = this.deps;
+    if (!(await directory.deleteInvitation(meta.groupId, userId))) return false;
+    await directory.releaseInvitations(meta.groupId, 1, false);
+    await this.tellMembersAnd(
+      meta.groupId,
+      userId,
+      meta,
+      'invite_withdrawn',
+      sender.userId,
+      now,
+      originConnectionId,
+    );
+    return true;
   }
 
   /** Pushes `change` about `userId` to the members left and to `userId`. */
