@@ -613,6 +613,8 @@ export class GroupService {
     originConnectionId?: string,
   ): Promise<boolean> {
     const { directory } = this.deps;
+    // No pending invitations (always so with GROUP_INVITES=off): no write to try.
+    if (meta.invitedCount <= 0) return false;
     if (!(await directory.deleteInvitation(meta.groupId, userId))) return false;
     await directory.releaseInvitations(meta.groupId, 1, false);
     await this.tellMembersAnd(
