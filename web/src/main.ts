@@ -552,8 +552,15 @@ async function loadGroupInfo(conversation: Conversation): Promise<void> {
 function groupUpdated(push: GroupUpdatedPush): void {
   const current = session;
   if (!current) return;
-  const conversation = conversations.ensure('group', push.group_id, push.group_name);
   const aboutMe = push.user_ids.includes(current.userId);
+  // An invitation to this user (GROUP_INVITES=required) is no membership: no conversation
+  // until they accept (the page does not list invitations yet). A pending invitee hears of
+  // the group's deletion with empty `user_ids`.
+  const aboutMyInvitation =
+    (aboutMe && ['invited', 'invite_withdrawn', 'invite_declined'].includes(push.change)) ||
+    (push.change === 'deleted' && push.user_ids.length === 0);
+  if (aboutMyInvitation) return;
+  const conversation = conversations.ensure('group', push.group_id, push.group_name);
   if (push.change === 'deleted') conversation.ended = { how: 'deleted', by: push.by };
   else if (push.change === 'member_removed' && aboutMe) conversation.ended = { how: 'removed', by: push.by };
   else if (push.change === 'member_left' && aboutMe) conversation.ended = { how: 'left' };
