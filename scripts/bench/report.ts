@@ -140,15 +140,20 @@ function broadcastWhy(cost: OperationCost): string {
   );
 }
 
+/** What scripts/soak.ts spawns: `npm start`'s runtime with its default 2 handler threads, rate limits off. */
+const SOAK_RUNTIME =
+  "The soak's runtime is `npm start`'s (2 handler threads, its default on 2+ cores; rate limits off so that no " +
+  'message is refused): API Gateway, the Management API and DynamoDB (dynalite) share its main thread, the handlers ' +
+  'run in the 2 worker threads, and the soak clients run on the same 2 cores.';
+
 function latencyWhy(point: LatencyPoint, limitMs: number, maxSustained: number | null): string {
   const timeouts = point.errors['integration-failed'] ?? 0;
   const base =
     point.p50 > limitMs
       ? `The runtime did not keep up with the rate: requests queued for the whole run (p50 ${n(point.p50, 1)} ms${
           timeouts ? `; ${n(timeouts)} hit API Gateway's 29 s integration timeout` : ''
-        }). Locally API Gateway, every handler, the Management API and DynamoDB (dynalite) share one JavaScript thread.`
-      : `API Gateway, every handler, the Management API and DynamoDB (dynalite) share the runtime's one JavaScript ` +
-        `thread: the tail is queueing behind bursts and garbage collection (p50 ${n(point.p50, 1)} ms, p99 ${n(point.p99, 1)} ms).`;
+        }). ${SOAK_RUNTIME}`
+      : `${SOAK_RUNTIME} The tail is queueing behind bursts and garbage collection (p50 ${n(point.p50, 1)} ms, p99 ${n(point.p99, 1)} ms).`;
   return `${base} Highest rate sustained with p99 ≤ ${limitMs} ms: ${
     maxSustained === null ? 'none of the rates tried' : `${n(maxSustained)} msg/s`
   }.`;
