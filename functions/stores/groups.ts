@@ -517,21 +517,9 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     );
   }
 
-  async invitationsOf(userId: string, limit: number, after?: string): Promise<MembershipPage> {
-    const page = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'byInvitee',
-        KeyConditionExpression: 'invitedUserId = :userId',
-        ExpressionAttributeValues: { ':userId': userId },
-        ScanIndexForward: false,
-        Limit: limit,
-        ...(after ? { ExclusiveStartKey: { invitedUserId: userId, ...inviteKey(after, userId) } } : {}),
-      }),
-    );
-    const groupIds = (page.Items ?? []).map((item) => item.groupId).filter((id) => typeof id === 'string');
-    const last = groupIds.at(-1);
-    return page.LastEvaluatedKey && last ? { groupIds, after: last } : { groupIds };
+  invitationsOf(userId: string, limit: number, after?: string): Promise<MembershipPage> {
+    const startKey = after ? { invitedUserId: userId, ...inviteKey(after, userId) } : undefined;
+    return this.groupIdsOfUser('byInvitee', 'invitedUserId', userId, limit, startKey);
   }
 
   async invitationDetails(
@@ -550,16 +538,28 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     return found;
   }
 
-  async memberships(userId: string, limit: number, after?: string): Promise<MembershipPage> {
+  memberships(userId: string, limit: number, after?: string): Promise<MembershipPage> {
+    const startKey = after ? { memberUserId: userId, ...memberKey(after, userId) } : undefined;
+    return this.groupIdsOfUser('byMember', 'memberUserId', userId, limit, startKey);
+  }
+
+  /** A page of the group ids a keys-only user index (`byMember`, `byInvitee`) lists for a user, newest first. */
+  private async groupIdsOfUser(
+    indexName: 'byMember' | 'byInvitee',
+    userAttribute: 'memberUserId' | 'invitedUserId',
+    userId: string,
+    limit: number,
+    exclusiveStartKey: Record<string, string> | undefined,
+  ): Promise<MembershipPage> {
     const page = await this.client.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: 'byMember',
-        KeyConditionExpression: 'memberUserId = :userId',
+        IndexName: indexName,
+        KeyConditionExpression: `${userAttribute} = :userId`,
         ExpressionAttributeValues: { ':userId': userId },
         ScanIndexForward: false,
         Limit: limit,
-        ...(after ? { ExclusiveStartKey: { memberUserId: userId, ...memberKey(after, userId) } } : {}),
+        ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),
       }),
     );
     const groupIds = (page.Items ?? []).map((item) => item.groupId).filter((id) => typeof id === 'string');
