@@ -327,6 +327,25 @@ export function bundlingRecommendation(results: Results): string | undefined {
         'the runtime ships.';
 }
 
+/** A cost table of labelled operations, then each one's request breakdown, and a blank line. */
+function operationCostTable(operations: readonly (OperationCost & { readonly label: string })[]): string[] {
+  return [
+    table(
+      ['operation', 'DynamoDB requests', 'RRU', 'WRU', 'index WRU (est.)', 'handler time'],
+      operations.map((op) => [
+        op.label,
+        `**${n(op.dynamoRequests, 1)}**`,
+        n(op.readUnits, 1),
+        n(op.writeUnits, 1),
+        n(op.indexWriteUnits, 1),
+        ms(op.handlerMs),
+      ]),
+    ),
+    '',
+    ...operations.map((op) => `- ${op.label}: ${breakdown(op)}`),
+  ];
+}
+
 function table(header: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
@@ -486,19 +505,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
       '(one BatchGetItem each) and the counts: it grows with the page and the groups, not with the history. The send',
       'rows show what the list added to sending (docs/architecture.md, "Conversation list").',
       '',
-      table(
-        ['operation', 'DynamoDB requests', 'RRU', 'WRU', 'index WRU (est.)', 'handler time'],
-        listing.operations.map((op) => [
-          op.label,
-          `**${n(op.dynamoRequests, 1)}**`,
-          n(op.readUnits, 1),
-          n(op.writeUnits, 1),
-          n(op.indexWriteUnits, 1),
-          ms(op.handlerMs),
-        ]),
-      ),
-      '',
-      ...listing.operations.map((op) => `- ${op.label}: ${breakdown(op)}`),
+      ...operationCostTable(listing.operations),
       '',
     );
   }
@@ -512,19 +519,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
       'batches); the owner is online, the other members offline, so the figures are the table work and the presence',
       'lookup, not the pushes. Median of the repetitions; docs/architecture.md, "Groups", explains each figure.',
       '',
-      table(
-        ['operation', 'DynamoDB requests', 'RRU', 'WRU', 'index WRU (est.)', 'handler time'],
-        groups.operations.map((op) => [
-          op.label,
-          `**${n(op.dynamoRequests, 1)}**`,
-          n(op.readUnits, 1),
-          n(op.writeUnits, 1),
-          n(op.indexWriteUnits, 1),
-          ms(op.handlerMs),
-        ]),
-      ),
-      '',
-      ...groups.operations.map((op) => `- ${op.label}: ${breakdown(op)}`),
+      ...operationCostTable(groups.operations),
       '',
     );
   }
