@@ -23,6 +23,7 @@ import {
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log, withLogContext } from '../runtime/logger.ts';
 import { countMetric, Metric } from '../runtime/metrics.ts';
+import { traced } from '../runtime/tracing.ts';
 import type { WebSocketResult } from '../runtime/websocket.ts';
 import type { WelcomeRequest } from './welcome.ts';
 import '../runtime/wiring/dynamo.ts';
@@ -120,7 +121,7 @@ async function scheduleWelcome(request: WelcomeRequest): Promise<void> {
     return;
   }
   try {
-    lambda ??= new LambdaClient({ endpoint: config.lambdaEndpoint });
+    lambda ??= traced(new LambdaClient({ endpoint: config.lambdaEndpoint }));
     await lambda.send(
       new InvokeCommand({
         FunctionName: functionName,

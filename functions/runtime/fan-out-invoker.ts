@@ -8,6 +8,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { FanOutInvoker, FanOutJob } from '../core/fan-out/fan-out-dispatch.ts';
 import { containerKey } from './container-key.ts';
+import { traced } from './tracing.ts';
 
 const clients = new Map<string, LambdaClient>();
 
@@ -22,14 +23,16 @@ export function lambdaClient(endpoint: string | undefined, maxSockets: number): 
   const key = `${containerKey()} ${endpoint ?? ''}`;
   let client = clients.get(key);
   if (!client) {
-    client = new LambdaClient({
-      endpoint,
-      requestHandler: {
-        httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-        httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-        requestTimeout: 5_000,
-      },
-    });
+    client = traced(
+      new LambdaClient({
+        endpoint,
+        requestHandler: {
+          httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+          httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+          requestTimeout: 5_000,
+        },
+      }),
+    );
     clients.set(key, client);
   }
   return client;

@@ -11,6 +11,7 @@ import {
 import type { ConnectionCloser } from '../core/connections/sessions.ts';
 import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../core/shared/ports.ts';
 import { containerKey } from './container-key.ts';
+import { traced } from './tracing.ts';
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -71,19 +72,21 @@ export function managementApiClient(endpoint: string, maxSockets: number): ApiGa
   const key = `${containerKey()} ${endpoint}`;
   let client = clients.get(key);
   if (!client) {
-    client = new ApiGatewayManagementApiClient({
-      endpoint,
-      requestHandler: {
-        httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-        httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-        requestTimeout: 5_000,
-      },
-      // Fan-out does its own jittered retries; SDK retries would multiply them.
-      maxAttempts: 1,
-      // Resolves each command's middleware stack once, not on every post: a fan-out sends
-      // thousands of the same three commands (the SDK option; no middleware is added later).
-      cacheMiddleware: true,
-    });
+    client = traced(
+      new ApiGatewayManagementApiClient({
+        endpoint,
+        requestHandler: {
+          httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
+          httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
+          requestTimeout: 5_000,
+        },
+        // Fan-out does its own jittered retries; SDK retries would multiply them.
+        maxAttempts: 1,
+        // Resolves each command's middleware stack once, not on every post: a fan-out sends
+        // thousands of the same three commands (the SDK option; no middleware is added later).
+        cacheMiddleware: true,
+      }),
+    );
     clients.set(key, client);
   }
   return client;

@@ -7,6 +7,7 @@ import { type Identity, jwksKey, secretKey, type VerificationKey, verifyToken } 
 import { type CognitoKeys, cognitoKeys, verifyCognitoToken } from '../core/auth/cognito.ts';
 import { type ChatConfig, ConfigError } from './config.ts';
 import { getServices } from './container.ts';
+import { traced } from './tracing.ts';
 
 let key: Promise<VerificationKey> | undefined;
 /** Built once per container: jose's remote key sets cache the keys they fetch. */
@@ -31,7 +32,7 @@ async function resolveKey(config: ChatConfig): Promise<VerificationKey> {
   if (source.kind === 'secret') return secretKey(source.secret);
   if (source.kind === 'jwks') return jwksKey(source.url);
   if (source.kind === 'cognito') throw new ConfigError('Cognito keys are resolved per issuer (cognitoKeys).');
-  const client = new SecretsManagerClient({ endpoint: config.secretsManagerEndpoint });
+  const client = traced(new SecretsManagerClient({ endpoint: config.secretsManagerEndpoint }));
   const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretId }));
   if (!SecretString) throw new ConfigError(`Secret ${source.secretId} has no SecretString.`);
   return secretKey(secretFromString(SecretString));

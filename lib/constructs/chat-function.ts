@@ -32,6 +32,13 @@ export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   '@aws-sdk/credential-provider-node': './functions/runtime/env-credentials.ts',
 };
 
+/**
+ * Injected into every bundle when tracing is on (esbuild `inject`, relative to the project
+ * root): it gives the SDK clients X-Ray middleware (functions/runtime/tracing.ts). Without
+ * tracing the bundles do not contain it, nor Powertools Tracer and the X-Ray SDK.
+ */
+export const TRACING_WIRING = './functions/runtime/wiring/tracing.ts';
+
 export interface ChatFunctionProps {
   /** Handler module relative to `projectRoot`; it exports `handler`. */
   readonly entry: string;
@@ -82,6 +89,14 @@ export interface ChatFunctionProps {
    * @default - none
    */
   readonly deadLetterQueue?: sqs.IQueue;
+
+  /**
+   * AWS X-Ray active tracing, with the SDK calls as subsegments (TRACING_WIRING is bundled
+   * in). CDK adds `xray:PutTraceSegments` and `xray:PutTelemetryRecords` to the role.
+   *
+   * @default false - no tracing configuration, no X-Ray permissions, no tracer in the bundle
+   */
+  readonly tracing?: boolean;
 }
 
 /**
@@ -134,6 +149,7 @@ export class ChatFunction extends Construct {
       depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       deadLetterQueue: props.deadLetterQueue,
+      tracing: props.tracing ? lambda.Tracing.ACTIVE : undefined,
       bundling: {
         format: OutputFormat.ESM,
         target: 'node22',
@@ -148,7 +164,10 @@ export class ChatFunction extends Construct {
         externalModules: [],
         banner: ESM_REQUIRE_SHIM,
         // The SDK's default credential chain, replaced by the environment provider.
-        esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([name, to]) => `${name}=${to}`) },
+        esbuildArgs: {
+          '--alias': Object.entries(BUNDLE_ALIASES).map(([name, to]) => `${name}=${to}`),
+          ...(props.tracing ? { '--inject': [TRACING_WIRING] } : {}),
+        },
         // esbuild is a devDependency; never fall back to Docker.
         forceDockerBundling: false,
         // Only what needs attention, not a size report per function on every synth.

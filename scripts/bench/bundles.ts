@@ -37,7 +37,7 @@ const CONSTRUCT_FILE = join(REPOSITORY_ROOT, 'lib/constructs/chat-function.ts');
  * Hash of the construct's `bundling: { … }` block (comments and whitespace removed) that
  * `bundleOptions` mirrors; see `constructBundlingHash`.
  */
-export const CONSTRUCT_BUNDLING_HASH = '2863bf03391c8af2';
+export const CONSTRUCT_BUNDLING_HASH = 'd7a88f7ce2f15016';
 
 /** The construct's `bundling` block without comments and whitespace, hashed. */
 export function constructBundlingHash(source = readFileSync(CONSTRUCT_FILE, 'utf8')): string {
@@ -65,6 +65,8 @@ export interface ConstructBundling {
   readonly banner: string;
   /** BUNDLE_ALIASES */
   readonly aliases: Readonly<Record<string, string>>;
+  /** TRACING_WIRING when the stack's `tracing` option is on; the default bundles inject nothing. */
+  readonly inject?: readonly string[];
 }
 
 /** The ESM `require` banner and the aliases, from the construct itself (a dynamic import: it loads aws-cdk-lib). */
@@ -113,23 +115,39 @@ export function bundleOptions(
     external: variant === 'external' ? ['@aws-sdk/*'] : [],
     banner: { js: construct.banner },
     alias: { ...construct.aliases },
+    ...(construct.inject?.length ? { inject: [...construct.inject] } : {}),
     metafile: true,
     logLevel: 'warning',
   };
 }
 
-const IMPORT_TIMER =
-  'const t0 = performance.now(); await import(process.argv[1]); process.stdout.write(String(performance.now() - t0));';
+/**
+ * Imports the bundle (argv[1]) and, when `firstCall` is given, runs it with the module as
+ * `mod` (e.g. `await mod.handler(event)`); prints the elapsed milliseconds on a last line
+ * of its own, after whatever the bundle wrote.
+ */
+function initTimer(firstCall = ''): string {
+  return `const t0 = performance.now(); const mod = await import(process.argv[1]); ${firstCall}; process.stdout.write('\\n' + String(performance.now() - t0));`;
+}
 
-function timeImport(file: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[]): Promise<number> {
+/**
+ * Module init of `file` in a fresh `node` process: its import, and with `firstCall` also
+ * that code's run (import plus first call).
+ */
+export function timeImport(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  nodeFlags: readonly string[],
+  firstCall?: string,
+): Promise<number> {
   return new Promise((resolveTime, reject) => {
     execFile(
       process.execPath,
-      [...nodeFlags, '--input-type=module', '-e', IMPORT_TIMER, pathToFileURL(file).href],
+      [...nodeFlags, '--input-type=module', '-e', initTimer(firstCall), pathToFileURL(file).href],
       { env, timeout: 60_000 },
       (error, stdout, stderr) => {
         if (error) reject(new Error(`importing ${file} failed: ${stderr || error.message}`));
-        else resolveTime(Number(stdout));
+        else resolveTime(Number(stdout.slice(stdout.lastIndexOf('\n') + 1)));
       },
     );
   });

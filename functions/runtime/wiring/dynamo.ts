@@ -41,6 +41,7 @@ import { type ChatConfig, ConfigError } from '../config.ts';
 import { provideServices, type Services } from '../container.ts';
 import { log } from '../logger.ts';
 import { countMetric, Metric, recordFanOut, recordFanOutDispatch } from '../metrics.ts';
+import { traced } from '../tracing.ts';
 import './management-api.ts';
 
 /** Builds the invoker of the fan-out worker named `functionName`. */
@@ -77,7 +78,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
   const notifier = built.notifier;
   if (!notifier) throw new ConfigError('the Management API wiring was not registered before DynamoDB');
   const dynamo = DynamoDBDocumentClient.from(
-    withCapacityReporting(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, maxAttempts: 4 })),
+    withCapacityReporting(traced(new DynamoDBClient({ endpoint: config.dynamoDbEndpoint, maxAttempts: 4 }))),
     { marshallOptions: { removeUndefinedValues: true } },
   );
   const connections = new DynamoConnectionStore(dynamo, config.tables.connections);

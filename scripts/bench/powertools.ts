@@ -1,0 +1,198 @@
+/**
+ * `npx tsx scripts/bench/powertools.ts [--runs 15] [--compare <checkout>]`: what Powertools
+ * for AWS Lambda (logger, metrics, tracer) would cost a handler's cold start, measured the
+ * way the bench's `bundles` section measures init (bundles.ts: the construct's esbuild
+ * options, a fresh `node --enable-source-maps` process per run, one discarded warm-up,
+ * variants interleaved so machine load hits them alike, median), but timing the import
+ * plus a first call: `handler` with a `send_message` whose data is invalid (it builds the
+ * container's services and SDK clients, and logs `route refused`) and then the variant's
+ * own first use of the package (a log line, a published metric).
+ *
+ * Variants of `functions/handlers/send-message.ts`:
+ * - `default`: the bundle as deployed (tracing off);
+ * - `logger`, `metrics`: plus the Powertools package, instantiated as its docs show, and
+ *   its first log line / published metric (added beside the hand-written logger.ts and
+ *   metrics.ts, whose own share is a few hundred bytes);
+ * - `tracing`: the bundle of a stack deployed with `tracing` (wiring/tracing.ts injected),
+ *   in a Lambda-like environment (`AWS_EXECUTION_ENV`, `LAMBDA_TASK_ROOT`, `_X_AMZN_TRACE_ID`)
+ *   so the tracer is on and wraps the DynamoDB client;
+ * - `compare-default` (with `--compare`): the default bundle built from another checkout
+ *   (e.g. main), to show the tracing hook leaves the default bundle as it was.
+ *
+ * Prints a JSON report (sizes, medians, runs, load averages, commit).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { BUNDLE_ALIASES, ESM_REQUIRE_SHIM, TRACING_WIRING } from '../../lib/constructs/chat-function.ts';
+import { resolveHandlerEnvironment } from '../../local/handler-env.ts';
+import { bundleOptions, timeImport } from './bundles.ts';
+import { machineFacts, median, percentile, round } from './machine.ts';
+
+const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const HANDLER = './functions/handlers/send-message.ts';
+
+interface Variant {
+  readonly name: string;
+  /** The entry module's source (resolved from `root`). */
+  readonly entry: string;
+  readonly root: string;
+  /** The stack's `tracing` option on. */
+  readonly tracing?: boolean;
+  /** Code run after `handler`'s first call, with the bundle's module as `mod`. */
+  readonly firstUse?: string;
+}
+
+const reexport = `export { handler } from '${HANDLER}';`;
+
+function variants(compare: string | undefined): Variant[] {
+  const list: Variant[] = [
+    { name: 'default', entry: reexport, root: REPOSITORY_ROOT },
+    {
+      name: 'logger',
+      root: REPOSITORY_ROOT,
+      entry: `${reexport}
+import { Logger } from '@aws-lambda-powertools/logger';
+const logger = new Logger({ serviceName: 'chat-backend' });
+export function firstUse() { logger.info('route refused', { code: 1001 }); }`,
+      firstUse: 'mod.firstUse()',
+    },
+    {
+      name: 'metrics',
+      root: REPOSITORY_ROOT,
+      entry: `${reexport}
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+const metrics = new Metrics({ namespace: 'ChatBackend', serviceName: 'chat-backend' });
+export function firstUse() { metrics.addMetric('MessagesStored', MetricUnit.Count, 1); metrics.publishStoredMetrics(); }`,
+      firstUse: 'mod.firstUse()',
+    },
+    { name: 'tracing', entry: reexport, root: REPOSITORY_ROOT, tracing: true },
+  ];
+  if (compare) list.push({ name: 'compare-default', entry: reexport, root: compare });
+  return list;
+}
+
+/** A `send_message` with invalid data from an authorized connection: refused with 1001, no network. */
+const FIRST_EVENT = {
+  requestContext: {
+    connectionId: 'bench-connection',
+    routeKey: 'send_message',
+    requestId: 'bench-request',
+    domainName: 'bench.invalid',
+    stage: 'local',
+    authorizer: {
+      principalId: 'bench-user',
+      userId: 'bench-user',
+      roles: '[]',
+      tokenExpiresAt: String(2 ** 31),
+    },
+  },
+  body: JSON.stringify({ cmd: 'send_message', data: {} }),
+  isBase64Encoded: false,
+};
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string' }, compare: { type: 'string' } } });
+  const runs = Number(values.runs ?? 15);
+  const facts = machineFacts();
+  const dir = mkdtempSync(join(tmpdir(), 'chat-bench-powertools-'));
+  const taskRoot = join(dir, 'task');
+  mkdirSync(taskRoot);
+  const { vars } = resolveHandlerEnvironment({ baseUrl: 'http://127.0.0.1:9', stage: 'local', extra: {} });
+  // As in Lambda: the variables the runtime sets, so Powertools and the X-Ray SDK act as there.
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    ...vars,
+    AWS_REGION: 'us-east-1',
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
+    AWS_LAMBDA_FUNCTION_NAME: 'chat-sendMessage',
+    AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+    LAMBDA_TASK_ROOT: taskRoot,
+    _X_AMZN_TRACE_ID: 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1',
+    // Nobody listens there: segments go out as UDP datagrams and are lost, as without a daemon.
+    AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:2000',
+    AWS_ACCESS_KEY_ID: 'bench',
+    AWS_SECRET_ACCESS_KEY: 'bench',
+  };
+  const firstCall = (variant: Variant) =>
+    `await mod.handler(${JSON.stringify(FIRST_EVENT)}); ${variant.firstUse ? `await ${variant.firstUse};` : ''}`;
+  try {
+    const built = await Promise.all(
+      variants(values.compare).map(async (variant) => {
+        const outfile = join(dir, variant.name, 'index.mjs');
+        const construct = {
+          banner: ESM_REQUIRE_SHIM,
+          aliases: BUNDLE_ALIASES,
+          ...(variant.tracing ? { inject: [TRACING_WIRING] } : {}),
+        };
+        const options = bundleOptions('', outfile, construct, 'bundled');
+        const { entryPoints: _entryPoints, ...rest } = options;
+        const result = await build({
+          ...rest,
+          absWorkingDir: variant.root,
+          stdin: { contents: variant.entry, resolveDir: variant.root, loader: 'ts', sourcefile: 'entry.ts' },
+        });
+        const code = readFileSync(outfile);
+        const inputs = Object.values(result.metafile?.outputs ?? {}).flatMap((o) => Object.entries(o.inputs));
+        const packageBytes = (pattern: RegExp) =>
+          inputs
+            .filter(([path]) => pattern.test(path))
+            .reduce((sum, [, input]) => sum + input.bytesInOutput, 0);
+        return {
+          variant,
+          outfile,
+          bytes: code.length,
+          gzipBytes: gzipSync(code, { level: 9 }).length,
+          powertoolsBytes: packageBytes(/node_modules\/@aws-lambda-powertools\//),
+          xraySdkBytes: packageBytes(
+            /node_modules\/(aws-xray-sdk-core|cls-hooked|atomic-batcher|semver|emitter-listener|async-hook-jl|shimmer|stack-chain)\//,
+          ),
+        };
+      }),
+    );
+    const times = new Map<string, number[]>();
+    const loads: number[] = [round(loadavg()[0] ?? 0, 2)];
+    for (let run = 0; run <= runs; run++) {
+      const order = run % 2 ? built : [...built].reverse();
+      for (const bundle of order) {
+        const ms = await timeImport(bundle.outfile, env, ['--enable-source-maps'], firstCall(bundle.variant));
+        if (run > 0)
+          times.set(bundle.variant.name, [...(times.get(bundle.variant.name) ?? []), round(ms, 1)]);
+      }
+      loads.push(round(loadavg()[0] ?? 0, 2));
+      process.stderr.write(`run ${run}/${runs} load ${loads.at(-1)}\n`);
+    }
+    const report = {
+      method:
+        'import + first call (handler with an invalid send_message, then the package first use), fresh node --enable-source-maps process per run, median',
+      commit: facts.gitCommit,
+      dirty: facts.gitDirty,
+      node: facts.node,
+      cores: facts.cores,
+      runs,
+      loadAverage1m: { start: loads[0], end: loads.at(-1), max: Math.max(...loads), min: Math.min(...loads) },
+      variants: built.map((bundle) => {
+        const measured = times.get(bundle.variant.name) ?? [];
+        return {
+          name: bundle.variant.name,
+          bytes: bundle.bytes,
+          gzipBytes: bundle.gzipBytes,
+          powertoolsBytes: bundle.powertoolsBytes,
+          xraySdkBytes: bundle.xraySdkBytes,
+          initMsMedian: round(median(measured), 1),
+          initMsP90: round(percentile(measured, 90), 1),
+          initMsRuns: measured,
+        };
+      }),
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
