@@ -30,7 +30,7 @@ import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { BUNDLE_ALIASES, ESM_REQUIRE_SHIM, TRACING_WIRING } from '../../lib/constructs/chat-function.ts';
 import { resolveHandlerEnvironment } from '../../local/handler-env.ts';
-import { bundleOptions, timeImport } from './bundles.ts';
+import { bundleOptions, type InitTime, timeInit } from './bundles.ts';
 import { machineFacts, median, percentile, round } from './machine.ts';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -154,14 +154,13 @@ async function main(): Promise<void> {
         };
       }),
     );
-    const times = new Map<string, number[]>();
+    const times = new Map<string, InitTime[]>();
     const loads: number[] = [round(loadavg()[0] ?? 0, 2)];
     for (let run = 0; run <= runs; run++) {
       const order = run % 2 ? built : [...built].reverse();
       for (const bundle of order) {
-        const ms = await timeImport(bundle.outfile, env, ['--enable-source-maps'], firstCall(bundle.variant));
-        if (run > 0)
-          times.set(bundle.variant.name, [...(times.get(bundle.variant.name) ?? []), round(ms, 1)]);
+        const time = await timeInit(bundle.outfile, env, ['--enable-source-maps'], firstCall(bundle.variant));
+        if (run > 0) times.set(bundle.variant.name, [...(times.get(bundle.variant.name) ?? []), time]);
       }
       loads.push(round(loadavg()[0] ?? 0, 2));
       process.stderr.write(`run ${run}/${runs} load ${loads.at(-1)}\n`);
@@ -176,7 +175,8 @@ async function main(): Promise<void> {
       runs,
       loadAverage1m: { start: loads[0], end: loads.at(-1), max: Math.max(...loads), min: Math.min(...loads) },
       variants: built.map((bundle) => {
-        const measured = times.get(bundle.variant.name) ?? [];
+        const measured = (times.get(bundle.variant.name) ?? []).map((time) => round(time.ms, 1));
+        const cpu = (times.get(bundle.variant.name) ?? []).map((time) => round(time.cpuMs, 1));
         return {
           name: bundle.variant.name,
           bytes: bundle.bytes,
@@ -186,6 +186,8 @@ async function main(): Promise<void> {
           initMsMedian: round(median(measured), 1),
           initMsP90: round(percentile(measured, 90), 1),
           initMsRuns: measured,
+          initCpuMsMedian: round(median(cpu), 1),
+          initCpuMsRuns: cpu,
         };
       }),
     };
