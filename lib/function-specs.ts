@@ -66,6 +66,12 @@ export interface FunctionSpec {
   readonly manageConnections?: readonly ('POST' | 'GET' | 'DELETE')[];
   /** Verifies JWTs, so it reads the signing secret. */
   readonly verifiesTokens?: boolean;
+  /**
+   * Publishes application events (functions/runtime/app-events.ts): when the stack has an
+   * event bus, it gets `events:PutEvents` on that bus only, and EVENT_BUS_NAME. Its handler
+   * imports functions/runtime/wiring/app-events.ts (test/unit/wiring.test.ts checks both ways).
+   */
+  readonly publishesEvents?: boolean;
   /** Functions it invokes asynchronously. */
   readonly invokes?: readonly FunctionId[];
   /**
@@ -134,6 +140,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   connect: {
     entry: 'functions/handlers/connect.ts',
+    publishesEvents: true,
     description:
       '$connect: registers the authorized connection, tells peers the user is online, schedules the welcome push',
     tables: {
@@ -153,6 +160,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   disconnect: {
     entry: 'functions/handlers/disconnect.ts',
+    publishesEvents: true,
     description:
       '$disconnect: removes the connection, updates presence, tells peers when the user went offline',
     tables: {
@@ -176,6 +184,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   sendMessage: {
     entry: 'functions/handlers/send-message.ts',
+    publishesEvents: true,
     description: 'send_message: stores a private message and delivers it to the recipient',
     tables: {
       ...senderAndCleanup,
@@ -196,6 +205,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   sendGroupMessage: {
     entry: 'functions/handlers/send-group-message.ts',
+    publishesEvents: true,
     description: 'send_group_message: members only; stores and fans out to online members',
     tables: {
       ...senderAndCleanup,
@@ -214,6 +224,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   createGroup: {
     entry: 'functions/handlers/create-group.ts',
+    publishesEvents: true,
     description:
       'create_group: creates a group with its members (or, with GROUP_INVITES=required, invites them); the creator owns it',
     tables: {
@@ -261,6 +272,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   addGroupMembers: {
     entry: 'functions/handlers/add-group-members.ts',
+    publishesEvents: true,
     description: 'add_group_members: the owner or an admin adds members; members are told',
     tables: {
       ...groupUpdatedPushes,
@@ -276,6 +288,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   removeGroupMember: {
     entry: 'functions/handlers/remove-group-member.ts',
+    publishesEvents: true,
     description:
       'remove_group_member: the owner or an admin removes a member; members and the removed are told',
     tables: {
@@ -289,6 +302,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   leaveGroup: {
     entry: 'functions/handlers/leave-group.ts',
+    publishesEvents: true,
     description:
       'leave_group: the caller leaves; an owner hands ownership on; the last member deletes the group',
     tables: {
@@ -302,6 +316,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   updateGroup: {
     entry: 'functions/handlers/update-group.ts',
+    publishesEvents: true,
     description: 'update_group: the owner or an admin renames the group; members are told',
     tables: {
       ...groupUpdatedPushes,
@@ -313,6 +328,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   setGroupRole: {
     entry: 'functions/handlers/set-group-role.ts',
+    publishesEvents: true,
     description: 'set_group_role: the owner makes a member an admin or an admin a member; members are told',
     tables: {
       ...groupUpdatedPushes,
@@ -324,6 +340,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   deleteGroup: {
     entry: 'functions/handlers/delete-group.ts',
+    publishesEvents: true,
     description: 'delete_group: the owner deletes the group; every member is told',
     tables: {
       ...groupUpdatedPushes,
@@ -336,6 +353,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   acceptGroupInvite: {
     entry: 'functions/handlers/accept-group-invite.ts',
+    publishesEvents: true,
     description: 'accept_group_invite: the invitee becomes a member; members are told',
     tables: {
       ...groupUpdatedPushes,
@@ -349,6 +367,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   declineGroupInvite: {
     entry: 'functions/handlers/decline-group-invite.ts',
+    publishesEvents: true,
     description: 'decline_group_invite: the invitation goes; the owner and admins are told',
     tables: {
       ...groupUpdatedPushes,
@@ -421,6 +440,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   httpApi: {
     entry: 'functions/handlers/http-api.ts',
+    publishesEvents: true,
     description:
       'HTTP API: online, send-message, broadcast, history, unread counts, conversation list, system notifications, groups',
     tables: {
@@ -490,6 +510,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   sendRoomMessage: {
     entry: 'functions/handlers/send-room-message.ts',
+    publishesEvents: true,
     description: "send_room_message: stores and fans out to the room's connections",
     tables: {
       ...senderAndCleanup,
@@ -554,6 +575,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   deleteMessage: {
     entry: 'functions/handlers/delete-message.ts',
+    publishesEvents: true,
     description: 'delete_message: the sender recalls a message; participants are told',
     tables: {
       ...senderAndCleanup,

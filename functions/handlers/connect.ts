@@ -20,12 +20,14 @@ import {
   identityFromAuthorizer,
   offeredSubprotocols,
 } from '../core/auth/auth.ts';
+import { withAppEvents } from '../runtime/app-events.ts';
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log, withLogContext } from '../runtime/logger.ts';
 import { countMetric, Metric } from '../runtime/metrics.ts';
 import { traced } from '../runtime/tracing.ts';
 import type { WebSocketResult } from '../runtime/websocket.ts';
 import type { WelcomeRequest } from './welcome.ts';
+import '../runtime/wiring/app-events.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 
@@ -37,7 +39,7 @@ const tooManyConnections: WebSocketResult = { statusCode: 429, body: 'Too many c
 
 export const handler = (event: ConnectEvent): Promise<WebSocketResult> => {
   const { connectionId, routeKey, requestId } = event.requestContext;
-  return withLogContext({ routeKey, connectionId, requestId }, () => connect(event));
+  return withLogContext({ routeKey, connectionId, requestId }, () => withAppEvents(() => connect(event)));
 };
 
 async function connect(event: ConnectEvent): Promise<WebSocketResult> {

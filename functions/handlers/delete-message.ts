@@ -3,6 +3,7 @@ import { deleteMessageErrorCodes, deleteMessageSchema, recallMessage } from '../
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/app-events.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
@@ -15,6 +16,7 @@ export const handler = messageRoute(async ({ event, data, services, sender }) =>
       groups: services.groups,
       rooms: services.rooms,
       presence: services.presence,
+      events: services.events,
     },
     userId,
     input,

@@ -8,13 +8,18 @@
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { identityFromAuthorizer } from '../core/auth/auth.ts';
 import type { ConnectionRegistry } from '../core/connections/connections.ts';
+import { withAppEvents } from '../runtime/app-events.ts';
 import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
 import { authorizerOf, type WebSocketResult } from '../runtime/websocket.ts';
+import '../runtime/wiring/app-events.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 
-export const handler = async (event: APIGatewayProxyWebsocketEventV2): Promise<WebSocketResult> => {
+export const handler = (event: APIGatewayProxyWebsocketEventV2): Promise<WebSocketResult> =>
+  withAppEvents(() => disconnect(event));
+
+async function disconnect(event: APIGatewayProxyWebsocketEventV2): Promise<WebSocketResult> {
   const { connectionId } = event.requestContext;
   try {
     const services = getServices();
@@ -33,4 +38,4 @@ export const handler = async (event: APIGatewayProxyWebsocketEventV2): Promise<W
     log('error', 'disconnect cleanup failed', { connectionId, error });
   }
   return { statusCode: 200 };
-};
+}

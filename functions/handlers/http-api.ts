@@ -27,11 +27,13 @@ import { conversationsRoute } from '../http/conversations.ts';
 import { groupRoutes } from '../http/groups.ts';
 import { notifyRoute } from '../http/notify.ts';
 import { unreadRoute } from '../http/unread.ts';
+import { withAppEvents } from '../runtime/app-events.ts';
 import { callbackUrlFor, getServices, type Services } from '../runtime/container.ts';
 import type { HttpRequest, HttpRoute } from '../runtime/http-route.ts';
 import { addLogContext, log, withLogContext } from '../runtime/logger.ts';
 import { recordMessage, recordRefusal } from '../runtime/metrics.ts';
 import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
+import '../runtime/wiring/app-events.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 
@@ -185,7 +187,7 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<APIGateway
       log('info', 'route refused', { code: ErrorCode.unknownCommand, status: 404 });
       return respond(404, failure(ErrorCode.unknownCommand, `no route for ${method} ${path}`));
     }
-    return runRoute(route, event, matched?.params ?? {});
+    return withAppEvents(() => runRoute(route, event, matched?.params ?? {}));
   });
 };
 

@@ -3,6 +3,7 @@ import { groupCommandErrorCodes, setGroupRoleSchema } from '../core/groups/group
 import { parseCommand } from '../core/messaging/commands.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/app-events.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 

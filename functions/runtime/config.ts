@@ -115,6 +115,17 @@ export interface ChatConfig {
   readonly maxContentLength: number;
   /** The content filter: word list (`BLOCKED_WORDS`, `BLOCKED_WORDS_REPLACE`) and moderation service. */
   readonly contentFilter: ContentFilterConfig;
+  /** Where application events go (functions/runtime/app-events.ts); neither set: nowhere. */
+  readonly events: AppEventsConfig;
+}
+
+export interface AppEventsConfig {
+  /** `EVENT_BUS_NAME`: the EventBridge bus (name or ARN) the stack created or was given. */
+  readonly busName?: string;
+  /** `EVENTS_WEBHOOK_URL`: each event POSTed as JSON (the local runtime's stand-in for a bus). */
+  readonly webhookUrl?: string;
+  /** The region the webhook envelope reports (`AWS_REGION`). */
+  readonly region: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -327,6 +338,31 @@ function contentFilter(env: Env): ContentFilterConfig {
   };
 }
 
+/** `EVENT_BUS_NAME` or `EVENTS_WEBHOOK_URL` (an http(s) URL), not both. */
+function appEvents(env: Env): AppEventsConfig {
+  const busName = optional(env, 'EVENT_BUS_NAME');
+  const webhookUrl = optional(env, 'EVENTS_WEBHOOK_URL');
+  if (busName && webhookUrl) {
+    throw new ConfigError('Set EVENT_BUS_NAME or EVENTS_WEBHOOK_URL, not both: events go to one place.');
+  }
+  if (webhookUrl) {
+    let url: URL | undefined;
+    try {
+      url = new URL(webhookUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !/^https?:$/.test(url.protocol)) {
+      throw new ConfigError(`EVENTS_WEBHOOK_URL must be an http(s) URL; received "${webhookUrl}".`);
+    }
+  }
+  return {
+    ...(busName ? { busName } : {}),
+    ...(webhookUrl ? { webhookUrl } : {}),
+    region: optional(env, 'AWS_REGION') ?? 'us-east-1',
+  };
+}
+
 const MINIMUM_CONNECTION_TTL_SECONDS = 2 * 3600 + 10 * 60;
 
 export function loadConfig(env: Env = process.env): ChatConfig {
@@ -392,5 +428,6 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     dedupeTtlSeconds: integer(env, 'DEDUPE_TTL_SECONDS', 86_400, 60),
     maxContentLength: integer(env, 'MAX_CONTENT_LENGTH', 4_000, 1),
     contentFilter: contentFilter(env),
+    events: appEvents(env),
   };
 }

@@ -21,6 +21,7 @@ import type { BlockService } from '../core/blocks/blocks.ts';
 import type { ConnectionRegistry } from '../core/connections/connections.ts';
 import type { SingleSession } from '../core/connections/sessions.ts';
 import type { ConversationListDependencies } from '../core/conversations/conversation-list.ts';
+import type { EventPublisher } from '../core/events/app-events.ts';
 import type { DeliveryDependencies } from '../core/fan-out/delivery.ts';
 import type { FanOutWorkerDependencies } from '../core/fan-out/fan-out-worker.ts';
 import type { GroupService } from '../core/groups/group-service.ts';
@@ -89,6 +90,11 @@ export interface Services {
   readonly blocks: DynamoBlockStore;
   /** `block_user`, `unblock_user`, `list_blocked`. */
   readonly blockService: BlockService;
+  /**
+   * Application events of the running invocation (functions/runtime/app-events.ts): sent
+   * when the handler is done, by the functions that import wiring/app-events.ts.
+   */
+  readonly events: EventPublisher;
 }
 
 const DYNAMO_WIRING = 'functions/runtime/wiring/dynamo.ts';
@@ -118,6 +124,7 @@ const PROVIDED_BY = {
   onceClaims: DYNAMO_WIRING,
   blocks: DYNAMO_WIRING,
   blockService: DYNAMO_WIRING,
+  events: DYNAMO_WIRING,
 } as const satisfies Record<keyof Services, string>;
 
 /**

@@ -42,6 +42,8 @@ export const Metric = {
   connectRefused: 'ConnectRefused',
   /** Connections closed because their token had expired. */
   tokenExpiredCloses: 'TokenExpiredCloses',
+  /** Application events given up after the retries (EventBridge or the webhook failing): should stay 0. */
+  eventsNotPublished: 'EventsNotPublished',
 } as const;
 
 export interface MetricEvent {

@@ -10,6 +10,7 @@ import { identityFromAuthorizer, tokenExpired } from '../core/auth/auth.ts';
 import type { Sender } from '../core/messaging/chat-service.ts';
 import { failure, type RequestId, readRequestId, success } from '../core/shared/envelope.ts';
 import { ChatError, ErrorCode } from '../core/shared/errors.ts';
+import { withAppEvents } from './app-events.ts';
 import { callbackUrlFor, getServices, type Services } from './container.ts';
 import { addLogContext, log, withLogContext } from './logger.ts';
 import { countMetric, Metric, recordRefusal } from './metrics.ts';
@@ -106,11 +107,14 @@ export async function senderOf(
 /**
  * Runs a message route. Every log line written while it runs carries `routeKey`,
  * `connectionId`, `requestId` (API Gateway's) and, once the sender is resolved, `userId`.
+ * The application events it published are sent once the reply is ready (app-events.ts).
  */
 export function messageRoute(run: (input: RouteInput) => Promise<unknown>): WebSocketHandler {
   return (event) => {
     const { connectionId, routeKey, requestId } = event.requestContext;
-    return withLogContext({ routeKey, connectionId, requestId }, () => runRoute(run, event));
+    return withLogContext({ routeKey, connectionId, requestId }, () =>
+      withAppEvents(() => runRoute(run, event)),
+    );
   };
 }
 

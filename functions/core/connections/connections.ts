@@ -1,5 +1,11 @@
 /** Opening and closing connections: the connection row plus the user's presence record. */
 import type { Identity } from '../auth/auth.ts';
+import {
+  connectionClosed,
+  connectionOpened,
+  type EventPublisher,
+  presenceChanged,
+} from '../events/app-events.ts';
 import type { ConnectionRecord, ConnectionStore, PresenceStore, RoomStore } from '../shared/ports.ts';
 
 /** Presence entries checked for staleness when the connection limit is hit (one batched read). */
@@ -23,6 +29,12 @@ export interface ConnectionRegistryDependencies {
    * device). Failures are the callee's to log; they never fail the connect or close.
    */
   readonly onPresenceChange?: (userId: string, status: PresenceStatus) => Promise<void>;
+  /**
+   * `connection.opened` / `connection.closed` for `open` and `close` (`$connect`,
+   * `$disconnect`), and `presence.changed` with `onPresenceChange`; unset: none (the
+   * registry that cleans up after 410s publishes nothing, as it pushes nothing).
+   */
+  readonly events?: EventPublisher;
 }
 
 export type OpenedConnection = ConnectionRecord & { readonly connectionCount: number };
@@ -65,6 +77,7 @@ export class ConnectionRegistry {
       await this.deps.connections.delete(connectionId);
       return undefined;
     }
+    this.deps.events?.publish(connectionOpened(connectionId, identity.userId, record.connectedAt));
     if (added.cameOnline) await this.notifyPresence(identity.userId, 'online');
     return { ...record, connectionCount: added.connectionCount };
   }
@@ -97,7 +110,13 @@ export class ConnectionRegistry {
    */
   async close(connectionId: string, userIdHint?: string): Promise<void> {
     const removed = await this.deps.connections.delete(connectionId);
+    const userId = removed?.userId ?? userIdHint;
+    if (userId) this.deps.events?.publish(connectionClosed(connectionId, userId, this.nowIso()));
     await this.forget(connectionId, removed, userIdHint);
+  }
+
+  private nowIso(): string {
+    return (this.deps.now?.() ?? new Date()).toISOString();
   }
 
   /**
@@ -129,6 +148,7 @@ export class ConnectionRegistry {
   }
 
   private async notifyPresence(userId: string, status: PresenceStatus): Promise<void> {
+    this.deps.events?.publish(presenceChanged(userId, status, this.nowIso()));
     try {
       await this.deps.onPresenceChange?.(userId, status);
     } catch {

@@ -4,7 +4,9 @@
  * of conditional single-item writes (group-ports.ts), ordered so that racing commands
  * leave consistent data; `group_updated` tells the members (and whoever left) at once.
  */
+
 import { type BlockStore, blockedByInvitees } from '../blocks/blocks.ts';
+import { type EventPublisher, groupCreated, groupUpdated } from '../events/app-events.ts';
 import { connectionsOf, type DeliveryDependencies, deliver } from '../fan-out/delivery.ts';
 import { checkRateLimit } from '../guards/guards.ts';
 import type { Sender } from '../messaging/chat-service.ts';
@@ -71,6 +73,8 @@ export interface GroupServiceDependencies extends DeliveryDependencies {
       positionsIn(userId: string, roomIds: readonly string[]): Promise<Map<string, string>>;
     };
   };
+  /** `group.created`, and `group.updated` with every `group_updated` push to the members; unset: none. */
+  readonly events?: EventPublisher;
   readonly now?: () => Date;
 }
 
@@ -202,8 +206,13 @@ export class GroupService {
     return found;
   }
 
-  /** Posts `update` to every connection of `userIds` but `originConnectionId` (which gets the reply). */
-  async tell(userIds: readonly string[], update: GroupUpdated, originConnectionId?: string) {
+  /**
+   * Posts `update` to every connection of `userIds` but `originConnectionId` (which gets the
+   * reply), and publishes it as `group.updated` (unless `announce` is false: the same change
+   * told to someone else). Called once the change is stored.
+   */
+  async tell(userIds: readonly string[], update: GroupUpdated, originConnectionId?: string, announce = true) {
+    if (announce) this.deps.events?.publish(groupUpdated(update));
     const unique = [...new Set(userIds)];
     if (unique.length === 0) return;
     const online = await this.deps.presence.connectionsOf(unique);
@@ -331,7 +340,7 @@ export class GroupService {
     if (invitees.length > 0) {
       await this.tellInvitees({ groupId, groupName: input.group_name }, invitees, sender.userId, now);
     }
-    return {
+    const created: GroupCreated = {
       type: 'group_created',
       group_id: groupId,
       group_name: input.group_name,
@@ -339,6 +348,8 @@ export class GroupService {
       ...(this.invitesRequired ? { invited: invitees } : {}),
       role: 'owner',
     };
+    this.deps.events?.publish(groupCreated(created, sender.userId, createdAt));
+    return created;
   }
 
   /**
@@ -813,7 +824,7 @@ export class GroupService {
         originConnectionId,
       ),
       // Their invitations are gone with the group; they learn nothing of its members.
-      this.tell(inviteeIds, this.update(meta, 'deleted', [], by, now)),
+      this.tell(inviteeIds, this.update(meta, 'deleted', [], by, now), undefined, false),
     ]);
   }
 }

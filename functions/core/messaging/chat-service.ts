@@ -4,6 +4,7 @@
  */
 import { isAdmin } from '../auth/auth.ts';
 import { type BlockStore, blockedByRecipient } from '../blocks/blocks.ts';
+import { type EventPublisher, messageSent, messageUndelivered } from '../events/app-events.ts';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { FanOutDispatcher, ShardStart } from '../fan-out/fan-out-dispatch.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
@@ -51,6 +52,8 @@ export interface ChatServiceDependencies extends DeliveryDependencies {
   readonly contentFilter?: ContentFilter;
   /** Rate limit and `client_msg_id` dedupe for messages; unset: neither. */
   readonly guards?: MessageGuards;
+  /** `message.sent`, and `message.undelivered` for recipients with no open connection; unset: none. */
+  readonly events?: EventPublisher;
   readonly now?: () => Date;
 }
 
@@ -229,6 +232,11 @@ export class ChatService {
         time: stored.createdAt,
       } satisfies NewMessage),
     );
+    // The duplicate answered above published nothing: its first attempt did.
+    this.published(
+      stored,
+      recipient.online.some((user) => user.connectionIds.length > 0) ? [] : [input.to_user_id],
+    );
     return {
       type: 'message_sent',
       message_id: stored.messageId,
@@ -301,6 +309,14 @@ export class ChatService {
       ),
       this.recordLastGroupMessage(group.groupId, stored.messageId),
     ]);
+    const reachable = new Set(
+      (await online).filter((user) => user.connectionIds.length > 0).map((user) => user.userId),
+    );
+    this.published(
+      stored,
+      others.filter((userId) => !reachable.has(userId)),
+      group.groupName,
+    );
     return {
       type: 'group_message_sent',
       group_id: group.groupId,
@@ -311,6 +327,14 @@ export class ChatService {
       ...(accepted.duplicate ? { duplicate: true as const } : {}),
       time: stored.createdAt,
     };
+  }
+
+  /** `message.sent`, and `message.undelivered` naming the recipients who had no open connection. */
+  private published(stored: StoredMessage, offlineUserIds: readonly string[], groupName?: string): void {
+    const events = this.deps.events;
+    if (!events) return;
+    events.publish(messageSent(stored));
+    for (const event of messageUndelivered(stored, offlineUserIds, groupName)) events.publish(event);
   }
 
   /**

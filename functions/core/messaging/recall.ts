@@ -4,6 +4,7 @@
  * and every participant's open connections are told with `message_deleted`.
  */
 import * as z from 'zod/mini';
+import { type EventPublisher, messageDeleted } from '../events/app-events.ts';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { Recipient } from '../fan-out/fan-out.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
@@ -70,6 +71,8 @@ export interface RecallDependencies extends DeliveryDependencies {
   readonly groups: Pick<GroupStore, 'get'>;
   readonly rooms: Pick<RoomStore, 'members'>;
   readonly presence: Pick<PresenceStore, 'connectionsOf'>;
+  /** `message.deleted` once the recall is stored; unset: none. */
+  readonly events?: EventPublisher;
   readonly now?: () => Date;
 }
 
@@ -123,6 +126,7 @@ export async function recallMessage(
     deleted_by: senderId,
     time: recalled.deletedAt ?? new Date().toISOString(),
   };
+  deps.events?.publish(messageDeleted(recalled, senderId, push.time));
   const recipients = await audience(deps, recalled, originConnectionId);
   if (recalled.kind !== 'private') {
     const result = await deliver(deps, recipients, push);

@@ -5,6 +5,7 @@
  * connection whose `$disconnect` never came drops out on its own.
  */
 import * as z from 'zod/mini';
+import { type EventPublisher, messageSent } from '../events/app-events.ts';
 import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
 import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
@@ -89,6 +90,8 @@ export interface RoomServiceDependencies extends DeliveryDependencies {
   readonly contentFilter?: ContentFilter;
   /** Rate limit and `client_msg_id` dedupe for messages; unset: neither. */
   readonly guards?: MessageGuards;
+  /** `message.sent` for each stored room message; unset: none. */
+  readonly events?: EventPublisher;
   readonly now?: () => Date;
 }
 
@@ -251,6 +254,7 @@ export class RoomService {
         logDetails: { roomId },
       }),
     );
+    this.deps.events?.publish(messageSent(stored));
     return {
       type: 'room_message_sent',
       room_id: roomId,

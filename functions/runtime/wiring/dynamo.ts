@@ -36,6 +36,7 @@ import { DynamoPresenceStore } from '../../stores/presence.ts';
 import { DynamoReadStateStore } from '../../stores/read-state.ts';
 import { DynamoRecipientReader } from '../../stores/recipients.ts';
 import { DynamoRoomStore } from '../../stores/rooms.ts';
+import { invocationEvents } from '../app-events.ts';
 import { withCapacityReporting } from '../capacity.ts';
 import { type ChatConfig, ConfigError } from '../config.ts';
 import { provideServices, type Services } from '../container.ts';
@@ -98,13 +99,17 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     presence: config.tables.presence,
     blocks: config.tables.blocks,
   });
-  const registryWith = (onPresenceChange?: ConnectionRegistryDependencies['onPresenceChange']) =>
+  const registryWith = (
+    onPresenceChange?: ConnectionRegistryDependencies['onPresenceChange'],
+    events?: ConnectionRegistryDependencies['events'],
+  ) =>
     new ConnectionRegistry({
       connections,
       presence,
       rooms,
       connectionTtlSeconds: config.connectionTtlSeconds,
       onPresenceChange,
+      events,
     });
   const registry = registryWith();
   // Rate limit and client_msg_id dedupe of the message commands (guards table).
@@ -159,6 +164,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
   const jobClaimSeconds = 6 * 3600;
   const guardStore = new DynamoGuardStore(dynamo, config.tables.guards);
   return {
+    events: invocationEvents,
     onceClaims: new DynamoOnceClaims(dynamo, config.tables.guards, jobClaimSeconds),
     registry,
     readState,
@@ -172,7 +178,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       });
       return registryWith(async (userId, status) => {
         await presenceNotifier.notify(userId, status);
-      });
+      }, invocationEvents);
     },
     unread: new UnreadCounter({ conversations, readState }),
     conversationList: {
@@ -230,6 +236,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         recipients,
         contentFilter,
         guards,
+        events: invocationEvents,
         settings: {
           maxContentLength: config.maxContentLength,
           broadcastAllowAll: config.broadcastAllowAll,
@@ -244,6 +251,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         presence,
         rateStore: guardStore,
         unread: { conversations, readState },
+        events: invocationEvents,
         settings: {
           maxGroupMembers: config.maxGroupMembers,
           maxGroupsPerUser: config.maxGroupsPerUser,
@@ -260,6 +268,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         messages,
         contentFilter,
         guards,
+        events: invocationEvents,
         settings: {
           maxContentLength: config.maxContentLength,
           maxRoomsPerConnection: config.maxRoomsPerConnection,
