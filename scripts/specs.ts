@@ -1,5 +1,5 @@
 /**
- * Writes docs/asyncapi.json and docs/openapi.json from the code (see scripts/specs/generate.ts).
+ * Writes docs/asyncapi.json, docs/openapi.json and docs/events.schema.json from the code (see scripts/specs/generate.ts).
  *
  *   npm run specs              # write the files
  *   npm run specs -- --check   # exit 1 when a checked-in file differs from what would be written

@@ -32,10 +32,10 @@ export function envelopeTime(iso: string): string {
   return `${(Number.isNaN(date.getTime()) ? new Date() : date).toISOString().slice(0, 19)}Z`;
 }
 
-export function envelopeOf(event: AppEvent, region: string): EventEnvelope {
+export function envelopeOf(event: AppEvent, region: string, id: string = randomUUID()): EventEnvelope {
   return {
     version: '0',
-    id: randomUUID(),
+    id,
     'detail-type': event.type,
     source: APP_EVENT_SOURCE,
     account: WEBHOOK_ACCOUNT_ID,
@@ -47,6 +47,9 @@ export function envelopeOf(event: AppEvent, region: string): EventEnvelope {
 }
 
 export class WebhookSink implements EventSink {
+  /** One id per event, kept across retries so a receiver can drop a repeat. */
+  private readonly ids = new WeakMap<AppEvent, string>();
+
   constructor(
     private readonly url: string,
     private readonly region: string,
@@ -57,12 +60,21 @@ export class WebhookSink implements EventSink {
     return outcomes.flatMap((failure, index) => (failure ? [{ ...failure, index }] : []));
   }
 
+  private idOf(event: AppEvent): string {
+    let id = this.ids.get(event);
+    if (!id) {
+      id = randomUUID();
+      this.ids.set(event, id);
+    }
+    return id;
+  }
+
   private async post(event: AppEvent): Promise<Omit<EntryFailure, 'index'> | undefined> {
     try {
       const response = await fetch(this.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(envelopeOf(event, this.region)),
+        body: JSON.stringify(envelopeOf(event, this.region, this.idOf(event))),
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
       await response.arrayBuffer().catch(() => undefined);

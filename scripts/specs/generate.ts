@@ -30,6 +30,7 @@ import { syncSchema } from '../../functions/core/messaging/sync.ts';
 import { markReadSchema } from '../../functions/core/receipts/read-receipts.ts';
 import { roomMessageSchema, roomTargetSchema } from '../../functions/core/rooms/rooms.ts';
 import { httpRoutes, webSocketRoutes } from '../../lib/function-specs.ts';
+import { buildEventsSchema, EVENTS_SCHEMA_PATH } from './events.ts';
 import {
   envelope,
   errorEnvelope,
@@ -426,5 +427,9 @@ export function render(document: JsonSchema): string {
 
 /** Every generated file, path → content. */
 export function generateSpecs(): Record<string, string> {
-  return { [ASYNCAPI_PATH]: render(buildAsyncApi()), [OPENAPI_PATH]: render(buildOpenApi()) };
+  return {
+    [ASYNCAPI_PATH]: render(buildAsyncApi()),
+    [OPENAPI_PATH]: render(buildOpenApi()),
+    [EVENTS_SCHEMA_PATH]: render(buildEventsSchema()),
+  };
 }

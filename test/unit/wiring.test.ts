@@ -6,6 +6,8 @@
  *   wiring/fan-out-invoker.ts, the only way to the Lambda client besides `$connect`'s welcome;
  * - functions that manage connections, and every message route (an expired token closes the
  *   connection): the Management API, wiring/management-api.ts;
+ * - functions that publish application events (`publishesEvents`): wiring/app-events.ts,
+ *   the only way to the EventBridge client;
  * - no zod where no command is validated (schemas are `@__PURE__`, see functions/core/shared/schema.ts).
  * And the container fails loudly, naming the module, when something is not wired.
  * Run: npx tsx --test test/unit/wiring.test.ts
@@ -23,6 +25,7 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const DYNAMO = 'functions/runtime/wiring/dynamo.ts';
 const FAN_OUT_INVOKER = 'functions/runtime/wiring/fan-out-invoker.ts';
 const MANAGEMENT_API = 'functions/runtime/wiring/management-api.ts';
+const APP_EVENTS = 'functions/runtime/wiring/app-events.ts';
 
 /** Functions that validate no command with a schema. */
 const WITHOUT_SCHEMAS = new Set<FunctionId>([
@@ -99,6 +102,16 @@ describe('what each handler wires', () => {
         graph.packages.has('@aws-sdk/client-dynamodb'),
         hasTables,
         'the DynamoDB client iff it has tables',
+      );
+      assert.equal(
+        graph.modules.has(APP_EVENTS),
+        spec.publishesEvents === true,
+        `${APP_EVENTS} iff it publishes events`,
+      );
+      assert.equal(
+        graph.packages.has('@aws-sdk/client-eventbridge'),
+        spec.publishesEvents === true,
+        'the EventBridge client iff it publishes events',
       );
       if (spec.manageConnections?.length || source.includes('messageRoute(')) {
         assert.ok(graph.modules.has(MANAGEMENT_API), `${MANAGEMENT_API}: it posts to or closes connections`);
