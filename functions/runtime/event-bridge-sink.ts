@@ -13,6 +13,7 @@ import {
 import { APP_EVENT_SOURCE, type AppEvent } from '../core/events/app-events.ts';
 import type { EntryFailure, EventSink } from '../core/events/event-batches.ts';
 import { containerKey } from './container-key.ts';
+import { traced } from './tracing.ts';
 
 /** What this sink needs of an EventBridgeClient (unit tests of the error paths replace it). */
 export interface PutEventsClient {
@@ -77,10 +78,12 @@ export function eventBridgeClient(): EventBridgeClient {
   const key = containerKey();
   let client = clients.get(key);
   if (!client) {
-    client = new EventBridgeClient({
-      requestHandler: { httpsAgent: new HttpsAgent({ keepAlive: true }), requestTimeout: 2_000 },
-      maxAttempts: 1,
-    });
+    client = traced(
+      new EventBridgeClient({
+        requestHandler: { httpsAgent: new HttpsAgent({ keepAlive: true }), requestTimeout: 2_000 },
+        maxAttempts: 1,
+      }),
+    );
     clients.set(key, client);
   }
   return client;
