@@ -11,7 +11,7 @@
  *     -c alarmEmail=ops@example.com
  *   npx cdk deploy -c domainName=ws.example.com -c httpDomainName=api.example.com \
  *     -c certificateArn=arn:aws:acm:… -c hostedZoneId=Z123 -c hostedZoneName=example.com
- * See ChatStackProps for what each key means and its default. Through npm, context goes
+ * See ChatBackendProps (lib/chat-backend.ts) for what each key means and its default. Through npm, context goes
  * after `--`: `npm run synth -- -c stageName=dev`.
  *
  * cdk-nag's AwsSolutions pack runs on every synth and deploy: a finding not acknowledged
@@ -19,12 +19,8 @@
  */
 import { App } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import {
-  ChatStack,
-  type ChatStackProps,
-  DEFAULT_READ_ROUTE_THROTTLE,
-  DEFAULT_THROTTLE,
-} from '../lib/chat-stack.ts';
+import { DEFAULT_READ_ROUTE_THROTTLE, DEFAULT_THROTTLE } from '../lib/chat-backend.ts';
+import { ChatStack, type ChatStackProps } from '../lib/chat-stack.ts';
 import type { CognitoTokenUse } from '../lib/constructs/cognito-sign-in.ts';
 import { checkWithCdkNag } from '../lib/nag-suppressions.ts';
 

@@ -1,7 +1,7 @@
 /**
  * What a request to the local control plane asks for (IAM action and resource ARN), and
  * whether the calling function's grants allow it. The grants are `lib/function-specs.ts`,
- * the data the stack turns into each function's IAM statements (ChatStack.grantFromSpec):
+ * the data the stack turns into each function's IAM statements (ChatBackend.grantFromSpec):
  * DynamoDB actions on the table and the listed indexes, `execute-api:ManageConnections`
  * for the listed methods, `lambda:InvokeFunction` on the listed functions. The admin
  * credential (the runtime itself, tests) may do anything.

@@ -35,7 +35,7 @@ export const PRICES = {
 } as const;
 
 export interface CostAssumptions {
-  /** Lambda memory of every function: ChatFunction's default (lib/constructs/chat-function.ts), which lib/chat-stack.ts does not override. */
+  /** Lambda memory of every function: ChatFunction's default (lib/constructs/chat-function.ts), which lib/chat-backend.ts does not override. */
   readonly lambdaMemoryMb: number;
   /** Duration assumed per invocation for the second Lambda estimate, ms. */
   readonly assumedInvocationMs: number;
