@@ -54,6 +54,10 @@ export type FunctionId =
   | 'sync'
   | 'markRead'
   | 'deleteMessage'
+  | 'editMessage'
+  | 'react'
+  | 'unreact'
+  | 'typing'
   | 'listConversations'
   | 'fanOutWorker';
 
@@ -127,6 +131,24 @@ const presencePeers = {
 const groupUpdatedPushes = {
   ...senderAndCleanup,
   presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
+} as const satisfies Partial<Record<TableId, TableAccess>>;
+
+/** `react` and `unreact`: the same reads and writes. */
+const reactionTables = {
+  ...senderAndCleanup,
+  // GetItem/BatchGetItem: the participants' connections; UpdateItem/DeleteItem: 410 cleanup.
+  presence: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'DeleteItem'] },
+  // GetItem: the message (and, after a refused count, why); UpdateItem: the user's
+  // reaction row (conditional) and the counts on the message item.
+  messages: { actions: ['GetItem', 'UpdateItem'] },
+  // Query: a group's members.
+  groups: { actions: ['Query'] },
+  // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
+  rooms: { actions: ['Query', 'BatchWriteItem'] },
+  // GetItem: whether a private chat's peer blocked the reacting user.
+  blocks: { actions: ['GetItem'] },
+  // UpdateItem: the per-user reaction rate window.
+  guards: { actions: ['UpdateItem'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
 export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
@@ -593,6 +615,60 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
     invokes: ['fanOutWorker'],
   },
+  editMessage: {
+    entry: 'functions/handlers/edit-message.ts',
+    description: "edit_message: the sender replaces a message's content; participants are told",
+    tables: {
+      ...senderAndCleanup,
+      // GetItem/BatchGetItem: the participants' connections; UpdateItem/DeleteItem: 410 cleanup.
+      presence: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'DeleteItem'] },
+      // GetItem: a private message's two users; UpdateItem: the new content, conditional on the sender.
+      messages: { actions: ['GetItem', 'UpdateItem'] },
+      // Query: a group's members.
+      groups: { actions: ['Query'] },
+      // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
+      rooms: { actions: ['Query', 'BatchWriteItem'] },
+      // GetItem: whether a private chat's peer blocked the editor.
+      blocks: { actions: ['GetItem'] },
+      // UpdateItem: the per-user message rate window.
+      guards: { actions: ['UpdateItem'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  react: {
+    entry: 'functions/handlers/react.ts',
+    description: 'react: a participant adds an emoji to a message (idempotent); participants are told',
+    tables: reactionTables,
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  unreact: {
+    entry: 'functions/handlers/unreact.ts',
+    description: 'unreact: a participant takes an emoji back (idempotent); participants are told',
+    tables: reactionTables,
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
+  typing: {
+    entry: 'functions/handlers/typing.ts',
+    description: 'typing: start/stop pushed to the other participants; never stored, throttled in memory',
+    tables: {
+      // Nothing of typing is written; these writes are only the cleanup of connections
+      // that answer 410 (as for every push).
+      ...senderAndCleanup,
+      // GetItem/BatchGetItem: the recipients' connections; UpdateItem/DeleteItem: 410 cleanup.
+      presence: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'DeleteItem'] },
+      // Query: a group's members.
+      groups: { actions: ['Query'] },
+      // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
+      rooms: { actions: ['Query', 'BatchWriteItem'] },
+      // GetItem: whether a private chat's peer blocked the sender.
+      blocks: { actions: ['GetItem'] },
+    },
+    manageConnections: ['POST', 'DELETE'],
+    invokes: ['fanOutWorker'],
+  },
   listConversations: {
     entry: 'functions/handlers/list-conversations.ts',
     description: "list_conversations: a page of the caller's private chats and groups, most recent first",
@@ -685,6 +761,10 @@ export const webSocketRoutes: Readonly<Record<string, FunctionId>> = {
   sync: 'sync',
   mark_read: 'markRead',
   delete_message: 'deleteMessage',
+  edit_message: 'editMessage',
+  react: 'react',
+  unreact: 'unreact',
+  typing: 'typing',
   list_conversations: 'listConversations',
 };
 

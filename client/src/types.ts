@@ -196,6 +196,8 @@ export interface ConversationLastMessage {
   readonly time: string;
   /** Recalled by its sender. */
   readonly deleted?: true;
+  /** The last message was edited: `content` previews the edited text. */
+  readonly edited_at?: string;
 }
 
 /** One of the caller's private chats, as `list_conversations` shows it. */
@@ -270,6 +272,12 @@ export interface HistoryMessage {
   readonly time: string;
   /** Recalled by its sender. */
   readonly deleted?: true;
+  /** The message of this conversation it replies to. */
+  readonly reply_to?: string;
+  /** When its sender last edited it; `content` is the edited text. */
+  readonly edited_at?: string;
+  /** Reaction counts by emoji; absent when there are none. */
+  readonly reactions?: Readonly<Record<string, number>>;
 }
 
 /** The `history` reply (newest first); page on `next_cursor` until it is absent. */

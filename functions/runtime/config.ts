@@ -113,6 +113,12 @@ export interface ChatConfig {
   readonly dedupeTtlSeconds: number;
   /** Content over this many characters (UTF-16 code units) answers 1002 (`MAX_CONTENT_LENGTH`, default 4,000). */
   readonly maxContentLength: number;
+  /**
+   * `TYPING_THROTTLE_SECONDS` (default 3): a sender's repeat of the same typing state in a
+   * room within this window is dropped, and at most 4 typing frames per sender and room
+   * are forwarded per window (per function container).
+   */
+  readonly typingThrottleSeconds: number;
   /** The content filter: word list (`BLOCKED_WORDS`, `BLOCKED_WORDS_REPLACE`) and moderation service. */
   readonly contentFilter: ContentFilterConfig;
   /** Where application events go (functions/runtime/app-events.ts); neither set: nowhere. */
@@ -427,6 +433,7 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     groupInvites: groupInvites(env),
     dedupeTtlSeconds: integer(env, 'DEDUPE_TTL_SECONDS', 86_400, 60),
     maxContentLength: integer(env, 'MAX_CONTENT_LENGTH', 4_000, 1),
+    typingThrottleSeconds: integer(env, 'TYPING_THROTTLE_SECONDS', 3, 1),
     contentFilter: contentFilter(env),
     events: appEvents(env),
   };

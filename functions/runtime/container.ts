@@ -27,9 +27,12 @@ import type { FanOutWorkerDependencies } from '../core/fan-out/fan-out-worker.ts
 import type { GroupService } from '../core/groups/group-service.ts';
 import type { ReadLimiter } from '../core/guards/guards.ts';
 import type { ChatService } from '../core/messaging/chat-service.ts';
+import type { EditDependencies } from '../core/messaging/edit.ts';
+import type { ReactionDependencies } from '../core/reactions/reactions.ts';
 import type { ReadReceipts, UnreadCounter } from '../core/receipts/read-receipts.ts';
 import type { RoomService } from '../core/rooms/rooms.ts';
 import type { OnceClaims } from '../core/shared/ports.ts';
+import type { TypingDependencies } from '../core/typing/typing.ts';
 import type { DynamoBlockStore } from '../stores/blocks.ts';
 import type { DynamoConversationIndex } from '../stores/conversations.ts';
 import type { DynamoGroupStore } from '../stores/groups.ts';
@@ -88,6 +91,12 @@ export interface Services {
   readonly onceClaims: OnceClaims;
   /** Block rows (blocks table). */
   readonly blocks: DynamoBlockStore;
+  /** `edit_message`, pushing `message_edited` through `callbackUrl`. */
+  edits(callbackUrl: string): EditDependencies;
+  /** `react` / `unreact`, pushing `reaction` through `callbackUrl`. */
+  reactions(callbackUrl: string): ReactionDependencies;
+  /** `typing`, pushing through `callbackUrl`; the throttle is this container's. */
+  typing(callbackUrl: string): TypingDependencies;
   /** `block_user`, `unblock_user`, `list_blocked`. */
   readonly blockService: BlockService;
   /**
@@ -125,6 +134,9 @@ const PROVIDED_BY = {
   blocks: DYNAMO_WIRING,
   blockService: DYNAMO_WIRING,
   events: DYNAMO_WIRING,
+  edits: DYNAMO_WIRING,
+  reactions: DYNAMO_WIRING,
+  typing: DYNAMO_WIRING,
 } as const satisfies Record<keyof Services, string>;
 
 /**

@@ -7,7 +7,9 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type {
+  EditRequest,
   HistoryRequest,
+  MessageEditStore,
   MessagePage,
   MessageRecallStore,
   MessageStore,
@@ -58,7 +60,9 @@ interface AscendingSource {
 }
 
 /** Messages keyed by conversation (`roomId`) and ULID (`messageId`), so history is one Query. */
-export class DynamoMessageStore implements MessageStore, MessageSyncStore, MessageRecallStore {
+export class DynamoMessageStore
+  implements MessageStore, MessageSyncStore, MessageRecallStore, MessageEditStore
+{
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -207,6 +211,43 @@ export class DynamoMessageStore implements MessageStore, MessageSyncStore, Messa
           },
           ExpressionAttributeValues: {
             ':true': true,
+            ':at': at.toISOString(),
+            ':sender': senderId,
+            ':private': 'private',
+            ':group': 'group',
+            ':room': 'room',
+            ':now': epochSeconds(this.now()),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Attributes ? messageFromItem(Attributes) : undefined;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw error;
+    }
+  }
+
+  /** One conditional UpdateItem: the sender's live, unrecalled chat message gets the new content. */
+  async edit({ roomId, messageId, senderId, content, at }: EditRequest): Promise<StoredMessage | undefined> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { roomId, messageId },
+          UpdateExpression: 'SET #content = :content, #editedAt = :at',
+          ConditionExpression:
+            '#from = :sender AND #kind IN (:private, :group, :room) AND attribute_not_exists(#deleted) AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now)',
+          ExpressionAttributeNames: {
+            '#content': 'content',
+            '#editedAt': 'editedAt',
+            '#from': 'fromUserId',
+            '#kind': 'kind',
+            '#deleted': 'deleted',
+            '#expiresAt': 'expiresAt',
+          },
+          ExpressionAttributeValues: {
+            ':content': content,
             ':at': at.toISOString(),
             ':sender': senderId,
             ':private': 'private',

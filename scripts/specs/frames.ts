@@ -44,6 +44,45 @@ const duplicate = {
   description: 'present when this was a retry of a stored client_msg_id',
 };
 
+/** Reaction counts by emoji. */
+const reactionCounts = (description: string): JsonSchema => ({
+  type: 'object',
+  additionalProperties: { type: 'integer', minimum: 1 },
+  description: `count per emoji; ${description}`,
+});
+
+/** `message_edited` (push; the reply adds `delivered` and `queued`). */
+const messageEdited = {
+  type: constant('message_edited'),
+  room_id: string(),
+  message_id: messageId,
+  content: string('the new content'),
+  edited_at: time,
+  peer_id: peerId("private chats: the other participant, from the receiver's point of view"),
+};
+
+/** `reaction` (push; the reply adds `changed`, `delivered` and `queued`). */
+const reaction = {
+  type: constant('reaction'),
+  room_id: string(),
+  message_id: messageId,
+  user_id: string('who reacted'),
+  emoji: string(),
+  action: { type: 'string', enum: ['added', 'removed'] },
+  counts: reactionCounts('after the change'),
+  peer_id: peerId("private chats: the other participant, from the receiver's point of view"),
+};
+
+const reactionReply: JsonSchema = object(
+  {
+    ...reaction,
+    changed: { type: 'boolean', description: 'false when nothing changed (nobody was told)' },
+    delivered: integer(),
+    queued,
+  },
+  ['peer_id', 'queued'],
+);
+
 /** A stored message as history and sync show it (HistoryMessage). */
 export const historyMessage: JsonSchema = object(
   {
@@ -57,8 +96,11 @@ export const historyMessage: JsonSchema = object(
     message_type: messageType,
     time,
     deleted: { type: 'boolean', const: true },
+    reply_to: string('the message of this conversation it replies to (its id only: see docs/protocol.md)'),
+    edited_at: { ...time, description: 'when its sender last edited it; content is the edited text' },
+    reactions: reactionCounts('absent when there are none, and on a recalled message'),
   },
-  ['to_user_id', 'peer_id', 'group_id', 'deleted'],
+  ['to_user_id', 'peer_id', 'group_id', 'deleted', 'reply_to', 'edited_at', 'reactions'],
 );
 
 /** SyncMessage: a HistoryMessage plus its kind (and, for system notifications, type and data). */
@@ -82,8 +124,9 @@ const lastMessage: JsonSchema = object(
     message_type: messageType,
     time,
     deleted: { type: 'boolean', const: true },
+    edited_at: { ...time, description: 'the last message was edited' },
   },
-  ['deleted'],
+  ['deleted', 'edited_at'],
 );
 const conversationEntry: JsonSchema = {
   oneOf: [
@@ -418,6 +461,30 @@ export const replies: Record<string, { readonly name: string; readonly schema: J
       ['peer_id', 'queued'],
     ),
   },
+  edit_message: {
+    name: 'MessageEditedReply',
+    schema: object({ ...messageEdited, delivered: integer(), queued }, ['peer_id', 'queued']),
+  },
+  react: { name: 'ReactReply', schema: reactionReply },
+  unreact: { name: 'UnreactReply', schema: reactionReply },
+  typing: {
+    name: 'TypingSent',
+    schema: object(
+      {
+        type: constant('typing_sent'),
+        room_id: string(),
+        state: { type: 'string', enum: ['start', 'stop'] },
+        delivered: integer('connections told (0 when throttled)'),
+        throttled: {
+          type: 'boolean',
+          const: true,
+          description: 'present when the throttle dropped this frame',
+        },
+        queued,
+      },
+      ['throttled', 'queued'],
+    ),
+  },
 };
 
 /** Pushes: frames the server sends unasked (no request_id), by `data.type`. */
@@ -482,6 +549,23 @@ export const pushes: Record<string, { readonly name: string; readonly schema: Js
       },
       ['peer_id'],
     ),
+  },
+  message_edited: {
+    name: 'MessageEdited',
+    schema: object(messageEdited, ['peer_id']),
+  },
+  reaction: {
+    name: 'Reaction',
+    schema: object(reaction, ['peer_id']),
+  },
+  typing: {
+    name: 'Typing',
+    schema: object({
+      type: constant('typing'),
+      room_id: string(),
+      user_id: string('who is typing'),
+      state: { type: 'string', enum: ['start', 'stop'] },
+    }),
   },
   system_notify: {
     name: 'SystemNotify',

@@ -24,11 +24,14 @@ import {
   sendGroupMessageSchema,
   sendMessageSchema,
 } from '../../functions/core/messaging/commands.ts';
+import { editMessageSchema } from '../../functions/core/messaging/edit.ts';
 import { notifySchema } from '../../functions/core/messaging/notify.ts';
 import { deleteMessageSchema } from '../../functions/core/messaging/recall.ts';
 import { syncSchema } from '../../functions/core/messaging/sync.ts';
+import { reactSchema } from '../../functions/core/reactions/reactions.ts';
 import { markReadSchema } from '../../functions/core/receipts/read-receipts.ts';
 import { roomMessageSchema, roomTargetSchema } from '../../functions/core/rooms/rooms.ts';
+import { typingSchema } from '../../functions/core/typing/typing.ts';
 import { httpRoutes, webSocketRoutes } from '../../lib/function-specs.ts';
 import { buildEventsSchema, EVENTS_SCHEMA_PATH } from './events.ts';
 import {
@@ -94,6 +97,10 @@ function commandData(): Record<
     sync: zod(syncSchema),
     mark_read: zod(markReadSchema),
     delete_message: zod(deleteMessageSchema),
+    edit_message: zod(editMessageSchema),
+    react: zod(reactSchema),
+    unreact: zod(reactSchema),
+    typing: zod(typingSchema),
     list_conversations: zod(listConversationsSchema),
   };
 }

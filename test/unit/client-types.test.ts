@@ -247,6 +247,9 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     peer_id: o,
     group_id: o,
     deleted: o,
+    reply_to: o,
+    edited_at: o,
+    reactions: o,
     notification_type: o,
     data: o,
   } satisfies Fields<Client.SyncMessage>,
@@ -261,6 +264,9 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     peer_id: o,
     group_id: o,
     deleted: o,
+    reply_to: o,
+    edited_at: o,
+    reactions: o,
   } satisfies Fields<Client.HistoryMessage>,
 };
 

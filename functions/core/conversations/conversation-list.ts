@@ -184,6 +184,8 @@ export interface LastMessage {
   readonly message_type: number;
   readonly time: string;
   readonly deleted?: true;
+  /** The last message was edited: `content` previews the edited text. */
+  readonly edited_at?: string;
 }
 
 export type ConversationEntry =
@@ -229,6 +231,7 @@ export function lastMessageOf(message: StoredMessage): LastMessage {
     message_type: message.messageType,
     time: message.createdAt,
     ...(message.deleted ? { deleted: true as const } : {}),
+    ...(message.editedAt !== undefined && !message.deleted ? { edited_at: message.editedAt } : {}),
   };
 }
 

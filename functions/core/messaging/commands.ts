@@ -80,7 +80,7 @@ export const messageIdSchema = /* @__PURE__ */ schema(() =>
 );
 
 /** Text content; its length limit is applied by the service (it is configurable). */
-const contentSchema = /* @__PURE__ */ schema(() =>
+export const contentSchema = /* @__PURE__ */ schema(() =>
   meta(
     z
       .string()

@@ -38,6 +38,12 @@ export interface HistoryMessage {
   readonly time: string;
   /** Recalled by its sender: `content` is empty. */
   readonly deleted?: true;
+  /** The message of this conversation it replies to. */
+  readonly reply_to?: string;
+  /** When its sender last edited it; `content` is the edited text. */
+  readonly edited_at?: string;
+  /** Reaction counts by emoji; absent when there are none (and on a recalled message). */
+  readonly reactions?: Readonly<Record<string, number>>;
 }
 
 export interface HistoryPage {
@@ -63,7 +69,17 @@ export function toWire(message: StoredMessage, readerId: string): HistoryMessage
     message_type: message.messageType,
     time: message.createdAt,
     ...(message.deleted ? { deleted: true as const } : {}),
+    ...(message.replyTo !== undefined ? { reply_to: message.replyTo } : {}),
+    ...(message.editedAt !== undefined && !message.deleted ? { edited_at: message.editedAt } : {}),
+    ...reactionsField(message),
   };
+}
+
+/** `reactions` when the message has some above zero and is not recalled. */
+export function reactionsField(message: StoredMessage): { readonly reactions?: Record<string, number> } {
+  if (message.deleted || !message.reactions) return {};
+  const counts = Object.entries(message.reactions).filter(([, count]) => count > 0);
+  return counts.length > 0 ? { reactions: Object.fromEntries(counts) } : {};
 }
 
 function parseLimit(raw: string | number | undefined): number {

@@ -22,19 +22,24 @@ import { messageIdSchema } from './commands.ts';
 /** `private_{a}_{b}` with two user ids of up to 128 characters is the longest room id. */
 const MAX_ROOM_ID_LENGTH = 300;
 
+/** A conversation's id in commands about its messages (`delete_message`, `edit_message`, `react`, `typing`). */
+export const conversationIdSchema = /* @__PURE__ */ schema(() =>
+  meta(
+    z
+      .string()
+      .check(z.minLength(1, 'room_id is required'))
+      .check(z.maxLength(MAX_ROOM_ID_LENGTH, 'room_id is too long'))
+      .check(z.refine((value) => !/\p{Cc}/u.test(value), 'room_id has control characters')),
+    {
+      pattern: String.raw`^[^\p{Cc}]*$`,
+      description: 'The conversation: private_{a}_{b}, a group id or a room id.',
+    },
+  ),
+);
+
 export const deleteMessageSchema = /* @__PURE__ */ schema(() =>
   z.object({
-    room_id: meta(
-      z
-        .string()
-        .check(z.minLength(1, 'room_id is required'))
-        .check(z.maxLength(MAX_ROOM_ID_LENGTH, 'room_id is too long'))
-        .check(z.refine((value) => !/\p{Cc}/u.test(value), 'room_id has control characters')),
-      {
-        pattern: String.raw`^[^\p{Cc}]*$`,
-        description: 'The conversation: private_{a}_{b}, a group id or a room id.',
-      },
-    ),
+    room_id: conversationIdSchema,
     message_id: messageIdSchema,
   }),
 );

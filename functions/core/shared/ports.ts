@@ -158,6 +158,12 @@ export interface StoredMessage {
   readonly deleted?: boolean;
   /** When it was recalled (ISO-8601). */
   readonly deletedAt?: string;
+  /** The message of the same conversation this one replies to (`reply_to`). */
+  readonly replyTo?: string;
+  /** When its sender last edited it (`edit_message`, ISO-8601). */
+  readonly editedAt?: string;
+  /** Reaction counts by emoji (`react`); absent or empty when there are none. */
+  readonly reactions?: Readonly<Record<string, number>>;
 }
 
 export interface HistoryRequest {
@@ -221,6 +227,63 @@ export interface MessageRecallStore {
    * such live message or someone else sent it. Recalling twice keeps the first `deletedAt`.
    */
   markDeleted(request: RecallRequest): Promise<StoredMessage | undefined>;
+}
+
+export interface EditRequest {
+  readonly roomId: string;
+  readonly messageId: string;
+  /** Only the message's sender may edit it. */
+  readonly senderId: string;
+  readonly content: string;
+  readonly at: Date;
+}
+
+export interface MessageEditStore {
+  /**
+   * Replaces the content and sets `editedAt`, if `senderId` sent it (a private, group or
+   * room message) and it is live and not recalled. Returns the message as it now is, or
+   * undefined otherwise.
+   */
+  edit(request: EditRequest): Promise<StoredMessage | undefined>;
+}
+
+/** Where a reaction goes: the message (its time fixes the reaction row's expiry). */
+export interface ReactionTarget {
+  readonly roomId: string;
+  readonly messageId: string;
+  readonly createdAt: string;
+}
+
+export interface ReactionLimits {
+  /** Different emoji one message may carry. */
+  readonly maxDistinct: number;
+  /** Emoji one user may have on one message. */
+  readonly maxPerUser: number;
+}
+
+export type ReactionAdded =
+  | { readonly outcome: 'added'; readonly counts: Readonly<Record<string, number>> }
+  /** The user had this reaction already: nothing changed. */
+  | { readonly outcome: 'unchanged' }
+  /** The user has `maxPerUser` reactions on the message already. */
+  | { readonly outcome: 'userLimit' }
+  /** The message carries `maxDistinct` other emoji already. */
+  | { readonly outcome: 'distinctLimit' }
+  /** The message is gone or was recalled. */
+  | { readonly outcome: 'gone' };
+
+export type ReactionRemoved =
+  | { readonly outcome: 'removed'; readonly counts: Readonly<Record<string, number>> }
+  /** The user had no such reaction: nothing changed. */
+  | { readonly outcome: 'unchanged' };
+
+/**
+ * Reactions: a row per user and message holding the user's emoji (idempotency and the
+ * per-user bound, one conditional write) and a count per emoji on the message item.
+ */
+export interface ReactionStore {
+  add(target: ReactionTarget, userId: string, emoji: string, limits: ReactionLimits): Promise<ReactionAdded>;
+  remove(target: ReactionTarget, userId: string, emoji: string): Promise<ReactionRemoved>;
 }
 
 /** The groups a user belongs to (the `byMember` index). */

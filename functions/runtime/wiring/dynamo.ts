@@ -25,6 +25,7 @@ import { ChatService } from '../../core/messaging/chat-service.ts';
 import { PresenceNotifier } from '../../core/presence/presence-notifier.ts';
 import { ReadReceipts, UnreadCounter } from '../../core/receipts/read-receipts.ts';
 import { RoomService } from '../../core/rooms/rooms.ts';
+import { TYPING_MAX_PER_WINDOW, TypingThrottle } from '../../core/typing/typing.ts';
 import { DynamoBlockStore } from '../../stores/blocks.ts';
 import { DynamoConnectionStore } from '../../stores/connections.ts';
 import { DynamoConversationListStore } from '../../stores/conversation-list.ts';
@@ -33,6 +34,7 @@ import { DynamoGroupStore, DynamoUserGroupLimits } from '../../stores/groups.ts'
 import { DynamoGuardStore, DynamoOnceClaims } from '../../stores/guards.ts';
 import { DynamoMessageStore } from '../../stores/messages.ts';
 import { DynamoPresenceStore } from '../../stores/presence.ts';
+import { DynamoReactionStore } from '../../stores/reactions.ts';
 import { DynamoReadStateStore } from '../../stores/read-state.ts';
 import { DynamoRecipientReader } from '../../stores/recipients.ts';
 import { DynamoRoomStore } from '../../stores/rooms.ts';
@@ -163,8 +165,31 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
   // A job claim is a guards item that lives as long as Lambda may still deliver the event twice.
   const jobClaimSeconds = 6 * 3600;
   const guardStore = new DynamoGuardStore(dynamo, config.tables.guards);
+  const audience = { groups, rooms, presence, blocks };
+  // Per container: see functions/core/typing/typing.ts.
+  const typingThrottle = new TypingThrottle({
+    windowSeconds: config.typingThrottleSeconds,
+    maxPerWindow: TYPING_MAX_PER_WINDOW,
+  });
   return {
     events: invocationEvents,
+    edits: (callbackUrl) => ({
+      ...delivery(callbackUrl),
+      ...audience,
+      messages,
+      contentFilter,
+      guards,
+      maxContentLength: config.maxContentLength,
+    }),
+    reactions: (callbackUrl) => ({
+      ...delivery(callbackUrl),
+      ...audience,
+      messages,
+      reactions: new DynamoReactionStore(dynamo, config.tables.messages, config.messageRetentionDays),
+      contentFilter,
+      rate: { store: guardStore, perMinute: config.rateLimitPerMinute },
+    }),
+    typing: (callbackUrl) => ({ ...delivery(callbackUrl), ...audience, throttle: typingThrottle }),
     onceClaims: new DynamoOnceClaims(dynamo, config.tables.guards, jobClaimSeconds),
     registry,
     readState,
