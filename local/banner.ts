@@ -65,6 +65,11 @@ export function formatBanner({
     `  Data                ${data}`,
     `  Tokens              ${secret}`,
     `  Connections         idle timeout ${idleTimeoutSeconds} s, at most ${maxConnectionSeconds} s`,
+    `  Events              ${
+      process.env.EVENTS_WEBHOOK_URL
+        ? `POSTed to ${process.env.EVENTS_WEBHOOK_URL} (EVENTS_WEBHOOK_URL; docs/events.md)`
+        : 'off (set EVENTS_WEBHOOK_URL to receive them; docs/events.md)'
+    }`,
     '',
   ];
   lines.push(...exposureWarning(runtime.host));
