@@ -6,6 +6,8 @@
  *   npx cdk deploy -c cognitoUserPoolId=us-east-1_AbCdEf123 -c cognitoClientIds=1example23456789 \
  *     -c cognitoTokenUse=access -c cognitoAdminGroup=admin   # Amazon Cognito sign-in
  *   npx cdk deploy -c sessionMode=single   # one connection per user
+ *   npx cdk deploy -c events=true           # events for your backend on a new EventBridge bus
+ *   npx cdk deploy -c eventBusName=default  # … or on an existing bus (docs/events.md)
  *   npx cdk deploy -c fanOutWorkerThreshold=2000 -c fanOutRatePerSecond=5000   # large audiences
  *   npx cdk deploy -c allowedOrigins=https://chat.example.com -c maxConnectionsPerUser=5 \
  *     -c alarmEmail=ops@example.com
@@ -103,6 +105,16 @@ const cognito = Object.values(cognitoSettings).some((value) => value !== undefin
       adminGroup: cognitoSettings.adminGroup,
     }
   : undefined;
+const eventBusName = context.string('eventBusName');
+// `events=true` (a new bus) or `eventBusName` (an existing one) turns them on; `events=false` wins.
+const events =
+  context.boolean('events') === false
+    ? undefined
+    : eventBusName
+      ? { eventBusName }
+      : context.boolean('events')
+        ? {}
+        : undefined;
 const customDomain = {
   domainName: context.string('domainName'),
   httpDomainName: context.string('httpDomainName'),
@@ -166,6 +178,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
       }
     : undefined,
   alarmEmail: context.string('alarmEmail'),
+  events,
   apiGatewayCloudWatchRole: context.boolean('apiGatewayCloudWatchRole'),
   logRetention: logRetention(context.number('logRetentionDays')),
   // Any of the keys turns it on, so a certificate or zone without a domain is reported.

@@ -1,7 +1,9 @@
 import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -259,6 +261,35 @@ export interface ChatBackendProps extends JwtOptions {
    * @default - the execute-api URLs only
    */
   readonly customDomain?: ChatCustomDomainOptions;
+
+  /**
+   * Events for the application's own backend (docs/events.md): `message.sent`,
+   * `message.undelivered`, `group.created`, `presence.changed`, … on an EventBridge bus,
+   * published by the functions with `publishesEvents` in lib/function-specs.ts, which alone
+   * get `events:PutEvents` on that bus. Give `{}` for a new bus.
+   *
+   * @default - no events
+   */
+  readonly events?: ChatEventsOptions;
+}
+
+/** Where a ChatBackend's events go (see ChatBackendProps.events). */
+export interface ChatEventsOptions {
+  /**
+   * An existing bus, of this account or another (then its resource policy must let this
+   * account put events).
+   *
+   * @default - a new bus (see `eventBusName`)
+   */
+  readonly eventBus?: events.IEventBus;
+
+  /**
+   * An existing bus of this account and region by name (`default` is the account's default
+   * bus), for apps that know only its name; not with `eventBus`.
+   *
+   * @default - a new bus
+   */
+  readonly eventBusName?: string;
 }
 
 /**
@@ -267,6 +298,9 @@ export interface ChatBackendProps extends JwtOptions {
  */
 const ROUTE_FUNCTION_TIMEOUT = Duration.seconds(28);
 const ASYNC_FUNCTION_TIMEOUT = Duration.seconds(15);
+
+/** `Metric.eventsNotPublished` in `DEFAULT_METRICS_NAMESPACE` (functions/runtime/metrics.ts; test/cdk/events.test.ts checks). */
+export const EVENTS_METRIC = { namespace: 'ChatBackend', name: 'EventsNotPublished' } as const;
 
 /** Mirrors functions/runtime/config.ts, so a bad value fails the synth, not the cold start. */
 const MINIMUM_CONNECTION_TTL_SECONDS = 2 * 3600 + 10 * 60;
@@ -332,6 +366,8 @@ export class ChatBackend extends Construct {
    * fan-out worker): jobs that failed or waited too long, with Lambda's invocation record.
    */
   readonly fanOutFailureQueue: sqs.Queue;
+  /** The bus events go to, when `events` is given: add your rules to it (docs/events.md). */
+  readonly eventBus?: events.IEventBus;
   readonly parts: ChatBackendParts;
 
   constructor(scope: Construct, id: string, props: ChatBackendProps = {}) {
@@ -374,6 +410,8 @@ export class ChatBackend extends Construct {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });
+
+    this.eventBus = this.eventBusFor(props.events);
 
     // Every function gets every table name: IAM, not the environment, limits what it touches.
     const sharedEnvironment: Record<string, string> = {
@@ -454,6 +492,8 @@ export class ChatBackend extends Construct {
           ...sharedEnvironment,
           ...(spec.manageConnections ? { WS_CALLBACK_URL: webSocket.callbackUrl } : {}),
           ...(spec.verifiesTokens ? jwt.environment : {}),
+          // The ARN: PutEvents takes it for a bus of any account.
+          ...(spec.publishesEvents && this.eventBus ? { EVENT_BUS_NAME: this.eventBus.eventBusArn } : {}),
         },
         logRetention: props.logRetention,
         logRemovalPolicy: removalPolicy,
@@ -510,6 +550,24 @@ export class ChatBackend extends Construct {
     const alarms = new ChatAlarms(this, 'Alarms', { alarmEmail: props.alarmEmail });
     for (const [functionId, fn] of entries(functions)) {
       alarms.forFunction(pascalCase(functionId), fn.function);
+    }
+    if (this.eventBus) {
+      // Events given up after the retries (functions/runtime/app-events.ts), per function as
+      // the metric is written: any in 5 minutes.
+      for (const [functionId, fn] of entries(functions)) {
+        if (!functionSpecs[functionId].publishesEvents) continue;
+        alarms.add(
+          `${pascalCase(functionId)}EventsNotPublished`,
+          new cloudwatch.Metric({
+            namespace: EVENTS_METRIC.namespace,
+            metricName: EVENTS_METRIC.name,
+            dimensionsMap: { Function: fn.function.functionName },
+            period: Duration.minutes(5),
+            statistic: 'Sum',
+          }),
+          1,
+        );
+      }
     }
     alarms.forDeadLetterQueue('AsyncDeadLetterQueue', this.deadLetterQueue);
     alarms.forDeadLetterQueue('FanOutFailureQueue', this.fanOutFailureQueue);
@@ -612,6 +670,24 @@ export class ChatBackend extends Construct {
       );
     }
     if (spec.verifiesTokens) parts.jwt.grantRead(fn);
+    if (spec.publishesEvents && this.eventBus) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['events:PutEvents'], resources: [this.eventBus.eventBusArn] }),
+      );
+    }
+  }
+
+  /** The bus of `options`: given, looked up by name, or new. */
+  private eventBusFor(options: ChatEventsOptions | undefined): events.IEventBus | undefined {
+    if (!options) return undefined;
+    if (options.eventBus && options.eventBusName) {
+      throw new Error('events: give eventBus or eventBusName, not both.');
+    }
+    if (options.eventBus) return options.eventBus;
+    if (options.eventBusName) return events.EventBus.fromEventBusName(this, 'EventBus', options.eventBusName);
+    return new events.EventBus(this, 'EventBus', {
+      description: 'Chat events for your backend (source serverless-chat; docs/events.md)',
+    });
   }
 
   /**

@@ -38,11 +38,12 @@ function nagFindings(props: ChatStackProps): string {
 
 describe('cdk-nag AwsSolutions', () => {
   // One synth (they are slow with the pack): the generated HS256 secret, the account-level
-  // role and the optional SNS topic, i.e. every resource kind the stack can create.
-  it('has no unacknowledged finding (default stack plus alarm e-mail and origins)', () => {
+  // role, the optional SNS topic and event bus, i.e. every resource kind the stack can create.
+  it('has no unacknowledged finding (default stack plus alarm e-mail, origins and events)', () => {
     const findings = nagFindings({
       alarmEmail: 'ops@example.com',
       allowedOrigins: ['https://chat.example.com'],
+      events: {},
     });
     assert.equal(findings, '', `unacknowledged cdk-nag findings:\n${findings.slice(0, 4000)}`);
   });
