@@ -617,6 +617,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   editMessage: {
     entry: 'functions/handlers/edit-message.ts',
+    publishesEvents: true,
     description: "edit_message: the sender replaces a message's content; participants are told",
     tables: {
       ...senderAndCleanup,

@@ -208,7 +208,7 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     await disconnect(runtime, cy);
   });
 
-  test('group created, renamed, a group message with offline members, a recall', async () => {
+  test('group created, renamed, a group message with offline members, an edit, a recall', async () => {
     const created = await sendCommand(ann.client, 'create_group', {
       group_name: 'events',
       member_ids: ['ev-offline', 'ev-dee'],
@@ -238,6 +238,17 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     assert.deepEqual([...offline].sort(), ['ev-dee', 'ev-offline']);
     assert.equal(undelivered?.event.detail.group_name, 'events 2');
 
+    const edit = await sendCommand(ann.client, 'edit_message', {
+      room_id: sent?.event.detail.room_id,
+      message_id: messageId,
+      content: 'to the group, edited',
+    });
+    assert.equal(edit.code, 0, JSON.stringify(edit));
+    const [edited] = await waitForEvents('message.edited', (d) => d.message_id === messageId);
+    assert.equal(edited?.event.detail.content, 'to the group, edited');
+    assert.equal(edited?.event.detail.edited_at, edit.data?.edited_at);
+    assert.equal(edited?.event.detail.time, sent?.event.detail.time, 'time stays when the message was sent');
+
     const recalled = await sendCommand(ann.client, 'delete_message', {
       room_id: sent?.event.detail.room_id,
       message_id: messageId,
@@ -256,7 +267,7 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
   });
 
   test("every event is in EventBridge's envelope and valid against docs/events.schema.json", () => {
-    assert.ok(received.length >= 14, `events received: ${received.length}`);
+    assert.ok(received.length >= 15, `events received: ${received.length}`);
     for (const { event } of received) {
       assert.deepEqual(problemsOf(schema, event, event['detail-type']), []);
       assert.equal(event.source, 'serverless-chat');

@@ -7,6 +7,7 @@
  */
 import * as z from 'zod/mini';
 import type { BlockStore } from '../blocks/blocks.ts';
+import { type EventPublisher, messageEdited } from '../events/app-events.ts';
 import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
 import type { MessageGuards } from '../guards/guards.ts';
@@ -74,6 +75,8 @@ export interface EditDependencies extends DeliveryDependencies {
   /** The per-user message rate (an edit counts as a message); unset: no limit. */
   readonly guards?: Pick<MessageGuards, 'checkRate'>;
   readonly maxContentLength: number;
+  /** `message.edited` once the edit is stored; unset: none. */
+  readonly events?: EventPublisher;
   readonly now?: () => Date;
 }
 
@@ -127,6 +130,7 @@ export async function editMessage(
     content: edited.content,
     edited_at: edited.editedAt ?? now.toISOString(),
   };
+  deps.events?.publish(messageEdited(edited, push.edited_at));
   const recipients = others(participants.connections, { connectionId: originConnectionId });
   if (kind !== 'private') {
     const result = await deliver(deps, recipients, push);

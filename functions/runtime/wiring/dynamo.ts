@@ -180,6 +180,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       contentFilter,
       guards,
       maxContentLength: config.maxContentLength,
+      events: invocationEvents,
     }),
     reactions: (callbackUrl) => ({
       ...delivery(callbackUrl),
