@@ -60,6 +60,8 @@ Environment:
                                          @connections and Invoke APIs, e.g. for the AWS CLI
   IDLE_TIMEOUT_SECONDS                   default ${DEFAULT_IDLE_TIMEOUT_SECONDS}
   MAX_CONNECTION_SECONDS                 default ${DEFAULT_MAX_CONNECTION_SECONDS}
+  EVENTS_WEBHOOK_URL                     POST each application event (message.sent, …) as JSON here
+                                         (EventBridge's envelope; docs/events.md)
   BLOCKED_WORDS, BROADCAST_ALLOW_ALL, ... handler configuration, passed through
   FANOUT_WORKER_THRESHOLD                fan-outs to more connections go to the fan-out worker
                                          through the Lambda Invoke API (default 1000; e.g. 3 to try it),
