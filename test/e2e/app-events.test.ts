@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PUBLISH_ATTEMPTS } from '../../functions/core/events/event-batches.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type ChatConnection, connectWelcomed, disconnect, nextPush, sendCommand } from '../support/chat.ts';
-import { historyMessages, pollUntil } from '../support/http.ts';
+import { historyMessages, pollUntil, postApi } from '../support/http.ts';
 import { DEFAULT_WAIT_MS, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
 interface Envelope {
@@ -257,6 +257,21 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     const [deleted] = await waitForEvents('message.deleted', (d) => d.message_id === messageId);
     assert.equal(deleted?.event.detail.deleted_by, 'ev-ann');
     assert.equal('content' in (deleted?.event.detail ?? {}), false, 'a recall carries no content');
+  });
+
+  test('the HTTP API publishes too: a message sent with POST /api/ws/send-message', async () => {
+    const { status, body } = await postApi(
+      runtime,
+      '/api/ws/send-message',
+      { to_user_id: 'ev-offline', content: 'over HTTP' },
+      annToken,
+    );
+    assert.equal(status, 200, JSON.stringify(body));
+    const messageId = (body.data as { message_id?: string } | null)?.message_id;
+    const [sent] = await waitForEvents('message.sent', (d) => d.message_id === messageId);
+    assert.equal(sent?.event.detail.content, 'over HTTP');
+    assert.equal(await sent?.stored, true);
+    await waitForEvents('message.undelivered', (d) => d.message_id === messageId);
   });
 
   test('disconnect: connection.closed and presence.changed offline', async () => {
