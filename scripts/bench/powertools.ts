@@ -22,6 +22,7 @@
  * Prints a JSON report (sizes, medians, runs, load averages, commit).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +46,18 @@ interface Variant {
   readonly tracing?: boolean;
   /** Code run after `handler`'s first call, with the bundle's module as `mod`. */
   readonly firstUse?: string;
+  /** A package the variant needs that package.json may no longer list. */
+  readonly needs?: string;
+}
+
+/** Whether `name` resolves from the repository (the packages not adopted are not in package.json). */
+function installed(name: string): boolean {
+  try {
+    createRequire(join(REPOSITORY_ROOT, 'package.json')).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 const reexport = `export { handler } from '${HANDLER}';`;
@@ -54,6 +67,7 @@ function variants(compare: string | undefined): Variant[] {
     { name: 'default', entry: reexport, root: REPOSITORY_ROOT },
     {
       name: 'logger',
+      needs: '@aws-lambda-powertools/logger',
       root: REPOSITORY_ROOT,
       entry: `${reexport}
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -63,6 +77,7 @@ export function firstUse() { logger.info('route refused', { code: 1001 }); }`,
     },
     {
       name: 'metrics',
+      needs: '@aws-lambda-powertools/metrics',
       root: REPOSITORY_ROOT,
       entry: `${reexport}
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -73,7 +88,13 @@ export function firstUse() { metrics.addMetric('MessagesStored', MetricUnit.Coun
     { name: 'tracing', entry: reexport, root: REPOSITORY_ROOT, tracing: true },
   ];
   if (compare) list.push({ name: 'compare-default', entry: reexport, root: compare });
-  return list;
+  return list.filter((variant) => {
+    if (!variant.needs || installed(variant.needs)) return true;
+    process.stderr.write(
+      `skipping ${variant.name}: ${variant.needs} is not installed (not adopted; to measure it: npm install --no-save ${variant.needs}@2.36.0)\n`,
+    );
+    return false;
+  });
 }
 
 /** A `send_message` with invalid data from an authorized connection: refused with 1001, no network. */
@@ -176,6 +197,18 @@ async function main(): Promise<void> {
       loadAverage1m: { start: loads[0], end: loads.at(-1), max: Math.max(...loads), min: Math.min(...loads) },
       variants: built.map((bundle) => {
         const measured = (times.get(bundle.variant.name) ?? []).map((time) => round(time.ms, 1));
+        // Paired with the default bundle's run of the same round (adjacent in time), so that
+        // load drifting between rounds cancels out.
+        const baseline = times.get('default') ?? [];
+        const paired = (pick: (time: InitTime) => number) =>
+          round(
+            median(
+              (times.get(bundle.variant.name) ?? []).map(
+                (time, run) => pick(time) - pick(baseline[run] as InitTime),
+              ),
+            ),
+            1,
+          );
         const cpu = (times.get(bundle.variant.name) ?? []).map((time) => round(time.cpuMs, 1));
         return {
           name: bundle.variant.name,
@@ -188,6 +221,8 @@ async function main(): Promise<void> {
           initMsRuns: measured,
           initCpuMsMedian: round(median(cpu), 1),
           initCpuMsRuns: cpu,
+          pairedDeltaMsMedian: paired((time) => time.ms),
+          pairedDeltaCpuMsMedian: paired((time) => time.cpuMs),
         };
       }),
     };

@@ -1,16 +1,18 @@
 /**
- * The stack's `tracing` option on the function side: the send-message bundle built as the
- * stack builds it (scripts/bench/bundles.ts mirrors the construct's esbuild options), run
- * in a fresh Node process with the variables Lambda sets under active tracing
- * (`AWS_EXECUTION_ENV`, `LAMBDA_TASK_ROOT`, `_X_AMZN_TRACE_ID`), against a real dynalite
- * with the product's tables, and a UDP socket standing in for Lambda's X-Ray daemon.
+ * The stack's `tracing` option on the function side, against the local runtime: the
+ * send-message bundle built as the stack builds it (scripts/bench/bundles.ts mirrors the
+ * construct's esbuild options; TRACING_WIRING injected or not), run in a fresh Node process
+ * with the variables Lambda sets under active tracing (`AWS_EXECUTION_ENV`,
+ * `LAMBDA_TASK_ROOT`, `_X_AMZN_TRACE_ID`), the runtime's handler environment and the
+ * function's own local credentials, and a UDP socket standing in for Lambda's X-Ray daemon.
  *
- * - With tracing, the message is stored and answered as without, and every DynamoDB call
- *   arrives as a subsegment of the invocation's trace: the trace shows Lambda → DynamoDB.
+ * - With tracing, the message is stored and pushed to the recipient's real socket as
+ *   without, and every DynamoDB and Management API call arrives as a subsegment of the
+ *   invocation's trace: the trace shows Lambda → DynamoDB and → API Gateway.
  * - Without a daemon (nobody on the port), the handler still answers, and nothing is
  *   written to stderr: no error per call.
  * - The default bundle holds no tracer, and sends nothing.
- * Run: npx tsx --test test/unit/tracing.test.ts
+ * Run: npx tsx --test test/e2e/tracing.test.ts
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -24,9 +26,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { BUNDLE_ALIASES, ESM_REQUIRE_SHIM, TRACING_WIRING } from '../../lib/constructs/chat-function.ts';
 import { functionSpecs } from '../../lib/function-specs.ts';
-import { tableDefinitions } from '../../lib/table-definitions.ts';
+import { localFunctionName } from '../../local/functions.ts';
+import { localCredentials } from '../../local/iam/credentials.ts';
+import type { LocalRuntime } from '../../local/runtime.ts';
 import { bundleOptions } from '../../scripts/bench/bundles.ts';
-import { startTestDynamo, type TestDynamo } from '../support/dynamo.ts';
+import { startTestRuntime, TestClient } from '../support/local-runtime.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const TRACE_ROOT = '1-5759e988-bd862e3fe1be46a994272793';
@@ -98,13 +102,13 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): 
 }
 
 describe('tracing option (functions)', () => {
-  let dynamo: TestDynamo;
+  let runtime: LocalRuntime;
   let dir: string;
   let baseEnv: NodeJS.ProcessEnv;
   const bundles: Record<'default' | 'traced', string> = { default: '', traced: '' };
 
   before(async () => {
-    dynamo = await startTestDynamo();
+    runtime = await startTestRuntime();
     dir = mkdtempSync(join(tmpdir(), 'chat-tracing-test-'));
     const taskRoot = join(dir, 'task');
     mkdirSync(taskRoot);
@@ -118,23 +122,25 @@ describe('tracing option (functions)', () => {
       await build(bundleOptions(entry, outfile, construct, 'bundled'));
       bundles[name] = outfile;
     }
-    const tables = Object.fromEntries(
-      Object.entries(tableDefinitions).map(([id, definition]) => [
-        definition.envVar,
-        dynamo.tables[id as keyof typeof dynamo.tables],
-      ]),
+    // The runtime's handler environment (tables, endpoints, callback URL, secret) and the
+    // function's own credentials, which the runtime's control plane checks against its grants.
+    const { accessKeyId, secretAccessKey } = localCredentials().forFunction('sendMessage');
+    // As the stack: a function gets the names of only the functions it invokes (none here).
+    const handlerEnv = Object.fromEntries(
+      Object.entries(runtime.handlerEnv).filter(
+        ([name]) => !Object.values(functionSpecs).some((spec) => spec.nameEnvVar === name),
+      ),
     );
     baseEnv = {
       PATH: process.env.PATH,
-      ...tables,
-      DYNAMODB_ENDPOINT: dynamo.endpoint,
-      JWT_SECRET: 'a-test-secret-that-is-long-enough-for-hs256',
+      ...handlerEnv,
       METRICS_FORMAT: 'off',
+      LOG_LEVEL: 'warn',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
       AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'test',
-      AWS_SECRET_ACCESS_KEY: 'test',
-      AWS_LAMBDA_FUNCTION_NAME: 'chat-sendMessage',
+      AWS_ACCESS_KEY_ID: accessKeyId,
+      AWS_SECRET_ACCESS_KEY: secretAccessKey,
+      AWS_LAMBDA_FUNCTION_NAME: localFunctionName('sendMessage'),
       // What Lambda sets for a function with active tracing.
       AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
       LAMBDA_TASK_ROOT: taskRoot,
@@ -143,7 +149,7 @@ describe('tracing option (functions)', () => {
   });
 
   after(async () => {
-    await dynamo.stop();
+    await runtime.stop();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -154,8 +160,9 @@ describe('tracing option (functions)', () => {
     assert.match(tracedCode, /AWS_XRAY_DAEMON_ADDRESS/);
   });
 
-  it('with tracing, the message is stored and each DynamoDB call is a subsegment of the trace', async () => {
+  it('with tracing, the message is stored and pushed, and each DynamoDB and Management API call is a subsegment of the trace', async () => {
     const daemon = await startDaemon();
+    const bob = await TestClient.connectAs(runtime, 'bob');
     try {
       const { result, stderr } = await invokeBundle(bundles.traced, sendMessage('alice', 'bob', 'hi'), {
         ...baseEnv,
@@ -165,10 +172,19 @@ describe('tracing option (functions)', () => {
       assert.equal(frame.code, 0, result.body);
       assert.ok(frame.data.message_id);
       assert.equal(stderr, '');
+      const push = await bob.waitForType('new_message');
+      assert.equal(push.json?.data?.message_id, frame.data.message_id);
+      const operation = (d: Record<string, unknown>) =>
+        (d.aws as { operation?: string } | undefined)?.operation;
       await waitFor(
-        () => daemon.documents.some((d) => (d.aws as { operation?: string })?.operation === 'BatchWriteItem'),
-        'the BatchWriteItem subsegment',
+        () =>
+          daemon.documents.some((d) => operation(d) === 'BatchWriteItem') &&
+          daemon.documents.some((d) => operation(d) === 'PostToConnection'),
+        'the BatchWriteItem and PostToConnection subsegments',
       );
+      const post = daemon.documents.find((d) => operation(d) === 'PostToConnection');
+      assert.equal(post?.trace_id, TRACE_ROOT);
+      assert.equal(post?.name, 'ApiGatewayManagementApi');
       const dynamoCalls = daemon.documents.filter((d) => d.name === 'DynamoDB');
       assert.ok(dynamoCalls.length >= 2, JSON.stringify(daemon.documents));
       for (const call of dynamoCalls) {
@@ -180,9 +196,13 @@ describe('tracing option (functions)', () => {
         const aws = d.aws as { table_name?: string; table_names?: string[] };
         return aws.table_names ?? (aws.table_name ? [aws.table_name] : []);
       });
-      assert.ok(tablesCalled.includes(dynamo.tables.messages), JSON.stringify(tablesCalled));
+      assert.ok(
+        tablesCalled.includes(runtime.handlerEnv.MESSAGES_TABLE as string),
+        JSON.stringify(tablesCalled),
+      );
     } finally {
       daemon.socket.close();
+      await bob.close();
     }
   });
 
