@@ -247,6 +247,17 @@ export interface ChatBackendProps extends JwtOptions {
   readonly alarmEmail?: string;
 
   /**
+   * AWS X-Ray active tracing on every function, with each SDK call (DynamoDB, the
+   * Management API, Lambda, Secrets Manager) a subsegment: the bundles then contain
+   * Powertools Tracer (functions/runtime/wiring/tracing.ts) and the roles may write to
+   * X-Ray. API Gateway's WebSocket and HTTP APIs cannot be traced, so traces start at Lambda
+   * (docs/observability.md).
+   *
+   * @default false - no tracing configuration, no X-Ray permission, no tracer in the bundles
+   */
+  readonly tracing?: boolean;
+
+  /**
    * Create the account-level role API Gateway needs to write WebSocket access logs
    * (`AWS::ApiGateway::Account`). Set to false when the account already has one.
    *
@@ -500,6 +511,7 @@ export class ChatBackend extends Construct {
         // Only asynchronously invoked functions can fail without a caller to see it; those
         // with `asyncInvocation` use the on-failure destination below instead.
         deadLetterQueue: routed.has(functionId) || spec.asyncInvocation ? undefined : this.deadLetterQueue,
+        tracing: props.tracing,
       });
       if (spec.asyncInvocation) {
         const queueArn = this.fanOutFailureQueue.queueArn;
@@ -582,6 +594,7 @@ export class ChatBackend extends Construct {
     acknowledgeNagFindings({
       apis: [webSocket.api, http.api],
       functions: Object.values(functions),
+      tracedFunctions: props.tracing ? Object.values(functions) : [],
       jwtSecret: jwt.generatedSecret,
       apiGatewayCloudWatchRole: webSocket.cloudWatchRole,
       onFailureQueue: this.fanOutFailureQueue,

@@ -18,6 +18,8 @@ export interface NagScopes {
   readonly apis: readonly IConstruct[];
   /** Every function (runtime finding) and its role (`@connections/*` finding). */
   readonly functions: readonly IConstruct[];
+  /** The functions with X-Ray active tracing (the `tracing` option; none by default). */
+  readonly tracedFunctions?: readonly IConstruct[];
   /** The JWT secret, when the stack creates or imports one. */
   readonly jwtSecret?: IConstruct;
   /** API Gateway's account-level CloudWatch role, when the stack creates it. */
@@ -64,6 +66,16 @@ export const NAG_ACKNOWLEDGEMENTS = {
         'moving to a newer runtime is a deliberate change tested on its own, not one a synth should force.',
     },
   ],
+  tracedFunctions: [
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        'xray:PutTraceSegments and xray:PutTelemetryRecords on `*`, which CDK adds for active tracing: ' +
+        'X-Ray supports no resource-level permissions for them, so `*` is the only resource there is. ' +
+        'Only with the `tracing` option; test/cdk/tracing.test.ts checks that these are the only statements ' +
+        'on a wildcard resource and that without tracing no role may write to X-Ray.',
+    },
+  ],
   jwtSecret: [
     {
       id: 'AwsSolutions-SMG4',
@@ -98,13 +110,17 @@ export const NAG_ACKNOWLEDGEMENTS = {
 
 /** Applies NAG_ACKNOWLEDGEMENTS to their scopes. */
 export function acknowledgeNagFindings(scopes: NagScopes): void {
-  const apply = (scope: IConstruct | undefined, list: readonly NagAcknowledgement[]) => {
+  const apply = (
+    scope: IConstruct | undefined,
+    list: readonly NagAcknowledgement[],
+    wildcardResources: readonly string[] = scopes.manageConnectionsResources,
+  ) => {
     if (!scope) return;
     for (const { id, reason } of list) {
       // Findings that name their resource are acknowledged for those resources only.
       const findings =
         id === 'AwsSolutions-IAM5'
-          ? scopes.manageConnectionsResources.map((resource) => `${id}[Resource::${resource}]`)
+          ? wildcardResources.map((resource) => `${id}[Resource::${resource}]`)
           : id === 'AwsSolutions-IAM4'
             ? [`${id}[Policy::arn:<AWS::Partition>:iam::aws:policy/${API_GATEWAY_LOGS_POLICY}]`]
             : [id];
@@ -113,6 +129,7 @@ export function acknowledgeNagFindings(scopes: NagScopes): void {
   };
   for (const api of scopes.apis) apply(api, NAG_ACKNOWLEDGEMENTS.apis);
   for (const fn of scopes.functions) apply(fn, NAG_ACKNOWLEDGEMENTS.functions);
+  for (const fn of scopes.tracedFunctions ?? []) apply(fn, NAG_ACKNOWLEDGEMENTS.tracedFunctions, ['*']);
   apply(scopes.jwtSecret, NAG_ACKNOWLEDGEMENTS.jwtSecret);
   apply(scopes.apiGatewayCloudWatchRole, NAG_ACKNOWLEDGEMENTS.apiGatewayCloudWatchRole);
   apply(scopes.onFailureQueue, NAG_ACKNOWLEDGEMENTS.onFailureQueue);
