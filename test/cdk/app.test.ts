@@ -23,6 +23,7 @@ describe('bin/chat-app.ts', () => {
       broadcastAllowAll: 'TRUE',
       retainData: 'false',
       logRetentionDays: '7',
+      tracing: 'true',
     });
     assert.equal(run.code, 0, run.stderr);
     const template = run.template('ChatDev');
@@ -45,6 +46,9 @@ describe('bin/chat-app.ts', () => {
       assert.equal(env.JWT_AUDIENCE, 'chat');
     }
     for (const env of environments) assert.equal(env.BROADCAST_ALLOW_ALL, 'true');
+    for (const fn of ofType('AWS::Lambda::Function')) {
+      assert.deepEqual(property(fn, 'TracingConfig'), { Mode: 'Active' });
+    }
     assert.equal(ofType('AWS::SecretsManager::Secret').length, 0);
 
     for (const table of ofType('AWS::DynamoDB::GlobalTable')) assert.equal(table.DeletionPolicy, 'Delete');
