@@ -110,8 +110,7 @@ export class DynamoReactionStore implements ReactionStore {
     const Key = { roomId: target.roomId, messageId: target.messageId };
     const names = { '#reactions': 'reactions', '#deleted': 'deleted', '#expiresAt': 'expiresAt' };
     const now = epochSeconds(this.now());
-    // Twice at most: a racing first reaction may create the map between the two forms.
-    for (let attempt = 0; attempt < 3; attempt++) {
+    const addTo = async (): Promise<ReactionAdded | undefined> => {
       try {
         const { Attributes } = await this.client.send(
           new UpdateCommand({
@@ -132,7 +131,10 @@ export class DynamoReactionStore implements ReactionStore {
         return { outcome: 'added', counts: countsOf(Attributes) };
       } catch (error) {
         if (!isConditionFailure(error) && !isMissingMap(error)) throw error;
+        return undefined;
       }
+    };
+    const create = async (): Promise<ReactionAdded | undefined> => {
       try {
         const { Attributes } = await this.client.send(
           new UpdateCommand({
@@ -148,6 +150,16 @@ export class DynamoReactionStore implements ReactionStore {
         return { outcome: 'added', counts: countsOf(Attributes) };
       } catch (error) {
         if (!isConditionFailure(error)) throw error;
+        return undefined;
+      }
+    };
+    // The form the message's last read suggests goes first; a racing first reaction may
+    // have created the map meanwhile, so the other form follows.
+    const forms = target.hasCounts === false ? [create, addTo] : [addTo, create];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      for (const form of forms) {
+        const added = await form();
+        if (added) return added;
       }
       // Neither form applied: find out why.
       const { Item } = await this.client.send(

@@ -122,3 +122,81 @@ test('with a client_msg_id: 4 (the dedupe claim); its retry: 4, and nothing is d
     'PutItem messages': 1,
   });
 });
+
+/** The requests of one command of `connection` (and whatever it set off), recorded by the counting dynalite. */
+async function requestsOf(
+  connection: ChatConnection,
+  cmd: string,
+  data: Record<string, unknown>,
+): Promise<{ reply: Record<string, unknown>; requests: DynamoRequest[] }> {
+  await dynamo.idle();
+  dynamo.start();
+  const reply = await sendCommand(connection.client, cmd, data);
+  assert.equal(reply.code, 0, JSON.stringify(reply));
+  await dynamo.idle();
+  return { reply: reply.data as Record<string, unknown>, requests: dynamo.stop() };
+}
+
+const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems']);
+
+test('typing makes no DynamoDB write: the peer’s presence and block row are all it reads', async () => {
+  const { reply, requests } = await requestsOf(alice, 'typing', {
+    room_id: 'private_count-alice_count-bob',
+    state: 'start',
+  });
+  assert.equal(reply.delivered, 2);
+  assert.deepEqual(report('typing (private)', requests), { 'GetItem blocks': 1, 'GetItem presence': 1 });
+  assert.deepEqual(
+    requests.filter((r) => WRITES.has(r.operation)),
+    [],
+  );
+  // A throttled repeat reads nothing at all.
+  const repeat = await requestsOf(alice, 'typing', {
+    room_id: 'private_count-alice_count-bob',
+    state: 'start',
+  });
+  assert.equal(repeat.reply.throttled, true);
+  assert.deepEqual(repeat.requests, []);
+});
+
+test('edit_message of a private message: 5 requests (message, presence, block row, rate window, the edit)', async () => {
+  const sent = await sendCommand(alice.client, 'send_message', {
+    to_user_id: 'count-bob',
+    content: 'edit me',
+  });
+  const { requests } = await requestsOf(alice, 'edit_message', {
+    room_id: 'private_count-alice_count-bob',
+    message_id: sent.data?.message_id,
+    content: 'edited',
+  });
+  assert.deepEqual(report('edit_message (private)', requests), {
+    'BatchGetItem presence': 1,
+    'GetItem blocks': 1,
+    'GetItem messages': 1,
+    'UpdateItem guards': 1,
+    'UpdateItem messages': 1,
+  });
+});
+
+test('react on a private message: 6 requests; history then reads no extra item for the counts', async () => {
+  const sent = await sendCommand(alice.client, 'send_message', { to_user_id: 'count-bob', content: 'react' });
+  const target = { room_id: 'private_count-alice_count-bob', message_id: sent.data?.message_id };
+  // The first reaction creates the counts map; the second adds to it: one write each.
+  for (const emoji of ['👍', '🎉']) {
+    const { requests } = await requestsOf(bobPhone, 'react', { ...target, emoji });
+    assert.deepEqual(report(`react ${emoji} (private)`, requests), {
+      'BatchGetItem presence': 1,
+      'GetItem blocks': 1,
+      'GetItem messages': 1,
+      'UpdateItem guards': 1,
+      // The user's reaction row (conditional), then the count on the message item.
+      'UpdateItem messages': 2,
+    });
+  }
+  const history = await requestsOf(alice, 'history', { room_id: target.room_id, limit: 5 });
+  const shown = (history.reply.messages as Record<string, unknown>[]).find(
+    (m) => m.message_id === target.message_id,
+  );
+  assert.deepEqual(shown?.reactions, { '👍': 1, '🎉': 1 });
+  assert.deepEqual(report('history', history.requests), { 'Query messages': 1 });
+});

@@ -155,7 +155,12 @@ export async function react(
       now,
     });
   }
-  const target = { roomId: message.roomId, messageId: message.messageId, createdAt: message.createdAt };
+  const target = {
+    roomId: message.roomId,
+    messageId: message.messageId,
+    createdAt: message.createdAt,
+    hasCounts: message.reactions !== undefined,
+  };
   let counts: Readonly<Record<string, number>> | undefined;
   if (action === 'added') {
     const added = await deps.reactions.add(target, userId, input.emoji, {

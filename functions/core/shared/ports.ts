@@ -252,6 +252,8 @@ export interface ReactionTarget {
   readonly roomId: string;
   readonly messageId: string;
   readonly createdAt: string;
+  /** The message had a counts map when it was read: the store tries adding to it first (else creating it). */
+  readonly hasCounts?: boolean;
 }
 
 export interface ReactionLimits {
