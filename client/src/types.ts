@@ -336,6 +336,8 @@ export interface NewMessagePush {
   readonly content: string;
   readonly message_type: number;
   readonly time: string;
+  /** The message of this conversation it replies to. */
+  readonly reply_to?: string;
 }
 
 export interface GroupMessagePush {
@@ -347,6 +349,8 @@ export interface GroupMessagePush {
   readonly content: string;
   readonly message_type: number;
   readonly time: string;
+  /** The message of this conversation it replies to. */
+  readonly reply_to?: string;
 }
 
 export interface RoomMessagePush {
@@ -357,6 +361,8 @@ export interface RoomMessagePush {
   readonly content: string;
   readonly message_type: number;
   readonly time: string;
+  /** The message of this conversation it replies to. */
+  readonly reply_to?: string;
 }
 
 export interface BroadcastPush {
@@ -462,6 +468,8 @@ export interface SendMessageInput {
   readonly message_type?: number;
   /** Generated when absent; reused on every retry so the server stores the message once. */
   readonly client_msg_id?: string;
+  /** The id of a message of the same conversation this one replies to (2001 otherwise). */
+  readonly reply_to?: string;
 }
 
 export interface SendGroupMessageInput {
@@ -469,6 +477,8 @@ export interface SendGroupMessageInput {
   readonly content: string;
   readonly message_type?: number;
   readonly client_msg_id?: string;
+  /** The id of a message of the same conversation this one replies to (2001 otherwise). */
+  readonly reply_to?: string;
 }
 
 export interface SendRoomMessageInput {
@@ -476,6 +486,8 @@ export interface SendRoomMessageInput {
   readonly content: string;
   readonly message_type?: number;
   readonly client_msg_id?: string;
+  /** The id of a message of the same conversation this one replies to (2001 otherwise). */
+  readonly reply_to?: string;
 }
 
 export interface CreateGroupInput {

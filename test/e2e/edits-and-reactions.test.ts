@@ -442,3 +442,93 @@ describe('react / unreact', () => {
     await assertNotTold('reaction', sent.message_id, eveLaptop, gus);
   });
 });
+
+describe('reply_to', () => {
+  test('replies in a private chat, a group and a room: pushes and history carry reply_to', async () => {
+    const original = await sendToFinn('question?');
+    const reply = okData(
+      await sendCommand(finn.client, 'send_message', {
+        to_user_id: 'eve',
+        content: 'answer!',
+        reply_to: String(original.message_id).toLowerCase(),
+      }),
+    );
+    const push = await nextPush(evePhone.client, 'new_message', withMessageId(reply.message_id));
+    assert.equal(push.reply_to, original.message_id);
+    assert.equal((await shownTo(eveToken, chat, reply.message_id)).reply_to, original.message_id);
+    assert.equal((await shownTo(eveToken, chat, original.message_id)).reply_to, undefined);
+
+    const groupId = okData(
+      await sendCommand(evePhone.client, 'create_group', { group_name: 'Replies', member_ids: ['finn'] }),
+    ).group_id as string;
+    const first = okData(
+      await sendCommand(evePhone.client, 'send_group_message', { group_id: groupId, content: 'a' }),
+    );
+    const second = okData(
+      await sendCommand(finn.client, 'send_group_message', {
+        group_id: groupId,
+        content: 'b',
+        reply_to: first.message_id,
+      }),
+    );
+    assert.equal(
+      (await nextPush(evePhone.client, 'group_message', withMessageId(second.message_id))).reply_to,
+      first.message_id,
+    );
+    assert.equal((await shownTo(finnToken, groupId, second.message_id)).reply_to, first.message_id);
+
+    for (const connection of [evePhone, finn]) {
+      okData(await sendCommand(connection.client, 'join_room', { room_id: 'reply-room' }));
+    }
+    const roomFirst = okData(
+      await sendCommand(evePhone.client, 'send_room_message', { room_id: 'reply-room', content: 'c' }),
+    );
+    const roomSecond = okData(
+      await sendCommand(finn.client, 'send_room_message', {
+        room_id: 'reply-room',
+        content: 'd',
+        reply_to: roomFirst.message_id,
+      }),
+    );
+    assert.equal(
+      (await nextPush(evePhone.client, 'room_message', withMessageId(roomSecond.message_id))).reply_to,
+      roomFirst.message_id,
+    );
+  });
+
+  test('a reply to another conversation’s message, a missing or recalled one: 2001; nothing stored or delivered', async () => {
+    const here = await sendToFinn('here');
+    const recalled = await sendToFinn('recalled');
+    okData(
+      await sendCommand(evePhone.client, 'delete_message', {
+        room_id: chat,
+        message_id: recalled.message_id,
+      }),
+    );
+    const elsewhere = okData(
+      await sendCommand(evePhone.client, 'send_message', { to_user_id: 'gus', content: 'x' }),
+    );
+    const groupId = okData(
+      await sendCommand(evePhone.client, 'create_group', { group_name: 'Other', member_ids: ['finn'] }),
+    ).group_id as string;
+    const before = (await historyMessages(runtime, finnToken, chat)).length;
+    const cases: readonly [string, Record<string, unknown>, number][] = [
+      ['send_message', { to_user_id: 'eve', content: 'r1', reply_to: elsewhere.message_id }, 2001],
+      ['send_message', { to_user_id: 'eve', content: 'r2', reply_to: '01ARZ3NDEKTSV4RRFFQ69G5FAV' }, 2001],
+      ['send_message', { to_user_id: 'eve', content: 'r3', reply_to: recalled.message_id }, 2001],
+      ['send_message', { to_user_id: 'eve', content: 'r4', reply_to: 'not a message id' }, 1001],
+      ['send_group_message', { group_id: groupId, content: 'r5', reply_to: here.message_id }, 2001],
+    ];
+    for (const [cmd, data, code] of cases) {
+      assertErrorReply(await sendCommand(finn.client, cmd, data), code, JSON.stringify(data));
+    }
+    assert.equal((await historyMessages(runtime, finnToken, chat)).length, before);
+    assert.deepEqual(await historyMessages(runtime, finnToken, groupId), []);
+    await settle(evePhone.client);
+    const leaked = [
+      ...pushesOf(evePhone.client, 'new_message'),
+      ...pushesOf(evePhone.client, 'group_message'),
+    ].filter((p) => typeof p.content === 'string' && /^r\d$/.test(p.content));
+    assert.deepEqual(leaked, []);
+  });
+});

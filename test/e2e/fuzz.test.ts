@@ -199,6 +199,23 @@ const validUser = fc.constantFrom(str('buddy'), raw('42'));
 const validContent = fc.constantFrom(str('hello'), str('\u{1f600}'), str('zwj\u200dtext'));
 const validType = maybe(fc.constantFrom(raw('1'), raw('5')));
 
+/** A message id that names nothing (well-formed, but no such message). */
+const MISSING_MESSAGE = str('01ARZ3NDEKTSV4RRFFQ69G5FAV');
+/** `reply_to`: malformed, or a message of no conversation. */
+const invalidReplyTo = fc.oneof(invalidMessageId, fc.constant(MISSING_MESSAGE));
+const conversations = fc.constantFrom(str('private_buddy_fuzzer'), str('lobby'), str(GROUP_PLACEHOLDER));
+const invalidEmoji = fc.oneof(
+  notAString,
+  fc
+    .constantFrom('', ' ', 'a b', 'x'.repeat(33), '\u{1f600}'.repeat(33), '\n', '\u0000', ...LONE_SURROGATES)
+    .map(str),
+);
+/** `react` / `unreact`: a well-formed message id names nothing, so every frame is refused. */
+const reactionData = oneBroken(
+  { room_id: conversations, message_id: fc.constant(MISSING_MESSAGE), emoji: fc.constant(str('\u{1f44d}')) },
+  { room_id: maybe(invalidRoomId), message_id: maybe(invalidMessageId), emoji: maybe(invalidEmoji) },
+);
+
 /**
  * Per route: data that must be refused, and the codes the refusal may carry. `data`
  * itself is sometimes not an object at all.
@@ -212,13 +229,13 @@ const routes: Record<string, { data: fc.Arbitrary<Json>; ok?: true }> = {
         message_type: validType,
         client_msg_id: maybe(fc.constant(str('c1'))),
       },
-      { to_user_id: maybe(invalidUserId), content: maybe(invalidContent) },
+      { to_user_id: maybe(invalidUserId), content: maybe(invalidContent), reply_to: invalidReplyTo },
     ),
   },
   send_group_message: {
     data: oneBroken(
       { group_id: fc.constant(str(GROUP_PLACEHOLDER)), content: validContent, message_type: validType },
-      { group_id: maybe(invalidGroupId), content: maybe(invalidContent) },
+      { group_id: maybe(invalidGroupId), content: maybe(invalidContent), reply_to: invalidReplyTo },
     ),
   },
   create_group: {
@@ -337,7 +354,7 @@ const routes: Record<string, { data: fc.Arbitrary<Json>; ok?: true }> = {
         content: validContent,
         message_type: validType,
       },
-      { room_id: maybe(invalidRoomId), content: maybe(invalidContent) },
+      { room_id: maybe(invalidRoomId), content: maybe(invalidContent), reply_to: invalidReplyTo },
     ),
   },
   history: { data: oneBroken({ limit: maybe(hostileValue) }, { room_id: maybe(invalidRoomId) }) },
@@ -362,6 +379,27 @@ const routes: Record<string, { data: fc.Arbitrary<Json>; ok?: true }> = {
     data: oneBroken(
       { room_id: fc.constantFrom(str('private_buddy_fuzzer'), str('lobby')) },
       { message_id: invalidMessageId },
+    ),
+  },
+  edit_message: {
+    data: oneBroken(
+      { room_id: conversations, message_id: fc.constant(MISSING_MESSAGE), content: validContent },
+      {
+        room_id: maybe(invalidRoomId),
+        message_id: maybe(invalidMessageId),
+        content: maybe(invalidContent),
+      },
+    ),
+  },
+  react: { data: reactionData },
+  unreact: { data: reactionData },
+  typing: {
+    data: oneBroken(
+      { room_id: conversations, state: fc.constantFrom(str('start'), str('stop')) },
+      {
+        room_id: maybe(invalidRoomId),
+        state: maybe(fc.oneof(notAString, fc.constantFrom('', 'START', 'typing', ' start').map(str))),
+      },
     ),
   },
 };

@@ -24,6 +24,7 @@ import type {
 } from '../shared/ports.ts';
 import type { BroadcastInput, SendGroupMessageInput, SendMessageInput } from './commands.ts';
 import { assertContentLength, assertGroupId } from './commands.ts';
+import { checkReplyTo, replyToField } from './replies.ts';
 
 export interface Sender {
   readonly userId: string;
@@ -85,6 +86,8 @@ export interface NewMessage {
   readonly content: string;
   readonly message_type: number;
   readonly time: string;
+  /** The message of this conversation it replies to. */
+  readonly reply_to?: string;
 }
 
 export interface GroupMessageSent {
@@ -191,6 +194,7 @@ export class ChatService {
       messageType: input.message_type,
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
+      ...(input.reply_to ? { replyTo: input.reply_to } : {}),
     };
     // The recipient's connections and whether they blocked the sender, in one read before
     // anything is counted or stored. Then the guards (dedupe, rate limit), then the message
@@ -198,6 +202,7 @@ export class ChatService {
     // duplicate answers with the first message's id.
     const recipient = await this.recipientOf(input.to_user_id, sender.userId);
     if (recipient.blocksSender) throw blockedByRecipient();
+    await checkReplyTo(this.deps.messages, message);
     const accepted = await admitAndStore(
       this.deps.guards,
       message,
@@ -230,6 +235,7 @@ export class ChatService {
         content: stored.content,
         message_type: stored.messageType,
         time: stored.createdAt,
+        ...replyToField(stored),
       } satisfies NewMessage),
     );
     // The duplicate answered above published nothing: its first attempt did.
@@ -270,7 +276,9 @@ export class ChatService {
       messageType: input.message_type,
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
+      ...(input.reply_to ? { replyTo: input.reply_to } : {}),
     };
+    await checkReplyTo(this.deps.messages, message);
     const others = group.memberIds.filter((userId) => userId !== sender.userId);
     const online = others.length > 0 ? this.deps.presence.connectionsOf(others) : Promise.resolve([]);
     online.catch(() => undefined); // awaited after the store; a failure there must not go unhandled
@@ -305,6 +313,7 @@ export class ChatService {
           content: stored.content,
           message_type: stored.messageType,
           time: stored.createdAt,
+          ...replyToField(stored),
         }),
       ),
       this.recordLastGroupMessage(group.groupId, stored.messageId),

@@ -114,12 +114,16 @@ const clientMessageIdSchema = /* @__PURE__ */ schema(() =>
   ),
 );
 
+/** The message of the same conversation this one replies to (checked by the service: 2001 otherwise). */
+const replyToSchema = /* @__PURE__ */ schema(() => z.optional(messageIdSchema));
+
 export const sendMessageSchema = /* @__PURE__ */ schema(() =>
   z.object({
     to_user_id: userIdSchema,
     content: contentSchema,
     message_type: messageTypeSchema,
     client_msg_id: clientMessageIdSchema,
+    reply_to: replyToSchema,
   }),
 );
 
@@ -132,6 +136,7 @@ export const sendGroupMessageSchema = /* @__PURE__ */ schema(() =>
     content: contentSchema,
     message_type: messageTypeSchema,
     client_msg_id: clientMessageIdSchema,
+    reply_to: replyToSchema,
   }),
 );
 

@@ -11,6 +11,7 @@ import type { ContentFilter } from '../filter/content-filter.ts';
 import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
 import { messageWriter } from '../messaging/chat-service.ts';
 import { assertContentLength, parseCommand, sendMessageSchema } from '../messaging/commands.ts';
+import { checkReplyTo, replyToField } from '../messaging/replies.ts';
 import { ChatError, connectionGoneError, ErrorCode } from '../shared/errors.ts';
 import { newMessageId, ROOM_ID } from '../shared/ids.ts';
 import type {
@@ -209,7 +210,9 @@ export class RoomService {
       messageType: input.message_type,
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
+      ...(input.reply_to ? { replyTo: input.reply_to } : {}),
     };
+    await checkReplyTo(this.deps.messages, message);
     const accepted = await admitAndStore(
       this.deps.guards,
       message,
@@ -243,6 +246,7 @@ export class RoomService {
       content: stored.content,
       message_type: stored.messageType,
       time: stored.createdAt,
+      ...replyToField(stored),
     };
     // A 410 closes that connection (which removes its rooms) and also deletes this room's
     // member row, in case the connection row was already gone.

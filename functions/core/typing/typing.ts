@@ -80,18 +80,31 @@ export class TypingThrottle {
 
   constructor(private readonly settings: TypingThrottleSettings) {}
 
+  /**
+   * Whether `state` from `userId` in `roomId` would be forwarded now, without counting it.
+   * Only senders who passed the membership check have entries, so an outsider is never
+   * answered "throttled" (they get 1403).
+   */
+  allows(userId: string, roomId: string, state: TypingState, nowMs: number): boolean {
+    const entry = this.entries.get(`${userId}\u0000${roomId}`);
+    if (!entry) return this.settings.maxPerWindow >= 1;
+    const windowMs = this.settings.windowSeconds * 1000;
+    if (entry.lastState === state && nowMs - entry.lastAtMs < windowMs) return false;
+    const windowOver = nowMs - entry.windowStartMs >= windowMs;
+    return windowOver || entry.forwarded < this.settings.maxPerWindow;
+  }
+
   /** Whether to forward `state` from `userId` in `roomId` now; counts it when so. */
   admit(userId: string, roomId: string, state: TypingState, nowMs: number): boolean {
+    if (!this.allows(userId, roomId, state, nowMs)) return false;
     const windowMs = this.settings.windowSeconds * 1000;
     const key = `${userId}\u0000${roomId}`;
     const entry = this.entries.get(key);
     if (entry) {
-      if (entry.lastState === state && nowMs - entry.lastAtMs < windowMs) return false;
       if (nowMs - entry.windowStartMs >= windowMs) {
         entry.windowStartMs = nowMs;
         entry.forwarded = 0;
       }
-      if (entry.forwarded >= this.settings.maxPerWindow) return false;
       entry.forwarded++;
       entry.lastState = state;
       entry.lastAtMs = nowMs;
@@ -100,7 +113,6 @@ export class TypingThrottle {
       this.entries.set(key, entry);
       return true;
     }
-    if (this.settings.maxPerWindow < 1) return false;
     this.entries.set(key, { windowStartMs: nowMs, forwarded: 1, lastState: state, lastAtMs: nowMs });
     const max = this.settings.maxEntries ?? 10_000;
     while (this.entries.size > max) {
@@ -165,13 +177,16 @@ export async function sendTyping(
 ): Promise<TypingReply> {
   const roomId = input.room_id;
   const kind = conversationKind(roomId);
-  // Free checks first; then the throttle, before any read: a flood costs no DynamoDB request.
+  // Free checks first; then the throttle, before any read: a participant's flood costs no
+  // DynamoDB request. The frame is counted once the membership check passed.
   if (kind === 'private' && !isPrivateRoomParticipant(roomId, userId)) throw notParticipant();
   const reply = { type: 'typing_sent' as const, room_id: roomId, state: input.state };
-  if (!deps.throttle.admit(userId, roomId, input.state, deps.nowMs?.() ?? Date.now())) {
-    return { ...reply, delivered: 0, throttled: true };
-  }
+  const now = () => deps.nowMs?.() ?? Date.now();
+  const throttled = { ...reply, delivered: 0, throttled: true as const };
+  if (!deps.throttle.allows(userId, roomId, input.state, now())) return throttled;
   const recipients = await recipientsOf(deps, roomId, userId);
+  // Concurrent frames of one sender in this container may have been counted meanwhile.
+  if (!deps.throttle.admit(userId, roomId, input.state, now())) return throttled;
   const push: TypingPush = { type: 'typing', room_id: roomId, user_id: userId, state: input.state };
   const result = await deliver(deps, recipients, push, { name: 'typing' });
   return { ...reply, delivered: result.delivered, ...queuedField(result) };
