@@ -639,6 +639,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   react: {
     entry: 'functions/handlers/react.ts',
+    publishesEvents: true,
     description: 'react: a participant adds an emoji to a message (idempotent); participants are told',
     tables: reactionTables,
     manageConnections: ['POST', 'DELETE'],
@@ -646,6 +647,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   unreact: {
     entry: 'functions/handlers/unreact.ts',
+    publishesEvents: true,
     description: 'unreact: a participant takes an emoji back (idempotent); participants are told',
     tables: reactionTables,
     manageConnections: ['POST', 'DELETE'],

@@ -2,6 +2,7 @@ import { parseCommand } from '../core/messaging/commands.ts';
 import { react, reactErrorCodes, reactSchema } from '../core/reactions/reactions.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/app-events.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 

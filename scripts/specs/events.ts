@@ -89,6 +89,22 @@ const details: Record<AppEventType, JsonSchema> = {
     },
     [...messageRefOptional, 'group_name'],
   ),
+  'message.reacted': detail(
+    'A reaction was added to or removed from a message (react, unreact); nothing is published when nothing changed.',
+    {
+      ...messageRef,
+      user_id: string('who reacted'),
+      emoji: string('the reaction, compared exactly'),
+      action: { type: 'string', enum: ['added', 'removed'] },
+      counts: {
+        type: 'object',
+        additionalProperties: { type: 'integer', minimum: 1 },
+        description: "the message's counts after the change, emoji with none left out",
+      },
+      time: time('when the reaction changed'),
+    },
+    messageRefOptional,
+  ),
   'group.created': detail(
     'A group was created.',
     {

@@ -208,7 +208,7 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     await disconnect(runtime, cy);
   });
 
-  test('group created, renamed, a group message with offline members, an edit, a recall', async () => {
+  test('group created, renamed, a group message with offline members, a reaction, an edit, a recall', async () => {
     const created = await sendCommand(ann.client, 'create_group', {
       group_name: 'events',
       member_ids: ['ev-offline', 'ev-dee'],
@@ -238,6 +238,28 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     assert.deepEqual([...offline].sort(), ['ev-dee', 'ev-offline']);
     assert.equal(undelivered?.event.detail.group_name, 'events 2');
 
+    const reaction = await sendCommand(ann.client, 'react', {
+      room_id: sent?.event.detail.room_id,
+      message_id: messageId,
+      emoji: '👍',
+    });
+    assert.equal(reaction.code, 0, JSON.stringify(reaction));
+    const [reacted] = await waitForEvents('message.reacted', (d) => d.message_id === messageId);
+    assert.deepEqual(
+      {
+        user_id: reacted?.event.detail.user_id,
+        action: reacted?.event.detail.action,
+        counts: reacted?.event.detail.counts,
+      },
+      { user_id: 'ev-ann', action: 'added', counts: { '👍': 1 } },
+    );
+    // Reacting again changes nothing, so publishes nothing (checked with the recall's batch below).
+    await sendCommand(ann.client, 'react', {
+      room_id: sent?.event.detail.room_id,
+      message_id: messageId,
+      emoji: '👍',
+    });
+
     const edit = await sendCommand(ann.client, 'edit_message', {
       room_id: sent?.event.detail.room_id,
       message_id: messageId,
@@ -257,6 +279,7 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     const [deleted] = await waitForEvents('message.deleted', (d) => d.message_id === messageId);
     assert.equal(deleted?.event.detail.deleted_by, 'ev-ann');
     assert.equal('content' in (deleted?.event.detail ?? {}), false, 'a recall carries no content');
+    assert.equal(eventsOf('message.reacted', (d) => d.message_id === messageId).length, 1);
   });
 
   test('the HTTP API publishes too: a message sent with POST /api/ws/send-message', async () => {
@@ -282,7 +305,7 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
   });
 
   test("every event is in EventBridge's envelope and valid against docs/events.schema.json", () => {
-    assert.ok(received.length >= 15, `events received: ${received.length}`);
+    assert.ok(received.length >= 17, `events received: ${received.length}`);
     for (const { event } of received) {
       assert.deepEqual(problemsOf(schema, event, event['detail-type']), []);
       assert.equal(event.source, 'serverless-chat');

@@ -19,6 +19,7 @@ export const APP_EVENT_TYPES = [
   'message.edited',
   'message.deleted',
   'message.undelivered',
+  'message.reacted',
   'group.created',
   'group.updated',
   'presence.changed',
@@ -67,6 +68,18 @@ export interface MessageUndeliveredDetail extends MessageSentDetail {
   readonly group_name?: string;
 }
 
+/** A reaction added to or removed from a message (`react`, `unreact`; not when nothing changed). */
+export interface MessageReactedDetail extends MessageRef {
+  /** Who reacted. */
+  readonly user_id: string;
+  readonly emoji: string;
+  readonly action: 'added' | 'removed';
+  /** The message's counts after the change, emoji with none left out. */
+  readonly counts: Readonly<Record<string, number>>;
+  /** When the reaction changed. */
+  readonly time: string;
+}
+
 export interface GroupCreatedDetail {
   readonly group_id: string;
   readonly group_name: string;
@@ -106,6 +119,7 @@ export interface AppEventDetails {
   readonly 'message.edited': MessageEditedDetail;
   readonly 'message.deleted': MessageDeletedDetail;
   readonly 'message.undelivered': MessageUndeliveredDetail;
+  readonly 'message.reacted': MessageReactedDetail;
   readonly 'group.created': GroupCreatedDetail;
   readonly 'group.updated': GroupUpdatedDetail;
   readonly 'presence.changed': PresenceChangedDetail;
@@ -197,6 +211,14 @@ export function messageDeleted(message: StoredMessage, deletedBy: string, delete
     deleted_by: deletedBy,
     time: deletedAt,
   });
+}
+
+export function messageReacted(
+  message: StoredMessage,
+  reaction: Pick<MessageReactedDetail, 'user_id' | 'emoji' | 'action' | 'counts'>,
+  time: string,
+): AppEvent {
+  return event('message.reacted', time, { ...messageRef(message), ...reaction, time });
 }
 
 export function groupCreated(created: GroupCreated, ownerId: string, time: string): AppEvent {

@@ -7,6 +7,7 @@
  */
 import * as z from 'zod/mini';
 import type { BlockStore } from '../blocks/blocks.ts';
+import { type EventPublisher, messageReacted } from '../events/app-events.ts';
 import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
 import { checkRateLimit } from '../guards/guards.ts';
@@ -102,6 +103,8 @@ export interface ReactionDependencies extends DeliveryDependencies {
   readonly contentFilter?: ContentFilter;
   /** Reactions per user per minute (`RATE_LIMIT_PER_MINUTE`, their own window); unset or 0: no limit. */
   readonly rate?: { readonly store: Pick<GuardStore, 'countHit'>; readonly perMinute: number };
+  /** `message.reacted` once a change is stored (none when nothing changed); unset: none. */
+  readonly events?: EventPublisher;
   readonly now?: () => Date;
 }
 
@@ -196,6 +199,9 @@ export async function react(
   };
   const own = kind === 'private' ? { peer_id: peerOf(message, userId) } : {};
   if (!counts) return { ...push, ...own, changed: false, delivered: 0 };
+  deps.events?.publish(
+    messageReacted(message, { user_id: userId, emoji: input.emoji, action, counts }, now.toISOString()),
+  );
   const recipients = others(participants.connections, { connectionId: originConnectionId });
   if (kind === 'private') {
     return { ...push, ...own, changed: true, ...(await deliverWithPeerIds(deps, recipients, push, message)) };

@@ -189,6 +189,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       reactions: new DynamoReactionStore(dynamo, config.tables.messages, config.messageRetentionDays),
       contentFilter,
       rate: { store: guardStore, perMinute: config.rateLimitPerMinute },
+      events: invocationEvents,
     }),
     typing: (callbackUrl) => ({ ...delivery(callbackUrl), ...audience, throttle: typingThrottle }),
     onceClaims: new DynamoOnceClaims(dynamo, config.tables.guards, jobClaimSeconds),
