@@ -49,6 +49,7 @@ const messageRef: Record<string, JsonSchema> = {
 const messageRefOptional = ['to_user_id', 'group_id'];
 const content: Record<string, JsonSchema> = {
   content: string('the message text, as stored (after the content filter)'),
+  reply_to: string('the message id it replies to (reply_to), same conversation'),
   message_type: {
     type: 'integer',
     minimum: 1,
@@ -61,7 +62,7 @@ const details: Record<AppEventType, JsonSchema> = {
   'message.sent': detail(
     'A message was stored (private, group or room). Not published for a client_msg_id retry answered as a duplicate.',
     { ...messageRef, ...content, time: time('when the message was stored') },
-    messageRefOptional,
+    [...messageRefOptional, 'reply_to'],
   ),
   'message.edited': detail(
     'A message was edited by its sender.',
@@ -71,7 +72,7 @@ const details: Record<AppEventType, JsonSchema> = {
       edited_at: time('when it was edited'),
       time: time('when the message was first stored'),
     },
-    messageRefOptional,
+    [...messageRefOptional, 'reply_to'],
   ),
   'message.deleted': detail(
     'A message was recalled by its sender (delete_message); its content is gone.',
@@ -87,7 +88,7 @@ const details: Record<AppEventType, JsonSchema> = {
       group_name: string('group messages: the group name'),
       time: time('when the message was stored'),
     },
-    [...messageRefOptional, 'group_name'],
+    [...messageRefOptional, 'reply_to', 'group_name'],
   ),
   'message.reacted': detail(
     'A reaction was added to or removed from a message (react, unreact); nothing is published when nothing changed.',

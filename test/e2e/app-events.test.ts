@@ -192,6 +192,17 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     assert.equal(undelivered?.event.detail.content, 'are you there?');
   });
 
+  test('a reply carries reply_to', async () => {
+    const reply = await sendCommand(ann.client, 'send_message', {
+      to_user_id: 'ev-offline',
+      content: 'and another thing',
+      reply_to: directMessageId,
+    });
+    assert.equal(reply.code, 0, JSON.stringify(reply));
+    const [sent] = await waitForEvents('message.sent', (d) => d.message_id === reply.data?.message_id);
+    assert.equal(sent?.event.detail.reply_to, directMessageId);
+  });
+
   test('a message to an online user: message.sent only', async () => {
     const cy = await connectWelcomed(runtime, 'ev-cy');
     const reply = await sendCommand(ann.client, 'send_message', { to_user_id: 'ev-cy', content: 'hi cy' });

@@ -44,6 +44,8 @@ export interface MessageRef {
 export interface MessageSentDetail extends MessageRef {
   readonly content: string;
   readonly message_type: number;
+  /** The message it replies to (`reply_to`), same conversation. */
+  readonly reply_to?: string;
   /** When the message was stored (its `time` in frames). */
   readonly time: string;
 }
@@ -51,6 +53,7 @@ export interface MessageSentDetail extends MessageRef {
 export interface MessageEditedDetail extends MessageRef {
   readonly content: string;
   readonly message_type: number;
+  readonly reply_to?: string;
   readonly edited_at: string;
   readonly time: string;
 }
@@ -164,6 +167,7 @@ function sentDetail(message: StoredMessage): MessageSentDetail {
     ...messageRef(message),
     content: message.content,
     message_type: message.messageType,
+    ...(message.replyTo !== undefined ? { reply_to: message.replyTo } : {}),
     time: message.createdAt,
   };
 }
