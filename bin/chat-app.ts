@@ -25,7 +25,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { DEFAULT_READ_ROUTE_THROTTLE, DEFAULT_THROTTLE } from '../lib/chat-backend.ts';
 import { ChatStack, type ChatStackProps } from '../lib/chat-stack.ts';
 import type { CognitoTokenUse } from '../lib/constructs/cognito-sign-in.ts';
-import { checkWithCdkNag } from '../lib/nag-suppressions.ts';
+import { checkWithCdkNag } from '../lib/nag-check.ts';
 
 /**
  * Context values are strings when passed with `-c` and JSON values when set in cdk.json;

@@ -1,11 +1,12 @@
 /**
  * Every cdk-nag (AwsSolutions pack) finding this stack acknowledges, in one place, each
  * with the reason it is accepted. The app (bin/chat-app.ts, so every `cdk synth` and
- * `cdk deploy`) and test/cdk/nag.test.ts run the pack through `checkWithCdkNag`: any
- * finding not acknowledged here fails the synth with a validation report.
+ * `cdk deploy`) and test/cdk/nag.test.ts run the pack through `checkWithCdkNag`
+ * (lib/nag-check.ts): any finding not acknowledged here fails the synth with a validation
+ * report. ChatBackend applies them itself, so an app that runs cdk-nag on the construct
+ * gets them too; this module does not import cdk-nag, which the construct's users may not have.
  */
-import { type App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 export interface NagAcknowledgement {
@@ -133,9 +134,4 @@ export function acknowledgeNagFindings(scopes: NagScopes): void {
   apply(scopes.jwtSecret, NAG_ACKNOWLEDGEMENTS.jwtSecret);
   apply(scopes.apiGatewayCloudWatchRole, NAG_ACKNOWLEDGEMENTS.apiGatewayCloudWatchRole);
   apply(scopes.onFailureQueue, NAG_ACKNOWLEDGEMENTS.onFailureQueue);
-}
-
-/** Runs cdk-nag's AwsSolutions pack when `app` synthesizes; an unacknowledged finding fails the synth. */
-export function checkWithCdkNag(app: App): void {
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 }

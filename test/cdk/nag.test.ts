@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { App } from 'aws-cdk-lib';
 import { ChatStack, type ChatStackProps } from '../../lib/chat-stack.ts';
-import { checkWithCdkNag, NAG_ACKNOWLEDGEMENTS } from '../../lib/nag-suppressions.ts';
+import { checkWithCdkNag } from '../../lib/nag-check.ts';
+import { NAG_ACKNOWLEDGEMENTS } from '../../lib/nag-suppressions.ts';
 import { TEST_ENV } from '../support/cdk-stack.ts';
 
 const outdirs: string[] = [];
