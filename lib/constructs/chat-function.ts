@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
@@ -38,6 +39,47 @@ export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
  * tracing the bundles do not contain it, nor Powertools Tracer and the X-Ray SDK.
  */
 export const TRACING_WIRING = './functions/runtime/wiring/tracing.ts';
+
+/**
+ * How every handler is bundled, in esbuild's option names: ChatFunction hands them to
+ * NodejsFunction when it bundles at synth, and construct/build.ts to esbuild when it
+ * pre-bundles the handlers of the construct package, so both make the same bundles.
+ */
+export const HANDLER_BUNDLING = {
+  format: 'esm',
+  platform: 'node',
+  target: 'node22',
+  // Prefer the ESM builds of dependencies, which tree-shake better.
+  mainFields: ['module', 'main'],
+  minify: true,
+  sourcemap: true,
+  // NODE_OPTIONS=--enable-source-maps only needs the mappings, not the sources.
+  sourcesContent: false,
+  // Bundle the AWS SDK too: the versions are pinned in package-lock.json instead of
+  // whatever the runtime happens to ship, and cold starts load one file.
+  external: [],
+  banner: ESM_REQUIRE_SHIM,
+  // The SDK's default credential chain, replaced by the environment provider.
+  alias: BUNDLE_ALIASES,
+} as const;
+
+/** The modules esbuild injects into every bundle (relative to the project root). */
+export function handlerInject(tracing: boolean): string[] {
+  return tracing ? [TRACING_WIRING] : [];
+}
+
+/**
+ * Where the construct package keeps the handlers it pre-bundled (construct/build.ts),
+ * beside the compiled copy of this module: `plain/<module>/index.mjs`, and `traced/…` with
+ * TRACING_WIRING injected. It does not exist in the repository, whose app bundles the
+ * handlers from source at synth.
+ */
+export const PREBUILT_BUNDLES_DIR = fileURLToPath(new URL('../lambda-bundles/', import.meta.url));
+
+/** The directory of `entry`'s pre-built bundle under `bundlesDir`: `plain/send-message`. */
+export function prebuiltBundleDir(bundlesDir: string, entry: string, tracing: boolean): string {
+  return path.join(bundlesDir, tracing ? 'traced' : 'plain', path.basename(entry, path.extname(entry)));
+}
 
 export interface ChatFunctionProps {
   /** Handler module relative to `projectRoot`; it exports `handler`. */
@@ -100,12 +142,13 @@ export interface ChatFunctionProps {
 }
 
 /**
- * A Node.js 22 / arm64 function bundled locally with esbuild as ESM, with its own log group
+ * A Node.js 22 / arm64 function bundled locally with esbuild as ESM (in the construct
+ * package: bundled when the package was built, with the same options), with its own log group
  * and an execution role that starts with nothing but writing to that log group.
  * Callers add every other permission statement by statement (`addToRolePolicy`).
  */
 export class ChatFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: lambda.Function;
   readonly role: iam.Role;
   readonly logGroup: logs.LogGroup;
 
@@ -134,9 +177,7 @@ export class ChatFunction extends Construct {
       }),
     );
 
-    this.function = new NodejsFunction(this, 'Function', {
-      entry: path.join(projectRoot, props.entry),
-      handler: 'handler',
+    const functionProps = {
       description: props.description,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
@@ -145,28 +186,44 @@ export class ChatFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(28),
       role: this.role,
       logGroup: this.logGroup,
-      projectRoot,
-      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
       environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
       deadLetterQueue: props.deadLetterQueue,
       tracing: props.tracing ? lambda.Tracing.ACTIVE : undefined,
+    } satisfies Partial<lambda.FunctionProps>;
+    const tracing = props.tracing ?? false;
+
+    // Inside the construct package: the bundles it ships, so its users need no esbuild.
+    if (existsSync(PREBUILT_BUNDLES_DIR)) {
+      const bundleDir = prebuiltBundleDir(PREBUILT_BUNDLES_DIR, props.entry, tracing);
+      if (!existsSync(path.join(bundleDir, 'index.mjs'))) {
+        throw new Error(`The package has no pre-built bundle of ${props.entry} in ${bundleDir}; rebuild it.`);
+      }
+      this.function = new lambda.Function(this, 'Function', {
+        ...functionProps,
+        handler: 'index.handler',
+        code: lambda.Code.fromAsset(bundleDir),
+      });
+      return;
+    }
+
+    this.function = new NodejsFunction(this, 'Function', {
+      ...functionProps,
+      entry: path.join(projectRoot, props.entry),
+      handler: 'handler',
+      projectRoot,
+      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
       bundling: {
         format: OutputFormat.ESM,
-        target: 'node22',
-        // Prefer the ESM builds of dependencies, which tree-shake better.
-        mainFields: ['module', 'main'],
-        minify: true,
-        sourceMap: true,
-        // NODE_OPTIONS=--enable-source-maps only needs the mappings, not the sources.
-        sourcesContent: false,
-        // Bundle the AWS SDK too: the versions are pinned in package-lock.json instead of
-        // whatever the runtime happens to ship, and cold starts load one file.
-        externalModules: [],
-        banner: ESM_REQUIRE_SHIM,
-        // The SDK's default credential chain, replaced by the environment provider.
+        target: HANDLER_BUNDLING.target,
+        mainFields: [...HANDLER_BUNDLING.mainFields],
+        minify: HANDLER_BUNDLING.minify,
+        sourceMap: HANDLER_BUNDLING.sourcemap,
+        sourcesContent: HANDLER_BUNDLING.sourcesContent,
+        externalModules: [...HANDLER_BUNDLING.external],
+        banner: HANDLER_BUNDLING.banner,
         esbuildArgs: {
-          '--alias': Object.entries(BUNDLE_ALIASES).map(([name, to]) => `${name}=${to}`),
-          ...(props.tracing ? { '--inject': [TRACING_WIRING] } : {}),
+          '--alias': Object.entries(HANDLER_BUNDLING.alias).map(([name, to]) => `${name}=${to}`),
+          ...(tracing ? { '--inject': handlerInject(tracing) } : {}),
         },
         // esbuild is a devDependency; never fall back to Docker.
         forceDockerBundling: false,
