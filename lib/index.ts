@@ -6,6 +6,7 @@ export {
   ChatBackend,
   type ChatBackendParts,
   type ChatBackendProps,
+  type ChatEventsOptions,
   DEFAULT_READ_ROUTE_THROTTLE,
   DEFAULT_THROTTLE,
 } from './chat-backend.ts';
