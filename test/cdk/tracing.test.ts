@@ -15,7 +15,7 @@ import { App, Stack } from 'aws-cdk-lib';
 import { ChatStack } from '../../lib/chat-stack.ts';
 import { ChatFunction } from '../../lib/constructs/chat-function.ts';
 import { functionSpecs } from '../../lib/function-specs.ts';
-import { checkWithCdkNag } from '../../lib/nag-suppressions.ts';
+import { checkWithCdkNag } from '../../lib/nag-check.ts';
 import { synthChatStack, TEST_ENV } from '../support/cdk-stack.ts';
 import { policyStatements, render, resourcesOfType } from '../support/cdk-template.ts';
 
