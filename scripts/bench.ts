@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --smoke] [--only dynamo,fanout,bundles,latency,conversations,groups] [--out <dir>]`: the
+ * `npm run bench [-- --smoke] [--only dynamo,fanout,bundles,latency,conversations,groups,rich] [--out <dir>]`: the
  * performance figures of docs/performance.md, measured and written in one go — DynamoDB
  * requests and capacity, Management API calls and Lambda invocations per operation; cost
  * per million operations; broadcast fan-out time over real sockets; bundle sizes and
@@ -28,6 +28,7 @@ import { type GroupsOptions, runGroupsSection } from './bench/groups.ts';
 import { type LatencyOptions, runLatencySection } from './bench/latency.ts';
 import { machineFacts, round, sampleLoad } from './bench/machine.ts';
 import { computeCosts, computeTargets, renderMarkdown, type Target } from './bench/report.ts';
+import { type RichOptions, runRichSection } from './bench/rich.ts';
 import { sectionRunsOf, startSectionRun } from './bench/section-runs.ts';
 import { type Results, SECTIONS, type SectionName } from './bench/types.ts';
 import { commandLine } from './cli.ts';
@@ -54,6 +55,7 @@ interface Sizes {
   readonly latency: Omit<LatencyOptions, 'log'>;
   readonly conversations: Omit<ConversationsOptions, 'log'>;
   readonly groups: Omit<GroupsOptions, 'log'>;
+  readonly rich: Omit<RichOptions, 'log'>;
 }
 
 const FULL: Sizes = {
@@ -71,6 +73,7 @@ const FULL: Sizes = {
   },
   conversations: { conversations: 1000, groups: 10, pageSizes: [20, 50], repetitions: 3 },
   groups: { members: 1000, repetitions: 3 },
+  rich: { repetitions: 5 },
 };
 
 const SMOKE: Sizes = {
@@ -88,6 +91,7 @@ const SMOKE: Sizes = {
   },
   conversations: { conversations: 30, groups: 3, pageSizes: [5, 20], repetitions: 1 },
   groups: { members: 5, repetitions: 1 },
+  rich: { repetitions: 1 },
 };
 
 function fail(message: string): never {
@@ -153,6 +157,7 @@ async function main(): Promise<void> {
         ...(previous.latency ? { latency: previous.latency } : {}),
         ...(previous.conversations ? { conversations: previous.conversations } : {}),
         ...(previous.groups ? { groups: previous.groups } : {}),
+        ...(previous.rich ? { rich: previous.rich } : {}),
         measuredAt: { ...previous.measuredAt },
         sectionRuns: sectionRunsOf(previous),
         totalSeconds: 0,
@@ -182,6 +187,9 @@ async function main(): Promise<void> {
         break;
       case 'groups':
         results.groups = await runGroupsSection({ ...sizes.groups, log });
+        break;
+      case 'rich':
+        results.rich = await runRichSection({ ...sizes.rich, log });
         break;
     }
     const run = endSectionRun();

@@ -3,7 +3,15 @@ import type { OperationTotals } from './accounting.ts';
 import type { MachineFacts } from './machine.ts';
 import type { SectionRuns } from './section-runs.ts';
 
-export const SECTIONS = ['dynamo', 'fanout', 'bundles', 'latency', 'conversations', 'groups'] as const;
+export const SECTIONS = [
+  'dynamo',
+  'fanout',
+  'bundles',
+  'latency',
+  'conversations',
+  'groups',
+  'rich',
+] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 /** What one operation cost: the median over its repetitions of each figure. */
@@ -155,6 +163,12 @@ export interface GroupsSection {
   readonly seconds: number;
 }
 
+/** Edits, reactions and typing in a private chat (scripts/bench/rich.ts). */
+export interface RichSection {
+  readonly operations: readonly OperationCost[];
+  readonly seconds: number;
+}
+
 export interface Results {
   schemaVersion: 1;
   generatedAt: string;
@@ -167,6 +181,7 @@ export interface Results {
   latency?: LatencySection;
   conversations?: ConversationsSection;
   groups?: GroupsSection;
+  rich?: RichSection;
   /** When each section was last measured (a partial run keeps the others from the file). */
   measuredAt: Partial<Record<SectionName, string>>;
   /** Each section's commit and load average (`machine` describes the latest run only). */

@@ -69,6 +69,7 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       'latency',
       'conversations',
       'groups',
+      'rich',
       'cost',
       'targets',
       'measuredAt',
@@ -82,6 +83,7 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       'fanout',
       'groups',
       'latency',
+      'rich',
     ]);
     // Each section keeps the commit and load average it was measured with (for --only runs).
     assert.deepEqual(Object.keys(results.sectionRuns).sort(), Object.keys(results.measuredAt).sort());
@@ -107,6 +109,22 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       'create',
     );
     for (const op of results.groups.operations) assert.ok(op.dynamoRequests >= 1, op.label);
+
+    const rich = Object.fromEntries(
+      results.rich.operations.map((op: { operation: string; byOperation: Record<string, unknown> }) => [
+        op.operation,
+        Object.keys(op.byOperation),
+      ]),
+    );
+    for (const step of ['edit', 'react', 'react-again', 'unreact', 'typing'])
+      assert.ok(rich[`rich-${step}`], step);
+    // Typing reads the recipient's connections and block row, and writes nothing.
+    assert.deepEqual(
+      rich['rich-typing'].filter(
+        (key: string) => !key.startsWith('GetItem') && !key.startsWith('BatchGetItem'),
+      ),
+      [],
+    );
 
     const operations = results.dynamo.operations.map((op: { operation: string }) => op.operation);
     for (const operation of ['direct', 'broadcast']) assert.ok(operations.includes(operation), operation);
