@@ -3,8 +3,8 @@
  * `npm pack` (which builds it), the tarball unpacked into the node_modules of a CDK app
  * outside the repository (as `npm install <tarball>` would, without a registry; the peer
  * dependencies aws-cdk-lib and constructs linked from this repository), a plain
- * JavaScript app that adds ChatBackend and a function of its own with the grants, run
- * with plain Node. No esbuild, TypeScript or repository source is involved in its synth.
+ * JavaScript app that adds ChatBackend and a function of its own with the grants (and a
+ * second stack with tracing on), run with plain Node. No esbuild, TypeScript or repository source is involved in its synth.
  * Run: npx tsx --test test/cdk/construct-package.test.ts
  */
 import assert from 'node:assert/strict';
@@ -64,6 +64,12 @@ const notifier = new lambda.Function(stack, 'OrderNotifier', {
 chat.grantReadMessages(notifier);
 chat.grantReadPresence(notifier);
 chat.grantManageConnections(notifier);
+
+// Another team's stack, with X-Ray tracing on.
+const traced = new Stack(app, 'TracedStack', {
+  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+});
+new ChatBackend(traced, 'Chat', { tracing: true, retainData: false, apiGatewayCloudWatchRole: false });
 app.synth();
 `;
 
@@ -184,6 +190,30 @@ describe('the construct package in a CDK app outside the repository', () => {
       assert.ok(bundle.startsWith(ESM_REQUIRE_SHIM), `${id}: not one of the package's bundles`);
       assert.ok(existsSync(path.join(outdir, asset.source.path, 'index.mjs.map')), `${id}: no source map`);
     }
+  });
+
+  it('deploys the traced bundles, with active tracing, when tracing is on', () => {
+    const bundleOf = (stackName: string, fn: CfnResource) => {
+      const assets = JSON.parse(
+        readFileSync(path.join(outdir, `${stackName}.assets.json`), 'utf8'),
+      ) as AssetManifest;
+      const asset = assets.files[property<{ S3Key: string }>(fn, 'Code').S3Key.replace(/\.zip$/, '')];
+      assert.ok(asset);
+      return readFileSync(path.join(outdir, asset.source.path, 'index.mjs'), 'utf8');
+    };
+    const tracedTemplate = Template.fromJSON(
+      JSON.parse(readFileSync(path.join(outdir, 'TracedStack.template.json'), 'utf8')),
+    );
+    const tracedFunctions = Object.values(resourcesOfType(tracedTemplate, 'AWS::Lambda::Function'));
+    assert.equal(tracedFunctions.length, Object.keys(functionSpecs).length);
+    for (const fn of tracedFunctions) {
+      assert.deepEqual(fn.Properties?.TracingConfig, { Mode: 'Active' });
+      assert.match(bundleOf('TracedStack', fn), /AWS_XRAY_DAEMON_ADDRESS/);
+    }
+    const [, plain] = Object.entries(resourcesOfType(template, 'AWS::Lambda::Function')).find(
+      ([id]) => !id.startsWith('OrderNotifier'),
+    ) as [string, CfnResource];
+    assert.doesNotMatch(bundleOf('ShopStack', plain), /AWS_XRAY_DAEMON_ADDRESS/);
   });
 
   it("configures the functions as the repository's own stack does", () => {
