@@ -166,6 +166,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   readRateLimitPerMinute: context.number('readRateLimitPerMinute'),
   maxGroupsPerUser: context.number('maxGroupsPerUser'),
   maxContentLength: context.number('maxContentLength'),
+  typingThrottleSeconds: context.number('typingThrottleSeconds'),
   blockedWords: context
     .string('blockedWords')
     ?.split(',')

@@ -221,6 +221,15 @@ export interface ChatBackendProps extends JwtOptions {
   readonly maxContentLength?: number;
 
   /**
+   * Seconds within which a sender's repeat of the same `typing` state in a room is dropped;
+   * at most 4 typing frames per sender, room and window are forwarded, per function
+   * container (`TYPING_THROTTLE_SECONDS`).
+   *
+   * @default - the handlers' default (3)
+   */
+  readonly typingThrottleSeconds?: number;
+
+  /**
    * Words the content filter blocks on top of the shipped list (`BLOCKED_WORDS`).
    *
    * @default - the shipped list only
@@ -470,6 +479,7 @@ export class ChatBackend extends Construct {
       READ_RATE_LIMIT_PER_MINUTE: props.readRateLimitPerMinute,
       MAX_GROUPS_PER_USER: props.maxGroupsPerUser,
       MAX_CONTENT_LENGTH: props.maxContentLength,
+      TYPING_THROTTLE_SECONDS: props.typingThrottleSeconds,
       BLOCKED_WORDS: props.blockedWords?.length ? props.blockedWords.join(',') : undefined,
       MODERATION_URL: props.moderation?.url,
       MODERATION_TIMEOUT_MS: props.moderation?.timeoutMs,
@@ -801,6 +811,7 @@ function validateSettings(props: ChatBackendProps): void {
   checkInteger('readRateLimitPerMinute', 0, '0 turns the limit off');
   checkInteger('maxGroupsPerUser', 1, 'a creator must be able to create a group');
   checkInteger('maxContentLength', 1, 'a message needs at least one character');
+  checkInteger('typingThrottleSeconds', 1, 'the typing throttle needs a window of at least a second');
   if (props.moderation) {
     if (!/^https:\/\//.test(props.moderation.url)) {
       throw new Error(

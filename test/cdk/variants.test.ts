@@ -131,6 +131,7 @@ describe('stage and runtime settings', () => {
     rateLimitPerMinute: 30,
     maxGroupsPerUser: 7,
     maxContentLength: 2000,
+    typingThrottleSeconds: 5,
     blockedWords: ['spam', 'scam'],
     moderation: { url: 'https://moderation.example', timeoutMs: 300, failMode: 'closed' },
   });
@@ -169,6 +170,7 @@ describe('stage and runtime settings', () => {
       assert.equal(env.RATE_LIMIT_PER_MINUTE, '30');
       assert.equal(env.MAX_GROUPS_PER_USER, '7');
       assert.equal(env.MAX_CONTENT_LENGTH, '2000');
+      assert.equal(env.TYPING_THROTTLE_SECONDS, '5');
       assert.equal(env.BLOCKED_WORDS, 'spam,scam');
       assert.equal(env.MODERATION_URL, 'https://moderation.example');
       assert.equal(env.MODERATION_TIMEOUT_MS, '300');
