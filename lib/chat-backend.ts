@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import type * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -716,12 +716,19 @@ export class ChatBackend extends Construct {
   /**
    * The fixed name of a function that invokes itself: `{stackName}-{FunctionId}` for the
    * backend a stack deploys as its `Default` child (ChatStack), `{stackName}-{id}-{FunctionId}`
-   * otherwise, so two backends in one stack do not share a name.
+   * otherwise, so two backends of an account do not share a name; in a nested stack, the
+   * construct path with a hash in place of `{stackName}-{id}`.
    */
   private selfInvokingName(functionId: FunctionId): string {
     const stackName = Stack.of(this).stackName;
-    const prefix = this.node.id === 'Default' ? stackName : `${stackName}-${this.node.id}`;
-    const name = `${prefix}-${pascalCase(functionId)}`;
+    const suffix = pascalCase(functionId);
+    // A nested stack's name is only known at deploy time: then the construct path, hashed.
+    const prefix = Token.isUnresolved(stackName)
+      ? Names.uniqueResourceName(this, { maxLength: 63 - suffix.length, separator: '-' })
+      : this.node.id === 'Default'
+        ? stackName
+        : `${stackName}-${this.node.id}`;
+    const name = `${prefix}-${suffix}`;
     if (name.length > 64 || !/^[A-Za-z0-9-_]+$/.test(name)) {
       throw new Error(
         `The ${functionId} function is named "${name}", which Lambda refuses (at most 64 letters, digits, - and _): ` +
