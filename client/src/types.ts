@@ -258,6 +258,15 @@ export interface Pong {
 }
 
 /** A stored message as `history`, `GET /api/ws/messages` and `sync` show it. */
+/** A message's file (message types 2-5); `url` is a short-lived presigned GET. */
+export interface Attachment {
+  readonly attachment_id: string;
+  readonly file_name: string;
+  readonly content_type: string;
+  readonly size: number;
+  readonly url: string;
+}
+
 export interface HistoryMessage {
   readonly message_id: string;
   readonly room_id: string;
@@ -269,6 +278,8 @@ export interface HistoryMessage {
   /** Empty when `deleted`. */
   readonly content: string;
   readonly message_type: number;
+  /** Message types 2-5 (absent once recalled). */
+  readonly attachment?: Attachment;
   readonly time: string;
   /** Recalled by its sender. */
   readonly deleted?: true;
@@ -335,6 +346,8 @@ export interface NewMessagePush {
   readonly to_user_id: string;
   readonly content: string;
   readonly message_type: number;
+  /** Message types 2-5. */
+  readonly attachment?: Attachment;
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
@@ -348,6 +361,8 @@ export interface GroupMessagePush {
   readonly from_user_id: string;
   readonly content: string;
   readonly message_type: number;
+  /** Message types 2-5. */
+  readonly attachment?: Attachment;
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
@@ -360,6 +375,8 @@ export interface RoomMessagePush {
   readonly from_user_id: string;
   readonly content: string;
   readonly message_type: number;
+  /** Message types 2-5. */
+  readonly attachment?: Attachment;
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
@@ -466,6 +483,8 @@ export interface SendMessageInput {
   readonly to_user_id: string;
   readonly content: string;
   readonly message_type?: number;
+  /** Required with message_type 2-5: the `attachment_id` of a finished upload (`POST /api/ws/uploads`). */
+  readonly attachment_id?: string;
   /** Generated when absent; reused on every retry so the server stores the message once. */
   readonly client_msg_id?: string;
   /** The id of a message of the same conversation this one replies to (2001 otherwise). */
@@ -476,6 +495,8 @@ export interface SendGroupMessageInput {
   readonly group_id: string;
   readonly content: string;
   readonly message_type?: number;
+  /** Required with message_type 2-5: the `attachment_id` of a finished upload (`POST /api/ws/uploads`). */
+  readonly attachment_id?: string;
   readonly client_msg_id?: string;
   /** The id of a message of the same conversation this one replies to (2001 otherwise). */
   readonly reply_to?: string;
@@ -485,6 +506,8 @@ export interface SendRoomMessageInput {
   readonly room_id: string;
   readonly content: string;
   readonly message_type?: number;
+  /** Required with message_type 2-5: the `attachment_id` of a finished upload (`POST /api/ws/uploads`). */
+  readonly attachment_id?: string;
   readonly client_msg_id?: string;
   /** The id of a message of the same conversation this one replies to (2001 otherwise). */
   readonly reply_to?: string;

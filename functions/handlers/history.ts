@@ -5,6 +5,7 @@
 import { HISTORY_FRAME_BUDGET_BYTES, parseHistoryCommand, readHistory } from '../core/messaging/history.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/s3.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {
   const query = parseHistoryCommand(data);

@@ -35,6 +35,7 @@ import { recordMessage, recordRefusal } from '../runtime/metrics.ts';
 import { verifyConfiguredToken } from '../runtime/token-verifier.ts';
 import '../runtime/wiring/app-events.ts';
 import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/s3.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 
 const ONLINE_USERS_DEFAULT_LIMIT = 100;

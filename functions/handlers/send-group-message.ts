@@ -4,6 +4,7 @@ import { recordMessage } from '../runtime/metrics.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/app-events.ts';
 import '../runtime/wiring/dynamo.ts';
+import '../runtime/wiring/s3.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {

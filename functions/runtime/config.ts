@@ -4,6 +4,7 @@
  * handlers never ask where they run.
  */
 import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
+import type { AttachmentSettings } from '../core/attachments/attachments.ts';
 import {
   COGNITO_CLIENT_ID,
   COGNITO_TOKEN_USES,
@@ -123,6 +124,8 @@ export interface ChatConfig {
   readonly contentFilter: ContentFilterConfig;
   /** Where application events go (functions/runtime/app-events.ts); neither set: nowhere. */
   readonly events: AppEventsConfig;
+  /** The attachments bucket (`ATTACHMENTS_BUCKET`) and its limits; unset: messages of type 2-5 answer 1001. */
+  readonly attachments?: AttachmentsConfig;
 }
 
 export interface AppEventsConfig {
@@ -133,6 +136,39 @@ export interface AppEventsConfig {
   /** The region the webhook envelope reports (`AWS_REGION`). */
   readonly region: string;
 }
+
+export interface AttachmentsConfig extends AttachmentSettings {
+  readonly bucket: string;
+  /** Another S3 endpoint (`S3_ENDPOINT`, else the SDK's `AWS_ENDPOINT_URL_S3`): the local runtime's, MinIO. */
+  readonly endpoint?: string;
+  /** Path-style URLs (`S3_FORCE_PATH_STYLE`; default true with a custom endpoint, which has no bucket subdomains). */
+  readonly forcePathStyle: boolean;
+}
+
+/** What uploads may be unless `ATTACHMENT_CONTENT_TYPES` says otherwise: media and common documents, never HTML or SVG (scripts). */
+export const DEFAULT_ATTACHMENT_CONTENT_TYPES = [
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'audio/mpeg',
+  'audio/mp4',
+  'audio/ogg',
+  'audio/webm',
+  'audio/wav',
+  'video/mp4',
+  'video/webm',
+  'video/quicktime',
+  'application/pdf',
+  'application/zip',
+  'text/plain',
+] as const;
+/** `ATTACHMENT_MAX_BYTES` default: 25 MiB. */
+export const DEFAULT_ATTACHMENT_MAX_BYTES = 25 * 1024 * 1024;
+/** S3's largest single PUT (5 GiB). */
+const MAX_SINGLE_PUT_BYTES = 5 * 1024 * 1024 * 1024;
+/** SigV4 presigned URLs live at most 7 days. */
+const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -436,5 +472,39 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     typingThrottleSeconds: integer(env, 'TYPING_THROTTLE_SECONDS', 3, 1),
     contentFilter: contentFilter(env),
     events: appEvents(env),
+    attachments: attachmentsConfig(env),
+  };
+}
+
+function attachmentsConfig(env: Env): AttachmentsConfig | undefined {
+  const bucket = optional(env, 'ATTACHMENTS_BUCKET');
+  if (!bucket) return undefined;
+  const endpoint = optional(env, 'S3_ENDPOINT') ?? optional(env, 'AWS_ENDPOINT_URL_S3');
+  const pathStyle = optional(env, 'S3_FORCE_PATH_STYLE');
+  const contentTypes = (
+    optional(env, 'ATTACHMENT_CONTENT_TYPES') ?? DEFAULT_ATTACHMENT_CONTENT_TYPES.join(',')
+  )
+    .split(',')
+    .map((type) => type.trim().toLowerCase())
+    .filter(Boolean);
+  if (contentTypes.length === 0) throw new ConfigError('ATTACHMENT_CONTENT_TYPES names no content type.');
+  const seconds = (name: string, fallback: number) =>
+    boundedInteger(env, name, fallback, 1, MAX_PRESIGN_SECONDS, 'presigned URLs live at most 7 days');
+  return {
+    bucket,
+    ...(endpoint ? { endpoint } : {}),
+    forcePathStyle: pathStyle === undefined ? endpoint !== undefined : pathStyle === 'true',
+    maxBytes: boundedInteger(
+      env,
+      'ATTACHMENT_MAX_BYTES',
+      DEFAULT_ATTACHMENT_MAX_BYTES,
+      1,
+      MAX_SINGLE_PUT_BYTES,
+      "S3's largest single PUT",
+    ),
+    contentTypes,
+    uploadUrlTtlSeconds: seconds('ATTACHMENT_UPLOAD_URL_TTL_SECONDS', 300),
+    downloadUrlTtlSeconds: seconds('ATTACHMENT_URL_TTL_SECONDS', 900),
+    maxAgeSeconds: integer(env, 'ATTACHMENT_MAX_AGE_SECONDS', 86_400, 1),
   };
 }

@@ -11,12 +11,14 @@
  * - wiring/dynamo.ts: everything backed by DynamoDB (functions with tables), which
  *   includes the Management API wiring;
  * - wiring/fan-out-invoker.ts: the Lambda client that hands large fan-outs to the
- *   fan-out worker (functions that invoke it).
+ *   fan-out worker (functions that invoke it);
+ * - wiring/s3.ts: the attachments bucket (functions with `attachments` grants).
  *
  * Accessing a member no imported wiring provides throws a ConfigError naming the module
  * to import; test/unit/wiring.test.ts checks each handler against lib/function-specs.ts.
  */
 
+import type { AttachmentService } from '../core/attachments/attachments.ts';
 import type { BlockService } from '../core/blocks/blocks.ts';
 import type { ConnectionRegistry } from '../core/connections/connections.ts';
 import type { SingleSession } from '../core/connections/sessions.ts';
@@ -104,6 +106,8 @@ export interface Services {
    * when the handler is done, by the functions that import wiring/app-events.ts.
    */
   readonly events: EventPublisher;
+  /** Uploads and attachment URLs (the attachments bucket); undefined without ATTACHMENTS_BUCKET. */
+  readonly attachments: AttachmentService | undefined;
 }
 
 const DYNAMO_WIRING = 'functions/runtime/wiring/dynamo.ts';
@@ -137,6 +141,7 @@ const PROVIDED_BY = {
   edits: DYNAMO_WIRING,
   reactions: DYNAMO_WIRING,
   typing: DYNAMO_WIRING,
+  attachments: 'functions/runtime/wiring/s3.ts',
 } as const satisfies Record<keyof Services, string>;
 
 /**

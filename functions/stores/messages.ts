@@ -197,7 +197,7 @@ export class DynamoMessageStore
           TableName: this.tableName,
           Key: { roomId, messageId },
           UpdateExpression:
-            'SET #deleted = :true, #deletedAt = if_not_exists(#deletedAt, :at) REMOVE #content',
+            'SET #deleted = :true, #deletedAt = if_not_exists(#deletedAt, :at) REMOVE #content, #attachment',
           // Only the sender, only their own chat messages (never system notices), only live ones.
           ConditionExpression:
             '#from = :sender AND #kind IN (:private, :group, :room) AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now)',
@@ -205,6 +205,8 @@ export class DynamoMessageStore
             '#deleted': 'deleted',
             '#deletedAt': 'deletedAt',
             '#content': 'content',
+            // A recalled message no longer hands out its attachment.
+            '#attachment': 'attachment',
             '#from': 'fromUserId',
             '#kind': 'kind',
             '#expiresAt': 'expiresAt',

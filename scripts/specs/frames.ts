@@ -83,6 +83,18 @@ const reactionReply: JsonSchema = object(
   ['peer_id', 'queued'],
 );
 
+/** A message's file (AttachmentWire): message types 2-5, with a short-lived presigned GET. */
+const attachment: JsonSchema = {
+  ...object({
+    attachment_id: string('from POST /api/ws/uploads (ULID)'),
+    file_name: string(),
+    content_type: string(),
+    size: { type: 'integer', minimum: 1 },
+    url: string('presigned S3 GET, valid ATTACHMENT_URL_TTL_SECONDS (default 900); participants only'),
+  }),
+  description: 'message types 2-5: the uploaded file; absent on text messages and recalled ones',
+};
+
 /** A stored message as history and sync show it (HistoryMessage). */
 export const historyMessage: JsonSchema = object(
   {
@@ -94,13 +106,14 @@ export const historyMessage: JsonSchema = object(
     group_id: string(),
     content: string('empty when deleted'),
     message_type: messageType,
+    attachment,
     time,
     deleted: { type: 'boolean', const: true },
     reply_to: string('the message of this conversation it replies to (its id only: see docs/protocol.md)'),
     edited_at: { ...time, description: 'when its sender last edited it; content is the edited text' },
     reactions: reactionCounts('absent when there are none, and on a recalled message'),
   },
-  ['to_user_id', 'peer_id', 'group_id', 'deleted', 'reply_to', 'edited_at', 'reactions'],
+  ['to_user_id', 'peer_id', 'group_id', 'attachment', 'deleted', 'reply_to', 'edited_at', 'reactions'],
 );
 
 /** SyncMessage: a HistoryMessage plus its kind (and, for system notifications, type and data). */
@@ -505,10 +518,11 @@ export const pushes: Record<string, { readonly name: string; readonly schema: Js
         to_user_id: string(),
         content: string(),
         message_type: messageType,
+        attachment,
         time,
         reply_to: string('the message of this conversation it replies to'),
       },
-      ['reply_to'],
+      ['attachment', 'reply_to'],
     ),
   },
   group_message: {
@@ -522,10 +536,11 @@ export const pushes: Record<string, { readonly name: string; readonly schema: Js
         from_user_id: string(),
         content: string(),
         message_type: messageType,
+        attachment,
         time,
         reply_to: string('the message of this conversation it replies to'),
       },
-      ['reply_to'],
+      ['attachment', 'reply_to'],
     ),
   },
   broadcast: {
@@ -542,10 +557,11 @@ export const pushes: Record<string, { readonly name: string; readonly schema: Js
         from_user_id: string(),
         content: string(),
         message_type: messageType,
+        attachment,
         time,
         reply_to: string('the message of this conversation it replies to'),
       },
-      ['reply_to'],
+      ['attachment', 'reply_to'],
     ),
   },
   message_deleted: {

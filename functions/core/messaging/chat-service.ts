@@ -2,6 +2,11 @@
  * The chat commands, independent of Lambda and API Gateway: they take validated input
  * and the sender's verified identity, and work through the stores and the notifier.
  */
+import {
+  type AttachmentService,
+  type AttachmentWire,
+  verifiedAttachment,
+} from '../attachments/attachments.ts';
 import { isAdmin } from '../auth/auth.ts';
 import { type BlockStore, blockedByRecipient } from '../blocks/blocks.ts';
 import { type EventPublisher, messageSent, messageUndelivered } from '../events/app-events.ts';
@@ -55,6 +60,8 @@ export interface ChatServiceDependencies extends DeliveryDependencies {
   readonly guards?: MessageGuards;
   /** `message.sent`, and `message.undelivered` for recipients with no open connection; unset: none. */
   readonly events?: EventPublisher;
+  /** Messages of type 2-5 carry a checked upload; unset (no bucket): such messages answer 1001. */
+  readonly attachments?: AttachmentService;
   readonly now?: () => Date;
 }
 
@@ -85,6 +92,8 @@ export interface NewMessage {
   readonly to_user_id: string;
   readonly content: string;
   readonly message_type: number;
+  /** Message types 2-5: the file, with a short-lived presigned GET. */
+  readonly attachment?: AttachmentWire;
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
@@ -146,6 +155,15 @@ export function messageWriter(
   };
 }
 
+/** The push's `attachment` field: a fresh presigned GET for the participants it goes to. */
+export async function attachmentField(
+  attachments: AttachmentService | undefined,
+  message: StoredMessage,
+): Promise<{ attachment?: AttachmentWire }> {
+  if (!attachments || !message.attachment) return {};
+  return { attachment: await attachments.toWire(message.fromUserId, message.attachment) };
+}
+
 /** Every connection of `users`, without those of `exceptUserId`. */
 function recipientsOf(users: readonly UserConnections[], exceptUserId?: string) {
   return connectionsOf(users.filter((user) => user.userId !== exceptUserId));
@@ -183,6 +201,8 @@ export class ChatService {
   async sendMessage(sender: Sender, input: SendMessageInput): Promise<MessageSent> {
     this.checkContentLength(input.content);
     await this.checkContent(input.content, ErrorCode.contentBlocked);
+    // The upload is checked (one HeadObject) before anything is counted or stored.
+    const attachment = await verifiedAttachment(this.deps.attachments, sender.userId, input);
     const now = this.now();
     const message: StoredMessage = {
       roomId: privateRoomId(sender.userId, input.to_user_id),
@@ -195,6 +215,7 @@ export class ChatService {
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
       ...(input.reply_to ? { replyTo: input.reply_to } : {}),
+      ...(attachment ? { attachment } : {}),
     };
     // The recipient's connections and whether they blocked the sender, in one read before
     // anything is counted or stored. Then the guards (dedupe, rate limit), then the message
@@ -223,7 +244,7 @@ export class ChatService {
       };
     }
     // A recovered first attempt is the same conversation (guards.ts refuses any other).
-    const result = await deliverOrMark(this.deps.guards, stored, () =>
+    const result = await deliverOrMark(this.deps.guards, stored, async () =>
       deliver(this.deps, recipientsOf(recipient.online), {
         type: 'new_message',
         message_id: stored.messageId,
@@ -234,6 +255,7 @@ export class ChatService {
         to_user_id: input.to_user_id,
         content: stored.content,
         message_type: stored.messageType,
+        ...(await attachmentField(this.deps.attachments, stored)),
         time: stored.createdAt,
         ...replyToField(stored),
       } satisfies NewMessage),
@@ -265,6 +287,7 @@ export class ChatService {
       throw new ChatError(ErrorCode.forbidden, 'not a member of this group');
     }
     await this.checkContent(input.content, ErrorCode.groupContentBlocked);
+    const attachment = await verifiedAttachment(this.deps.attachments, sender.userId, input);
     const now = this.now();
     const message: StoredMessage = {
       roomId: group.groupId,
@@ -277,6 +300,7 @@ export class ChatService {
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
       ...(input.reply_to ? { replyTo: input.reply_to } : {}),
+      ...(attachment ? { attachment } : {}),
     };
     await checkReplyTo(this.deps.messages, message);
     const others = group.memberIds.filter((userId) => userId !== sender.userId);
@@ -312,6 +336,8 @@ export class ChatService {
           from_user_id: sender.userId,
           content: stored.content,
           message_type: stored.messageType,
+          // One URL for every member: it is the same object, and only members get the push.
+          ...(await attachmentField(this.deps.attachments, stored)),
           time: stored.createdAt,
           ...replyToField(stored),
         }),

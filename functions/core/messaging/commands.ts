@@ -116,6 +116,17 @@ const clientMessageIdSchema = /* @__PURE__ */ schema(() =>
 
 /** The message of the same conversation this one replies to (checked by the service: 2001 otherwise). */
 const replyToSchema = /* @__PURE__ */ schema(() => z.optional(messageIdSchema));
+/** An attachment id on a message (a ULID); checked against the bucket by the service. */
+export const attachmentIdSchema = /* @__PURE__ */ schema(() =>
+  z.optional(
+    meta(z.string().check(z.minLength(1)).check(z.maxLength(64)).check(z.refine(isWellFormed, WELL_FORMED)), {
+      pattern: MESSAGE_ID_PATTERN,
+      description:
+        'Required with message_type 2-5 (image, file, audio, video): the attachment_id from POST /api/ws/uploads, ' +
+        'uploaded by the sender, at most ATTACHMENT_MAX_AGE_SECONDS old. Refused (1001) with message_type 1.',
+    }),
+  ),
+);
 
 export const sendMessageSchema = /* @__PURE__ */ schema(() =>
   z.object({
@@ -124,6 +135,7 @@ export const sendMessageSchema = /* @__PURE__ */ schema(() =>
     message_type: messageTypeSchema,
     client_msg_id: clientMessageIdSchema,
     reply_to: replyToSchema,
+    attachment_id: attachmentIdSchema,
   }),
 );
 
@@ -137,6 +149,7 @@ export const sendGroupMessageSchema = /* @__PURE__ */ schema(() =>
     message_type: messageTypeSchema,
     client_msg_id: clientMessageIdSchema,
     reply_to: replyToSchema,
+    attachment_id: attachmentIdSchema,
   }),
 );
 

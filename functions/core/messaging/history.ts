@@ -1,5 +1,6 @@
 /** Reading a conversation's history: participants and members only, newest first, by cursor. */
 
+import { type AttachmentService, type AttachmentWire, attachmentWires } from '../attachments/attachments.ts';
 import { isRoomId } from '../rooms/rooms.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
 import { GROUP_ID, isPrivateRoomParticipant, peerOf, ULID } from '../shared/ids.ts';
@@ -35,6 +36,8 @@ export interface HistoryMessage {
   readonly group_id?: string;
   readonly content: string;
   readonly message_type: number;
+  /** Message types 2-5: the file, with a short-lived presigned GET (participants only). */
+  readonly attachment?: AttachmentWire;
   readonly time: string;
   /** Recalled by its sender: `content` is empty. */
   readonly deleted?: true;
@@ -57,7 +60,11 @@ export interface HistoryPage {
  * A stored message as `readerId` sees it in history and `sync`; a recalled one keeps its
  * place, without content.
  */
-export function toWire(message: StoredMessage, readerId: string): HistoryMessage {
+export function toWire(
+  message: StoredMessage,
+  readerId: string,
+  attachment?: AttachmentWire,
+): HistoryMessage {
   return {
     message_id: message.messageId,
     room_id: message.roomId,
@@ -67,6 +74,7 @@ export function toWire(message: StoredMessage, readerId: string): HistoryMessage
     ...(message.groupId !== undefined ? { group_id: message.groupId } : {}),
     content: message.deleted ? '' : message.content,
     message_type: message.messageType,
+    ...(attachment && !message.deleted ? { attachment } : {}),
     time: message.createdAt,
     ...(message.deleted ? { deleted: true as const } : {}),
     ...(message.replyTo !== undefined ? { reply_to: message.replyTo } : {}),
@@ -122,6 +130,8 @@ export interface HistoryDependencies {
   readonly groups: GroupStore;
   /** Without it, public rooms are refused (1403). */
   readonly rooms?: Pick<RoomStore, 'member' | 'hasUser'>;
+  /** Presigned GETs for the page's attachments; unset: messages carry no `attachment`. */
+  readonly attachments?: AttachmentService;
 }
 
 function encodeCursor(messageId: string): string {
@@ -207,9 +217,11 @@ export async function readHistory(
     before,
     ...(isPrivate ? { participant: readerId } : {}),
   });
+  // URLs only now, after the access check above.
+  const attachments = await attachmentWires(deps.attachments, page.messages);
   const result: HistoryPage = {
     room_id: roomId,
-    messages: page.messages.map((message) => toWire(message, readerId)),
+    messages: page.messages.map((message) => toWire(message, readerId, attachments.get(message.messageId))),
     ...(page.nextBefore ? { next_cursor: encodeCursor(page.nextBefore) } : {}),
   };
   return options.maxBytes === undefined ? result : fitToBudget(result, options.maxBytes);

@@ -13,6 +13,7 @@
  */
 
 import * as z from 'zod/mini';
+import { type AttachmentService, type AttachmentWire, attachmentWires } from '../attachments/attachments.ts';
 import { mapConcurrent } from '../shared/concurrency.ts';
 import { success } from '../shared/envelope.ts';
 import { ErrorCode } from '../shared/errors.ts';
@@ -80,6 +81,8 @@ export interface SyncReply {
 export interface SyncDependencies {
   readonly messages: MessageSyncStore;
   readonly memberships: GroupMembershipIndex;
+  /** Presigned GETs for the page's attachments; unset: messages carry no `attachment`. */
+  readonly attachments?: AttachmentService;
   /** Bytes the page's messages may take; the default keeps a reply inside one frame. */
   readonly maxPageBytes?: number;
 }
@@ -96,11 +99,11 @@ function systemFields(content: string): Pick<SyncMessage, 'notification_type' | 
   return {};
 }
 
-function toSyncMessage(message: StoredMessage, userId: string): SyncMessage {
+function toSyncMessage(message: StoredMessage, userId: string, attachment?: AttachmentWire): SyncMessage {
   const kind = message.kind as SyncKind;
   return {
     kind,
-    ...toWire(message, userId),
+    ...toWire(message, userId, attachment),
     ...(kind === 'system' && !message.deleted ? systemFields(message.content) : {}),
   };
 }
@@ -154,8 +157,11 @@ export async function syncMessages(
   const budget = deps.maxPageBytes ?? MAX_FRAME_BYTES - FRAME_OVERHEAD_BYTES;
   const messages: SyncMessage[] = [];
   let bytes = 0;
-  for (const stored of merged.slice(0, limit)) {
-    const message = toSyncMessage(stored, userId);
+  // Every message here passed `belongsTo`: only the user's own conversations get URLs.
+  const candidates = merged.slice(0, limit);
+  const attachments = await attachmentWires(deps.attachments, candidates);
+  for (const stored of candidates) {
+    const message = toSyncMessage(stored, userId, attachments.get(stored.messageId));
     const size = Buffer.byteLength(JSON.stringify(message), 'utf8') + 1;
     if (messages.length > 0 && bytes + size > budget) break;
     messages.push(message);

@@ -5,11 +5,12 @@
  * connection whose `$disconnect` never came drops out on its own.
  */
 import * as z from 'zod/mini';
+import { type AttachmentService, verifiedAttachment } from '../attachments/attachments.ts';
 import { type EventPublisher, messageSent } from '../events/app-events.ts';
 import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
 import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
-import { messageWriter } from '../messaging/chat-service.ts';
+import { attachmentField, messageWriter } from '../messaging/chat-service.ts';
 import { assertContentLength, parseCommand, sendMessageSchema } from '../messaging/commands.ts';
 import { checkReplyTo, replyToField } from '../messaging/replies.ts';
 import { ChatError, connectionGoneError, ErrorCode } from '../shared/errors.ts';
@@ -93,6 +94,8 @@ export interface RoomServiceDependencies extends DeliveryDependencies {
   readonly guards?: MessageGuards;
   /** `message.sent` for each stored room message; unset: none. */
   readonly events?: EventPublisher;
+  /** Messages of type 2-5 carry a checked upload; unset (no bucket): such messages answer 1001. */
+  readonly attachments?: AttachmentService;
   readonly now?: () => Date;
 }
 
@@ -199,6 +202,7 @@ export class RoomService {
     if ((await this.deps.contentFilter?.check(input.content))?.blocked) {
       throw new ChatError(ErrorCode.contentBlocked, 'message has blocked content');
     }
+    const attachment = await verifiedAttachment(this.deps.attachments, connection.userId, input);
 
     const now = this.now();
     const message: StoredMessage = {
@@ -211,6 +215,7 @@ export class RoomService {
       createdAt: now.toISOString(),
       ...(input.client_msg_id ? { clientMsgId: input.client_msg_id } : {}),
       ...(input.reply_to ? { replyTo: input.reply_to } : {}),
+      ...(attachment ? { attachment } : {}),
     };
     await checkReplyTo(this.deps.messages, message);
     const accepted = await admitAndStore(
@@ -245,6 +250,8 @@ export class RoomService {
       from_user_id: connection.userId,
       content: stored.content,
       message_type: stored.messageType,
+      // Only the room's connections get the push, hence the URL.
+      ...(await attachmentField(this.deps.attachments, stored)),
       time: stored.createdAt,
       ...replyToField(stored),
     };

@@ -1,4 +1,5 @@
 /** What core logic needs from storage and delivery. DynamoDB and the Management API implement these. */
+import type { AttachmentMeta } from '../attachments/attachments.ts';
 
 export interface ConnectionRecord {
   readonly connectionId: string;
@@ -164,6 +165,8 @@ export interface StoredMessage {
   readonly editedAt?: string;
   /** Reaction counts by emoji (`react`); absent or empty when there are none. */
   readonly reactions?: Readonly<Record<string, number>>;
+  /** Message types 2-5: the checked upload (never a URL; readers get a fresh presigned GET). */
+  readonly attachment?: AttachmentMeta;
 }
 
 export interface HistoryRequest {

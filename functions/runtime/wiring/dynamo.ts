@@ -39,6 +39,7 @@ import { DynamoReadStateStore } from '../../stores/read-state.ts';
 import { DynamoRecipientReader } from '../../stores/recipients.ts';
 import { DynamoRoomStore } from '../../stores/rooms.ts';
 import { invocationEvents } from '../app-events.ts';
+import { attachmentsFor } from '../attachments.ts';
 import { withCapacityReporting } from '../capacity.ts';
 import { type ChatConfig, ConfigError } from '../config.ts';
 import { provideServices, type Services } from '../container.ts';
@@ -264,6 +265,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         contentFilter,
         guards,
         events: invocationEvents,
+        attachments: attachmentsFor(config),
         settings: {
           maxContentLength: config.maxContentLength,
           broadcastAllowAll: config.broadcastAllowAll,
@@ -296,6 +298,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         contentFilter,
         guards,
         events: invocationEvents,
+        attachments: attachmentsFor(config),
         settings: {
           maxContentLength: config.maxContentLength,
           maxRoomsPerConnection: config.maxRoomsPerConnection,
