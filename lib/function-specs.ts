@@ -15,6 +15,12 @@ export type DynamoAction =
   | 'BatchGetItem'
   | 'BatchWriteItem';
 
+/** S3 actions on the attachments bucket's `uploads/*` (HeadObject is authorized as GetObject). */
+export type AttachmentAction = 'PutObject' | 'GetObject';
+
+/** The key prefix every grant on the attachments bucket is scoped to. */
+export const ATTACHMENT_KEY_PREFIX = 'uploads/';
+
 export interface TableAccess {
   readonly actions: readonly DynamoAction[];
   /** Indexes the function queries; granted by exact index ARN. */
@@ -59,6 +65,7 @@ export type FunctionId =
   | 'unreact'
   | 'typing'
   | 'listConversations'
+  | 'createUpload'
   | 'fanOutWorker';
 
 export interface FunctionSpec {
@@ -76,6 +83,11 @@ export interface FunctionSpec {
    * imports functions/runtime/wiring/app-events.ts (test/unit/wiring.test.ts checks both ways).
    */
   readonly publishesEvents?: boolean;
+  /**
+   * The attachments bucket, only under `uploads/`: `PutObject` to presign uploads,
+   * `GetObject` to check them (HeadObject) and presign downloads. Gets ATTACHMENTS_BUCKET.
+   */
+  readonly attachments?: readonly AttachmentAction[];
   /** Functions it invokes asynchronously. */
   readonly invokes?: readonly FunctionId[];
   /**
@@ -223,6 +235,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       blocks: { actions: ['BatchGetItem'] },
     },
     // DELETE: closing a connection whose token expired.
+    // GetObject: HeadObject of the named upload, and the presigned GET in the push.
+    attachments: ['GetObject'],
     manageConnections: ['POST', 'DELETE'],
   },
   sendGroupMessage: {
@@ -240,6 +254,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['Query', 'UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
+    // GetObject: HeadObject of the named upload, and the presigned GET in the push.
+    attachments: ['GetObject'],
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
     invokes: ['fanOutWorker'],
@@ -504,6 +520,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       blocks: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem', 'Query'] },
     },
     // DELETE: a recipient whose token expired is closed instead of pushed to.
+    // GetObject: send-message's HeadObject and push URL, the history page's URLs.
+    attachments: ['GetObject'],
     manageConnections: ['POST', 'DELETE'],
     verifiesTokens: true,
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
@@ -547,6 +565,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },
     // DELETE: closing a connection whose token expired.
+    // GetObject: HeadObject of the named upload, and the presigned GET in the push.
+    attachments: ['GetObject'],
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
     invokes: ['fanOutWorker'],
@@ -562,6 +582,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       guards: { actions: ['UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
+    // GetObject: the presigned GETs of the page's attachments.
+    attachments: ['GetObject'],
     manageConnections: ['DELETE'],
   },
   sync: {
@@ -574,6 +596,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       guards: { actions: ['UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
+    // GetObject: the presigned GETs of the page's attachments.
+    attachments: ['GetObject'],
     manageConnections: ['DELETE'],
   },
   markRead: {
@@ -690,6 +714,16 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // DELETE: closing a connection whose token expired.
     manageConnections: ['DELETE'],
   },
+  createUpload: {
+    entry: 'functions/handlers/create-upload.ts',
+    description:
+      "POST /api/ws/uploads: a presigned S3 PUT of the declared size and type under the caller's prefix",
+    // No table: the key names the uploader, and the object carries the rest.
+    tables: {},
+    // PutObject: what the presigned PUT is signed with (signing itself is no request).
+    attachments: ['PutObject'],
+    verifiesTokens: true,
+  },
   fanOutWorker: {
     entry: 'functions/handlers/fan-out-worker.ts',
     description:
@@ -781,8 +815,12 @@ export const webSocketReadRoutes = [
   'list_conversations',
 ] as const satisfies readonly (keyof typeof webSocketRoutes)[];
 
-/** HTTP API routes, all served by `httpApi`. */
-export const httpRoutes = [
+/** HTTP API routes, served by `httpApi` unless one names its own `functionId`. */
+export const httpRoutes: readonly {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  readonly path: string;
+  readonly functionId?: FunctionId;
+}[] = [
   { method: 'GET', path: '/api/ws/online-count' },
   { method: 'GET', path: '/api/ws/online-users' },
   { method: 'GET', path: '/api/ws/online/check' },
@@ -807,7 +845,13 @@ export const httpRoutes = [
   { method: 'GET', path: '/api/ws/blocks' },
   { method: 'POST', path: '/api/ws/blocks' },
   { method: 'DELETE', path: '/api/ws/blocks/{user_id}' },
-] as const;
+  { method: 'POST', path: '/api/ws/uploads', functionId: 'createUpload' },
+];
+
+/** The function serving an HTTP route. */
+export function httpRouteFunction(route: (typeof httpRoutes)[number]): FunctionId {
+  return route.functionId ?? 'httpApi';
+}
 
 /**
  * The route of `httpRoutes` that `method` and `path` match, with its path parameters

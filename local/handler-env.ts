@@ -12,6 +12,7 @@ import { type FunctionId, type FunctionSpec, functionSpecs } from '../lib/functi
 import { tableDefinitions } from '../lib/table-definitions.ts';
 import { DEVELOPMENT_JWT_SECRET } from './dev-secret.ts';
 import { localFunctionName } from './functions.ts';
+import { LOCAL_ATTACHMENTS_BUCKET, S3_PATH_PREFIX } from './s3/embedded-s3.ts';
 
 export interface HandlerEnvironment {
   readonly vars: Readonly<Record<string, string>>;
@@ -22,6 +23,8 @@ export interface HandlerEnvironment {
   readonly jwtSecret: string | undefined;
   readonly usesDevelopmentSecret: boolean;
   readonly region: string;
+  /** Set when S3_ENDPOINT came from the user: no embedded S3 then. */
+  readonly externalS3Endpoint: string | undefined;
 }
 
 /** The region handlers get unless AWS_REGION is set: a real name, as in Lambda. */
@@ -72,6 +75,11 @@ export function resolveHandlerEnvironment(input: {
   vars.AWS_ENDPOINT_URL_DYNAMODB = vars.DYNAMODB_ENDPOINT;
   vars.AWS_ENDPOINT_URL_LAMBDA = baseUrl;
   vars.AWS_ENDPOINT_URL_APIGATEWAYMANAGEMENTAPI = vars.WS_CALLBACK_URL;
+  // Attachments: the embedded S3 at /s3 (path style), unless S3_ENDPOINT names another server.
+  vars.ATTACHMENTS_BUCKET = setting('ATTACHMENTS_BUCKET') ?? LOCAL_ATTACHMENTS_BUCKET;
+  const externalS3Endpoint = setting('S3_ENDPOINT');
+  if (externalS3Endpoint) vars.S3_ENDPOINT = externalS3Endpoint;
+  else vars.AWS_ENDPOINT_URL_S3 = `${baseUrl}${S3_PATH_PREFIX}`;
   const userEndpoint = setting('AWS_ENDPOINT_URL');
   if (userEndpoint) vars.AWS_ENDPOINT_URL = userEndpoint;
   else if (!setting('JWT_SECRET_ID')) vars.AWS_ENDPOINT_URL = baseUrl;
@@ -91,6 +99,7 @@ export function resolveHandlerEnvironment(input: {
     jwtSecret,
     usesDevelopmentSecret: jwtSecret === DEVELOPMENT_JWT_SECRET,
     region,
+    externalS3Endpoint,
   };
 }
 

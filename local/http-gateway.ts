@@ -1,9 +1,9 @@
 /**
- * The HTTP API: the routes in `httpRoutes`, all served by the `httpApi` function with
- * payload format 2.0 events, plus the CORS preflight answers the deployed HttpApi gives.
+ * The HTTP API: the routes in `httpRoutes`, each served by its function (`httpApi` unless
+ * the route names another) with payload format 2.0 events, plus the CORS preflight answers the deployed HttpApi gives.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { httpCors, matchHttpRoute } from '../lib/function-specs.ts';
+import { httpCors, httpRouteFunction, matchHttpRoute } from '../lib/function-specs.ts';
 import { httpApiEvent } from './events.ts';
 import { type FunctionRegistry, INTEGRATION_TIMEOUT_MS } from './functions.ts';
 import { asProxyResult } from './handler-results.ts';
@@ -76,7 +76,7 @@ export async function handleHttpApiRequest(
     sendJson(res, 500, { message: 'Internal Server Error' }, corsHeaders(req));
     return log(500);
   }
-  const outcome = await functions.invoke('httpApi', event, INTEGRATION_TIMEOUT_MS);
+  const outcome = await functions.invoke(httpRouteFunction(route), event, INTEGRATION_TIMEOUT_MS);
   if (!outcome.ok) {
     logger.error(`HTTP ${method} ${rawPath} handler failed`, outcome.error);
     // HTTP API's answers to a failed or timed-out integration.

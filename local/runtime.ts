@@ -40,6 +40,7 @@ import {
 import { handleInvokeRequest, matchInvokePath } from './lambda-service.ts';
 import { createLogger, type Logger, printHandlerLine } from './log.ts';
 import { handleManagementRequest, matchManagementPath } from './management-api.ts';
+import { type EmbeddedS3, isS3Request, startEmbeddedS3 } from './s3/embedded-s3.ts';
 import { DEFAULT_WEB_ROOT, handleWebRequest, type WebOptions } from './web.ts';
 import { type GatewayStats, refuseHandshake, WebSocketGateway } from './websocket-gateway.ts';
 
@@ -114,6 +115,12 @@ export interface LocalRuntime {
   /** Management API endpoint including the stage (what handlers get as WS_CALLBACK_URL). */
   readonly callbackUrl: string;
   readonly dynamoDbEndpoint: string;
+  /** The S3 endpoint handlers use (path style): the embedded one at `{httpUrl}/s3`, or S3_ENDPOINT. */
+  readonly s3Endpoint: string;
+  /** The attachments bucket (ATTACHMENTS_BUCKET). */
+  readonly attachmentsBucket: string;
+  /** Requests the embedded S3 served or refused, by method and outcome (empty with S3_ENDPOINT). */
+  s3Requests(): ReadonlyMap<string, number>;
   readonly stage: string;
   /** Absent when in memory or when DYNAMODB_ENDPOINT points elsewhere. */
   readonly dataDir?: string;
@@ -187,6 +194,8 @@ function urlHost(host: string): string {
 /** The parts a request may reach; filled in as startup proceeds. */
 interface Services {
   dynamo?: EmbeddedDynamoDb;
+  /** Absent when S3_ENDPOINT points elsewhere. */
+  s3?: EmbeddedS3;
   externalDynamoDb?: string;
   gateway?: WebSocketGateway;
   functions?: FunctionRegistry;
@@ -228,6 +237,7 @@ async function route(req: IncomingMessage, res: ServerResponse, services: Servic
     const message = `The embedded DynamoDB is off: DYNAMODB_ENDPOINT is ${services.externalDynamoDb}`;
     return sendAwsError(res, 400, 'UnknownOperationException', message);
   }
+  if (services.s3 && isS3Request(rawPath)) return services.s3.handle(req, res);
   if (!functions || !asyncInvoker || !services.gateway) {
     return sendJson(res, 503, { message: 'The local runtime is starting' });
   }
@@ -331,6 +341,19 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       },
     );
 
+    if (!environment.externalS3Endpoint) {
+      services.s3 = await startEmbeddedS3({
+        dataDir,
+        bucket: environment.vars.ATTACHMENTS_BUCKET as string,
+        allowedOrigins: environment.vars.ALLOWED_ORIGINS?.split(',')
+          .map((origin) => origin.trim())
+          .filter(Boolean),
+        credentials,
+        grants: services.controlPlane.grants,
+        logger,
+      });
+    }
+
     const functions = new FunctionRegistry({
       region: environment.region,
       logger,
@@ -377,6 +400,9 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       httpUrl: baseUrl,
       callbackUrl: environment.vars.WS_CALLBACK_URL ?? `${baseUrl}/${stage}`,
       dynamoDbEndpoint: environment.dynamoDbEndpoint,
+      s3Endpoint: environment.externalS3Endpoint ?? (environment.vars.AWS_ENDPOINT_URL_S3 as string),
+      attachmentsBucket: environment.vars.ATTACHMENTS_BUCKET as string,
+      s3Requests: () => new Map(services.s3?.requests ?? []),
       stage,
       ...(dataDir ? { dataDir } : {}),
       ...(environment.jwtSecret ? { jwtSecret: environment.jwtSecret } : {}),
@@ -393,6 +419,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
     setLogWriter(undefined);
     await closeServer(server);
     await services.dynamo?.close().catch(() => {});
+    await services.s3?.close().catch(() => {});
     throw error;
   }
 }
@@ -409,6 +436,7 @@ async function shutdown(server: Server, services: Services): Promise<void> {
     await closeServer(server);
     await services.functions?.close();
     await services.dynamo?.close();
+    await services.s3?.close();
     logger.info('Local runtime stopped');
   } finally {
     setLogWriter(undefined);

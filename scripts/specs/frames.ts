@@ -711,6 +711,18 @@ export const httpResponses: Record<string, JsonSchema> = {
   'GET /api/ws/online/check': object({ user_id: string(), is_online: { type: 'boolean' } }),
   'POST /api/ws/send-message': replies.send_message?.schema ?? {},
   'POST /api/ws/broadcast': object({ recipients: integer(), queued }, ['queued']),
+  'POST /api/ws/uploads': object({
+    upload_url: string('presigned S3 PUT, valid ATTACHMENT_UPLOAD_URL_TTL_SECONDS (default 300)'),
+    method: constant('PUT'),
+    headers: {
+      type: 'object',
+      additionalProperties: { type: 'string' },
+      description: 'headers the PUT must carry exactly (Content-Type); Content-Length must be `size`',
+    },
+    attachment_id: string('name it in a message of type 2-5 (ULID)'),
+    expires_at: { ...time, description: 'when upload_url stops working' },
+    max_size: integer('ATTACHMENT_MAX_BYTES: the largest size this deployment accepts'),
+  }),
   'GET /api/ws/messages': object(
     {
       room_id: string(),

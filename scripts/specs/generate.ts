@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as z from 'zod/mini';
+import { createUploadSchema } from '../../functions/core/attachments/upload-schema.ts';
 import { blockUserSchema, listBlockedSchema } from '../../functions/core/blocks/blocks.ts';
 import { listConversationsSchema } from '../../functions/core/conversations/conversation-list.ts';
 import {
@@ -304,6 +305,7 @@ const HTTP_SUMMARIES: Record<string, string> = {
   'GET /api/ws/blocks': 'A page of the users the caller blocked (as list_blocked)',
   'POST /api/ws/blocks': 'Block a user (as block_user)',
   'DELETE /api/ws/blocks/{user_id}': 'Lift a block (as unblock_user)',
+  'POST /api/ws/uploads': 'A presigned S3 PUT for one attachment of the declared size and content type',
 };
 
 const HTTP_BODIES: Record<string, z.core.$ZodType> = {
@@ -312,6 +314,7 @@ const HTTP_BODIES: Record<string, z.core.$ZodType> = {
   'POST /api/ws/notify': notifySchema,
   'POST /api/ws/groups': createGroupSchema,
   'POST /api/ws/blocks': blockUserSchema,
+  'POST /api/ws/uploads': createUploadSchema,
   'PATCH /api/ws/groups/{group_id}': z.omit(updateGroupSchema, { group_id: true }),
   'POST /api/ws/groups/{group_id}/members': z.omit(addGroupMembersSchema, { group_id: true }),
   'PATCH /api/ws/groups/{group_id}/members/{user_id}': z.omit(setGroupRoleSchema, {

@@ -160,6 +160,13 @@ const invalidMessageId = fc.oneof(
     .constantFrom('', 'x', '0'.repeat(25), '0'.repeat(27), 'IIIIIIIIIIIIIIIIIIIIIIIIII', '__proto__')
     .map(str),
 );
+/** Never an upload of the fuzzer's: a text message with one, or an image with a bad or unknown one. */
+const invalidAttachmentId = fc.oneof(
+  notAString,
+  fc
+    .constantFrom('', '../x', '01ARZ3NDEKTSV4RRFFQ69G5FAV', '0'.repeat(65), '__proto__', ...LONE_SURROGATES)
+    .map(str),
+);
 const maybe = (arbitrary: fc.Arbitrary<Json>) => fc.option(arbitrary, { nil: undefined });
 
 /** `data` as an object: hostile extra fields first, then the route's own (JSON keeps the last duplicate). */
@@ -229,13 +236,23 @@ const routes: Record<string, { data: fc.Arbitrary<Json>; ok?: true }> = {
         message_type: validType,
         client_msg_id: maybe(fc.constant(str('c1'))),
       },
-      { to_user_id: maybe(invalidUserId), content: maybe(invalidContent), reply_to: invalidReplyTo },
+      {
+        to_user_id: maybe(invalidUserId),
+        content: maybe(invalidContent),
+        reply_to: invalidReplyTo,
+        attachment_id: invalidAttachmentId,
+      },
     ),
   },
   send_group_message: {
     data: oneBroken(
       { group_id: fc.constant(str(GROUP_PLACEHOLDER)), content: validContent, message_type: validType },
-      { group_id: maybe(invalidGroupId), content: maybe(invalidContent), reply_to: invalidReplyTo },
+      {
+        group_id: maybe(invalidGroupId),
+        content: maybe(invalidContent),
+        reply_to: invalidReplyTo,
+        attachment_id: invalidAttachmentId,
+      },
     ),
   },
   create_group: {
@@ -354,7 +371,12 @@ const routes: Record<string, { data: fc.Arbitrary<Json>; ok?: true }> = {
         content: validContent,
         message_type: validType,
       },
-      { room_id: maybe(invalidRoomId), content: maybe(invalidContent), reply_to: invalidReplyTo },
+      {
+        room_id: maybe(invalidRoomId),
+        content: maybe(invalidContent),
+        reply_to: invalidReplyTo,
+        attachment_id: invalidAttachmentId,
+      },
     ),
   },
   history: { data: oneBroken({ limit: maybe(hostileValue) }, { room_id: maybe(invalidRoomId) }) },
@@ -615,15 +637,41 @@ describe('fuzzing every WebSocket route', () => {
 });
 
 describe('fuzzing the HTTP POST bodies', () => {
-  test('send-message, broadcast and notify refuse hostile bodies with 4xx, never 5xx', async () => {
+  test('send-message, broadcast, notify and uploads refuse hostile bodies with 4xx, never 5xx', async () => {
     const token = await tokenFor(runtime, 'fuzzer');
+    const upload = oneBroken(
+      {
+        file_name: fc.constantFrom(str('a.png'), str('\u{1f600}.jpg')),
+        content_type: fc.constant(str('image/png')),
+        size: fc.constant(raw('10')),
+      },
+      {
+        file_name: maybe(
+          fc.oneof(
+            notAString,
+            blank,
+            fc.constantFrom('a/b', 'x'.repeat(256), '\u0000', ...LONE_SURROGATES).map(str),
+          ),
+        ),
+        content_type: maybe(
+          fc.oneof(notAString, fc.constantFrom('text/html', 'image/svg+xml', '', 'x'.repeat(300)).map(str)),
+        ),
+        size: maybe(fc.constantFrom('0', '-1', '1.5', '"10"', '1e400', '26214401', 'null', '[]').map(raw)),
+      },
+    );
     const body = fc.oneof(
       routes.send_message?.data ?? hostileValue,
+      upload,
       dataObject({ message: maybe(fc.oneof(validContent, invalidContent)) }),
       nonObjectData,
       fc.string({ unit: 'binary', maxLength: 200 }).map(raw),
     );
-    const paths = fc.constantFrom('/api/ws/send-message', '/api/ws/broadcast', '/api/ws/notify');
+    const paths = fc.constantFrom(
+      '/api/ws/send-message',
+      '/api/ws/broadcast',
+      '/api/ws/notify',
+      '/api/ws/uploads',
+    );
     const cases = sample(fc.tuple(paths, body), 300);
     let next = 0;
     const worker = async () => {

@@ -185,7 +185,7 @@ describe('send_group_message', () => {
     const reply = await sendCommand(benLaptop.client, 'send_group_message', {
       group_id: groupId,
       content: 'count me in',
-      message_type: 3,
+      message_type: 1,
     });
     assert.equal(reply.data?.sent_count, 2, 'ann’s two connections');
     const messages = await historyMessages(runtime, await tokenFor(runtime, 'cy'), groupId);
@@ -195,7 +195,7 @@ describe('send_group_message', () => {
       from_user_id: 'ben',
       group_id: groupId,
       content: 'count me in',
-      message_type: 3,
+      message_type: 1,
       time: reply.data?.time,
     });
     assert.equal(messages[1]?.content, 'Saturday at 9?', 'newest first');

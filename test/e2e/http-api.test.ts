@@ -192,7 +192,7 @@ describe('POST /api/ws/send-message', () => {
     const response = await postApi(
       runtime,
       '/api/ws/send-message',
-      { to_user_id: 'http-to', content: 'sent over HTTP', message_type: 4 },
+      { to_user_id: 'http-to', content: 'sent over HTTP', message_type: 1 },
       await tokenFor(runtime, 'http-from'),
     );
     assertSuccess(response);
@@ -221,7 +221,7 @@ describe('POST /api/ws/send-message', () => {
       from_user_id: 'http-from',
       to_user_id: 'http-to',
       content: 'sent over HTTP',
-      message_type: 4,
+      message_type: 1,
       time: sent.time,
     });
   });

@@ -41,7 +41,7 @@ describe('send_message', () => {
     const reply = await sendCommand(
       alice.client,
       'send_message',
-      { to_user_id: 'bob', content: 'Hi Bob 👋', message_type: 2, client_msg_id: 'client-1' },
+      { to_user_id: 'bob', content: 'Hi Bob 👋', message_type: 1, client_msg_id: 'client-1' },
       'r-string',
     );
     assert.equal(reply.code, 0);
@@ -72,7 +72,7 @@ describe('send_message', () => {
       from_user_id: 'alice',
       to_user_id: 'bob',
       content: 'Hi Bob 👋',
-      message_type: 2,
+      message_type: 1,
       time: sent.time,
     };
     for (const device of [bobPhone, bobLaptop]) {

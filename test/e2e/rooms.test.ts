@@ -227,7 +227,7 @@ describe('send_room_message', () => {
     const reply = await sendCommand(
       annPhone.client,
       'send_room_message',
-      { room_id: room, content: 'Who is at the wall? 🧗', message_type: 2, client_msg_id: 'r-1' },
+      { room_id: room, content: 'Who is at the wall? 🧗', message_type: 1, client_msg_id: 'r-1' },
       'room-1',
     );
     assert.equal(reply.code, 0, JSON.stringify(reply));
@@ -253,7 +253,7 @@ describe('send_room_message', () => {
       message_id: sent.message_id,
       from_user_id: 'ann',
       content: 'Who is at the wall? 🧗',
-      message_type: 2,
+      message_type: 1,
       time: sent.time,
     };
     for (const member of [benIn, cy]) {
@@ -274,7 +274,7 @@ describe('send_room_message', () => {
       room_id: room,
       from_user_id: 'ann',
       content: 'Who is at the wall? 🧗',
-      message_type: 2,
+      message_type: 1,
       time: sent.time,
     });
   });

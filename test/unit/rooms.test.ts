@@ -222,7 +222,7 @@ describe('send_room_message', () => {
     const sent = await service.send(senderPhone, {
       room_id: 's-room',
       content: 'hello room',
-      message_type: 2,
+      message_type: 1,
       client_msg_id: 'c-1',
     });
     assert.equal(sent.type, 'room_message_sent');
@@ -238,7 +238,7 @@ describe('send_room_message', () => {
           message_id: sent.message_id,
           from_user_id: 's-alice',
           content: 'hello room',
-          message_type: 2,
+          message_type: 1,
           time: sent.time,
         },
       });
@@ -252,7 +252,7 @@ describe('send_room_message', () => {
         room_id: 's-room',
         from_user_id: 's-alice',
         content: 'hello room',
-        message_type: 2,
+        message_type: 1,
         time: sent.time,
       },
     ]);

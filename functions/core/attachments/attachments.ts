@@ -7,7 +7,8 @@
  * attachment id simply names no object there. The attachment id is a ULID minted when the
  * upload is granted, so its time says how old the upload is. The object carries what the
  * message needs: its size and content type (signed into the PUT) and the file name
- * (`x-amz-meta-file-name`, signed into the PUT's query string).
+ * and declared size (`x-amz-meta-file-name`, `x-amz-meta-declared-size`, signed into the PUT's
+ * query string).
  *
  * Messages store the attachment's metadata, never a URL; readers get a short-lived
  * presigned GET made when the frame is built (history, sync, pushes), which costs no request.
@@ -101,6 +102,8 @@ export function carriesAttachment(messageType: number): boolean {
 }
 
 export const FILE_NAME_METADATA = 'file-name';
+/** The declared size, signed into the PUT with the file name: the send-time check compares the object to it. */
+export const SIZE_METADATA = 'declared-size';
 export const UPLOAD_PREFIX = 'uploads/';
 
 /** `uploads/{base64url(userId)}/{attachmentId}`: user ids may hold `/` and any character. */
@@ -150,7 +153,10 @@ export class AttachmentService {
       {
         contentType,
         size: request.size,
-        metadata: { [FILE_NAME_METADATA]: encodeURIComponent(request.file_name) },
+        metadata: {
+          [FILE_NAME_METADATA]: encodeURIComponent(request.file_name),
+          [SIZE_METADATA]: String(request.size),
+        },
       },
       expiresIn,
     );
@@ -192,10 +198,16 @@ export class AttachmentService {
     const contentType = baseContentType(object.contentType);
     if (!this.settings.contentTypes.includes(contentType))
       refuse(`attachment ${id} has a content type that is not allowed`);
+    const fileName = decodeFileName(object.metadata[FILE_NAME_METADATA]);
+    const declaredSize = Number(object.metadata[SIZE_METADATA]);
+    if (fileName === undefined || !Number.isInteger(declaredSize)) {
+      refuse(`attachment ${id} was not uploaded through POST /api/ws/uploads`);
+    }
+    if (object.size !== declaredSize) {
+      refuse(`attachment ${id} is ${object.size} bytes, not the ${declaredSize} declared for it`);
+    }
     if (object.size < 1 || object.size > this.settings.maxBytes)
       refuse(`attachment ${id} has a size over the limit`);
-    const fileName = decodeFileName(object.metadata[FILE_NAME_METADATA]);
-    if (fileName === undefined) refuse(`attachment ${id} was not uploaded through POST /api/ws/uploads`);
     return { attachmentId: id, fileName, contentType, size: object.size };
   }
 
