@@ -7,11 +7,13 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { ChatAlarms } from './constructs/chat-alarms.ts';
+import { ChatAttachments } from './constructs/chat-attachments.ts';
 import {
   ChatCustomDomain,
   type ChatCustomDomainOptions,
@@ -27,6 +29,7 @@ import {
   type FunctionId,
   type FunctionSpec,
   functionSpecs,
+  httpRouteFunction,
   httpRoutes,
   ROUTE_SELECTION_EXPRESSION,
   webSocketAuthorizer,
@@ -230,6 +233,14 @@ export interface ChatBackendProps extends JwtOptions {
   readonly typingThrottleSeconds?: number;
 
   /**
+   * Attachments (message types 2-5): the limits of `POST /api/ws/uploads` and how long the
+   * bucket keeps uploads (lib/constructs/chat-attachments.ts).
+   *
+   * @default - the handlers' defaults; uploads kept messageRetentionDays + 1 days, or 365 when messages are kept for ever
+   */
+  readonly attachments?: AttachmentLimits;
+
+  /**
    * Words the content filter blocks on top of the shipped list (`BLOCKED_WORDS`).
    *
    * @default - the shipped list only
@@ -337,12 +348,32 @@ export const DEFAULT_READ_ROUTE_THROTTLE = {
  * The building blocks a ChatBackend is made of, for the stack that deploys it and for
  * changes the accessors of ChatBackend do not cover.
  */
+/** Limits of attachments; each unset one is the handlers' default. */
+export interface AttachmentLimits {
+  /** Largest upload in bytes (`ATTACHMENT_MAX_BYTES`). @default 26214400 (25 MiB) */
+  readonly maxBytes?: number;
+  /** Content types an upload may declare (`ATTACHMENT_CONTENT_TYPES`). @default - images, audio, video, PDF, ZIP, plain text */
+  readonly contentTypes?: readonly string[];
+  /** Seconds a presigned PUT works (`ATTACHMENT_UPLOAD_URL_TTL_SECONDS`). @default 300 */
+  readonly uploadUrlTtlSeconds?: number;
+  /** Seconds a presigned GET in a push, history or sync works (`ATTACHMENT_URL_TTL_SECONDS`). @default 900 */
+  readonly downloadUrlTtlSeconds?: number;
+  /** Seconds after the upload was granted that a message may still attach it (`ATTACHMENT_MAX_AGE_SECONDS`). @default 86400 */
+  readonly maxAgeSeconds?: number;
+  /**
+   * Days the bucket keeps an upload (lifecycle expiration of `uploads/`, attached or not);
+   * 0 keeps them for ever.
+   */
+  readonly retentionDays?: number;
+}
+
 export interface ChatBackendParts {
   readonly tables: ChatTables;
   readonly jwt: JwtVerification;
   readonly webSocket: ChatWebSocketApi;
   readonly functions: Readonly<Record<FunctionId, ChatFunction>>;
   readonly http: ChatHttpApi;
+  readonly attachments: ChatAttachments;
   readonly alarms: ChatAlarms;
   /** Present when `customDomain` is given. */
   readonly customDomain?: ChatCustomDomain;
@@ -388,6 +419,8 @@ export class ChatBackend extends Construct {
   readonly fanOutFailureQueue: sqs.Queue;
   /** The bus events go to, when `events` is given: add your rules to it (docs/events.md). */
   readonly eventBus?: events.IEventBus;
+  /** Attachments (uploads/{uploader}/{attachment_id}): private, reached through presigned URLs only. */
+  readonly attachmentsBucket: s3.Bucket;
   readonly parts: ChatBackendParts;
 
   constructor(scope: Construct, id: string, props: ChatBackendProps = {}) {
@@ -489,11 +522,31 @@ export class ChatBackend extends Construct {
       if (value !== undefined) sharedEnvironment[name] = String(value);
     }
 
+    const attachments = new ChatAttachments(this, 'Attachments', {
+      allowedOrigins: props.corsAllowOrigins?.length ? props.corsAllowOrigins : props.allowedOrigins,
+      retentionDays: attachmentRetentionDays(props),
+      removalPolicy,
+    });
+    // Only the functions granted the bucket learn its name (and the limits).
+    const attachmentEnvironment: Record<string, string> = {
+      ATTACHMENTS_BUCKET: attachments.bucket.bucketName,
+    };
+    const attachmentSettings: Record<string, number | string | undefined> = {
+      ATTACHMENT_MAX_BYTES: props.attachments?.maxBytes,
+      ATTACHMENT_CONTENT_TYPES: props.attachments?.contentTypes?.join(','),
+      ATTACHMENT_UPLOAD_URL_TTL_SECONDS: props.attachments?.uploadUrlTtlSeconds,
+      ATTACHMENT_URL_TTL_SECONDS: props.attachments?.downloadUrlTtlSeconds,
+      ATTACHMENT_MAX_AGE_SECONDS: props.attachments?.maxAgeSeconds,
+    };
+    for (const [name, value] of Object.entries(attachmentSettings)) {
+      if (value !== undefined) attachmentEnvironment[name] = String(value);
+    }
+
     // The authorizer is invoked synchronously by API Gateway on every handshake, like a route.
     const routed = new Set<FunctionId>([
       ...Object.values(webSocketRoutes),
       webSocketAuthorizer.functionId,
-      'httpApi',
+      ...httpRoutes.map(httpRouteFunction),
     ]);
     const functions = {} as Record<FunctionId, ChatFunction>;
     for (const [functionId, spec] of entries(functionSpecs)) {
@@ -515,6 +568,7 @@ export class ChatBackend extends Construct {
           ...(spec.verifiesTokens ? jwt.environment : {}),
           // The ARN: PutEvents takes it for a bus of any account.
           ...(spec.publishesEvents && this.eventBus ? { EVENT_BUS_NAME: this.eventBus.eventBusArn } : {}),
+          ...(spec.attachments?.length ? attachmentEnvironment : {}),
         },
         logRetention: props.logRetention,
         logRemovalPolicy: removalPolicy,
@@ -538,7 +592,7 @@ export class ChatBackend extends Construct {
       }
     }
     for (const [functionId, spec] of entries(functionSpecs)) {
-      this.grantFromSpec(functionId, spec, { tables, webSocket, functions, jwt });
+      this.grantFromSpec(functionId, spec, { tables, webSocket, functions, jwt, attachments });
     }
 
     // Token verification happens once per connection, in the `$connect` authorizer, whose
@@ -558,7 +612,11 @@ export class ChatBackend extends Construct {
     }
     const http = new ChatHttpApi(this, 'Http', {
       handler: functions.httpApi.function,
-      routes: httpRoutes,
+      routes: httpRoutes.map((route) => ({
+        method: route.method,
+        path: route.path,
+        ...(route.functionId ? { handler: functions[route.functionId].function } : {}),
+      })),
       corsAllowOrigins: props.corsAllowOrigins,
       throttle,
       logRetention: props.logRetention,
@@ -611,9 +669,12 @@ export class ChatBackend extends Construct {
       manageConnectionsResources: (['POST', 'GET', 'DELETE'] as const).map((method) =>
         webSocket.manageConnectionsNagResource(method),
       ),
+      attachmentsBucket: attachments.bucket,
+      attachmentObjectsResource: attachments.objectsNagResource(),
     });
 
-    this.parts = { tables, jwt, webSocket, functions, http, alarms, customDomain };
+    this.parts = { tables, jwt, webSocket, functions, http, attachments, alarms, customDomain };
+    this.attachmentsBucket = attachments.bucket;
     this.tables = tables.tables;
     this.functions = Object.fromEntries(
       entries(functions).map(([functionId, fn]) => [functionId, fn.function]),
@@ -633,9 +694,10 @@ export class ChatBackend extends Construct {
   private grantFromSpec(
     functionId: FunctionId,
     spec: FunctionSpec,
-    parts: Pick<ChatBackendParts, 'tables' | 'webSocket' | 'functions' | 'jwt'>,
+    parts: Pick<ChatBackendParts, 'tables' | 'webSocket' | 'functions' | 'jwt' | 'attachments'>,
   ): void {
     const fn = parts.functions[functionId];
+    if (spec.attachments?.length) parts.attachments.grant(fn.function, spec.attachments);
     for (const [tableId, access] of entries(spec.tables)) {
       if (!access) continue;
       fn.addToRolePolicy(
@@ -785,6 +847,13 @@ export class ChatBackend extends Construct {
   }
 }
 
+/** Days the bucket keeps uploads: as asked, else one day past the messages' retention (365 when messages stay). */
+function attachmentRetentionDays(props: ChatBackendProps): number {
+  if (props.attachments?.retentionDays !== undefined) return props.attachments.retentionDays;
+  const messages = props.messageRetentionDays ?? 0;
+  return messages > 0 ? messages + 1 : 365;
+}
+
 function validateSettings(props: ChatBackendProps): void {
   const checkInteger = (name: keyof ChatBackendProps, min: number, why: string): void => {
     const value = props[name];
@@ -813,6 +882,29 @@ function validateSettings(props: ChatBackendProps): void {
   checkAtMost('fanOutRatePerSecond', 10_000, "the account's Management API throttle is 10,000 requests/s");
   checkInteger('maxRoomsPerConnection', 1, 'a connection must be able to join a room');
   checkInteger('messageRetentionDays', 0, '0 keeps messages for ever');
+  const limits = props.attachments ?? {};
+  for (const [name, min] of [
+    ['maxBytes', 1],
+    ['uploadUrlTtlSeconds', 1],
+    ['downloadUrlTtlSeconds', 1],
+    ['maxAgeSeconds', 1],
+    ['retentionDays', 0],
+  ] as const) {
+    const value = limits[name];
+    if (value !== undefined && (!Number.isInteger(value) || value < min)) {
+      throw new Error(`attachments.${name} must be an integer >= ${min}; received ${JSON.stringify(value)}.`);
+    }
+  }
+  for (const name of ['uploadUrlTtlSeconds', 'downloadUrlTtlSeconds'] as const) {
+    if ((limits[name] ?? 0) > 604_800)
+      throw new Error(`attachments.${name} must be at most 604800 (7 days, SigV4's limit).`);
+  }
+  if (
+    limits.contentTypes &&
+    !limits.contentTypes.every((type) => /^[a-z0-9.+-]+\/[a-z0-9.+-]+$/i.test(type))
+  ) {
+    throw new Error('attachments.contentTypes must be MIME types such as image/png (no parameters).');
+  }
   checkInteger('maxConnectionsPerUser', 0, '0 means unlimited');
   checkInteger('rateLimitPerMinute', 0, '0 turns the limit off');
   checkInteger('readRateLimitPerMinute', 0, '0 turns the limit off');

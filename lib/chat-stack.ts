@@ -3,6 +3,7 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ChatBackend, type ChatBackendProps } from './chat-backend.ts';
 import type { ChatAlarms } from './constructs/chat-alarms.ts';
+import type { ChatAttachments } from './constructs/chat-attachments.ts';
 import type { ChatCustomDomain } from './constructs/chat-custom-domain.ts';
 import type { ChatFunction } from './constructs/chat-function.ts';
 import type { ChatHttpApi } from './constructs/chat-http-api.ts';
@@ -28,6 +29,7 @@ export class ChatStack extends Stack {
   readonly webSocket: ChatWebSocketApi;
   readonly functions: Readonly<Record<FunctionId, ChatFunction>>;
   readonly httpApi: ChatHttpApi;
+  readonly attachments: ChatAttachments;
   readonly alarms: ChatAlarms;
   /** Present when `customDomain` is given. */
   readonly customDomain?: ChatCustomDomain;
@@ -45,6 +47,7 @@ export class ChatStack extends Stack {
     this.webSocket = parts.webSocket;
     this.functions = parts.functions;
     this.httpApi = parts.http;
+    this.attachments = parts.attachments;
     this.alarms = parts.alarms;
     this.customDomain = parts.customDomain;
     this.deadLetterQueue = this.backend.deadLetterQueue;

@@ -32,6 +32,10 @@ export interface NagScopes {
    * acknowledged for exactly these resources, so any other wildcard is still reported.
    */
   readonly manageConnectionsResources: readonly string[];
+  /** The attachments bucket. */
+  readonly attachmentsBucket?: IConstruct;
+  /** The resource of the functions' S3 statements as cdk-nag names it (`<Bucket.Arn>/uploads/*`). */
+  readonly attachmentObjectsResource?: string;
 }
 
 export const API_GATEWAY_LOGS_POLICY = 'service-role/AmazonAPIGatewayPushToCloudWatchLogs';
@@ -95,6 +99,27 @@ export const NAG_ACKNOWLEDGEMENTS = {
         'account-level role API Gateway uses to write access logs; it grants only CloudWatch Logs writes.',
     },
   ],
+  /** The functions granted the attachments bucket (their `uploads/*` statements). */
+  attachmentGrants: [
+    {
+      id: 'AwsSolutions-IAM5',
+      reason:
+        's3:GetObject / s3:PutObject on `{attachments bucket}/uploads/*`: object keys (uploads/{uploader}/' +
+        '{attachment_id}) are minted at run time, so the resource ends in a wildcard; it is this bucket, this ' +
+        'prefix, and per function only the actions lib/function-specs.ts lists (PutObject for createUpload ' +
+        'alone; test/cdk/attachments.test.ts checks every statement).',
+    },
+  ],
+  attachmentsBucket: [
+    {
+      id: 'AwsSolutions-S1',
+      reason:
+        'No server access logs: every object request is made with a presigned URL signed by one of the ' +
+        "stack's functions (whose logs say who got which URL), and S3 server access logs would need a " +
+        'second bucket whose cost grows with every image view. Accounts that must audit object reads turn ' +
+        'on CloudTrail S3 data events for this bucket (docs/security.md).',
+    },
+  ],
   onFailureQueue: [
     {
       id: 'AwsSolutions-SQS3',
@@ -105,7 +130,7 @@ export const NAG_ACKNOWLEDGEMENTS = {
     },
   ],
 } as const satisfies Record<
-  Exclude<keyof NagScopes, 'manageConnectionsResources'>,
+  Exclude<keyof NagScopes, 'manageConnectionsResources' | 'attachmentObjectsResource'> | 'attachmentGrants',
   readonly NagAcknowledgement[]
 >;
 
@@ -134,4 +159,10 @@ export function acknowledgeNagFindings(scopes: NagScopes): void {
   apply(scopes.jwtSecret, NAG_ACKNOWLEDGEMENTS.jwtSecret);
   apply(scopes.apiGatewayCloudWatchRole, NAG_ACKNOWLEDGEMENTS.apiGatewayCloudWatchRole);
   apply(scopes.onFailureQueue, NAG_ACKNOWLEDGEMENTS.onFailureQueue);
+  apply(scopes.attachmentsBucket, NAG_ACKNOWLEDGEMENTS.attachmentsBucket);
+  if (scopes.attachmentObjectsResource) {
+    for (const fn of scopes.functions) {
+      apply(fn, NAG_ACKNOWLEDGEMENTS.attachmentGrants, [scopes.attachmentObjectsResource]);
+    }
+  }
 }

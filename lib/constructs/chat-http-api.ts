@@ -10,10 +10,12 @@ import { httpCors } from '../function-specs.ts';
 export interface ChatHttpRoute {
   readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   readonly path: string;
+  /** Serves this route instead of `handler` (a function of its own, e.g. uploads). */
+  readonly handler?: lambda.IFunction;
 }
 
 export interface ChatHttpApiProps {
-  /** Serves every route. */
+  /** Serves every route that names no handler of its own. */
   readonly handler: lambda.IFunction;
 
   readonly routes: readonly ChatHttpRoute[];
@@ -56,7 +58,7 @@ export const HTTP_ACCESS_LOG_FORMAT = {
 } as const;
 
 /**
- * An HTTP API whose routes all go to one function (payload format 2.0).
+ * An HTTP API whose routes go to one function (payload format 2.0), but those that name their own.
  * There is no authorizer: the handler verifies the JWT itself, with the same code as the
  * WebSocket handlers, so both APIs accept exactly the same tokens and the local runtime
  * needs no authorizer emulation.
@@ -94,13 +96,27 @@ export class ChatHttpApi extends Construct {
       },
     });
 
-    // One integration for all routes; each route still gets an invoke permission scoped
-    // to its own method and path.
-    const integration = new HttpLambdaIntegration('Integration', props.handler, {
-      payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
-    });
+    // One integration per function (`Integration` for the shared one); each route still gets
+    // an invoke permission scoped to its own method and path.
+    const integrations = new Map<lambda.IFunction, HttpLambdaIntegration>();
+    const integrationFor = (handler: lambda.IFunction) => {
+      let integration = integrations.get(handler);
+      if (!integration) {
+        const id = handler === props.handler ? 'Integration' : `Integration${integrations.size}`;
+        integration = new HttpLambdaIntegration(id, handler, {
+          payloadFormatVersion: apigwv2.PayloadFormatVersion.VERSION_2_0,
+        });
+        integrations.set(handler, integration);
+      }
+      return integration;
+    };
+    integrationFor(props.handler);
     for (const route of props.routes) {
-      this.api.addRoutes({ path: route.path, methods: [apigwv2.HttpMethod[route.method]], integration });
+      this.api.addRoutes({
+        path: route.path,
+        methods: [apigwv2.HttpMethod[route.method]],
+        integration: integrationFor(route.handler ?? props.handler),
+      });
     }
   }
 

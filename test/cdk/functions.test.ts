@@ -44,6 +44,8 @@ const routed = new Set<string>([
   ...Object.values(webSocketRoutes),
   webSocketAuthorizer.functionId,
   'httpApi',
+  // POST /api/ws/uploads has a function of its own.
+  'createUpload',
 ]);
 
 describe('Lambda functions', () => {
@@ -97,6 +99,9 @@ describe('Lambda functions', () => {
         }
         if (spec.manageConnections) {
           expected.WS_CALLBACK_URL = `https://\${${logicalId(stack.webSocket.api)}}.execute-api.${TEST_ENV.region}.\${AWS::URLSuffix}/prod`;
+        }
+        if (spec.attachments?.length) {
+          expected.ATTACHMENTS_BUCKET = `\${${logicalId(stack.attachments.bucket)}}`;
         }
         if (spec.verifiesTokens) {
           assert.ok(stack.jwt.generatedSecret);

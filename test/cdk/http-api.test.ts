@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { httpRoutes } from '../../lib/function-specs.ts';
+import { httpRouteFunction, httpRoutes } from '../../lib/function-specs.ts';
 import { synthChatStack, TEST_ENV } from '../support/cdk-stack.ts';
 import { onlyResource, render, resourcesOfType } from '../support/cdk-template.ts';
 
@@ -37,19 +37,33 @@ describe('HTTP API', () => {
     }
   });
 
-  it('sends every route to the httpApi function with payload format 2.0', () => {
+  it('sends every route to its function (httpApi unless the route names one) with payload format 2.0', () => {
     const routes = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route')).filter(ofThisApi);
-    const targets = new Set(routes.map((route) => render(route.Properties?.Target)));
-    const [integrationId, integration] = onlyResource(
-      template,
-      'AWS::ApiGatewayV2::Integration',
-      ofThisApi,
-      'the HTTP API',
+    const integrations = Object.entries(resourcesOfType(template, 'AWS::ApiGatewayV2::Integration')).filter(
+      ([, integration]) => ofThisApi(integration),
     );
-    assert.deepEqual([...targets], [`integrations/\${${integrationId}}`]);
-    assert.equal(integration.Properties?.IntegrationType, 'AWS_PROXY');
-    assert.equal(integration.Properties?.PayloadFormatVersion, '2.0');
-    assert.equal(render(integration.Properties?.IntegrationUri), handlerArn);
+    const functionOfTarget = new Map(
+      integrations.map(([id, integration]) => [
+        `integrations/\${${id}}`,
+        render(integration.Properties?.IntegrationUri),
+      ]),
+    );
+    for (const [, integration] of integrations) {
+      assert.equal(integration.Properties?.IntegrationType, 'AWS_PROXY');
+      assert.equal(integration.Properties?.PayloadFormatVersion, '2.0');
+    }
+    assert.equal(
+      integrations.length,
+      new Set(httpRoutes.map(httpRouteFunction)).size,
+      'one integration per function',
+    );
+    for (const route of routes) {
+      const key = String(route.Properties?.RouteKey);
+      const spec = httpRoutes.find((r) => `${r.method} ${r.path}` === key);
+      assert.ok(spec, key);
+      const expected = `\${${logicalId(stack.functions[httpRouteFunction(spec)].function)}.Arn}`;
+      assert.equal(functionOfTarget.get(render(route.Properties?.Target)), expected, key);
+    }
   });
 
   it('lets the API invoke the function on the defined routes only', () => {
@@ -60,6 +74,7 @@ describe('HTTP API', () => {
     assert.deepEqual(
       sourceArns,
       httpRoutes
+        .filter((route) => httpRouteFunction(route) === 'httpApi')
         .map(
           (route) =>
             `arn:\${AWS::Partition}:execute-api:${TEST_ENV.region}:${TEST_ENV.account}:\${${apiId}}/*/*${route.path}`,

@@ -58,6 +58,15 @@ function expectedStatements(functionId: FunctionId) {
       ),
     );
   }
+  if (spec.attachments?.length) {
+    // Only the bucket's uploads/ prefix, only the actions of the spec.
+    statements.push(
+      statement(
+        spec.attachments.map((action) => `s3:${action}`),
+        [`${arnOf(logicalId(stack.attachments.bucket))}/uploads/*`],
+      ),
+    );
+  }
   for (const target of spec.invokes ?? []) {
     // A function that invokes itself (the fan-out worker's continuations) has a fixed name.
     const arn =
@@ -197,7 +206,8 @@ describe('IAM', () => {
 
     it('only the authorizer and the HTTP API read the signing secret ($connect no longer does)', () => {
       const readers = functionIds.filter((id) => touches(id, 'secretsmanager:GetSecretValue', secret()));
-      assert.deepEqual(readers.sort(), [webSocketAuthorizer.functionId, 'httpApi'].sort());
+      // createUpload: POST /api/ws/uploads verifies the JWT as the HTTP API does.
+      assert.deepEqual(readers.sort(), [webSocketAuthorizer.functionId, 'httpApi', 'createUpload'].sort());
     });
 
     it('every read command and route can count the reader in the read window (READ_RATE_LIMIT_PER_MINUTE)', () => {
