@@ -104,6 +104,11 @@ describe('what each handler wires', () => {
         'the DynamoDB client iff it has tables',
       );
       assert.equal(
+        graph.packages.has('@aws-sdk/client-s3'),
+        (spec.attachments?.length ?? 0) > 0,
+        'the S3 client iff it has the attachments bucket',
+      );
+      assert.equal(
         graph.modules.has(APP_EVENTS),
         spec.publishesEvents === true,
         `${APP_EVENTS} iff it publishes events`,
