@@ -33,7 +33,9 @@ function s3GrantsOf(functionId: FunctionId): { actions: string[]; resources: str
   );
   return policies
     .flatMap(
-      (policy) => (policy.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement,
+      (policy) =>
+        (policy.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] } | undefined)
+          ?.Statement ?? [],
     )
     .map((statement) => ({
       actions: [statement.Action as string | string[]].flat().filter((action) => action.startsWith('s3:')),
@@ -64,8 +66,10 @@ describe('attachments bucket', () => {
     const policy = Object.values(resourcesOfType(template, 'AWS::S3::BucketPolicy')).find(
       (candidate) => render(candidate.Properties?.Bucket) === `\${${bucketId}}`,
     );
-    const statements = (policy?.Properties?.PolicyDocument as { Statement: Record<string, unknown>[] })
-      .Statement;
+    const document = policy?.Properties?.PolicyDocument as
+      | { Statement: Record<string, unknown>[] }
+      | undefined;
+    const statements = document?.Statement ?? [];
     assert.ok(
       statements.some(
         (statement) =>
