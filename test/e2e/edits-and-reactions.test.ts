@@ -532,3 +532,35 @@ describe('reply_to', () => {
     assert.deepEqual(leaked, []);
   });
 });
+
+describe('blocks', () => {
+  test('a peer who blocked you refuses your edits and reactions (1403) and hears nothing of your typing', async () => {
+    const hal = await connectWelcomed(runtime, 'hal');
+    const room = 'private_eve_hal';
+    const mine = okData(
+      await sendCommand(evePhone.client, 'send_message', { to_user_id: 'hal', content: 'before' }),
+    );
+    const his = okData(await sendCommand(hal.client, 'send_message', { to_user_id: 'eve', content: 'his' }));
+    okData(await sendCommand(hal.client, 'block_user', { user_id: 'eve' }));
+    assertErrorReply(
+      await sendCommand(evePhone.client, 'edit_message', {
+        room_id: room,
+        message_id: mine.message_id,
+        content: 'after',
+      }),
+      1403,
+    );
+    assertErrorReply(
+      await sendCommand(evePhone.client, 'react', { room_id: room, message_id: his.message_id, emoji: '👎' }),
+      1403,
+    );
+    const typed = okData(await sendCommand(evePhone.client, 'typing', { room_id: room, state: 'start' }));
+    assert.equal(typed.delivered, 0);
+    await settle(hal.client);
+    for (const type of ['message_edited', 'reaction', 'typing'])
+      assert.deepEqual(pushesOf(hal.client, type), [], type);
+    const halToken = await tokenFor(runtime, 'hal');
+    assert.equal((await shownTo(halToken, room, mine.message_id)).content, 'before');
+    assert.equal((await shownTo(halToken, room, his.message_id)).reactions, undefined);
+  });
+});
