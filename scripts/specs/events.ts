@@ -50,6 +50,17 @@ const messageRefOptional = ['to_user_id', 'group_id'];
 const content: Record<string, JsonSchema> = {
   content: string('the message text, as stored (after the content filter)'),
   reply_to: string('the message id it replies to (reply_to), same conversation'),
+  attachment: detail(
+    'its attachment, metadata only: never a URL (fetch the object with your own grant on the attachments bucket)',
+    {
+      attachment_id: string(
+        'the upload id; the object key is uploads/{base64url of from_user_id}/{attachment_id}',
+      ),
+      file_name: string(),
+      content_type: string(),
+      size: { type: 'integer', minimum: 0, description: 'bytes' },
+    },
+  ),
   message_type: {
     type: 'integer',
     minimum: 1,
@@ -62,7 +73,7 @@ const details: Record<AppEventType, JsonSchema> = {
   'message.sent': detail(
     'A message was stored (private, group or room). Not published for a client_msg_id retry answered as a duplicate.',
     { ...messageRef, ...content, time: time('when the message was stored') },
-    [...messageRefOptional, 'reply_to'],
+    [...messageRefOptional, 'reply_to', 'attachment'],
   ),
   'message.edited': detail(
     'A message was edited by its sender.',
@@ -72,7 +83,7 @@ const details: Record<AppEventType, JsonSchema> = {
       edited_at: time('when it was edited'),
       time: time('when the message was first stored'),
     },
-    [...messageRefOptional, 'reply_to'],
+    [...messageRefOptional, 'reply_to', 'attachment'],
   ),
   'message.deleted': detail(
     'A message was recalled by its sender (delete_message); its content is gone.',
@@ -88,7 +99,7 @@ const details: Record<AppEventType, JsonSchema> = {
       group_name: string('group messages: the group name'),
       time: time('when the message was stored'),
     },
-    [...messageRefOptional, 'reply_to', 'group_name'],
+    [...messageRefOptional, 'reply_to', 'attachment', 'group_name'],
   ),
   'message.reacted': detail(
     'A reaction was added to or removed from a message (react, unreact); nothing is published when nothing changed.',

@@ -36,6 +36,12 @@ interface Received {
   readonly stored?: Promise<boolean>;
 }
 
+/** A real 1x1 PNG. */
+const PNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==',
+  'base64',
+);
+
 const schema = JSON.parse(readFileSync(new URL('../../docs/events.schema.json', import.meta.url), 'utf8'));
 
 let receiver: Server;
@@ -203,6 +209,48 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     assert.equal(sent?.event.detail.reply_to, directMessageId);
   });
 
+  test('an attachment travels as metadata, never as a URL', async () => {
+    const grant = await postApi<{
+      upload_url: string;
+      method: string;
+      headers: Record<string, string>;
+      attachment_id: string;
+    }>(
+      runtime,
+      '/api/ws/uploads',
+      { file_name: 'pixel.png', content_type: 'image/png', size: PNG.length },
+      annToken,
+    );
+    assert.equal(grant.status, 200, JSON.stringify(grant.body));
+    const upload = grant.body.data;
+    assert.ok(upload);
+    const put = await fetch(upload.upload_url, { method: upload.method, headers: upload.headers, body: PNG });
+    assert.equal(put.status, 200, await put.text());
+    const reply = await sendCommand(ann.client, 'send_message', {
+      to_user_id: 'ev-offline',
+      content: 'a pixel',
+      message_type: 2,
+      attachment_id: upload.attachment_id,
+    });
+    assert.equal(reply.code, 0, JSON.stringify(reply));
+    const expected = {
+      attachment_id: upload.attachment_id,
+      file_name: 'pixel.png',
+      content_type: 'image/png',
+      size: PNG.length,
+    };
+    const [sent] = await waitForEvents('message.sent', (d) => d.message_id === reply.data?.message_id);
+    assert.deepEqual(sent?.event.detail.attachment, expected);
+    const [undelivered] = await waitForEvents(
+      'message.undelivered',
+      (d) => d.message_id === reply.data?.message_id,
+    );
+    assert.deepEqual(undelivered?.event.detail.attachment, expected);
+    for (const item of [sent, undelivered]) {
+      assert.doesNotMatch(item?.raw ?? '', /X-Amz-|"url"|https?:\/\//, 'no presigned URL, no URL at all');
+    }
+  });
+
   test('a message to an online user: message.sent only', async () => {
     const cy = await connectWelcomed(runtime, 'ev-cy');
     const reply = await sendCommand(ann.client, 'send_message', { to_user_id: 'ev-cy', content: 'hi cy' });
@@ -316,7 +364,7 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
   });
 
   test("every event is in EventBridge's envelope and valid against docs/events.schema.json", () => {
-    assert.ok(received.length >= 17, `events received: ${received.length}`);
+    assert.ok(received.length >= 21, `events received: ${received.length}`);
     for (const { event } of received) {
       assert.deepEqual(problemsOf(schema, event, event['detail-type']), []);
       assert.equal(event.source, 'serverless-chat');
@@ -327,13 +375,14 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     assert.equal(new Set(received.map(({ event }) => event.id)).size, received.length, 'ids are unique');
   });
 
-  test('no event carries a token', () => {
+  test('no event carries a token, a secret or a presigned URL', () => {
     const token = annToken;
     const [, , signature] = token.split('.');
     for (const { raw } of received) {
       assert.ok(!raw.includes(token) && !raw.includes(signature ?? token), `a token in ${raw}`);
       assert.doesNotMatch(raw, /eyJ[\w-]+\.[\w-]+/, `something like a JWT in ${raw}`);
-      assert.doesNotMatch(raw, /"(token|authorization|secret|password)"/i);
+      assert.doesNotMatch(raw, /"(token|authorization|secret|password|url)"/i);
+      assert.doesNotMatch(raw, /X-Amz-(Signature|Credential|Security-Token)/, `a presigned URL in ${raw}`);
     }
   });
 });

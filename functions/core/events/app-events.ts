@@ -7,6 +7,7 @@
  * Details carry ids, the room, the sender and (for messages) the content: never a token,
  * a secret, a signed URL or a connection's credentials.
  */
+import type { AttachmentMeta } from '../attachments/attachments.ts';
 import type { PresenceStatus } from '../connections/connections.ts';
 import type { GroupChange, GroupCreated, GroupUpdated } from '../groups/group-service.ts';
 import type { MessageKind, StoredMessage } from '../shared/ports.ts';
@@ -41,11 +42,21 @@ export interface MessageRef {
   readonly group_id?: string;
 }
 
+/** An attachment's metadata: never its URL (a presigned GET is a bearer credential). */
+export interface AttachmentDetail {
+  readonly attachment_id: string;
+  readonly file_name: string;
+  readonly content_type: string;
+  readonly size: number;
+}
+
 export interface MessageSentDetail extends MessageRef {
   readonly content: string;
   readonly message_type: number;
   /** The message it replies to (`reply_to`), same conversation. */
   readonly reply_to?: string;
+  /** Its attachment, metadata only: your backend fetches the object with its own S3 grant. */
+  readonly attachment?: AttachmentDetail;
   /** When the message was stored (its `time` in frames). */
   readonly time: string;
 }
@@ -54,6 +65,7 @@ export interface MessageEditedDetail extends MessageRef {
   readonly content: string;
   readonly message_type: number;
   readonly reply_to?: string;
+  readonly attachment?: AttachmentDetail;
   readonly edited_at: string;
   readonly time: string;
 }
@@ -168,7 +180,17 @@ function sentDetail(message: StoredMessage): MessageSentDetail {
     content: message.content,
     message_type: message.messageType,
     ...(message.replyTo !== undefined ? { reply_to: message.replyTo } : {}),
+    ...(message.attachment ? { attachment: attachmentDetail(message.attachment) } : {}),
     time: message.createdAt,
+  };
+}
+
+function attachmentDetail(attachment: AttachmentMeta): AttachmentDetail {
+  return {
+    attachment_id: attachment.attachmentId,
+    file_name: attachment.fileName,
+    content_type: attachment.contentType,
+    size: attachment.size,
   };
 }
 
