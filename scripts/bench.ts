@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --smoke] [--only dynamo,fanout,bundles,latency,conversations,groups,rich] [--out <dir>]`: the
+ * `npm run bench [-- --smoke] [--only dynamo,fanout,bundles,latency,conversations,groups,rich,attachments] [--out <dir>]`: the
  * performance figures of docs/performance.md, measured and written in one go — DynamoDB
  * requests and capacity, Management API calls and Lambda invocations per operation; cost
  * per million operations; broadcast fan-out time over real sockets; bundle sizes and
@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
+import { type AttachmentsOptions, runAttachmentsSection } from './bench/attachments.ts';
 import { type BundlesOptions, runBundlesSection } from './bench/bundles.ts';
 import { fanOutChart, latencyChart } from './bench/charts.ts';
 import { type ConversationsOptions, runConversationsSection } from './bench/conversations.ts';
@@ -56,6 +57,7 @@ interface Sizes {
   readonly conversations: Omit<ConversationsOptions, 'log'>;
   readonly groups: Omit<GroupsOptions, 'log'>;
   readonly rich: Omit<RichOptions, 'log'>;
+  readonly attachments: Omit<AttachmentsOptions, 'log'>;
 }
 
 const FULL: Sizes = {
@@ -74,6 +76,7 @@ const FULL: Sizes = {
   conversations: { conversations: 1000, groups: 10, pageSizes: [20, 50], repetitions: 3 },
   groups: { members: 1000, repetitions: 3 },
   rich: { repetitions: 5 },
+  attachments: { members: 10, repetitions: 3 },
 };
 
 const SMOKE: Sizes = {
@@ -92,6 +95,7 @@ const SMOKE: Sizes = {
   conversations: { conversations: 30, groups: 3, pageSizes: [5, 20], repetitions: 1 },
   groups: { members: 5, repetitions: 1 },
   rich: { repetitions: 1 },
+  attachments: { members: 3, repetitions: 1 },
 };
 
 function fail(message: string): never {
@@ -158,6 +162,7 @@ async function main(): Promise<void> {
         ...(previous.conversations ? { conversations: previous.conversations } : {}),
         ...(previous.groups ? { groups: previous.groups } : {}),
         ...(previous.rich ? { rich: previous.rich } : {}),
+        ...(previous.attachments ? { attachments: previous.attachments } : {}),
         measuredAt: { ...previous.measuredAt },
         sectionRuns: sectionRunsOf(previous),
         totalSeconds: 0,
@@ -190,6 +195,9 @@ async function main(): Promise<void> {
         break;
       case 'rich':
         results.rich = await runRichSection({ ...sizes.rich, log });
+        break;
+      case 'attachments':
+        results.attachments = await runAttachmentsSection({ ...sizes.attachments, log });
         break;
     }
     const run = endSectionRun();

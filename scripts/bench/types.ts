@@ -11,6 +11,7 @@ export const SECTIONS = [
   'conversations',
   'groups',
   'rich',
+  'attachments',
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -169,6 +170,14 @@ export interface RichSection {
   readonly seconds: number;
 }
 
+/** S3 requests of one image message, counted by the local S3 (scripts/bench/attachments.ts). */
+export interface AttachmentsSection {
+  readonly members: number;
+  readonly repetitions: number;
+  readonly steps: readonly { readonly step: string; readonly s3Requests: number }[];
+  readonly seconds: number;
+}
+
 export interface Results {
   schemaVersion: 1;
   generatedAt: string;
@@ -182,6 +191,7 @@ export interface Results {
   conversations?: ConversationsSection;
   groups?: GroupsSection;
   rich?: RichSection;
+  attachments?: AttachmentsSection;
   /** When each section was last measured (a partial run keeps the others from the file). */
   measuredAt: Partial<Record<SectionName, string>>;
   /** Each section's commit and load average (`machine` describes the latest run only). */

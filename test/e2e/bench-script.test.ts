@@ -70,6 +70,7 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       'conversations',
       'groups',
       'rich',
+      'attachments',
       'cost',
       'targets',
       'measuredAt',
@@ -77,6 +78,7 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       assert.ok(results[key], `performance.json has "${key}"`);
     }
     assert.deepEqual(Object.keys(results.measuredAt).sort(), [
+      'attachments',
       'bundles',
       'conversations',
       'dynamo',
@@ -124,6 +126,12 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
         (key: string) => !key.startsWith('GetItem') && !key.startsWith('BatchGetItem'),
       ),
       [],
+    );
+
+    // Counted by the local S3: the PUT and the HeadObject; presigned URLs cost nothing.
+    assert.deepEqual(
+      results.attachments.steps.map((step: { s3Requests: number }) => step.s3Requests),
+      [0, 1, 1, 0, 0],
     );
 
     const operations = results.dynamo.operations.map((op: { operation: string }) => op.operation);
