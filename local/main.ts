@@ -54,6 +54,7 @@ Environment:
                                          Cognito tokens instead (README, "Sign in with Amazon Cognito");
                                          COGNITO_JWKS_URL: a JWKS on this machine in place of the pool's
   DYNAMODB_ENDPOINT                      use DynamoDB Local / LocalStack / AWS instead of the embedded one
+  S3_ENDPOINT                            another S3 (MinIO, LocalStack) for attachments instead of the embedded one at /s3
   DYNAMODB_THREAD=1                      the embedded DynamoDB (dynalite) in a thread of its own
   LOCAL_ADMIN_SECRET                     the secret of the admin key LOCALADMIN (20+ characters; random
                                          otherwise), which may do anything on the local DynamoDB,
