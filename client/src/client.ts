@@ -22,6 +22,7 @@ import { Delivery } from './delivery.ts';
 import { Emitter } from './emitter.ts';
 import { ChatError } from './errors.ts';
 import type { ChatClientState, ChatEvents } from './events.ts';
+import { ChatHttpClient } from './http.ts';
 import { Lifecycle } from './lifecycle.ts';
 import { backoffSettings, type ChatClientOptions, DEFAULTS, type RequestOptions } from './options.ts';
 import { Outbox, type PendingSend, type SendCommand, type SendReply, withClientMsgId } from './outbox.ts';
@@ -35,6 +36,7 @@ import type {
   ConversationsPage,
   CreateGroupInput,
   DeleteMessageInput,
+  EditMessageInput,
   GroupCreated,
   GroupDeleted,
   GroupInfo,
@@ -53,9 +55,12 @@ import type {
   HistoryPage,
   MarkReadInput,
   MessageDeletedReply,
+  MessageEditedReply,
   MessageSent,
   PageInput,
   Pong,
+  ReactInput,
+  ReactionReply,
   ReadMarked,
   RemoveGroupMemberInput,
   RoomInput,
@@ -68,9 +73,33 @@ import type {
   SetGroupRoleInput,
   SyncInput,
   SyncPage,
+  TypingState,
   UpdateGroupInput,
   Welcome,
 } from './types.ts';
+import { TypingThrottle } from './typing.ts';
+import {
+  describeUpload,
+  messageTypeFor,
+  type UploadBody,
+  type Uploaded,
+  type UploadOptions,
+} from './uploads.ts';
+
+/** Who a file goes to: a user, a group, or a room this connection has joined. */
+export type SendTarget =
+  | { readonly to_user_id: string }
+  | { readonly group_id: string }
+  | { readonly room_id: string };
+
+export interface SendFileOptions extends UploadOptions {
+  /** The text shown with the file; default the file's name. */
+  readonly content?: string;
+  /** Default from the content type: 2 image, 4 audio, 5 video, 3 any other file. */
+  readonly message_type?: number;
+  readonly reply_to?: string;
+  readonly client_msg_id?: string;
+}
 
 export class ChatClient {
   private readonly timers: Timers;
@@ -79,6 +108,8 @@ export class ChatClient {
   private readonly requests: Requests;
   private readonly delivery: Delivery;
   private readonly outbox: Outbox;
+  private readonly typingThrottle: TypingThrottle;
+  private readonly http: ChatHttpClient | undefined;
 
   constructor(options: ChatClientOptions) {
     const timers = options.timers ?? systemTimers;
@@ -144,6 +175,17 @@ export class ChatClient {
     this.requests = requests;
     this.delivery = delivery;
     this.outbox = outbox;
+    this.typingThrottle = new TypingThrottle(timers, options.typingRepeatMs ?? DEFAULTS.typingRepeatMs);
+    // The others' indicators expired while this client was away.
+    emitter.on('welcome', () => this.typingThrottle.reset());
+    this.http =
+      options.httpUrl === undefined
+        ? undefined
+        : new ChatHttpClient({
+            baseUrl: options.httpUrl,
+            token: options.token,
+            ...(options.fetch ? { fetch: options.fetch } : {}),
+          });
   }
 
   // ------------------------------------------------------------------ public surface
@@ -317,6 +359,77 @@ export class ChatClient {
 
   deleteMessage(input: DeleteMessageInput): Promise<MessageDeletedReply> {
     return this.request<MessageDeletedReply>('delete_message', input, { idempotent: true });
+  }
+
+  /** Sender only; the participants get `message_edited`, and history and sync show the new text with `edited_at`. */
+  editMessage(input: EditMessageInput): Promise<MessageEditedReply> {
+    return this.request<MessageEditedReply>('edit_message', input, { idempotent: true });
+  }
+
+  /** Adds this user's `emoji` to a message (once per user and emoji); participants get `reaction` with the counts. */
+  react(input: ReactInput): Promise<ReactionReply> {
+    return this.request<ReactionReply>('react', input, { idempotent: true });
+  }
+
+  /** Takes this user's `emoji` off a message. */
+  unreact(input: ReactInput): Promise<ReactionReply> {
+    return this.request<ReactionReply>('unreact', input, { idempotent: true });
+  }
+
+  /**
+   * Tells the other participants this user started or stopped typing. Call `start` on every
+   * key press: it goes out at most every `typingRepeatMs` per room; `stop` only after a
+   * `start`. Resolves with `false` when nothing was sent (throttled, or not connected:
+   * typing is never queued), `true` once the server took it.
+   */
+  async typing(roomId: string, state: TypingState): Promise<boolean> {
+    if (this.state !== 'open') return false;
+    if (!this.typingThrottle.shouldSend(roomId, state)) return false;
+    try {
+      await this.request('typing', { room_id: roomId, state });
+      return true;
+    } catch (error) {
+      if (state === 'start') this.typingThrottle.forget(roomId);
+      throw error;
+    }
+  }
+
+  /**
+   * Uploads a file for a message of type 2–5 (`POST /api/ws/uploads`, then the presigned
+   * PUT) and resolves with its `attachment_id`. A browser `File` brings its name and type; a
+   * `Blob` or bytes (a Node `Buffer`) need `file_name` and `content_type`. Needs `httpUrl`.
+   */
+  upload(file: UploadBody, options: UploadOptions = {}): Promise<Uploaded> {
+    if (!this.http) return Promise.reject(new ChatError('upload() needs the httpUrl option (the HTTP API)'));
+    return this.http.upload(file, options);
+  }
+
+  /**
+   * Uploads a file and sends it as a message of type 2–5 (by its content type) to a user,
+   * a group or a joined room, through the outbox like any send. Resolves with the send's
+   * reply and the upload.
+   */
+  async sendFile(
+    to: SendTarget,
+    file: UploadBody,
+    options: SendFileOptions = {},
+  ): Promise<{ sent: MessageSent | GroupMessageSent | RoomMessageSent; uploaded: Uploaded }> {
+    describeUpload(file, options); // a missing name fails here, before anything is uploaded
+    const uploaded = await this.upload(file, options);
+    const message = {
+      content: options.content ?? uploaded.file_name,
+      message_type: options.message_type ?? messageTypeFor(uploaded.content_type),
+      attachment_id: uploaded.attachment_id,
+      ...(options.reply_to !== undefined ? { reply_to: options.reply_to } : {}),
+      ...(options.client_msg_id !== undefined ? { client_msg_id: options.client_msg_id } : {}),
+    };
+    const sent =
+      'to_user_id' in to
+        ? await this.sendMessage({ to_user_id: to.to_user_id, ...message })
+        : 'group_id' in to
+          ? await this.sendGroupMessage({ group_id: to.group_id, ...message })
+          : await this.sendRoomMessage({ room_id: to.room_id, ...message });
+    return { sent, uploaded };
   }
 
   /**

@@ -5,9 +5,12 @@ import type {
   GroupUpdatedPush,
   KickedPush,
   MessageDeletedPush,
+  MessageEditedPush,
   MessageReadPush,
   PresencePush,
+  ReactionPush,
   SystemNotification,
+  TypingPush,
   UnreadCountPush,
   Welcome,
 } from './types.ts';
@@ -36,6 +39,15 @@ export interface ChatEvents {
   message_deleted: MessageDeletedPush;
   message_read: MessageReadPush;
   unread_count: UnreadCountPush;
+  /** A message was edited by its sender: show `content` and an "edited" mark. */
+  message_edited: MessageEditedPush;
+  /** A reaction was added or removed; `counts` are the message's counts after it. */
+  reaction: ReactionPush;
+  /**
+   * Another participant started or stopped typing. Expire a `start` yourself after a few
+   * seconds without a repeat: a `stop` may never come (the other side closed the page).
+   */
+  typing: TypingPush;
   /**
    * A group this user is (or was, until this change) in changed: renamed, members added,
    * removed or left, deleted. `user_ids` includes this user when they were added or removed.

@@ -18,7 +18,10 @@ import type {
   MessageSent,
   PageInput,
   SendMessageInput,
+  UploadRequest,
+  UploadTicket,
 } from './types.ts';
+import { describeUpload, putUpload, type UploadBody, type Uploaded, type UploadOptions } from './uploads.ts';
 
 /** The HTTP API answers the WebSocket reply's data; this client does not rely on its `type`. */
 type HttpReply<T> = Omit<T, 'type'>;
@@ -222,6 +225,27 @@ export class ChatHttpClient {
   /** `POST /api/ws/send-message`: as the `send_message` command (de-duplicated on `client_msg_id`). */
   sendMessage(input: SendMessageInput): Promise<MessageSent> {
     return this.call<MessageSent>('POST', '/api/ws/send-message', { body: input });
+  }
+
+  /**
+   * `POST /api/ws/uploads`: a presigned PUT for a file of exactly this size and type (the
+   * server's limits apply: 400 / 1001 otherwise). `upload()` does this and the PUT.
+   */
+  requestUpload(input: UploadRequest): Promise<UploadTicket> {
+    return this.call<UploadTicket>('POST', '/api/ws/uploads', { body: input });
+  }
+
+  /**
+   * Uploads a file (a browser `File`/`Blob`, or bytes such as a Node `Buffer` with
+   * `file_name` and `content_type`) and resolves with its `attachment_id`, for a message of
+   * type 2–5. Rejects with ChatHttpError when the server refuses it, UploadFailedError when
+   * the storage does.
+   */
+  async upload(body: UploadBody, options: UploadOptions = {}): Promise<Uploaded> {
+    const described = describeUpload(body, options);
+    const ticket = await this.requestUpload(described);
+    await putUpload(this.fetchImpl, ticket, body);
+    return { attachment_id: ticket.attachment_id, ...described };
   }
 
   /** `POST /api/ws/broadcast` (admin). */

@@ -8,6 +8,7 @@ import type {
   GroupMessagePush,
   HistoryMessage,
   NewMessagePush,
+  RichFields,
   RoomMessagePush,
   SyncMessage,
   SystemNotification,
@@ -31,6 +32,16 @@ export function isRoomItem(
   return item.event === 'message' && item.payload.kind === 'room';
 }
 
+/** The rich-message fields a push or a stored item has (only those present). */
+function richOf(source: RichFields): RichFields {
+  return {
+    ...(source.reply_to !== undefined ? { reply_to: source.reply_to } : {}),
+    ...(source.edited_at !== undefined ? { edited_at: source.edited_at } : {}),
+    ...(source.reactions !== undefined ? { reactions: source.reactions } : {}),
+    ...(source.attachment !== undefined ? { attachment: source.attachment } : {}),
+  };
+}
+
 export function fromNewMessage(push: NewMessagePush): Incoming {
   const id = normalizeId(push.message_id);
   return {
@@ -47,6 +58,7 @@ export function fromNewMessage(push: NewMessagePush): Incoming {
       content: push.content,
       message_type: push.message_type,
       time: push.time,
+      ...richOf(push),
       catch_up: false,
     },
   };
@@ -67,6 +79,7 @@ export function fromGroupMessage(push: GroupMessagePush): Incoming {
       content: push.content,
       message_type: push.message_type,
       time: push.time,
+      ...richOf(push),
       catch_up: false,
     },
   };
@@ -85,6 +98,7 @@ export function fromRoomMessage(push: RoomMessagePush | HistoryMessage, catchUp:
       content: push.content,
       message_type: push.message_type,
       time: push.time,
+      ...richOf(push),
       ...('deleted' in push && push.deleted ? { deleted: true as const } : {}),
       catch_up: catchUp,
     },
@@ -136,6 +150,7 @@ export function fromSyncItem(item: SyncMessage): Incoming {
           content: item.content,
           message_type: item.message_type,
           time: item.time,
+          ...richOf(item),
           ...deleted,
           catch_up: true,
         },
@@ -155,6 +170,7 @@ export function fromSyncItem(item: SyncMessage): Incoming {
           content: item.content,
           message_type: item.message_type,
           time: item.time,
+          ...richOf(item),
           ...deleted,
           catch_up: true,
         },

@@ -3,7 +3,7 @@
  * browsers and Node (zero dependencies; on Node 20 pass `WebSocket` from `ws`).
  */
 export { Backoff, type BackoffOptions } from './backoff.ts';
-export { ChatClient } from './client.ts';
+export { ChatClient, type SendFileOptions, type SendTarget } from './client.ts';
 export {
   ChatClosedError,
   ChatConnectionLostError,
@@ -38,4 +38,11 @@ export type {
 export type { PendingSend } from './outbox.ts';
 export type { Timers } from './timers.ts';
 export type * from './types.ts';
+export {
+  messageTypeFor,
+  type UploadBody,
+  type Uploaded,
+  UploadFailedError,
+  type UploadOptions,
+} from './uploads.ts';
 export type { WebSocketConstructor, WebSocketLike } from './websocket.ts';

@@ -80,6 +80,15 @@ export interface ChatClientOptions {
    * in order and reject after `requestTimeoutMs` without a connection.
    */
   readonly outbox?: false | OutboxOptions;
+  /**
+   * The HTTP API's base URL, for `upload()` and `sendFile()`: `http://localhost:8009`
+   * locally, the stack output `HttpApiUrl` in AWS (not the WebSocket URL's host).
+   */
+  readonly httpUrl?: string;
+  /** For `upload()`: default `globalThis.fetch`. */
+  readonly fetch?: typeof fetch;
+  /** `typing(room, 'start')` is sent at most this often per room; default 3 s. */
+  readonly typingRepeatMs?: number;
 }
 
 export interface RequestOptions {
@@ -105,6 +114,7 @@ export const DEFAULTS = {
   roomCatchUpLimit: 100,
   outboxMaxSize: 100,
   outboxMaxAttempts: 5,
+  typingRepeatMs: 3_000,
 } as const;
 
 /** The backoff settings; with `reconnect: false` the defaults, since sends and catch-up still retry. */

@@ -113,6 +113,9 @@ export class PushHandler {
       case 'message_read':
       case 'unread_count':
       case 'group_updated':
+      case 'message_edited':
+      case 'reaction':
+      case 'typing':
         this.emitter.emit(type, data as never);
         return;
       default:

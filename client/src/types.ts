@@ -15,6 +15,32 @@ export interface Envelope<T = unknown> {
 /** 1 text, 2 image, 3 file, 4 audio, 5 video. */
 export type MessageType = 1 | 2 | 3 | 4 | 5;
 
+/**
+ * What rich messages add to a message, in pushes, `history` and `sync` (each only when it
+ * applies): the message it answers, when it was last edited, its reactions, its file.
+ */
+export interface RichFields {
+  /** The message this one replies to (same conversation). */
+  readonly reply_to?: string;
+  /** Set once the sender has edited the message (`content` is the edited text). */
+  readonly edited_at?: string;
+  /** Reaction counts by emoji (absent or empty: none). */
+  readonly reactions?: Readonly<Record<string, number>>;
+  /** Message types 2–5: the uploaded file, with a short-lived download URL. */
+  readonly attachment?: Attachment;
+}
+
+/** A file attached to a message (`message_type` 2–5). */
+export interface Attachment {
+  readonly attachment_id: string;
+  readonly file_name: string;
+  readonly content_type: string;
+  /** Bytes. */
+  readonly size: number;
+  /** A short-lived presigned GET, given to participants only: read it again from `history` once it expires. */
+  readonly url: string;
+}
+
 // ---------------------------------------------------------------- replies
 
 export interface Welcome {
@@ -258,16 +284,7 @@ export interface Pong {
 }
 
 /** A stored message as `history`, `GET /api/ws/messages` and `sync` show it. */
-/** A message's file (message types 2-5); `url` is a short-lived presigned GET. */
-export interface Attachment {
-  readonly attachment_id: string;
-  readonly file_name: string;
-  readonly content_type: string;
-  readonly size: number;
-  readonly url: string;
-}
-
-export interface HistoryMessage {
+export interface HistoryMessage extends RichFields {
   readonly message_id: string;
   readonly room_id: string;
   readonly from_user_id: string;
@@ -328,6 +345,12 @@ export interface ReadMarked {
   readonly time: string;
 }
 
+/** The `edit_message` reply: the push the participants got. */
+export type MessageEditedReply = MessageEditedPush;
+
+/** The `react` / `unreact` reply: the push the participants got. */
+export type ReactionReply = ReactionPush;
+
 export interface MessageDeletedReply extends MessageDeletedPush {
   readonly delivered: number;
   /** Connections handed to fan-out workers (large audiences; present only when some were). */
@@ -336,7 +359,7 @@ export interface MessageDeletedReply extends MessageDeletedPush {
 
 // ---------------------------------------------------------------- pushes
 
-export interface NewMessagePush {
+export interface NewMessagePush extends RichFields {
   readonly type: 'new_message';
   readonly message_id: string;
   readonly room_id: string;
@@ -353,7 +376,7 @@ export interface NewMessagePush {
   readonly reply_to?: string;
 }
 
-export interface GroupMessagePush {
+export interface GroupMessagePush extends RichFields {
   readonly type: 'group_message';
   readonly group_id: string;
   readonly group_name: string;
@@ -368,7 +391,7 @@ export interface GroupMessagePush {
   readonly reply_to?: string;
 }
 
-export interface RoomMessagePush {
+export interface RoomMessagePush extends RichFields {
   readonly type: 'room_message';
   readonly room_id: string;
   readonly message_id: string;
@@ -471,6 +494,39 @@ export interface GroupUpdatedPush {
   readonly time: string;
 }
 
+/** A message was edited by its sender: pushed to the conversation's participants. */
+export interface MessageEditedPush {
+  readonly type: 'message_edited';
+  readonly room_id: string;
+  readonly message_id: string;
+  /** The new text. */
+  readonly content: string;
+  readonly edited_at: string;
+}
+
+/** Someone added or removed a reaction: pushed to the conversation's participants, with the new counts. */
+export interface ReactionPush {
+  readonly type: 'reaction';
+  readonly room_id: string;
+  readonly message_id: string;
+  /** Who reacted. */
+  readonly user_id: string;
+  readonly emoji: string;
+  readonly action: 'added' | 'removed';
+  /** Every emoji's count on the message after this change. */
+  readonly counts: Readonly<Record<string, number>>;
+}
+
+export type TypingState = 'start' | 'stop';
+
+/** Another participant started or stopped typing (never stored; no `stop` may come: expire it yourself). */
+export interface TypingPush {
+  readonly type: 'typing';
+  readonly room_id: string;
+  readonly user_id: string;
+  readonly state: TypingState;
+}
+
 export interface KickedPush {
   readonly type: 'kicked';
   readonly reason: string;
@@ -483,8 +539,10 @@ export interface SendMessageInput {
   readonly to_user_id: string;
   readonly content: string;
   readonly message_type?: number;
-  /** Required with message_type 2-5: the `attachment_id` of a finished upload (`POST /api/ws/uploads`). */
+  /** Message types 2–5: the id `upload()` returned. */
   readonly attachment_id?: string;
+  /** A message of the same conversation this one answers. */
+  readonly reply_to?: string;
   /** Generated when absent; reused on every retry so the server stores the message once. */
   readonly client_msg_id?: string;
   /** The id of a message of the same conversation this one replies to (2001 otherwise). */
@@ -495,8 +553,10 @@ export interface SendGroupMessageInput {
   readonly group_id: string;
   readonly content: string;
   readonly message_type?: number;
-  /** Required with message_type 2-5: the `attachment_id` of a finished upload (`POST /api/ws/uploads`). */
+  /** Message types 2–5: the id `upload()` returned. */
   readonly attachment_id?: string;
+  /** A message of the same conversation this one answers. */
+  readonly reply_to?: string;
   readonly client_msg_id?: string;
   /** The id of a message of the same conversation this one replies to (2001 otherwise). */
   readonly reply_to?: string;
@@ -506,8 +566,10 @@ export interface SendRoomMessageInput {
   readonly room_id: string;
   readonly content: string;
   readonly message_type?: number;
-  /** Required with message_type 2-5: the `attachment_id` of a finished upload (`POST /api/ws/uploads`). */
+  /** Message types 2–5: the id `upload()` returned. */
   readonly attachment_id?: string;
+  /** A message of the same conversation this one answers. */
+  readonly reply_to?: string;
   readonly client_msg_id?: string;
   /** The id of a message of the same conversation this one replies to (2001 otherwise). */
   readonly reply_to?: string;
@@ -586,9 +648,48 @@ export interface DeleteMessageInput {
   readonly message_id: string;
 }
 
+export interface EditMessageInput {
+  readonly room_id: string;
+  readonly message_id: string;
+  /** The new text: the rules for sending apply (length, content filter). */
+  readonly content: string;
+}
+
+export interface ReactInput {
+  readonly room_id: string;
+  readonly message_id: string;
+  /** 1–32 characters. */
+  readonly emoji: string;
+}
+
+export interface TypingInput {
+  readonly room_id: string;
+  readonly state: TypingState;
+}
+
+/** What `POST /api/ws/uploads` is asked for. */
+export interface UploadRequest {
+  readonly file_name: string;
+  readonly content_type: string;
+  /** Bytes: the upload must be exactly this long. */
+  readonly size: number;
+}
+
+/** The `POST /api/ws/uploads` answer: a presigned upload of exactly the declared size and type. */
+export interface UploadTicket {
+  readonly upload_url: string;
+  readonly method: 'PUT';
+  /** Send these with the upload (the signature covers them). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Put it on a message of type 2–5 once the upload is done. */
+  readonly attachment_id: string;
+  /** The upload URL stops working then. */
+  readonly expires_at: string;
+}
+
 // ---------------------------------------------------------------- what the application sees
 
-interface ChatMessageBase {
+interface ChatMessageBase extends RichFields {
   readonly message_id: string;
   /** `private_{a}_{b}`, the group id, or the room id. */
   readonly room_id: string;
