@@ -5,6 +5,9 @@
 import { ChatError } from './errors.ts';
 import type { MessageType, UploadRequest, UploadTicket } from './types.ts';
 
+/** What fetch takes as a body (BodyInit is a DOM-only name). */
+type FetchBody = NonNullable<Parameters<typeof fetch>[1]>['body'];
+
 /** A browser `File` or `Blob`, or bytes (a Node `Buffer` is a `Uint8Array`). */
 export type UploadBody = Blob | ArrayBuffer | ArrayBufferView;
 
@@ -64,7 +67,7 @@ export async function putUpload(
   const response = await fetchImpl(ticket.upload_url, {
     method: ticket.method ?? 'PUT',
     headers,
-    body: body as BodyInit,
+    body: body as FetchBody,
   });
   if (response.ok) return;
   const text = await response.text().catch(() => '');
