@@ -1,5 +1,13 @@
 /** What the page shows: conversations (1:1, group, room) and their messages, without the DOM. */
-import type { ConversationSummary, GroupMember, GroupRole } from '../../client/src/index.ts';
+import type {
+  Attachment,
+  ConversationSummary,
+  GroupMember,
+  GroupRole,
+  MessageEditedPush,
+  ReactionPush,
+  TypingState,
+} from '../../client/src/index.ts';
 
 export type ConversationKind = 'private' | 'group' | 'room';
 
@@ -12,6 +20,16 @@ export interface ChatLine {
   readonly deleted?: boolean;
   /** Typed here and not yet stored: `sending` (or waiting for a connection), `failed`. */
   readonly pending?: 'sending' | 'failed';
+  /** The message this one answers. */
+  readonly replyTo?: string;
+  /** Set once its sender edited it. */
+  readonly editedAt?: string;
+  /** Counts by emoji. */
+  readonly reactions?: Readonly<Record<string, number>>;
+  /** The emojis this user put on it (seen in this session: the server's counts do not say whose they are). */
+  readonly mine?: readonly string[];
+  /** Image or file: on own lines being sent, `url` is a local `blob:` URL of the picked file. */
+  readonly attachment?: Attachment;
 }
 
 /** How this user stopped being in a group (the page keeps its past messages on screen). */
@@ -38,7 +56,12 @@ export interface Conversation {
   readonly readBy: Map<string, string>;
   /** The last position this page sent with `mark_read`. */
   markedId?: string;
+  /** Who is typing here, and until when (ms since the epoch) the indicator shows without a repeat. */
+  readonly typing: Map<string, number>;
 }
+
+/** A `typing` start shows this long unless repeated (senders repeat every few seconds while typing). */
+export const TYPING_SHOWN_MS = 6_000;
 
 export const conversationKey = (kind: ConversationKind, id: string): string => `${kind}:${id}`;
 
@@ -55,6 +78,11 @@ export function roomIdOf(conversation: Conversation, me: string): string | undef
   if (conversation.kind === 'group') return conversation.id;
   if (conversation.kind === 'private') return privateRoomId(me, conversation.id);
   return undefined;
+}
+
+/** The `room_id` of edit, react and typing commands: private chats and groups as above, a room's own id. */
+export function commandRoomId(conversation: Conversation, me: string): string | undefined {
+  return roomIdOf(conversation, me) ?? (conversation.kind === 'room' ? conversation.id : undefined);
 }
 
 /** The newest stored message id the page knows of (the sort key of the conversation list). */
@@ -92,7 +120,16 @@ export class Conversations {
     const key = conversationKey(kind, id);
     let conversation = this.byKey.get(key);
     if (!conversation) {
-      conversation = { key, kind, id, title: title ?? id, lines: [], unread: 0, readBy: new Map() };
+      conversation = {
+        key,
+        kind,
+        id,
+        title: title ?? id,
+        lines: [],
+        unread: 0,
+        readBy: new Map(),
+        typing: new Map(),
+      };
       this.byKey.set(key, conversation);
     } else if (title) {
       conversation.title = title;
@@ -146,8 +183,12 @@ export class Conversations {
   add(conversation: Conversation, line: ChatLine, countUnread: boolean): boolean {
     const { lines } = conversation;
     const existing = lines.findIndex((l) => l.id === line.id);
-    if (existing >= 0) {
-      if (line.deleted && !lines[existing]?.deleted) lines[existing] = line;
+    const known = lines[existing];
+    if (known) {
+      if (line.deleted && !known.deleted) lines[existing] = line;
+      // History read later can be newer than what was seen (an edit missed while away).
+      else if (line.editedAt && (!known.editedAt || line.editedAt > known.editedAt))
+        lines[existing] = { ...known, content: line.content, editedAt: line.editedAt };
       return false;
     }
     let at = lines.length;
@@ -177,6 +218,47 @@ export class Conversations {
       }
     }
     return undefined;
+  }
+
+  /** A line by message id, wherever it is. */
+  find(messageId: string): { conversation: Conversation; index: number; line: ChatLine } | undefined {
+    for (const conversation of this.byKey.values()) {
+      const index = conversation.lines.findIndex((l) => l.id === messageId);
+      const line = conversation.lines[index];
+      if (line) return { conversation, index, line };
+    }
+    return undefined;
+  }
+
+  /** An edit: the new text and the edited mark, on the line and on the list's preview. */
+  applyEdit(push: MessageEditedPush): Conversation | undefined {
+    let touched: Conversation | undefined;
+    for (const conversation of this.byKey.values())
+      if (conversation.lastMessage?.id === push.message_id) {
+        conversation.lastMessage = { ...conversation.lastMessage, content: push.content };
+        touched = conversation;
+      }
+    const found = this.find(push.message_id);
+    if (!found) return touched;
+    const { conversation, index, line } = found;
+    if (!line.editedAt || push.edited_at >= line.editedAt)
+      conversation.lines[index] = { ...line, content: push.content, editedAt: push.edited_at };
+    return conversation;
+  }
+
+  /** A reaction: the message's new counts, and whether this user's own emoji is on it. */
+  applyReaction(push: ReactionPush, me: string): Conversation | undefined {
+    const found = this.find(push.message_id);
+    if (!found) return undefined;
+    const { conversation, index, line } = found;
+    let mine = line.mine ?? [];
+    if (push.user_id === me)
+      mine =
+        push.action === 'added'
+          ? [...new Set([...mine, push.emoji])]
+          : mine.filter((emoji) => emoji !== push.emoji);
+    conversation.lines[index] = { ...line, reactions: push.counts, mine };
+    return conversation;
   }
 
   clear(): void {
@@ -213,4 +295,47 @@ export function readMarks(conversation: Conversation, me: string): Map<string, s
     if (newest) marks.set(newest, [...(marks.get(newest) ?? []), reader]);
   }
   return marks;
+}
+
+/** What a reply quotes: the answered message's sender and the start of its text. */
+export function quoteOf(
+  conversation: Conversation,
+  messageId: string,
+  me: string,
+): { from: string; text: string } | undefined {
+  const line = conversation.lines.find((l) => l.id === messageId);
+  if (!line) return undefined;
+  const text = line.deleted ? 'message deleted' : line.content;
+  return {
+    from: line.from === me ? 'You' : line.from,
+    text: text.length > 80 ? `${text.slice(0, 79)}…` : text,
+  };
+}
+
+/** Emojis with a count, in a stable order (most used first). */
+export function reactionList(line: ChatLine): Array<{ emoji: string; count: number; mine: boolean }> {
+  return Object.entries(line.reactions ?? {})
+    .filter(([, count]) => count > 0)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([emoji, count]) => ({ emoji, count, mine: line.mine?.includes(emoji) ?? false }));
+}
+
+/** Notes a `typing` push; `now` in ms since the epoch. */
+export function noteTyping(conversation: Conversation, user: string, state: TypingState, now: number): void {
+  if (state === 'start') conversation.typing.set(user, now + TYPING_SHOWN_MS);
+  else conversation.typing.delete(user);
+}
+
+/** Who is typing now (expired starts are dropped). */
+export function typingUsers(conversation: Conversation, now: number): string[] {
+  for (const [user, until] of conversation.typing) if (until <= now) conversation.typing.delete(user);
+  return [...conversation.typing.keys()].sort();
+}
+
+/** "bob is typing…", "bob and carol are typing…", "3 people are typing…". */
+export function typingText(users: readonly string[]): string {
+  if (users.length === 0) return '';
+  if (users.length === 1) return `${users[0]} is typing…`;
+  if (users.length === 2) return `${users[0]} and ${users[1]} are typing…`;
+  return `${users.length} people are typing…`;
 }

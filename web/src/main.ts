@@ -5,6 +5,7 @@
  * what the server knows; signing in survives a reload (saved-sign-in.ts).
  */
 import {
+  type Attachment,
   ChatClient,
   type ChatClientState,
   ChatHttpClient,
@@ -12,21 +13,31 @@ import {
   createClientMsgId,
   type GroupUpdatedPush,
   type HistoryMessage,
+  type MessageEditedPush,
+  type ReactionPush,
+  type SendTarget,
+  type TypingPush,
 } from '../../client/src/index.ts';
 import {
   type ChatLine,
   type Conversation,
   type ConversationKind,
   Conversations,
+  commandRoomId,
   isPending,
+  noteTyping,
   PENDING_PREFIX,
   preview,
+  quoteOf,
   readMarks,
   roomIdOf,
+  typingText,
+  typingUsers,
 } from './conversations.ts';
 import { devTokenSource } from './dev-token.ts';
 import { byId, h, onSubmit, timeElement } from './dom.ts';
 import { hideGroupPanel, renderGroupPanel } from './group-panel.ts';
+import { lineElement } from './message-line.ts';
 import { forgetSignIn, loadSignIn, saveSignIn } from './saved-sign-in.ts';
 import './styles.css';
 
@@ -38,6 +49,8 @@ const ONLINE_MAX_PAGES = 5;
 const LIST_MAX_PAGES = 4;
 /** An error about a user action disappears after this long (or at the next action). */
 const ACTION_ERROR_MS = 8_000;
+/** Typing stops counting after this long without a key press. */
+const TYPING_IDLE_MS = 5_000;
 
 const ui = {
   connection: byId('connection'),
@@ -76,6 +89,11 @@ const ui = {
   messages: byId('messages'),
   composeForm: byId<HTMLFormElement>('compose-form'),
   composeText: byId<HTMLInputElement>('compose-text'),
+  composeContext: byId('compose-context'),
+  composeContextText: byId('compose-context-text'),
+  composeCancel: byId<HTMLButtonElement>('compose-cancel'),
+  attach: byId<HTMLInputElement>('attach'),
+  typing: byId('typing'),
   broadcasts: byId('broadcasts'),
   error: byId('error'),
   errorText: byId('error-text'),
@@ -315,25 +333,24 @@ function noteMembership(conversation: Conversation): void {
 
 // ---- the open conversation -------------------------------------------------------------
 
-function lineElement(
-  line: ChatLine,
-  readers: readonly string[] | undefined,
-  kind: ConversationKind,
-): HTMLLIElement {
-  const own = line.from === session?.userId;
+function lineView(line: ChatLine, conversation: Conversation, readers: readonly string[] | undefined) {
+  const me = session?.userId ?? '';
+  const own = line.from === me;
   let status: string | null = null;
   if (line.pending === 'failed') status = 'Not sent';
   else if (line.pending) status = session?.client.state === 'open' ? 'Sending…' : 'Waiting for connection…';
-  else if (readers?.length) status = kind === 'private' ? 'Read' : `Read by ${readers.join(', ')}`;
-  const classes = ['line', own ? 'own' : '', line.pending ? `pending ${line.pending}` : ''].filter(Boolean);
-  return h(
-    'li',
-    { class: classes.join(' '), 'data-id': line.id },
-    h('span', { class: 'from' }, own ? 'You' : line.from),
-    h('span', { class: 'text' }, line.deleted ? 'message deleted' : line.content),
-    line.pending ? h('time', {}, '') : timeElement(line.time),
-    status && h('span', { class: 'status' }, status),
-  );
+  else if (readers?.length)
+    status = conversation.kind === 'private' ? 'Read' : `Read by ${readers.join(', ')}`;
+  const quote = line.replyTo ? quoteOf(conversation, line.replyTo, me) : undefined;
+  const canAct = !line.pending && !line.deleted && !conversation.ended;
+  const actions = canAct
+    ? {
+        reply: () => startComposeMode({ kind: 'reply', id: line.id }),
+        edit: () => startComposeMode({ kind: 'edit', id: line.id }),
+        react: (emoji: string, mine: boolean) => attempt(() => react(conversation, line.id, emoji, mine)),
+      }
+    : undefined;
+  return { own, status, quote, ...(actions ? { actions } : {}) };
 }
 
 function renderMessages(): void {
@@ -342,7 +359,7 @@ function renderMessages(): void {
   const marks = readMarks(conversation, session.userId);
   const atBottom = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
   ui.messages.replaceChildren(
-    ...conversation.lines.map((line) => lineElement(line, marks.get(line.id), conversation.kind)),
+    ...conversation.lines.map((line) => lineElement(line, lineView(line, conversation, marks.get(line.id)))),
   );
   if (atBottom || conversation.lines.some(isPending))
     ui.messages.lastElementChild?.scrollIntoView({ block: 'end' });
@@ -370,11 +387,16 @@ function renderHeader(conversation: Conversation): void {
 
 /** Opens a conversation; `focus` (the user asked for it) moves the caret to the message box. */
 function showConversation(conversation: Conversation, focus = true): void {
+  if (conversation.key !== conversations.activeKey) {
+    endComposeMode();
+    typingStopped();
+  }
   conversations.activate(conversation);
   ui.conversationEmpty.hidden = true;
   renderHeader(conversation);
   ui.messages.replaceChildren();
   renderMessages();
+  renderTyping();
   ui.messages.lastElementChild?.scrollIntoView({ block: 'end' });
   renderConversationList();
   if (focus && !ui.composeForm.hidden) ui.composeText.focus();
@@ -398,6 +420,9 @@ function closeConversationView(): void {
   ui.leaveRoom.hidden = true;
   hideGroupPanel();
   ui.messages.replaceChildren();
+  endComposeMode();
+  typingStopped();
+  renderTyping();
 }
 
 /**
@@ -426,6 +451,10 @@ function toLine(message: ChatMessage | HistoryMessage): ChatLine {
     content: message.content,
     time: message.time,
     ...(message.deleted ? { deleted: true } : {}),
+    ...(message.reply_to ? { replyTo: message.reply_to } : {}),
+    ...(message.edited_at ? { editedAt: message.edited_at } : {}),
+    ...(message.reactions ? { reactions: message.reactions } : {}),
+    ...(message.attachment ? { attachment: message.attachment } : {}),
   };
 }
 
@@ -438,6 +467,14 @@ function receive(message: ChatMessage): void {
   if (!own && !message.catch_up) setOnline(current, message.from_user_id, true);
   // The server counts what catch-up brings; the list is read again once it is done.
   const countUnread = !own && !message.catch_up;
+  // A message ends its sender's "typing".
+  if (!message.catch_up)
+    typingReceived({
+      type: 'typing',
+      room_id: message.room_id,
+      user_id: message.from_user_id,
+      state: 'stop',
+    });
   if (message.kind === 'group') {
     // A live group message proves membership (a group others created shows up this way).
     if (!message.catch_up) current.groupIds?.add(message.group_id);
@@ -487,40 +524,189 @@ function markActiveRead(): void {
 
 // ---- sending ---------------------------------------------------------------------------
 
+/** Who a message in `conversation` goes to, as the SDK's send methods name it. */
+function targetOf(conversation: Conversation): SendTarget {
+  if (conversation.kind === 'private') return { to_user_id: conversation.id };
+  if (conversation.kind === 'group') return { group_id: conversation.id };
+  return { room_id: conversation.id };
+}
+
 /**
  * Shows the message at once as pending (offline it waits in the SDK's outbox, which sends it
  * on reconnect with the same client_msg_id, so it is stored once), then as sent or failed.
  */
-function send(content: string): void {
+function send(content: string, replyTo?: string): void {
   const current = session;
   const conversation = conversations.active;
   if (!current || !conversation) return;
-  const { client, userId } = current;
+  const { client } = current;
+  const extra = replyTo ? { reply_to: replyTo } : {};
+  dispatch(conversation, { content, ...(replyTo ? { replyTo } : {}) }, (clientMsgId) => {
+    const input = { content, client_msg_id: clientMsgId, ...extra };
+    const target = targetOf(conversation);
+    if ('to_user_id' in target) return client.sendMessage({ ...target, ...input });
+    if ('group_id' in target) return client.sendGroupMessage({ ...target, ...input });
+    return client.sendRoomMessage({ ...target, ...input });
+  });
+}
+
+/**
+ * Uploads a picked file and sends it (an image shows inline, another file as a link). The
+ * sender's own line shows the picked file itself (a local `blob:` URL) while it uploads.
+ */
+function sendAttachment(file: File, replyTo?: string): void {
+  const current = session;
+  const conversation = conversations.active;
+  if (!current || !conversation) return;
+  const attachment: Attachment = {
+    attachment_id: '',
+    file_name: file.name,
+    content_type: file.type || 'application/octet-stream',
+    size: file.size,
+    url: URL.createObjectURL(file),
+  };
+  const line = { content: file.name, attachment, ...(replyTo ? { replyTo } : {}) };
+  dispatch(conversation, line, (clientMsgId) =>
+    current.client
+      .sendFile(targetOf(conversation), file, {
+        client_msg_id: clientMsgId,
+        ...(replyTo ? { reply_to: replyTo } : {}),
+      })
+      .then(({ sent }) => sent),
+  );
+}
+
+/** The pending line, then the stored one (or a failed one and the error). */
+function dispatch(
+  conversation: Conversation,
+  message: Pick<ChatLine, 'content' | 'replyTo' | 'attachment'>,
+  sendIt: (clientMsgId: string) => Promise<{ message_id: string; time?: string }>,
+): void {
+  const current = session;
+  if (!current) return;
   const clientMsgId = createClientMsgId();
   const pendingId = `${PENDING_PREFIX}${clientMsgId}`;
   const time = new Date().toISOString();
-  addLine(conversation, { id: pendingId, from: userId, content, time, pending: 'sending' }, false);
-  const input = { content, client_msg_id: clientMsgId };
-  const sent: Promise<{ message_id: string; time?: string }> =
-    conversation.kind === 'private'
-      ? client.sendMessage({ to_user_id: conversation.id, ...input })
-      : conversation.kind === 'group'
-        ? client.sendGroupMessage({ group_id: conversation.id, ...input })
-        : client.sendRoomMessage({ room_id: conversation.id, ...input });
-  sent.then(
+  const base = { from: current.userId, ...message };
+  addLine(conversation, { id: pendingId, time, pending: 'sending', ...base }, false);
+  sendIt(clientMsgId).then(
     (reply) => {
-      const line = { id: reply.message_id, from: userId, content, time: reply.time ?? time };
-      conversations.settlePending(conversation, pendingId, line);
+      conversations.settlePending(conversation, pendingId, {
+        id: reply.message_id,
+        time: reply.time ?? time,
+        ...base,
+      });
       refreshAfterSend(conversation);
     },
     (error: unknown) => {
-      const line = { id: pendingId, from: userId, content, time, pending: 'failed' as const };
       conversations.settlePending(conversation, pendingId);
-      conversations.add(conversation, line, false);
+      conversations.add(conversation, { id: pendingId, time, pending: 'failed', ...base }, false);
       refreshAfterSend(conversation);
       showError(error);
     },
   );
+}
+
+// ---- replying, editing, reacting, typing ------------------------------------------------
+
+/** The compose box answers a message (`reply`) or replaces the text of one of this user's (`edit`). */
+type ComposeMode = { readonly kind: 'reply' | 'edit'; readonly id: string };
+let composeMode: ComposeMode | undefined;
+
+function startComposeMode(mode: ComposeMode): void {
+  const conversation = conversations.active;
+  const line = conversation?.lines.find((l) => l.id === mode.id);
+  if (!conversation || !line || !session) return;
+  composeMode = mode;
+  const quote = quoteOf(conversation, mode.id, session.userId);
+  ui.composeContextText.textContent =
+    mode.kind === 'edit' ? 'Editing your message' : `Replying to ${quote?.from ?? ''}: ${quote?.text ?? ''}`;
+  ui.composeContext.hidden = false;
+  if (mode.kind === 'edit') ui.composeText.value = line.content;
+  ui.composeText.focus();
+}
+
+function endComposeMode(): void {
+  if (composeMode?.kind === 'edit') ui.composeText.value = '';
+  composeMode = undefined;
+  ui.composeContext.hidden = true;
+  ui.composeContextText.textContent = '';
+}
+
+async function editMessage(conversation: Conversation, messageId: string, content: string): Promise<void> {
+  const current = session;
+  const roomId = current && commandRoomId(conversation, current.userId);
+  if (!current || !roomId) return;
+  const edited = await current.client.editMessage({ room_id: roomId, message_id: messageId, content });
+  messageEdited(edited);
+}
+
+async function react(
+  conversation: Conversation,
+  messageId: string,
+  emoji: string,
+  mine: boolean,
+): Promise<void> {
+  const current = session;
+  const roomId = current && commandRoomId(conversation, current.userId);
+  if (!current || !roomId) return;
+  const input = { room_id: roomId, message_id: messageId, emoji };
+  const reply = await (mine ? current.client.unreact(input) : current.client.react(input));
+  reaction(reply);
+}
+
+function messageEdited(push: MessageEditedPush): void {
+  const conversation = conversations.applyEdit(push);
+  if (conversation && conversation.key === conversations.activeKey) renderMessages();
+  renderConversationList();
+}
+
+function reaction(push: ReactionPush): void {
+  const conversation = conversations.applyReaction(push, session?.userId ?? '');
+  if (conversation && conversation.key === conversations.activeKey) renderMessages();
+}
+
+/** The open conversation's "… is typing" line; it expires on its own when no repeat comes. */
+let typingTimer: number | undefined;
+function renderTyping(): void {
+  window.clearTimeout(typingTimer);
+  const conversation = conversations.active;
+  const users = conversation ? typingUsers(conversation, Date.now()) : [];
+  ui.typing.textContent = typingText(users);
+  if (users.length > 0) typingTimer = window.setTimeout(renderTyping, 1_000);
+}
+
+function typingReceived(push: TypingPush): void {
+  const current = session;
+  if (!current || push.user_id === current.userId) return;
+  const conversation =
+    conversations.byRoomId(push.room_id, current.userId) ?? conversations.get('room', push.room_id);
+  if (!conversation) return;
+  noteTyping(conversation, push.user_id, push.state, Date.now());
+  if (conversation.key === conversations.activeKey) renderTyping();
+}
+
+/** Where this page last said "typing": a stop goes there when the user sends, leaves or pauses. */
+let typingIn: string | undefined;
+let typingIdle: number | undefined;
+
+function typingStarted(): void {
+  const current = session;
+  const conversation = conversations.active;
+  const roomId = current && conversation && commandRoomId(conversation, current.userId);
+  if (!current || !roomId || composeMode?.kind === 'edit') return;
+  if (typingIn && typingIn !== roomId) typingStopped();
+  typingIn = roomId;
+  current.client.typing(roomId, 'start').catch(() => {}); // the SDK sends a start every few seconds at most
+  window.clearTimeout(typingIdle);
+  typingIdle = window.setTimeout(typingStopped, TYPING_IDLE_MS);
+}
+
+function typingStopped(): void {
+  window.clearTimeout(typingIdle);
+  const roomId = typingIn;
+  typingIn = undefined;
+  if (roomId) session?.client.typing(roomId, 'stop').catch(() => {});
 }
 
 function refreshAfterSend(conversation: Conversation): void {
@@ -682,7 +868,14 @@ async function signIn(userId: string, admin: boolean): Promise<void> {
   // A refused user id is best reported here, before the SDK starts (re)connecting.
   await token();
   // Catch up from the beginning: the page keeps no messages, so a reload shows past chats again.
-  const client = new ChatClient({ url: webSocketUrl(), token, auth: 'subprotocol', syncFromStart: true });
+  const client = new ChatClient({
+    url: webSocketUrl(),
+    token,
+    auth: 'subprotocol',
+    syncFromStart: true,
+    // Uploads: POST /api/ws/uploads on this origin, then the presigned PUT to the storage.
+    httpUrl: location.origin,
+  });
   const http = new ChatHttpClient({ baseUrl: location.origin, token });
   const current: Session = {
     userId,
@@ -727,6 +920,9 @@ async function signIn(userId: string, admin: boolean): Promise<void> {
       renderConversationList();
     }),
     client.on('group_updated', groupUpdated),
+    client.on('message_edited', messageEdited),
+    client.on('reaction', reaction),
+    client.on('typing', typingReceived),
     client.on('kicked', () =>
       showError(new Error('Signed in elsewhere: this page was disconnected.'), 'sticky'),
     ),
@@ -837,10 +1033,41 @@ ui.deleteGroup.addEventListener('click', () => attempt(deleteGroup));
 onSubmit(ui.composeForm, async () => {
   clearError('action');
   const content = ui.composeText.value;
-  if (!content.trim()) return;
-  send(content);
-  ui.composeText.value = '';
+  const conversation = conversations.active;
+  if (!content.trim() || !conversation) return;
+  const mode = composeMode;
+  typingStopped();
+  if (mode?.kind === 'edit') {
+    await attempt(async () => {
+      await editMessage(conversation, mode.id, content);
+      endComposeMode();
+    });
+  } else {
+    send(content, mode?.id);
+    endComposeMode();
+    ui.composeText.value = '';
+  }
   ui.composeText.focus();
+});
+ui.composeText.addEventListener('input', () => {
+  if (ui.composeText.value.trim()) typingStarted();
+  else typingStopped();
+});
+ui.composeText.addEventListener('blur', typingStopped);
+ui.composeText.addEventListener('keydown', (event) => {
+  if (event.key === 'Escape' && composeMode) endComposeMode();
+});
+ui.composeCancel.addEventListener('click', () => {
+  endComposeMode();
+  ui.composeText.focus();
+});
+ui.attach.addEventListener('change', () => {
+  clearError('action');
+  const file = ui.attach.files?.[0];
+  ui.attach.value = ''; // the same file can be picked again
+  if (!file) return;
+  sendAttachment(file, composeMode?.kind === 'reply' ? composeMode.id : undefined);
+  if (composeMode?.kind === 'reply') endComposeMode();
 });
 onSubmit(ui.broadcastForm, () =>
   attempt(async () => {
