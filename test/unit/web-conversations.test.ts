@@ -2,18 +2,26 @@
  * The web page's conversation model (web/src/conversations.ts, no DOM) and its time
  * format: the server's list sets names, order, previews and unread counts; live lines move
  * a conversation up; pending lines stay last; read marks sit on the newest own line each
- * reader reached; private room ids; dates for messages not from today.
+ * reader reached; private room ids; dates for messages not from today; edits, reactions,
+ * reply quotes and who is typing.
  * Run: npx tsx --test test/unit/web-conversations.test.ts
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
   Conversations,
+  commandRoomId,
+  noteTyping,
   PENDING_PREFIX,
   preview,
   privateRoomId,
+  quoteOf,
+  reactionList,
   readMarks,
   roomIdOf,
+  TYPING_SHOWN_MS,
+  typingText,
+  typingUsers,
 } from '../../web/src/conversations.ts';
 import { shortTime } from '../../web/src/time-format.ts';
 
@@ -170,4 +178,94 @@ test('times: the clock alone for today, the date for older messages, the year fo
   assert.match(earlier, /20/);
   assert.notEqual(earlier, today);
   assert.match(lastYear, /2025/);
+});
+
+const line = (id: string, from: string, content: string) => ({
+  id,
+  from,
+  content,
+  time: '2026-11-21T10:00:00.000Z',
+});
+
+test('an edit changes the line and the preview and marks it edited; an older edit does not win', () => {
+  const model = new Conversations();
+  const chat = model.ensure('private', 'bob');
+  model.add(chat, line('01', 'bob', 'helo'), false);
+  chat.lastMessage = { id: '01', from: 'bob', content: 'helo', time: '2026-11-21T10:00:00.000Z' };
+  const edit = { type: 'message_edited' as const, room_id: 'private_alice_bob', message_id: '01' };
+  assert.equal(model.applyEdit({ ...edit, content: 'hello', edited_at: '2026-11-21T10:01:00.000Z' }), chat);
+  assert.equal(chat.lines[0]?.content, 'hello');
+  assert.equal(chat.lines[0]?.editedAt, '2026-11-21T10:01:00.000Z');
+  assert.equal(preview(chat, 'alice')?.text, 'hello');
+  model.applyEdit({ ...edit, content: 'stale', edited_at: '2026-11-21T10:00:30.000Z' });
+  assert.equal(chat.lines[0]?.content, 'hello');
+  // History read later brings a newer edit of a line already shown.
+  model.add(chat, { ...line('01', 'bob', 'hello!'), editedAt: '2026-11-21T10:02:00.000Z' }, false);
+  assert.equal(chat.lines[0]?.content, 'hello!');
+  assert.equal(model.applyEdit({ ...edit, message_id: 'unknown', content: 'x', edited_at: 'z' }), undefined);
+});
+
+test("reactions take the server's counts; this user's own emojis are known from their pushes", () => {
+  const model = new Conversations();
+  const chat = model.ensure('group', 'group_1');
+  model.add(chat, line('01', 'bob', 'party?'), false);
+  const push = {
+    type: 'reaction' as const,
+    room_id: 'group_1',
+    message_id: '01',
+    emoji: '🎉',
+    action: 'added' as const,
+  };
+  model.applyReaction({ ...push, user_id: 'carol', counts: { '🎉': 1 } }, 'alice');
+  model.applyReaction({ ...push, user_id: 'alice', counts: { '🎉': 2, '👍': 3 } }, 'alice');
+  const shown = chat.lines[0];
+  assert.ok(shown);
+  assert.deepEqual(reactionList(shown), [
+    { emoji: '👍', count: 3, mine: false },
+    { emoji: '🎉', count: 2, mine: true },
+  ]);
+  model.applyReaction(
+    { ...push, user_id: 'alice', action: 'removed', counts: { '🎉': 1, '👍': 3 } },
+    'alice',
+  );
+  assert.deepEqual(chat.lines[0]?.mine, []);
+  model.applyReaction(
+    { ...push, user_id: 'carol', action: 'removed', counts: { '🎉': 0, '👍': 3 } },
+    'alice',
+  );
+  assert.deepEqual(
+    reactionList(chat.lines[0] ?? line('', '', '')).map((r) => r.emoji),
+    ['👍'],
+    'a count of 0 is not shown',
+  );
+});
+
+test('a reply quotes the sender and the start of the answered message', () => {
+  const model = new Conversations();
+  const chat = model.ensure('private', 'bob');
+  model.add(chat, line('01', 'bob', 'x'.repeat(100)), false);
+  model.add(chat, line('02', 'alice', 'mine'), false);
+  const quote = quoteOf(chat, '01', 'alice');
+  assert.equal(quote?.from, 'bob');
+  assert.equal(quote?.text.length, 80);
+  assert.ok(quote?.text.endsWith('…'));
+  assert.deepEqual(quoteOf(chat, '02', 'alice'), { from: 'You', text: 'mine' });
+  assert.equal(quoteOf(chat, '99', 'alice'), undefined);
+});
+
+test('typing: a start shows until it expires or a stop comes; the text names who', () => {
+  const model = new Conversations();
+  const room = model.ensure('room', 'lobby');
+  const now = Date.parse('2026-11-21T10:00:00.000Z');
+  noteTyping(room, 'bob', 'start', now);
+  noteTyping(room, 'carol', 'start', now + 1_000);
+  assert.deepEqual(typingUsers(room, now + 1_000), ['bob', 'carol']);
+  assert.equal(typingText(typingUsers(room, now + 1_000)), 'bob and carol are typing…');
+  assert.deepEqual(typingUsers(room, now + TYPING_SHOWN_MS), ['carol'], "bob's start expired");
+  noteTyping(room, 'carol', 'stop', now + 2_000);
+  assert.equal(typingText(typingUsers(room, now + 2_000)), '');
+  assert.equal(typingText(['bob']), 'bob is typing…');
+  assert.equal(typingText(['a', 'b', 'c']), '3 people are typing…');
+  assert.equal(commandRoomId(room, 'alice'), 'lobby', 'rooms are addressed by their id');
+  assert.equal(commandRoomId(model.ensure('private', 'bob'), 'alice'), 'private_alice_bob');
 });
