@@ -39,9 +39,9 @@ export function lineElement(line: ChatLine, view: LineView): HTMLLIElement {
     !line.deleted && line.attachment && attachmentElement(line.attachment),
     (showText || !line.attachment || line.deleted) &&
       h(
-        'span',
-        { class: 'text' },
-        text,
+        'p',
+        { class: 'body' },
+        h('span', { class: 'text' }, text),
         line.editedAt &&
           !line.deleted &&
           h(
