@@ -65,6 +65,12 @@ const lineWith = (person: Person, text: string): Locator =>
     .getByRole('listitem')
     .filter({ has: person.page.getByText(text, { exact: true }) });
 
+/** Clicks one of a line's actions, which show while the pointer is on the line. */
+async function act(line: Locator, name: string): Promise<void> {
+  await line.hover();
+  await line.getByRole('button', { name, exact: true }).click();
+}
+
 /** The line that shows the image `name`. */
 const imageLine = (person: Person, name: string): Locator =>
   messageLog(person)
@@ -132,7 +138,7 @@ describe('rich messages in the web page', () => {
   test('bob types: alice sees "bob is typing…"; his reply quotes her message and ends it', () =>
     step('typing-reply', async () => {
       const typing = alice.page.getByText('bob is typing…');
-      await lineWith(bob, 'Look at this').getByRole('button', { name: 'Reply' }).click();
+      await act(lineWith(bob, 'Look at this'), 'Reply');
       await bob.page.getByText('Replying to alice: Look at this').waitFor();
       await bob.page.getByLabel('Message', { exact: true }).pressSequentially('Nice');
       await typing.waitFor();
@@ -147,7 +153,7 @@ describe('rich messages in the web page', () => {
 
   test('alice edits her message: bob sees the new text, marked edited', () =>
     step('edit', async () => {
-      await lineWith(alice, 'Look at this').getByRole('button', { name: 'Edit' }).click();
+      await act(lineWith(alice, 'Look at this'), 'Edit');
       await alice.page.getByText('Editing your message').waitFor();
       const box = alice.page.getByLabel('Message', { exact: true });
       assert.equal(await box.inputValue(), 'Look at this');
@@ -167,7 +173,7 @@ describe('rich messages in the web page', () => {
 
   test('bob reacts to the image: alice sees the count; taking it back removes it', () =>
     step('react', async () => {
-      await imageLine(bob, IMAGE.name).getByRole('button', { name: 'React with 👍' }).click();
+      await act(imageLine(bob, IMAGE.name), 'React with 👍');
       const count = imageLine(alice, IMAGE.name).getByRole('button', { name: '👍 1' });
       await count.waitFor();
       await screenshot(alice, 'rich-04-reaction-alice');
@@ -179,7 +185,7 @@ describe('rich messages in the web page', () => {
         await imageLine(alice, IMAGE.name).getByRole('button', { name: '👍 2' }).getAttribute('aria-pressed'),
         'true',
       );
-      await imageLine(bob, IMAGE.name).getByRole('button', { name: 'React with 👍' }).click();
+      await act(imageLine(bob, IMAGE.name), 'React with 👍');
       await imageLine(alice, IMAGE.name).getByRole('button', { name: '👍 1' }).waitFor();
     }));
 
