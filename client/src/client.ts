@@ -73,6 +73,7 @@ import type {
   SetGroupRoleInput,
   SyncInput,
   SyncPage,
+  TypingReply,
   TypingState,
   UpdateGroupInput,
   Welcome,
@@ -379,15 +380,15 @@ export class ChatClient {
   /**
    * Tells the other participants this user started or stopped typing. Call `start` on every
    * key press: it goes out at most every `typingRepeatMs` per room; `stop` only after a
-   * `start`. Resolves with `false` when nothing was sent (throttled, or not connected:
-   * typing is never queued), `true` once the server took it.
+   * `start`. Resolves with `false` when nothing was sent (throttled here or by the server,
+   * or not connected: typing is never queued), `true` once the server passed it on.
    */
   async typing(roomId: string, state: TypingState): Promise<boolean> {
     if (this.state !== 'open') return false;
     if (!this.typingThrottle.shouldSend(roomId, state)) return false;
     try {
-      await this.request('typing', { room_id: roomId, state });
-      return true;
+      const reply = await this.request<TypingReply>('typing', { room_id: roomId, state });
+      return reply.throttled !== true;
     } catch (error) {
       if (state === 'start') this.typingThrottle.forget(roomId);
       throw error;

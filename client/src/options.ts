@@ -87,7 +87,10 @@ export interface ChatClientOptions {
   readonly httpUrl?: string;
   /** For `upload()`: default `globalThis.fetch`. */
   readonly fetch?: typeof fetch;
-  /** `typing(room, 'start')` is sent at most this often per room; default 3 s. */
+  /**
+   * `typing(room, 'start')` is sent at most this often per room; default 4 s (longer than
+   * the server's throttle window, 3 s by default, so the repeats are not dropped).
+   */
   readonly typingRepeatMs?: number;
 }
 
@@ -114,7 +117,7 @@ export const DEFAULTS = {
   roomCatchUpLimit: 100,
   outboxMaxSize: 100,
   outboxMaxAttempts: 5,
-  typingRepeatMs: 3_000,
+  typingRepeatMs: 4_000,
 } as const;
 
 /** The backoff settings; with `reconnect: false` the defaults, since sends and catch-up still retry. */

@@ -345,11 +345,33 @@ export interface ReadMarked {
   readonly time: string;
 }
 
-/** The `edit_message` reply: the push the participants got. */
-export type MessageEditedReply = MessageEditedPush;
+/** The `edit_message` reply: the push the participants got, and how many connections took it. */
+export interface MessageEditedReply extends MessageEditedPush {
+  /** Connections, other than this one, that accepted the push. */
+  readonly delivered: number;
+  /** Connections handed to fan-out workers (large audiences; present only when some were). */
+  readonly queued?: number;
+}
 
-/** The `react` / `unreact` reply: the push the participants got. */
-export type ReactionReply = ReactionPush;
+/** The `react` / `unreact` reply: the push the participants got (when something changed). */
+export interface ReactionReply extends ReactionPush {
+  /** False when nothing changed (a repeated react, an unreact of nothing): nobody was told. */
+  readonly changed: boolean;
+  readonly delivered: number;
+  readonly queued?: number;
+}
+
+/** The `typing` reply. */
+export interface TypingReply {
+  readonly type: 'typing_sent';
+  readonly room_id: string;
+  readonly state: TypingState;
+  /** Connections that accepted the push (0 when throttled). */
+  readonly delivered: number;
+  /** The server's throttle dropped this frame: nobody was told. */
+  readonly throttled?: true;
+  readonly queued?: number;
+}
 
 export interface MessageDeletedReply extends MessageDeletedPush {
   readonly delivered: number;
@@ -502,6 +524,8 @@ export interface MessageEditedPush {
   /** The new text. */
   readonly content: string;
   readonly edited_at: string;
+  /** Private chats: the other participant, from this client's point of view. */
+  readonly peer_id?: string;
 }
 
 /** Someone added or removed a reaction: pushed to the conversation's participants, with the new counts. */
@@ -513,8 +537,10 @@ export interface ReactionPush {
   readonly user_id: string;
   readonly emoji: string;
   readonly action: 'added' | 'removed';
-  /** Every emoji's count on the message after this change. */
+  /** Every emoji's count on the message after this change (emojis with none left out). */
   readonly counts: Readonly<Record<string, number>>;
+  /** Private chats: the other participant, from this client's point of view. */
+  readonly peer_id?: string;
 }
 
 export type TypingState = 'start' | 'stop';

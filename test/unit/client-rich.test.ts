@@ -29,6 +29,8 @@ test('editMessage, react and unreact send their frames and resolve with the repl
     message_id: mid(1),
     content: 'fixed',
     edited_at: '2026-11-21T10:00:05.000Z',
+    peer_id: 'bob',
+    delivered: 1,
   };
   ws.reply(editFrame, editReply);
   assert.deepEqual(await edited, editReply);
@@ -44,6 +46,8 @@ test('editMessage, react and unreact send their frames and resolve with the repl
     emoji: '👍',
     action: 'added',
     counts: { '👍': 1 },
+    changed: true,
+    delivered: 1,
   };
   ws.reply(reactFrame, reaction);
   assert.deepEqual(await reacted, reaction);
@@ -60,7 +64,7 @@ test('typing: a start per room at most every typingRepeatMs, a stop only after a
   const { client, ws, timers } = await connected({ typingRepeatMs: 3_000 });
   const answer = () => {
     const frame = ws.sent.at(-1);
-    if (frame?.cmd === 'typing') ws.reply(frame, { type: 'typing_sent', room_id: ROOM });
+    if (frame?.cmd === 'typing') ws.reply(frame, { type: 'typing_sent', ...frame.data, delivered: 1 });
   };
   const typing = async (room: string, state: 'start' | 'stop') => {
     const result = client.typing(room, state);
@@ -98,6 +102,19 @@ test('typing: a start per room at most every typingRepeatMs, a stop only after a
   ws.replyError(ws.lastOf('typing'), 1029, 'rate limited');
   await assert.rejects(refused, ChatRequestError);
   assert.equal(await typing('lobby', 'start'), true);
+
+  // The server's own throttle dropped it: nobody was told.
+  await timers.advance(4_000);
+  const dropped = client.typing('lobby', 'start');
+  await flush();
+  ws.reply(ws.lastOf('typing'), {
+    type: 'typing_sent',
+    room_id: 'lobby',
+    state: 'start',
+    delivered: 0,
+    throttled: true,
+  });
+  assert.equal(await dropped, false);
 
   // Offline: typing is stale by the time a connection is back, so it is never queued.
   const before = ws.sent.length;

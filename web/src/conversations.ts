@@ -61,7 +61,7 @@ export interface Conversation {
 }
 
 /** A `typing` start shows this long unless repeated (senders repeat every few seconds while typing). */
-export const TYPING_SHOWN_MS = 6_000;
+export const TYPING_SHOWN_MS = 7_000;
 
 export const conversationKey = (kind: ConversationKind, id: string): string => `${kind}:${id}`;
 
