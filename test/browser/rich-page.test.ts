@@ -65,6 +65,15 @@ const lineWith = (person: Person, text: string): Locator =>
     .getByRole('listitem')
     .filter({ has: person.page.getByText(text, { exact: true }) });
 
+/** What the test reads of an <img> in the page (the tests compile without the DOM library). */
+interface ImageElement {
+  readonly complete: boolean;
+  readonly naturalWidth: number;
+  readonly naturalHeight: number;
+  readonly src: string;
+  addEventListener(type: 'load' | 'error', listener: () => void, options: { once: boolean }): void;
+}
+
 /** Clicks one of a line's actions, which show while the pointer is on the line. */
 async function act(line: Locator, name: string): Promise<void> {
   await line.hover();
@@ -101,17 +110,18 @@ describe('rich messages in the web page', () => {
       const image = messageLog(bob).getByRole('img', { name: IMAGE.name });
       await image.waitFor();
       // Decoded by the browser from the presigned S3 URL (a broken image has naturalWidth 0).
-      await image.evaluate((img: HTMLImageElement) =>
-        img.complete && img.naturalWidth > 0
-          ? undefined
-          : new Promise((resolve, reject) => {
-              img.addEventListener('load', resolve, { once: true });
-              img.addEventListener('error', () => reject(new Error(`image failed: ${img.src}`)), {
-                once: true,
-              });
-            }),
-      );
-      const size = await image.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight]);
+      await image.evaluate((node) => {
+        const img = node as unknown as ImageElement;
+        if (img.complete && img.naturalWidth > 0) return;
+        return new Promise((resolve, reject) => {
+          img.addEventListener('load', resolve, { once: true });
+          img.addEventListener('error', () => reject(new Error(`image failed: ${img.src}`)), { once: true });
+        });
+      });
+      const size = await image.evaluate((node) => {
+        const img = node as unknown as ImageElement;
+        return [img.naturalWidth, img.naturalHeight];
+      });
       assert.deepEqual(size, [IMAGE.width, IMAGE.height]);
       const src = await image.getAttribute('src');
       assert.match(src ?? '', /^http:\/\/.*X-Amz-Signature=/, 'a presigned URL, not the page origin');
