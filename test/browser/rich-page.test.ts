@@ -114,7 +114,7 @@ describe('rich messages in the web page', () => {
         const img = node as unknown as ImageElement;
         if (img.complete && img.naturalWidth > 0) return;
         return new Promise((resolve, reject) => {
-          img.addEventListener('load', resolve, { once: true });
+          img.addEventListener('load', () => resolve(undefined), { once: true });
           img.addEventListener('error', () => reject(new Error(`image failed: ${img.src}`)), { once: true });
         });
       });
