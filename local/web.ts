@@ -35,13 +35,21 @@ const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** The page talks only to this origin (HTTP API, dev token, WebSocket). */
-const PAGE_HEADERS = {
-  'content-security-policy':
-    "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
+/**
+ * The page talks only to this origin (HTTP API, dev token, WebSocket) and to the storage
+ * its presigned URLs name (uploads are PUT there, images load from there); `blob:` images
+ * are the sender's own picked files, shown while they upload.
+ */
+function pageHeaders(storageOrigin: string | undefined): Record<string, string> {
+  const storage = storageOrigin ? ` ${storageOrigin}` : '';
+  return {
+    'content-security-policy':
+      `default-src 'self'; connect-src 'self'${storage}; img-src 'self' data: blob:${storage}; ` +
+      "object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+  };
+}
 
 const NOT_BUILT = [
   'The web chat page is not built yet.',
@@ -56,6 +64,8 @@ export interface WebOptions {
   /** The HS256 secret the handlers verify with; undefined (JWKS, Secrets Manager) turns `/dev/token` off. */
   readonly tokenSecret: string | undefined;
   readonly logger: Logger;
+  /** The origin of the S3 endpoint attachment URLs point at (`http://localhost:PORT`), if any. */
+  readonly storageOrigin?: string;
 }
 
 /** Answers the page's requests; false when the request is not the page's (the caller answers 404). */
@@ -69,7 +79,7 @@ export async function handleWebRequest(
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   let status: number | undefined;
   if (path === DEV_TOKEN_PATH) status = await devToken(req, res, options);
-  else if (method === 'GET' || method === 'HEAD') status = await staticFile(req, res, path, options.root);
+  else if (method === 'GET' || method === 'HEAD') status = await staticFile(req, res, path, options);
   if (status !== undefined) options.logger.info(`WEB ${method} ${path} ${status} ${elapsed(startedAt)}`);
   return status !== undefined;
 }
@@ -98,7 +108,7 @@ async function staticFile(
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
-  root: string,
+  { root, storageOrigin }: WebOptions,
 ): Promise<number | undefined> {
   const isPage = path === '/' || path === '/index.html';
   const file = resolveStaticPath(root, path);
@@ -116,7 +126,7 @@ async function staticFile(
     'content-type': CONTENT_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
     'content-length': body.length,
     'cache-control': hashedAsset ? 'public, max-age=31536000, immutable' : 'no-cache',
-    ...PAGE_HEADERS,
+    ...pageHeaders(storageOrigin),
   });
   res.end(req.method === 'HEAD' ? undefined : body);
   return 200;
