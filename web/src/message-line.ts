@@ -50,8 +50,7 @@ export function lineElement(line: ChatLine, view: LineView): HTMLLIElement {
             ' (edited)',
           ),
       ),
-    !line.deleted && reactionsElement(line, actions?.react),
-    actions && !line.deleted && actionsElement(line, own, actions),
+    !line.deleted && footerElement(line, own, actions),
     status && h('span', { class: 'status' }, status),
   );
 }
@@ -87,6 +86,13 @@ function attachmentElement(attachment: Attachment): HTMLElement {
     `📎 ${name}`,
     h('span', { class: 'size' }, ` (${formatSize(size)})`),
   );
+}
+
+/** Reactions on the left, the actions (shown on hover and keyboard focus) on the right. */
+function footerElement(line: ChatLine, own: boolean, actions: LineView['actions']): HTMLElement | null {
+  const reactions = reactionsElement(line, actions?.react);
+  if (!reactions && !actions) return null;
+  return h('div', { class: 'footer' }, reactions, actions && actionsElement(line, own, actions));
 }
 
 function reactionsElement(line: ChatLine, react: ((emoji: string, mine: boolean) => void) | undefined) {
