@@ -32,7 +32,7 @@ const people: Person[] = [];
 let alice: Person;
 let bob: Person;
 
-const IMAGE = { name: 'red-dot.png', width: 24, height: 16, buffer: solidPng(24, 16, [220, 30, 30]) };
+const IMAGE = { name: 'red-dot.png', width: 48, height: 32, buffer: solidPng(48, 32, [220, 30, 30]) };
 
 before(async () => {
   page = await buildPage();
