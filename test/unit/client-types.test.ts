@@ -13,12 +13,15 @@ import type * as Conversations from '../../functions/core/conversations/conversa
 import type * as Invites from '../../functions/core/groups/group-invites.ts';
 import type * as Groups from '../../functions/core/groups/group-service.ts';
 import type * as Service from '../../functions/core/messaging/chat-service.ts';
+import type * as Edit from '../../functions/core/messaging/edit.ts';
 import type * as History from '../../functions/core/messaging/history.ts';
 import type * as Notify from '../../functions/core/messaging/notify.ts';
 import type * as Recall from '../../functions/core/messaging/recall.ts';
 import type * as Sync from '../../functions/core/messaging/sync.ts';
+import type * as Reactions from '../../functions/core/reactions/reactions.ts';
 import type * as Receipts from '../../functions/core/receipts/read-receipts.ts';
 import type * as Rooms from '../../functions/core/rooms/rooms.ts';
+import type * as Typing from '../../functions/core/typing/typing.ts';
 
 // ------------------------------------------------------------------ compile time
 
@@ -99,6 +102,16 @@ const groupShapes: [
   Same<Mutable<GroupReply<'listInvites'>>, Mutable<Client.GroupInvitesPage>>,
   Same<Mutable<Invites.GroupInviteSummary>, Mutable<Client.GroupInviteSummary>>,
 ] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true];
+
+// Rich messages: edits, reactions, typing.
+const richShapes: [
+  Same<Mutable<Edit.MessageEdited>, Mutable<Client.MessageEditedPush>>,
+  Same<Mutable<Edit.MessageEditedReply>, Mutable<Client.MessageEditedReply>>,
+  Same<Mutable<Reactions.ReactionPush>, Mutable<Client.ReactionPush>>,
+  Same<Mutable<Reactions.ReactionReply>, Mutable<Client.ReactionReply>>,
+  Same<Mutable<Typing.TypingPush>, Mutable<Client.TypingPush>>,
+  Same<Mutable<Typing.TypingReply>, Mutable<Client.TypingReply>>,
+] = [true, true, true, true, true, true];
 
 // The HTTP client's result types.
 const httpShapes: [
@@ -186,6 +199,56 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     time: r,
   } satisfies Fields<Client.UnreadCountPush>,
   Kicked: { type: r, reason: r, time: r } satisfies Fields<Client.KickedPush>,
+  MessageEdited: {
+    type: r,
+    room_id: r,
+    message_id: r,
+    content: r,
+    edited_at: r,
+    peer_id: o,
+  } satisfies Fields<Client.MessageEditedPush>,
+  MessageEditedReply: {
+    type: r,
+    room_id: r,
+    message_id: r,
+    content: r,
+    edited_at: r,
+    peer_id: o,
+    delivered: r,
+    queued: o,
+  } satisfies Fields<Client.MessageEditedReply>,
+  Reaction: {
+    type: r,
+    room_id: r,
+    message_id: r,
+    user_id: r,
+    emoji: r,
+    action: r,
+    counts: r,
+    peer_id: o,
+  } satisfies Fields<Client.ReactionPush>,
+  ReactReply: {
+    type: r,
+    room_id: r,
+    message_id: r,
+    user_id: r,
+    emoji: r,
+    action: r,
+    counts: r,
+    peer_id: o,
+    changed: r,
+    delivered: r,
+    queued: o,
+  } satisfies Fields<Client.ReactionReply>,
+  Typing: { type: r, room_id: r, user_id: r, state: r } satisfies Fields<Client.TypingPush>,
+  TypingSent: {
+    type: r,
+    room_id: r,
+    state: r,
+    delivered: r,
+    throttled: o,
+    queued: o,
+  } satisfies Fields<Client.TypingReply>,
   MessageSent: {
     type: r,
     message_id: r,
@@ -320,6 +383,14 @@ const inputs: Record<string, readonly string[]> = {
   SyncData: Object.keys({ since: o, limit: o } satisfies Fields<Client.SyncInput>),
   MarkReadData: Object.keys({ room_id: r, message_id: r } satisfies Fields<Client.MarkReadInput>),
   DeleteMessageData: Object.keys({ room_id: r, message_id: r } satisfies Fields<Client.DeleteMessageInput>),
+  EditMessageData: Object.keys({
+    room_id: r,
+    message_id: r,
+    content: r,
+  } satisfies Fields<Client.EditMessageInput>),
+  ReactData: Object.keys({ room_id: r, message_id: r, emoji: r } satisfies Fields<Client.ReactInput>),
+  UnreactData: Object.keys({ room_id: r, message_id: r, emoji: r } satisfies Fields<Client.ReactInput>),
+  TypingData: Object.keys({ room_id: r, state: r } satisfies Fields<Client.TypingInput>),
 };
 
 interface Schema {
@@ -347,6 +418,7 @@ test('compile-time checks against functions/core hold (tsc)', () => {
     sameShapes.every(Boolean) &&
       replies.every(Boolean) &&
       groupShapes.every(Boolean) &&
+      richShapes.every(Boolean) &&
       httpShapes.every(Boolean),
   );
 });
