@@ -4,11 +4,11 @@
  */
 import { normalizeId } from './ids.ts';
 import type {
+  Attachment,
   ChatMessage,
   GroupMessagePush,
   HistoryMessage,
   NewMessagePush,
-  RichFields,
   RoomMessagePush,
   SyncMessage,
   SystemNotification,
@@ -30,6 +30,14 @@ export function isRoomItem(
   item: Incoming,
 ): item is Incoming & { event: 'message'; payload: { kind: 'room' } } {
   return item.event === 'message' && item.payload.kind === 'room';
+}
+
+/** What rich messages add to a message, in pushes and stored items (each only when it applies). */
+interface RichFields {
+  readonly reply_to?: string;
+  readonly edited_at?: string;
+  readonly reactions?: Readonly<Record<string, number>>;
+  readonly attachment?: Attachment;
 }
 
 /** The rich-message fields a push or a stored item has (only those present). */

@@ -15,21 +15,6 @@ export interface Envelope<T = unknown> {
 /** 1 text, 2 image, 3 file, 4 audio, 5 video. */
 export type MessageType = 1 | 2 | 3 | 4 | 5;
 
-/**
- * What rich messages add to a message, in pushes, `history` and `sync` (each only when it
- * applies): the message it answers, when it was last edited, its reactions, its file.
- */
-export interface RichFields {
-  /** The message this one replies to (same conversation). */
-  readonly reply_to?: string;
-  /** Set once the sender has edited the message (`content` is the edited text). */
-  readonly edited_at?: string;
-  /** Reaction counts by emoji (absent or empty: none). */
-  readonly reactions?: Readonly<Record<string, number>>;
-  /** Message types 2–5: the uploaded file, with a short-lived download URL. */
-  readonly attachment?: Attachment;
-}
-
 /** A file attached to a message (`message_type` 2–5). */
 export interface Attachment {
   readonly attachment_id: string;
@@ -284,7 +269,7 @@ export interface Pong {
 }
 
 /** A stored message as `history`, `GET /api/ws/messages` and `sync` show it. */
-export interface HistoryMessage extends RichFields {
+export interface HistoryMessage {
   readonly message_id: string;
   readonly room_id: string;
   readonly from_user_id: string;
@@ -306,6 +291,8 @@ export interface HistoryMessage extends RichFields {
   readonly edited_at?: string;
   /** Reaction counts by emoji; absent when there are none. */
   readonly reactions?: Readonly<Record<string, number>>;
+  /** Message types 2–5 (absent once recalled): the file, with a fresh short-lived download URL. */
+  readonly attachment?: Attachment;
 }
 
 /** The `history` reply (newest first); page on `next_cursor` until it is absent. */
@@ -381,7 +368,7 @@ export interface MessageDeletedReply extends MessageDeletedPush {
 
 // ---------------------------------------------------------------- pushes
 
-export interface NewMessagePush extends RichFields {
+export interface NewMessagePush {
   readonly type: 'new_message';
   readonly message_id: string;
   readonly room_id: string;
@@ -396,9 +383,11 @@ export interface NewMessagePush extends RichFields {
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
+  /** Message types 2–5: the file, with a short-lived download URL. */
+  readonly attachment?: Attachment;
 }
 
-export interface GroupMessagePush extends RichFields {
+export interface GroupMessagePush {
   readonly type: 'group_message';
   readonly group_id: string;
   readonly group_name: string;
@@ -411,9 +400,11 @@ export interface GroupMessagePush extends RichFields {
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
+  /** Message types 2–5: the file, with a short-lived download URL. */
+  readonly attachment?: Attachment;
 }
 
-export interface RoomMessagePush extends RichFields {
+export interface RoomMessagePush {
   readonly type: 'room_message';
   readonly room_id: string;
   readonly message_id: string;
@@ -425,6 +416,8 @@ export interface RoomMessagePush extends RichFields {
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
+  /** Message types 2–5: the file, with a short-lived download URL. */
+  readonly attachment?: Attachment;
 }
 
 export interface BroadcastPush {
@@ -565,10 +558,8 @@ export interface SendMessageInput {
   readonly to_user_id: string;
   readonly content: string;
   readonly message_type?: number;
-  /** Message types 2–5: the id `upload()` returned. */
+  /** Required with message_type 2–5: the `attachment_id` of a finished upload (`upload()`). */
   readonly attachment_id?: string;
-  /** A message of the same conversation this one answers. */
-  readonly reply_to?: string;
   /** Generated when absent; reused on every retry so the server stores the message once. */
   readonly client_msg_id?: string;
   /** The id of a message of the same conversation this one replies to (2001 otherwise). */
@@ -579,10 +570,8 @@ export interface SendGroupMessageInput {
   readonly group_id: string;
   readonly content: string;
   readonly message_type?: number;
-  /** Message types 2–5: the id `upload()` returned. */
+  /** Required with message_type 2–5: the `attachment_id` of a finished upload (`upload()`). */
   readonly attachment_id?: string;
-  /** A message of the same conversation this one answers. */
-  readonly reply_to?: string;
   readonly client_msg_id?: string;
   /** The id of a message of the same conversation this one replies to (2001 otherwise). */
   readonly reply_to?: string;
@@ -592,10 +581,8 @@ export interface SendRoomMessageInput {
   readonly room_id: string;
   readonly content: string;
   readonly message_type?: number;
-  /** Message types 2–5: the id `upload()` returned. */
+  /** Required with message_type 2–5: the `attachment_id` of a finished upload (`upload()`). */
   readonly attachment_id?: string;
-  /** A message of the same conversation this one answers. */
-  readonly reply_to?: string;
   readonly client_msg_id?: string;
   /** The id of a message of the same conversation this one replies to (2001 otherwise). */
   readonly reply_to?: string;
@@ -715,7 +702,7 @@ export interface UploadTicket {
 
 // ---------------------------------------------------------------- what the application sees
 
-interface ChatMessageBase extends RichFields {
+interface ChatMessageBase {
   readonly message_id: string;
   /** `private_{a}_{b}`, the group id, or the room id. */
   readonly room_id: string;
@@ -727,6 +714,14 @@ interface ChatMessageBase extends RichFields {
   readonly deleted?: true;
   /** True when the message came from catch-up (`sync` or `history`) rather than a live push. */
   readonly catch_up: boolean;
+  /** The message of the same conversation this one replies to. */
+  readonly reply_to?: string;
+  /** Catch-up items only: when its sender last edited it (`content` is the edited text). */
+  readonly edited_at?: string;
+  /** Catch-up items only: reaction counts by emoji (live changes come as `reaction` events). */
+  readonly reactions?: Readonly<Record<string, number>>;
+  /** Message types 2–5: the file, with a short-lived download URL. */
+  readonly attachment?: Attachment;
 }
 
 export interface PrivateChatMessage extends ChatMessageBase {

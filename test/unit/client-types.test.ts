@@ -158,6 +158,7 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     attachment: o,
     time: r,
     reply_to: o,
+    attachment: o,
   } satisfies Fields<Client.GroupMessagePush>,
   RoomMessage: {
     type: r,
@@ -323,6 +324,7 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     reply_to: o,
     edited_at: o,
     reactions: o,
+    attachment: o,
     notification_type: o,
     data: o,
   } satisfies Fields<Client.SyncMessage>,
@@ -341,6 +343,7 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     reply_to: o,
     edited_at: o,
     reactions: o,
+    attachment: o,
   } satisfies Fields<Client.HistoryMessage>,
 };
 
