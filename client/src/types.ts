@@ -291,8 +291,6 @@ export interface HistoryMessage {
   readonly edited_at?: string;
   /** Reaction counts by emoji; absent when there are none. */
   readonly reactions?: Readonly<Record<string, number>>;
-  /** Message types 2–5 (absent once recalled): the file, with a fresh short-lived download URL. */
-  readonly attachment?: Attachment;
 }
 
 /** The `history` reply (newest first); page on `next_cursor` until it is absent. */
@@ -383,8 +381,6 @@ export interface NewMessagePush {
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
-  /** Message types 2–5: the file, with a short-lived download URL. */
-  readonly attachment?: Attachment;
 }
 
 export interface GroupMessagePush {
@@ -400,8 +396,6 @@ export interface GroupMessagePush {
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
-  /** Message types 2–5: the file, with a short-lived download URL. */
-  readonly attachment?: Attachment;
 }
 
 export interface RoomMessagePush {
@@ -416,8 +410,6 @@ export interface RoomMessagePush {
   readonly time: string;
   /** The message of this conversation it replies to. */
   readonly reply_to?: string;
-  /** Message types 2–5: the file, with a short-lived download URL. */
-  readonly attachment?: Attachment;
 }
 
 export interface BroadcastPush {

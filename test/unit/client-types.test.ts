@@ -158,7 +158,6 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     attachment: o,
     time: r,
     reply_to: o,
-    attachment: o,
   } satisfies Fields<Client.GroupMessagePush>,
   RoomMessage: {
     type: r,
@@ -324,7 +323,6 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     reply_to: o,
     edited_at: o,
     reactions: o,
-    attachment: o,
     notification_type: o,
     data: o,
   } satisfies Fields<Client.SyncMessage>,
@@ -343,7 +341,6 @@ const tables: Record<string, Record<string, 'required' | 'optional'>> = {
     reply_to: o,
     edited_at: o,
     reactions: o,
-    attachment: o,
   } satisfies Fields<Client.HistoryMessage>,
 };
 
