@@ -324,6 +324,10 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       root: resolve(options.webRoot ?? DEFAULT_WEB_ROOT),
       tokenSecret: environment.jwtSecret,
       logger,
+      // The embedded S3 is this origin (/s3); another S3_ENDPOINT must be allowed by the page's CSP.
+      ...(environment.externalS3Endpoint
+        ? { storageOrigin: new URL(environment.externalS3Endpoint).origin }
+        : {}),
     };
 
     const dataDir =

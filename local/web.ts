@@ -64,7 +64,7 @@ export interface WebOptions {
   /** The HS256 secret the handlers verify with; undefined (JWKS, Secrets Manager) turns `/dev/token` off. */
   readonly tokenSecret: string | undefined;
   readonly logger: Logger;
-  /** The origin of the S3 endpoint attachment URLs point at (`http://localhost:PORT`), if any. */
+  /** The origin of an S3_ENDPOINT other than the embedded S3 (which is this origin, at /s3). */
   readonly storageOrigin?: string;
 }
 

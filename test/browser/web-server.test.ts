@@ -100,6 +100,21 @@ describe('static files', () => {
     assert.match(answer.body, /<title>chat<\/title>/);
   });
 
+  test("the CSP allows this origin's storage and blob: images; another S3 endpoint only when configured", async () => {
+    const csp = (answer: Answer) => String(answer.headers['content-security-policy']);
+    const own = csp(await send(withSecret.url, 'GET', '/'));
+    assert.match(own, /connect-src 'self';/);
+    assert.match(own, /img-src 'self' data: blob:;/);
+    const external = await serve({ root, tokenSecret: SECRET, storageOrigin: 'http://minio.test:9000' });
+    try {
+      const page = csp(await send(external.url, 'GET', '/'));
+      assert.match(page, /connect-src 'self' http:\/\/minio\.test:9000;/);
+      assert.match(page, /img-src 'self' data: blob: http:\/\/minio\.test:9000;/);
+    } finally {
+      external.server.close();
+    }
+  });
+
   test('assets have their content types and are cached for good (hashed names)', async () => {
     const js = await send(withSecret.url, 'GET', '/assets/index-abc123.js');
     assert.equal(js.status, 200);
