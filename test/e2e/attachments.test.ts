@@ -6,9 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { ulid } from 'ulid';
 import { uploadKey } from '../../functions/core/attachments/attachments.ts';
+import type { FunctionId } from '../../lib/function-specs.ts';
+import { localCredentials } from '../../local/iam/credentials.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertErrorReply,
@@ -84,6 +86,28 @@ function adminS3(): S3Client {
     forcePathStyle: true,
     credentials: runtime.adminCredentials,
   });
+}
+
+/** An S3 client signing as a function (its local credentials), as its handler's client does. */
+function functionS3(functionId: FunctionId): S3Client {
+  const { accessKeyId, secretAccessKey } = localCredentials().forFunction(functionId);
+  return new S3Client({
+    region: 'us-east-1',
+    endpoint: runtime.s3Endpoint,
+    forcePathStyle: true,
+    credentials: { accessKeyId, secretAccessKey },
+  });
+}
+
+/** The HTTP status S3 answered `send` with (200 when it succeeded). */
+async function statusOf(send: () => Promise<unknown>): Promise<number | undefined> {
+  try {
+    await send();
+    return 200;
+  } catch (error) {
+    if (error instanceof S3ServiceException) return error.$metadata.httpStatusCode;
+    throw error;
+  }
 }
 
 before(async () => {
@@ -368,6 +392,36 @@ describe('bad uploads and bad attachments', () => {
 });
 
 describe('the local S3', () => {
+  it("applies the functions' grants of lib/function-specs.ts, as IAM would", async () => {
+    const key = uploadKey(alice.userId, ulid());
+    const head = (functionId: FunctionId, objectKey = key) =>
+      statusOf(() =>
+        functionS3(functionId).send(
+          new HeadObjectCommand({ Bucket: runtime.attachmentsBucket, Key: objectKey }),
+        ),
+      );
+    const put = (functionId: FunctionId) =>
+      statusOf(() =>
+        functionS3(functionId).send(
+          new PutObjectCommand({
+            Bucket: runtime.attachmentsBucket,
+            Key: key,
+            Body: PNG,
+            ContentType: 'image/png',
+          }),
+        ),
+      );
+    // GetObject (HeadObject) on uploads/*: allowed to a send function (the object is missing: 404).
+    assert.equal(await head('sendMessage'), 404);
+    // Not to a function without the grant, nor outside uploads/.
+    assert.equal(await head('ping'), 403);
+    assert.equal(await head('sendMessage', 'elsewhere/x'), 403);
+    // PutObject: only createUpload (which signs, never puts, in the handlers).
+    assert.equal(await put('sendMessage'), 403);
+    assert.equal(await put('createUpload'), 200);
+    assert.equal(await head('history'), 200);
+  });
+
   it('counts what one attachment message costs: 1 PUT, 1 HeadObject, no request for the URLs', async () => {
     const before = runtime.s3Requests();
     const data = await upload(alice.userId, PNG);
