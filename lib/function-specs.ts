@@ -480,7 +480,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     entry: 'functions/handlers/http-api.ts',
     publishesEvents: true,
     description:
-      'HTTP API: online, send-message, broadcast, history, unread counts, conversation list, system notifications, groups',
+      'HTTP API: online, send-message, broadcast, history, edits, reactions, unread counts, conversation list, system notifications, groups',
     tables: {
       ...removeConnection,
       presence: {
@@ -491,8 +491,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       // the last messages of a conversation-list page; GetItem: a client_msg_id retry
       // reading back the message it delivers.
       // byOutbox (and byInbox): recent counterparts, for ONLINE_USERS_VISIBILITY=peers.
+      // UpdateItem: an edit (conditional on the sender), a reaction row and counts.
       messages: {
-        actions: ['PutItem', 'Query', 'BatchWriteItem', 'BatchGetItem', 'GetItem'],
+        actions: ['PutItem', 'Query', 'BatchWriteItem', 'BatchGetItem', 'GetItem', 'UpdateItem'],
         indexes: ['byInbox', 'byOutbox'],
       },
       // Query (byActivity): a page of private chats; BatchWriteItem: their rows.
@@ -845,6 +846,9 @@ export const httpRoutes: readonly {
   { method: 'GET', path: '/api/ws/blocks' },
   { method: 'POST', path: '/api/ws/blocks' },
   { method: 'DELETE', path: '/api/ws/blocks/{user_id}' },
+  { method: 'PATCH', path: '/api/ws/messages/{message_id}' },
+  { method: 'POST', path: '/api/ws/messages/{message_id}/reactions' },
+  { method: 'DELETE', path: '/api/ws/messages/{message_id}/reactions/{emoji}' },
   { method: 'POST', path: '/api/ws/uploads', functionId: 'createUpload' },
 ];
 

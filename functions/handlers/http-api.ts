@@ -18,6 +18,7 @@ import { ChatError, ErrorCode } from '../core/shared/errors.ts';
 import { blockRoutes } from '../http/blocks.ts';
 import { conversationsRoute } from '../http/conversations.ts';
 import { groupRoutes } from '../http/groups.ts';
+import { messageRoutes } from '../http/messages.ts';
 import { notifyRoute } from '../http/notify.ts';
 import { unreadRoute } from '../http/unread.ts';
 import { withAppEvents } from '../runtime/app-events.ts';
@@ -35,6 +36,7 @@ const ONLINE_USERS_MAX_LIMIT = 1000;
 const routes: Readonly<Record<string, HttpRoute>> = {
   ...groupRoutes,
   ...blockRoutes,
+  ...messageRoutes,
   'GET /api/ws/unread': unreadRoute,
   'GET /api/ws/conversations': conversationsRoute,
   'POST /api/ws/notify': notifyRoute,

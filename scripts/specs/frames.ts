@@ -773,6 +773,9 @@ for (const [key, cmd] of [
   ['GET /api/ws/blocks', 'list_blocked'],
   ['POST /api/ws/blocks', 'block_user'],
   ['DELETE /api/ws/blocks/{user_id}', 'unblock_user'],
+  ['PATCH /api/ws/messages/{message_id}', 'edit_message'],
+  ['POST /api/ws/messages/{message_id}/reactions', 'react'],
+  ['DELETE /api/ws/messages/{message_id}/reactions/{emoji}', 'unreact'],
 ] as const) {
   httpResponses[key] = replies[cmd]?.schema ?? {};
 }
@@ -817,6 +820,9 @@ export const httpQueryParameters: Record<
       description: 'users per page, 1-100, default 50; anything else is refused (1001)',
     },
     { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
+  ],
+  'DELETE /api/ws/messages/{message_id}/reactions/{emoji}': [
+    { name: 'room_id', required: true, schema: string(), description: 'private_…, group_… or a room id' },
   ],
   'GET /api/ws/online/check': [
     { name: 'user_id', required: true, schema: string(), description: 'the user to check' },

@@ -305,6 +305,10 @@ const HTTP_SUMMARIES: Record<string, string> = {
   'GET /api/ws/blocks': 'A page of the users the caller blocked (as list_blocked)',
   'POST /api/ws/blocks': 'Block a user (as block_user)',
   'DELETE /api/ws/blocks/{user_id}': 'Lift a block (as unblock_user)',
+  'PATCH /api/ws/messages/{message_id}': "Replace one of the caller's messages (as edit_message; its sender)",
+  'POST /api/ws/messages/{message_id}/reactions': 'Add an emoji to a message (as react; participants)',
+  'DELETE /api/ws/messages/{message_id}/reactions/{emoji}':
+    'Take back an emoji (as unreact; participants); room_id in the query',
   'POST /api/ws/uploads': 'A presigned S3 PUT for one attachment of the declared size and content type',
 };
 
@@ -315,12 +319,20 @@ const HTTP_BODIES: Record<string, z.core.$ZodType> = {
   'POST /api/ws/groups': createGroupSchema,
   'POST /api/ws/blocks': blockUserSchema,
   'POST /api/ws/uploads': createUploadSchema,
+  'PATCH /api/ws/messages/{message_id}': z.omit(editMessageSchema, { message_id: true }),
+  'POST /api/ws/messages/{message_id}/reactions': z.omit(reactSchema, { message_id: true }),
   'PATCH /api/ws/groups/{group_id}': z.omit(updateGroupSchema, { group_id: true }),
   'POST /api/ws/groups/{group_id}/members': z.omit(addGroupMembersSchema, { group_id: true }),
   'PATCH /api/ws/groups/{group_id}/members/{user_id}': z.omit(setGroupRoleSchema, {
     group_id: true,
     user_id: true,
   }),
+};
+
+const PATH_PARAMETER_DESCRIPTIONS: Record<string, string> = {
+  group_id: 'a group id (another shape answers 3006)',
+  message_id: 'a message id',
+  emoji: 'the emoji (URL-encoded UTF-8), as in unreact',
 };
 
 const PUBLIC_ROUTES = new Set(['GET /api/ws/online-count']);
@@ -370,8 +382,7 @@ export function buildOpenApi(): JsonSchema {
       name,
       required: true,
       schema: { type: 'string' },
-      description:
-        name === 'group_id' ? 'a group id (another shape answers 3006)' : 'a user id (URL-encoded)',
+      description: PATH_PARAMETER_DESCRIPTIONS[name ?? ''] ?? 'a user id (URL-encoded)',
     }));
     const parameters = [
       ...pathParameters,

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PUBLISH_ATTEMPTS } from '../../functions/core/events/event-batches.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type ChatConnection, connectWelcomed, disconnect, nextPush, sendCommand } from '../support/chat.ts';
-import { historyMessages, pollUntil, postApi } from '../support/http.ts';
+import { callApi, historyMessages, pollUntil, postApi } from '../support/http.ts';
 import { DEFAULT_WAIT_MS, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
 interface Envelope {
@@ -341,7 +341,7 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     assert.equal(eventsOf('message.reacted', (d) => d.message_id === messageId).length, 1);
   });
 
-  test('the HTTP API publishes too: a message sent with POST /api/ws/send-message', async () => {
+  test('the HTTP API publishes too: a message sent with POST /api/ws/send-message, edited and reacted to over HTTP', async () => {
     const { status, body } = await postApi(
       runtime,
       '/api/ws/send-message',
@@ -354,6 +354,38 @@ describe('events of a session, POSTed to EVENTS_WEBHOOK_URL', () => {
     assert.equal(sent?.event.detail.content, 'over HTTP');
     assert.equal(await sent?.stored, true);
     await waitForEvents('message.undelivered', (d) => d.message_id === messageId);
+
+    const target = `/api/ws/messages/${messageId}`;
+    const roomId = sent?.event.detail.room_id;
+    const edit = await callApi(runtime, 'PATCH', target, {
+      token: annToken,
+      body: { room_id: roomId, content: 'over HTTP, edited' },
+    });
+    assert.equal(edit.status, 200, JSON.stringify(edit.body));
+    const [edited] = await waitForEvents('message.edited', (d) => d.message_id === messageId);
+    assert.equal(edited?.event.detail.content, 'over HTTP, edited');
+    const reaction = await postApi(
+      runtime,
+      `${target}/reactions`,
+      { room_id: roomId, emoji: '🎉' },
+      annToken,
+    );
+    assert.equal(reaction.status, 200, JSON.stringify(reaction.body));
+    await waitForEvents('message.reacted', (d) => d.message_id === messageId && d.action === 'added');
+    const taken = await callApi(
+      runtime,
+      'DELETE',
+      `${target}/reactions/${encodeURIComponent('🎉')}?room_id=${roomId}`,
+      {
+        token: annToken,
+      },
+    );
+    assert.equal(taken.status, 200, JSON.stringify(taken.body));
+    const [removed] = await waitForEvents(
+      'message.reacted',
+      (d) => d.message_id === messageId && d.action === 'removed',
+    );
+    assert.deepEqual(removed?.event.detail.counts, {});
   });
 
   test('disconnect: connection.closed and presence.changed offline', async () => {
