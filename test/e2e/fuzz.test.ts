@@ -694,6 +694,40 @@ describe('fuzzing the HTTP POST bodies', () => {
   });
 });
 
+describe('fuzzing the HTTP edits and reactions', () => {
+  test('PATCH /api/ws/messages/{id} and POST …/reactions refuse hostile bodies and ids with 4xx, never 5xx', async () => {
+    const token = await tokenFor(runtime, 'fuzzer');
+    const route = fc.oneof(
+      fc.tuple(fc.constant('PATCH' as const), fc.constant(''), routes.edit_message?.data ?? hostileValue),
+      fc.tuple(fc.constant('POST' as const), fc.constant('/reactions'), reactionData),
+    );
+    const messageId = fc.constantFrom(
+      JSON.parse(MISSING_MESSAGE.text) as string,
+      'x',
+      '%F0%9F%98%80',
+      '..',
+      '%00',
+      'a'.repeat(300),
+    );
+    const cases = sample(fc.tuple(route, messageId), 200);
+    let next = 0;
+    const worker = async () => {
+      while (next < cases.length) {
+        const [[method, suffix, json], id] = cases[next++] as [['PATCH' | 'POST', string, Json], string];
+        const path = `/api/ws/messages/${id}${suffix}`;
+        const response = await callApi(runtime, method, path, { token, body: json.text });
+        frameCount++;
+        assert.ok(
+          response.status >= 400 && response.status < 500,
+          `${method} ${path} answered ${response.status} ${JSON.stringify(response.body)} to ${json.text.slice(0, 200)}`,
+        );
+        assert.notEqual(response.body.code, 0);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  });
+});
+
 describe('after the run', () => {
   test('the connection still works and nothing was written', async () => {
     await settle(fuzzer.client);
