@@ -3,6 +3,7 @@ import { ChatRequestError } from './errors.ts';
 import type {
   ConversationsPage,
   CreateGroupInput,
+  EditMessageInput,
   GroupCreated,
   GroupDeleted,
   GroupInfo,
@@ -15,8 +16,11 @@ import type {
   GroupsPage,
   GroupUpdatedPush,
   HistoryMessage,
+  MessageEditedReply,
   MessageSent,
   PageInput,
+  ReactInput,
+  ReactionReply,
   SendMessageInput,
   UploadRequest,
   UploadTicket,
@@ -225,6 +229,28 @@ export class ChatHttpClient {
   /** `POST /api/ws/send-message`: as the `send_message` command (de-duplicated on `client_msg_id`). */
   sendMessage(input: SendMessageInput): Promise<MessageSent> {
     return this.call<MessageSent>('POST', '/api/ws/send-message', { body: input });
+  }
+
+  /** `PATCH /api/ws/messages/{message_id}`: as `edit_message` (the sender; every open connection is told). */
+  editMessage(input: EditMessageInput): Promise<MessageEditedReply> {
+    const { message_id: messageId, ...body } = input;
+    return this.call<MessageEditedReply>('PATCH', `/api/ws/messages/${encodeURIComponent(messageId)}`, {
+      body,
+    });
+  }
+
+  /** `POST /api/ws/messages/{message_id}/reactions`: as `react`. */
+  react(input: ReactInput): Promise<ReactionReply> {
+    const { message_id: messageId, ...body } = input;
+    return this.call<ReactionReply>('POST', `/api/ws/messages/${encodeURIComponent(messageId)}/reactions`, {
+      body,
+    });
+  }
+
+  /** `DELETE /api/ws/messages/{message_id}/reactions/{emoji}?room_id=`: as `unreact`. */
+  unreact(input: ReactInput): Promise<ReactionReply> {
+    const path = `/api/ws/messages/${encodeURIComponent(input.message_id)}/reactions/${encodeURIComponent(input.emoji)}`;
+    return this.call<ReactionReply>('DELETE', path, { query: { room_id: input.room_id } });
   }
 
   /**

@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ChatHttpClient, ChatHttpError } from '../../client/src/http.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertIsoTime,
@@ -222,5 +223,32 @@ describe('POST /api/ws/messages/{message_id}/reactions and DELETE …/reactions/
       );
     }
     assert.equal((await shown(messageId)).reactions, undefined);
+  });
+});
+
+describe('the SDK: ChatHttpClient.editMessage, react and unreact', () => {
+  test('call these routes and resolve with the replies; a refusal rejects with ChatHttpError', async () => {
+    const messageId = await sendToJon('via the SDK');
+    const asIda = new ChatHttpClient({ baseUrl: runtime.httpUrl, token: idaToken });
+    const asJon = new ChatHttpClient({ baseUrl: runtime.httpUrl, token: () => jonToken });
+    const edited = await asIda.editMessage({
+      room_id: chat,
+      message_id: messageId,
+      content: 'edited via the SDK',
+    });
+    assert.equal(edited.content, 'edited via the SDK');
+    await nextPush(jon.client, 'message_edited', withMessageId(messageId));
+    const target = { room_id: chat, message_id: messageId, emoji: '🇫🇷' };
+    assert.deepEqual((await asJon.react(target)).counts, { '🇫🇷': 1 });
+    assert.deepEqual((await shown(messageId)).reactions, { '🇫🇷': 1 });
+    const removed = await asJon.unreact(target);
+    assert.deepEqual([removed.action, removed.changed, removed.counts], ['removed', true, {}]);
+    await assert.rejects(
+      asJon.editMessage({ room_id: chat, message_id: messageId, content: 'not mine' }),
+      (error: unknown) => error instanceof ChatHttpError && error.status === 403 && error.code === 1403,
+    );
+    const message = await shown(messageId);
+    assert.equal(message.content, 'edited via the SDK');
+    assert.equal(message.reactions, undefined);
   });
 });
