@@ -361,8 +361,10 @@ export interface AttachmentLimits {
   /** Seconds after the upload was granted that a message may still attach it (`ATTACHMENT_MAX_AGE_SECONDS`). @default 86400 */
   readonly maxAgeSeconds?: number;
   /**
-   * Days the bucket keeps an upload (lifecycle expiration of `uploads/`, attached or not);
-   * 0 keeps them for ever.
+   * Days the bucket keeps an attached file (lifecycle expiration of `attachments/`, where a
+   * message's upload is copied when it is sent); 0 keeps them for ever.
+   * @default - one day past `messageRetentionDays`; for ever when messages are kept for ever
+   * (uploads no message attached expire under `uploads/` a day after `maxAgeSeconds`)
    */
   readonly retentionDays?: number;
 }
@@ -524,6 +526,7 @@ export class ChatBackend extends Construct {
 
     const attachments = new ChatAttachments(this, 'Attachments', {
       allowedOrigins: props.corsAllowOrigins?.length ? props.corsAllowOrigins : props.allowedOrigins,
+      uploadRetentionDays: uploadRetentionDays(props),
       retentionDays: attachmentRetentionDays(props),
       removalPolicy,
     });
@@ -670,7 +673,7 @@ export class ChatBackend extends Construct {
         webSocket.manageConnectionsNagResource(method),
       ),
       attachmentsBucket: attachments.bucket,
-      attachmentObjectsResource: attachments.objectsNagResource(),
+      attachmentObjectsResources: attachments.objectsNagResources(),
     });
 
     this.parts = { tables, jwt, webSocket, functions, http, attachments, alarms, customDomain };
@@ -847,11 +850,24 @@ export class ChatBackend extends Construct {
   }
 }
 
-/** Days the bucket keeps uploads: as asked, else one day past the messages' retention (365 when messages stay). */
+/** Days the bucket keeps attached files: as asked, else one day past the messages' retention (0, for ever, when messages stay). */
 function attachmentRetentionDays(props: ChatBackendProps): number {
   if (props.attachments?.retentionDays !== undefined) return props.attachments.retentionDays;
   const messages = props.messageRetentionDays ?? 0;
-  return messages > 0 ? messages + 1 : 365;
+  return messages > 0 ? messages + 1 : 0;
+}
+
+/** The default of ATTACHMENT_MAX_AGE_SECONDS (functions/runtime/config.ts). */
+const DEFAULT_ATTACHMENT_MAX_AGE_SECONDS = 86_400;
+
+/**
+ * Days the bucket keeps an upload: the whole days that cover the time a message may attach
+ * it (`maxAgeSeconds`), plus one of slack (S3 expires objects at the next midnight UTC after
+ * the age, asynchronously): two days by default.
+ */
+function uploadRetentionDays(props: ChatBackendProps): number {
+  const maxAgeSeconds = props.attachments?.maxAgeSeconds ?? DEFAULT_ATTACHMENT_MAX_AGE_SECONDS;
+  return Math.ceil(maxAgeSeconds / 86_400) + 1;
 }
 
 function validateSettings(props: ChatBackendProps): void {

@@ -15,11 +15,38 @@ export type DynamoAction =
   | 'BatchGetItem'
   | 'BatchWriteItem';
 
-/** S3 actions on the attachments bucket's `uploads/*` (HeadObject is authorized as GetObject). */
+/** S3 actions on the attachments bucket (HeadObject is authorized as GetObject; CopyObject as both). */
 export type AttachmentAction = 'PutObject' | 'GetObject';
 
-/** The key prefix every grant on the attachments bucket is scoped to. */
-export const ATTACHMENT_KEY_PREFIX = 'uploads/';
+/** Where presigned PUTs land; expired a day or two after ATTACHMENT_MAX_AGE_SECONDS. */
+export const UPLOAD_KEY_PREFIX = 'uploads/';
+/** Where a message's attachment is copied when it is sent; kept as long as messages. */
+export const ATTACHED_KEY_PREFIX = 'attachments/';
+export type AttachmentKeyPrefix = typeof UPLOAD_KEY_PREFIX | typeof ATTACHED_KEY_PREFIX;
+export const ATTACHMENT_KEY_PREFIXES: readonly AttachmentKeyPrefix[] = [
+  UPLOAD_KEY_PREFIX,
+  ATTACHED_KEY_PREFIX,
+];
+
+/** `s3:{action}` on `{bucket}/{prefix}*`, for each action. */
+export interface AttachmentGrant {
+  readonly prefix: AttachmentKeyPrefix;
+  readonly actions: readonly AttachmentAction[];
+}
+
+/**
+ * What a function that sends messages needs: HeadObject of the named upload and the source
+ * of its CopyObject (GetObject on `uploads/*`), the copy's destination (PutObject on
+ * `attachments/*`), and the presigned GET in the push (GetObject on `attachments/*`).
+ */
+const SENDS_ATTACHMENTS: readonly AttachmentGrant[] = [
+  { prefix: UPLOAD_KEY_PREFIX, actions: ['GetObject'] },
+  { prefix: ATTACHED_KEY_PREFIX, actions: ['GetObject', 'PutObject'] },
+];
+/** What a function that only reads messages needs: their presigned GETs. */
+const READS_ATTACHMENTS: readonly AttachmentGrant[] = [
+  { prefix: ATTACHED_KEY_PREFIX, actions: ['GetObject'] },
+];
 
 export interface TableAccess {
   readonly actions: readonly DynamoAction[];
@@ -84,10 +111,12 @@ export interface FunctionSpec {
    */
   readonly publishesEvents?: boolean;
   /**
-   * The attachments bucket, only under `uploads/`: `PutObject` to presign uploads,
-   * `GetObject` to check them (HeadObject) and presign downloads. Gets ATTACHMENTS_BUCKET.
+   * The attachments bucket, per key prefix: `PutObject` on `uploads/` to presign uploads;
+   * `GetObject` on `uploads/` to check one (HeadObject) and copy it, `PutObject` on
+   * `attachments/` to copy it there when a message attaches it; `GetObject` on
+   * `attachments/` to presign downloads. Gets ATTACHMENTS_BUCKET.
    */
-  readonly attachments?: readonly AttachmentAction[];
+  readonly attachments?: readonly AttachmentGrant[];
   /** Functions it invokes asynchronously. */
   readonly invokes?: readonly FunctionId[];
   /**
@@ -235,8 +264,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       blocks: { actions: ['BatchGetItem'] },
     },
     // DELETE: closing a connection whose token expired.
-    // GetObject: HeadObject of the named upload, and the presigned GET in the push.
-    attachments: ['GetObject'],
+    // HeadObject and CopyObject of the named upload, the presigned GET in the push.
+    attachments: SENDS_ATTACHMENTS,
     manageConnections: ['POST', 'DELETE'],
   },
   sendGroupMessage: {
@@ -254,8 +283,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['Query', 'UpdateItem'] },
     },
     // DELETE: closing a connection whose token expired.
-    // GetObject: HeadObject of the named upload, and the presigned GET in the push.
-    attachments: ['GetObject'],
+    // HeadObject and CopyObject of the named upload, the presigned GET in the push.
+    attachments: SENDS_ATTACHMENTS,
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
     invokes: ['fanOutWorker'],
@@ -521,8 +550,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       blocks: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem', 'Query'] },
     },
     // DELETE: a recipient whose token expired is closed instead of pushed to.
-    // GetObject: send-message's HeadObject and push URL, the history page's URLs.
-    attachments: ['GetObject'],
+    // send-message's HeadObject, CopyObject and push URL; the history page's URLs.
+    attachments: SENDS_ATTACHMENTS,
     manageConnections: ['POST', 'DELETE'],
     verifiesTokens: true,
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
@@ -566,8 +595,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
     },
     // DELETE: closing a connection whose token expired.
-    // GetObject: HeadObject of the named upload, and the presigned GET in the push.
-    attachments: ['GetObject'],
+    // HeadObject and CopyObject of the named upload, the presigned GET in the push.
+    attachments: SENDS_ATTACHMENTS,
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
     invokes: ['fanOutWorker'],
@@ -584,7 +613,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     // DELETE: closing a connection whose token expired.
     // GetObject: the presigned GETs of the page's attachments.
-    attachments: ['GetObject'],
+    attachments: READS_ATTACHMENTS,
     manageConnections: ['DELETE'],
   },
   sync: {
@@ -598,7 +627,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     // DELETE: closing a connection whose token expired.
     // GetObject: the presigned GETs of the page's attachments.
-    attachments: ['GetObject'],
+    attachments: READS_ATTACHMENTS,
     manageConnections: ['DELETE'],
   },
   markRead: {
@@ -722,7 +751,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // No table: the key names the uploader, and the object carries the rest.
     tables: {},
     // PutObject: what the presigned PUT is signed with (signing itself is no request).
-    attachments: ['PutObject'],
+    attachments: [{ prefix: UPLOAD_KEY_PREFIX, actions: ['PutObject'] }],
     verifiesTokens: true,
   },
   fanOutWorker: {

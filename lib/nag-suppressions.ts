@@ -34,8 +34,8 @@ export interface NagScopes {
   readonly manageConnectionsResources: readonly string[];
   /** The attachments bucket. */
   readonly attachmentsBucket?: IConstruct;
-  /** The resource of the functions' S3 statements as cdk-nag names it (`<Bucket.Arn>/uploads/*`). */
-  readonly attachmentObjectsResource?: string;
+  /** The resources of the functions' S3 statements as cdk-nag names them (`<Bucket.Arn>/uploads/*`, `…/attachments/*`). */
+  readonly attachmentObjectsResources?: readonly string[];
 }
 
 export const API_GATEWAY_LOGS_POLICY = 'service-role/AmazonAPIGatewayPushToCloudWatchLogs';
@@ -99,15 +99,16 @@ export const NAG_ACKNOWLEDGEMENTS = {
         'account-level role API Gateway uses to write access logs; it grants only CloudWatch Logs writes.',
     },
   ],
-  /** The functions granted the attachments bucket (their `uploads/*` statements). */
+  /** The functions granted the attachments bucket (their `uploads/*` and `attachments/*` statements). */
   attachmentGrants: [
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        's3:GetObject / s3:PutObject on `{attachments bucket}/uploads/*`: object keys (uploads/{uploader}/' +
-        '{attachment_id}) are minted at run time, so the resource ends in a wildcard; it is this bucket, this ' +
-        'prefix, and per function only the actions lib/function-specs.ts lists (PutObject for createUpload ' +
-        'alone; test/cdk/attachments.test.ts checks every statement).',
+        's3:GetObject / s3:PutObject on `{attachments bucket}/uploads/*` or `/attachments/*`: object keys ' +
+        '({prefix}{uploader}/{attachment_id}) are minted at run time, so the resource ends in a wildcard; it is ' +
+        'this bucket, these prefixes, and per function only the actions lib/function-specs.ts lists (PutObject ' +
+        'on uploads/ for createUpload alone, on attachments/ for the send functions; ' +
+        'test/cdk/attachments.test.ts checks every statement).',
     },
   ],
   attachmentsBucket: [
@@ -130,7 +131,7 @@ export const NAG_ACKNOWLEDGEMENTS = {
     },
   ],
 } as const satisfies Record<
-  Exclude<keyof NagScopes, 'manageConnectionsResources' | 'attachmentObjectsResource'> | 'attachmentGrants',
+  Exclude<keyof NagScopes, 'manageConnectionsResources' | 'attachmentObjectsResources'> | 'attachmentGrants',
   readonly NagAcknowledgement[]
 >;
 
@@ -160,9 +161,9 @@ export function acknowledgeNagFindings(scopes: NagScopes): void {
   apply(scopes.apiGatewayCloudWatchRole, NAG_ACKNOWLEDGEMENTS.apiGatewayCloudWatchRole);
   apply(scopes.onFailureQueue, NAG_ACKNOWLEDGEMENTS.onFailureQueue);
   apply(scopes.attachmentsBucket, NAG_ACKNOWLEDGEMENTS.attachmentsBucket);
-  if (scopes.attachmentObjectsResource) {
+  if (scopes.attachmentObjectsResources?.length) {
     for (const fn of scopes.functions) {
-      apply(fn, NAG_ACKNOWLEDGEMENTS.attachmentGrants, [scopes.attachmentObjectsResource]);
+      apply(fn, NAG_ACKNOWLEDGEMENTS.attachmentGrants, [...scopes.attachmentObjectsResources]);
     }
   }
 }

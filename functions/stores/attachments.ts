@@ -1,8 +1,10 @@
 /**
- * The attachments bucket on S3: presigned PUTs and GETs (computed locally, no request) and
- * HeadObject (one request) when a message names an upload.
+ * The attachments bucket on S3: presigned PUTs and GETs (computed locally, no request),
+ * HeadObject (one request) when a message names an upload and CopyObject (one request) when
+ * it is stored with it.
  */
 import {
+  CopyObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
@@ -82,6 +84,19 @@ export class S3AttachmentObjects implements AttachmentObjects {
       }
       throw error;
     }
+  }
+
+  async copy(sourceKey: string, destinationKey: string): Promise<void> {
+    await this.client.send(
+      new CopyObjectCommand({
+        Bucket: this.bucket,
+        Key: destinationKey,
+        // Keys are base64url and ULID characters (and `/`): nothing to percent-encode.
+        CopySource: `${this.bucket}/${sourceKey}`,
+        // The default, spelled out: content type and x-amz-meta-* come with the bytes.
+        MetadataDirective: 'COPY',
+      }),
+    );
   }
 
   presignGet(key: string, contentDisposition: string, expiresIn: number): Promise<string> {

@@ -2,14 +2,25 @@ import { Duration, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ATTACHMENT_KEY_PREFIX, type AttachmentAction } from '../function-specs.ts';
+import {
+  ATTACHED_KEY_PREFIX,
+  ATTACHMENT_KEY_PREFIXES,
+  type AttachmentGrant,
+  UPLOAD_KEY_PREFIX,
+} from '../function-specs.ts';
 
 export interface ChatAttachmentsProps {
   /** Origins a browser may PUT from and GET from (the page's); default any. */
   readonly allowedOrigins?: readonly string[];
   /**
-   * Days an object under `uploads/` is kept (a lifecycle expiration): attached or not, so a
-   * never-attached upload is gone after this too. 0: for ever (no expiration rule).
+   * Days an object under `uploads/` is kept (a lifecycle expiration): long enough for a
+   * message to attach it (the send copies it to `attachments/`), so a never-attached
+   * upload is soon gone. At least 1.
+   */
+  readonly uploadRetentionDays: number;
+  /**
+   * Days an attached file (under `attachments/`) is kept (a lifecycle expiration), as long
+   * as the messages that show it. 0: for ever (no expiration rule).
    */
   readonly retentionDays: number;
   readonly removalPolicy: RemovalPolicy;
@@ -19,7 +30,7 @@ export interface ChatAttachmentsProps {
  * The attachments bucket: private (all public access blocked, objects owned by the bucket
  * owner, no ACLs), SSE-S3 encrypted, TLS only, CORS for browsers' presigned PUTs and GETs,
  * and lifecycle rules. Objects are reached only through presigned URLs signed by the
- * functions granted in lib/function-specs.ts, on `uploads/*` only.
+ * functions granted in lib/function-specs.ts, on `uploads/*` and `attachments/*` only.
  */
 export class ChatAttachments extends Construct {
   readonly bucket: s3.Bucket;
@@ -46,11 +57,17 @@ export class ChatAttachments extends Construct {
       lifecycleRules: [
         // A presigned PUT is one request, never multipart; anything else started is cleared.
         { id: 'AbortIncompleteUploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+        // Uploads no message attached (an attached one was copied to attachments/).
+        {
+          id: 'ExpireUploads',
+          prefix: UPLOAD_KEY_PREFIX,
+          expiration: Duration.days(props.uploadRetentionDays),
+        },
         ...(props.retentionDays > 0
           ? [
               {
-                id: 'ExpireUploads',
-                prefix: ATTACHMENT_KEY_PREFIX,
+                id: 'ExpireAttachments',
+                prefix: ATTACHED_KEY_PREFIX,
                 expiration: Duration.days(props.retentionDays),
               },
             ]
@@ -59,19 +76,21 @@ export class ChatAttachments extends Construct {
     });
   }
 
-  /** The S3 statements' resource as cdk-nag reports it. */
-  objectsNagResource(): string {
+  /** The S3 statements' resources as cdk-nag reports them (one per key prefix). */
+  objectsNagResources(): string[] {
     const logicalId = Stack.of(this).getLogicalId(this.bucket.node.defaultChild as s3.CfnBucket);
-    return `<${logicalId}.Arn>/${ATTACHMENT_KEY_PREFIX}*`;
+    return ATTACHMENT_KEY_PREFIXES.map((prefix) => `<${logicalId}.Arn>/${prefix}*`);
   }
 
-  /** `s3:{action}` on `uploads/*` of the bucket, for each action; nothing else. */
-  grant(grantee: iam.IGrantable, actions: readonly AttachmentAction[]): void {
-    grantee.grantPrincipal.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        actions: actions.map((action) => `s3:${action}`),
-        resources: [this.bucket.arnForObjects(`${ATTACHMENT_KEY_PREFIX}*`)],
-      }),
-    );
+  /** One statement per grant: `s3:{action}` on `{prefix}*` of the bucket; nothing else. */
+  grant(grantee: iam.IGrantable, grants: readonly AttachmentGrant[]): void {
+    for (const { prefix, actions } of grants) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: actions.map((action) => `s3:${action}`),
+          resources: [this.bucket.arnForObjects(`${prefix}*`)],
+        }),
+      );
+    }
   }
 }

@@ -6,7 +6,8 @@
  * S3 and IAM would: it verifies the signature (header or presigned query; a PUT whose
  * Content-Length or Content-Type differs from the signed ones fails as on AWS), refuses
  * expired URLs and unsigned requests, and checks the signing function's `attachments` grants
- * in lib/function-specs.ts (PutObject / GetObject on `uploads/*` of the bucket). Then
+ * in lib/function-specs.ts (PutObject / GetObject per key prefix; a CopyObject needs GetObject
+ * on its source and PutObject on its destination, as on AWS). Then
  * s3rver serves the request (the runtime's keys are registered with it, so response-header
  * overrides of signed GETs work). CORS preflights go straight to s3rver, which answers
  * from the bucket's CORS configuration.
@@ -17,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import S3rver from 's3rver';
 import { DUMMY_ACCOUNT } from 's3rver/lib/models/account.js';
-import { ATTACHMENT_KEY_PREFIX, type AttachmentAction } from '../../lib/function-specs.ts';
+import type { AttachmentAction } from '../../lib/function-specs.ts';
 import { localFunctionName } from '../functions.ts';
 import type { LocalCredentials, Principal } from '../iam/credentials.ts';
 import type { Grants } from '../iam/policy.ts';
@@ -43,7 +44,7 @@ export interface EmbeddedS3Options {
 export interface EmbeddedS3 {
   /** Answers a request whose path starts with S3_PATH_PREFIX. */
   handle(req: IncomingMessage, res: ServerResponse): void;
-  /** S3 requests by method and outcome since start (the bench counts them). */
+  /** S3 requests by method (`COPY` for a CopyObject) and outcome since start (the bench counts them). */
   readonly requests: Map<string, number>;
   close(): Promise<void>;
 }
@@ -135,9 +136,12 @@ export async function startEmbeddedS3(options: EmbeddedS3Options): Promise<Embed
         const status = check.code === 'InvalidArgument' || check.code.startsWith('Authorization') ? 400 : 403;
         return refuse(req, res, status, check.code, check.message);
       }
-      const denied = deniedAction(req.method ?? 'GET', forwarded, check.credential.principal, options);
+      const denied = deniedAction(req, forwarded, check.credential.principal, options);
       if (denied) return refuse(req, res, 403, 'AccessDenied', denied);
-      count(`${req.method} ${forwarded.split('?')[0]?.split('/').length === 2 ? 'bucket' : 'object'}`);
+      const copy = req.method === 'PUT' && req.headers['x-amz-copy-source'] !== undefined;
+      count(
+        `${copy ? 'COPY' : req.method} ${forwarded.split('?')[0]?.split('/').length === 2 ? 'bucket' : 'object'}`,
+      );
       req.url = forwarded;
       serve(req, res);
     },
@@ -157,25 +161,37 @@ const ACTION_BY_METHOD: Readonly<Record<string, AttachmentAction>> = {
 
 /** Why IAM would refuse the request (its grants in lib/function-specs.ts), or undefined. */
 function deniedAction(
-  method: string,
+  req: IncomingMessage,
   forwardedUrl: string,
   principal: Principal,
   options: Pick<EmbeddedS3Options, 'bucket' | 'grants'>,
 ): string | undefined {
   if (principal.kind === 'admin') return undefined;
-  const path = forwardedUrl.split('?')[0] ?? '/';
-  const [bucket = '', ...keyParts] = path.slice(1).split('/');
-  const key = decodeURIComponent(keyParts.join('/'));
-  const action = ACTION_BY_METHOD[method];
+  const method = req.method ?? 'GET';
   const who = localFunctionName(principal.functionId);
-  const resource = `arn:aws:s3:::${bucket}/${key}`;
-  const granted = options.grants[principal.functionId]?.attachments ?? [];
-  const allowed =
-    action !== undefined &&
-    bucket === options.bucket &&
-    key.startsWith(ATTACHMENT_KEY_PREFIX) &&
-    granted.includes(action);
-  return allowed
-    ? undefined
-    : `User: ${who} is not authorized to perform: s3:${action ?? method} on resource: ${resource}`;
+  const grants = options.grants[principal.functionId]?.attachments ?? [];
+  const path = forwardedUrl.split('?')[0] ?? '/';
+  const action = ACTION_BY_METHOD[method];
+  const checks: { action: AttachmentAction | undefined; object: string }[] = [
+    { action, object: path.slice(1) },
+  ];
+  // CopyObject (a PUT naming its source): GetObject on the source as well, as on AWS.
+  const copySource = req.headers['x-amz-copy-source'];
+  if (method === 'PUT' && typeof copySource === 'string') {
+    checks.push({ action: 'GetObject', object: copySource.split('?')[0]?.replace(/^\//, '') ?? '' });
+  }
+  for (const check of checks) {
+    const [bucket = '', ...keyParts] = check.object.split('/');
+    const key = decodeURIComponent(keyParts.join('/'));
+    const allowed =
+      check.action !== undefined &&
+      bucket === options.bucket &&
+      grants.some(
+        (grant) => key.startsWith(grant.prefix) && grant.actions.includes(check.action as AttachmentAction),
+      );
+    if (!allowed) {
+      return `User: ${who} is not authorized to perform: s3:${check.action ?? method} on resource: arn:aws:s3:::${bucket}/${key}`;
+    }
+  }
+  return undefined;
 }

@@ -2,8 +2,9 @@
  * Section `attachments`: the S3 requests of one image message, counted by the local
  * runtime's embedded S3 (`runtime.s3Requests()`: what reached it, not an estimate). A
  * group of `members` (all online) so that the push shows what each recipient costs: the
- * upload grant, the client's PUT, the send (HeadObject, and the push's presigned GET, signed
- * locally), and a history page and a sync that carry the URL.
+ * upload grant, the client's PUT, the send (HeadObject of the upload, CopyObject to
+ * `attachments/`, and the push's presigned GET, signed locally), and a history page and a
+ * sync that carry the URL.
  */
 import { once } from 'node:events';
 import WebSocket from 'ws';
@@ -154,7 +155,7 @@ export async function runAttachmentsSection(options: AttachmentsOptions): Promis
         { step: 'POST /api/ws/uploads (presign the PUT)', s3Requests: per('grant') },
         { step: "the client's PUT of the file", s3Requests: per('put') },
         {
-          step: `send_group_message with attachment_id, pushed to ${members - 1} members with a URL each`,
+          step: `send_group_message with attachment_id (HeadObject, CopyObject), pushed to ${members - 1} members with a URL each`,
           s3Requests: per('send'),
         },
         { step: 'history page (URLs for every attachment on it)', s3Requests: per('history') },

@@ -1,8 +1,9 @@
 /**
- * The attachments bucket: private, encrypted, TLS only, CORS for browsers, lifecycle; and
- * who may do what on it (lib/function-specs.ts `attachments`): PutObject for createUpload
- * alone, GetObject (HeadObject, presigned GETs) for the send and read functions, all on
- * `uploads/*` only.
+ * The attachments bucket: private, encrypted, TLS only, CORS for browsers, lifecycle (uploads
+ * soon, attached files with the messages); and who may do what on it (lib/function-specs.ts
+ * `attachments`): PutObject on `uploads/*` for createUpload alone, HeadObject and CopyObject
+ * of uploads plus PutObject on `attachments/*` for the send functions, GetObject (presigned
+ * GETs) on `attachments/*` for the send and read functions; nothing else.
  * Run: npx tsx --test test/cdk/attachments.test.ts
  */
 import assert from 'node:assert/strict';
@@ -18,7 +19,8 @@ const { template, stack, logicalId } = synthChatStack({
 });
 const bucketId = logicalId(stack.attachments.bucket);
 const bucket = resourcesOfType(template, 'AWS::S3::Bucket')[bucketId];
-const objects = `\${${bucketId}.Arn}/uploads/*`;
+const uploads = `\${${bucketId}.Arn}/uploads/*`;
+const attached = `\${${bucketId}.Arn}/attachments/*`;
 
 /** The S3 statements of a function's role policy: actions and resources. */
 function s3GrantsOf(functionId: FunctionId): { actions: string[]; resources: string[] }[] {
@@ -95,7 +97,7 @@ describe('attachments bucket', () => {
     });
   });
 
-  it('expires uploads a day after the messages that may show them, and clears incomplete multipart uploads', () => {
+  it('expires uploads a day after they can no longer be attached, attached files a day after the messages that show them', () => {
     assert.deepEqual(bucket?.Properties?.LifecycleConfiguration, {
       Rules: [
         {
@@ -103,9 +105,29 @@ describe('attachments bucket', () => {
           AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
           Status: 'Enabled',
         },
-        { Id: 'ExpireUploads', Prefix: 'uploads/', ExpirationInDays: 31, Status: 'Enabled' },
+        // ATTACHMENT_MAX_AGE_SECONDS defaults to one day: two days.
+        { Id: 'ExpireUploads', Prefix: 'uploads/', ExpirationInDays: 2, Status: 'Enabled' },
+        { Id: 'ExpireAttachments', Prefix: 'attachments/', ExpirationInDays: 31, Status: 'Enabled' },
       ],
     });
+  });
+
+  it('keeps attached files for ever when messages are kept for ever (the default); uploads still expire', () => {
+    const defaults = synthChatStack({ attachments: { maxAgeSeconds: 3 * 86_400 + 1 } });
+    const rules = resourcesOfType(defaults.template, 'AWS::S3::Bucket')[
+      defaults.logicalId(defaults.stack.attachments.bucket)
+    ]?.Properties?.LifecycleConfiguration as {
+      Rules: { Id: string; Prefix?: string; ExpirationInDays?: number }[];
+    };
+    assert.deepEqual(
+      rules.Rules.filter((rule) => rule.Prefix !== undefined).map(({ Id, Prefix, ExpirationInDays }) => ({
+        Id,
+        Prefix,
+        ExpirationInDays,
+      })),
+      // Three days and a second cover four whole days; one more of slack.
+      [{ Id: 'ExpireUploads', Prefix: 'uploads/', ExpirationInDays: 5 }],
+    );
   });
 
   it('gives the limits and the bucket name to the functions that use the bucket, and to no other', () => {
@@ -128,33 +150,40 @@ describe('attachments bucket', () => {
 });
 
 describe('who may do what on the bucket', () => {
-  it('only createUpload may PutObject (presign uploads), only under uploads/', () => {
-    assert.deepEqual(s3GrantsOf('createUpload'), [{ actions: ['s3:PutObject'], resources: [objects] }]);
+  const senders = ['sendMessage', 'sendGroupMessage', 'sendRoomMessage', 'httpApi'] as const;
+  const readers = ['history', 'sync'] as const;
+
+  it('only createUpload may PutObject under uploads/ (presign uploads); only the send functions under attachments/', () => {
+    assert.deepEqual(s3GrantsOf('createUpload'), [{ actions: ['s3:PutObject'], resources: [uploads] }]);
     const putters = (Object.keys(functionSpecs) as FunctionId[]).filter((id) =>
       s3GrantsOf(id).some((statement) => statement.actions.includes('s3:PutObject')),
     );
-    assert.deepEqual(putters, ['createUpload']);
+    assert.deepEqual(putters.sort(), ['createUpload', ...senders].sort());
   });
 
-  it('the send and read functions may GetObject (HeadObject, presigned GETs) under uploads/, nothing more', () => {
-    const readers = [
-      'sendMessage',
-      'sendGroupMessage',
-      'sendRoomMessage',
-      'history',
-      'sync',
-      'httpApi',
-    ] as const;
-    for (const functionId of readers) {
+  it('the send functions may read uploads (HeadObject, CopyObject source) and copy them to attachments/', () => {
+    for (const functionId of senders) {
       assert.deepEqual(
         s3GrantsOf(functionId),
-        [{ actions: ['s3:GetObject'], resources: [objects] }],
+        [
+          { actions: ['s3:GetObject'], resources: [uploads] },
+          { actions: ['s3:GetObject', 's3:PutObject'], resources: [attached] },
+        ],
         functionId,
       );
     }
-    const others = (Object.keys(functionSpecs) as FunctionId[]).filter(
-      (id) => id !== 'createUpload' && !(readers as readonly string[]).includes(id),
-    );
+  });
+
+  it('the read functions may GetObject (presigned GETs) under attachments/ only; no other function anything', () => {
+    for (const functionId of readers) {
+      assert.deepEqual(
+        s3GrantsOf(functionId),
+        [{ actions: ['s3:GetObject'], resources: [attached] }],
+        functionId,
+      );
+    }
+    const granted: readonly string[] = ['createUpload', ...senders, ...readers];
+    const others = (Object.keys(functionSpecs) as FunctionId[]).filter((id) => !granted.includes(id));
     for (const functionId of others) assert.deepEqual(s3GrantsOf(functionId), [], functionId);
   });
 });

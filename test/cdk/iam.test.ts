@@ -58,12 +58,12 @@ function expectedStatements(functionId: FunctionId) {
       ),
     );
   }
-  if (spec.attachments?.length) {
-    // Only the bucket's uploads/ prefix, only the actions of the spec.
+  for (const grant of spec.attachments ?? []) {
+    // Only the bucket's prefixes the spec names, only the actions of the spec there.
     statements.push(
       statement(
-        spec.attachments.map((action) => `s3:${action}`),
-        [`${arnOf(logicalId(stack.attachments.bucket))}/uploads/*`],
+        grant.actions.map((action) => `s3:${action}`),
+        [`${arnOf(logicalId(stack.attachments.bucket))}/${grant.prefix}*`],
       ),
     );
   }

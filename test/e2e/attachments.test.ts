@@ -6,9 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import {
+  CopyObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
 import { ulid } from 'ulid';
-import { uploadKey } from '../../functions/core/attachments/attachments.ts';
+import { attachedKey, uploadKey } from '../../functions/core/attachments/attachments.ts';
 import type { FunctionId } from '../../lib/function-specs.ts';
 import { localCredentials } from '../../local/iam/credentials.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
@@ -150,10 +156,30 @@ describe('an image message', () => {
         url: 'string',
       },
     );
+    // The URL names the attached copy (kept as long as the message), not the upload (expired soon).
+    const attachedPath = `/${runtime.attachmentsBucket}/${attachedKey(alice.userId, grantData.attachment_id)}`;
+    assert.equal(new URL(attachment.url).pathname.endsWith(attachedPath), true, attachment.url);
     const fetched = await download(attachment.url);
     assert.equal(fetched.status, 200);
     assert.equal(fetched.type, 'image/png');
     assert.deepEqual(fetched.bytes, PNG);
+    // The copy kept the upload's content type and metadata.
+    const s3 = adminS3();
+    const copied = await s3.send(
+      new HeadObjectCommand({
+        Bucket: runtime.attachmentsBucket,
+        Key: attachedKey(alice.userId, grantData.attachment_id),
+      }),
+    );
+    s3.destroy();
+    assert.deepEqual(
+      { type: copied.ContentType, size: copied.ContentLength, metadata: copied.Metadata },
+      {
+        type: 'image/png',
+        size: PNG.length,
+        metadata: { 'file-name': 'pixel.png', 'declared-size': String(PNG.length) },
+      },
+    );
 
     const history = await historyMessages(
       runtime,
@@ -171,6 +197,32 @@ describe('an image message', () => {
     );
     assert.equal(synced?.attachment?.file_name, 'pixel.png');
     assert.deepEqual((await download(synced?.attachment?.url as string)).bytes, PNG);
+  });
+
+  it('copies again harmlessly when a retried send (same client_msg_id) attaches the upload again', async () => {
+    const grantData = await upload(alice.userId, PNG, 'again.png');
+    const send = () =>
+      sendCommand(alice.client, 'send_message', {
+        to_user_id: bob.userId,
+        content: 'retried',
+        message_type: 2,
+        attachment_id: grantData.attachment_id,
+        client_msg_id: `retry-${grantData.attachment_id}`,
+      });
+    const first = await send();
+    assert.equal(first.code, 0, JSON.stringify(first));
+    const retried = await send();
+    assert.equal(retried.code, 0, JSON.stringify(retried));
+    assert.equal(retried.data?.message_id, first.data?.message_id);
+    const history = await historyMessages(
+      runtime,
+      await tokenFor(runtime, bob.userId),
+      first.data?.room_id as string,
+    );
+    const stored = history.filter((message) => message.message_id === first.data?.message_id);
+    assert.equal(stored.length, 1);
+    const attachment = stored[0]?.attachment as Attachment | undefined;
+    assert.deepEqual((await download(attachment?.url as string)).bytes, PNG);
   });
 
   it('works in groups: members get the URL; a non-member reading the history gets 1403 and no URL', async () => {
@@ -411,18 +463,48 @@ describe('the local S3', () => {
           }),
         ),
       );
+    const attached = attachedKey(alice.userId, ulid());
+    const copy = (functionId: FunctionId, source = key, destination = attached) =>
+      statusOf(() =>
+        functionS3(functionId).send(
+          new CopyObjectCommand({
+            Bucket: runtime.attachmentsBucket,
+            Key: destination,
+            CopySource: `${runtime.attachmentsBucket}/${source}`,
+          }),
+        ),
+      );
     // GetObject (HeadObject) on uploads/*: allowed to a send function (the object is missing: 404).
     assert.equal(await head('sendMessage'), 404);
-    // Not to a function without the grant, nor outside uploads/.
+    // Not to a function without the grant, nor to a read function, nor outside the prefixes.
     assert.equal(await head('ping'), 403);
+    assert.equal(await head('history'), 403);
     assert.equal(await head('sendMessage', 'elsewhere/x'), 403);
-    // PutObject: only createUpload (which signs, never puts, in the handlers).
+    // PutObject on uploads/*: only createUpload (which signs, never puts, in the handlers).
     assert.equal(await put('sendMessage'), 403);
     assert.equal(await put('createUpload'), 200);
-    assert.equal(await head('history'), 200);
+    assert.equal(await head('sendMessage'), 200);
+    // CopyObject needs GetObject on the source and PutObject on the destination.
+    assert.equal(await copy('createUpload'), 403, 'createUpload may not read uploads');
+    assert.equal(
+      await copy('createUpload', key, uploadKey(alice.userId, ulid())),
+      403,
+      'nor copy within them',
+    );
+    assert.equal(await copy('history'), 403, 'a read function may not write attachments/');
+    assert.equal(
+      await copy('sendMessage', key, uploadKey(alice.userId, ulid())),
+      403,
+      'nor a send function uploads/',
+    );
+    assert.equal(await head('history', attached), 404, 'not copied yet');
+    assert.equal(await copy('sendMessage'), 200);
+    // Read functions: GetObject on attachments/* only.
+    assert.equal(await head('history', attached), 200);
+    assert.equal(await head('sync', attached), 200);
   });
 
-  it('counts what one attachment message costs: 1 PUT, 1 HeadObject, no request for the URLs', async () => {
+  it('counts what one attachment message costs: 1 PUT, 1 HeadObject, 1 CopyObject, no request for the URLs', async () => {
     const before = runtime.s3Requests();
     const data = await upload(alice.userId, PNG);
     const reply = await sendCommand(alice.client, 'send_message', {
@@ -436,8 +518,13 @@ describe('the local S3', () => {
     const after = runtime.s3Requests();
     const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
     assert.deepEqual(
-      { put: delta('PUT object'), head: delta('HEAD object'), get: delta('GET object') },
-      { put: 1, head: 1, get: 0 },
+      {
+        put: delta('PUT object'),
+        head: delta('HEAD object'),
+        copy: delta('COPY object'),
+        get: delta('GET object'),
+      },
+      { put: 1, head: 1, copy: 1, get: 0 },
     );
   });
 });

@@ -2,9 +2,13 @@
  * Attachments: files uploaded straight to S3 with a presigned PUT, then referred to by
  * `attachment_id` in messages of type 2–5 (image, file, audio, video).
  *
- * No table: the object's key is `uploads/{base64url(uploader)}/{attachment_id}`, so the key a
+ * No table: the upload's key is `uploads/{base64url(uploader)}/{attachment_id}`, so the key a
  * sender's message names is always under the sender's own prefix, and someone else's
- * attachment id simply names no object there. The attachment id is a ULID minted when the
+ * attachment id simply names no object there. When a message attaches it, the send copies
+ * it (CopyObject, metadata kept) to `attachments/{base64url(uploader)}/{attachment_id}`,
+ * which is kept as long as messages; `uploads/` expires soon after `maxAgeSeconds`, so an
+ * upload no message attached is soon gone. The upload is not deleted after the copy (one
+ * more request per message; the lifecycle rule removes it). The attachment id is a ULID minted when the
  * upload is granted, so its time says how old the upload is. The object carries what the
  * message needs: its size and content type (signed into the PUT) and the file name
  * and declared size (`x-amz-meta-file-name`, `x-amz-meta-declared-size`, signed into the PUT's
@@ -76,6 +80,8 @@ export interface AttachmentObjects {
   ): Promise<PresignedUpload>;
   /** The object, or undefined when there is none. */
   head(key: string): Promise<StoredObject | undefined>;
+  /** Copies `sourceKey` to `destinationKey` in the bucket, metadata and content type kept. */
+  copy(sourceKey: string, destinationKey: string): Promise<void>;
   /** A GET of the object, valid `expiresIn` seconds, served with `contentDisposition`. */
   presignGet(key: string, contentDisposition: string, expiresIn: number): Promise<string>;
 }
@@ -104,11 +110,19 @@ export function carriesAttachment(messageType: number): boolean {
 export const FILE_NAME_METADATA = 'file-name';
 /** The declared size, signed into the PUT with the file name: the send-time check compares the object to it. */
 export const SIZE_METADATA = 'declared-size';
+/** Where presigned PUTs land (UPLOAD_KEY_PREFIX in lib/function-specs.ts). */
 export const UPLOAD_PREFIX = 'uploads/';
+/** Where attached files are kept (ATTACHED_KEY_PREFIX in lib/function-specs.ts). */
+export const ATTACHED_PREFIX = 'attachments/';
 
 /** `uploads/{base64url(userId)}/{attachmentId}`: user ids may hold `/` and any character. */
 export function uploadKey(userId: string, attachmentId: string): string {
   return `${UPLOAD_PREFIX}${Buffer.from(userId, 'utf8').toString('base64url')}/${attachmentId}`;
+}
+
+/** `attachments/{base64url(userId)}/{attachmentId}`: the attached copy of that upload. */
+export function attachedKey(userId: string, attachmentId: string): string {
+  return `${ATTACHED_PREFIX}${Buffer.from(userId, 'utf8').toString('base64url')}/${attachmentId}`;
 }
 
 /** The content type without parameters, lower case (`image/PNG; x=y` is `image/png`). */
@@ -211,10 +225,18 @@ export class AttachmentService {
     return { attachmentId: id, fileName, contentType, size: object.size };
   }
 
+  /**
+   * Copies a verified upload to where attached files are kept (one CopyObject), before the
+   * message is stored. Idempotent: a retried send copies the same bytes again.
+   */
+  async attach(senderId: string, meta: AttachmentMeta): Promise<void> {
+    await this.objects.copy(uploadKey(senderId, meta.attachmentId), attachedKey(senderId, meta.attachmentId));
+  }
+
   /** The wire form of a stored attachment, with a fresh presigned GET (no request: signing is local). */
   async toWire(ownerId: string, meta: AttachmentMeta): Promise<AttachmentWire> {
     const url = await this.objects.presignGet(
-      uploadKey(ownerId, meta.attachmentId),
+      attachedKey(ownerId, meta.attachmentId),
       contentDisposition(meta),
       this.settings.downloadUrlTtlSeconds,
     );

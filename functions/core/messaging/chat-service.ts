@@ -13,7 +13,7 @@ import { type EventPublisher, messageSent, messageUndelivered } from '../events/
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { FanOutDispatcher, ShardStart } from '../fan-out/fan-out-dispatch.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
-import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
+import { admitAndStore, deliverOrMark, type MessageGuards, type MessageWriter } from '../guards/guards.ts';
 import { success } from '../shared/envelope.ts';
 import { ChatError, ErrorCode, type ErrorCodeValue } from '../shared/errors.ts';
 import { newMessageId, peerOf, privateRoomId } from '../shared/ids.ts';
@@ -155,6 +155,32 @@ export function messageWriter(
   };
 }
 
+/**
+ * `writer`, copying the message's attachment to where attached files are kept just before
+ * it is stored (after the guards: a refused message copies nothing). A retry that stores
+ * again copies again, harmlessly. A failed copy stores nothing (`failureCode`).
+ */
+export function attachingFirst<Writer extends MessageWriter>(
+  writer: Writer,
+  attachments: AttachmentService | undefined,
+  failureCode: ErrorCodeValue,
+): Writer {
+  if (!attachments) return writer;
+  return {
+    ...writer,
+    store: async (message: StoredMessage, outcome: 'new' | 'seen') => {
+      if (message.attachment) {
+        try {
+          await attachments.attach(message.fromUserId, message.attachment);
+        } catch (error) {
+          throw new ChatError(failureCode, 'attachment could not be stored', { cause: error });
+        }
+      }
+      await writer.store(message, outcome);
+    },
+  };
+}
+
 /** The push's `attachment` field: a fresh presigned GET for the participants it goes to. */
 export async function attachmentField(
   attachments: AttachmentService | undefined,
@@ -228,7 +254,11 @@ export class ChatService {
       this.deps.guards,
       message,
       now,
-      messageWriter(this.deps.messages, ErrorCode.messageNotStored, (outcome) => outcome === 'new'),
+      attachingFirst(
+        messageWriter(this.deps.messages, ErrorCode.messageNotStored, (outcome) => outcome === 'new'),
+        this.deps.attachments,
+        ErrorCode.messageNotStored,
+      ),
     );
     const stored = accepted.message;
     if (accepted.duplicate && !accepted.undelivered) {
@@ -310,7 +340,11 @@ export class ChatService {
       this.deps.guards,
       message,
       now,
-      messageWriter(this.deps.messages, ErrorCode.groupMessageNotStored),
+      attachingFirst(
+        messageWriter(this.deps.messages, ErrorCode.groupMessageNotStored),
+        this.deps.attachments,
+        ErrorCode.groupMessageNotStored,
+      ),
     );
     const stored = accepted.message;
     if (accepted.duplicate && !accepted.undelivered) {

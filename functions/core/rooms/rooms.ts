@@ -10,7 +10,7 @@ import { type EventPublisher, messageSent } from '../events/app-events.ts';
 import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
 import { admitAndStore, deliverOrMark, type MessageGuards } from '../guards/guards.ts';
-import { attachmentField, messageWriter } from '../messaging/chat-service.ts';
+import { attachingFirst, attachmentField, messageWriter } from '../messaging/chat-service.ts';
 import { assertContentLength, parseCommand, sendMessageSchema } from '../messaging/commands.ts';
 import { checkReplyTo, replyToField } from '../messaging/replies.ts';
 import { ChatError, connectionGoneError, ErrorCode } from '../shared/errors.ts';
@@ -222,7 +222,11 @@ export class RoomService {
       this.deps.guards,
       message,
       now,
-      messageWriter(this.deps.messages, ErrorCode.messageNotStored),
+      attachingFirst(
+        messageWriter(this.deps.messages, ErrorCode.messageNotStored),
+        this.deps.attachments,
+        ErrorCode.messageNotStored,
+      ),
     );
     const stored = accepted.message;
     if (accepted.duplicate && !accepted.undelivered) {
