@@ -54,7 +54,7 @@ const content: Record<string, JsonSchema> = {
     'its attachment, metadata only: never a URL (fetch the object with your own grant on the attachments bucket)',
     {
       attachment_id: string(
-        'the upload id; the object key is uploads/{base64url of from_user_id}/{attachment_id}',
+        'the upload id; the attached object key is attachments/{base64url of from_user_id}/{attachment_id}',
       ),
       file_name: string(),
       content_type: string(),
