@@ -191,67 +191,77 @@ export class DynamoMessageStore
   }
 
   async markDeleted({ roomId, messageId, senderId, at }: RecallRequest): Promise<StoredMessage | undefined> {
-    try {
-      const { Attributes } = await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { roomId, messageId },
-          UpdateExpression:
-            'SET #deleted = :true, #deletedAt = if_not_exists(#deletedAt, :at) REMOVE #content, #attachment',
-          // Only the sender, only their own chat messages (never system notices), only live ones.
-          ConditionExpression:
-            '#from = :sender AND #kind IN (:private, :group, :room) AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now)',
-          ExpressionAttributeNames: {
-            '#deleted': 'deleted',
-            '#deletedAt': 'deletedAt',
-            '#content': 'content',
-            // A recalled message no longer hands out its attachment.
-            '#attachment': 'attachment',
-            '#from': 'fromUserId',
-            '#kind': 'kind',
-            '#expiresAt': 'expiresAt',
-          },
-          ExpressionAttributeValues: {
-            ':true': true,
-            ':at': at.toISOString(),
-            ':sender': senderId,
-            ':private': 'private',
-            ':group': 'group',
-            ':room': 'room',
-            ':now': epochSeconds(this.now()),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return Attributes ? messageFromItem(Attributes) : undefined;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+    return this.updateOwnChatMessage(
+      { roomId, messageId, senderId, at },
+      {
+        update:
+          'SET #deleted = :true, #deletedAt = if_not_exists(#deletedAt, :at) REMOVE #content, #attachment',
+        // Recalling again is harmless: the first recall's time stays.
+        names: {
+          '#deleted': 'deleted',
+          '#deletedAt': 'deletedAt',
+          '#content': 'content',
+          // A recalled message no longer hands out its attachment.
+          '#attachment': 'attachment',
+        },
+        values: { ':true': true },
+      },
+    );
   }
 
   /** One conditional UpdateItem: the sender's live, unrecalled chat message gets the new content. */
   async edit({ roomId, messageId, senderId, content, at }: EditRequest): Promise<StoredMessage | undefined> {
+    return this.updateOwnChatMessage(
+      { roomId, messageId, senderId, at },
+      {
+        update: 'SET #content = :content, #editedAt = :at',
+        condition: 'attribute_not_exists(#deleted)',
+        names: { '#content': 'content', '#editedAt': 'editedAt', '#deleted': 'deleted' },
+        values: { ':content': content },
+      },
+    );
+  }
+
+  /**
+   * One conditional UpdateItem on a message only its sender may change: their own chat
+   * message (never a system notice) that has not expired, and `condition` if given.
+   * Undefined when the condition fails.
+   */
+  private async updateOwnChatMessage(
+    target: {
+      readonly roomId: string;
+      readonly messageId: string;
+      readonly senderId: string;
+      readonly at: Date;
+    },
+    change: {
+      readonly update: string;
+      readonly condition?: string;
+      readonly names: Record<string, string>;
+      readonly values: Record<string, unknown>;
+    },
+  ): Promise<StoredMessage | undefined> {
+    const ownLiveChatMessage =
+      '#from = :sender AND #kind IN (:private, :group, :room) AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now)';
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { roomId, messageId },
-          UpdateExpression: 'SET #content = :content, #editedAt = :at',
-          ConditionExpression:
-            '#from = :sender AND #kind IN (:private, :group, :room) AND attribute_not_exists(#deleted) AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now)',
+          Key: { roomId: target.roomId, messageId: target.messageId },
+          UpdateExpression: change.update,
+          ConditionExpression: change.condition
+            ? `${ownLiveChatMessage} AND ${change.condition}`
+            : ownLiveChatMessage,
           ExpressionAttributeNames: {
-            '#content': 'content',
-            '#editedAt': 'editedAt',
+            ...change.names,
             '#from': 'fromUserId',
             '#kind': 'kind',
-            '#deleted': 'deleted',
             '#expiresAt': 'expiresAt',
           },
           ExpressionAttributeValues: {
-            ':content': content,
-            ':at': at.toISOString(),
-            ':sender': senderId,
+            ...change.values,
+            ':at': target.at.toISOString(),
+            ':sender': target.senderId,
             ':private': 'private',
             ':group': 'group',
             ':room': 'room',
