@@ -5,6 +5,12 @@
  * `broadcast` frame sent to the last client's receipt; recipients/s is connections over
  * that. Each broadcast's DynamoDB, Management API and Lambda figures are counted too
  * (scripts/bench/operations.ts): that is where "broadcast to N" costs come from for large N.
+ *
+ * Above the fan-out worker threshold the broadcast goes to fan-out workers. The same
+ * audiences are then measured again on a second host where every fan-out is posted
+ * inline (`inline` points), so the worker path's summed handler time — every invocation
+ * it took, dispatcher and workers, as Lambda would bill them — stands next to the inline
+ * path's for the same audience, in the same run (`workerVersusInline`).
  */
 import { ClientPool } from './clients.ts';
 import { Host } from './host-client.ts';
@@ -17,14 +23,55 @@ export interface FanOutOptions {
   readonly sizes: readonly number[];
   readonly repetitions: number;
   readonly connectConcurrency: number;
+  /** `FANOUT_WORKER_THRESHOLD` of the first host. @default the runtime's (1,000) */
+  readonly workerThreshold?: number;
   readonly log: (line: string) => void;
 }
+
+/** The runtime's `FANOUT_WORKER_THRESHOLD` default (functions/runtime/config.ts). */
+const DEFAULT_WORKER_THRESHOLD = 1_000;
+/** A threshold no audience here reaches: every fan-out posted by the route handler. */
+const INLINE_ONLY = { FANOUT_WORKER_THRESHOLD: String(1_000_000_000) };
 
 export async function runFanOutSection(options: FanOutOptions): Promise<FanOutSection> {
   const startedAt = performance.now();
   const { log } = options;
   const sizes = [...options.sizes].sort((a, b) => a - b);
-  const host = await Host.start();
+  const workerThreshold = options.workerThreshold ?? DEFAULT_WORKER_THRESHOLD;
+  const env: Record<string, string> =
+    options.workerThreshold !== undefined ? { FANOUT_WORKER_THRESHOLD: String(options.workerThreshold) } : {};
+  const measured = await measureBroadcasts(sizes, env, options);
+  const offloaded = sizes.filter((size) => size > workerThreshold);
+  let inline: Measured | undefined;
+  if (offloaded.length > 0) {
+    log(`  the same audiences with every fan-out inline (${offloaded.join(', ')})`);
+    inline = await measureBroadcasts(offloaded, INLINE_ONLY, options);
+  }
+  return {
+    points: measured.points,
+    rampSeconds: measured.rampSeconds,
+    workerThreshold,
+    ...(inline ? { inline: inline.points } : {}),
+    ...(measured.hostPeakRssMb !== undefined ? { hostPeakRssMb: measured.hostPeakRssMb } : {}),
+    ...(memoryOf(process.pid) ? { clientPeakRssMb: memoryOf(process.pid)?.peakMb } : {}),
+    seconds: Math.round((performance.now() - startedAt) / 1000),
+  };
+}
+
+interface Measured {
+  readonly points: FanOutPoint[];
+  readonly rampSeconds: Record<string, number>;
+  readonly hostPeakRssMb?: number;
+}
+
+/** Broadcasts to each size on a fresh host started with `env`, `repetitions` times each. */
+async function measureBroadcasts(
+  sizes: readonly number[],
+  env: Record<string, string>,
+  options: FanOutOptions,
+): Promise<Measured> {
+  const { log } = options;
+  const host = await Host.start(env);
   const pool = new ClientPool(host.info.wsUrl, host.info.jwtSecret);
   const points: FanOutPoint[] = [];
   const rampSeconds: Record<string, number> = {};
@@ -55,8 +102,11 @@ export async function runFanOutSection(options: FanOutOptions): Promise<FanOutSe
           expectedPushes: size,
           timeoutMs: 300_000,
         });
+        const invocations = Object.values(run.snapshot.lambda);
+        const handlerMs = invocations.reduce((sum, l) => sum + l.handlerMs, 0);
+        const count = invocations.reduce((sum, l) => sum + l.invocations, 0);
         log(
-          `  broadcast to ${size}: delivered ${run.delivered} in ${round(run.deliveredMs, 0)} ms (reply ${round(run.replyMs, 0)} ms)`,
+          `  broadcast to ${size}: delivered ${run.delivered} in ${round(run.deliveredMs, 0)} ms (reply ${round(run.replyMs, 0)} ms; ${count} invocation(s), summed handler time ${round(handlerMs, 0)} ms)`,
         );
         runs.push(run);
       }
@@ -79,15 +129,59 @@ export async function runFanOutSection(options: FanOutOptions): Promise<FanOutSe
         }),
       });
     }
-    return {
-      points,
-      rampSeconds,
-      ...(host.memory() ? { hostPeakRssMb: host.memory()?.peakMb } : {}),
-      ...(memoryOf(process.pid) ? { clientPeakRssMb: memoryOf(process.pid)?.peakMb } : {}),
-      seconds: Math.round((performance.now() - startedAt) / 1000),
-    };
+    const memory = host.memory();
+    return { points, rampSeconds, ...(memory ? { hostPeakRssMb: memory.peakMb } : {}) };
   } finally {
     await host.stop();
     await pool.closeAll();
   }
+}
+
+/** One audience through fan-out workers and inline, from the same run. */
+export interface WorkerVersusInline {
+  readonly connections: number;
+  readonly workers: PathFigures;
+  readonly inline: PathFigures;
+  /** Summed handler time of the worker path over the inline path's (target: ≤ 2). */
+  readonly handlerRatio: number;
+  /** Wall time of the worker path over the inline path's. */
+  readonly wallRatio: number;
+}
+
+export interface PathFigures {
+  /** Median send → last recipient, ms. */
+  readonly wallMs: number;
+  /** Median over the runs of the sum of every invocation's duration (dispatcher + workers), ms. */
+  readonly handlerMs: number;
+  /** The same, rounded up per invocation to the millisecond, as Lambda bills. */
+  readonly billedMs: number;
+  readonly invocations: number;
+}
+
+function pathFigures(point: FanOutPoint): PathFigures {
+  return {
+    wallMs: point.wallMs,
+    handlerMs: point.cost.handlerMs,
+    billedMs: point.cost.billedMs,
+    invocations: point.cost.lambdaInvocations,
+  };
+}
+
+/** The audiences measured both ways, ascending. */
+export function workerVersusInline(section: FanOutSection): WorkerVersusInline[] {
+  return (section.inline ?? []).flatMap((inlinePoint) => {
+    const workerPoint = section.points.find((p) => p.connections === inlinePoint.connections);
+    if (!workerPoint) return [];
+    const workers = pathFigures(workerPoint);
+    const inline = pathFigures(inlinePoint);
+    return [
+      {
+        connections: inlinePoint.connections,
+        workers,
+        inline,
+        handlerRatio: round(workers.handlerMs / inline.handlerMs, 2),
+        wallRatio: round(workers.wallMs / inline.wallMs, 2),
+      },
+    ];
+  });
 }

@@ -2,6 +2,7 @@
  * Targets (met or missed, by how much, and why, computed from the figures), costs, and
  * docs/performance.md from the results.
  */
+import { workerVersusInline } from './fanout.ts';
 import { median } from './machine.ts';
 import {
   ASSUMPTIONS,
@@ -133,7 +134,7 @@ function broadcastWhy(cost: OperationCost): string {
     `${n(cost.managementPosts)} Management API POSTs and ${n(cost.dynamoRequests)} DynamoDB requests in ` +
     `${n(cost.lambdaInvocations)} invocation(s) (${invocations})` +
     (workers
-      ? ': the broadcast pages through the presence index and hands chunks of recipients to asynchronous invocations, which post in parallel.'
+      ? ': the broadcast reads the online counter and hands the presence shards, dealt into lanes, to asynchronous invocations, which read their shards and post at full speed.'
       : ': one invocation pages through the presence index and posts to every connection.') +
     ' Locally every invocation and every POST runs in the one runtime process, on one JavaScript thread, so the ' +
     'chunks do not add CPU as separate Lambda instances would.'
@@ -222,6 +223,28 @@ export function computeTargets(results: Results): Target[] {
         ? `${n(10 - seconds, 2)} s under (${pct(10 - seconds, 10)})`
         : `${n(seconds - 10, 2)} s over (${pct(seconds - 10, 10)})`,
       why: broadcastWhy(biggest.cost) + load,
+    });
+  }
+
+  // Fan-out workers: summed handler time ≤ 2× the inline path's for the same audience.
+  const compared = results.fanout ? workerVersusInline(results.fanout).at(-1) : undefined;
+  if (compared) {
+    const met = compared.handlerRatio <= 2;
+    targets.push({
+      id: 'fan-out-worker-handler-time',
+      target: `fan-out workers: summed handler time ≤ 2× posting inline, same audience (${n(compared.connections)})`,
+      measured:
+        `${n(compared.workers.handlerMs / 1000, 2)} s in ${n(compared.workers.invocations)} invocations vs ` +
+        `${n(compared.inline.handlerMs / 1000, 2)} s inline: ${n(compared.handlerRatio, 2)}×`,
+      met,
+      margin: met
+        ? `${n(2 - compared.handlerRatio, 2)}× under`
+        : `${n(compared.handlerRatio - 2, 2)}× over (${pct(compared.handlerRatio - 2, 2)})`,
+      why:
+        'Summed over every invocation (dispatcher and workers), median of the runs. Workers start at once and post at ' +
+        'full speed, as many at once as R needs (docs/architecture.md, large audiences); locally they share one ' +
+        'JavaScript thread, so two workers side by side each take about as long as both together, which Lambda, ' +
+        `one CPU share per worker, would not.${load}`,
     });
   }
 
@@ -672,6 +695,34 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
       `Runtime host peak RSS ${fanout.hostPeakRssMb ?? 'n/a'} MB; benchmark clients ${fanout.clientPeakRssMb ?? 'n/a'} MB.`,
       '',
     );
+    const compared = workerVersusInline(fanout);
+    if (compared.length > 0) {
+      push(
+        `Above ${n(fanout.workerThreshold ?? 1000)} connections the broadcast goes to fan-out workers. The same audiences,`,
+        'measured again on a runtime that posts every fan-out inline: summed handler time is every invocation of the',
+        'broadcast added up (handler and workers), as Lambda bills them; medians of the runs.',
+        '',
+        table(
+          [
+            'connections',
+            'workers: wall',
+            'workers: summed handler time',
+            'inline: wall',
+            'inline: handler time',
+            'handler time, workers / inline',
+          ],
+          compared.map((c) => [
+            n(c.connections),
+            `${n(c.workers.wallMs / 1000, 2)} s`,
+            `${n(c.workers.handlerMs / 1000, 2)} s (${n(c.workers.invocations)} invocations)`,
+            `${n(c.inline.wallMs / 1000, 2)} s`,
+            `${n(c.inline.handlerMs / 1000, 2)} s`,
+            `${n(c.handlerRatio, 2)}×`,
+          ]),
+        ),
+        '',
+      );
+    }
   }
 
   const bundles = results.bundles;

@@ -77,6 +77,10 @@ export interface FanOutSection {
   readonly points: readonly FanOutPoint[];
   /** Seconds to open each step's new connections. */
   readonly rampSeconds: Readonly<Record<string, number>>;
+  /** `FANOUT_WORKER_THRESHOLD` of the host of `points`: larger audiences went to fan-out workers. */
+  readonly workerThreshold?: number;
+  /** The audiences above `workerThreshold` again, on a host that posts every fan-out inline. */
+  readonly inline?: readonly FanOutPoint[];
   readonly hostPeakRssMb?: number;
   readonly clientPeakRssMb?: number;
   readonly seconds: number;
