@@ -112,9 +112,10 @@ export interface ChatBackendProps extends JwtOptions {
   readonly fanOutWorkerThreshold?: number;
 
   /**
-   * Recipients per fan-out worker invocation (`FANOUT_CHUNK_SIZE`), 1 to 5000.
+   * Recipients per fan-out worker invocation at most (`FANOUT_CHUNK_SIZE`), 1 to 5000.
+   * Smaller chunks make more workers post at once, each under a lower share of the rate.
    *
-   * @default - the handlers' default (500)
+   * @default - the handlers' default (5000)
    */
   readonly fanOutChunkSize?: number;
 

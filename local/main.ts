@@ -66,7 +66,7 @@ Environment:
   BLOCKED_WORDS, BROADCAST_ALLOW_ALL, ... handler configuration, passed through
   FANOUT_WORKER_THRESHOLD                fan-outs to more connections go to the fan-out worker
                                          through the Lambda Invoke API (default 1000; e.g. 3 to try it),
-                                         in chunks of FANOUT_CHUNK_SIZE (500) at FANOUT_RATE_PER_SECOND (3000)
+                                         in chunks of FANOUT_CHUNK_SIZE (5000) at FANOUT_RATE_PER_SECOND (3000)
 
 Fault injection (off by default; see docs/soak.md):
   FAULT_POST_RATE                 share 0-1 of @connections POSTs that fail

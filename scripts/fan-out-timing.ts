@@ -9,8 +9,9 @@
  * online users, one connection each), and two stand-ins for AWS: a Management API whose
  * every post takes `--post-ms` (about what a PostToConnection takes in-region) and a
  * Lambda `Invoke` that takes `--invoke-ms` and then runs the worker in this process.
- * What it measures is the handler's own time (what API Gateway waits for, 29 s at most)
- * and the time until the last post; not API Gateway, not Lambda cold starts.
+ * What it measures is the handler's own time (what API Gateway waits for, 29 s at most),
+ * the summed time of every invocation (handler + workers: what Lambda bills) and the time
+ * until the last post; not API Gateway, not Lambda cold starts.
  */
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -109,6 +110,7 @@ async function measure(size: number): Promise<void> {
       },
     };
     const running: Promise<unknown>[] = [];
+    let workerMs = 0;
     const workerDeps = () => ({
       notifier,
       registry,
@@ -120,8 +122,13 @@ async function measure(size: number): Promise<void> {
     const lambda: FanOutInvoker = {
       async invoke(job: FanOutJob) {
         await sleep(invokeMs);
+        const startedAt = Date.now();
         running.push(
-          runFanOutJob(workerDeps(), JSON.parse(JSON.stringify(job)), { remainingMs: () => 115_000 }),
+          runFanOutJob(workerDeps(), JSON.parse(JSON.stringify(job)), { remainingMs: () => 115_000 }).finally(
+            () => {
+              workerMs += Date.now() - startedAt;
+            },
+          ),
         );
       },
     };
@@ -130,7 +137,7 @@ async function measure(size: number): Promise<void> {
         ? new FanOutDispatcher({
             invoker: lambda,
             callbackUrl: 'https://example/prod',
-            settings: { threshold, chunkSize: 500, ratePerSecond: rate },
+            settings: { threshold, chunkSize: 5_000, ratePerSecond: rate, workerPostsInFlight: concurrency },
           })
         : undefined;
     const chat = new ChatService({
@@ -149,7 +156,8 @@ async function measure(size: number): Promise<void> {
     while (running.length > 0) await Promise.all(running.splice(0));
     const allMs = (lastPostAt || Date.now()) - startedAt;
     console.log(
-      `  ${mode.padEnd(7)} handler ${String(handlerMs).padStart(6)} ms   last push ${String(allMs).padStart(6)} ms   ` +
+      `  ${mode.padEnd(7)} handler ${String(handlerMs).padStart(6)} ms   summed ${String(handlerMs + workerMs).padStart(6)} ms   ` +
+        `last push ${String(allMs).padStart(6)} ms   ` +
         `posts ${posts}   reply ${JSON.stringify({ sent_count: reply.sent_count, queued: reply.queued })}`,
     );
   }

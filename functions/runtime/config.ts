@@ -72,7 +72,10 @@ export interface ChatConfig {
    * (`FANOUT_WORKER_THRESHOLD`, default 1,000), when a worker function is configured.
    */
   readonly fanOutWorkerThreshold: number;
-  /** Recipients per fan-out worker job (`FANOUT_CHUNK_SIZE`, default 500, at most 5,000). */
+  /**
+   * Recipients per fan-out worker job (`FANOUT_CHUNK_SIZE`, default and at most 5,000):
+   * smaller chunks make more workers run at once, each capped lower (see fan-out-dispatch.ts).
+   */
   readonly fanOutChunkSize: number;
   /**
    * Posts per second of one worker fan-out, all its workers together
@@ -443,7 +446,7 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     fanOutChunkSize: boundedInteger(
       env,
       'FANOUT_CHUNK_SIZE',
-      500,
+      MAX_FANOUT_CHUNK_SIZE,
       1,
       MAX_FANOUT_CHUNK_SIZE,
       'a chunk is one worker invocation payload',

@@ -15,6 +15,11 @@ export class VirtualClock implements WorkerClock {
     return this.time;
   }
 
+  /** Time passing while the code under test works (a post taking `ms`), not a wait it asked for. */
+  advance(ms: number): void {
+    this.time += ms;
+  }
+
   async sleepUntil(epochMs: number): Promise<void> {
     this.requested.push(epochMs);
     // Concurrent waiters never move time backwards.

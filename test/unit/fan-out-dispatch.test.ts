@@ -1,7 +1,8 @@
 /**
- * Large audiences, dispatching side: how a fan-out is cut into chunk jobs, the pacing plan
- * (never more than R posts per second in total), the threshold between inline delivery
- * and workers, and what the dispatcher hands to Lambda.
+ * Large audiences, dispatching side: how a fan-out is cut into chunk jobs, the lanes
+ * (every job starts at once; their rate ceilings never add up to more than R posts per
+ * second), the threshold between inline delivery and workers, and what the dispatcher
+ * hands to Lambda.
  * Run: npx tsx --test test/unit/fan-out-dispatch.test.ts
  */
 import assert from 'node:assert/strict';
@@ -18,7 +19,9 @@ import {
   MAX_JOB_PAYLOAD_BYTES,
   planChunks,
   type ShardJob,
+  shardLanes,
   splitRecipients,
+  workerSpeed,
 } from '../../functions/core/fan-out/fan-out-dispatch.ts';
 import { isFanOutJob } from '../../functions/core/fan-out/fan-out-worker.ts';
 import { RecordingNotifier } from '../support/recording-notifier.ts';
@@ -64,25 +67,9 @@ function dispatcher(invoker: FanOutInvoker, settings = { threshold: 3, chunkSize
   return { instance, dispatches };
 }
 
-/** The highest total rate of the plan at any moment: the sum of the rates of the chunks posting then. */
-function peakRate(plan: ReturnType<typeof planChunks>): number {
-  const edges = plan.flatMap((chunk) => {
-    const end = chunk.offsetMs + (chunk.recipients.length / chunk.ratePerSecond) * 1000;
-    return [
-      { at: chunk.offsetMs, delta: chunk.ratePerSecond },
-      { at: end, delta: -chunk.ratePerSecond },
-    ];
-  });
-  // At the same instant, a chunk that ends makes room for the one that starts.
-  edges.sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let rate = 0;
-  let peak = 0;
-  for (const edge of edges) {
-    rate += edge.delta;
-    peak = Math.max(peak, rate);
-  }
-  return peak;
-}
+/** The rate of the whole fan-out when every job posts at its ceiling: they all start at once. */
+const totalCeiling = (plan: ReturnType<typeof planChunks>) =>
+  plan.reduce((sum, chunk) => sum + chunk.ratePerSecond, 0);
 
 describe('chunking', () => {
   it('cuts at the chunk size, keeping the order', () => {
@@ -111,73 +98,92 @@ describe('chunking', () => {
   });
 });
 
-describe('pacing plan', () => {
-  it('defaults: 5,000 connections in 10 chunks of 500, 6 lanes at 500/s, second wave a second later', () => {
-    const plan = planChunks(recipientsOf(5_000), { chunkSize: 500, ratePerSecond: 3_000 });
-    assert.equal(plan.length, 10);
-    assert.equal(laneCount(10, { chunkSize: 500, ratePerSecond: 3_000 }), 6);
-    assert.deepEqual(
-      plan.map((chunk) => chunk.offsetMs),
-      [0, 0, 0, 0, 0, 0, 1000, 1000, 1000, 1000],
-    );
-    for (const chunk of plan) assert.equal(chunk.ratePerSecond, 500);
-    assert.equal(peakRate(plan), 3_000);
+describe('lanes', () => {
+  it('as many workers at once as it takes to reach R at full speed (32 posts in flight, 20 ms each)', () => {
+    assert.equal(workerSpeed({ chunkSize: 5_000, ratePerSecond: 3_000 }), 1_600);
+    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 3_000 }), 2, 'defaults');
+    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 1_000 }), 1);
+    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 10_000 }), 7);
+    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 3_000, workerPostsInFlight: 8 }), 8);
   });
 
-  it('few chunks share the whole rate', () => {
-    const plan = planChunks(recipientsOf(1_200), { chunkSize: 500, ratePerSecond: 3_000 });
+  it('defaults: 10,000 connections in 2 chunks of 5,000 at 1,500/s each, both at once', () => {
+    const plan = planChunks(recipientsOf(10_000), { chunkSize: 5_000, ratePerSecond: 3_000 });
     assert.deepEqual(
-      plan.map((chunk) => [chunk.recipients.length, chunk.offsetMs, chunk.ratePerSecond]),
+      plan.map((chunk) => [chunk.recipients.length, chunk.ratePerSecond]),
       [
-        [500, 0, 1_000],
-        [500, 0, 1_000],
-        [200, 0, 1_000],
+        [5_000, 1_500],
+        [5_000, 1_500],
       ],
     );
   });
 
-  it('a low rate puts one chunk after the other', () => {
-    const plan = planChunks(recipientsOf(250), { chunkSize: 100, ratePerSecond: 50 });
+  it('a small chunk size makes more chunks, which share R', () => {
+    const plan = planChunks(recipientsOf(1_200), { chunkSize: 500, ratePerSecond: 3_000 });
     assert.deepEqual(
-      plan.map((chunk) => chunk.offsetMs),
-      [0, 2_000, 4_000],
+      plan.map((chunk) => [chunk.recipients.length, chunk.ratePerSecond]),
+      [
+        [400, 1_000],
+        [400, 1_000],
+        [400, 1_000],
+      ],
+      'evenly filled: no short tail',
     );
   });
 
-  it('for any audience, chunk size and rate: every recipient once, in order, never above the rate, done in about N / R', () => {
+  it('for any audience, chunk size and rate: every recipient once, in order, within R, one chunk per lane when they fit', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 20_000 }),
         fc.integer({ min: 1, max: 5_000 }),
         fc.integer({ min: 1, max: 10_000 }),
-        (count, chunkSize, ratePerSecond) => {
+        fc.integer({ min: 1, max: 64 }),
+        (count, chunkSize, ratePerSecond, workerPostsInFlight) => {
+          const pacing = { chunkSize, ratePerSecond, workerPostsInFlight };
           const recipients = recipientsOf(count);
-          const plan = planChunks(recipients, { chunkSize, ratePerSecond });
+          const plan = planChunks(recipients, pacing);
           assert.deepEqual(
             plan.flatMap((chunk) => chunk.recipients),
             recipients,
           );
           for (const chunk of plan) assert.ok(chunk.recipients.length <= chunkSize);
           assert.ok(
-            peakRate(plan) <= ratePerSecond * (1 + 1e-9),
-            `peak ${peakRate(plan)} > ${ratePerSecond}`,
+            totalCeiling(plan) <= ratePerSecond * (1 + 1e-9),
+            `${totalCeiling(plan)} > ${ratePerSecond}`,
           );
-          const end = Math.max(
-            ...plan.map((chunk) => chunk.offsetMs + (chunk.recipients.length / chunk.ratePerSecond) * 1000),
-          );
-          const ideal = (count / ratePerSecond) * 1000;
-          const oneChunk = (chunkSize / (plan[0]?.ratePerSecond ?? 1)) * 1000;
-          assert.ok(end >= ideal - plan.length, `ends at ${end} ms, before N/R = ${ideal} ms`);
-          assert.ok(end <= ideal + oneChunk + plan.length, `ends at ${end} ms; N/R = ${ideal} ms`);
+          const lanes = laneCount(pacing);
+          if (count <= lanes * chunkSize) {
+            assert.ok(plan.length <= Math.min(count, lanes) + 1, `${plan.length} chunks for ${lanes} lanes`);
+          } else {
+            assert.ok(
+              plan.length <= Math.ceil(count / chunkSize) + 1,
+              `${plan.length} chunks of ${chunkSize}`,
+            );
+          }
         },
       ),
       { numRuns: 200 },
     );
   });
+
+  it('shards are dealt round-robin to the lanes; a start mid-shard heads its lane', () => {
+    const starts = [{ shard: 3 }, { shard: 4 }, { shard: 2, after: 'user-9' }, { shard: 5 }, { shard: 6 }];
+    assert.deepEqual(shardLanes(starts, 2), [
+      [{ shard: 2, after: 'user-9' }, { shard: 4 }, { shard: 6 }],
+      [{ shard: 3 }, { shard: 5 }],
+    ]);
+    assert.deepEqual(shardLanes(starts.slice(0, 1), 4), [[{ shard: 3 }]], 'never more lanes than starts');
+    const resumed = [{ shard: 1, after: 'a' }, { shard: 2, after: 'b' }, { shard: 3 }];
+    assert.deepEqual(
+      shardLanes(resumed, 1).map((lane) => lane[0]),
+      [resumed[0], resumed[1]],
+      'each resumed shard heads a lane, even beyond the lane count',
+    );
+  });
 });
 
 describe('FanOutDispatcher', () => {
-  it('hands each chunk to a worker with its slot, rate, frame and cleanup', async () => {
+  it('hands each chunk to a worker with its rate ceiling, frame and cleanup, all starting now', async () => {
     const invoker = new RecordingInvoker();
     const { instance, dispatches } = dispatcher(invoker, { threshold: 3, chunkSize: 2, ratePerSecond: 2 });
     const outcome = await instance.dispatchRecipients(recipientsOf(5), '{"code":0}', {
@@ -190,9 +196,9 @@ describe('FanOutDispatcher', () => {
     assert.deepEqual(
       jobs.map((job) => [job.id, job.part, job.startAt, job.ratePerSecond, job.recipients.length]),
       [
-        ['fan1.0', 0, 1_000_000, 2, 2],
-        ['fan1.1', 0, 1_001_000, 2, 2],
-        ['fan1.2', 0, 1_002_000, 2, 1],
+        ['fan1.0', 0, 1_000_000, 2 / 3, 2],
+        ['fan1.1', 0, 1_000_000, 2 / 3, 2],
+        ['fan1.2', 0, 1_000_000, 2 / 3, 1],
       ],
     );
     for (const job of jobs) {
@@ -237,29 +243,35 @@ describe('FanOutDispatcher', () => {
     assert.deepEqual(logged, ['fan-out job not queued']);
   });
 
-  it('broadcast: one job per shard start, sharing the rate, and the estimate shared out', async () => {
+  it('broadcast: one job per lane carrying its shards, sharing the rate, and the estimate shared out', async () => {
     const invoker = new RecordingInvoker((job) => (job as ShardJob).shard === 3);
+    // 4,800/s: three lanes of 1,600/s.
     const { instance, dispatches } = dispatcher(invoker, {
       threshold: 3,
       chunkSize: 2,
-      ratePerSecond: 1_600,
+      ratePerSecond: 4_800,
     });
     const starts = [{ shard: 2, after: 'user-9' }, { shard: 3 }, { shard: 4 }, { shard: 5 }];
     const outcome = await instance.dispatchShards(starts, '{"b":1}', { connections: 1_000 });
-    assert.deepEqual(outcome.queued, [starts[0], starts[2], starts[3]]);
+    // Lanes: [2 (after user-9), 5], [3], [4]; Lambda refused the lane of shard 3.
+    assert.deepEqual(outcome.queued, [starts[0], starts[3], starts[2]]);
     assert.deepEqual(outcome.notQueued, [starts[1]]);
     assert.equal(outcome.queuedConnections, 750);
     assert.equal(outcome.notQueuedConnections, 250);
     assert.deepEqual(dispatches, [{ queued: 750, notQueued: 250 }]);
     const jobs = invoker.jobs as ShardJob[];
+    assert.equal(jobs.length, 2);
     for (const job of jobs) {
       assert.ok(isFanOutJob(job));
-      assert.equal(job.ratePerSecond, 400);
-      assert.equal(job.startAt, 1_000_000);
+      assert.equal(job.ratePerSecond, 1_600);
+      assert.equal(job.startAt, 1_000_000, 'no job waits for a slot');
       assert.equal(job.name, 'broadcast');
     }
-    assert.equal(jobs.find((job) => job.shard === 2)?.after, 'user-9');
+    const first = jobs.find((job) => job.shard === 2);
+    assert.equal(first?.after, 'user-9');
+    assert.deepEqual(first?.nextShards, [5]);
     assert.equal(jobs.find((job) => job.shard === 4)?.after, undefined);
+    assert.equal(jobs.find((job) => job.shard === 4)?.nextShards, undefined);
   });
 });
 

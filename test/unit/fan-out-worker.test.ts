@@ -1,9 +1,10 @@
 /**
  * Large audiences, worker side, against the real DynamoDB stores (in-memory dynalite) and
  * a notifier that records posts: what a fan-out worker posts for a chunk or a broadcast
- * shard, 410 cleanup, 429 retries and failures, pacing, claims against duplicate events,
- * continuations when time runs short, and the services handing large audiences to
- * workers (group messages, rooms, broadcast) with every connection reached once.
+ * shard or a lane of shards, 410 cleanup, 429 retries and failures, the rate ceiling (and
+ * no waiting below it), claims against duplicate events, continuations when time runs
+ * short, and the services handing large audiences to workers (group messages, rooms,
+ * broadcast) with every connection reached once.
  * Run: npx tsx --test test/unit/fan-out-worker.test.ts
  */
 import assert from 'node:assert/strict';
@@ -215,10 +216,10 @@ describe('chunk jobs', () => {
     assert.deepEqual(logged, ['fan-out job claim failed; posting anyway']);
   });
 
-  it('waits for its slot and keeps to its rate', async () => {
+  it('starts at once, even with a slot ahead from an older dispatcher, and never posts above its ceiling', async () => {
     const recipients = await openConnections(20, 'chunk-paced');
     const clock = new VirtualClock();
-    const startAt = clock.now() + 150;
+    const start = clock.now();
     const postedAt: number[] = [];
     const timing = {
       post: async (id: string, frame: string) => {
@@ -228,20 +229,61 @@ describe('chunk jobs', () => {
     };
     await runFanOutJob(
       workerDeps({ notifier: timing, clock }),
-      chunkJob(recipients, { startAt, ratePerSecond: 100 }),
+      chunkJob(recipients, { startAt: start + 3_600_000, ratePerSecond: 100 }),
       plenty,
     );
     assert.equal(postedAt.length, 20);
-    // It waited for its slot, then asked for one turn every 10 ms (100/s); the first post
-    // of the slot is due at once.
+    // No sleep until the slot; posts that return at once would outrun 100/s, so the ceiling
+    // gives each after the first (due at once) a turn 10 ms apart.
     assert.deepEqual(
       clock.requested,
-      Array.from({ length: 20 }, (_, i) => startAt + i * 10),
+      Array.from({ length: 19 }, (_, i) => start + (i + 1) * 10),
     );
-    assert.ok(
-      postedAt.every((at) => at >= startAt),
-      'nothing before the slot',
+  });
+
+  it('waits for nothing while its posts are no faster than its ceiling', async () => {
+    const clock = new VirtualClock();
+    // Each post takes 30 ms; the ceiling allows one every 20 ms (50/s).
+    const slow = {
+      post: async (id: string, frame: string) => {
+        clock.advance(30);
+        await notifier.post(id, frame);
+      },
+    };
+    const recipients = Array.from({ length: 25 }, (_, i): [string, string] => [`slow-${i}`, `u${i}`]);
+    const report = await runFanOutJob(
+      workerDeps({ notifier: slow, clock, fanOutConcurrency: 1 }),
+      chunkJob(recipients, { ratePerSecond: 50 }),
+      plenty,
     );
+    assert.equal(report.delivered, 25);
+    assert.deepEqual(clock.requested, [], 'no sleep was asked for');
+  });
+
+  it('judges the time left by the speed it sees, not only by its ceiling', async () => {
+    const clock = new VirtualClock();
+    const start = clock.now();
+    // Posts take 1 s each; the ceiling (2/s) alone would promise 0.5 s.
+    const slow = {
+      post: async (id: string, frame: string) => {
+        clock.advance(1_000);
+        await notifier.post(id, frame);
+      },
+    };
+    const invoker = new RecordingInvoker();
+    const recipients = Array.from({ length: 30 }, (_, i): [string, string] => [`judged-${i}`, `u${i}`]);
+    const report = await runFanOutJob(
+      workerDeps({ notifier: slow, clock, invoker, fanOutConcurrency: 1 }),
+      chunkJob(recipients, { ratePerSecond: 2 }), // slices of 10 (5 s at 2/s)
+      { remainingMs: () => 30_000 - (clock.now() - start) },
+    );
+    // After two slices (20 s), 10 s are left, 5 s kept back: 10 more posts need 10 s at the
+    // speed seen, so they go to a continuation (at the ceiling's 0.5 s they would have "fitted").
+    assert.deepEqual(
+      { outcome: report.outcome, delivered: report.delivered, remaining: report.remaining },
+      { outcome: 'handed-off', delivered: 20, remaining: 10 },
+    );
+    assert.deepEqual((invoker.jobs[0] as ChunkJob).recipients, recipients.slice(20));
   });
 
   it('hands the rest to a continuation when its time runs short, and the continuation posts it', async () => {
@@ -294,22 +336,6 @@ describe('chunk jobs', () => {
     );
     assert.ok(logged.includes('fan-out continuation not queued; the rest of the job is not posted'));
   });
-
-  it('hands itself on unchanged when its slot is beyond its time', async () => {
-    const invoker = new RecordingInvoker();
-    const clock = new VirtualClock();
-    const start = clock.now();
-    const job = chunkJob([['c', 'u']], { startAt: start + 3_600_000 });
-    const report = await runFanOutJob(workerDeps({ invoker, clock }), job, {
-      remainingMs: () => 10_000,
-    });
-    assert.equal(report.outcome, 'handed-off');
-    // It waited what its time allowed (10 s less the 5 s margin and its one post, 0.1 ms
-    // at 10,000/s), no longer.
-    assert.deepEqual(clock.requested, [start + 10_000 - 5_000 - 0.1]);
-    assert.deepEqual(invoker.jobs, [job], 'same id and part: nothing was claimed');
-    assert.equal(notifier.attempts.length, 0);
-  });
 });
 
 describe('shard jobs (broadcast)', () => {
@@ -355,6 +381,55 @@ describe('shard jobs (broadcast)', () => {
     }
     for (const user of others)
       for (const id of user.connectionIds) assert.equal(notifier.received(id).length, 0);
+  });
+
+  it('a lane posts its shards one after the other, each connection once', async () => {
+    const lane = [11, 12, 13];
+    for (const shard of lane) await fillShard(shard, 3, `lane${shard}`);
+    const byShard: string[][] = [];
+    for (const shard of lane) {
+      byShard.push((await stores.presence.onlineInShard(shard, 1_000)).users.flatMap((u) => u.connectionIds));
+    }
+    const expected = byShard.flat();
+    const report = await runFanOutJob(
+      workerDeps({ shardPageSize: 2 }),
+      shardJob(11, { nextShards: [12, 13] }),
+      plenty,
+    );
+    assert.equal(report.outcome, 'done');
+    assert.equal(report.delivered, expected.length);
+    for (const id of expected) assert.equal(notifier.received(id).length, 1, id);
+    // Shard 11's connections first, then 12's, then 13's (within a page, in any order).
+    let from = 0;
+    for (const connections of byShard) {
+      const posted = notifier.attempts.slice(from, from + connections.length);
+      assert.deepEqual([...posted].sort(), [...connections].sort());
+      from += connections.length;
+    }
+  });
+
+  it("a continuation carries the rest of the lane: the shard it stopped in, from where, and the lane's later shards", async () => {
+    for (const shard of [14, 15]) await fillShard(shard, 4, `cont${shard}`);
+    const expected: string[] = [];
+    for (const shard of [14, 15]) {
+      expected.push(
+        ...(await stores.presence.onlineInShard(shard, 1_000)).users.flatMap((u) => u.connectionIds),
+      );
+    }
+    const invoker = new RecordingInvoker();
+    const deps = workerDeps({ invoker, shardPageSize: 2, fanOutConcurrency: 1, clock: new VirtualClock() });
+    // 1 s per post, 10 s: the first page (4 connections) posts, the next would not fit.
+    const first = await runFanOutJob(deps, shardJob(14, { ratePerSecond: 1, nextShards: [15] }), {
+      remainingMs: () => 10_000 - notifier.attempts.length * 1_000,
+    });
+    assert.equal(first.outcome, 'handed-off');
+    const [next] = invoker.jobs as [ShardJob];
+    assert.equal(next.shard, 14);
+    assert.ok(next.after, 'from the page it stopped at');
+    assert.deepEqual(next.nextShards, [15]);
+    const rest = await runFanOutJob(deps, next, plenty);
+    assert.equal(rest.outcome, 'done');
+    for (const id of expected) assert.equal(notifier.received(id).length, 1, id);
   });
 
   it('continues from where it stopped when time runs short', async () => {
@@ -563,7 +638,7 @@ describe('services hand large audiences to workers', () => {
     const admin = identity('bc-admin', ['admin']);
     const settings = { maxContentLength: 100, broadcastAllowAll: false };
 
-    it('when the online counter is above the threshold: one job per shard, every connection once', async () => {
+    it('when the online counter is above the threshold: one job per lane, the lanes cover every shard once, every connection once', async () => {
       const { lambda, deps } = setup(3);
       const chat = new ChatService({
         ...deps,
@@ -575,9 +650,12 @@ describe('services hand large audiences to workers', () => {
       const counted = (await stores.presence.counts()).connections;
       const reply = await chat.broadcast(admin, { message: 'everyone' });
       assert.deepEqual(reply, { type: 'broadcast_sent', sent_count: 0, failed: 0, queued: counted });
-      assert.equal(lambda.jobs.length, stores.presence.shardCount);
+      // 5,000/s at 1,600/s a worker: 4 lanes of 4 shards; no continuations with plenty of time.
+      assert.equal(lambda.jobs.length, 4);
       assert.deepEqual(
-        lambda.jobs.map((job) => (job as ShardJob).shard).sort((a, b) => a - b),
+        lambda.jobs
+          .flatMap((job) => [(job as ShardJob).shard, ...((job as ShardJob).nextShards ?? [])])
+          .sort((a, b) => a - b),
         Array.from({ length: stores.presence.shardCount }, (_, i) => i),
       );
       await lambda.settle();

@@ -1,15 +1,20 @@
 /**
  * Large audiences: beyond a threshold, a fan-out is not posted by the route handler but
  * split into jobs that fan-out workers (the `fanOutWorker` function, invoked
- * asynchronously) post, paced so that one fan-out never exceeds a configured rate. The
- * handler's time then no longer grows with the audience. See docs/architecture.md,
- * "Large audiences", for the pacing math.
+ * asynchronously) post. The handler's time then no longer grows with the audience.
+ *
+ * Every job starts at once and posts at full speed: a worker is billed while it runs, so
+ * it never sleeps until a slot. One fan-out stays under its rate R by how many workers
+ * it runs at once (lanes: ⌈R / one worker's speed⌉), not by slowing each one down; each
+ * job still carries its share of R as a ceiling, which only bites when posts return
+ * faster than assumed. See docs/architecture.md, "Large audiences", for the math.
  *
  * Two kinds of job:
  * - `chunk`: an explicit list of recipients (groups, rooms, presence, receipts, recalls,
  *   notifications: audiences the handler has already read);
- * - `shard`: one shard of the presence table's `byShard` index (broadcast), which the
- *   worker reads itself page by page, so the handler never reads the whole audience.
+ * - `shard`: a lane of shards of the presence table's `byShard` index (broadcast), which
+ *   the worker reads itself page by page, one shard after the other, so the handler never
+ *   reads the whole audience.
  */
 import { randomUUID } from 'node:crypto';
 import { mapConcurrent } from '../shared/concurrency.ts';
@@ -33,9 +38,16 @@ interface JobBase {
   readonly callbackUrl: string;
   /** The whole frame (`{"code":0,…}`), posted as is. */
   readonly frame: string;
-  /** Posts per second this job may make (retries included). */
+  /**
+   * Posts per second this job makes at most (retries included): its share of the
+   * fan-out's rate. A ceiling, not a pace: a worker slower than it never waits.
+   */
   readonly ratePerSecond: number;
-  /** Epoch milliseconds before which the job posts nothing (its slot in the pacing plan). */
+  /**
+   * Epoch milliseconds at which the job was dispatched (or handed on): how late a worker
+   * started is logged from it. The worker posts at once. (Dispatchers before issue 14 put
+   * a later slot here and workers slept until it; a worker now ignores that.)
+   */
   readonly startAt: number;
   /** Names the fan-out in logs (`broadcast`, `room`, …). */
   readonly name?: string;
@@ -53,6 +65,8 @@ export interface ShardJob extends JobBase {
   readonly shard: number;
   /** Start after this user id (a continuation, or the rest of a shard the handler began). */
   readonly after?: string;
+  /** The shards of this lane to post after `shard`, in order, each whole. */
+  readonly nextShards?: readonly number[];
 }
 
 export type FanOutJob = ChunkJob | ShardJob;
@@ -68,6 +82,29 @@ export interface FanOutPacing {
   readonly chunkSize: number;
   /** Posts per second of one fan-out across all its workers (`FANOUT_RATE_PER_SECOND`). */
   readonly ratePerSecond: number;
+  /** Posts one worker keeps in flight (`FANOUT_CONCURRENCY`). @default DEFAULT_WORKER_POSTS_IN_FLIGHT */
+  readonly workerPostsInFlight?: number;
+}
+
+/** `FANOUT_CONCURRENCY`'s default. */
+export const DEFAULT_WORKER_POSTS_IN_FLIGHT = 32;
+/**
+ * What one `PostToConnection` is assumed to take from a worker in the Region. Only the
+ * number of lanes depends on it: if posts return faster, the per-job ceiling holds R.
+ */
+export const ASSUMED_POST_MS = 20;
+
+/** Posts per second one worker makes at full speed: its posts in flight, each `ASSUMED_POST_MS`. */
+export function workerSpeed(pacing: FanOutPacing): number {
+  return ((pacing.workerPostsInFlight ?? DEFAULT_WORKER_POSTS_IN_FLIGHT) * 1000) / ASSUMED_POST_MS;
+}
+
+/**
+ * Workers one fan-out runs at once: ⌈R / one worker's speed⌉, so that together, each at
+ * full speed, they post at about R (defaults: ⌈3,000 / 1,600⌉ = 2).
+ */
+export function laneCount(pacing: FanOutPacing): number {
+  return Math.max(1, Math.ceil(pacing.ratePerSecond / workerSpeed(pacing)));
 }
 
 export interface DispatchSettings extends FanOutPacing {
@@ -97,8 +134,7 @@ const MIN_RECIPIENT_BUDGET_BYTES = 16 * 1024;
 
 export interface PlannedChunk {
   readonly recipients: readonly Recipient[];
-  /** Milliseconds after the dispatch at which this chunk may start posting. */
-  readonly offsetMs: number;
+  /** This chunk's share of the fan-out's rate: a ceiling for its worker. */
   readonly ratePerSecond: number;
 }
 
@@ -131,37 +167,24 @@ export function splitRecipients(
 }
 
 /**
- * Lanes of a fan-out split into `chunks` chunks: ⌈R / c⌉ (so that one lane posts about a
- * chunk per second), never more than there are chunks.
- */
-export function laneCount(chunks: number, pacing: FanOutPacing): number {
-  return Math.max(1, Math.min(chunks, Math.ceil(pacing.ratePerSecond / pacing.chunkSize)));
-}
-
-/**
- * The pacing plan. With R posts per second for the whole fan-out and L lanes, each
- * chunk posts at R / L; a lane runs its chunks one after another (each chunk's start is
- * the previous one's start plus its size / (R / L)), and the lanes run side by side, so
- * at any moment at most L chunks post, at R / L each: at most R in total.
- * Each chunk goes to the lane that frees up first.
+ * The chunk jobs of a fan-out, all starting at once: one per lane (`laneCount`) when the
+ * chunk size and the payload budget allow, else as few as they allow, evenly filled. The
+ * chunks share R evenly, so their ceilings add up to R; with more chunks than lanes each
+ * ceiling is below a worker's speed, and its worker waits between posts: the price of an
+ * audience larger than the lanes can carry (lanes × `FANOUT_CHUNK_SIZE`, or the payload).
  */
 export function planChunks(
   recipients: readonly Recipient[],
   pacing: FanOutPacing,
   byteBudget = MAX_JOB_PAYLOAD_BYTES - JOB_OVERHEAD_BYTES,
 ): PlannedChunk[] {
-  const chunks = splitRecipients(recipients, pacing.chunkSize, byteBudget);
-  const lanes = laneCount(chunks.length, pacing);
-  const ratePerSecond = pacing.ratePerSecond / lanes;
-  const laneFreeAt = new Array<number>(lanes).fill(0);
-  return chunks.map((chunk) => {
-    let lane = 0;
-    for (let i = 1; i < lanes; i++) if ((laneFreeAt[i] as number) < (laneFreeAt[lane] as number)) lane = i;
-    // Whole milliseconds, rounded up: a chunk never starts before the one ahead of it is done.
-    const offsetMs = Math.ceil(laneFreeAt[lane] as number);
-    laneFreeAt[lane] = offsetMs + (chunk.length / ratePerSecond) * 1000;
-    return { recipients: chunk, offsetMs, ratePerSecond };
-  });
+  const perLane = Math.ceil(recipients.length / laneCount(pacing));
+  const greedy = splitRecipients(recipients, Math.max(1, Math.min(pacing.chunkSize, perLane)), byteBudget);
+  // Refill the same number of chunks evenly, so that no worker is left with a short tail.
+  const even = Math.ceil(recipients.length / Math.max(1, greedy.length));
+  const chunks = splitRecipients(recipients, Math.max(1, Math.min(pacing.chunkSize, even)), byteBudget);
+  const ratePerSecond = pacing.ratePerSecond / Math.max(1, chunks.length);
+  return chunks.map((chunk) => ({ recipients: chunk, ratePerSecond }));
 }
 
 /** Where a broadcast shard job starts: a whole shard, or the rest of one after `after`. */
@@ -220,8 +243,8 @@ export class FanOutDispatcher {
   }
 
   /**
-   * Splits `recipients` into paced chunk jobs and invokes a worker per chunk, several
-   * invocations in flight. A frame that `canCarry` refuses is a RangeError.
+   * Splits `recipients` into chunk jobs (`planChunks`) and invokes a worker per chunk,
+   * several invocations in flight. A frame that `canCarry` refuses is a RangeError.
    */
   async dispatchRecipients(
     recipients: readonly Recipient[],
@@ -247,7 +270,7 @@ export class FanOutDispatcher {
           callbackUrl: this.deps.callbackUrl,
           frame,
           ratePerSecond: chunk.ratePerSecond,
-          startAt: startedAt + chunk.offsetMs,
+          startAt: startedAt,
           recipients: chunk.recipients.map((r) => [r.connectionId, r.userId] as const),
           ...(options.cleanup ? { cleanup: options.cleanup } : {}),
           ...(options.name ? { name: options.name } : {}),
@@ -261,10 +284,12 @@ export class FanOutDispatcher {
   }
 
   /**
-   * One job per shard start, all starting now, each at R / (number of starts): every
-   * shard is posted in parallel and the whole broadcast stays at R. `connections` is what
-   * the caller expects the starts to hold (an estimate: workers read the shards
-   * themselves); it is shared out evenly to count what was queued and what was not.
+   * One job per lane (`laneCount`, at most one per start), all starting now, each at
+   * R / lanes: a lane posts its starts one after the other (start i goes to lane i mod L),
+   * so the lanes together stay at R without any worker waiting for a slot. A start that
+   * begins mid-shard (`after`) heads its lane. `connections` is what the caller expects
+   * the starts to hold (an estimate: workers read the shards themselves); it is shared
+   * out evenly over the starts to count what was queued and what was not.
    */
   async dispatchShards(
     starts: readonly ShardStart[],
@@ -275,23 +300,26 @@ export class FanOutDispatcher {
       return { queued: [], notQueued: [], queuedConnections: 0, notQueuedConnections: 0 };
     const id = this.newId();
     const startAt = this.now();
-    const ratePerSecond = this.deps.settings.ratePerSecond / starts.length;
-    const results = await mapConcurrent(starts, this.invokeConcurrency(), (start) =>
-      this.invoke({
+    const lanes = shardLanes(starts, laneCount(this.deps.settings));
+    const ratePerSecond = this.deps.settings.ratePerSecond / lanes.length;
+    const results = await mapConcurrent(lanes, this.invokeConcurrency(), ([head, ...rest]) => {
+      const first = head as ShardStart;
+      return this.invoke({
         kind: 'shard',
-        id: `${id}.s${start.shard}`,
+        id: `${id}.s${first.shard}`,
         part: 0,
         callbackUrl: this.deps.callbackUrl,
         frame,
         ratePerSecond,
         startAt,
-        shard: start.shard,
-        ...(start.after !== undefined ? { after: start.after } : {}),
+        shard: first.shard,
+        ...(first.after !== undefined ? { after: first.after } : {}),
+        ...(rest.length > 0 ? { nextShards: rest.map((start) => start.shard) } : {}),
         name: options.name ?? 'broadcast',
-      }),
-    );
-    const queued = starts.filter((_, index) => results[index]);
-    const notQueued = starts.filter((_, index) => !results[index]);
+      });
+    });
+    const queued = lanes.filter((_, index) => results[index]).flat();
+    const notQueued = lanes.filter((_, index) => !results[index]).flat();
     const queuedConnections = Math.round((options.connections * queued.length) / starts.length);
     const notQueuedConnections = options.connections - queuedConnections;
     this.deps.onDispatch?.({ queued: queuedConnections, notQueued: notQueuedConnections });
@@ -324,4 +352,23 @@ export class FanOutDispatcher {
   private newId(): string {
     return this.deps.newId?.() ?? randomUUID();
   }
+}
+
+/**
+ * `starts` dealt round-robin into `lanes` lanes (fewer when there are fewer starts). Only
+ * a lane's first start can begin mid-shard, so starts with `after` go first, and every
+ * one of them heads a lane of its own.
+ */
+export function shardLanes(starts: readonly ShardStart[], lanes: number): ShardStart[][] {
+  const ordered = [
+    ...starts.filter((start) => start.after !== undefined),
+    ...starts.filter((start) => start.after === undefined),
+  ];
+  const resumed = ordered.length - starts.filter((start) => start.after === undefined).length;
+  const count = Math.min(ordered.length, Math.max(lanes, resumed));
+  const dealt: ShardStart[][] = Array.from({ length: count }, () => []);
+  ordered.forEach((start, index) => {
+    dealt[index % count]?.push(start);
+  });
+  return dealt;
 }

@@ -1,8 +1,9 @@
 /**
- * What a fan-out worker does with one job (see fan-out-dispatch.ts): wait for its slot,
- * claim the job (Lambda may deliver an asynchronous event twice), post at the job's rate
- * through the shared fan-out (retries, 410 cleanup), and hand what is left to a new
- * invocation of itself before its time runs out.
+ * What a fan-out worker does with one job (see fan-out-dispatch.ts): claim the job
+ * (Lambda may deliver an asynchronous event twice), post at once and at full speed
+ * through the shared fan-out (retries, 410 cleanup), never above the job's rate ceiling,
+ * and hand what is left to a new invocation of itself before its time runs out. It never
+ * sleeps while billed except where the ceiling or a 429's backoff makes it.
  *
  * Failure rules, so a re-drive from the on-failure destination never duplicates:
  * - a job fails (throws) only before its first post: a bad payload, or a broadcast shard
@@ -24,9 +25,10 @@ export interface FanOutJobClaims {
 }
 
 /**
- * The worker's time: when it is, and a wait until a given moment. Pacing asks for the
- * moments it wants (a job's slot, each post's turn), so a test can check the schedule
- * with a clock of its own instead of measuring elapsed time.
+ * The worker's time: when it is, and a wait until a given moment. The rate ceiling asks
+ * for the moments it wants (each post's turn), and the time left is judged from the
+ * posting speed seen so far, so a test can check both with a clock of its own instead of
+ * measuring elapsed time.
  */
 export interface WorkerClock {
   /** Epoch milliseconds. */
@@ -55,7 +57,7 @@ export interface FanOutWorkerDependencies {
   /** Unset: no duplicate check. */
   readonly claims?: FanOutJobClaims;
   readonly fanOutConcurrency: number;
-  /** Users per `byShard` page a shard job reads. @default SHARD_PAGE_USERS */
+  /** Users per `byShard` page a shard job reads (at most). @default SHARD_PAGE_USERS */
   readonly shardPageSize?: number;
   /** Time kept back to hand the rest on and return. @default SAFETY_MARGIN_MS */
   readonly safetyMarginMs?: number;
@@ -65,10 +67,15 @@ export interface FanOutWorkerDependencies {
   readonly clock?: WorkerClock;
 }
 
-export const SHARD_PAGE_USERS = 100;
+/** As many as an inline broadcast reads per page (`BROADCAST_PAGE_USERS`). */
+export const SHARD_PAGE_USERS = 500;
 export const SAFETY_MARGIN_MS = 5_000;
-/** A chunk is posted in slices of about this many seconds, checking the time left between them. */
+/**
+ * A chunk is posted in slices of about this many seconds at its ceiling, and never more
+ * than `MAX_SLICE_POSTS` posts, checking the time left between them.
+ */
 export const SLICE_SECONDS = 5;
+export const MAX_SLICE_POSTS = 2_000;
 
 export type FanOutJobOutcome =
   /** Everything this part was given was posted (or met 410 / failed after retries). */
@@ -92,7 +99,10 @@ export interface FanOutJobReport {
   readonly remaining?: number;
 }
 
-/** Spaces calls at least `intervalMs` apart; an idle pacer banks no time (no bursts). */
+/**
+ * Spaces calls at least `intervalMs` apart; an idle pacer banks no time (no bursts). A
+ * ceiling: callers that come no faster than that never wait.
+ */
 export class Pacer {
   private nextAt = 0;
   constructor(
@@ -147,6 +157,9 @@ class JobRun {
   private readonly clock: WorkerClock;
   private readonly pacer: Pacer;
   private claimed = false;
+  /** Posts made so far and the time they took: the speed the time left is judged by. */
+  private posted = 0;
+  private postingMs = 0;
 
   constructor(
     private readonly deps: FanOutWorkerDependencies,
@@ -163,27 +176,14 @@ class JobRun {
     return this.deps.safetyMarginMs ?? SAFETY_MARGIN_MS;
   }
 
-  /** Whether `posts` more posts fit in the time left. */
-  fits(posts: number): boolean {
-    return this.budget.remainingMs() - this.margin >= postingTimeMs(posts, this.job.ratePerSecond);
-  }
-
   /**
-   * Sleeps until the job's `startAt`, as far as the time left allows with room for
-   * `firstPosts` posts after it; false when the start is beyond that (hand the job on).
+   * Whether `posts` more posts fit in the time left, at the speed seen so far (the
+   * ceiling's before the first post, and never faster than it).
    */
-  async waitForStart(firstPosts: number): Promise<boolean> {
-    const now = this.now();
-    const wait = this.job.startAt - now;
-    if (wait <= 0) return true;
-    const available =
-      this.budget.remainingMs() - this.margin - postingTimeMs(firstPosts, this.job.ratePerSecond);
-    if (wait <= available) {
-      await this.clock.sleepUntil(this.job.startAt);
-      return true;
-    }
-    if (available > 0) await this.clock.sleepUntil(now + available);
-    return false;
+  fits(posts: number): boolean {
+    const ceilingMs = postingTimeMs(1, this.job.ratePerSecond);
+    const msPerPost = this.posted > 0 ? Math.max(ceilingMs, this.postingMs / this.posted) : ceilingMs;
+    return this.budget.remainingMs() - this.margin >= posts * msPerPost;
   }
 
   /**
@@ -214,6 +214,7 @@ class JobRun {
   }
 
   async post(recipients: readonly Recipient[]): Promise<void> {
+    const startedAt = this.now();
     const roomId = this.job.kind === 'chunk' ? this.job.cleanup?.leaveRoom : undefined;
     const result = await deliverFrame(
       {
@@ -236,6 +237,8 @@ class JobRun {
     this.totals.delivered += result.delivered;
     this.totals.gone += result.gone;
     this.totals.failed += result.failed.length;
+    this.posted += recipients.length;
+    this.postingMs += this.now() - startedAt;
   }
 
   /** Invokes `next` (a continuation or the same job again); false when Lambda refused it. */
@@ -272,12 +275,7 @@ async function runChunk(
 ): Promise<FanOutJobReport> {
   const run = new JobRun(deps, job, budget);
   const recipients = job.recipients.map(unpack);
-  const sliceSize = Math.max(1, Math.floor(job.ratePerSecond * SLICE_SECONDS));
-  if (!(await run.waitForStart(Math.min(sliceSize, recipients.length)))) {
-    // The slot is beyond this invocation's time: the same job (nothing claimed yet) again.
-    const handedOn = await run.handOn(job);
-    return run.report(handedOn ? 'handed-off' : 'abandoned', recipients.length);
-  }
+  const sliceSize = Math.max(1, Math.min(MAX_SLICE_POSTS, Math.floor(job.ratePerSecond * SLICE_SECONDS)));
   if (!(await run.claimOnce())) return run.report('duplicate');
   for (let index = 0; index < recipients.length; ) {
     const slice = recipients.slice(index, index + sliceSize);
@@ -297,32 +295,53 @@ async function runChunk(
   return run.report('done');
 }
 
+/** Where a shard job reads next: a shard, after a user id or from its start. */
+interface ShardPosition {
+  readonly shard: number;
+  readonly after?: string;
+}
+
+/** A lane's place: where to read, and the lane's shards after that one. */
+interface LanePlace {
+  readonly at: ShardPosition;
+  readonly later: readonly number[];
+}
+
 async function runShard(
   deps: FanOutWorkerDependencies,
   job: ShardJob,
   budget: WorkerBudget,
 ): Promise<FanOutJobReport> {
   const run = new JobRun(deps, job, budget);
-  // A page (up to ten connections per user) should post in about SLICE_SECONDS.
+  // A page (up to ten connections per user) should post in about SLICE_SECONDS at the ceiling.
   const pageSize = Math.max(
     1,
     Math.min(deps.shardPageSize ?? SHARD_PAGE_USERS, Math.floor(job.ratePerSecond * SLICE_SECONDS)),
   );
-  const continuation = (after: string | undefined): ShardJob => {
-    const { after: _previous, ...rest } = job;
-    return { ...rest, part: job.part + 1, startAt: run.now(), ...(after !== undefined ? { after } : {}) };
+  const continuation = ({ at, later }: LanePlace): ShardJob => {
+    const { after: _after, nextShards: _nextShards, ...rest } = job;
+    return {
+      ...rest,
+      part: job.part + 1,
+      startAt: run.now(),
+      shard: at.shard,
+      ...(at.after !== undefined ? { after: at.after } : {}),
+      ...(later.length > 0 ? { nextShards: [...later] } : {}),
+    };
   };
-  if (!(await run.waitForStart(pageSize))) {
-    return run.report((await run.handOn(job)) ? 'handed-off' : 'abandoned');
-  }
-  const read = (after: string | undefined) => {
-    const page = deps.presence.onlineInShard(job.shard, pageSize, after);
+  const handOn = async (place: LanePlace) =>
+    run.report((await run.handOn(continuation(place))) ? 'handed-off' : 'abandoned');
+  const read = ({ shard, after }: ShardPosition) => {
+    const page = deps.presence.onlineInShard(shard, pageSize, after);
     // Read ahead while the previous page posts; a read never awaited must not go unhandled.
     page.catch(() => undefined);
     return page;
   };
-  let after = job.after;
-  let pending = read(after);
+  let place: LanePlace = {
+    at: { shard: job.shard, ...(job.after !== undefined ? { after: job.after } : {}) },
+    later: job.nextShards ?? [],
+  };
+  let pending = read(place.at);
   for (;;) {
     let page: Awaited<ReturnType<typeof read>>;
     try {
@@ -333,27 +352,31 @@ async function runShard(
       deps.log?.('fan-out shard page could not be read; handing the rest on', {
         jobId: job.id,
         part: job.part,
-        shard: job.shard,
+        shard: place.at.shard,
         error,
       });
-      return run.report((await run.handOn(continuation(after))) ? 'handed-off' : 'abandoned');
+      return handOn(place);
     }
+    // The rest of this shard, else the lane's next shard from its start, else nothing.
+    const next: LanePlace | undefined =
+      page.after !== undefined
+        ? { at: { shard: place.at.shard, after: page.after }, later: place.later }
+        : place.later.length > 0
+          ? { at: { shard: place.later[0] as number }, later: place.later.slice(1) }
+          : undefined;
     const recipients = connectionsOf(page.users);
     if (recipients.length > 0) {
-      // The first page of an invocation always posts (its start was checked), so a
-      // continuation always makes progress.
-      if (run.hasClaimed && !run.fits(recipients.length)) {
-        // The continuation reads this page again.
-        return run.report((await run.handOn(continuation(after))) ? 'handed-off' : 'abandoned');
-      }
+      // The first page of an invocation always posts, so a continuation always makes
+      // progress; a later one that would not fit is read again by the continuation.
+      if (run.hasClaimed && !run.fits(recipients.length)) return handOn(place);
       if (!(await run.claimOnce())) return run.report('duplicate');
-      if (page.after !== undefined) pending = read(page.after);
+      if (next) pending = read(next.at);
       await run.post(recipients);
-    } else if (page.after !== undefined) {
-      pending = read(page.after);
+    } else if (next) {
+      pending = read(next.at);
     }
-    if (page.after === undefined) return run.report('done');
-    after = page.after;
+    if (!next) return run.report('done');
+    place = next;
   }
 }
 
@@ -390,10 +413,11 @@ export function isFanOutJob(value: unknown): value is FanOutJob {
     );
   }
   if (job.kind === 'shard') {
+    const isShard = (shard: unknown) => Number.isInteger(shard) && (shard as number) >= 0;
     return (
-      Number.isInteger(job.shard) &&
-      (job.shard as number) >= 0 &&
-      (job.after === undefined || typeof job.after === 'string')
+      isShard(job.shard) &&
+      (job.after === undefined || typeof job.after === 'string') &&
+      (job.nextShards === undefined || (Array.isArray(job.nextShards) && job.nextShards.every(isShard)))
     );
   }
   return false;

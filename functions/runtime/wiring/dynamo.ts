@@ -135,6 +135,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     threshold: config.fanOutWorkerThreshold,
     chunkSize: config.fanOutChunkSize,
     ratePerSecond: config.fanOutRatePerSecond,
+    workerPostsInFlight: config.fanOutConcurrency,
   };
   const delivery = (callbackUrl: string): DeliveryDependencies => ({
     notifier: notifier(callbackUrl),
