@@ -81,7 +81,7 @@ const FULL: Sizes = {
 
 const SMOKE: Sizes = {
   dynamo: { scales: [10, 60], groupSizes: [20, 40], onlineShare: 0.1, repetitions: 1 },
-  fanout: { sizes: [10, 30], repetitions: 1, connectConcurrency: 20 },
+  fanout: { sizes: [10, 30], repetitions: 1, connectConcurrency: 20, workerThreshold: 15 },
   bundles: { runs: 2, functions: ['ping', 'sendMessage'] },
   latency: {
     connections: 10,
