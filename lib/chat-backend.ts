@@ -4,6 +4,7 @@ import type { ThrottleSettings } from 'aws-cdk-lib/aws-apigatewayv2';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
+import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as logs from 'aws-cdk-lib/aws-logs';
@@ -32,6 +33,7 @@ import {
   httpRouteFunction,
   httpRoutes,
   ROUTE_SELECTION_EXPRESSION,
+  scheduledFunctions,
   webSocketAuthorizer,
   webSocketReadRoutes,
   webSocketRoutes,
@@ -81,6 +83,17 @@ export interface ChatBackendProps extends JwtOptions {
    * @default 7800
    */
   readonly connectionTtlSeconds?: number;
+
+  /**
+   * Minutes between two runs of the stale-connection sweep (the `sweepConnections` function,
+   * an EventBridge schedule), 1 to 1440. A connection whose `$disconnect` never came stops
+   * counting as online, and its peers hear `offline`, at most this long plus one run after
+   * it closed (docs/architecture.md, stale connections). Each run asks GetConnection once
+   * per online connection: shorter is more exact and costs more.
+   *
+   * @default 5
+   */
+  readonly connectionSweepIntervalMinutes?: number;
 
   /**
    * Largest group `create_group` accepts (`MAX_GROUP_MEMBERS`); at least 2.
@@ -598,6 +611,17 @@ export class ChatBackend extends Construct {
     for (const [functionId, spec] of entries(functionSpecs)) {
       this.grantFromSpec(functionId, spec, { tables, webSocket, functions, jwt, attachments });
     }
+    const intervalMinutes: Record<keyof typeof scheduledFunctions, number> = {
+      sweepConnections:
+        props.connectionSweepIntervalMinutes ?? scheduledFunctions.sweepConnections.defaultIntervalMinutes,
+    };
+    for (const [functionId, minutes] of entries(intervalMinutes)) {
+      new events.Rule(this, `${pascalCase(functionId)}Schedule`, {
+        description: `Runs ${functionId} every ${minutes} minute(s)`,
+        schedule: events.Schedule.rate(Duration.minutes(minutes)),
+        targets: [new eventTargets.LambdaFunction(functions[functionId].function)],
+      });
+    }
 
     // Token verification happens once per connection, in the `$connect` authorizer, whose
     // context API Gateway passes to every later route of the connection.
@@ -885,6 +909,7 @@ function validateSettings(props: ChatBackendProps): void {
     "connection rows must outlive API Gateway's 2 h connection limit",
   );
   checkInteger('maxGroupMembers', 2, 'a group has a creator and at least one member');
+  checkInteger('connectionSweepIntervalMinutes', 1, 'the sweep runs at most once a minute');
   checkInteger('fanOutConcurrency', 1, 'at least one post at a time');
   checkInteger('fanOutWorkerThreshold', 1, 'fan-outs to more connections than this go to workers');
   checkInteger('fanOutChunkSize', 1, 'a worker job posts to at least one connection');
@@ -896,6 +921,7 @@ function validateSettings(props: ChatBackendProps): void {
     }
   };
   checkAtMost('fanOutChunkSize', 5000, 'one chunk is one worker invocation payload');
+  checkAtMost('connectionSweepIntervalMinutes', 1440, 'stale connections must be swept at least daily');
   checkAtMost('fanOutRatePerSecond', 10_000, "the account's Management API throttle is 10,000 requests/s");
   checkInteger('maxRoomsPerConnection', 1, 'a connection must be able to join a room');
   checkInteger('messageRetentionDays', 0, '0 keeps messages for ever');

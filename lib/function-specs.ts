@@ -93,7 +93,8 @@ export type FunctionId =
   | 'typing'
   | 'listConversations'
   | 'createUpload'
-  | 'fanOutWorker';
+  | 'fanOutWorker'
+  | 'sweepConnections';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -778,7 +779,35 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // more than 5 minutes late is stale; clients have it from sync/history by then.
     asyncInvocation: { retryAttempts: 0, maxEventAgeSeconds: 300 },
   },
+  sweepConnections: {
+    entry: 'functions/handlers/sweep-connections.ts',
+    publishesEvents: true,
+    description:
+      'Scheduled: removes connections whose $disconnect never came (GetConnection 410 or expired) and tells peers offline',
+    tables: {
+      ...presencePeers,
+      // Query (byShard): every presence record, shard by shard; UpdateItem/DeleteItem: remove
+      // an entry; GetItem/BatchGetItem: the peers' connections for the `offline` push.
+      presence: {
+        actions: ['Query', 'UpdateItem', 'DeleteItem', 'GetItem', 'BatchGetItem'],
+        indexes: ['byShard'],
+      },
+    },
+    // GET: GetConnection, is it still open; POST: the `offline` pushes; DELETE: a peer whose
+    // token expired is closed instead of pushed to.
+    manageConnections: ['GET', 'POST', 'DELETE'],
+    // One run reads every shard; it stops starting pages 20 s before this.
+    timeoutSeconds: 240,
+  },
 };
+
+/**
+ * Functions run on a schedule (an EventBridge rule each; the local runtime runs them on an
+ * interval): the function and its default period. ChatBackendProps can change the period.
+ */
+export const scheduledFunctions = {
+  sweepConnections: { defaultIntervalMinutes: 5 },
+} as const satisfies Partial<Record<FunctionId, { readonly defaultIntervalMinutes: number }>>;
 
 /**
  * The Lambda REQUEST authorizer of the WebSocket API. API Gateway allows authorizers on

@@ -33,6 +33,8 @@ export class ClientConnection implements ConnectionFacts {
   authorizer: Readonly<Record<string, string | number>> | undefined;
   /** Commands of this connection whose handler is running (the gateway bounds it). */
   inFlight = 0;
+  /** Dropped with `drop`: its close runs no `$disconnect`. */
+  lost = false;
   private socket: WebSocket | undefined;
   private outbound: OutboundBound | undefined;
 
@@ -62,6 +64,21 @@ export class ClientConnection implements ConnectionFacts {
       bound.onOverflow();
       this.close(1013, SLOW_CONSUMER_REASON);
     }
+    return true;
+  }
+
+  /**
+   * Cuts the connection as a network failure would (no close frame: the client sees 1006)
+   * and, as API Gateway sometimes does, never delivers its `$disconnect`: for tests and
+   * benchmarks of what cleans up after a lost `$disconnect`. At once 410 to the
+   * Management API. False when it was not open.
+   */
+  drop(): boolean {
+    const socket = this.socket;
+    if (this.state !== 'open' || !socket) return false;
+    this.lost = true;
+    this.state = 'closed';
+    socket.terminate();
     return true;
   }
 

@@ -12,6 +12,7 @@ import {
   DEFAULT_IDLE_TIMEOUT_SECONDS,
   DEFAULT_MAX_CONNECTION_SECONDS,
   DEFAULT_PORT,
+  DEFAULT_SWEEP_INTERVAL_SECONDS,
   type LocalRuntime,
   startLocalRuntime,
 } from './runtime.ts';
@@ -61,6 +62,7 @@ Environment:
                                          @connections and Invoke APIs, e.g. for the AWS CLI
   IDLE_TIMEOUT_SECONDS                   default ${DEFAULT_IDLE_TIMEOUT_SECONDS}
   MAX_CONNECTION_SECONDS                 default ${DEFAULT_MAX_CONNECTION_SECONDS}
+  SWEEP_INTERVAL_SECONDS                 the stale-connection sweep's interval (default ${DEFAULT_SWEEP_INTERVAL_SECONDS}; 0 = off)
   EVENTS_WEBHOOK_URL                     POST each application event (message.sent, …) as JSON here
                                          (EventBridge's envelope; docs/events.md)
   BLOCKED_WORDS, BROADCAST_ALLOW_ALL, ... handler configuration, passed through
@@ -181,6 +183,12 @@ async function main(): Promise<void> {
     idleTimeoutSeconds,
     maxConnectionSeconds,
     mountedRoutes: parseMounts(args.mount ?? []),
+    sweepIntervalSeconds: positiveInteger(
+      'SWEEP_INTERVAL_SECONDS',
+      env.SWEEP_INTERVAL_SECONDS,
+      DEFAULT_SWEEP_INTERVAL_SECONDS,
+      true,
+    ),
   });
   stopOnSignals(runtime);
   const sampleToken = runtime.jwtSecret

@@ -7,8 +7,14 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
+import type { SweepReport } from '../functions/core/connections/sweep.ts';
 import { setLogWriter } from '../functions/runtime/logger.ts';
-import { type FunctionId, functionSpecs, webSocketRoutes } from '../lib/function-specs.ts';
+import {
+  type FunctionId,
+  functionSpecs,
+  scheduledFunctions,
+  webSocketRoutes,
+} from '../lib/function-specs.ts';
 import { type AsyncFailureQueues, type AsyncInvocationOptions, AsyncInvoker } from './async-invocations.ts';
 import { ConnectionRegistry } from './connections.ts';
 import {
@@ -41,6 +47,7 @@ import { handleInvokeRequest, matchInvokePath } from './lambda-service.ts';
 import { createLogger, type Logger, printHandlerLine } from './log.ts';
 import { handleManagementRequest, matchManagementPath } from './management-api.ts';
 import { type EmbeddedS3, isS3Request, startEmbeddedS3 } from './s3/embedded-s3.ts';
+import { LocalSchedules } from './schedules.ts';
 import { DEFAULT_WEB_ROOT, handleWebRequest, type WebOptions } from './web.ts';
 import { type GatewayStats, refuseHandshake, WebSocketGateway } from './websocket-gateway.ts';
 
@@ -50,6 +57,7 @@ export const DEFAULT_STAGE = 'local';
 /** API Gateway's limits. */
 export const DEFAULT_IDLE_TIMEOUT_SECONDS = 600;
 export const DEFAULT_MAX_CONNECTION_SECONDS = 7200;
+export const DEFAULT_SWEEP_INTERVAL_SECONDS = scheduledFunctions.sweepConnections.defaultIntervalMinutes * 60;
 
 export interface LocalRuntimeOptions {
   /** Default 8009; 0 picks a free port (or, in a process that ran a runtime before, that one's port). */
@@ -104,6 +112,12 @@ export interface LocalRuntimeOptions {
   readonly grants?: Grants;
   /** Retry delays and event age of asynchronous invocations (tests shorten them); default Lambda's. */
   readonly asyncInvocation?: AsyncInvocationOptions;
+  /**
+   * Seconds between runs of the stale-connection sweep (`sweepConnections`, on an
+   * EventBridge schedule in the stack); 0: only when `sweepConnections()` is called.
+   * Default DEFAULT_SWEEP_INTERVAL_SECONDS, the stack's default.
+   */
+  readonly sweepIntervalSeconds?: number;
 }
 
 export interface LocalRuntime {
@@ -142,6 +156,13 @@ export interface LocalRuntime {
   webSocketStats(): GatewayStats;
   /** The dead-letter and on-failure destination queues of asynchronous invocations (in memory). */
   readonly asyncFailures: AsyncFailureQueues;
+  /** Runs the stale-connection sweep now, as its schedule does, and returns its report. */
+  sweepConnections(): Promise<SweepReport>;
+  /**
+   * Cuts an open connection as a network failure would and never runs its `$disconnect`
+   * (API Gateway delivers it best effort); false when no such connection is open.
+   */
+  dropWithoutDisconnect(connectionId: string): boolean;
   /** Closes connections with 1001 (running `$disconnect`), waits for handlers, closes the database. */
   stop(): Promise<void>;
 }
@@ -210,6 +231,7 @@ interface Services {
   web?: WebOptions;
   /** Who may call the control plane, and what each function may do there (local/iam). */
   controlPlane: ControlPlaneOptions;
+  schedules?: LocalSchedules;
 }
 
 async function route(req: IncomingMessage, res: ServerResponse, services: Services): Promise<void> {
@@ -388,6 +410,19 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       maxBufferedBytes: options.maxBufferedBytes,
     });
     services.gateway = gateway;
+    const sweepIntervalSeconds = options.sweepIntervalSeconds ?? DEFAULT_SWEEP_INTERVAL_SECONDS;
+    if (!(sweepIntervalSeconds >= 0)) {
+      throw new Error(
+        `sweepIntervalSeconds must be 0 or a positive number of seconds; got ${sweepIntervalSeconds}.`,
+      );
+    }
+    const schedules = new LocalSchedules({
+      functions,
+      region: environment.region,
+      logger,
+      intervalsMs: { sweepConnections: sweepIntervalSeconds * 1000 },
+    });
+    services.schedules = schedules;
 
     services.faults = faults;
     const faultSummary = faults.describe();
@@ -417,6 +452,8 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       adminCredentials: admin,
       webSocketStats: () => gateway.stats(),
       asyncFailures: asyncInvoker.failures,
+      sweepConnections: () => schedules.run('sweepConnections') as Promise<SweepReport>,
+      dropWithoutDisconnect: (connectionId) => gateway.dropWithoutDisconnect(connectionId),
       stop,
     };
   } catch (error) {
@@ -432,6 +469,7 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
 async function shutdown(server: Server, services: Services): Promise<void> {
   const { logger } = services;
   try {
+    services.schedules?.stop();
     await services.gateway?.closeAll(1001, 'Server shutting down');
     services.asyncInvoker?.close();
     const pending = services.functions?.runningCount ?? 0;

@@ -178,6 +178,14 @@ export class WebSocketGateway {
     return { ...this.counts };
   }
 
+  /**
+   * Cuts an open connection without running `$disconnect` (ClientConnection.drop), as
+   * happens on AWS when `$disconnect` is lost; false when no such connection is open.
+   */
+  dropWithoutDisconnect(connectionId: string): boolean {
+    return this.options.connections.findOpen(connectionId)?.drop() ?? false;
+  }
+
   /** Closes every connection (running `$disconnect` for each) and refuses new ones. */
   async closeAll(code: number, reason: string): Promise<void> {
     this.accepting = false;
@@ -312,7 +320,8 @@ export class WebSocketGateway {
         clearTimeout(lifetime);
         connections.remove(connection);
         const close = connection.serverClose ?? { code, reason: reason.toString('utf8') };
-        this.disconnect(connection, close);
+        if (connection.lost) logger.info(`WS  $disconnect ${connection.connectionId} never sent (dropped)`);
+        else this.disconnect(connection, close);
         resolve();
       });
     });

@@ -22,6 +22,7 @@ import type { AttachmentService } from '../core/attachments/attachments.ts';
 import type { BlockService } from '../core/blocks/blocks.ts';
 import type { ConnectionRegistry } from '../core/connections/connections.ts';
 import type { SingleSession } from '../core/connections/sessions.ts';
+import type { SweepDependencies } from '../core/connections/sweep.ts';
 import type { ConversationListDependencies } from '../core/conversations/conversation-list.ts';
 import type { EventPublisher } from '../core/events/app-events.ts';
 import type { DeliveryDependencies } from '../core/fan-out/delivery.ts';
@@ -76,10 +77,15 @@ export interface Services {
   readonly conversations: DynamoConversationIndex;
   /**
    * A registry whose first-open / last-close transitions push `presence` to the user's
-   * peers through `callbackUrl`. Only `$connect` and `$disconnect` use it; everything else
+   * peers through `callbackUrl`. Only `$connect`, `$disconnect` and the sweep use it; everything else
    * (410 cleanups included) uses `registry`, which pushes nothing.
    */
   presenceRegistry(callbackUrl: string): ConnectionRegistry;
+  /**
+   * What the stale-connection sweep needs: the presence records, GetConnection through
+   * `callbackUrl`, and the `presenceRegistry` that closes what it finds gone.
+   */
+  connectionSweep(callbackUrl: string): SweepDependencies;
   readReceipts(callbackUrl: string): ReadReceipts;
   /** Unread counts per conversation (`GET /api/ws/unread`). */
   readonly unread: UnreadCounter;
@@ -129,6 +135,7 @@ const PROVIDED_BY = {
   readState: DYNAMO_WIRING,
   conversations: DYNAMO_WIRING,
   presenceRegistry: DYNAMO_WIRING,
+  connectionSweep: DYNAMO_WIRING,
   readReceipts: DYNAMO_WIRING,
   unread: DYNAMO_WIRING,
   conversationList: DYNAMO_WIRING,

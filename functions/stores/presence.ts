@@ -17,7 +17,13 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { PRESENCE_SHARDS } from '../../lib/table-definitions.ts';
 import { isValidUserId } from '../core/shared/ids.ts';
-import type { OnlineCounts, PresenceStore, UserConnections } from '../core/shared/ports.ts';
+import type {
+  OnlineCounts,
+  PresenceEntry,
+  PresenceStore,
+  PresenceSweepSource,
+  UserConnections,
+} from '../core/shared/ports.ts';
 import { backoff } from './dynamo.ts';
 import { epochSeconds } from './time.ts';
 
@@ -131,7 +137,7 @@ export function liveConnections(item: object | undefined, nowSeconds: number): U
   return { userId: presence.userId, connectionIds, tokenExpiresAt };
 }
 
-export class DynamoPresenceStore implements PresenceStore {
+export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
   constructor(
     private readonly client: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -418,6 +424,43 @@ export class DynamoPresenceStore implements PresenceStore {
     }
     const last = (Items ?? []).at(-1) as PresenceItem | undefined;
     return LastEvaluatedKey && last ? { users, after: last.userId } : { users };
+  }
+
+  /**
+   * A page of the `byShard` index as it is (projection: `connectionIds`, `expiresAt`), for
+   * the stale-connection sweep: unlike `onlineInShard`, records past their expiry are kept,
+   * since their connections still count in the online counters until they are removed.
+   */
+  async entriesInShard(
+    shard: number,
+    limit: number,
+    after?: string,
+  ): Promise<{ entries: PresenceEntry[]; after?: string }> {
+    if (!Number.isInteger(shard) || shard < 0 || shard >= PRESENCE_SHARDS) {
+      throw new RangeError(`shard must be an integer from 0 to ${PRESENCE_SHARDS - 1}; received ${shard}`);
+    }
+    const { Items, LastEvaluatedKey } = await this.client.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        IndexName: 'byShard',
+        KeyConditionExpression: after ? 'onlineShard = :shard AND userId > :after' : 'onlineShard = :shard',
+        ExpressionAttributeValues: {
+          ':shard': `s${String(shard).padStart(2, '0')}`,
+          ...(after ? { ':after': after } : {}),
+        },
+        Limit: limit,
+      }),
+    );
+    const entries: PresenceEntry[] = [];
+    for (const item of (Items ?? []) as PresenceItem[]) {
+      if (isReservedPresenceKey(item.userId)) continue;
+      const connectionIds = [...(item.connectionIds ?? [])];
+      if (connectionIds.length > 0) {
+        entries.push({ userId: item.userId, connectionIds, expiresAt: Number(item.expiresAt ?? 0) });
+      }
+    }
+    const last = (Items ?? []).at(-1) as PresenceItem | undefined;
+    return LastEvaluatedKey && last ? { entries, after: last.userId } : { entries };
   }
 
   /** Every online user's connections, shard by shard (broadcast). */

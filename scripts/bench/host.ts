@@ -226,6 +226,8 @@ async function main(): Promise<void> {
     port: 0,
     inMemory: true,
     quiet: true,
+    // No sweep on a timer: it would remove the seeded connections, which have no socket.
+    sweepIntervalSeconds: 0,
     handlers,
     env: {
       DYNAMODB_ENDPOINT: dynamo.url,

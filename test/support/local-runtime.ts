@@ -17,8 +17,8 @@ import { mintToken } from '../../local/tokens.ts';
 export const DEFAULT_WAIT_MS = 5_000;
 
 /**
- * Starts a runtime for tests: free port, in memory, quiet, handler logs at `warn`
- * (override any of it through `options`).
+ * Starts a runtime for tests: free port, in memory, quiet, handler logs at `warn`, no
+ * sweep on a timer (override any of it through `options`).
  */
 export function startTestRuntime(options: LocalRuntimeOptions = {}): Promise<LocalRuntime> {
   const showLogs = process.env.LOCAL_RUNTIME_LOGS === '1';
@@ -26,6 +26,8 @@ export function startTestRuntime(options: LocalRuntimeOptions = {}): Promise<Loc
     port: 0,
     inMemory: options.dataDir === undefined,
     quiet: !showLogs,
+    // Tests run the sweep themselves (`runtime.sweepConnections()`), never on a timer.
+    sweepIntervalSeconds: 0,
     ...options,
     // The rate limits are off unless a test turns them on: many tests send and read far more
     // than the defaults allow in a minute.

@@ -126,13 +126,38 @@ export class ConnectionRegistry {
    * is about to open.
    */
   async closeGone(connectionId: string, userId: string): Promise<void> {
+    await this.closeUnlessHandshaking(connectionId, userId, false);
+  }
+
+  /**
+   * Removes a connection whose `$disconnect` never came, found closed (410 to GetConnection)
+   * or expired by the sweep (functions/core/connections/sweep.ts): the cleanup of
+   * `closeGone`, handshake window included, so with this registry's presence push. It also
+   * publishes `connection.closed`, as `$disconnect` would have, when this call deleted the
+   * row (a racing `$disconnect` that deleted it first publishes its own). Racing closes
+   * remove the presence entry once: its removal is conditional on the id being there, so
+   * the counters are decremented once. False when the connection was kept (handshake).
+   */
+  closeLost(connectionId: string, userId: string): Promise<boolean> {
+    return this.closeUnlessHandshaking(connectionId, userId, true);
+  }
+
+  private async closeUnlessHandshaking(
+    connectionId: string,
+    userId: string,
+    publishClosed: boolean,
+  ): Promise<boolean> {
     const now = this.deps.now?.() ?? new Date();
     const cutoff = new Date(
       now.getTime() - (this.deps.handshakeWindowMs ?? HANDSHAKE_WINDOW_MS),
     ).toISOString();
     const result = await this.deps.connections.deleteIfConnectedBefore(connectionId, cutoff);
-    if (result.kept) return;
+    if (result.kept) return false;
+    if (publishClosed && result.removed) {
+      this.deps.events?.publish(connectionClosed(connectionId, result.removed.userId, this.nowIso()));
+    }
     await this.forget(connectionId, result.removed, userId);
+    return true;
   }
 
   private async forget(

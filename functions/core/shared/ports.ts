@@ -142,6 +142,28 @@ export interface PresenceStore {
   ): Promise<{ readonly users: UserConnections[]; readonly after?: string }>;
 }
 
+/** A presence record as the sweep lists it: expired ones included (they still count). */
+export interface PresenceEntry {
+  readonly userId: string;
+  readonly connectionIds: readonly string[];
+  /** Epoch seconds: the newest connection's expiry, so past it every connection is. */
+  readonly expiresAt: number;
+}
+
+/** What the stale-connection sweep reads: every presence record, shard by shard (no Scan). */
+export interface PresenceSweepSource {
+  readonly shardCount: number;
+  /**
+   * One page of a shard's presence records in user-id order after `after`, **expired ones
+   * included**; `after` in the result is where the next page starts (absent after the last).
+   */
+  entriesInShard(
+    shard: number,
+    limit: number,
+    after?: string,
+  ): Promise<{ readonly entries: PresenceEntry[]; readonly after?: string }>;
+}
+
 export type MessageKind = 'private' | 'group' | 'room' | 'system';
 
 export interface StoredMessage {

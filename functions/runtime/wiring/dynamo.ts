@@ -173,6 +173,17 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     windowSeconds: config.typingThrottleSeconds,
     maxPerWindow: TYPING_MAX_PER_WINDOW,
   });
+  const presenceRegistry = (callbackUrl: string) => {
+    const presenceNotifier = new PresenceNotifier({
+      ...delivery(callbackUrl),
+      conversations,
+      presence,
+      blocks,
+    });
+    return registryWith(async (userId, status) => {
+      await presenceNotifier.notify(userId, status);
+    }, invocationEvents);
+  };
   return {
     events: invocationEvents,
     edits: (callbackUrl) => ({
@@ -198,17 +209,13 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     registry,
     readState,
     conversations,
-    presenceRegistry: (callbackUrl) => {
-      const presenceNotifier = new PresenceNotifier({
-        ...delivery(callbackUrl),
-        conversations,
-        presence,
-        blocks,
-      });
-      return registryWith(async (userId, status) => {
-        await presenceNotifier.notify(userId, status);
-      }, invocationEvents);
-    },
+    presenceRegistry,
+    connectionSweep: (callbackUrl) => ({
+      presence,
+      probe: notifier(callbackUrl),
+      registry: presenceRegistry(callbackUrl),
+      log: warn,
+    }),
     unread: new UnreadCounter({ conversations, readState }),
     conversationList: {
       store: new DynamoConversationListStore(dynamo, {
