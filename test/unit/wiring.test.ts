@@ -37,6 +37,7 @@ const WITHOUT_SCHEMAS = new Set<FunctionId>([
   'default',
   'history',
   'fanOutWorker',
+  'sweepConnections',
 ]);
 
 /** The repository modules and the packages a handler's bundle reaches, as esbuild sees them. */
