@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --smoke] [--only dynamo,fanout,bundles,latency,conversations,groups,rich,attachments] [--out <dir>]`: the
+ * `npm run bench [-- --smoke] [--only dynamo,fanout,bundles,latency,conversations,groups,rich,attachments,presence] [--out <dir>]`: the
  * performance figures of docs/performance.md, measured and written in one go — DynamoDB
  * requests and capacity, Management API calls and Lambda invocations per operation; cost
  * per million operations; broadcast fan-out time over real sockets; bundle sizes and
@@ -28,6 +28,7 @@ import { type FanOutOptions, runFanOutSection } from './bench/fanout.ts';
 import { type GroupsOptions, runGroupsSection } from './bench/groups.ts';
 import { type LatencyOptions, runLatencySection } from './bench/latency.ts';
 import { machineFacts, round, sampleLoad } from './bench/machine.ts';
+import { type PresenceAccuracyOptions, runPresenceAccuracySection } from './bench/presence-accuracy.ts';
 import { computeCosts, computeTargets, renderMarkdown, type Target } from './bench/report.ts';
 import { type RichOptions, runRichSection } from './bench/rich.ts';
 import { sectionRunsOf, startSectionRun } from './bench/section-runs.ts';
@@ -58,6 +59,7 @@ interface Sizes {
   readonly groups: Omit<GroupsOptions, 'log'>;
   readonly rich: Omit<RichOptions, 'log'>;
   readonly attachments: Omit<AttachmentsOptions, 'log'>;
+  readonly presence: Omit<PresenceAccuracyOptions, 'log'>;
 }
 
 const FULL: Sizes = {
@@ -77,6 +79,7 @@ const FULL: Sizes = {
   groups: { members: 1000, repetitions: 3 },
   rich: { repetitions: 5 },
   attachments: { members: 10, repetitions: 3 },
+  presence: { clients: 1000, closed: 200, dropped: 200 },
 };
 
 const SMOKE: Sizes = {
@@ -96,6 +99,7 @@ const SMOKE: Sizes = {
   groups: { members: 5, repetitions: 1 },
   rich: { repetitions: 1 },
   attachments: { members: 3, repetitions: 1 },
+  presence: { clients: 20, closed: 4, dropped: 4 },
 };
 
 function fail(message: string): never {
@@ -163,6 +167,7 @@ async function main(): Promise<void> {
         ...(previous.groups ? { groups: previous.groups } : {}),
         ...(previous.rich ? { rich: previous.rich } : {}),
         ...(previous.attachments ? { attachments: previous.attachments } : {}),
+        ...(previous.presence ? { presence: previous.presence } : {}),
         measuredAt: { ...previous.measuredAt },
         sectionRuns: sectionRunsOf(previous),
         totalSeconds: 0,
@@ -198,6 +203,9 @@ async function main(): Promise<void> {
         break;
       case 'attachments':
         results.attachments = await runAttachmentsSection({ ...sizes.attachments, log });
+        break;
+      case 'presence':
+        results.presence = await runPresenceAccuracySection({ ...sizes.presence, log });
         break;
     }
     const run = endSectionRun();

@@ -1,6 +1,8 @@
 /** The shape of docs/performance.json (and of a smoke run's JSON). */
+
 import type { OperationTotals } from './accounting.ts';
 import type { MachineFacts } from './machine.ts';
+import type { PresenceAccuracySection } from './presence-accuracy.ts';
 import type { SectionRuns } from './section-runs.ts';
 
 export const SECTIONS = [
@@ -12,6 +14,7 @@ export const SECTIONS = [
   'groups',
   'rich',
   'attachments',
+  'presence',
 ] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
@@ -196,6 +199,7 @@ export interface Results {
   groups?: GroupsSection;
   rich?: RichSection;
   attachments?: AttachmentsSection;
+  presence?: PresenceAccuracySection;
   /** When each section was last measured (a partial run keeps the others from the file). */
   measuredAt: Partial<Record<SectionName, string>>;
   /** Each section's commit and load average (`machine` describes the latest run only). */

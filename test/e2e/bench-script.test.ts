@@ -71,6 +71,7 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       'groups',
       'rich',
       'attachments',
+      'presence',
       'cost',
       'targets',
       'measuredAt',
@@ -85,6 +86,7 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       'fanout',
       'groups',
       'latency',
+      'presence',
       'rich',
     ]);
     // Each section keeps the commit and load average it was measured with (for --only runs).
@@ -132,6 +134,13 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
     assert.deepEqual(
       results.attachments.steps.map((step: { s3Requests: number }) => step.s3Requests),
       [0, 1, 2, 0, 0],
+    );
+
+    // Dropped without $disconnect, counted until the sweep ran; exact after it.
+    assert.deepEqual(results.presence.afterSweep, results.presence.trueOnline);
+    assert.equal(
+      results.presence.beforeSweep.connections,
+      results.presence.trueOnline.connections + results.presence.dropped,
     );
 
     const operations = results.dynamo.operations.map((op: { operation: string }) => op.operation);
