@@ -145,6 +145,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   cognito,
   broadcastAllowAll: context.boolean('broadcastAllowAll'),
   connectionTtlSeconds: context.number('connectionTtlSeconds'),
+  connectionSweepIntervalMinutes: context.number('connectionSweepIntervalMinutes'),
   maxGroupMembers: context.number('maxGroupMembers'),
   maxRoomsPerConnection: context.number('maxRoomsPerConnection'),
   fanOutConcurrency: context.number('fanOutConcurrency'),
