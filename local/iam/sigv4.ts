@@ -12,7 +12,7 @@
  * request pays for it: the derived signing key is kept per credential, day, region and
  * service, the body is hashed once, and a request without a query string skips URL parsing.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { LocalCredential, LocalCredentials } from './credentials.ts';
 
@@ -44,6 +44,11 @@ const REGENERATED_HEADERS = new Set(['authorization', 'date', 'x-amz-date']);
 const signingKeys = new WeakMap<LocalCredential, Map<string, Buffer>>();
 /** Days and services are few; a caller that varies the region could grow the map, so it is capped. */
 const MAX_SIGNING_KEYS_PER_CREDENTIAL = 64;
+
+/** One-shot hashing: no Hash object per call (every control-plane request hashes twice). */
+function sha256Hex(data: string | Buffer): string {
+  return hash('sha256', data, 'hex');
+}
 
 function hmac(key: string | Buffer, data: string): Buffer {
   return createHmac('sha256', key).update(data, 'utf8').digest();
@@ -187,7 +192,7 @@ export async function verifySignature(
   if (!signedHeaders.includes('host')) {
     return failure('InvalidSignature', "'Host' must be a signed header.");
   }
-  const bodyHash = createHash('sha256').update(body).digest('hex');
+  const bodyHash = sha256Hex(body);
   const declaredHash = headerValue(req, CONTENT_SHA256);
   if (declaredHash !== undefined && declaredHash !== bodyHash) {
     return failure('InvalidSignature', 'The provided x-amz-content-sha256 header does not match the body.');
@@ -213,12 +218,7 @@ export async function verifySignature(
     bodyHash,
   ].join('\n');
   const scope = `${scopeDate}/${region}/${service}/aws4_request`;
-  const stringToSign = [
-    ALGORITHM,
-    amzDate,
-    scope,
-    createHash('sha256').update(canonicalRequest, 'utf8').digest('hex'),
-  ].join('\n');
+  const stringToSign = [ALGORITHM, amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
   const expected = createHmac('sha256', signingKey(credential, scopeDate, region, service))
     .update(stringToSign, 'utf8')
     .digest('hex');
