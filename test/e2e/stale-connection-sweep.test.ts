@@ -7,6 +7,8 @@
  * Run: npx tsx --test test/e2e/stale-connection-sweep.test.ts
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -27,12 +29,30 @@ import { runtimeTables } from '../support/runtime-tables.ts';
 let runtime: LocalRuntime;
 /** Hears about everyone below: each of them sends it a private message first (consent). */
 let watcher: ChatConnection;
+/** The application events the runtime POSTed to EVENTS_WEBHOOK_URL. */
+const events: { 'detail-type': string; detail: Record<string, unknown> }[] = [];
+let receiver: Server;
 
 before(async () => {
-  runtime = await startTestRuntime();
+  receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => {
+      events.push(JSON.parse(body));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+  const { port } = receiver.address() as AddressInfo;
+  runtime = await startTestRuntime({ env: { EVENTS_WEBHOOK_URL: `http://127.0.0.1:${port}/events` } });
   watcher = await connectWelcomed(runtime, 'sw-watcher');
 });
-after(() => runtime.stop());
+after(async () => {
+  await runtime.stop();
+  await new Promise((resolve) => receiver.close(resolve));
+});
 
 /**
  * Connects `userId`, makes the watcher their presence peer (they write to it) and backdates
@@ -145,6 +165,22 @@ describe('the stale-connection sweep', () => {
     assert.equal(await presenceOf('sw-ann'), undefined);
     // The watcher's own connection answered GetConnection and was left alone.
     assert.equal(await isOnline(watcher.userId), true);
+    // What $disconnect would have published, the sweep did.
+    const about = (type: string, key: string, value: string) => () =>
+      events.filter((event) => event['detail-type'] === type && event.detail[key] === value);
+    const closedEvents = await pollUntil(
+      async () => about('connection.closed', 'connection_id', ann.connectionId)(),
+      (found) => found.length > 0,
+      'connection.closed for the dropped connection',
+    );
+    assert.equal(closedEvents[0]?.detail.user_id, 'sw-ann');
+    const offlineEvents = await pollUntil(
+      async () =>
+        about('presence.changed', 'user_id', 'sw-ann')().filter((e) => e.detail.status === 'offline'),
+      (found) => found.length > 0,
+      'presence.changed offline for sw-ann',
+    );
+    assert.equal(offlineEvents.length, 1);
 
     const again = await connectWelcomed(runtime, 'sw-ann');
     await nextPush(watcher.client, 'presence', (p) => p.user_id === 'sw-ann' && p.status === 'online');
