@@ -106,7 +106,10 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
    * Group metadata (`sk = meta`, with `lastMessageId` once a message was posted: the
    * conversation list reads it), members (`sk = member#<userId>`) and, with
    * `GROUP_INVITES=required`, pending invitations (`sk = invite#<userId>`; the sparse
-   * `byInvitee` index lists a user's).
+   * `byInvitee` index lists a user's). A member row of a user who is online carries
+   * `onlineGroupId` (the group id) and `onlineSince` (their online session's token): the
+   * sparse `byOnlineGroup` index lists a group's online members, so a group message reads
+   * the presence of those only (docs/architecture.md, "Online group members").
    */
   groups: {
     envVar: 'GROUPS_TABLE',
@@ -124,6 +127,12 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
         indexName: 'byInvitee',
         partitionKey: { name: 'invitedUserId', type: 'S' },
         sortKey: { name: 'groupId', type: 'S' },
+        projection: 'KEYS_ONLY',
+      },
+      {
+        indexName: 'byOnlineGroup',
+        partitionKey: { name: 'onlineGroupId', type: 'S' },
+        sortKey: { name: 'memberUserId', type: 'S' },
         projection: 'KEYS_ONLY',
       },
     ],

@@ -102,8 +102,10 @@ export interface ChatConfig {
   readonly maxGroupsPerUser: number;
   /**
    * Groups a user may belong to however they got there (`MAX_GROUP_MEMBERSHIPS_PER_USER`,
-   * default 0 = no limit): adding a user at it skips them; creating beyond it answers 3001.
-   * When set, every member added or removed costs one more conditional UpdateItem.
+   * default DEFAULT_MAX_GROUP_MEMBERSHIPS_PER_USER; 0 = no limit): adding a user at it
+   * skips them; creating or accepting beyond it answers 3001. It bounds what a user's
+   * online transition costs (one UpdateItem per group: the online marks). When set, every
+   * member added or removed costs one more conditional UpdateItem.
    */
   readonly maxGroupMembershipsPerUser: number;
   /** `create_group` per user per minute (`GROUP_CREATES_PER_MINUTE`, default 10; 0 = off; 1029 beyond). */
@@ -179,6 +181,12 @@ function optional(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
   return value ? value : undefined;
 }
+
+/**
+ * Groups a user may belong to by default: a connect that brings them online marks one
+ * member row per group (docs/architecture.md, "Online group members"), so this bounds it.
+ */
+export const DEFAULT_MAX_GROUP_MEMBERSHIPS_PER_USER = 500;
 
 function integer(env: Env, name: string, fallback: number, min: number): number {
   const raw = optional(env, name);
@@ -467,7 +475,12 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     rateLimitPerMinute: integer(env, 'RATE_LIMIT_PER_MINUTE', 60, 0),
     readRateLimitPerMinute: integer(env, 'READ_RATE_LIMIT_PER_MINUTE', DEFAULT_READ_RATE_LIMIT_PER_MINUTE, 0),
     maxGroupsPerUser: integer(env, 'MAX_GROUPS_PER_USER', 100, 1),
-    maxGroupMembershipsPerUser: integer(env, 'MAX_GROUP_MEMBERSHIPS_PER_USER', 0, 0),
+    maxGroupMembershipsPerUser: integer(
+      env,
+      'MAX_GROUP_MEMBERSHIPS_PER_USER',
+      DEFAULT_MAX_GROUP_MEMBERSHIPS_PER_USER,
+      0,
+    ),
     groupCreatesPerMinute: integer(env, 'GROUP_CREATES_PER_MINUTE', 10, 0),
     groupInvites: groupInvites(env),
     dedupeTtlSeconds: integer(env, 'DEDUPE_TTL_SECONDS', 86_400, 60),

@@ -177,6 +177,13 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     };
   }
 
+  /** The live group's name when `userId` is a member: its meta and member item, one consistent BatchGetItem. */
+  async memberView(groupId: string, userId: string): Promise<{ groupName: string } | undefined> {
+    const found = (await this.details([groupId], userId)).get(groupId);
+    if (!found?.meta || found.meta.deleting || !found.member) return undefined;
+    return { groupName: found.meta.groupName };
+  }
+
   async isMember(groupId: string, userId: string): Promise<boolean> {
     const { Item } = await this.client.send(
       new GetCommand({

@@ -73,6 +73,8 @@ interface PresenceItem {
   userId: string;
   connectionIds?: Set<string>;
   expiresAt?: number;
+  /** The online session's token (functions/core/groups/online-members.ts). */
+  onlineSince?: string;
   /** `tokenExpiresAt#<connectionId>`: that connection's token `exp` (see `tokenExpiryAttribute`). */
   [tokenExpiry: `${typeof TOKEN_EXPIRY_PREFIX}${string}`]: number | undefined;
 }
@@ -134,7 +136,12 @@ export function liveConnections(item: object | undefined, nowSeconds: number): U
     const exp = presence[tokenExpiryAttribute(id)];
     if (typeof exp === 'number') tokenExpiresAt[id] = exp;
   }
-  return { userId: presence.userId, connectionIds, tokenExpiresAt };
+  return {
+    userId: presence.userId,
+    connectionIds,
+    tokenExpiresAt,
+    ...(typeof presence.onlineSince === 'string' ? { onlineSince: presence.onlineSince } : {}),
+  };
 }
 
 export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
@@ -188,6 +195,26 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
     return { cameOnline, connectionCount };
   }
 
+  async claimOnlineSession(userId: string, token: string): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { userId },
+          UpdateExpression: 'SET onlineSince = :token',
+          // Still online (the item is not recreated), and never over a newer session's token.
+          ConditionExpression:
+            'connectionCount > :zero AND (attribute_not_exists(onlineSince) OR onlineSince < :token)',
+          ExpressionAttributeValues: { ':token': token, ':zero': 0 },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
   async connectionIdsOf(userId: string): Promise<string[]> {
     const { Item } = await this.client.send(
       new GetCommand({
@@ -233,8 +260,12 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
     return true;
   }
 
-  async removeConnection(userId: string, connectionId: string): Promise<{ wentOffline: boolean }> {
+  async removeConnection(
+    userId: string,
+    connectionId: string,
+  ): Promise<{ wentOffline: boolean; onlineSince?: string }> {
     let remaining: number;
+    let onlineSince: unknown;
     try {
       const { Attributes } = await this.client.send(
         new UpdateCommand({
@@ -248,10 +279,12 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
             ':id': connectionId,
             ':minusOne': -1,
           },
-          ReturnValues: 'UPDATED_NEW',
+          // ALL_NEW: the session token too, which the last disconnect clears the marks of.
+          ReturnValues: 'ALL_NEW',
         }),
       );
       remaining = Number(Attributes?.connectionCount ?? 0);
+      onlineSince = Attributes?.onlineSince;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { wentOffline: false };
       throw error;
@@ -259,7 +292,7 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
     const wentOffline = remaining <= 0;
     if (wentOffline) await this.deleteIfEmpty(userId);
     await this.bumpStats(userId, wentOffline ? -1 : 0, -1);
-    return { wentOffline };
+    return wentOffline && typeof onlineSince === 'string' ? { wentOffline, onlineSince } : { wentOffline };
   }
 
   /** A connect may have raced in since the decrement; the condition keeps its item. */

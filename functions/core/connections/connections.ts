@@ -6,6 +6,7 @@ import {
   type EventPublisher,
   presenceChanged,
 } from '../events/app-events.ts';
+import { type OnlineGroupMarks, onlineSessionToken } from '../groups/online-members.ts';
 import type { ConnectionRecord, ConnectionStore, PresenceStore, RoomStore } from '../shared/ports.ts';
 
 /** Presence entries checked for staleness when the connection limit is hit (one batched read). */
@@ -29,6 +30,14 @@ export interface ConnectionRegistryDependencies {
    * device). Failures are the callee's to log; they never fail the connect or close.
    */
   readonly onPresenceChange?: (userId: string, status: PresenceStatus) => Promise<void>;
+  /**
+   * The online marks on the user's member rows (functions/core/groups/online-members.ts):
+   * set on the online transition before `open` returns (a failure fails the open, so the
+   * connect is refused and rolled back rather than left without group pushes), cleared
+   * after the last connection closed. Unset: no marks (the registry that cleans up after
+   * 410s: the marks it leaves are stale, which costs reads only, until the next session).
+   */
+  readonly onlineGroups?: Pick<OnlineGroupMarks, 'markAll' | 'clearAll'>;
   /**
    * `connection.opened` / `connection.closed` for `open` and `close` (`$connect`,
    * `$disconnect`), and `presence.changed` with `onPresenceChange`; unset: none (the
@@ -78,8 +87,22 @@ export class ConnectionRegistry {
       return undefined;
     }
     this.deps.events?.publish(connectionOpened(connectionId, identity.userId, record.connectedAt));
-    if (added.cameOnline) await this.notifyPresence(identity.userId, 'online');
+    if (added.cameOnline) {
+      await this.markOnline(identity.userId, onlineSessionToken(record.connectedAt, connectionId));
+      await this.notifyPresence(identity.userId, 'online');
+    }
     return { ...record, connectionCount: added.connectionCount };
+  }
+
+  /**
+   * The token first, on the presence item, then the rows: the last disconnect reads the
+   * token there. A claim refused means the session already ended (or a newer one began and
+   * marks for itself): nothing to mark.
+   */
+  private async markOnline(userId: string, token: string): Promise<void> {
+    const marks = this.deps.onlineGroups;
+    if (!marks) return;
+    if (await this.deps.presence.claimOnlineSession(userId, token)) await marks.markAll(userId, token);
   }
 
   /**
@@ -168,8 +191,11 @@ export class ConnectionRegistry {
     if (removed?.rooms?.length) await this.deps.rooms.removeConnection(connectionId, removed.rooms);
     const userId = removed?.userId ?? userIdHint;
     if (!userId) return;
-    const { wentOffline } = await this.deps.presence.removeConnection(userId, connectionId);
-    if (wentOffline) await this.notifyPresence(userId, 'offline');
+    const { wentOffline, onlineSince } = await this.deps.presence.removeConnection(userId, connectionId);
+    if (!wentOffline) return;
+    await this.notifyPresence(userId, 'offline');
+    // Only this session's marks: a reconnect meanwhile claimed a newer token and keeps its own.
+    if (onlineSince) await this.deps.onlineGroups?.clearAll(userId, onlineSince);
   }
 
   private async notifyPresence(userId: string, status: PresenceStatus): Promise<void> {

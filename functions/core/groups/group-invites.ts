@@ -107,6 +107,7 @@ export class GroupInvitations {
       throw noInvitation('the group was deleted');
     }
     if (joined) {
+      await this.groups.markOnlineMembers(groupId, [sender.userId]);
       const { members } = await directory.whole(groupId);
       await this.groups.tell(
         members.map((member) => member.userId),

@@ -31,6 +31,7 @@ import {
   type UpdateGroupInput,
 } from './group-commands.ts';
 import { GroupInvitations } from './group-invites.ts';
+import type { OnlineGroupMarks } from './online-members.ts';
 import type {
   GroupDirectory,
   GroupInvitation,
@@ -62,6 +63,11 @@ export interface GroupServiceDependencies extends DeliveryDependencies {
   readonly blocks?: Pick<BlockStore, 'blockersAmong'>;
   readonly limits: UserGroupLimits;
   readonly presence: Pick<PresenceStore, 'connectionsOf'>;
+  /**
+   * Members who join while online get their new row marked with their session's token at
+   * once (functions/core/groups/online-members.ts); unset: no marks.
+   */
+  readonly onlineGroups?: Pick<OnlineGroupMarks, 'mark'>;
   readonly settings: GroupSettings;
   /** The rate-limit windows (guards table); unset: `create_group` is not rate limited. */
   readonly rateStore?: Pick<GuardStore, 'countHit'>;
@@ -239,6 +245,21 @@ export class GroupService {
     };
   }
 
+  /**
+   * Marks the new member rows of those of `userIds` who are online (one presence
+   * BatchGetItem per 100, one UpdateItem per online user). After the rows are written: a
+   * user whose online session began before this read is seen here, one who comes online
+   * after it finds the rows in `byMember` when their connect marks them.
+   */
+  async markOnlineMembers(groupId: string, userIds: readonly string[]): Promise<void> {
+    const marks = this.deps.onlineGroups;
+    if (!marks || userIds.length === 0) return;
+    const online = await this.deps.presence.connectionsOf([...new Set(userIds)]);
+    await mapConcurrent(online, WRITE_CONCURRENCY, async (user) => {
+      if (user.onlineSince) await marks.mark(groupId, user.userId, user.onlineSince);
+    });
+  }
+
   /** Counts one more group for `userId`; false at the membership limit (always true when off). */
   joinCounted(userId: string): Promise<boolean> {
     const max = this.deps.settings.maxGroupMembershipsPerUser;
@@ -337,6 +358,7 @@ export class GroupService {
       await Promise.allSettled([limits.release(sender.userId, 'owned'), this.leaveCounted(members)]);
       throw error;
     }
+    await this.markOnlineMembers(groupId, members);
     if (invitees.length > 0) {
       await this.tellInvitees({ groupId, groupName: input.group_name }, invitees, sender.userId, now);
     }
@@ -485,6 +507,7 @@ export class GroupService {
       throw notMember();
     }
     if (added.length > 0) {
+      await this.markOnlineMembers(meta.groupId, added);
       const { members } = await directory.whole(meta.groupId);
       const update = this.update(after, 'members_added', added, sender.userId, now);
       await this.tell(

@@ -7,6 +7,7 @@ import type { BlockStore } from '../blocks/blocks.ts';
 import { blockedByRecipient } from '../blocks/blocks.ts';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { Recipient } from '../fan-out/fan-out.ts';
+import type { OnlineGroupAudience } from '../groups/online-members.ts';
 import { isRoomId } from '../rooms/rooms.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
 import { GROUP_ID, isPrivateRoomParticipant, peerOf } from '../shared/ids.ts';
@@ -18,6 +19,11 @@ export interface AudienceDependencies {
   readonly groups: Pick<GroupStore, 'get'>;
   readonly rooms: Pick<RoomStore, 'members'>;
   readonly presence: Pick<PresenceStore, 'connectionsOf'>;
+  /**
+   * A group's membership check and its online members (`byOnlineGroup`), so only their
+   * presence is read; unset: every member's presence.
+   */
+  readonly onlineGroups?: OnlineGroupAudience;
   /** A private chat's peer who blocked the actor refuses the command (1403); unset: no blocks. */
   readonly blocks?: Pick<BlockStore, 'has'>;
 }
@@ -51,6 +57,15 @@ export async function groupOrRoomParticipants(
   roomId: string,
   userId: string,
 ): Promise<Participants> {
+  if (kind === 'group' && deps.onlineGroups) {
+    if (!(await deps.onlineGroups.memberView(roomId, userId))) throw notParticipant();
+    const online = await deps.onlineGroups.onlineMemberIds(roomId);
+    // The actor's own other devices too, even before the index shows their mark.
+    return {
+      kind,
+      connections: connectionsOf(await deps.presence.connectionsOf([...new Set([...online, userId])])),
+    };
+  }
   if (kind === 'group') {
     const group = await deps.groups.get(roomId);
     if (!group?.memberIds.includes(userId)) throw notParticipant();

@@ -13,6 +13,7 @@ import { type EventPublisher, messageSent, messageUndelivered } from '../events/
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { FanOutDispatcher, ShardStart } from '../fan-out/fan-out-dispatch.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
+import type { OnlineGroupAudience } from '../groups/online-members.ts';
 import { admitAndStore, deliverOrMark, type MessageGuards, type MessageWriter } from '../guards/guards.ts';
 import { success } from '../shared/envelope.ts';
 import { ChatError, ErrorCode, type ErrorCodeValue } from '../shared/errors.ts';
@@ -39,6 +40,11 @@ export interface Sender {
 export interface ChatSettings {
   readonly maxContentLength: number;
   readonly broadcastAllowAll: boolean;
+  /**
+   * Application events are sent somewhere, so a group message's `message.undelivered`
+   * needs the offline members: with `onlineGroups`, the member rows are then read too.
+   */
+  readonly undeliveredEvents?: boolean;
 }
 
 /** Pushes go through `deliver` (notifier, registry for 410s, fan-out concurrency, log). */
@@ -46,6 +52,11 @@ export interface ChatServiceDependencies extends DeliveryDependencies {
   readonly presence: PresenceStore;
   readonly messages: MessageStore;
   readonly groups: GroupStore;
+  /**
+   * Group messages: the sender's membership (meta and member item) and the online members
+   * (`byOnlineGroup`), so only their presence is read; unset: every member's presence.
+   */
+  readonly onlineGroups?: OnlineGroupAudience;
   /** Block rows: a recipient who blocked the sender refuses their messages (1403); unset: no blocks. */
   readonly blocks?: Pick<BlockStore, 'has'>;
   /**
@@ -311,11 +322,7 @@ export class ChatService {
   async sendGroupMessage(sender: Sender, input: SendGroupMessageInput): Promise<GroupMessageSent> {
     assertGroupId(input.group_id);
     this.checkContentLength(input.content);
-    const group = await this.deps.groups.get(input.group_id);
-    // Same answer for a missing group and a non-member: no probing which groups exist.
-    if (!group?.memberIds.includes(sender.userId)) {
-      throw new ChatError(ErrorCode.forbidden, 'not a member of this group');
-    }
+    const group = await this.groupAudience(input.group_id, sender.userId);
     await this.checkContent(input.content, ErrorCode.groupContentBlocked);
     const attachment = await verifiedAttachment(this.deps.attachments, sender.userId, input);
     const now = this.now();
@@ -333,7 +340,7 @@ export class ChatService {
       ...(attachment ? { attachment } : {}),
     };
     await checkReplyTo(this.deps.messages, message);
-    const others = group.memberIds.filter((userId) => userId !== sender.userId);
+    const others = group.recipientIds.filter((userId) => userId !== sender.userId);
     const online = others.length > 0 ? this.deps.presence.connectionsOf(others) : Promise.resolve([]);
     online.catch(() => undefined); // awaited after the store; a failure there must not go unhandled
     const accepted = await admitAndStore(
@@ -381,9 +388,10 @@ export class ChatService {
     const reachable = new Set(
       (await online).filter((user) => user.connectionIds.length > 0).map((user) => user.userId),
     );
+    const members = group.memberIds ? group.memberIds.filter((userId) => userId !== sender.userId) : [];
     this.published(
       stored,
-      others.filter((userId) => !reachable.has(userId)),
+      members.filter((userId) => !reachable.has(userId)),
       group.groupName,
     );
     return {
@@ -395,6 +403,44 @@ export class ChatService {
       ...queuedField(result),
       ...(accepted.duplicate ? { duplicate: true as const } : {}),
       time: stored.createdAt,
+    };
+  }
+
+  /**
+   * The group, when `userId` is a member (1403 otherwise: the same answer for a missing
+   * group, so nobody probes which groups exist), with whom to read the presence of
+   * (`recipientIds`) and, when `message.undelivered` needs them, all members. With
+   * `onlineGroups`: the membership is one strongly consistent BatchGetItem and the
+   * recipients the marked members (one `byOnlineGroup` Query page per 1 MB), so the reads
+   * follow the online members; the whole member list is read only for the events.
+   */
+  private async groupAudience(
+    groupId: string,
+    userId: string,
+  ): Promise<{
+    groupId: string;
+    groupName: string;
+    recipientIds: readonly string[];
+    memberIds?: readonly string[];
+  }> {
+    const notMember = () => new ChatError(ErrorCode.forbidden, 'not a member of this group');
+    const online = this.deps.onlineGroups;
+    if (!online) {
+      const group = await this.deps.groups.get(groupId);
+      if (!group?.memberIds.includes(userId)) throw notMember();
+      return { ...group, recipientIds: group.memberIds };
+    }
+    const view = await online.memberView(groupId, userId);
+    if (!view) throw notMember();
+    const [recipientIds, group] = await Promise.all([
+      online.onlineMemberIds(groupId),
+      this.deps.settings.undeliveredEvents ? this.deps.groups.get(groupId) : undefined,
+    ]);
+    return {
+      groupId,
+      groupName: view.groupName,
+      recipientIds,
+      ...(group ? { memberIds: group.memberIds } : {}),
     };
   }
 

@@ -10,6 +10,7 @@ import type { BlockStore } from '../blocks/blocks.ts';
 import { type EventPublisher, messageEdited } from '../events/app-events.ts';
 import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
+import type { OnlineGroupAudience } from '../groups/online-members.ts';
 import type { MessageGuards } from '../guards/guards.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
 import { peerOf } from '../shared/ids.ts';
@@ -70,6 +71,8 @@ export interface EditDependencies extends DeliveryDependencies {
   readonly groups: Pick<GroupStore, 'get'>;
   readonly rooms: Pick<RoomStore, 'members'>;
   readonly presence: Pick<PresenceStore, 'connectionsOf'>;
+  /** Groups: the online members only (see AudienceDependencies.onlineGroups). */
+  readonly onlineGroups?: OnlineGroupAudience;
   readonly blocks?: Pick<BlockStore, 'has'>;
   readonly contentFilter?: ContentFilter;
   /** The per-user message rate (an edit counts as a message); unset: no limit. */

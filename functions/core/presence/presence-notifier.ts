@@ -11,6 +11,7 @@
 import type { BlockStore } from '../blocks/blocks.ts';
 import type { PresenceStatus } from '../connections/connections.ts';
 import { connectionsOf, type DeliveryDependencies, deliver } from '../fan-out/delivery.ts';
+import type { OnlinePeerGroups } from '../groups/online-members.ts';
 import type { ConversationIndex } from '../receipts/conversations.ts';
 import type { PresenceStore } from '../shared/ports.ts';
 
@@ -32,6 +33,11 @@ export const DEFAULT_PRESENCE_LIMITS: PresenceLimits = {
 export interface PresenceNotifierDependencies extends DeliveryDependencies {
   readonly conversations: Pick<ConversationIndex, 'recentSends' | 'groupMemberIds'>;
   readonly presence: PresenceStore;
+  /**
+   * Groups the user posted in tell their online members only (`byOnlineGroup`), so the
+   * cost follows who is online, not the groups' sizes; unset: every member is a candidate.
+   */
+  readonly onlineGroups?: OnlinePeerGroups;
   /** Whom the user blocked: they hear nothing of the user's presence; unset: no blocks. */
   readonly blocks?: Pick<BlockStore, 'blockedBy'>;
   readonly now?: () => Date;
@@ -41,27 +47,47 @@ export interface PresenceNotifierDependencies extends DeliveryDependencies {
 /**
  * The users who hear about `userId`'s presence (never `userId` itself): those the user
  * recently sent private messages to, then the members of the groups the user recently
- * posted in and still belongs to, at most `limits.maxPeers`. One `byOutbox` Query and one
- * member Query per group posted in.
+ * posted in and still belongs to, at most `limits.maxPeers`. One `byOutbox` Query, then
+ * per group posted in either one member Query, or (with `onlineGroups`) one `byOnlineGroup`
+ * Query of its online members after one BatchGetItem of the user's own member rows.
  */
 export async function presencePeersOf(
   conversations: PresenceNotifierDependencies['conversations'],
   userId: string,
   limits: PresenceLimits = DEFAULT_PRESENCE_LIMITS,
+  onlineGroups?: OnlinePeerGroups,
 ): Promise<string[]> {
   const sent = await conversations.recentSends(userId, limits.recentMessages);
-  const members = await Promise.all(
-    sent.groupIds.slice(0, limits.maxGroups).map(async (groupId) => {
-      const ids = await conversations.groupMemberIds(groupId);
-      return ids.includes(userId) ? ids : []; // a group the user left tells nobody
-    }),
-  );
+  const groupIds = sent.groupIds.slice(0, limits.maxGroups);
+  const members = onlineGroups
+    ? await onlineMembersOf(onlineGroups, userId, groupIds)
+    : await Promise.all(
+        groupIds.map(async (groupId) => {
+          const ids = await conversations.groupMemberIds(groupId);
+          return ids.includes(userId) ? ids : []; // a group the user left tells nobody
+        }),
+      );
   const peers = new Set<string>();
   for (const peer of [...sent.users, ...members.flat()]) {
     if (peers.size >= limits.maxPeers) break;
     if (peer !== userId) peers.add(peer);
   }
   return [...peers];
+}
+
+/** The online members of those of `groupIds` the user still belongs to (a group they left tells nobody). */
+async function onlineMembersOf(
+  onlineGroups: OnlinePeerGroups,
+  userId: string,
+  groupIds: readonly string[],
+): Promise<string[][]> {
+  if (groupIds.length === 0) return [];
+  const memberOf = await onlineGroups.memberOfAmong(userId, groupIds);
+  return Promise.all(
+    groupIds
+      .filter((groupId) => memberOf.has(groupId))
+      .map((groupId) => onlineGroups.onlineMemberIds(groupId)),
+  );
 }
 
 export interface PresencePushed {
@@ -78,7 +104,7 @@ export class PresenceNotifier {
 
   /** The users who hear about `userId`'s presence (never `userId` itself). */
   peersOf(userId: string): Promise<string[]> {
-    return presencePeersOf(this.deps.conversations, userId, this.limits);
+    return presencePeersOf(this.deps.conversations, userId, this.limits, this.deps.onlineGroups);
   }
 
   /** Posts the transition to every connection of every online peer. */

@@ -10,6 +10,7 @@ import type { BlockStore } from '../blocks/blocks.ts';
 import { type EventPublisher, messageReacted } from '../events/app-events.ts';
 import { type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { ContentFilter } from '../filter/content-filter.ts';
+import type { OnlineGroupAudience } from '../groups/online-members.ts';
 import { checkRateLimit } from '../guards/guards.ts';
 import {
   conversationKind,
@@ -98,6 +99,8 @@ export interface ReactionDependencies extends DeliveryDependencies {
   readonly groups: Pick<GroupStore, 'get'>;
   readonly rooms: Pick<RoomStore, 'members'>;
   readonly presence: Pick<PresenceStore, 'connectionsOf'>;
+  /** Groups: the online members only (see AudienceDependencies.onlineGroups). */
+  readonly onlineGroups?: OnlineGroupAudience;
   readonly blocks?: Pick<BlockStore, 'has'>;
   /** Emoji are text others see: blocked words are refused (10007, 3008 in groups). */
   readonly contentFilter?: ContentFilter;

@@ -75,6 +75,8 @@ export interface UserConnections {
    * the online-users pages (the `byShard` index) do not carry them.
    */
   readonly tokenExpiresAt?: Readonly<Record<string, number>>;
+  /** The token of the user's online session, where the store knows it (`connectionsOf` reads it). */
+  readonly onlineSince?: string;
 }
 
 export interface OnlineCounts {
@@ -111,6 +113,11 @@ export interface PresenceStore {
     /** The token's `exp`, kept beside the connection id (see `UserConnections.tokenExpiresAt`). */
     tokenExpiresAt?: number,
   ): Promise<{ cameOnline: boolean; connectionCount: number } | { full: true }>;
+  /**
+   * Records `token` as the user's online session (functions/core/groups/online-members.ts),
+   * unless they are offline again or a newer session's token is there: false then.
+   */
+  claimOnlineSession(userId: string, token: string): Promise<boolean>;
   /** The ids in the user's presence record, stale ones included (one strongly consistent read). */
   connectionIdsOf(userId: string): Promise<string[]>;
   /**
@@ -119,8 +126,14 @@ export interface PresenceStore {
    * presence push.
    */
   removeStale(userId: string, connectionIds: readonly string[]): Promise<boolean>;
-  /** Removes it; `wentOffline` when it was their last. Removing twice is harmless. */
-  removeConnection(userId: string, connectionId: string): Promise<{ wentOffline: boolean }>;
+  /**
+   * Removes it; `wentOffline` when it was their last, with the token of the session that
+   * ended (`onlineSince`, when one was claimed). Removing twice is harmless.
+   */
+  removeConnection(
+    userId: string,
+    connectionId: string,
+  ): Promise<{ wentOffline: boolean; onlineSince?: string }>;
   /** Open connections of each listed user who is online (one batched read per 100 users). */
   connectionsOf(userIds: readonly string[]): Promise<UserConnections[]>;
   counts(): Promise<OnlineCounts>;

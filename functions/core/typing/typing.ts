@@ -14,6 +14,7 @@ import * as z from 'zod/mini';
 import type { BlockStore } from '../blocks/blocks.ts';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { Recipient } from '../fan-out/fan-out.ts';
+import type { OnlineGroupAudience } from '../groups/online-members.ts';
 import { conversationKind, groupOrRoomParticipants, notParticipant, others } from '../messaging/audience.ts';
 import { conversationIdSchema } from '../messaging/recall.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
@@ -128,6 +129,7 @@ export interface TypingDependencies extends DeliveryDependencies {
   readonly groups: Pick<GroupStore, 'get'>;
   readonly rooms: Pick<RoomStore, 'members'>;
   readonly presence: Pick<PresenceStore, 'connectionsOf'>;
+  readonly onlineGroups?: OnlineGroupAudience;
   readonly blocks?: Pick<BlockStore, 'has'>;
   readonly throttle: TypingThrottle;
   readonly nowMs?: () => number;

@@ -33,6 +33,7 @@ import { DynamoConversationIndex } from '../../stores/conversations.ts';
 import { DynamoGroupStore, DynamoUserGroupLimits } from '../../stores/groups.ts';
 import { DynamoGuardStore, DynamoOnceClaims } from '../../stores/guards.ts';
 import { DynamoMessageStore } from '../../stores/messages.ts';
+import { DynamoOnlineGroupMarks } from '../../stores/online-groups.ts';
 import { DynamoPresenceStore } from '../../stores/presence.ts';
 import { DynamoReactionStore } from '../../stores/reactions.ts';
 import { DynamoReadStateStore } from '../../stores/read-state.ts';
@@ -95,6 +96,12 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     config.tables.conversations,
   );
   const groups = new DynamoGroupStore(dynamo, config.tables.groups);
+  const onlineGroups = new DynamoOnlineGroupMarks(dynamo, config.tables.groups);
+  // Group messages and the commands about them reach the online members only.
+  const groupAudience = {
+    memberView: (groupId: string, userId: string) => groups.memberView(groupId, userId),
+    onlineMemberIds: (groupId: string) => onlineGroups.onlineMemberIds(groupId),
+  };
   const rooms = new DynamoRoomStore(dynamo, config.tables.rooms);
   const blocks = new DynamoBlockStore(dynamo, config.tables.blocks);
   // A private message's recipient: presence and block row in one BatchGetItem.
@@ -105,6 +112,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
   const registryWith = (
     onPresenceChange?: ConnectionRegistryDependencies['onPresenceChange'],
     events?: ConnectionRegistryDependencies['events'],
+    onlineGroups?: ConnectionRegistryDependencies['onlineGroups'],
   ) =>
     new ConnectionRegistry({
       connections,
@@ -113,6 +121,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       connectionTtlSeconds: config.connectionTtlSeconds,
       onPresenceChange,
       events,
+      onlineGroups,
     });
   const registry = registryWith();
   // Rate limit and client_msg_id dedupe of the message commands (guards table).
@@ -167,22 +176,28 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
   // A job claim is a guards item that lives as long as Lambda may still deliver the event twice.
   const jobClaimSeconds = 6 * 3600;
   const guardStore = new DynamoGuardStore(dynamo, config.tables.guards);
-  const audience = { groups, rooms, presence, blocks };
+  const audience = { groups, rooms, presence, blocks, onlineGroups: groupAudience };
   // Per container: see functions/core/typing/typing.ts.
   const typingThrottle = new TypingThrottle({
     windowSeconds: config.typingThrottleSeconds,
     maxPerWindow: TYPING_MAX_PER_WINDOW,
   });
+  // $connect, $disconnect and the sweep: they also set and clear the online marks on member rows.
   const presenceRegistry = (callbackUrl: string) => {
     const presenceNotifier = new PresenceNotifier({
       ...delivery(callbackUrl),
       conversations,
       presence,
+      onlineGroups,
       blocks,
     });
-    return registryWith(async (userId, status) => {
-      await presenceNotifier.notify(userId, status);
-    }, invocationEvents);
+    return registryWith(
+      async (userId, status) => {
+        await presenceNotifier.notify(userId, status);
+      },
+      invocationEvents,
+      onlineGroups,
+    );
   };
   return {
     events: invocationEvents,
@@ -268,6 +283,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         presence,
         messages,
         groups,
+        onlineGroups: groupAudience,
         blocks,
         recipients,
         contentFilter,
@@ -277,6 +293,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         settings: {
           maxContentLength: config.maxContentLength,
           broadcastAllowAll: config.broadcastAllowAll,
+          undeliveredEvents: Boolean(config.events.busName ?? config.events.webhookUrl),
         },
       }),
     groupService: (callbackUrl) =>
@@ -286,6 +303,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         blocks,
         limits: new DynamoUserGroupLimits(dynamo, config.tables.groups),
         presence,
+        onlineGroups,
         rateStore: guardStore,
         unread: { conversations, readState },
         events: invocationEvents,
