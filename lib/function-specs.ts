@@ -156,15 +156,17 @@ const senderAndCleanup = removeConnection;
 
 /**
  * Presence pushes on a first connect / last disconnect: find the user's peers (whom they
- * sent private messages, members of groups they posted in) and remove peer connections
- * that answer 410.
+ * sent private messages, online members of groups they posted in) and remove peer
+ * connections that answer 410. Also the online marks on the user's member rows.
  */
 const presencePeers = {
   ...removeConnection,
   // Query (byOutbox): where the user's own newest messages went (never what they received).
   messages: { actions: ['Query'], indexes: ['byOutbox'] },
-  // Query: the members of each group the user posted in.
-  groups: { actions: ['Query'] },
+  // BatchGetItem: the user's own member items in the groups they posted in; Query
+  // (byOnlineGroup): those groups' online members. Query (byMember) and UpdateItem: the
+  // online marks on the user's member items, set on connect, cleared on the last disconnect.
+  groups: { actions: ['Query', 'BatchGetItem', 'UpdateItem'], indexes: ['byMember', 'byOnlineGroup'] },
   // Query: whom the user blocked, who hear nothing of their presence.
   blocks: { actions: ['Query'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
@@ -183,8 +185,9 @@ const reactionTables = {
   // GetItem: the message (and, after a refused count, why); UpdateItem: the user's
   // reaction row (conditional) and the counts on the message item.
   messages: { actions: ['GetItem', 'UpdateItem'] },
-  // Query: a group's members.
-  groups: { actions: ['Query'] },
+  // BatchGetItem: the reactor's membership (meta and member item); Query (byOnlineGroup):
+  // a group's online members.
+  groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byOnlineGroup'] },
   // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
   rooms: { actions: ['Query', 'BatchWriteItem'] },
   // GetItem: whether a private chat's peer blocked the reacting user.
@@ -280,8 +283,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       messages: { actions: ['PutItem', 'GetItem'] },
       // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
-      // Query: the group and its members; UpdateItem: the meta item's lastMessageId.
-      groups: { actions: ['Query', 'UpdateItem'] },
+      // BatchGetItem: the sender's membership (meta and member item, strongly consistent);
+      // Query (byOnlineGroup): the online members, whose presence alone is read; Query of
+      // the group's partition: all members, only when application events are configured
+      // (message.undelivered); UpdateItem: the meta item's lastMessageId.
+      groups: { actions: ['Query', 'BatchGetItem', 'UpdateItem'], indexes: ['byOnlineGroup'] },
     },
     // DELETE: closing a connection whose token expired.
     // HeadObject and CopyObject of the named upload, the presigned GET in the push.
@@ -540,7 +546,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
           'DeleteItem',
           'BatchWriteItem',
         ],
-        indexes: ['byMember', 'byInvitee'],
+        // byOnlineGroup: a group message's (or edit's, reaction's) online members.
+        indexes: ['byMember', 'byInvitee', 'byOnlineGroup'],
       },
       rooms: { actions: ['Query', 'BatchWriteItem'] },
       // BatchGetItem: the read positions of a conversation-list page and of a list_groups page.
@@ -680,8 +687,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       presence: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'DeleteItem'] },
       // GetItem: a private message's two users; UpdateItem: the new content, conditional on the sender.
       messages: { actions: ['GetItem', 'UpdateItem'] },
-      // Query: a group's members.
-      groups: { actions: ['Query'] },
+      // BatchGetItem: the editor's membership (meta and member item); Query (byOnlineGroup):
+      // a group's online members.
+      groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byOnlineGroup'] },
       // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
       rooms: { actions: ['Query', 'BatchWriteItem'] },
       // GetItem: whether a private chat's peer blocked the editor.
@@ -717,8 +725,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       ...senderAndCleanup,
       // GetItem/BatchGetItem: the recipients' connections; UpdateItem/DeleteItem: 410 cleanup.
       presence: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'DeleteItem'] },
-      // Query: a group's members.
-      groups: { actions: ['Query'] },
+      // BatchGetItem: the sender's membership (meta and member item); Query (byOnlineGroup):
+      // a group's online members.
+      groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byOnlineGroup'] },
       // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
       rooms: { actions: ['Query', 'BatchWriteItem'] },
       // GetItem: whether a private chat's peer blocked the sender.

@@ -16,6 +16,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { authorizerContext } from '../../functions/core/auth/auth.ts';
+import { onlineSessionToken } from '../../functions/core/groups/online-members.ts';
 import { handler as broadcast } from '../../functions/handlers/broadcast.ts';
 import { handler as sendGroupMessage } from '../../functions/handlers/send-group-message.ts';
 import { handler as sendMessage } from '../../functions/handlers/send-message.ts';
@@ -23,6 +24,7 @@ import { setServices } from '../../functions/runtime/container.ts';
 import { setLogWriter } from '../../functions/runtime/logger.ts';
 import type { WebSocketHandler } from '../../functions/runtime/websocket.ts';
 import { DynamoGroupStore } from '../../functions/stores/groups.ts';
+import { DynamoOnlineGroupMarks } from '../../functions/stores/online-groups.ts';
 import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
 import { PRESENCE_SHARDS, type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
 import { createTableInput } from '../../lib/table-input.ts';
@@ -93,7 +95,14 @@ before(async () => {
   });
   const presence = new DynamoPresenceStore(client, tables.presence);
   const expiresAt = Math.floor(Date.now() / 1000) + 7800;
-  for (let i = 0; i < ONLINE; i++) await presence.addConnection(member(i), `conn-${i}`, expiresAt);
+  // Online as `$connect` makes them: the session token, then their member row marked.
+  const marks = new DynamoOnlineGroupMarks(client, tables.groups);
+  for (let i = 0; i < ONLINE; i++) {
+    await presence.addConnection(member(i), `conn-${i}`, expiresAt);
+    const token = onlineSessionToken(new Date().toISOString(), `conn-${i}`);
+    assert.ok(await presence.claimOnlineSession(member(i), token));
+    await marks.markAll(member(i), token);
+  }
   await presence.addConnection('dm-recipient', 'dm-phone', expiresAt);
   await presence.addConnection('dm-recipient', 'dm-laptop', expiresAt);
   raw.destroy();
@@ -159,21 +168,24 @@ describe('DynamoDB requests per command (rate limit on, no client_msg_id)', () =
     assert.equal(total, 3);
   });
 
-  it('send_group_message to 1,000 members, 100 online: the members, 10 presence batches, guard, message and the group’s last message id', async () => {
+  it('send_group_message to 1,000 members, 100 online: membership, the online members, 1 presence batch, guard, message and the group’s last message id', async () => {
     const { total, counts, data } = await measure(
       sendGroupMessage,
       event('send_group_message', { group_id: GROUP_ID, content: 'hello all' }),
     );
     assert.equal(data.sent_count, ONLINE - 1, 'every online member but the sender');
-    // 999 other members, 100 keys per BatchGetItem.
-    assert.equal(counts['BatchGetItem presence'], Math.ceil((MEMBERS - 1) / 100));
+    // The meta item and the sender's member item: one strongly consistent BatchGetItem.
+    assert.equal(counts['BatchGetItem groups'], 1);
+    // The 100 marked members (byOnlineGroup): one Query page; never the 1,000 member rows.
+    assert.equal(counts['Query groups'], 1);
+    // 99 other online members, 100 keys per BatchGetItem.
+    assert.equal(counts['BatchGetItem presence'], 1);
     assert.equal(counts['UpdateItem guards'], 1);
     assert.equal(counts['PutItem messages'], 1);
     // The group's lastMessageId for the conversation list (conditional, forward only).
     assert.equal(counts['UpdateItem groups'], 1);
-    assert.ok((counts['Query groups'] ?? 0) >= 1, 'the members are read');
     assert.equal(counts['GetItem connections'], undefined, 'no sender read');
-    assert.equal(total, 10 + 3 + (counts['Query groups'] ?? 0));
+    assert.equal(total, 6);
   });
 
   it('broadcast to 100 online users: one byShard Query per shard, nothing else', async () => {
