@@ -127,11 +127,15 @@ describe('grants', () => {
     ['lambda:InvokeFunction'],
     [`\${${logicalId(stack.functions.fanOutWorker.function)}.Arn}`],
   );
-  // Peers by consent: where the user's own messages went (byOutbox), the members of the
-  // groups they posted in, and whom they blocked.
+  // Peers by consent: where the user's own messages went (byOutbox), the online members
+  // of the groups they posted in (their own member items, byOnlineGroup), and whom they
+  // blocked. The online marks on the user's member items: byMember, UpdateItem.
   const peers = [
     allow(['Query'], [tableArn('messages'), indexArn('messages', 'byOutbox')]),
-    allow(['Query'], [tableArn('groups')]),
+    allow(
+      ['Query', 'BatchGetItem', 'UpdateItem'],
+      [tableArn('groups'), indexArn('groups', 'byMember'), indexArn('groups', 'byOnlineGroup')],
+    ),
     allow(['Query'], [tableArn('blocks')]),
     allow(['BatchWriteItem'], [tableArn('rooms')]),
     allow(['UpdateItem', 'DeleteItem', 'GetItem', 'BatchGetItem'], [tableArn('presence')]),

@@ -31,7 +31,6 @@ import {
   type UpdateGroupInput,
 } from './group-commands.ts';
 import { GroupInvitations } from './group-invites.ts';
-import type { OnlineGroupMarks } from './online-members.ts';
 import type {
   GroupDirectory,
   GroupInvitation,
@@ -40,6 +39,7 @@ import type {
   GroupRole,
   UserGroupLimits,
 } from './group-ports.ts';
+import type { OnlineGroupMarks } from './online-members.ts';
 
 export interface GroupSettings {
   /** Members a group may have (`MAX_GROUP_MEMBERS`). */
