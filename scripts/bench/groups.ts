@@ -2,7 +2,8 @@
  * Section `groups`: what each step of a group's life costs in DynamoDB when the group has
  * `members` members. The owner (online) creates `repetitions` groups of `members` in one
  * `create_group` each (not in batches); the first gets every change, one at a time
- * (add one member, remove one, one member leaves, a role change, a rename, `group_info`,
+ * (add one member, remove one, one member leaves, a message with no other member online,
+ * a role change, a rename, `group_info`,
  * `list_groups`); then every group is deleted. The other members are offline, so the
  * figures are the table work (and the presence lookup), not the pushes.
  */
@@ -85,6 +86,11 @@ export async function runGroupsSection(options: GroupsOptions): Promise<GroupsSe
     );
     await measure('group-leave', 'leave_group (a member)', repetitions, (i) =>
       op(leaving[i] as number, 'leave_group', () => ({ group_id: groupId })),
+    );
+    // The leavers are gone: the owner is the only member online, so this is the group
+    // message with no other member online (its reads follow the online members).
+    await measure('group-send-none-online', 'send_group_message (no other member online)', repetitions, () =>
+      op(owner as number, 'send_group_message', (marker) => ({ group_id: groupId, content: marker })),
     );
     await measure('group-role', 'set_group_role (member → admin)', repetitions, (i) =>
       op(owner as number, 'set_group_role', () => ({

@@ -203,9 +203,11 @@ export function computeTargets(results: Results): Target[] {
       met: max <= 15,
       margin: max <= 15 ? `${15 - max} request(s) under` : `${max - 15} over (${pct(max - 15, 15)})`,
       why:
-        `${breakdown(worst)}. Members' presence is read with BatchGetItem, 100 keys a request, so a group of ` +
-        `${n(largestGroup)} needs ${Math.ceil((largestGroup - 1) / 100)} of them whatever the number online, and ` +
-        `each key is at least 0.5 read unit, found or not: ${n(worst.readUnits, 1)} read units per message.`,
+        `${breakdown(worst)}. The sender's membership is one strongly consistent BatchGetItem (meta and member ` +
+        `item); the online members come from the sparse byOnlineGroup index (one Query page of keys: member rows ` +
+        `are marked while their user is online), and only their presence is read, 100 keys a BatchGetItem at 0.5 ` +
+        `read unit each: the reads follow the ${n(worst.recipients + 1)} online members, not the ` +
+        `${n(largestGroup)} members, ${n(worst.readUnits, 1)} read units per message.`,
     });
   }
 
