@@ -1,8 +1,9 @@
 /**
- * `npm run bench [-- --smoke] [--only dynamo,fanout,bundles,latency,conversations,groups,rich,attachments,presence] [--out <dir>]`: the
+ * `npm run bench [-- --smoke] [--only <sections>] [--out <dir>]`: the
  * performance figures of docs/performance.md, measured and written in one go — DynamoDB
  * requests and capacity, Management API calls and Lambda invocations per operation; cost
- * per million operations; broadcast fan-out time over real sockets; bundle sizes and
+ * per million operations; broadcast fan-out time over real sockets; side by side with AWS's
+ * simple-websockets-chat-app (Scan + post to all) in the same runtime; bundle sizes and
  * module init; 1:1 latency of the local runtime under load (through `npm run soak`). It
  * writes docs/performance.json, docs/performance.md and docs/charts/*.svg. `--only` keeps
  * the other sections from docs/performance.json, each with the commit and load average it
@@ -31,6 +32,7 @@ import { machineFacts, round, sampleLoad } from './bench/machine.ts';
 import { type PresenceAccuracyOptions, runPresenceAccuracySection } from './bench/presence-accuracy.ts';
 import { computeCosts, computeTargets, renderMarkdown, type Target } from './bench/report.ts';
 import { type RichOptions, runRichSection } from './bench/rich.ts';
+import { runSampleSection, type SampleOptions } from './bench/sample.ts';
 import { sectionRunsOf, startSectionRun } from './bench/section-runs.ts';
 import { type Results, SECTIONS, type SectionName } from './bench/types.ts';
 import { commandLine } from './cli.ts';
@@ -53,6 +55,7 @@ Options:
 interface Sizes {
   readonly dynamo: Omit<DynamoOptions, 'log'>;
   readonly fanout: Omit<FanOutOptions, 'log'>;
+  readonly sample: Omit<SampleOptions, 'log'>;
   readonly bundles: Omit<BundlesOptions, 'log'>;
   readonly latency: Omit<LatencyOptions, 'log'>;
   readonly conversations: Omit<ConversationsOptions, 'log'>;
@@ -65,6 +68,7 @@ interface Sizes {
 const FULL: Sizes = {
   dynamo: { scales: [100, 10_000], groupSizes: [100, 1000], onlineShare: 0.1, repetitions: 5 },
   fanout: { sizes: [100, 1000, 3000, 10_000], repetitions: 3, connectConcurrency: 100 },
+  sample: { scales: [100, 1000, 10_000], repetitions: 3, connectConcurrency: 100 },
   bundles: { runs: 10 },
   latency: {
     connections: 1000,
@@ -85,6 +89,7 @@ const FULL: Sizes = {
 const SMOKE: Sizes = {
   dynamo: { scales: [10, 60], groupSizes: [20, 40], onlineShare: 0.1, repetitions: 1 },
   fanout: { sizes: [10, 30], repetitions: 1, connectConcurrency: 20, workerThreshold: 15 },
+  sample: { scales: [10, 30], repetitions: 1, connectConcurrency: 20 },
   bundles: { runs: 2, functions: ['ping', 'sendMessage'] },
   latency: {
     connections: 10,
@@ -161,6 +166,7 @@ async function main(): Promise<void> {
         machine: machineFacts(),
         ...(previous.dynamo ? { dynamo: previous.dynamo } : {}),
         ...(previous.fanout ? { fanout: previous.fanout } : {}),
+        ...(previous.sample ? { sample: previous.sample } : {}),
         ...(previous.bundles ? { bundles: previous.bundles } : {}),
         ...(previous.latency ? { latency: previous.latency } : {}),
         ...(previous.conversations ? { conversations: previous.conversations } : {}),
@@ -185,6 +191,9 @@ async function main(): Promise<void> {
         break;
       case 'fanout':
         results.fanout = await runFanOutSection({ ...sizes.fanout, log });
+        break;
+      case 'sample':
+        results.sample = await runSampleSection({ ...sizes.sample, log });
         break;
       case 'bundles':
         results.bundles = await runBundlesSection({ ...sizes.bundles, log });

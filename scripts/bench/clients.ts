@@ -23,6 +23,10 @@ export interface Reply {
 export class ClientPool {
   private readonly sockets: (WebSocket | undefined)[] = [];
   private readonly users: ClientUser[] = [];
+  /** Each client's connection id, from its `welcome` frame. */
+  private readonly connectionIds: (string | undefined)[] = [];
+  /** Clients closed on purpose (`close`): their close is not unexpected. */
+  private readonly closedOnPurpose = new Set<number>();
   private readonly replies = new Map<string, (reply: Reply) => void>();
   private nextRequest = 1;
   private closing = false;
@@ -91,6 +95,7 @@ export class ClientPool {
           if (!welcomed) {
             if (text.includes('"welcome"')) {
               welcomed = true;
+              this.connectionIds[index] = welcomeConnectionId(text);
               done(ws);
             }
             return;
@@ -102,7 +107,7 @@ export class ClientPool {
         });
         ws.on('close', () => {
           if (!welcomed) done(undefined);
-          else if (!this.closing) this.closedUnexpectedly++;
+          else if (!this.closing && !this.closedOnPurpose.has(index)) this.closedUnexpectedly++;
         });
       });
       if (socket) {
@@ -125,6 +130,32 @@ export class ClientPool {
       }
     }
     this.onPush(index, text, at);
+  }
+
+  /** The connection id the runtime gave client `index` (from its welcome frame). */
+  connectionIdOf(index: number): string {
+    const id = this.connectionIds[index];
+    if (!id) throw new Error(`No connection id for client ${index}`);
+    return id;
+  }
+
+  /** Sends a frame as it is, waiting for nothing (a route that answers no `request_id`). */
+  send(index: number, frame: unknown): void {
+    const socket = this.sockets[index];
+    if (!socket) throw new Error(`Client ${index} is not open.`);
+    socket.send(JSON.stringify(frame));
+  }
+
+  /** Closes client `index` with 1000 (the runtime runs `$disconnect`) and waits for the close. */
+  async close(index: number): Promise<void> {
+    const socket = this.sockets[index];
+    if (!socket) return;
+    this.closedOnPurpose.add(index);
+    this.sockets[index] = undefined;
+    await new Promise<void>((resolve) => {
+      socket.once('close', () => resolve());
+      socket.close(1000);
+    });
   }
 
   /** Sends a command and waits for its reply (the integration response). */
@@ -150,7 +181,18 @@ export class ClientPool {
     for (const socket of this.sockets) socket?.terminate();
     this.sockets.length = 0;
     this.users.length = 0;
+    this.connectionIds.length = 0;
     await sleep(100);
+  }
+}
+
+/** `data.connection_id` of a welcome frame; undefined when it has none. */
+function welcomeConnectionId(text: string): string | undefined {
+  try {
+    const id = (JSON.parse(text) as Reply).data?.connection_id;
+    return typeof id === 'string' ? id : undefined;
+  } catch {
+    return undefined;
   }
 }
 

@@ -36,14 +36,21 @@ export class Host {
     child.on('error', () => {});
   }
 
-  /** Starts a host; `env` is extra handler configuration (e.g. MAX_GROUP_MEMBERS). */
-  static async start(env: Record<string, string> = {}): Promise<Host> {
+  /**
+   * Starts a host; `env` is extra handler configuration (e.g. MAX_GROUP_MEMBERS);
+   * `awsSample` mounts the AWS sample's message route and creates its table (host.ts).
+   */
+  static async start(env: Record<string, string> = {}, options: { awsSample?: boolean } = {}): Promise<Host> {
     const child = spawn(
       process.execPath,
       ['--max-semi-space-size=64', '--import', 'tsx', 'scripts/bench/host.ts'],
       {
         cwd: REPOSITORY_ROOT,
-        env: { ...process.env, BENCH_HOST_ENV: JSON.stringify(env) },
+        env: {
+          ...process.env,
+          BENCH_HOST_ENV: JSON.stringify(env),
+          BENCH_HOST_AWS_SAMPLE: options.awsSample ? '1' : '',
+        },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );
@@ -95,6 +102,11 @@ export class Host {
 
   seed(seed: SeedRequest): Promise<boolean> {
     return this.call({ cmd: 'seed', seed });
+  }
+
+  /** Writes the AWS sample's rows (`{ connectionId }`) for these open connections. */
+  seedSample(connectionIds: readonly string[]): Promise<boolean> {
+    return this.call({ cmd: 'seedSample', connectionIds });
   }
 
   memory() {

@@ -20,7 +20,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { onDynamoDbRequest } from '../../functions/runtime/capacity.ts';
 import { batchWriteAll } from '../../functions/stores/dynamo.ts';
@@ -31,7 +31,8 @@ import { DYNAMODB_TARGET_PREFIX, startEmbeddedDynamoDb } from '../../local/dynam
 import type { LambdaHandler } from '../../local/functions.ts';
 import { managementApiCallCounts, resetManagementApiCallCounts } from '../../local/management-api.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
-import { Accounting } from './accounting.ts';
+import { SAMPLE_CONNECTIONS_TABLE, SAMPLE_ROUTE } from './aws-sample.ts';
+import { accounting, invocationsInFlight, timed } from './host-instruments.ts';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -57,10 +58,8 @@ export type HostRequest =
   | { readonly id: number; readonly cmd: 'reset' }
   | { readonly id: number; readonly cmd: 'snapshot' }
   | { readonly id: number; readonly cmd: 'quiesce'; readonly quietMs: number; readonly timeoutMs: number }
-  | { readonly id: number; readonly cmd: 'seed'; readonly seed: SeedRequest };
-
-const accounting = new Accounting();
-let inFlight = 0;
+  | { readonly id: number; readonly cmd: 'seed'; readonly seed: SeedRequest }
+  | { readonly id: number; readonly cmd: 'seedSample'; readonly connectionIds: readonly string[] };
 
 onDynamoDbRequest((record) => accounting.dynamoRequest(record));
 
@@ -95,18 +94,7 @@ function instrumentedHandlers(): Partial<Record<FunctionId, LambdaHandler>> {
       );
       return loaded;
     };
-    const wrapped: LambdaHandler & { preload?: () => Promise<unknown> } = async (event, context) => {
-      const handler = await load();
-      inFlight++;
-      accounting.touch();
-      const startedAt = performance.now();
-      try {
-        return await handler(event, context);
-      } finally {
-        inFlight--;
-        accounting.invocation(id, performance.now() - startedAt);
-      }
-    };
+    const wrapped: LambdaHandler & { preload?: () => Promise<unknown> } = timed(id, load);
     wrapped.preload = load;
     handlers[id] = wrapped;
   }
@@ -130,14 +118,15 @@ async function quiesce(quietMs: number, timeoutMs: number): Promise<boolean> {
       managementChangedAt = now;
     }
     const quietSince = Math.max(accounting.lastActivity, managementChangedAt);
-    if (inFlight === 0 && now - quietSince >= quietMs) return true;
+    if (invocationsInFlight() === 0 && now - quietSince >= quietMs) return true;
     if (now > deadline) return false;
     await new Promise((done) => setTimeout(done, Math.min(20, quietMs / 2)));
   }
 }
 
-async function seed(endpoint: string, request: SeedRequest): Promise<void> {
-  const client = DynamoDBDocumentClient.from(
+/** A client for writing straight into the tables (not counted: `accounting.counting` is off meanwhile). */
+function seedingClient(endpoint: string): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(
     new DynamoDBClient({
       endpoint,
       region: 'local',
@@ -146,6 +135,40 @@ async function seed(endpoint: string, request: SeedRequest): Promise<void> {
     }),
     { marshallOptions: { removeUndefinedValues: true } },
   );
+}
+
+/** The AWS sample's table (key `connectionId`, nothing else), as its template creates it. */
+async function createSampleTable(endpoint: string): Promise<void> {
+  const client = seedingClient(endpoint);
+  try {
+    await client.send(
+      new CreateTableCommand({
+        TableName: SAMPLE_CONNECTIONS_TABLE,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'connectionId', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'connectionId', KeyType: 'HASH' }],
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
+/** The rows the sample's `$connect` writes, for connections that are open. */
+async function seedSample(endpoint: string, connectionIds: readonly string[]): Promise<void> {
+  const client = seedingClient(endpoint);
+  accounting.counting = false;
+  try {
+    const rows = connectionIds.map((connectionId) => ({ PutRequest: { Item: { connectionId } } }));
+    await batchWriteAll(client, SAMPLE_CONNECTIONS_TABLE, rows);
+  } finally {
+    accounting.counting = true;
+    client.destroy();
+  }
+}
+
+async function seed(endpoint: string, request: SeedRequest): Promise<void> {
+  const client = seedingClient(endpoint);
   accounting.counting = false;
   try {
     const now = Math.floor(Date.now() / 1000);
@@ -222,6 +245,8 @@ async function main(): Promise<void> {
   if (!process.send) throw new Error('scripts/bench/host.ts runs as a child process with an IPC channel.');
   const dynamo = await countingDynamoDb();
   const handlers = instrumentedHandlers();
+  const withSample = process.env.BENCH_HOST_AWS_SAMPLE === '1';
+  if (withSample) await createSampleTable(dynamo.url);
   const runtime = await startLocalRuntime({
     port: 0,
     inMemory: true,
@@ -229,6 +254,17 @@ async function main(): Promise<void> {
     // No sweep on a timer: it would remove the seeded connections, which have no socket.
     sweepIntervalSeconds: 0,
     handlers,
+    // With the grants of broadcast (POST @connections); DynamoDB is ours, not IAM-checked.
+    ...(withSample
+      ? {
+          mountedRoutes: {
+            [SAMPLE_ROUTE]: {
+              module: resolve(REPOSITORY_ROOT, 'scripts/bench/aws-sample-mounted.ts'),
+              runAs: 'broadcast' as const,
+            },
+          },
+        }
+      : {}),
     env: {
       DYNAMODB_ENDPOINT: dynamo.url,
       DYNAMODB_CAPACITY: 'report',
@@ -267,6 +303,9 @@ async function main(): Promise<void> {
             return answer(raw.id, await quiesce(raw.quietMs, raw.timeoutMs));
           case 'seed':
             await seed(dynamo.url, raw.seed);
+            return answer(raw.id, true);
+          case 'seedSample':
+            await seedSample(dynamo.url, raw.connectionIds);
             return answer(raw.id, true);
         }
       } catch (error) {

@@ -33,9 +33,44 @@ export interface RunOptions {
 
 let runCounter = 0;
 
+/** Runs a command (`cmd` with `data(marker)`) and waits for its reply and pushes. */
 export async function runOperation(options: RunOptions): Promise<OperationRun> {
-  const { pool, host } = options;
   const marker = `bench-op-${process.pid}-${++runCounter}`;
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  let reply: Reply = {};
+  const run = await measureEvent({
+    ...options,
+    what: options.cmd,
+    timeoutMs,
+    isPush: (text) => text.includes(marker),
+    act: async () => {
+      reply = await options.pool.request(options.from, options.cmd, options.data(marker), timeoutMs);
+      if (reply.code !== 0) throw new Error(`${options.cmd} failed: ${JSON.stringify(reply)}`);
+    },
+  });
+  return { ...run, reply };
+}
+
+export interface EventOptions {
+  readonly pool: ClientPool;
+  readonly host: Host;
+  /** For warnings: what is measured. */
+  readonly what: string;
+  /** Does the operation: sends a frame, opens or closes a socket; its time is `replyMs`. */
+  readonly act: () => Promise<void>;
+  /** Whether a frame that is not a reply is one of this operation's pushes. */
+  readonly isPush: (text: string) => boolean;
+  /** Pushes to wait for. */
+  readonly expectedPushes: number;
+  readonly timeoutMs?: number;
+}
+
+/**
+ * Measures anything a client does (a command, a frame for a mounted route, opening or
+ * closing a connection): counters reset, `act`, its pushes, the host quiet, counters read.
+ */
+export async function measureEvent(options: EventOptions): Promise<OperationRun> {
+  const { pool, host } = options;
   let delivered = 0;
   let lastPushAt = 0;
   let allDelivered: () => void = () => {};
@@ -44,7 +79,7 @@ export async function runOperation(options: RunOptions): Promise<OperationRun> {
     if (options.expectedPushes === 0) resolve();
   });
   pool.onPush = (_index, text, at) => {
-    if (!text.includes(marker)) return;
+    if (!options.isPush(text)) return;
     delivered++;
     lastPushAt = at;
     if (delivered >= options.expectedPushes) allDelivered();
@@ -53,9 +88,8 @@ export async function runOperation(options: RunOptions): Promise<OperationRun> {
   await host.reset();
   const sentAt = performance.now();
   const timeoutMs = options.timeoutMs ?? 120_000;
-  const reply = await pool.request(options.from, options.cmd, options.data(marker), timeoutMs);
+  await options.act();
   const replyMs = performance.now() - sentAt;
-  if (reply.code !== 0) throw new Error(`${options.cmd} failed: ${JSON.stringify(reply)}`);
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
     everyPush,
@@ -69,16 +103,16 @@ export async function runOperation(options: RunOptions): Promise<OperationRun> {
   pool.onPush = () => {};
   if (delivered < options.expectedPushes) {
     process.stderr.write(
-      `  warning: ${options.cmd} delivered ${delivered} of ${options.expectedPushes} pushes within ${timeoutMs} ms\n`,
+      `  warning: ${options.what} delivered ${delivered} of ${options.expectedPushes} pushes within ${timeoutMs} ms\n`,
     );
   }
-  if (!quiet) process.stderr.write(`  warning: the host did not become quiet after ${options.cmd}\n`);
+  if (!quiet) process.stderr.write(`  warning: the host did not become quiet after ${options.what}\n`);
   return {
     snapshot,
     replyMs,
     deliveredMs: delivered > 0 ? lastPushAt - sentAt : Number.NaN,
     delivered,
-    reply,
+    reply: {},
   };
 }
 

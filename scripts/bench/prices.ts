@@ -45,6 +45,8 @@ export const ASSUMPTIONS: CostAssumptions = { lambdaMemoryMb: 256, assumedInvoca
 
 export interface OperationPrice {
   readonly operation: string;
+  /** The bench section that measured it (its load says whether the measured duration was loaded). */
+  readonly section?: string;
   readonly label: string;
   readonly background: number;
   readonly recipients: number;

@@ -3,6 +3,7 @@
  * docs/performance.md from the results.
  */
 import { workerVersusInline } from './fanout.ts';
+import { IDLE_LOAD_PER_CORE, idleLoadLimit, isLoaded, loadLabel } from './load.ts';
 import { median } from './machine.ts';
 import { renderPresenceAccuracy } from './presence-accuracy.ts';
 import {
@@ -12,8 +13,17 @@ import {
   PRICES,
   priceOperation,
 } from './prices.ts';
-import { commitsLine, loadRange, orderedRuns, sectionRunsOf } from './section-runs.ts';
-import type { BundleFigures, LatencyPoint, OperationCost, Results } from './types.ts';
+import { commitsLine, loadRange, orderedRuns, type SectionRun, sectionRunsOf } from './section-runs.ts';
+import { comparisons, ratioText } from './side-by-side.ts';
+import {
+  type BundleFigures,
+  type LatencyPoint,
+  type LoadWindow,
+  type OperationCost,
+  type Results,
+  SECTIONS,
+  type SectionName,
+} from './types.ts';
 
 export interface Target {
   readonly id: string;
@@ -39,23 +49,37 @@ const pct = (part: number, whole: number) => (whole > 0 ? `${n((part / whole) * 
 
 /** The breakdown of an operation's requests: `2× Query chat-groups, 1× PutItem chat-messages`. */
 function breakdown(cost: OperationCost): string {
-  return Object.entries(cost.byOperation)
+  return breakdownOf(cost.byOperation);
+}
+
+function breakdownOf(byOperation: OperationCost['byOperation']): string {
+  return Object.entries(byOperation)
     .sort((a, b) => b[1].requests - a[1].requests)
     .map(([key, totals]) => `${totals.requests}× ${key}`)
     .join(', ');
 }
 
-/** The highest load average over the sections on the page (over the latest run when none say). */
-function highestLoad(results: Results): number {
-  const { machine } = results;
-  return loadRange(sectionRunsOf(results))?.high ?? machine.loadAverageMax ?? machine.loadAverageAtStart;
+/** A section's load window: at its start and the highest sampled (the whole run's for old files). */
+function sectionWindow(results: Results, section: SectionName): LoadWindow | undefined {
+  const run: SectionRun | undefined = sectionRunsOf(results)[section];
+  return run ? { atStart: run.loadAverageAtStart, max: run.loadAverageMax } : undefined;
 }
 
-function loadNote(results: Results): string {
-  const { machine } = results;
-  const max = highestLoad(results);
-  return max > machine.cores
-    ? ` The machine was loaded (1-minute load average up to ${max} on ${machine.cores} cores), which inflates every timing.`
+/** What a timing row says about the machine: `**loaded** (up to 3.85)`, `idle (up to 0.9)`, or `n/a`. */
+function machineCell(results: Results, window: LoadWindow | undefined): string {
+  return window ? loadLabel(window, results.machine.cores) : 'n/a';
+}
+
+/** For a timing target's *measured*: `; measured **loaded** (up to 3.85)` when it was, or idle. */
+function loadSuffix(results: Results, window: LoadWindow | undefined): string {
+  return window ? `; measured ${machineCell(results, window)}` : '';
+}
+
+/** For a timing target's *why*, when its section was loaded. */
+function loadNote(results: Results, window: LoadWindow | undefined): string {
+  const { cores } = results.machine;
+  return window && isLoaded(window, cores)
+    ? ` The machine was loaded (1-minute load average up to ${Math.max(window.atStart, window.max)} on ${cores} cores, above the idle limit of ${idleLoadLimit(cores)}), which inflates every timing.`
     : '';
 }
 
@@ -163,7 +187,6 @@ function latencyWhy(point: LatencyPoint, limitMs: number, maxSustained: number |
 
 export function computeTargets(results: Results): Target[] {
   const targets: Target[] = [];
-  const load = loadNote(results);
 
   // 1:1: ≤ 3 DynamoDB requests, the same at every scale.
   const direct = operationsOf(results, 'direct');
@@ -220,12 +243,12 @@ export function computeTargets(results: Results): Target[] {
     targets.push({
       id: 'broadcast-wall-time',
       target: `broadcast to ${n(biggest.connections)} local connections delivered in ≤ 10 s${biggest.connections === 10_000 ? '' : ' (target set for 10,000)'}`,
-      measured: `${n(seconds, 2)} s (${n(biggest.recipientsPerSecond)} recipients/s; ${n(biggest.delivered)} delivered)`,
+      measured: `${n(seconds, 2)} s (${n(biggest.recipientsPerSecond)} recipients/s; ${n(biggest.delivered)} delivered)${loadSuffix(results, sectionWindow(results, 'fanout'))}`,
       met,
       margin: met
         ? `${n(10 - seconds, 2)} s under (${pct(10 - seconds, 10)})`
         : `${n(seconds - 10, 2)} s over (${pct(seconds - 10, 10)})`,
-      why: broadcastWhy(biggest.cost) + load,
+      why: broadcastWhy(biggest.cost) + loadNote(results, sectionWindow(results, 'fanout')),
     });
   }
 
@@ -238,7 +261,8 @@ export function computeTargets(results: Results): Target[] {
       target: `fan-out workers: summed handler time ≤ 2× posting inline, same audience (${n(compared.connections)})`,
       measured:
         `${n(compared.workers.handlerMs / 1000, 2)} s in ${n(compared.workers.invocations)} invocations vs ` +
-        `${n(compared.inline.handlerMs / 1000, 2)} s inline: ${n(compared.handlerRatio, 2)}×`,
+        `${n(compared.inline.handlerMs / 1000, 2)} s inline: ${n(compared.handlerRatio, 2)}×` +
+        loadSuffix(results, sectionWindow(results, 'fanout')),
       met,
       margin: met
         ? `${n(2 - compared.handlerRatio, 2)}× under`
@@ -247,7 +271,7 @@ export function computeTargets(results: Results): Target[] {
         'Summed over every invocation (dispatcher and workers), median of the runs. Workers start at once and post at ' +
         'full speed, as many at once as R needs (docs/architecture.md, large audiences); locally they share one ' +
         'JavaScript thread, so two workers side by side each take about as long as both together, which Lambda, ' +
-        `one CPU share per worker, would not.${load}`,
+        `one CPU share per worker, would not.${loadNote(results, sectionWindow(results, 'fanout'))}`,
     });
   }
 
@@ -266,7 +290,7 @@ export function computeTargets(results: Results): Target[] {
     targets.push({
       id: 'bundle-init',
       target: 'each bundle: module init ≤ 50 ms (median of a fresh process importing it)',
-      measured: `slowest ${worst.functionId} ${n(worst.bundled.initMsMedian, 1)} ms; median over functions ${n(medianWith, 1)} ms; ${over.length} of ${bundles.length} over`,
+      measured: `slowest ${worst.functionId} ${n(worst.bundled.initMsMedian, 1)} ms; median over functions ${n(medianWith, 1)} ms; ${over.length} of ${bundles.length} over${loadSuffix(results, sectionWindow(results, 'bundles'))}`,
       met: over.length === 0,
       margin:
         over.length === 0
@@ -281,7 +305,7 @@ export function computeTargets(results: Results): Target[] {
         `${worst.bundled.topPackages
           .slice(0, 4)
           .map((p) => `${p.name} ${kb(p.bytes)}`)
-          .join(', ')}. ${sourceMaps}.${load}`,
+          .join(', ')}. ${sourceMaps}.${loadNote(results, sectionWindow(results, 'bundles'))}`,
     });
   }
 
@@ -300,35 +324,40 @@ export function computeTargets(results: Results): Target[] {
         : at200.p99 <= latency.p99LimitMs
           ? `${n(latency.p99LimitMs - at200.p99, 1)} ms under`
           : `${n(at200.p99 - latency.p99LimitMs, 1)} ms over (${pct(at200.p99 - latency.p99LimitMs, latency.p99LimitMs)})`,
-      why: latencyWhy(at200, latency.p99LimitMs, latency.maxSustainedRate) + load,
+      why:
+        latencyWhy(at200, latency.p99LimitMs, latency.maxSustainedRate) +
+        loadNote(results, sectionWindow(results, 'latency')),
     });
   }
   return targets;
 }
 
-/** Every measured operation, 1:1 first, then groups by size, then broadcasts by audience. */
-function allOperations(results: Results): OperationCost[] {
+/** Where an operation's in-page order puts it: 1:1 first, then connect/disconnect, groups by size, broadcasts. */
+function operationOrder(op: OperationCost): number {
+  const fixed: Record<string, number> = { direct: 0, 'direct-id': 0.1, 'direct-id-4000': 0.2 };
+  if (fixed[op.operation] !== undefined) return fixed[op.operation] as number;
+  const withGroups = op.operation.includes('group') ? 0.01 : 0;
+  if (op.operation.startsWith('connect-')) return 0.3 + withGroups;
+  if (op.operation.startsWith('disconnect-')) return 0.4 + withGroups;
+  if (op.operation.startsWith('group-')) return Number(op.operation.slice(6));
+  return 1e9;
+}
+
+/** Every measured operation in page order, with the section that measured it. */
+function allOperations(results: Results): (OperationCost & { readonly section: SectionName })[] {
   const fromFanOut = (results.fanout?.points ?? []).map((p) => ({
     ...p.cost,
     label: `${p.cost.label} (fan-out section)`,
+    section: 'fanout' as const,
   }));
-  const order = (op: OperationCost) =>
-    op.operation === 'direct'
-      ? 0
-      : op.operation === 'direct-id'
-        ? 0.1
-        : op.operation === 'direct-id-4000'
-          ? 0.2
-          : op.operation.startsWith('group-')
-            ? Number(op.operation.slice(6))
-            : 1e9;
-  return [...(results.dynamo?.operations ?? []), ...fromFanOut].sort(
-    (a, b) => order(a) - order(b) || a.background - b.background,
+  const fromDynamo = (results.dynamo?.operations ?? []).map((op) => ({ ...op, section: 'dynamo' as const }));
+  return [...fromDynamo, ...fromFanOut].sort(
+    (a, b) => operationOrder(a) - operationOrder(b) || a.background - b.background,
   );
 }
 
 export function computeCosts(results: Results): OperationPrice[] {
-  return allOperations(results).map((cost) => priceOperation(cost));
+  return allOperations(results).map(({ section, ...cost }) => ({ ...priceOperation(cost), section }));
 }
 
 /** The recommendation on bundling the SDK, from the `bundles` figures. */
@@ -354,10 +383,13 @@ export function bundlingRecommendation(results: Results): string | undefined {
 }
 
 /** A cost table of labelled operations, then each one's request breakdown, and a blank line. */
-function operationCostTable(operations: readonly (OperationCost & { readonly label: string })[]): string[] {
+function operationCostTable(
+  operations: readonly (OperationCost & { readonly label: string })[],
+  machine: string,
+): string[] {
   return [
     table(
-      ['operation', 'DynamoDB requests', 'RRU', 'WRU', 'index WRU (est.)', 'handler time'],
+      ['operation', 'DynamoDB requests', 'RRU', 'WRU', 'index WRU (est.)', 'handler time', 'machine'],
       operations.map((op) => [
         op.label,
         `**${n(op.dynamoRequests, 1)}**`,
@@ -365,6 +397,7 @@ function operationCostTable(operations: readonly (OperationCost & { readonly lab
         n(op.writeUnits, 1),
         n(op.indexWriteUnits, 1),
         ms(op.handlerMs),
+        machine,
       ]),
     ),
     '',
@@ -375,6 +408,88 @@ function operationCostTable(operations: readonly (OperationCost & { readonly lab
 function table(header: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+/** Send → last push: the median, and each run. */
+const wallCell = (medianMs: number, runs: readonly number[]) =>
+  `${ms(medianMs, 0)} (${runs.map((run) => n(run, 0)).join(', ')})`;
+
+/** The `sample` section: the AWS sample's message against our 1:1 and our broadcast. */
+function sideBySide(results: Results, side: NonNullable<Results['sample']>): string[] {
+  const rows = side.points.flatMap((p) => {
+    const machine = machineCell(results, p.load);
+    const row = (path: string, cost: OperationCost, runs: readonly number[], delivered: number) => [
+      n(p.connections),
+      path,
+      `**${n(cost.dynamoRequests, 1)}**`,
+      n(cost.readUnits, 1),
+      n(cost.writeUnits + cost.indexWriteUnits, 1),
+      n(cost.managementPosts),
+      n(delivered),
+      wallCell(cost.deliveredMs, runs),
+      ms(cost.handlerMs),
+      machine,
+    ];
+    return [
+      row('our 1:1', p.direct, p.wallMsRuns.direct, 1),
+      row("the sample's message", p.sample, p.wallMsRuns.sample, p.delivered.sample),
+      row('our broadcast', p.broadcast, p.wallMsRuns.broadcast, p.delivered.broadcast),
+    ];
+  });
+  const ratioRows = side.points.flatMap((p) =>
+    comparisons(p).map((c) => [
+      n(p.connections),
+      `the sample ÷ our ${c.ours}`,
+      ratioText(c.ratios.requests),
+      ratioText(c.ratios.readUnits),
+      ratioText(c.ratios.writeUnits),
+      ratioText(c.ratios.posts),
+      ratioText(c.ratios.wallMs),
+      ratioText(c.ratios.handlerMs),
+      machineCell(results, p.load),
+    ]),
+  );
+  const scan = side.points.at(-1)?.sample.byOperation;
+  return [
+    "## Side by side with AWS's simple-websockets-chat-app",
+    '',
+    "The sample's message path (aws-samples/simple-websockets-chat-app, `sendmessage`) Scans its whole connections",
+    'table and posts to every connection at once (`Promise.all` of PostToConnection), deleting a row whose connection',
+    'answers 410. scripts/bench/aws-sample.ts rewrites it from that description (no code copied) and the bench host',
+    'mounts it on a route of the same local runtime, with the same dynalite, counters and real sockets as our handlers',
+    '(scripts/bench/sample.ts). At each scale every connection is a real socket, registered by our `$connect` in our',
+    "tables and, with the same connection id, in the sample's own table `sample-connections` (key `connectionId`, the",
+    "row its `$connect` writes, seeded directly: its connect handler is not run). So every one of the sample's posts",
+    'reaches a real socket: none answers 410 and it deletes nothing. Per repetition, interleaved: our `send_message`',
+    "to a user with one device, the sample's message, our `broadcast` to everyone; median of " +
+      `${side.repetitions} repetition(s).`,
+    '*WRU* includes the estimated index writes. *Wall time*: frame sent → last expected push received (median; each run).',
+    '',
+    table(
+      [
+        'connections',
+        'path',
+        'DynamoDB requests',
+        'RRU',
+        'WRU',
+        'Mgmt API POSTs',
+        'delivered',
+        'wall time (runs)',
+        'handler time',
+        'machine',
+      ],
+      rows,
+    ),
+    '',
+    'Ratios, the sample ÷ ours (above 1× the sample costs more or takes longer; n/a: ours is 0):',
+    '',
+    table(
+      ['connections', 'compared', 'requests', 'RRU', 'WRU', 'POSTs', 'wall time', 'handler time', 'machine'],
+      ratioRows,
+    ),
+    '',
+    ...(scan ? [`The sample's requests at the largest scale: ${breakdownOf(scan)}.`] : []),
+  ];
 }
 
 const metCell = (met: boolean | null) => (met === null ? 'not measured' : met ? '**met**' : '**missed**');
@@ -395,7 +510,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
     `Generated by \`${results.command}\` (scripts/bench.ts) on ${results.generatedAt.slice(0, 10)}; do not edit by`,
     'hand. `npm run bench` regenerates this page, docs/performance.json and docs/charts/*.svg in one go',
     `(${n(results.totalSeconds / 60, 1)} min for this run); \`npm run bench -- --help\` shows the options,`,
-    '`--only dynamo,fanout,bundles,latency,conversations,groups,rich,attachments,presence` re-measures some sections and keeps the others from docs/performance.json.',
+    `\`--only ${SECTIONS.join(',')}\` re-measures some sections and keeps the others from docs/performance.json.`,
     '',
     '| machine | |',
     '| --- | --- |',
@@ -414,31 +529,46 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
     } |`,
     '',
   );
+  const idleLimit = idleLoadLimit(machine.cores);
   if (runs.length > 0) {
     // A partial run (`--only`) re-measures some sections and keeps the others: each keeps
     // the commit and load it was measured with.
     push(
       table(
-        ['section', 'measured (UTC)', 'commit', 'load average at start, at most'],
+        ['section', 'measured (UTC)', 'commit', 'load average at start, at most', 'machine'],
         runs.map(([section, run]) => [
           section,
           run.at.slice(0, 16).replace('T', ' '),
           `${run.gitCommit}${run.gitDirty ? ' (uncommitted changes)' : ''}`,
           `${run.loadAverageAtStart}, ${run.loadAverageMax}${run.fromRun ? ' (its whole run)' : ''}`,
+          machineCell(results, { atStart: run.loadAverageAtStart, max: run.loadAverageMax }),
         ]),
       ),
       '',
     );
   }
-  const loaded = runs.filter(([, run]) => run.loadAverageMax > machine.cores);
-  if (loaded.length > 0 || (runs.length === 0 && (machine.loadAverageMax ?? 0) > machine.cores)) {
+  push(
+    `*Idle* means the 1-minute load average stayed at most ${idleLimit} (${IDLE_LOAD_PER_CORE} per core) at the start of`,
+    'the measurement and at every sample during it (every 5 s); above that it is *loaded*, and every timing row',
+    "says so. The bench's own single-threaded work adds about 1; the fan-out, sample and latency sections run the",
+    'runtime and the clients at once, so they can exceed the limit by themselves. Counts (requests, capacity,',
+    'calls) do not depend on load; times do.',
+    '',
+  );
+  const loaded = runs.filter(([, run]) =>
+    isLoaded({ atStart: run.loadAverageAtStart, max: run.loadAverageMax }, machine.cores),
+  );
+  const runLoaded =
+    runs.length === 0 &&
+    isLoaded({ atStart: machine.loadAverageAtStart, max: machine.loadAverageMax ?? 0 }, machine.cores);
+  if (loaded.length > 0 || runLoaded) {
     const where =
       loaded.length > 0
-        ? `while measuring ${loaded.map(([section, run]) => `${section} (up to ${run.loadAverageMax})`).join(', ')}`
+        ? `while measuring ${loaded.map(([section, run]) => `${section} (up to ${Math.max(run.loadAverageAtStart, run.loadAverageMax)})`).join(', ')}`
         : `during this run (load average up to ${machine.loadAverageMax})`;
     push(
-      `> **Loaded machine.** Other work shared the ${machine.cores} cores ${where}:`,
-      '> the times of those sections (fan-out, latency, init) are pessimistic. Counts (requests, capacity, calls) do not depend on load.',
+      `> **Loaded machine.** The load average exceeded ${idleLimit} on ${machine.cores} cores ${where}:`,
+      '> the times of those sections are pessimistic. Counts (requests, capacity, calls) do not depend on load.',
       '',
     );
   }
@@ -531,7 +661,10 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
       '(one BatchGetItem each) and the counts: it grows with the page and the groups, not with the history. The send',
       'rows show what the list added to sending (docs/architecture.md, "Conversation list").',
       '',
-      ...operationCostTable(listing.operations),
+      ...operationCostTable(
+        listing.operations,
+        machineCell(results, sectionWindow(results, 'conversations')),
+      ),
       '',
     );
   }
@@ -545,7 +678,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
       'batches); the owner is online, the other members offline, so the figures are the table work and the presence',
       'lookup, not the pushes. Median of the repetitions; docs/architecture.md, "Groups", explains each figure.',
       '',
-      ...operationCostTable(groups.operations),
+      ...operationCostTable(groups.operations, machineCell(results, sectionWindow(results, 'groups'))),
       '',
     );
   }
@@ -561,7 +694,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
       'makes no request at all. Median of the repetitions; docs/architecture.md, "Edits, reactions and typing",',
       'explains each figure.',
       '',
-      ...operationCostTable(rich.operations),
+      ...operationCostTable(rich.operations, machineCell(results, sectionWindow(results, 'rich'))),
       '',
     );
   }
@@ -588,6 +721,11 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
   push(...renderPresenceAccuracy(results.presence));
 
   if (costs.length > 0) {
+    // The measured duration is a time: say when its section was loaded.
+    const durationLoad = (c: OperationPrice) => {
+      const window = c.section ? sectionWindow(results, c.section as SectionName) : undefined;
+      return window && isLoaded(window, machine.cores) ? ' (loaded)' : '';
+    };
     push(
       '## Cost per million operations',
       '',
@@ -647,7 +785,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
           c.label,
           n(c.background),
           usd(c.perMillion.lambdaRequests),
-          usd(c.perMillion.lambdaDurationMeasured),
+          `${usd(c.perMillion.lambdaDurationMeasured)}${durationLoad(c)}`,
           `${usd(c.perMillion.apiGatewayMessages)} (${n(c.messages)} msg)`,
           usd(c.perMillion.dynamoDbReads),
           `${usd(c.perMillion.dynamoDbWrites)} (${n(c.writeRequestUnits, 1)} WRU)`,
@@ -685,6 +823,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
           'reply after',
           'delivered',
           'opening them took',
+          'machine',
         ],
         fanout.points.map((p) => [
           n(p.connections),
@@ -694,6 +833,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
           `${n(p.replyMs / 1000, 2)} s`,
           n(p.delivered),
           `${n(fanout.rampSeconds[String(p.connections)] ?? Number.NaN, 1)} s`,
+          machineCell(results, sectionWindow(results, 'fanout')),
         ]),
       ),
       '',
@@ -730,6 +870,11 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
     }
   }
 
+  const side = results.sample;
+  if (side && side.points.length > 0) {
+    push(...sideBySide(results, side), '');
+  }
+
   const bundles = results.bundles;
   if (bundles && bundles.functions.length > 0) {
     const recommendation = bundlingRecommendation(results);
@@ -759,6 +904,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
           'init without source maps',
           'SDK external: size (gzip)',
           'init median (p90)',
+          'machine',
         ],
         bundles.functions.map((b) => [
           b.functionId,
@@ -768,6 +914,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
           ms(b.bundledWithoutSourceMaps.initMsMedian),
           `${kb(b.external.bytes)} (${kb(b.external.gzipBytes)})`,
           `${ms(b.external.initMsMedian)} (${n(b.external.initMsP90, 1)})`,
+          machineCell(results, sectionWindow(results, 'bundles')),
         ]),
       ),
       '',

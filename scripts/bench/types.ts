@@ -8,6 +8,7 @@ import type { SectionRuns } from './section-runs.ts';
 export const SECTIONS = [
   'dynamo',
   'fanout',
+  'sample',
   'bundles',
   'latency',
   'conversations',
@@ -86,6 +87,42 @@ export interface FanOutSection {
   readonly inline?: readonly FanOutPoint[];
   readonly hostPeakRssMb?: number;
   readonly clientPeakRssMb?: number;
+  readonly seconds: number;
+}
+
+/** A 1-minute load average at the start of a measurement and the highest sampled during it. */
+export interface LoadWindow {
+  readonly atStart: number;
+  readonly max: number;
+}
+
+/** One scale of the side-by-side section (scripts/bench/sample.ts). */
+export interface SamplePoint {
+  /** Real sockets open, each registered in our tables and in the sample's. */
+  readonly connections: number;
+  /** Seconds to open this scale's new connections and write their sample rows. */
+  readonly rampSeconds: number;
+  /** Our 1:1 (`send_message` to a user with one device). */
+  readonly direct: OperationCost;
+  /** The sample's message (Scan + PostToConnection to every row). */
+  readonly sample: OperationCost;
+  /** Our broadcast to every connection. */
+  readonly broadcast: OperationCost;
+  /** Each repetition's send → last push, ms. */
+  readonly wallMsRuns: {
+    readonly direct: readonly number[];
+    readonly sample: readonly number[];
+    readonly broadcast: readonly number[];
+  };
+  /** Pushes that arrived, the fewest over the repetitions. */
+  readonly delivered: { readonly sample: number; readonly broadcast: number };
+  readonly load: LoadWindow;
+}
+
+export interface SampleSection {
+  readonly scales: readonly number[];
+  readonly repetitions: number;
+  readonly points: readonly SamplePoint[];
   readonly seconds: number;
 }
 
@@ -193,6 +230,7 @@ export interface Results {
   machine: MachineFacts;
   dynamo?: DynamoSection;
   fanout?: FanOutSection;
+  sample?: SampleSection;
   bundles?: BundlesSection;
   latency?: LatencySection;
   conversations?: ConversationsSection;
