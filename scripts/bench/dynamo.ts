@@ -12,10 +12,17 @@
  * the extra background is seeded as rows (connection row + presence entry per user, as
  * `$connect` writes them) straight into the tables: 10,000 sockets are not needed to show
  * that a private or group message does not read them.
+ *
+ * `$connect` and `$disconnect` (`connect-alone`, `disconnect-alone`, `connect-group-G`,
+ * `disconnect-group-G`): a user in no group who never sent anything (`solo`), and a member
+ * of the largest group who posted there once (so its members are presence peers, of whom
+ * `onlineShare` are online). Each repetition closes the socket (`$disconnect`, and the
+ * `offline` pushes) and opens it again (authorizer, `$connect`, the welcome push and the
+ * `online` pushes); an operation ends when the expected pushes arrived and the runtime was quiet.
  */
 import { ClientPool, expectSuccess } from './clients.ts';
 import { Host } from './host-client.ts';
-import { type OperationRun, runOperation, summarize } from './operations.ts';
+import { measureEvent, type OperationRun, runOperation, summarize } from './operations.ts';
 import type { DynamoSection, OperationCost } from './types.ts';
 
 export interface DynamoOptions {
@@ -108,7 +115,14 @@ export async function runDynamoSection(options: DynamoOptions): Promise<DynamoSe
       );
       groups.push({ size, groupId: String(created.group_id), sender: sender as number, online });
     }
+    const [solo] = await pool.open([{ userId: 'solo' }]);
+    participants += 1;
+    const presenceSubject = await postedMember(pool, groups.at(-1));
     await host.quiesce(300);
+    const connections = {
+      solo: solo as number,
+      ...(presenceSubject ? { member: presenceSubject.index } : {}),
+    };
 
     let registeredBackground = firstScale;
     for (const scale of scales) {
@@ -189,6 +203,28 @@ export async function runDynamoSection(options: DynamoOptions): Promise<DynamoSe
           }),
         );
       }
+      log(`  at ${scale} registered: $connect and $disconnect`);
+      operations.push(
+        ...(await connectAndDisconnect(pool, host, options.repetitions, connections, 'solo', {
+          id: 'alone',
+          label: 'a user in no group',
+          background: scale,
+          registeredConnections,
+          peersOnline: 0,
+        })),
+      );
+      const group = groups.at(-1);
+      if (presenceSubject && group) {
+        operations.push(
+          ...(await connectAndDisconnect(pool, host, options.repetitions, connections, 'member', {
+            id: `group-${group.size}`,
+            label: `a member of a group of ${group.size.toLocaleString('en-US')} (${group.online} online) who posted there`,
+            background: scale,
+            registeredConnections,
+            peersOnline: group.online - 1,
+          })),
+        );
+      }
     }
     return {
       scales,
@@ -203,4 +239,89 @@ export async function runDynamoSection(options: DynamoOptions): Promise<DynamoSe
     await host.stop();
     await pool.closeAll();
   }
+}
+
+/**
+ * An online member of `group` other than its sender, after it posted there once: its
+ * fellow members become its presence peers. Undefined without a group of two online.
+ */
+async function postedMember(
+  pool: ClientPool,
+  group: { size: number; groupId: string; sender: number; online: number } | undefined,
+): Promise<{ index: number; userId: string } | undefined> {
+  if (!group || group.online < 2) return undefined;
+  const index = group.sender + 1;
+  expectSuccess(
+    await pool.request(index, 'send_group_message', { group_id: group.groupId, content: 'history' }),
+    'send_group_message (the presence subject posts once)',
+  );
+  return { index, userId: pool.userOf(index).userId };
+}
+
+interface PresenceCase {
+  /** `alone` or `group-1000`: the operations are `connect-{id}` and `disconnect-{id}`. */
+  readonly id: string;
+  readonly label: string;
+  readonly background: number;
+  readonly registeredConnections: number;
+  /** Peers online, one connection each: the `online` / `offline` pushes expected. */
+  readonly peersOnline: number;
+}
+
+/**
+ * Closes and reopens `connections[key]` `repetitions` times: the costs of `$disconnect`
+ * and `$connect`. The reopened client's index replaces the old one in `connections`.
+ */
+async function connectAndDisconnect<K extends string>(
+  pool: ClientPool,
+  host: Host,
+  repetitions: number,
+  connections: Partial<Record<K, number>>,
+  key: K,
+  presence: PresenceCase,
+): Promise<OperationCost[]> {
+  const user = pool.userOf(connections[key] as number);
+  const presencePush = (status: string) => (text: string) =>
+    text.includes('"presence"') &&
+    text.includes(`"user_id":"${user.userId}"`) &&
+    text.includes(`"${status}"`);
+  const disconnects: OperationRun[] = [];
+  const connects: OperationRun[] = [];
+  for (let i = 0; i < repetitions; i++) {
+    disconnects.push(
+      await measureEvent({
+        pool,
+        host,
+        what: `$disconnect of ${user.userId}`,
+        act: () => pool.close(connections[key] as number),
+        isPush: presencePush('offline'),
+        expectedPushes: presence.peersOnline,
+        timeoutMs: 30_000,
+      }),
+    );
+    connects.push(
+      await measureEvent({
+        pool,
+        host,
+        what: `$connect of ${user.userId}`,
+        act: async () => {
+          [connections[key]] = await pool.open([user]);
+        },
+        isPush: presencePush('online'),
+        expectedPushes: presence.peersOnline,
+        timeoutMs: 30_000,
+      }),
+    );
+  }
+  const describe = (event: 'connect' | 'disconnect') => ({
+    operation: `${event}-${presence.id}`,
+    label: `\`$${event}\`, ${presence.label}`,
+    background: presence.background,
+    registeredConnections: presence.registeredConnections,
+    recipients: presence.peersOnline,
+  });
+  return [
+    { ...summarize(connects, describe('connect')), clientMessages: 1 },
+    { ...summarize(disconnects, describe('disconnect')), clientMessages: 1 },
+  ];
 }

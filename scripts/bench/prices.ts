@@ -84,7 +84,7 @@ export function priceOperation(
   // Lambda duration: $ per GB-s × GB × seconds, for a million operations.
   const durationCost = (ms: number) => (ms / 1000) * gb * PRICES.lambda.perGbSecondArm * 1_000_000;
   // Frames are small (a chat message is far below 32 KB), so each is one metered message.
-  const messages = 1 + 1 + cost.managementPosts;
+  const messages = (cost.clientMessages ?? 2) + cost.managementPosts;
   const writeRequestUnits = cost.writeUnits + cost.indexWriteUnits + cost.failedConditionalWrites;
   const readRequestUnits = cost.readUnits;
   const lambdaRequests = perMillion(cost.lambdaInvocations, PRICES.lambda.perMillionRequests);

@@ -763,6 +763,8 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
       `  *at ${ASSUMPTIONS.assumedInvocationMs} ms* column prices every invocation at ${ASSUMPTIONS.assumedInvocationMs} ms instead, for scale.`,
       "- API Gateway messages per operation: the frame received, the reply (the route's integration response is a",
       '  message to the client) and one per push; every frame here is far below 32 KB, so each counts once.',
+      '  `$connect` and `$disconnect` count 1 (the handshake or the close) plus their pushes: an upper bound, as',
+      '  whether API Gateway meters them as messages was not found documented.',
       '- DynamoDB write units: reported + estimated index writes + one per failed conditional write; reads as reported',
       '  (eventually consistent: 0.5 per 4 KB; BatchGetItem counts keys that are not found).',
       "- Not included: connection minutes (below), CloudWatch Logs ingestion of the handlers' logs and metrics, data",

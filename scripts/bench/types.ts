@@ -30,6 +30,11 @@ export interface OperationCost {
   readonly registeredConnections: number;
   /** Connections the operation pushes to. */
   readonly recipients: number;
+  /**
+   * API Gateway messages besides the pushes: the frame received and its reply (2) unless
+   * set; 1 for `$connect` / `$disconnect` (the handshake or the close, counted as one).
+   */
+  readonly clientMessages?: number;
   readonly repetitions: number;
   readonly dynamoRequests: number;
   /** Requests that reached the DynamoDB endpoint (a cross-check: equals dynamoRequests unless a client bypassed the middleware or the SDK retried). */
