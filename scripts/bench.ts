@@ -73,6 +73,8 @@ const FULL: Sizes = {
   latency: {
     connections: 1000,
     rates: [100, 200, 500],
+    repeatRates: [200],
+    runsPerRate: 3,
     seconds: 20,
     searchSteps: 3,
     searchSeconds: 15,
@@ -94,6 +96,8 @@ const SMOKE: Sizes = {
   latency: {
     connections: 10,
     rates: [20],
+    repeatRates: [20],
+    runsPerRate: 2,
     seconds: 2,
     searchSteps: 0,
     searchSeconds: 2,

@@ -5,21 +5,28 @@
  * `send_message`s between random pairs at the rate, and printing its report as a JSON
  * line, which this parses (latency percentiles, loss, errors, the runtime's peak RSS).
  *
- * First the fixed rates, then a search for the highest rate the runtime sustains: p99 ≤
+ * First the fixed rates, each of `repeatRates` (the targets' rates) `runsPerRate` times,
+ * reported as the median of the runs (scripts/bench/latency-runs.ts); then a search, one
+ * run per rate, for the highest rate the runtime sustains: p99 ≤
  * `p99LimitMs`, nothing lost or duplicated, no errors, every connection opened, and the
  * rate actually sent. The search doubles (×1.5) from the best passing rate until one
  * fails, then bisects, within `searchSteps` more runs.
  */
 import { spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { round } from './machine.ts';
-import type { LatencyPoint, LatencySection } from './types.ts';
+import { latencyPoint, runSustains } from './latency-runs.ts';
+import { round, sampleLoad } from './machine.ts';
+import type { LatencyPoint, LatencyRun, LatencySection, LoadWindow } from './types.ts';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface LatencyOptions {
   readonly connections: number;
   readonly rates: readonly number[];
+  /** Rates (among `rates`) a target is measured at: each is run `runsPerRate` times. */
+  readonly repeatRates: readonly number[];
+  readonly runsPerRate: number;
   readonly seconds: number;
   readonly searchSteps: number;
   readonly searchSeconds: number;
@@ -92,46 +99,35 @@ function runSoak(
   });
 }
 
-function pointOf(
+function runOf(
   options: LatencyOptions,
   rate: number,
-  seconds: number,
-  phase: LatencyPoint['phase'],
   report: SoakReport,
   code: number | null,
-): LatencyPoint {
+  load: LoadWindow,
+): LatencyRun {
   const latency = report.latencyMs ?? {};
-  const errors = report.errors ?? {};
-  const welcomed = report.connections?.welcomed ?? 0;
-  const p99 = latency.p99 ?? Number.NaN;
-  const achievedRate = report.achievedRate ?? 0;
-  const sustained =
-    p99 <= options.p99LimitMs &&
-    (report.lost ?? 1) === 0 &&
-    (report.duplicates ?? 1) === 0 &&
-    Object.keys(errors).length === 0 &&
-    welcomed >= options.connections &&
-    achievedRate >= rate * 0.95;
-  return {
-    rate,
-    seconds,
-    phase,
+  const run: LatencyRun = {
     p50: latency.p50 ?? Number.NaN,
     p95: latency.p95 ?? Number.NaN,
-    p99,
+    p99: latency.p99 ?? Number.NaN,
     max: latency.max ?? Number.NaN,
     sent: report.sent ?? 0,
     delivered: report.delivered ?? 0,
     lost: report.lost ?? 0,
     duplicates: report.duplicates ?? 0,
-    errors,
-    achievedRate,
+    errors: report.errors ?? {},
+    achievedRate: report.achievedRate ?? 0,
     runtimePeakRssMb: typeof report.runtimePeakRssMb === 'number' ? report.runtimePeakRssMb : null,
     rampUpSeconds: report.connections?.rampUpSeconds ?? Number.NaN,
-    welcomed,
-    sustained,
+    welcomed: report.connections?.welcomed ?? 0,
+    sustained: false,
     soakExitCode: code,
+    load,
   };
+  // A missing report field counts against the run (lost/duplicates unknown: not clean).
+  const known = report.lost !== undefined && report.duplicates !== undefined;
+  return { ...run, sustained: known && runSustains(run, rate, options) };
 }
 
 /** The next rate to try, or undefined when the search is done. */
@@ -155,13 +151,28 @@ export async function runLatencySection(options: LatencyOptions): Promise<Latenc
   const startedAt = performance.now();
   const points: LatencyPoint[] = [];
   const measure = async (rate: number, seconds: number, phase: LatencyPoint['phase']) => {
-    options.log(`  soak: ${options.connections} connections at ${rate} msg/s for ${seconds} s`);
-    const { report, code } = await runSoak(options, rate, seconds, points.length + 1);
-    const point = pointOf(options, rate, seconds, phase, report, code);
-    options.log(
-      `    p50 ${point.p50} / p95 ${point.p95} / p99 ${point.p99} ms, sent ${point.achievedRate}/s, lost ${point.lost}, ` +
-        `errors ${JSON.stringify(point.errors)}, runtime peak RSS ${point.runtimePeakRssMb} MB → ${point.sustained ? 'sustained' : 'not sustained'}`,
-    );
+    const times = phase === 'fixed' && options.repeatRates.includes(rate) ? options.runsPerRate : 1;
+    const runs: LatencyRun[] = [];
+    for (let i = 0; i < times; i++) {
+      options.log(
+        `  soak: ${options.connections} connections at ${rate} msg/s for ${seconds} s${times > 1 ? ` (run ${i + 1} of ${times})` : ''}`,
+      );
+      const atStart = round(loadavg()[0] ?? 0, 2);
+      const stopSampling = sampleLoad();
+      const { report, code } = await runSoak(options, rate, seconds, points.length + runs.length + 1);
+      const run = runOf(options, rate, report, code, { atStart, max: stopSampling() });
+      options.log(
+        `    p50 ${run.p50} / p95 ${run.p95} / p99 ${run.p99} ms, sent ${run.achievedRate}/s, lost ${run.lost}, ` +
+          `errors ${JSON.stringify(run.errors)}, runtime peak RSS ${run.runtimePeakRssMb} MB, load ${run.load?.atStart}-${run.load?.max} → ${run.sustained ? 'sustained' : 'not sustained'}`,
+      );
+      runs.push(run);
+    }
+    const point = latencyPoint({ rate, seconds, phase }, runs, options);
+    if (runs.length > 1) {
+      options.log(
+        `    median of ${runs.length}: p50 ${point.p50} / p95 ${point.p95} / p99 ${point.p99} ms → ${point.sustained ? 'sustained' : 'not sustained'}`,
+      );
+    }
     points.push(point);
   };
   for (const rate of options.rates) await measure(rate, options.seconds, 'fixed');

@@ -185,6 +185,15 @@ function latencyWhy(point: LatencyPoint, limitMs: number, maxSustained: number |
   }.`;
 }
 
+/** `p50 … / p95 … / p99 … ms; 0 lost`, as the median of the runs when there were several. */
+function latencyMeasured(point: LatencyPoint): string {
+  const figures = `p50 ${n(point.p50, 1)} / p95 ${n(point.p95, 1)} / p99 ${n(point.p99, 1)} ms; ${point.lost} lost`;
+  const runs = point.runs ?? [];
+  return runs.length > 1
+    ? `median of ${runs.length} runs: ${figures} (p99 of each run: ${runs.map((run) => n(run.p99, 1)).join(', ')} ms)`
+    : `one run: ${figures}`;
+}
+
 export function computeTargets(results: Results): Target[] {
   const targets: Target[] = [];
 
@@ -317,7 +326,7 @@ export function computeTargets(results: Results): Target[] {
     targets.push({
       id: 'latency-200',
       target: `${n(latency.connections)} connections at 200 messages/s: 1:1 p99 ≤ ${latency.p99LimitMs} ms end to end`,
-      measured: `p50 ${n(at200.p50, 1)} / p95 ${n(at200.p95, 1)} / p99 ${n(at200.p99, 1)} ms; ${at200.lost} lost`,
+      measured: `${latencyMeasured(at200)}${loadSuffix(results, at200.load ?? sectionWindow(results, 'latency'))}`,
       met,
       margin: !Number.isFinite(at200.p99)
         ? 'nothing delivered'
@@ -326,7 +335,7 @@ export function computeTargets(results: Results): Target[] {
           : `${n(at200.p99 - latency.p99LimitMs, 1)} ms over (${pct(at200.p99 - latency.p99LimitMs, latency.p99LimitMs)})`,
       why:
         latencyWhy(at200, latency.p99LimitMs, latency.maxSustainedRate) +
-        loadNote(results, sectionWindow(results, 'latency')),
+        loadNote(results, at200.load ?? sectionWindow(results, 'latency')),
     });
   }
   return targets;
@@ -413,6 +422,26 @@ function table(header: string[], rows: (string | number)[][]): string {
 /** Send → last push: the median, and each run. */
 const wallCell = (medianMs: number, runs: readonly number[]) =>
   `${ms(medianMs, 0)} (${runs.map((run) => n(run, 0)).join(', ')})`;
+
+/** Each run of the repeated rates (their rows show the median): percentiles, loss, load. */
+function latencyRunLines(results: Results, points: readonly LatencyPoint[]): string[] {
+  const repeated = points.filter((p) => (p.runs?.length ?? 0) > 1);
+  if (repeated.length === 0) return [];
+  return [
+    "A target's rate is run several times; its row is the median of the runs' percentiles, with the worst run's",
+    'losses and errors, and it is sustained only when the median p99 is within the limit and every run was clean. Each run:',
+    '',
+    ...repeated.flatMap((p) =>
+      (p.runs ?? []).map(
+        (run, i) =>
+          `- ${n(p.rate)} msg/s, run ${i + 1}: p50 ${ms(run.p50)} / p95 ${ms(run.p95)} / p99 ${ms(run.p99)}, max ${ms(run.max)}, ` +
+          `sent ${n(run.achievedRate, 1)}/s, ${n(run.lost)} lost${Object.keys(run.errors).length ? `, errors ${JSON.stringify(run.errors)}` : ''}` +
+          `, ${run.sustained ? 'sustained' : 'not sustained'}; ${machineCell(results, run.load)}`,
+      ),
+    ),
+    '',
+  ];
+}
 
 /** The `sample` section: the AWS sample's message against our 1:1 and our broadcast. */
 function sideBySide(results: Results, side: NonNullable<Results['sample']>): string[] {
@@ -937,7 +966,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
     push(
       '## Local runtime: 1:1 latency under load',
       '',
-      `Measured with \`npm run soak\` (scripts/soak.ts, see docs/soak.md): one run per rate, each with a fresh runtime and`,
+      `Measured with \`npm run soak\` (scripts/soak.ts, see docs/soak.md): one run per rate (a target's rate: several, below), each with a fresh runtime and`,
       `${n(latency.connections)} connected clients (one user each) sending \`send_message\`s between random pairs; latency is`,
       'send → recipient receipt. A rate is *sustained* when p99 ≤ ' +
         `${latency.p99LimitMs} ms, nothing was lost or duplicated, no error came back, every client connected and the rate was sent.`,
@@ -958,10 +987,11 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
           'errors',
           'runtime peak RSS',
           'sustained',
+          'machine',
         ],
         latency.points.map((p) => [
           n(p.rate),
-          `${p.phase}, ${p.seconds} s`,
+          `${p.phase}, ${p.seconds} s${p.runs && p.runs.length > 1 ? `, median of ${p.runs.length} runs` : ''}`,
           ms(p.p50),
           ms(p.p95),
           ms(p.p99),
@@ -971,9 +1001,11 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
           Object.keys(p.errors).length ? JSON.stringify(p.errors) : 'none',
           p.runtimePeakRssMb === null ? 'n/a' : `${n(p.runtimePeakRssMb)} MB`,
           p.sustained ? 'yes' : 'no',
+          machineCell(results, p.load ?? sectionWindow(results, 'latency')),
         ]),
       ),
       '',
+      ...latencyRunLines(results, latency.points),
       `Highest rate sustained: **${latency.maxSustainedRate === null ? 'none of the rates tried' : `${n(latency.maxSustainedRate)} msg/s`}**` +
         `${latency.firstFailingRate === null ? '' : ` (${n(latency.firstFailingRate)} msg/s was not)`}; peak memory of the runtime ${latency.peakRssMb ?? 'n/a'} MB (VmHWM).`,
       '',

@@ -165,10 +165,8 @@ export interface BundlesSection {
   readonly seconds: number;
 }
 
-export interface LatencyPoint {
-  readonly rate: number;
-  readonly seconds: number;
-  readonly phase: 'fixed' | 'search';
+/** One soak run (`npm run soak`) at one rate. */
+export interface LatencyRun {
   readonly p50: number;
   readonly p95: number;
   readonly p99: number;
@@ -184,6 +182,20 @@ export interface LatencyPoint {
   readonly welcomed: number;
   readonly sustained: boolean;
   readonly soakExitCode: number | null;
+  /** The 1-minute load average when the run started and the highest sampled during it. */
+  readonly load?: LoadWindow;
+}
+
+/**
+ * A rate's figures: one run's, or for a repeated rate (a target's) the median of its runs'
+ * percentiles, the worst of their losses and errors (`runs` holds each).
+ */
+export interface LatencyPoint extends LatencyRun {
+  readonly rate: number;
+  readonly seconds: number;
+  readonly phase: 'fixed' | 'search';
+  /** Each run of a repeated rate (absent for a single run). */
+  readonly runs?: readonly LatencyRun[];
 }
 
 export interface LatencySection {

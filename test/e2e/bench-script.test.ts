@@ -65,6 +65,7 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       'machine',
       'dynamo',
       'fanout',
+      'sample',
       'bundles',
       'latency',
       'conversations',
@@ -88,6 +89,7 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       'latency',
       'presence',
       'rich',
+      'sample',
     ]);
     // Each section keeps the commit and load average it was measured with (for --only runs).
     assert.deepEqual(Object.keys(results.sectionRuns).sort(), Object.keys(results.measuredAt).sort());
@@ -144,7 +146,21 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
     );
 
     const operations = results.dynamo.operations.map((op: { operation: string }) => op.operation);
-    for (const operation of ['direct', 'broadcast']) assert.ok(operations.includes(operation), operation);
+    for (const operation of ['direct', 'broadcast', 'connect-alone', 'disconnect-alone'])
+      assert.ok(operations.includes(operation), operation);
+    assert.ok(
+      operations.some((op: string) => op.startsWith('connect-group-')),
+      '$connect of a group member',
+    );
+
+    // The AWS sample's message reached every real socket at each scale, by one Scan.
+    for (const point of results.sample.points) {
+      assert.equal(point.delivered.sample, point.connections);
+      assert.equal(point.delivered.broadcast, point.connections);
+      assert.deepEqual(Object.keys(point.sample.byOperation), ['Scan sample-connections']);
+    }
+    // A target's rate is the median of its runs, each kept.
+    assert.ok(results.latency.points.some((p: { runs?: unknown[] }) => (p.runs?.length ?? 0) > 1));
     assert.ok(
       operations.some((op: string) => op.startsWith('group-')),
       'a group operation',
@@ -176,6 +192,7 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
       '## DynamoDB, Management API and Lambda per operation',
       '## Cost per million operations',
       '## Broadcast fan-out',
+      "## Side by side with AWS's simple-websockets-chat-app",
       '## Bundles and module init',
       '## Local runtime: 1:1 latency under load',
     ]) {

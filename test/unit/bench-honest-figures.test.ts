@@ -1,0 +1,241 @@
+/**
+ * How the performance page keeps its figures honest (issue 14): the side-by-side ratios
+ * with AWS's sample, a target's latency as the median of several soak runs with the worst
+ * run's losses, and timing rows that say "loaded" whenever the load average was above the
+ * documented idle limit — and never "idle" then.
+ * Run: npx tsx --test test/unit/bench-honest-figures.test.ts
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { latencyPoint } from '../../scripts/bench/latency-runs.ts';
+import { IDLE_LOAD_PER_CORE, idleLoadLimit, isLoaded, loadLabel } from '../../scripts/bench/load.ts';
+import type { MachineFacts } from '../../scripts/bench/machine.ts';
+import { renderMarkdown } from '../../scripts/bench/report.ts';
+import { comparisons, ratio, ratioText } from '../../scripts/bench/side-by-side.ts';
+import type { LatencyRun, OperationCost, Results, SamplePoint } from '../../scripts/bench/types.ts';
+
+const cost = (figures: Partial<OperationCost>): OperationCost => ({
+  operation: 'op',
+  label: 'op',
+  background: 100,
+  registeredConnections: 100,
+  recipients: 1,
+  repetitions: 3,
+  dynamoRequests: 0,
+  endpointRequests: 0,
+  readUnits: 0,
+  writeUnits: 0,
+  indexWriteUnits: 0,
+  failedConditionalWrites: 0,
+  byOperation: {},
+  managementPosts: 0,
+  management: {},
+  lambdaInvocations: 1,
+  lambdaByFunction: {},
+  handlerMs: 1,
+  billedMs: 1,
+  replyMs: 1,
+  deliveredMs: 1,
+  ...figures,
+});
+
+const samplePoint = (load: { atStart: number; max: number }): SamplePoint => ({
+  connections: 10_000,
+  rampSeconds: 100,
+  direct: cost({
+    dynamoRequests: 3,
+    readUnits: 1,
+    writeUnits: 4,
+    indexWriteUnits: 4,
+    managementPosts: 1,
+    deliveredMs: 10,
+  }),
+  sample: cost({
+    operation: 'aws-sample',
+    dynamoRequests: 1,
+    readUnits: 34.5,
+    managementPosts: 10_000,
+    deliveredMs: 9_000,
+  }),
+  broadcast: cost({
+    dynamoRequests: 124,
+    readUnits: 116.5,
+    writeUnits: 16,
+    managementPosts: 10_000,
+    deliveredMs: 9_500,
+  }),
+  wallMsRuns: { direct: [10, 12, 9], sample: [9_000, 8_000, 9_500], broadcast: [9_500, 9_400, 9_900] },
+  delivered: { sample: 10_000, broadcast: 10_000 },
+  load,
+});
+
+describe('side by side with the AWS sample', () => {
+  test('ratios are the sample ÷ ours, and none when ours is 0', () => {
+    assert.equal(ratio(34.5, 1), 34.5);
+    assert.equal(ratio(0, 8), 0);
+    assert.equal(ratio(10, 0), null, 'ours 0: no ratio, not infinity');
+    assert.equal(ratio(Number.NaN, 3), null);
+    assert.equal(ratioText(880.4), '880×');
+    assert.equal(ratioText(1.34), '1.3×');
+    assert.equal(ratioText(0.523), '0.52×');
+    assert.equal(ratioText(null), 'n/a');
+  });
+
+  test('each scale compares the sample with our 1:1 and with our broadcast', () => {
+    const [direct, broadcast] = comparisons(samplePoint({ atStart: 0.5, max: 0.9 }));
+    assert.equal(direct.ours, '1:1');
+    assert.equal(direct.ratios.readUnits, 34.5);
+    assert.equal(direct.ratios.posts, 10_000);
+    assert.equal(direct.ratios.wallMs, 900);
+    assert.equal(direct.our.writeUnits, 8, 'write units include the estimated index writes');
+    assert.equal(broadcast.ours, 'broadcast');
+    assert.equal(broadcast.ratios.posts, 1);
+    assert.equal(broadcast.ratios.writeUnits, 0);
+  });
+});
+
+const run = (figures: Partial<LatencyRun>): LatencyRun => ({
+  p50: 10,
+  p95: 20,
+  p99: 30,
+  max: 40,
+  sent: 4000,
+  delivered: 4000,
+  lost: 0,
+  duplicates: 0,
+  errors: {},
+  achievedRate: 200,
+  runtimePeakRssMb: 600,
+  rampUpSeconds: 5,
+  welcomed: 1000,
+  sustained: true,
+  soakExitCode: 0,
+  ...figures,
+});
+const criteria = { connections: 1000, p99LimitMs: 50 };
+const at = { rate: 200, seconds: 20, phase: 'fixed' as const };
+
+describe('a latency target from three soak runs', () => {
+  test('is the median of each percentile, with every run kept', () => {
+    const point = latencyPoint(
+      at,
+      [run({ p50: 12, p99: 31 }), run({ p50: 9, p99: 627, max: 700 }), run({ p50: 11, p99: 45 })],
+      criteria,
+    );
+    assert.equal(point.p50, 11);
+    assert.equal(point.p99, 45, 'one bad run does not decide');
+    assert.equal(point.sustained, true);
+    assert.deepEqual(
+      point.runs?.map((r) => r.p99),
+      [31, 627, 45],
+    );
+  });
+
+  test('one lucky run does not make a rate sustained', () => {
+    const point = latencyPoint(at, [run({ p99: 31 }), run({ p99: 80 }), run({ p99: 95 })], criteria);
+    assert.equal(point.p99, 80);
+    assert.equal(point.sustained, false);
+  });
+
+  test('a loss or an error in any run is reported and fails the rate', () => {
+    const point = latencyPoint(
+      at,
+      [run({}), run({ lost: 3, errors: { '1029': 2 } }), run({ errors: { '1029': 1 } })],
+      criteria,
+    );
+    assert.equal(point.lost, 3);
+    assert.deepEqual(point.errors, { '1029': 3 });
+    assert.equal(point.sustained, false);
+  });
+
+  test('a single run is that run', () => {
+    const point = latencyPoint({ ...at, phase: 'search' }, [run({ p99: 42 })], criteria);
+    assert.equal(point.p99, 42);
+    assert.equal(point.runs, undefined);
+  });
+});
+
+describe('idle or loaded', () => {
+  test('the limit is per core, and the start of a measurement counts as much as its samples', () => {
+    assert.equal(IDLE_LOAD_PER_CORE, 0.75);
+    assert.equal(idleLoadLimit(2), 1.5);
+    assert.equal(isLoaded({ atStart: 1.2, max: 1.5 }, 2), false);
+    assert.equal(isLoaded({ atStart: 1.6, max: 0.9 }, 2), true);
+    assert.equal(isLoaded({ atStart: 0.4, max: 1.51 }, 2), true);
+    assert.equal(loadLabel({ atStart: 0.4, max: 3.85 }, 2), '**loaded** (up to 3.85)');
+    assert.equal(loadLabel({ atStart: 0.4, max: 0.9 }, 2), 'idle (up to 0.9)');
+  });
+
+  const machine: MachineFacts = {
+    cpuModel: 'Test CPU',
+    cores: 2,
+    memoryGb: 24,
+    os: 'Linux 6',
+    node: 'v20.20.2',
+    loadAverageAtStart: 0.4,
+    gitCommit: 'aaaaaaa',
+    gitDirty: false,
+  };
+  const page = (facts: Partial<Results>) =>
+    renderMarkdown(
+      {
+        schemaVersion: 1,
+        generatedAt: '2026-12-03T09:00:00.000Z',
+        command: 'npm run bench',
+        smoke: false,
+        machine,
+        measuredAt: { sample: '2026-12-03T09:00:00.000Z' },
+        totalSeconds: 60,
+        ...facts,
+      },
+      {},
+    );
+  const sectionRun = (loadAverageAtStart: number, loadAverageMax: number) => ({
+    at: '2026-12-03T09:00:00.000Z',
+    gitCommit: 'aaaaaaa',
+    gitDirty: false,
+    loadAverageAtStart,
+    loadAverageMax,
+  });
+
+  test('a loaded section is called loaded in the header and in every timing row, never idle', () => {
+    const loaded = page({
+      sample: {
+        scales: [10_000],
+        repetitions: 3,
+        seconds: 200,
+        points: [samplePoint({ atStart: 1.9, max: 3.2 })],
+      },
+      sectionRuns: { sample: sectionRun(1.9, 3.2) },
+    });
+    assert.match(
+      loaded,
+      /\| sample \| 2026-12-03 09:00 \| aaaaaaa \| 1\.9, 3\.2 \| \*\*loaded\*\* \(up to 3\.2\) \|/,
+    );
+    assert.match(loaded, /at most 1\.5 \(0\.75 per core\)/, 'the page states the limit');
+    const rows = loaded.split('\n').filter((line) => line.startsWith('| 10,000 |'));
+    assert.equal(rows.length, 5, '3 paths and 2 comparisons');
+    for (const row of rows) assert.match(row, /\*\*loaded\*\* \(up to 3\.2\) \|$/);
+    assert.doesNotMatch(loaded, /\bidle \(/);
+  });
+
+  test('an idle section says idle', () => {
+    const idle = page({
+      sample: {
+        scales: [10_000],
+        repetitions: 3,
+        seconds: 200,
+        points: [samplePoint({ atStart: 0.3, max: 1.1 })],
+      },
+      sectionRuns: { sample: sectionRun(0.3, 1.1) },
+    });
+    assert.match(idle, /\| idle \(up to 1\.1\) \|/);
+    assert.doesNotMatch(idle, /\*\*loaded\*\*/);
+    assert.doesNotMatch(idle, /Loaded machine/);
+  });
+
+  test('without a sample section in the file, the page renders without it', () => {
+    const without = page({ measuredAt: {}, sectionRuns: {} });
+    assert.doesNotMatch(without, /Side by side/);
+  });
+});
