@@ -748,6 +748,9 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
   }
 
   push(...renderPresenceAccuracy(results.presence));
+  const presenceWindow = results.presence ? sectionWindow(results, 'presence') : undefined;
+  if (presenceWindow)
+    push(`The sweep's time above was measured ${machineCell(results, presenceWindow)}.`, '');
 
   if (costs.length > 0) {
     // The measured duration is a time: say when its section was loaded.
@@ -886,6 +889,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
             'inline: wall',
             'inline: handler time',
             'handler time, workers / inline',
+            'machine',
           ],
           compared.map((c) => [
             n(c.connections),
@@ -894,6 +898,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
             `${n(c.inline.wallMs / 1000, 2)} s`,
             `${n(c.inline.handlerMs / 1000, 2)} s`,
             `${n(c.handlerRatio, 2)}×`,
+            machineCell(results, sectionWindow(results, 'fanout')),
           ]),
         ),
         '',
