@@ -1,7 +1,8 @@
 /**
  * The fan-out worker: invoked asynchronously (`InvocationType: Event`) by the handlers
  * that dispatch a large fan-out, and by itself to continue a job. It posts one job's
- * recipients (a chunk, or a broadcast shard it reads itself) at the job's rate; see
+ * recipients (a chunk, or a lane of broadcast shards it reads itself) at once and at full
+ * speed, under the job's rate ceiling; see
  * functions/core/fan-out/fan-out-worker.ts for the failure rules. Lambda does not retry it
  * (`retryAttempts: 0`): a job that fails goes to the on-failure destination queue.
  */
