@@ -3,8 +3,9 @@
  * its LevelDB or in-memory store, the JSON of its answers) runs here, so it uses another
  * core than the runtime's thread, which runs the gateway, the emulated APIs and the
  * handlers. The runtime's HTTP server still receives every DynamoDB request on its one
- * port (and may throttle it, see faults.ts); it passes method, URL, headers and body here
- * and writes back the status, headers and body dynalite produced, byte for byte.
+ * port (and may throttle it, see faults.ts); it passes method, URL, the headers dynalite reads
+ * (dynamodb.ts) and body here and writes back the status, headers and body dynalite
+ * produced, byte for byte.
  *
  * dynalite's request listener is called with a minimal request (an EventEmitter with
  * `method`, `url`, `headers`, one `data` chunk and `end`) and response (`statusCode`,
