@@ -10,7 +10,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { onlineSessionToken } from '../../functions/core/groups/online-members.ts';
 import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
+import { DynamoOnlineGroupMarks } from '../../functions/stores/online-groups.ts';
 import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
@@ -162,7 +164,8 @@ describe('fan-out workers (threshold 3, chunks of 2)', () => {
       group_name: 'With a ghost',
       member_ids: ['fw-1', 'fw-2', 'fw-ghost'],
     });
-    // A connection whose $disconnect never came: its row and presence entry, no socket.
+    // A connection whose $disconnect never came: its row, presence entry and online marks
+    // (as its $connect left them), no socket.
     const ghostId = 'ghostConnection=';
     const now = Math.floor(Date.now() / 1000);
     await new DynamoConnectionStore(tables.client, tables.names.connections).put({
@@ -173,11 +176,11 @@ describe('fan-out workers (threshold 3, chunks of 2)', () => {
       expiresAt: now + 7800,
       tokenExpiresAt: now + 3600,
     });
-    await new DynamoPresenceStore(tables.client, tables.names.presence).addConnection(
-      'fw-ghost',
-      ghostId,
-      now + 7800,
-    );
+    const presence = new DynamoPresenceStore(tables.client, tables.names.presence);
+    await presence.addConnection('fw-ghost', ghostId, now + 7800);
+    const token = onlineSessionToken(new Date().toISOString(), ghostId);
+    assert.ok(await presence.claimOnlineSession('fw-ghost', token));
+    await new DynamoOnlineGroupMarks(tables.client, tables.names.groups).markAll('fw-ghost', token);
     const runsBefore = workerRuns();
 
     const reply = await sendCommand(admin.client, 'send_group_message', {
