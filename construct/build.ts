@@ -2,7 +2,7 @@
  * Builds the construct package in construct/dist: the CDK code of lib/ compiled to
  * JavaScript and declarations (tsc, construct/tsconfig.json), and every handler of
  * `functionSpecs` bundled with esbuild as ChatFunction bundles it at synth
- * (HANDLER_BUNDLING), once plain and once with tracing, so the package's users need
+ * (handlerBuildOptions), once plain and once with tracing, so the package's users need
  * neither esbuild nor TypeScript nor this repository.
  * Run: npm --prefix construct run build (npm pack runs it too).
  */
@@ -12,12 +12,7 @@ import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import {
-  HANDLER_BUNDLING,
-  handlerInject,
-  PROJECT_ROOT,
-  prebuiltBundleDir,
-} from '../lib/constructs/chat-function.ts';
+import { handlerBuildOptions, PROJECT_ROOT, prebuiltBundleDir } from '../lib/constructs/chat-function.ts';
 import { functionSpecs } from '../lib/function-specs.ts';
 
 const packageDir = fileURLToPath(new URL('./', import.meta.url));
@@ -45,28 +40,21 @@ function compile(): void {
 
 async function bundleHandlers(): Promise<void> {
   const entries = [...new Set(Object.values(functionSpecs).map((spec) => spec.entry))];
-  for (const tracing of [false, true]) {
-    await build({
-      ...HANDLER_BUNDLING,
-      mainFields: [...HANDLER_BUNDLING.mainFields],
-      external: [...HANDLER_BUNDLING.external],
-      banner: { js: HANDLER_BUNDLING.banner },
-      alias: { ...HANDLER_BUNDLING.alias },
-      inject: handlerInject(tracing),
-      bundle: true,
-      // Aliases and injected modules are relative to the project root, as for NodejsFunction.
-      absWorkingDir: PROJECT_ROOT,
-      entryPoints: Object.fromEntries(
-        entries.map((entry) => [
-          path.relative(bundlesDir, path.join(prebuiltBundleDir(bundlesDir, entry, tracing), 'index')),
-          path.join(PROJECT_ROOT, entry),
-        ]),
+  // One build per handler: chunks (HANDLER_BUNDLING.splitting) are a handler's own.
+  await Promise.all(
+    [false, true].flatMap((tracing) =>
+      entries.map((entry) =>
+        build(
+          handlerBuildOptions({
+            projectRoot: PROJECT_ROOT,
+            entry,
+            outdir: prebuiltBundleDir(bundlesDir, entry, tracing),
+            tracing,
+          }),
+        ),
       ),
-      outdir: bundlesDir,
-      outExtension: { '.js': '.mjs' },
-      logLevel: 'warning',
-    });
-  }
+    ),
+  );
 }
 
 function filesUnder(dir: string): string[] {

@@ -1,8 +1,9 @@
 /**
  * Token verification for the functions that need it ($connect, the HTTP API), kept out
- * of the shared container so other bundles do not carry the Secrets Manager client.
+ * of the shared container so other bundles do not carry the Secrets Manager client. Those
+ * that do import it (`import()`) only with JWT_SECRET_ID, so a cold start with another key
+ * source does not evaluate it.
  */
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Identity, jwksKey, secretKey, type VerificationKey, verifyToken } from '../core/auth/auth.ts';
 import { type CognitoKeys, cognitoKeys, verifyCognitoToken } from '../core/auth/cognito.ts';
 import { type ChatConfig, ConfigError } from './config.ts';
@@ -32,6 +33,7 @@ async function resolveKey(config: ChatConfig): Promise<VerificationKey> {
   if (source.kind === 'secret') return secretKey(source.secret);
   if (source.kind === 'jwks') return jwksKey(source.url);
   if (source.kind === 'cognito') throw new ConfigError('Cognito keys are resolved per issuer (cognitoKeys).');
+  const { GetSecretValueCommand, SecretsManagerClient } = await import('@aws-sdk/client-secrets-manager');
   const client = traced(new SecretsManagerClient({ endpoint: config.secretsManagerEndpoint }));
   const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: source.secretId }));
   if (!SecretString) throw new ConfigError(`Secret ${source.secretId} has no SecretString.`);

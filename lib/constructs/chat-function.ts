@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -41,11 +41,13 @@ export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
 export const TRACING_WIRING = './functions/runtime/wiring/tracing.ts';
 
 /**
- * How every handler is bundled, in esbuild's option names: ChatFunction hands them to
- * NodejsFunction when it bundles at synth, and construct/build.ts to esbuild when it
- * pre-bundles the handlers of the construct package, so both make the same bundles.
+ * How every handler is bundled, in esbuild's option names: ChatFunction bundles with them
+ * at synth, construct/build.ts when it pre-bundles the handlers of the construct package,
+ * and the bench (scripts/bench/bundles.ts) when it measures init — all through
+ * `handlerBuildOptions`, so the three make the same bundles.
  */
 export const HANDLER_BUNDLING = {
+  bundle: true,
   format: 'esm',
   platform: 'node',
   target: 'node22',
@@ -55,13 +57,48 @@ export const HANDLER_BUNDLING = {
   sourcemap: true,
   // NODE_OPTIONS=--enable-source-maps only needs the mappings, not the sources.
   sourcesContent: false,
+  // index.mjs holds what the handler imports statically; what it imports with `import()`
+  // (the S3, EventBridge and Lambda clients, used by few invocations) goes to chunks beside
+  // it, which Node parses only when an invocation needs them (docs/performance.md).
+  splitting: true,
   // Bundle the AWS SDK too: the versions are pinned in package-lock.json instead of
-  // whatever the runtime happens to ship, and cold starts load one file.
+  // whatever the runtime happens to ship, and cold starts do not resolve hundreds of modules.
   external: [],
   banner: ESM_REQUIRE_SHIM,
   // The SDK's default credential chain, replaced by the environment provider.
   alias: BUNDLE_ALIASES,
 } as const;
+
+/** What `handlerBuildOptions` bundles, and where to. */
+export interface HandlerBuild {
+  /** The repository root: esbuild runs there (aliases and injected modules are relative to it). */
+  readonly projectRoot: string;
+  /** Handler module relative to `projectRoot`. */
+  readonly entry: string;
+  /** Gets `index.mjs` (which exports `handler`), its chunks and their source maps. */
+  readonly outdir: string;
+  /** The stack's `tracing` option: TRACING_WIRING injected. */
+  readonly tracing: boolean;
+  /** Packages left out of the bundle. @default HANDLER_BUNDLING.external (none) */
+  readonly external?: readonly string[];
+}
+
+/** esbuild's options for one handler (see HANDLER_BUNDLING). */
+export function handlerBuildOptions(build: HandlerBuild) {
+  return {
+    ...HANDLER_BUNDLING,
+    mainFields: [...HANDLER_BUNDLING.mainFields],
+    external: [...(build.external ?? HANDLER_BUNDLING.external)],
+    banner: { js: HANDLER_BUNDLING.banner },
+    alias: { ...HANDLER_BUNDLING.alias },
+    inject: handlerInject(build.tracing),
+    absWorkingDir: build.projectRoot,
+    entryPoints: { index: path.join(build.projectRoot, build.entry) },
+    outdir: build.outdir,
+    outExtension: { '.js': '.mjs' },
+    logLevel: 'warning' as const,
+  };
+}
 
 /** The modules esbuild injects into every bundle (relative to the project root). */
 export function handlerInject(tracing: boolean): string[] {
@@ -206,30 +243,26 @@ export class ChatFunction extends Construct {
       return;
     }
 
-    this.function = new NodejsFunction(this, 'Function', {
+    // Bundled at synth with esbuild (a devDependency; never Docker). Not NodejsFunction:
+    // its single --outfile rules out the chunks of `splitting`.
+    this.function = new lambda.Function(this, 'Function', {
       ...functionProps,
-      entry: path.join(projectRoot, props.entry),
-      handler: 'handler',
-      projectRoot,
-      depsLockFilePath: path.join(projectRoot, 'package-lock.json'),
-      bundling: {
-        format: OutputFormat.ESM,
-        target: HANDLER_BUNDLING.target,
-        mainFields: [...HANDLER_BUNDLING.mainFields],
-        minify: HANDLER_BUNDLING.minify,
-        sourceMap: HANDLER_BUNDLING.sourcemap,
-        sourcesContent: HANDLER_BUNDLING.sourcesContent,
-        externalModules: [...HANDLER_BUNDLING.external],
-        banner: HANDLER_BUNDLING.banner,
-        esbuildArgs: {
-          '--alias': Object.entries(HANDLER_BUNDLING.alias).map(([name, to]) => `${name}=${to}`),
-          ...(tracing ? { '--inject': handlerInject(tracing) } : {}),
+      handler: 'index.handler',
+      code: lambda.Code.fromAsset(projectRoot, {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          image: DockerImage.fromRegistry('esbuild-runs-locally'),
+          local: {
+            tryBundle(outputDir) {
+              const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+              esbuild.buildSync(
+                handlerBuildOptions({ projectRoot, entry: props.entry, outdir: outputDir, tracing }),
+              );
+              return true;
+            },
+          },
         },
-        // esbuild is a devDependency; never fall back to Docker.
-        forceDockerBundling: false,
-        // Only what needs attention, not a size report per function on every synth.
-        logLevel: LogLevel.WARNING,
-      },
+      }),
     });
   }
 

@@ -1,79 +1,45 @@
 /**
- * Section `bundles`: every function of lib/function-specs.ts bundled the way
- * lib/constructs/chat-function.ts has CDK bundle it (esbuild, ESM, node22, minified,
- * linked source map without sources, the ESM `require` banner, nothing external), and a
- * second time with `@aws-sdk/*` external — CDK's default, which uses the SDK the Lambda
- * runtime ships (here it resolves from this repository's node_modules, the same major
- * version; a `node_modules` link next to the bundles makes it resolvable).
+ * Section `bundles`: every function of lib/function-specs.ts bundled as the stack bundles it
+ * (`handlerBuildOptions` of lib/constructs/chat-function.ts, which ChatFunction and the
+ * construct package use too: one source of the options), and a second time with
+ * `@aws-sdk/*` external — CDK's default, which uses the SDK the Lambda runtime ships (here
+ * it resolves from this repository's node_modules, the same major version; a
+ * `node_modules` link next to the bundles makes it resolvable).
  *
- * The aliases (BUNDLE_ALIASES) resolve from the repository root, where CDK runs esbuild.
+ * For each: what a cold start loads (index.mjs and the chunks it imports statically; the
+ * chunks of `import()` are counted apart), raw, gzip, source map, the SDK's share, and the
+ * init time: a fresh `node --enable-source-maps` process (Lambda gets
+ * NODE_OPTIONS=--enable-source-maps) imports the bundle and calls its handler once with a
+ * representative event (`firstCallEvent`), against a local runtime started here (embedded
+ * DynamoDB, Management API, Lambda Invoke API, S3; the function's own credentials, so
+ * its grants are checked as in AWS). The first call builds the SDK clients and sends their
+ * first requests, which a cold start pays as much as the import; the loopback network
+ * costs well under a millisecond per request. Import and first call are reported apart.
  *
- * For each: bundle size (raw, gzip, source map, and how much of it is the SDK, from
- * esbuild's metafile), and module init time: a fresh `node --enable-source-maps` process
- * (Lambda gets NODE_OPTIONS=--enable-source-maps) imports the bundle and reports how long
- * the import took; median of `runs` after one discarded warm-up, the two variants
- * interleaved so that machine load hits both alike.
- *
- * If the construct's bundling block changes, `optionsMatchConstruct` turns false and the
- * report says so: update `bundleOptions` below and CONSTRUCT_BUNDLING_HASH.
+ * The figure is the median of `runs` runs, each the median of PROCESSES_PER_RUN processes,
+ * after one discarded warm-up; functions and variants interleaved so that machine load
+ * hits them alike. The load average is recorded at the start and end of every run.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { type BuildOptions, build, version as esbuildVersion } from 'esbuild';
-import { type FunctionId, functionSpecs } from '../../lib/function-specs.ts';
-import { resolveHandlerEnvironment } from '../../local/handler-env.ts';
+import { build, version as esbuildVersion, type Metafile } from 'esbuild';
+import { HANDLER_BUNDLING, handlerBuildOptions } from '../../lib/constructs/chat-function.ts';
+import { type FunctionId, functionSpecs, webSocketRoutes } from '../../lib/function-specs.ts';
+import { localFunctionName } from '../../local/functions.ts';
+import { localCredentials } from '../../local/iam/credentials.ts';
+import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
+import { mintToken } from '../../local/tokens.ts';
 import { median, percentile, round } from './machine.ts';
 import type { BundleFigures, BundlesSection, BundleVariantFigures } from './types.ts';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CONSTRUCT_FILE = join(REPOSITORY_ROOT, 'lib/constructs/chat-function.ts');
 
-/**
- * Hash of the construct's `bundling: { … }` block (comments and whitespace removed) that
- * `bundleOptions` mirrors; see `constructBundlingHash`.
- */
-export const CONSTRUCT_BUNDLING_HASH = 'd7a88f7ce2f15016';
-
-/** The construct's `bundling` block without comments and whitespace, hashed. */
-export function constructBundlingHash(source = readFileSync(CONSTRUCT_FILE, 'utf8')): string {
-  const start = source.indexOf('bundling: {');
-  if (start < 0) return 'missing';
-  let depth = 0;
-  let end = start;
-  for (let i = source.indexOf('{', start); i < source.length; i++) {
-    if (source[i] === '{') depth++;
-    else if (source[i] === '}' && --depth === 0) {
-      end = i + 1;
-      break;
-    }
-  }
-  const block = source
-    .slice(start, end)
-    .replace(/\/\/.*$/gm, '')
-    .replace(/\s+/g, '');
-  return createHash('sha256').update(block).digest('hex').slice(0, 16);
-}
-
-/** What `bundleOptions` takes from the construct module. */
-export interface ConstructBundling {
-  /** ESM_REQUIRE_SHIM */
-  readonly banner: string;
-  /** BUNDLE_ALIASES */
-  readonly aliases: Readonly<Record<string, string>>;
-  /** TRACING_WIRING when the stack's `tracing` option is on; the default bundles inject nothing. */
-  readonly inject?: readonly string[];
-}
-
-/** The ESM `require` banner and the aliases, from the construct itself (a dynamic import: it loads aws-cdk-lib). */
-async function constructBundling(): Promise<ConstructBundling> {
-  const construct = await import('../../lib/constructs/chat-function.ts');
-  return { banner: construct.ESM_REQUIRE_SHIM, aliases: construct.BUNDLE_ALIASES };
-}
+/** Fresh processes per function and measurement in each run (their median is the run's figure). */
+export const PROCESSES_PER_RUN = 3;
 
 export type Variant = 'bundled' | 'external';
 
@@ -85,92 +51,236 @@ function packageOf(path: string): string {
   return scope ? `@${scope[1]}/*` : match[1];
 }
 
-/** How the init time is taken: which bundle, with which node flags. */
+/** How the init time is taken: which bundle, with which node flags, how many processes per run. */
 const MEASUREMENTS = [
-  { name: 'bundled', variant: 'bundled', flags: ['--enable-source-maps'] },
-  { name: 'external', variant: 'external', flags: ['--enable-source-maps'] },
+  { name: 'bundled', variant: 'bundled', flags: ['--enable-source-maps'], processes: PROCESSES_PER_RUN },
+  { name: 'external', variant: 'external', flags: ['--enable-source-maps'], processes: 1 },
   // Diagnostic: the deployed bundle without NODE_OPTIONS=--enable-source-maps.
-  { name: 'bundledWithoutSourceMaps', variant: 'bundled', flags: [] },
+  { name: 'bundledWithoutSourceMaps', variant: 'bundled', flags: [], processes: 1 },
 ] as const;
 
-/** What NodejsFunction passes esbuild for the construct's `bundling` (see the module comment). */
-export function bundleOptions(
-  entry: string,
-  outfile: string,
-  construct: ConstructBundling,
-  variant: Variant,
-): BuildOptions {
-  return {
-    absWorkingDir: REPOSITORY_ROOT,
-    entryPoints: [entry],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    external: variant === 'external' ? ['@aws-sdk/*'] : [],
-    banner: { js: construct.banner },
-    alias: { ...construct.aliases },
-    ...(construct.inject?.length ? { inject: [...construct.inject] } : {}),
-    metafile: true,
-    logLevel: 'warning',
-  };
-}
-
 /**
- * Imports the bundle (argv[1]) and, when `firstCall` is given, runs it with the module as
- * `mod` (e.g. `await mod.handler(event)`); prints the elapsed and the CPU milliseconds
- * (user + system, all threads) on a last line of its own, after whatever the bundle wrote.
+ * Imports the bundle (argv[1]), calls `handler` with the event (argv[2], JSON) and a Lambda
+ * context, then runs `after` (with the module as `mod`; timed with the first call), and prints, on a last line of its own after whatever the bundle wrote: import
+ * ms, first call ms, CPU ms (user + system, all threads) and the outcome (status code or
+ * frame type, and error code). Exits at once: keep-alive sockets must not hold it.
  */
-function initTimer(firstCall = ''): string {
-  return `const t0 = performance.now(); const c0 = process.cpuUsage(); const mod = await import(process.argv[1]); ${firstCall}; const c = process.cpuUsage(c0); process.stdout.write('\\n' + String(performance.now() - t0) + ' ' + String((c.user + c.system) / 1000));`;
-}
+const initTimer = (after: string) => `
+const t0 = performance.now(); const c0 = process.cpuUsage();
+const mod = await import(process.argv[1]);
+const t1 = performance.now();
+let outcome;
+try {
+  const context = { functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, awsRequestId: 'bench', getRemainingTimeInMillis: () => 28000, callbackWaitsForEmptyEventLoop: true };
+  const result = await mod.handler(JSON.parse(process.argv[2]), context);
+  let body; try { body = JSON.parse(result?.body ?? 'null'); } catch { body = undefined; }
+  outcome = [result?.statusCode ?? (result?.policyDocument ? 'policy ' + result.policyDocument.Statement[0].Effect : typeof result), body?.type, body?.code ?? body?.error?.code ?? body?.data?.code].filter((part) => part !== undefined).join(' ');
+} catch (error) { outcome = 'threw ' + (error?.name ?? 'Error'); }
+${after};
+const t2 = performance.now(); const c = process.cpuUsage(c0);
+process.stdout.write('\\n' + [t1 - t0, t2 - t1, (c.user + c.system) / 1000].map(String).join(' ') + ' ' + outcome.replace(/\\s+/g, '_'));
+process.exit(0);`;
 
-/** Wall-clock and CPU milliseconds of one init; CPU time is less sensitive to a busy machine. */
+/** Import, first call and CPU milliseconds of one init, and what the first call answered. */
 export interface InitTime {
+  readonly importMs: number;
+  readonly firstCallMs: number;
   readonly ms: number;
   readonly cpuMs: number;
+  readonly outcome: string;
 }
 
 /**
- * Module init of `file` in a fresh `node` process: its import, and with `firstCall` also
- * that code's run (import plus first call).
+ * One init of `file` in a fresh `node` process: its import and its handler's first call
+ * with `event` (and `after`, code run after it with the module as `mod`).
  */
 export function timeInit(
   file: string,
   env: NodeJS.ProcessEnv,
   nodeFlags: readonly string[],
-  firstCall?: string,
+  event: unknown,
+  after = '',
 ): Promise<InitTime> {
   return new Promise((resolveTime, reject) => {
     execFile(
       process.execPath,
-      [...nodeFlags, '--input-type=module', '-e', initTimer(firstCall), pathToFileURL(file).href],
+      [
+        ...nodeFlags,
+        '--input-type=module',
+        '-e',
+        initTimer(after),
+        pathToFileURL(file).href,
+        JSON.stringify(event),
+      ],
       { env, timeout: 60_000 },
       (error, stdout, stderr) => {
         if (error) reject(new Error(`importing ${file} failed: ${stderr || error.message}`));
         else {
-          const [ms, cpuMs] = stdout
+          const [importMs, firstCallMs, cpuMs, outcome] = stdout
             .slice(stdout.lastIndexOf('\n') + 1)
-            .split(' ')
-            .map(Number);
-          resolveTime({ ms: ms as number, cpuMs: cpuMs as number });
+            .split(' ');
+          const time = { importMs: Number(importMs), firstCallMs: Number(firstCallMs), cpuMs: Number(cpuMs) };
+          resolveTime({
+            ...time,
+            ms: time.importMs + time.firstCallMs,
+            outcome: (outcome ?? '').replace(/_/g, ' '),
+          });
         }
       },
     );
   });
 }
 
-/** The import's wall-clock milliseconds (what the section reports). */
-function timeImport(file: string, env: NodeJS.ProcessEnv, nodeFlags: readonly string[]): Promise<number> {
-  return timeInit(file, env, nodeFlags).then((time) => time.ms);
+const BENCH_USER = 'bench-user';
+const BENCH_PEER = 'bench-peer';
+
+/**
+ * Each function's first call: the cheapest request that reaches its usual SDK path where
+ * that takes no data set up (a message to a user who is offline, a list that is empty, a
+ * token to verify), else its cheapest refused input (an unknown group). Described in
+ * docs/performance.md by the outcome each function answered.
+ */
+const COMMAND_DATA: Readonly<Record<string, unknown>> = {
+  send_message: { to_user_id: BENCH_PEER, content: 'hello' },
+  list_groups: {},
+  list_group_invites: {},
+  list_blocked: {},
+  list_conversations: {},
+  block_user: { user_id: BENCH_PEER },
+  unblock_user: { user_id: BENCH_PEER },
+  sync: {},
+  ping: {},
+  join_room: { room_id: 'bench-room' },
+  leave_room: { room_id: 'bench-room' },
+  send_room_message: { room_id: 'bench-room', content: 'hello' },
+  history: { with_user_id: BENCH_PEER },
+  typing: { to_user_id: BENCH_PEER },
+  broadcast: { content: 'hello' },
+};
+
+function webSocketEvent(routeKey: string, body?: unknown) {
+  return {
+    requestContext: {
+      connectionId: 'bench-connection',
+      routeKey,
+      eventType: routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE',
+      requestId: 'bench-request',
+      domainName: 'bench.invalid',
+      stage: 'local',
+      authorizer: {
+        principalId: BENCH_USER,
+        userId: BENCH_USER,
+        roles: '[]',
+        tokenExpiresAt: String(2 ** 31),
+      },
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    isBase64Encoded: false,
+  };
 }
 
-type BundleSizes = Omit<BundleVariantFigures, 'initMsMedian' | 'initMsP90' | 'initMsRuns'>;
+function httpEvent(method: string, path: string, token: string, body?: unknown) {
+  return {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: '',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    requestContext: { http: { method, path }, requestId: 'bench-request', stage: '$default' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    isBase64Encoded: false,
+  };
+}
+
+export function firstCallEvent(id: FunctionId, token: string): unknown {
+  switch (id) {
+    case 'authorizer':
+      return {
+        type: 'REQUEST',
+        methodArn: 'arn:aws:execute-api:us-east-1:000000000000:bench/local/$connect',
+        headers: {},
+        queryStringParameters: { token },
+        requestContext: {
+          connectionId: 'bench-connection',
+          requestId: 'bench-request',
+          routeKey: '$connect',
+        },
+      };
+    case 'httpApi':
+      return httpEvent('GET', '/api/ws/unread', token);
+    case 'createUpload':
+      return httpEvent('POST', '/api/ws/uploads', token, {
+        file_name: 'bench.png',
+        content_type: 'image/png',
+        size: 1024,
+      });
+    case 'welcome':
+    case 'fanOutWorker':
+      // Asynchronous invocations whose real events need a live connection or a job: refused.
+      return {};
+    default: {
+      const routeKey = Object.entries(webSocketRoutes).find(([, functionId]) => functionId === id)?.[0];
+      if (!routeKey) throw new Error(`no first-call event for ${id}`);
+      if (routeKey.startsWith('$')) return webSocketEvent(routeKey, routeKey === '$default' ? {} : undefined);
+      return webSocketEvent(routeKey, {
+        cmd: routeKey,
+        data: COMMAND_DATA[routeKey] ?? { group_id: 'g-bench' },
+        request_id: 'bench',
+      });
+    }
+  }
+}
+
+/** The outputs a cold start loads (the entry and its static imports) and the others (`import()`). */
+function loadedOutputs(metafile: Metafile): { initial: string[]; lazy: string[] } {
+  const outputs = metafile.outputs;
+  const entry = Object.keys(outputs).find((path) => outputs[path]?.entryPoint);
+  const initial = new Set<string>();
+  const visit = (path: string | undefined) => {
+    if (!path || initial.has(path)) return;
+    initial.add(path);
+    for (const imported of outputs[path]?.imports ?? []) {
+      if (imported.kind === 'import-statement' && !imported.external) visit(imported.path);
+    }
+  };
+  visit(entry);
+  const code = Object.keys(outputs).filter((path) => path.endsWith('.mjs'));
+  return { initial: [...initial], lazy: code.filter((path) => !initial.has(path)) };
+}
+
+type BundleSizes = Omit<
+  BundleVariantFigures,
+  'initMsMedian' | 'initMsP90' | 'initMsRuns' | 'importMsMedian' | 'firstCallMsMedian'
+>;
+
+function sizesOf(metafile: Metafile, absWorkingDir: string): BundleSizes {
+  const { initial, lazy } = loadedOutputs(metafile);
+  const file = (path: string) => resolve(absWorkingDir, path);
+  const inputs = initial.flatMap((path) => Object.entries(metafile.outputs[path]?.inputs ?? {}));
+  const byPackage = new Map<string, number>();
+  for (const [path, input] of inputs) {
+    const name = packageOf(path);
+    byPackage.set(name, (byPackage.get(name) ?? 0) + input.bytesInOutput);
+  }
+  const bytesOf = (paths: string[]) =>
+    paths.reduce((sum, path) => sum + (metafile.outputs[path]?.bytes ?? 0), 0);
+  return {
+    bytes: bytesOf(initial),
+    lazyBytes: bytesOf(lazy),
+    gzipBytes: initial.reduce(
+      (sum, path) => sum + gzipSync(readFileSync(file(path)), { level: 9 }).length,
+      0,
+    ),
+    mapBytes: initial.reduce((sum, path) => sum + statSync(`${file(path)}.map`).size, 0),
+    sdkBytes: inputs
+      .filter(([path]) => /node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(path))
+      .reduce((sum, [, input]) => sum + input.bytesInOutput, 0),
+    topPackages: [...byPackage]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 6)
+      .map(([name, bytes]) => ({ name, bytes })),
+  };
+}
 
 export interface BundlesOptions {
   readonly runs: number;
@@ -179,9 +289,37 @@ export interface BundlesOptions {
   readonly log: (line: string) => void;
 }
 
+/** What a function's process gets: the stack's variables pointing at `runtime`, its own name and credentials. */
+function functionEnvironment(runtime: LocalRuntime, id: FunctionId): NodeJS.ProcessEnv {
+  const { accessKeyId, secretAccessKey } = localCredentials().forFunction(id);
+  const invokes = new Set(functionSpecs[id].invokes ?? []);
+  // As the stack: a function gets the names of only the functions it invokes.
+  const handlerEnv = Object.fromEntries(
+    Object.entries(runtime.handlerEnv).filter(
+      ([name]) =>
+        !(Object.entries(functionSpecs) as [FunctionId, (typeof functionSpecs)[FunctionId]][]).some(
+          ([other, spec]) => spec.nameEnvVar === name && !invokes.has(other),
+        ),
+    ),
+  );
+  return {
+    PATH: process.env.PATH,
+    ...handlerEnv,
+    // The welcome push of `$connect` goes to a function the runtime does not have: the
+    // Invoke request is made (and refused at once) instead of a welcome run in this process.
+    ...(id === 'connect' ? { WELCOME_FUNCTION_NAME: 'chat-local-bench-absent' } : {}),
+    LOG_LEVEL: 'off',
+    METRICS_FORMAT: 'off',
+    AWS_REGION: 'us-east-1',
+    AWS_LAMBDA_FUNCTION_NAME: localFunctionName(id),
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(functionSpecs[id].memorySize ?? 256),
+    AWS_ACCESS_KEY_ID: accessKeyId,
+    AWS_SECRET_ACCESS_KEY: secretAccessKey,
+  };
+}
+
 export async function runBundlesSection(options: BundlesOptions): Promise<BundlesSection> {
   const startedAt = performance.now();
-  const construct = await constructBundling();
   const ids = (Object.keys(functionSpecs) as FunctionId[]).filter(
     (id) => !options.functions || options.functions.includes(id),
   );
@@ -189,15 +327,15 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
   // External @aws-sdk/* imports resolve through this link, as from /var/runtime on Lambda.
   symlinkSync(join(REPOSITORY_ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   const variants: Variant[] = ['bundled', 'external'];
-  // The handler configuration the stack would give (table names, region…), as locally.
-  const { vars } = resolveHandlerEnvironment({ baseUrl: 'http://127.0.0.1:9', stage: 'local', extra: {} });
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    ...vars,
-    AWS_REGION: 'us-east-1',
-    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '256',
-  };
+  // Rate limits off: every process sends as the same user.
+  const runtime = await startLocalRuntime({
+    port: 0,
+    inMemory: true,
+    quiet: true,
+    env: { LOG_LEVEL: 'off', RATE_LIMIT_PER_MINUTE: '0', READ_RATE_LIMIT_PER_MINUTE: '0' },
+  });
   try {
+    const token = await mintToken(BENCH_USER, { secret: runtime.jwtSecret });
     options.log(
       `  bundling ${ids.length} functions × ${variants.length} variants (esbuild ${esbuildVersion})`,
     );
@@ -205,57 +343,62 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
     await Promise.all(
       ids.flatMap((id) =>
         variants.map(async (variant) => {
-          const outDir = join(dir, variant, id);
-          mkdirSync(outDir, { recursive: true });
-          const file = join(outDir, 'index.mjs');
-          const entry = resolve(REPOSITORY_ROOT, functionSpecs[id].entry);
-          const result = await build(bundleOptions(entry, file, construct, variant));
-          const output = Object.values(result.metafile?.outputs ?? {}).find((o) => o.entryPoint);
-          const inputs = Object.entries(output?.inputs ?? {});
-          const sdkBytes = inputs
-            .filter(([path]) => /node_modules\/@(aws-sdk|smithy|aws-crypto)\//.test(path))
-            .reduce((sum, [, input]) => sum + input.bytesInOutput, 0);
-          const byPackage = new Map<string, number>();
-          for (const [path, input] of inputs) {
-            const name = packageOf(path);
-            byPackage.set(name, (byPackage.get(name) ?? 0) + input.bytesInOutput);
-          }
-          const topPackages = [...byPackage]
-            .sort((a, b) => b[1] - a[1])
-            .slice(0, 6)
-            .map(([name, bytes]) => ({ name, bytes }));
-          const code = readFileSync(file);
+          const outdir = join(dir, variant, id);
+          mkdirSync(outdir, { recursive: true });
+          const buildOptions = handlerBuildOptions({
+            projectRoot: REPOSITORY_ROOT,
+            entry: functionSpecs[id].entry,
+            outdir,
+            tracing: false,
+            ...(variant === 'external' ? { external: ['@aws-sdk/*'] } : {}),
+          });
+          const result = await build({ ...buildOptions, metafile: true });
           built.set(`${variant}/${id}`, {
-            file,
-            sizes: {
-              bytes: code.length,
-              gzipBytes: gzipSync(code, { level: 9 }).length,
-              mapBytes: statSync(`${file}.map`).size,
-              sdkBytes,
-              topPackages,
-            },
+            file: join(outdir, 'index.mjs'),
+            sizes: sizesOf(result.metafile, REPOSITORY_ROOT),
           });
         }),
       ),
     );
-    const times = new Map<string, number[]>();
+    const times = new Map<string, InitTime[][]>();
+    const loads: number[] = [];
     for (let run = 0; run <= options.runs; run++) {
-      options.log(`  init run ${run === 0 ? 'warm-up' : `${run}/${options.runs}`}`);
+      loads.push(round(loadavg()[0] ?? 0, 2));
+      options.log(`  init run ${run === 0 ? 'warm-up' : `${run}/${options.runs}`} (load ${loads.at(-1)})`);
       for (const id of ids) {
-        for (const measurement of run % 2 ? MEASUREMENTS : [...MEASUREMENTS].reverse()) {
-          const file = (built.get(`${measurement.variant}/${id}`) as { file: string }).file;
-          const ms = await timeImport(file, env, measurement.flags);
-          const key = `${measurement.name}/${id}`;
-          if (run > 0) times.set(key, [...(times.get(key) ?? []), round(ms, 2)]);
+        const env = functionEnvironment(runtime, id);
+        const event = firstCallEvent(id, token);
+        const order = run % 2 ? MEASUREMENTS : [...MEASUREMENTS].reverse();
+        for (let process = 0; process < PROCESSES_PER_RUN; process++) {
+          for (const measurement of order) {
+            if (process >= (run === 0 ? 1 : measurement.processes)) continue;
+            const file = (built.get(`${measurement.variant}/${id}`) as { file: string }).file;
+            const time = await timeInit(file, env, measurement.flags, event);
+            if (run === 0) continue;
+            const key = `${measurement.name}/${id}`;
+            const runsOf = times.get(key) ?? [];
+            runsOf[run - 1] = [...(runsOf[run - 1] ?? []), time];
+            times.set(key, runsOf);
+          }
         }
       }
     }
+    loads.push(round(loadavg()[0] ?? 0, 2));
     const initOf = (id: string, name: string) => {
       const runs = times.get(`${name}/${id}`) ?? [];
+      const runMedian = (pick: (time: InitTime) => number) => runs.map((run) => median(run.map(pick)));
       return {
-        initMsMedian: round(median(runs), 1),
-        initMsP90: round(percentile(runs, 90), 1),
-        initMsRuns: runs,
+        initMsMedian: round(median(runMedian((time) => time.ms)), 1),
+        initMsP90: round(
+          percentile(
+            runs.flat().map((time) => time.ms),
+            90,
+          ),
+          1,
+        ),
+        initMsRuns: runMedian((time) => time.ms).map((ms) => round(ms, 1)),
+        importMsMedian: round(median(runMedian((time) => time.importMs)), 1),
+        firstCallMsMedian: round(median(runMedian((time) => time.firstCallMs)), 1),
       };
     };
     const figures = (id: string, variant: Variant): BundleVariantFigures => ({
@@ -265,29 +408,43 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
     const functions: BundleFigures[] = ids.map((id) => ({
       functionId: id,
       entry: functionSpecs[id].entry,
+      firstCall: {
+        event: describeEvent(firstCallEvent(id, '…')),
+        outcome: times.get(`bundled/${id}`)?.[0]?.[0]?.outcome ?? '',
+      },
       bundled: figures(id, 'bundled'),
       external: figures(id, 'external'),
       bundledWithoutSourceMaps: initOf(id, 'bundledWithoutSourceMaps'),
     }));
-    const {
-      absWorkingDir: _w,
-      entryPoints: _e,
-      outfile: _o,
-      metafile: _m,
-      ...shown
-    } = bundleOptions('', '', { ...construct, banner: '…' }, 'bundled');
-    const hash = constructBundlingHash();
+    const { banner: _banner, ...shown } = HANDLER_BUNDLING;
     return {
       runs: options.runs,
+      processesPerRun: PROCESSES_PER_RUN,
       functions,
       esbuildVersion,
       options: { ...shown, banner: 'ESM_REQUIRE_SHIM (lib/constructs/chat-function.ts)' },
-      optionsMatchConstruct: hash === CONSTRUCT_BUNDLING_HASH,
-      constructBundlingHash: hash,
       nodeFlags: ['--enable-source-maps'],
+      loadAverage1m: { start: loads[0] ?? 0, end: loads.at(-1) ?? 0, max: Math.max(...loads) },
       seconds: Math.round((performance.now() - startedAt) / 1000),
     };
   } finally {
+    await runtime.stop();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `send_message {"to_user_id":…}`, `GET /api/ws/unread`, `$connect`: what the first call was. */
+function describeEvent(event: unknown): string {
+  const e = event as {
+    type?: string;
+    routeKey?: string;
+    body?: string;
+    requestContext?: { routeKey?: string };
+  };
+  if (e.type === 'REQUEST') return 'REQUEST authorizer, valid token';
+  if (e.routeKey) return e.routeKey;
+  const routeKey = e.requestContext?.routeKey;
+  if (!routeKey) return 'asynchronous invocation, empty event';
+  const body = e.body ? (JSON.parse(e.body) as { data?: unknown }) : undefined;
+  return body ? `${routeKey} ${JSON.stringify(body.data)}` : routeKey;
 }

@@ -29,9 +29,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
-import { BUNDLE_ALIASES, ESM_REQUIRE_SHIM, TRACING_WIRING } from '../../lib/constructs/chat-function.ts';
+import { handlerBuildOptions } from '../../lib/constructs/chat-function.ts';
 import { resolveHandlerEnvironment } from '../../local/handler-env.ts';
-import { bundleOptions, type InitTime, timeInit } from './bundles.ts';
+import { type InitTime, timeInit } from './bundles.ts';
 import { machineFacts, median, percentile, round } from './machine.ts';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -139,22 +139,23 @@ async function main(): Promise<void> {
     AWS_ACCESS_KEY_ID: 'bench',
     AWS_SECRET_ACCESS_KEY: 'bench',
   };
-  const firstCall = (variant: Variant) =>
-    `await mod.handler(${JSON.stringify(FIRST_EVENT)}); ${variant.firstUse ? `await ${variant.firstUse};` : ''}`;
   try {
     const built = await Promise.all(
       variants(values.compare).map(async (variant) => {
         const outfile = join(dir, variant.name, 'index.mjs');
-        const construct = {
-          banner: ESM_REQUIRE_SHIM,
-          aliases: BUNDLE_ALIASES,
-          ...(variant.tracing ? { inject: [TRACING_WIRING] } : {}),
-        };
-        const options = bundleOptions('', outfile, construct, 'bundled');
-        const { entryPoints: _entryPoints, ...rest } = options;
+        const options = handlerBuildOptions({
+          projectRoot: variant.root,
+          entry: HANDLER,
+          outdir: '',
+          tracing: variant.tracing ?? false,
+        });
+        // The stack's options, but one file from stdin (the variants' entries are code, not files).
+        const { entryPoints: _entryPoints, outdir: _outdir, outExtension: _outExtension, ...rest } = options;
         const result = await build({
           ...rest,
-          absWorkingDir: variant.root,
+          splitting: false,
+          outfile,
+          metafile: true,
           stdin: { contents: variant.entry, resolveDir: variant.root, loader: 'ts', sourcefile: 'entry.ts' },
         });
         const code = readFileSync(outfile);
@@ -180,7 +181,8 @@ async function main(): Promise<void> {
     for (let run = 0; run <= runs; run++) {
       const order = run % 2 ? built : [...built].reverse();
       for (const bundle of order) {
-        const time = await timeInit(bundle.outfile, env, ['--enable-source-maps'], firstCall(bundle.variant));
+        const firstUse = bundle.variant.firstUse ? `await ${bundle.variant.firstUse}` : '';
+        const time = await timeInit(bundle.outfile, env, ['--enable-source-maps'], FIRST_EVENT, firstUse);
         if (run > 0) times.set(bundle.variant.name, [...(times.get(bundle.variant.name) ?? []), time]);
       }
       loads.push(round(loadavg()[0] ?? 0, 2));

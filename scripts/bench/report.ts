@@ -298,8 +298,13 @@ export function computeTargets(results: Results): Target[] {
         : `--enable-source-maps costs little (median ${n(medianWith, 1)} ms with, ${n(medianWithout, 1)} ms without)`;
     targets.push({
       id: 'bundle-init',
-      target: 'each bundle: module init ≤ 50 ms (median of a fresh process importing it)',
-      measured: `slowest ${worst.functionId} ${n(worst.bundled.initMsMedian, 1)} ms; median over functions ${n(medianWith, 1)} ms; ${over.length} of ${bundles.length} over${loadSuffix(results, sectionWindow(results, 'bundles'))}`,
+      target:
+        'each bundle: import plus first call ≤ 50 ms (median over fresh processes, median of three runs)',
+      measured:
+        `slowest ${worst.functionId} ${n(worst.bundled.initMsMedian, 1)} ms (import ${n(worst.bundled.importMsMedian ?? Number.NaN, 1)}, ` +
+        `first call ${n(worst.bundled.firstCallMsMedian ?? Number.NaN, 1)}); median over functions ${n(medianWith, 1)} ms ` +
+        `(import ${n(median(bundles.map((b) => b.bundled.importMsMedian ?? Number.NaN)), 1)}); ${over.length} of ${bundles.length} over` +
+        loadSuffix(results, sectionWindow(results, 'bundles')),
       met: over.length === 0,
       margin:
         over.length === 0
@@ -307,7 +312,8 @@ export function computeTargets(results: Results): Target[] {
           : `slowest ${n(worst.bundled.initMsMedian - 50, 1)} ms over (${pct(worst.bundled.initMsMedian - 50, 50)})`,
       why:
         `Init grows with the code Node parses. Each bundle holds only what its handler uses: the wiring it imports ` +
-        `(functions/runtime/container.ts: DynamoDB, Management API, the Lambda client of fan-out dispatch), the ` +
+        `(functions/runtime/container.ts: DynamoDB, Management API), the S3, EventBridge and Lambda clients in chunks ` +
+        `loaded by the first invocation that needs them, the ` +
         `schemas it validates with (zod/mini), and the environment as the only credential source; bundles range ` +
         `from ${kb(Math.min(...bundles.map((b) => b.bundled.bytes)))} to ${kb(Math.max(...bundles.map((b) => b.bundled.bytes)))}. ` +
         `The slowest, ${worst.functionId} (${kb(worst.bundled.bytes)}): ` +
@@ -917,16 +923,14 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
     push(
       '## Bundles and module init',
       '',
-      `esbuild ${bundles.esbuildVersion} with the options lib/constructs/chat-function.ts gives NodejsFunction`,
+      `esbuild ${bundles.esbuildVersion} with the options lib/constructs/chat-function.ts bundles every handler with (handlerBuildOptions)`,
       `(\`${JSON.stringify(bundles.options)}\`), once as deployed (SDK bundled) and once with \`@aws-sdk/*\``,
       "external (CDK's default; here the SDK resolves from this repository's node_modules, as a runtime-provided SDK",
       'would from /var/runtime).',
-      bundles.optionsMatchConstruct
-        ? "The construct's bundling block is the one this script mirrors."
-        : "**The construct's bundling block changed since scripts/bench/bundles.ts was written: check that `bundleOptions` still mirrors it.**",
       `Init: a fresh \`node ${bundles.nodeFlags.join(' ')}\` process imports the bundle (Lambda sets`,
-      `NODE_OPTIONS=--enable-source-maps); median (and p90) of ${bundles.runs} runs after a warm-up, variants interleaved.`,
-      'It is module evaluation only: the SDK clients are built on the first invocation, not at import.',
+      'NODE_OPTIONS=--enable-source-maps) and calls its handler once (the SDK clients are built and send their first',
+      'requests, to a local runtime: see scripts/bench/bundles.ts for each first call); median of',
+      `${bundles.runs} runs after a warm-up, each the median of ${bundles.processesPerRun ?? 1} processes (p90 over every process), variants interleaved.`,
       '',
     );
     if (recommendation) push(`**Recommendation:** ${recommendation}`, '');

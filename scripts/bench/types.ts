@@ -132,36 +132,50 @@ export interface SampleSection {
 }
 
 export interface BundleVariantFigures {
+  /** What a cold start loads: index.mjs and the chunks it imports statically (sizes below too). */
   readonly bytes: number;
+  /** The chunks loaded only by `import()`, when an invocation needs them. */
+  readonly lazyBytes?: number;
   readonly gzipBytes: number;
   readonly mapBytes: number;
   /** Bytes of the output that came from @aws-sdk/* and @smithy/* (esbuild metafile). */
   readonly sdkBytes: number;
   /** The largest contributors to the bundle, by package. */
   readonly topPackages: readonly { readonly name: string; readonly bytes: number }[];
+  /** Import plus first call: median of the runs' medians. */
   readonly initMsMedian: number;
+  /** Over every process. */
   readonly initMsP90: number;
+  /** Each run's median. */
   readonly initMsRuns: readonly number[];
+  readonly importMsMedian?: number;
+  readonly firstCallMsMedian?: number;
 }
 
 export interface BundleFigures {
   readonly functionId: string;
   readonly entry: string;
+  /** The event of the handler's first call and what it answered (status, frame type, code). */
+  readonly firstCall?: { readonly event: string; readonly outcome: string };
   readonly bundled: BundleVariantFigures;
   readonly external: BundleVariantFigures;
   /** Init of the `bundled` file without --enable-source-maps (diagnostic). */
-  readonly bundledWithoutSourceMaps: Pick<BundleVariantFigures, 'initMsMedian' | 'initMsP90' | 'initMsRuns'>;
+  readonly bundledWithoutSourceMaps: Pick<
+    BundleVariantFigures,
+    'initMsMedian' | 'initMsP90' | 'initMsRuns' | 'importMsMedian' | 'firstCallMsMedian'
+  >;
 }
 
 export interface BundlesSection {
   readonly runs: number;
   readonly functions: readonly BundleFigures[];
   readonly esbuildVersion: string;
+  /** Fresh processes per run (the run's figure is their median). */
+  readonly processesPerRun?: number;
   readonly options: Readonly<Record<string, unknown>>;
-  /** False when lib/constructs/chat-function.ts's bundling block differs from what this script mirrors. */
-  readonly optionsMatchConstruct: boolean;
-  readonly constructBundlingHash: string;
   readonly nodeFlags: readonly string[];
+  /** 1-minute load average at the start and end of each run. */
+  readonly loadAverage1m?: { readonly start: number; readonly end: number; readonly max: number };
   readonly seconds: number;
 }
 

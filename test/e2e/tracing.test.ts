@@ -1,7 +1,7 @@
 /**
  * The stack's `tracing` option on the function side, against the local runtime: the
- * send-message bundle built as the stack builds it (scripts/bench/bundles.ts mirrors the
- * construct's esbuild options; TRACING_WIRING injected or not), run in a fresh Node process
+ * send-message bundle built as the stack builds it (the construct's handlerBuildOptions,
+ * TRACING_WIRING injected or not), run in a fresh Node process
  * with the variables Lambda sets under active tracing (`AWS_EXECUTION_ENV`,
  * `LAMBDA_TASK_ROOT`, `_X_AMZN_TRACE_ID`), the runtime's handler environment and the
  * function's own local credentials, and a UDP socket standing in for Lambda's X-Ray daemon.
@@ -17,19 +17,18 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
-import { BUNDLE_ALIASES, ESM_REQUIRE_SHIM, TRACING_WIRING } from '../../lib/constructs/chat-function.ts';
+import { handlerBuildOptions } from '../../lib/constructs/chat-function.ts';
 import { functionSpecs } from '../../lib/function-specs.ts';
 import { localFunctionName } from '../../local/functions.ts';
 import { localCredentials } from '../../local/iam/credentials.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
-import { bundleOptions } from '../../scripts/bench/bundles.ts';
 import { startTestRuntime, TestClient } from '../support/local-runtime.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -112,15 +111,17 @@ describe('tracing option (functions)', () => {
     dir = mkdtempSync(join(tmpdir(), 'chat-tracing-test-'));
     const taskRoot = join(dir, 'task');
     mkdirSync(taskRoot);
-    const entry = resolve(root, functionSpecs.sendMessage.entry);
-    for (const [name, inject] of [
-      ['default', undefined],
-      ['traced', [TRACING_WIRING]],
-    ] as const) {
-      const outfile = join(dir, name, 'index.mjs');
-      const construct = { banner: ESM_REQUIRE_SHIM, aliases: BUNDLE_ALIASES, ...(inject ? { inject } : {}) };
-      await build(bundleOptions(entry, outfile, construct, 'bundled'));
-      bundles[name] = outfile;
+    for (const name of ['default', 'traced'] as const) {
+      const entry = functionSpecs.sendMessage.entry;
+      await build(
+        handlerBuildOptions({
+          projectRoot: root,
+          entry,
+          outdir: join(dir, name),
+          tracing: name === 'traced',
+        }),
+      );
+      bundles[name] = join(dir, name, 'index.mjs');
     }
     // The runtime's handler environment (tables, endpoints, callback URL, secret) and the
     // function's own credentials, which the runtime's control plane checks against its grants.
@@ -154,8 +155,14 @@ describe('tracing option (functions)', () => {
   });
 
   it('the default bundle holds neither Powertools Tracer nor the X-Ray SDK; the traced one does', () => {
-    const defaultCode = readFileSync(bundles.default, 'utf8');
-    const tracedCode = readFileSync(bundles.traced, 'utf8');
+    // index.mjs and the chunks it imports (HANDLER_BUNDLING.splitting).
+    const codeOf = (name: 'default' | 'traced') =>
+      readdirSync(join(dir, name))
+        .filter((file) => file.endsWith('.mjs'))
+        .map((file) => readFileSync(join(dir, name, file), 'utf8'))
+        .join('\n');
+    const defaultCode = codeOf('default');
+    const tracedCode = codeOf('traced');
     assert.doesNotMatch(defaultCode, /AWS_XRAY_DAEMON_ADDRESS|powertools/i);
     assert.match(tracedCode, /AWS_XRAY_DAEMON_ADDRESS/);
   });
