@@ -27,6 +27,8 @@ export const invocationEvents: EventPublisher = {
   publish(event) {
     batches.getStore()?.push(event);
   },
+  // `withAppEvents` collects only when a sink is configured.
+  collecting: () => batches.getStore() !== undefined,
 };
 
 /** Builds the configured sink; undefined when no events are configured. */

@@ -252,6 +252,9 @@ export class ChatFunction extends Construct {
         assetHashType: AssetHashType.OUTPUT,
         bundling: {
           image: DockerImage.fromRegistry('esbuild-runs-locally'),
+          // Never run (local bundling always succeeds), but CDK caches bundles by these
+          // options, so they must name what is bundled.
+          command: ['bundle', props.entry, tracing ? 'traced' : 'plain'],
           local: {
             tryBundle(outputDir) {
               const esbuild = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');

@@ -10,9 +10,9 @@
  * chunks of `import()` are counted apart), raw, gzip, source map, the SDK's share, and the
  * init time: a fresh `node --enable-source-maps` process (Lambda gets
  * NODE_OPTIONS=--enable-source-maps) imports the bundle and calls its handler once with a
- * representative event (`firstCallEvent`), against a local runtime started here (embedded
- * DynamoDB, Management API, Lambda Invoke API, S3; the function's own credentials, so
- * its grants are checked as in AWS). The first call builds the SDK clients and sends their
+ * representative event (`firstCallEvent`), against a local runtime (scripts/bench/init-runtime.ts:
+ * embedded DynamoDB, Management API, Lambda Invoke API, S3; the function's own credentials,
+ * so its grants are checked as in AWS). The first call builds the SDK clients and sends their
  * first requests, which a cold start pays as much as the import; the loopback network
  * costs well under a millisecond per request. Import and first call are reported apart.
  *
@@ -20,7 +20,7 @@
  * after one discarded warm-up; functions and variants interleaved so that machine load
  * hits them alike. The load average is recorded at the start and end of every run.
  */
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,9 +30,8 @@ import { build, version as esbuildVersion, type Metafile } from 'esbuild';
 import { HANDLER_BUNDLING, handlerBuildOptions } from '../../lib/constructs/chat-function.ts';
 import { type FunctionId, functionSpecs, webSocketRoutes } from '../../lib/function-specs.ts';
 import { localFunctionName } from '../../local/functions.ts';
-import { localCredentials } from '../../local/iam/credentials.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../local/runtime.ts';
 import { mintToken } from '../../local/tokens.ts';
+import type { InitRuntimeInfo } from './init-runtime.ts';
 import { median, percentile, round } from './machine.ts';
 import type { BundleFigures, BundlesSection, BundleVariantFigures } from './types.ts';
 
@@ -289,9 +288,23 @@ export interface BundlesOptions {
   readonly log: (line: string) => void;
 }
 
-/** What a function's process gets: the stack's variables pointing at `runtime`, its own name and credentials. */
-function functionEnvironment(runtime: LocalRuntime, id: FunctionId): NodeJS.ProcessEnv {
-  const { accessKeyId, secretAccessKey } = localCredentials().forFunction(id);
+/** Starts scripts/bench/init-runtime.ts; resolves once it listens. */
+async function startInitRuntime(): Promise<{ child: ChildProcess; info: InitRuntimeInfo }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/init-runtime.ts'], {
+    cwd: REPOSITORY_ROOT,
+    env: { ...process.env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const info = await new Promise<InitRuntimeInfo>((resolveInfo, reject) => {
+    child.once('exit', (code) => reject(new Error(`The init runtime exited with ${code} while starting.`)));
+    child.once('message', (message: { result: InitRuntimeInfo }) => resolveInfo(message.result));
+  });
+  return { child, info };
+}
+
+/** What a function's process gets: the stack's variables pointing at the runtime, its own name and credentials. */
+function functionEnvironment(runtime: InitRuntimeInfo, id: FunctionId): NodeJS.ProcessEnv {
+  const { accessKeyId, secretAccessKey } = runtime.credentials[id] as InitRuntimeInfo['credentials'][string];
   const invokes = new Set(functionSpecs[id].invokes ?? []);
   // As the stack: a function gets the names of only the functions it invokes.
   const handlerEnv = Object.fromEntries(
@@ -327,13 +340,7 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
   // External @aws-sdk/* imports resolve through this link, as from /var/runtime on Lambda.
   symlinkSync(join(REPOSITORY_ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   const variants: Variant[] = ['bundled', 'external'];
-  // Rate limits off: every process sends as the same user.
-  const runtime = await startLocalRuntime({
-    port: 0,
-    inMemory: true,
-    quiet: true,
-    env: { LOG_LEVEL: 'off', RATE_LIMIT_PER_MINUTE: '0', READ_RATE_LIMIT_PER_MINUTE: '0' },
-  });
+  const { child, info: runtime } = await startInitRuntime();
   try {
     const token = await mintToken(BENCH_USER, { secret: runtime.jwtSecret });
     options.log(
@@ -428,7 +435,8 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
       seconds: Math.round((performance.now() - startedAt) / 1000),
     };
   } finally {
-    await runtime.stop();
+    child.disconnect();
+    await new Promise((resolveExit) => child.once('exit', resolveExit));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -295,6 +295,11 @@ describe('one batch per invocation', () => {
     );
   });
 
+  test('the publisher collects inside an invocation, not outside one', async () => {
+    assert.equal(invocationEvents.collecting?.(), false);
+    await withAppEvents(async () => assert.equal(invocationEvents.collecting?.(), true));
+  });
+
   test('concurrent invocations keep their own batches; nothing is collected outside one', async () => {
     invocationEvents.publish(messageSent(message(9)));
     await Promise.all([
@@ -336,5 +341,21 @@ describe('one batch per invocation', () => {
     };
     await sendEvents(sink, events(2));
     assert.ok(lines.includes('METRIC EventsNotPublished=2'), lines.join('\n'));
+  });
+});
+
+describe('no sink configured', () => {
+  before(() => {
+    setServices({ config: { events: { region: 'local' } } as unknown as ChatConfig } as Services);
+    provideEventSink(() => undefined);
+  });
+  after(() => setServices(undefined));
+
+  test('the publisher does not collect, so core code skips building the events', async () => {
+    const result = await withAppEvents(async () => {
+      assert.equal(invocationEvents.collecting?.(), false);
+      return 'reply';
+    });
+    assert.equal(result, 'reply');
   });
 });

@@ -154,10 +154,15 @@ export type AppEvent = {
 /** Where core code reports what it stored. Never throws, never waits: it only records. */
 export interface EventPublisher {
   publish(event: AppEvent): void;
+  /**
+   * False when what is published now would be dropped (no sink configured), so a caller
+   * may skip building the event (a message's details copy its content). @default true
+   */
+  collecting?(): boolean;
 }
 
 /** Publishes nothing (no bus configured, or a function that does not publish). */
-export const noEvents: EventPublisher = { publish: () => undefined };
+export const noEvents: EventPublisher = { publish: () => undefined, collecting: () => false };
 
 function event<T extends AppEventType>(type: T, time: string, detail: AppEventDetails[T]): AppEvent {
   return { type, time, detail } as AppEvent;

@@ -447,7 +447,7 @@ export class ChatService {
   /** `message.sent`, and `message.undelivered` naming the recipients who had no open connection. */
   private published(stored: StoredMessage, offlineUserIds: readonly string[], groupName?: string): void {
     const events = this.deps.events;
-    if (!events) return;
+    if (!events || events.collecting?.() === false) return;
     events.publish(messageSent(stored));
     for (const event of messageUndelivered(stored, offlineUserIds, groupName)) events.publish(event);
   }

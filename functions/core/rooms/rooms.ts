@@ -269,7 +269,7 @@ export class RoomService {
         logDetails: { roomId },
       }),
     );
-    this.deps.events?.publish(messageSent(stored));
+    if (this.deps.events?.collecting?.() !== false) this.deps.events?.publish(messageSent(stored));
     return {
       type: 'room_message_sent',
       room_id: roomId,
