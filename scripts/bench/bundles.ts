@@ -289,7 +289,7 @@ export interface BundlesOptions {
 }
 
 /** Starts scripts/bench/init-runtime.ts; resolves once it listens. */
-async function startInitRuntime(): Promise<{ child: ChildProcess; info: InitRuntimeInfo }> {
+export async function startInitRuntime(): Promise<{ child: ChildProcess; info: InitRuntimeInfo }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/init-runtime.ts'], {
     cwd: REPOSITORY_ROOT,
     env: { ...process.env },
@@ -303,7 +303,7 @@ async function startInitRuntime(): Promise<{ child: ChildProcess; info: InitRunt
 }
 
 /** What a function's process gets: the stack's variables pointing at the runtime, its own name and credentials. */
-function functionEnvironment(runtime: InitRuntimeInfo, id: FunctionId): NodeJS.ProcessEnv {
+export function functionEnvironment(runtime: InitRuntimeInfo, id: FunctionId): NodeJS.ProcessEnv {
   const { accessKeyId, secretAccessKey } = runtime.credentials[id] as InitRuntimeInfo['credentials'][string];
   const invokes = new Set(functionSpecs[id].invokes ?? []);
   // As the stack: a function gets the names of only the functions it invokes.
