@@ -8,6 +8,9 @@ import { parseCommand } from '../core/messaging/commands.ts';
 import { ChatError, ErrorCode } from '../core/shared/errors.ts';
 import { httpApiHandler } from '../runtime/http-route.ts';
 import '../runtime/wiring/s3.ts';
+// Every call presigns: the S3 client loads with the handler, not as a chunk on first use
+// (wiring/s3.ts imports it with `import()` for the functions that rarely need it).
+import '../stores/attachments.ts';
 
 export const handler = httpApiHandler({
   'POST /api/ws/uploads': async ({ services, identity, json }) => {
