@@ -213,6 +213,9 @@ export function firstCallEvent(id: FunctionId, token: string): unknown {
         content_type: 'image/png',
         size: 1024,
       });
+    case 'sweepConnections':
+      // EventBridge's scheduled event: one sweep of every presence shard (empty here).
+      return { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
     case 'welcome':
     case 'fanOutWorker':
       // Asynchronous invocations whose real events need a live connection or a job: refused.
@@ -450,6 +453,7 @@ function describeEvent(event: unknown): string {
     requestContext?: { routeKey?: string };
   };
   if (e.type === 'REQUEST') return 'REQUEST authorizer, valid token';
+  if ((e as { source?: string }).source === 'aws.events') return 'scheduled event';
   if (e.routeKey) return e.routeKey;
   const routeKey = e.requestContext?.routeKey;
   if (!routeKey) return 'asynchronous invocation, empty event';
