@@ -253,6 +253,10 @@ async function main(): Promise<void> {
     quiet: true,
     // No sweep on a timer: it would remove the seeded connections, which have no socket.
     sweepIntervalSeconds: 0,
+    // API Gateway's idle timeout (10 min) is for users who went quiet; the bench's first
+    // clients stay silent while the next thousands connect, which took over 10 minutes
+    // for 9,000 on a loaded machine: they must still be open for the next measurement.
+    idleTimeoutSeconds: 7200,
     handlers,
     // With the grants of broadcast (POST @connections); DynamoDB is ours, not IAM-checked.
     ...(withSample
