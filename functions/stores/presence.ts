@@ -435,28 +435,13 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
     limit: number,
     after?: string,
   ): Promise<{ users: UserConnections[]; after?: string }> {
-    if (!Number.isInteger(shard) || shard < 0 || shard >= PRESENCE_SHARDS) {
-      throw new RangeError(`shard must be an integer from 0 to ${PRESENCE_SHARDS - 1}; received ${shard}`);
-    }
-    const { Items, LastEvaluatedKey } = await this.client.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        IndexName: 'byShard',
-        KeyConditionExpression: after ? 'onlineShard = :shard AND userId > :after' : 'onlineShard = :shard',
-        ExpressionAttributeValues: {
-          ':shard': `s${String(shard).padStart(2, '0')}`,
-          ...(after ? { ':after': after } : {}),
-        },
-        Limit: limit,
-      }),
-    );
+    const page = await this.shardPage(shard, limit, after);
     const users: UserConnections[] = [];
-    for (const item of Items ?? []) {
-      const live = this.live(item as PresenceItem);
+    for (const item of page.items) {
+      const live = this.live(item);
       if (live) users.push(live);
     }
-    const last = (Items ?? []).at(-1) as PresenceItem | undefined;
-    return LastEvaluatedKey && last ? { users, after: last.userId } : { users };
+    return page.after ? { users, after: page.after } : { users };
   }
 
   /**
@@ -469,6 +454,24 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
     limit: number,
     after?: string,
   ): Promise<{ entries: PresenceEntry[]; after?: string }> {
+    const page = await this.shardPage(shard, limit, after);
+    const entries: PresenceEntry[] = [];
+    for (const item of page.items) {
+      if (isReservedPresenceKey(item.userId)) continue;
+      const connectionIds = [...(item.connectionIds ?? [])];
+      if (connectionIds.length > 0) {
+        entries.push({ userId: item.userId, connectionIds, expiresAt: Number(item.expiresAt ?? 0) });
+      }
+    }
+    return page.after ? { entries, after: page.after } : { entries };
+  }
+
+  /** One Query page of a `byShard` partition, after the user id `after`. */
+  private async shardPage(
+    shard: number,
+    limit: number,
+    after?: string,
+  ): Promise<{ items: PresenceItem[]; after?: string }> {
     if (!Number.isInteger(shard) || shard < 0 || shard >= PRESENCE_SHARDS) {
       throw new RangeError(`shard must be an integer from 0 to ${PRESENCE_SHARDS - 1}; received ${shard}`);
     }
@@ -484,16 +487,9 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
         Limit: limit,
       }),
     );
-    const entries: PresenceEntry[] = [];
-    for (const item of (Items ?? []) as PresenceItem[]) {
-      if (isReservedPresenceKey(item.userId)) continue;
-      const connectionIds = [...(item.connectionIds ?? [])];
-      if (connectionIds.length > 0) {
-        entries.push({ userId: item.userId, connectionIds, expiresAt: Number(item.expiresAt ?? 0) });
-      }
-    }
-    const last = (Items ?? []).at(-1) as PresenceItem | undefined;
-    return LastEvaluatedKey && last ? { entries, after: last.userId } : { entries };
+    const items = (Items ?? []) as PresenceItem[];
+    const last = items.at(-1);
+    return LastEvaluatedKey && last ? { items, after: last.userId } : { items };
   }
 
   /** Every online user's connections, shard by shard (broadcast). */
