@@ -134,11 +134,13 @@ describe('conversation list: grants', () => {
   });
 
   it('send_group_message may move the group meta item’s lastMessageId (UpdateItem), and reads members', () => {
-    assert.ok(
-      statementsOf('sendGroupMessage').some(
-        (s) => JSON.stringify(s) === JSON.stringify(allow(['Query', 'UpdateItem'], [tableArn('groups')])),
+    const groups = statementsOf('sendGroupMessage').filter((s) => s.resources.includes(tableArn('groups')));
+    assert.deepEqual(groups, [
+      allow(
+        ['Query', 'BatchGetItem', 'UpdateItem'],
+        [tableArn('groups'), indexArn('groups', 'byOnlineGroup')],
       ),
-    );
+    ]);
   });
 
   it('no other function touches the conversations table', () => {
