@@ -42,7 +42,7 @@ const REPOSITORY_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const USAGE = `Usage: npm run bench -- [options]
 
 Measures what docs/performance.md reports and writes it, with docs/performance.json and
-docs/charts/*.svg. About 15-20 minutes on 2 cores; nothing else should run meanwhile.
+docs/charts/*.svg. About 30 minutes on 2 cores (28 for the last full run); nothing else should run meanwhile.
 
 Options:
   --only <list>   sections to measure, comma-separated: ${SECTIONS.join(', ')}
