@@ -287,26 +287,33 @@ export function computeTargets(results: Results): Target[] {
     });
   }
 
-  // Fan-out workers: summed handler time ≤ 2× the inline path's for the same audience.
-  const compared = results.fanout ? workerVersusInline(results.fanout).at(-1) : undefined;
-  if (compared) {
-    const met = compared.handlerRatio <= 2;
+  // Fan-out workers: summed handler time ≤ 2× the inline path's for the same audience;
+  // every audience compared counts, and the worst decides.
+  const comparisons = results.fanout ? workerVersusInline(results.fanout) : [];
+  if (comparisons.length > 0) {
+    const worst = comparisons.reduce((a, b) => (b.handlerRatio > a.handlerRatio ? b : a));
+    const met = worst.handlerRatio <= 2;
     targets.push({
       id: 'fan-out-worker-handler-time',
-      target: `fan-out workers: summed handler time ≤ 2× posting inline, same audience (${n(compared.connections)})`,
+      target: `fan-out workers: summed handler time ≤ 2× posting inline, same audience (${comparisons.map((c) => n(c.connections)).join(', ')})`,
       measured:
-        `${n(compared.workers.handlerMs / 1000, 2)} s in ${n(compared.workers.invocations)} invocations vs ` +
-        `${n(compared.inline.handlerMs / 1000, 2)} s inline: ${n(compared.handlerRatio, 2)}×` +
-        loadSuffix(results, sectionWindow(results, 'fanout')),
+        comparisons
+          .map(
+            (c) =>
+              `${n(c.connections)}: ${n(c.workers.handlerMs / 1000, 2)} s in ${n(c.workers.invocations)} invocations vs ` +
+              `${n(c.inline.handlerMs / 1000, 2)} s inline, ${n(c.handlerRatio, 2)}×`,
+          )
+          .join('; ') + loadSuffix(results, sectionWindow(results, 'fanout')),
       met,
       margin: met
-        ? `${n(2 - compared.handlerRatio, 2)}× under`
-        : `${n(compared.handlerRatio - 2, 2)}× over (${pct(compared.handlerRatio - 2, 2)})`,
+        ? `${n(2 - worst.handlerRatio, 2)}× under at worst (${n(worst.connections)})`
+        : `${n(worst.handlerRatio - 2, 2)}× over at ${n(worst.connections)} (${pct(worst.handlerRatio - 2, 2)})`,
       why:
         'Summed over every invocation (dispatcher and workers), median of the runs. Workers start at once and post at ' +
         'full speed, as many at once as R needs (docs/architecture.md, large audiences); locally they share one ' +
         'JavaScript thread, so two workers side by side each take about as long as both together, which Lambda, ' +
-        `one CPU share per worker, would not.${loadNote(results, sectionWindow(results, 'fanout'))}`,
+        "one CPU share per worker, would not; the smaller the audience, the more the dispatch and each worker's " +
+        `start weigh against the posts.${loadNote(results, sectionWindow(results, 'fanout'))}`,
     });
   }
 
