@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   type DynamoDBDocumentClient,
@@ -7,7 +6,7 @@ import {
   QueryCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { BlockRow, BlockStore } from '../core/blocks/blocks.ts';
-import { batchGetAll, queryAll } from './dynamo.ts';
+import { batchGetAll, ignoringConditionFailure, queryAll } from './dynamo.ts';
 
 /** Block rows of the `blocks` table: `userId` (the blocker), `blockedUserId`, `blockedAt`. */
 export class DynamoBlockStore implements BlockStore {
@@ -17,18 +16,16 @@ export class DynamoBlockStore implements BlockStore {
   ) {}
 
   async block(blockerId: string, blockedUserId: string, at: string): Promise<BlockRow> {
-    try {
-      await this.client.send(
+    const written = await ignoringConditionFailure(
+      this.client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { userId: blockerId, blockedUserId, blockedAt: at },
           ConditionExpression: 'attribute_not_exists(userId)',
         }),
-      );
-      return { blockedUserId, blockedAt: at };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
+    if (written) return { blockedUserId, blockedAt: at };
     // Already blocked: the first time stands.
     const { Item } = await this.client.send(
       new GetCommand({

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   DeleteCommand,
@@ -8,7 +7,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ConnectionRecord, ConnectionStore } from '../core/shared/ports.ts';
-import { backoff } from './dynamo.ts';
+import { backoff, ignoringConditionFailure, unlessConditionFailed } from './dynamo.ts';
 import { epochSeconds } from './time.ts';
 
 /** BatchGetItem's key limit: `getMany` reads at most this many rows, in one request. */
@@ -82,8 +81,8 @@ export class DynamoConnectionStore implements ConnectionStore {
     connectionId: string,
     cutoff: string,
   ): Promise<{ kept: true } | { kept: false; removed?: ConnectionRecord }> {
-    try {
-      const { Attributes } = await this.client.send(
+    const written = await unlessConditionFailed(
+      this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { connectionId },
@@ -92,13 +91,12 @@ export class DynamoConnectionStore implements ConnectionStore {
           ExpressionAttributeValues: { ':cutoff': cutoff },
           ReturnValues: 'ALL_OLD',
         }),
-      );
-      const removed = fromItem(Attributes);
-      return removed ? { kept: false, removed } : { kept: false };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return { kept: true };
-      throw error;
-    }
+      ),
+    );
+    if (!written) return { kept: true };
+    const { Attributes } = written;
+    const removed = fromItem(Attributes);
+    return removed ? { kept: false, removed } : { kept: false };
   }
 
   /**
@@ -108,8 +106,8 @@ export class DynamoConnectionStore implements ConnectionStore {
    * `full` from `gone`).
    */
   async addRoom(connectionId: string, roomId: string, maxRooms: number): Promise<'added' | 'full' | 'gone'> {
-    try {
-      await this.client.send(
+    const written = await ignoringConditionFailure(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { connectionId },
@@ -118,17 +116,15 @@ export class DynamoConnectionStore implements ConnectionStore {
             'attribute_exists(connectionId) AND (attribute_not_exists(rooms) OR size(rooms) < :max OR contains(rooms, :roomId))',
           ExpressionAttributeValues: { ':room': new Set([roomId]), ':roomId': roomId, ':max': maxRooms },
         }),
-      );
-      return 'added';
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
+    if (written) return 'added';
     return (await this.get(connectionId)) ? 'full' : 'gone';
   }
 
   async removeRoom(connectionId: string, roomId: string): Promise<void> {
-    try {
-      await this.client.send(
+    await ignoringConditionFailure(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { connectionId },
@@ -136,9 +132,7 @@ export class DynamoConnectionStore implements ConnectionStore {
           ConditionExpression: 'attribute_exists(connectionId)',
           ExpressionAttributeValues: { ':room': new Set([roomId]) },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 }

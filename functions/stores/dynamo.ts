@@ -1,4 +1,7 @@
-/** DynamoDB helpers the stores share: paginated Queries, batched writes and their retry backoff. */
+/**
+ * DynamoDB helpers the stores share: paginated Queries, batched writes and their retry
+ * backoff, conditional writes whose failed condition is an answer rather than an error.
+ */
 import {
   BatchGetCommand,
   BatchWriteCommand,
@@ -9,6 +12,29 @@ import {
 import { delay } from '../core/shared/concurrency.ts';
 
 export type Item = Record<string, unknown>;
+
+/** Whether a write was refused by its ConditionExpression (SDK v3 errors carry their name). */
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * A conditional write's output, or undefined when its condition failed; any other error
+ * is thrown.
+ */
+export async function unlessConditionFailed<T>(write: Promise<T>): Promise<T | undefined> {
+  try {
+    return await write;
+  } catch (error) {
+    if (isConditionalCheckFailed(error)) return undefined;
+    throw error;
+  }
+}
+
+/** Awaits a conditional write: whether it happened (false: its condition failed). */
+export async function ignoringConditionFailure(write: Promise<unknown>): Promise<boolean> {
+  return (await unlessConditionFailed(write.then(() => true))) ?? false;
+}
 
 /**
  * The pages of a Query (each page's items), following `LastEvaluatedKey` until the

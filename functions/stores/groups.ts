@@ -17,7 +17,7 @@ import type {
   NewGroup,
 } from '../core/groups/group-ports.ts';
 import type { Group, GroupStore } from '../core/shared/ports.ts';
-import { batchGetAll, batchWriteAll, type Item, queryAll } from './dynamo.ts';
+import { batchGetAll, batchWriteAll, type Item, ignoringConditionFailure, queryAll } from './dynamo.ts';
 
 /** The group's metadata item's sort key. */
 export const META = 'meta';
@@ -29,21 +29,6 @@ export const INVITE_PREFIX = 'invite#';
 
 const memberKey = (groupId: string, userId: string) => ({ groupId, sk: `${MEMBER_PREFIX}${userId}` });
 const inviteKey = (groupId: string, userId: string) => ({ groupId, sk: `${INVITE_PREFIX}${userId}` });
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
-}
-
-/** Runs a conditional write; false when its condition failed. */
-async function conditional(write: Promise<unknown>): Promise<boolean> {
-  try {
-    await write;
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
-}
 
 function roleOf(item: Item, createdBy?: string): GroupRole {
   const role = item.role;
@@ -202,7 +187,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
    * group (no meta item) is not recreated.
    */
   async recordLastMessage(groupId: string, messageId: string): Promise<void> {
-    await conditional(
+    await ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -261,7 +246,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   reserveSlots(groupId: string, count: number, max: number): Promise<boolean> {
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -277,7 +262,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
 
   async releaseSlots(groupId: string, count: number): Promise<void> {
     if (count <= 0) return;
-    await conditional(
+    await ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -291,7 +276,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   putMember(groupId: string, member: GroupMember): Promise<boolean> {
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new PutCommand({
           TableName: this.tableName,
@@ -309,7 +294,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
 
   deleteMember(groupId: string, userId: string, guard: MemberDeleteGuard): Promise<boolean> {
     const byMark = 'removingBy' in guard;
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
@@ -332,7 +317,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     staleBefore: string,
   ): Promise<boolean> {
     const self = by === userId;
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -349,7 +334,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   async clearRemoving(groupId: string, userId: string, by: string): Promise<void> {
-    await conditional(
+    await ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -364,7 +349,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
 
   setRole(groupId: string, userId: string, role: GroupRole, staleBefore: string): Promise<boolean> {
     const handOver = role === 'owner';
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -383,7 +368,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   rename(groupId: string, groupName: string): Promise<boolean> {
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -397,7 +382,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   async setOwner(groupId: string, ownerId: string): Promise<void> {
-    await conditional(
+    await ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -411,7 +396,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   markDeleting(groupId: string): Promise<boolean> {
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -452,7 +437,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   reserveInvitations(groupId: string, count: number, max: number): Promise<boolean> {
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -468,7 +453,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
 
   async releaseInvitations(groupId: string, count: number, keepSlots: boolean): Promise<void> {
     if (count <= 0) return;
-    await conditional(
+    await ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -484,7 +469,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   putInvitation(groupId: string, invitation: GroupInvitation): Promise<boolean> {
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new PutCommand({
           TableName: this.tableName,
@@ -513,7 +498,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   deleteInvitation(groupId: string, userId: string): Promise<boolean> {
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
@@ -614,7 +599,7 @@ export class DynamoUserGroupLimits {
   }
 
   reserve(userId: string, counter: 'owned' | 'memberOf', max: number): Promise<boolean> {
-    return conditional(
+    return ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -629,7 +614,7 @@ export class DynamoUserGroupLimits {
   }
 
   async release(userId: string, counter: 'owned' | 'memberOf'): Promise<void> {
-    await conditional(
+    await ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,

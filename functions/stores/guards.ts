@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { claimOf } from '../core/guards/guards.ts';
 import type {
@@ -8,6 +7,7 @@ import type {
   OnceClaims,
   StoredMessage,
 } from '../core/shared/ports.ts';
+import { ignoringConditionFailure } from './dynamo.ts';
 
 /**
  * The `guards` table: one item per key (`guardKey`), each with an `expiresAt` TTL.
@@ -24,8 +24,8 @@ export class DynamoGuardStore implements GuardStore {
   ) {}
 
   async countHit(key: string, limit: number, expiresAt: number): Promise<boolean> {
-    try {
-      await this.client.send(
+    return ignoringConditionFailure(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { guardKey: key },
@@ -33,12 +33,8 @@ export class DynamoGuardStore implements GuardStore {
           ConditionExpression: 'attribute_not_exists(hits) OR hits < :limit',
           ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':expiresAt': expiresAt },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async claim(
@@ -50,19 +46,17 @@ export class DynamoGuardStore implements GuardStore {
     // A record that vanishes between the failed Put and the Get (expired, released) is
     // claimed again; twice is plenty.
     for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await this.client.send(
+      const written = await ignoringConditionFailure(
+        this.client.send(
           new PutCommand({
             TableName: this.tableName,
             Item: { guardKey: key, ...claimed, expiresAt },
             ConditionExpression: 'attribute_not_exists(guardKey) OR released = :true OR expiresAt < :now',
             ExpressionAttributeValues: { ':true': true, ':now': now },
           }),
-        );
-        return undefined;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
+        ),
+      );
+      if (written) return undefined;
       const { Item } = await this.client.send(
         new GetCommand({ TableName: this.tableName, Key: { guardKey: key }, ConsistentRead: true }),
       );
@@ -74,8 +68,8 @@ export class DynamoGuardStore implements GuardStore {
   }
 
   async release(key: string): Promise<void> {
-    try {
-      await this.client.send(
+    await ignoringConditionFailure(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { guardKey: key },
@@ -83,15 +77,13 @@ export class DynamoGuardStore implements GuardStore {
           ConditionExpression: 'attribute_exists(guardKey)',
           ExpressionAttributeValues: { ':true': true },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   async markUndelivered(key: string): Promise<void> {
-    try {
-      await this.client.send(
+    await ignoringConditionFailure(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { guardKey: key },
@@ -99,15 +91,13 @@ export class DynamoGuardStore implements GuardStore {
           ConditionExpression: 'attribute_exists(guardKey)',
           ExpressionAttributeValues: { ':true': true },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   async takeUndelivered(key: string): Promise<boolean> {
-    try {
-      await this.client.send(
+    return ignoringConditionFailure(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { guardKey: key },
@@ -115,12 +105,8 @@ export class DynamoGuardStore implements GuardStore {
           ConditionExpression: 'undelivered = :true',
           ExpressionAttributeValues: { ':true': true },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 }
 
@@ -147,8 +133,8 @@ export class DynamoOnceClaims implements OnceClaims {
 
   async claim(key: string, leaseSeconds: number): Promise<boolean> {
     const now = Math.floor(Date.now() / 1000);
-    try {
-      await this.client.send(
+    return ignoringConditionFailure(
+      this.client.send(
         new PutCommand({
           TableName: this.tableName,
           Item: { guardKey: key, leaseUntil: now + leaseSeconds, expiresAt: now + this.rememberSeconds },
@@ -156,12 +142,8 @@ export class DynamoOnceClaims implements OnceClaims {
             'attribute_not_exists(guardKey) OR released = :true OR expiresAt < :now OR (attribute_not_exists(completed) AND leaseUntil < :now)',
           ExpressionAttributeValues: { ':true': true, ':now': now },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async complete(key: string): Promise<void> {

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   type DynamoDBDocumentClient,
   GetCommand,
@@ -19,6 +18,7 @@ import type {
   StoredMessage,
 } from '../core/shared/ports.ts';
 import { batchWriteTables, privateConversationRows } from './conversation-rows.ts';
+import { unlessConditionFailed } from './dynamo.ts';
 import { epochSeconds } from './time.ts';
 
 /**
@@ -243,8 +243,8 @@ export class DynamoMessageStore
   ): Promise<StoredMessage | undefined> {
     const ownLiveChatMessage =
       '#from = :sender AND #kind IN (:private, :group, :room) AND (attribute_not_exists(#expiresAt) OR #expiresAt > :now)';
-    try {
-      const { Attributes } = await this.client.send(
+    const written = await unlessConditionFailed(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { roomId: target.roomId, messageId: target.messageId },
@@ -269,11 +269,10 @@ export class DynamoMessageStore
           },
           ReturnValues: 'ALL_NEW',
         }),
-      );
-      return Attributes ? messageFromItem(Attributes) : undefined;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
-      throw error;
-    }
+      ),
+    );
+    if (!written) return undefined;
+    const { Attributes } = written;
+    return Attributes ? messageFromItem(Attributes) : undefined;
   }
 }

@@ -5,23 +5,14 @@
  * `byMember` Query (pages of keys) and one conditional UpdateItem per row, MARK_CONCURRENCY
  * at a time; the number of rows is the user's groups (MAX_GROUP_MEMBERSHIPS_PER_USER).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OnlineGroupMarks, OnlinePeerGroups } from '../core/groups/online-members.ts';
 import { mapConcurrent } from '../core/shared/concurrency.ts';
-import { batchGetAll, queryAll, queryPages } from './dynamo.ts';
+import { batchGetAll, ignoringConditionFailure, queryAll, queryPages } from './dynamo.ts';
 import { MEMBER_PREFIX } from './groups.ts';
 
 /** Row updates in flight while marking or clearing one user's rows. */
 export const MARK_CONCURRENCY = 16;
-
-async function conditional(write: Promise<unknown>): Promise<void> {
-  try {
-    await write;
-  } catch (error) {
-    if (!(error instanceof ConditionalCheckFailedException)) throw error;
-  }
-}
 
 export class DynamoOnlineGroupMarks implements OnlineGroupMarks, OnlinePeerGroups {
   constructor(
@@ -35,7 +26,7 @@ export class DynamoOnlineGroupMarks implements OnlineGroupMarks, OnlinePeerGroup
 
   async clearAll(userId: string, token: string): Promise<void> {
     await this.eachGroupOf(userId, (groupId) =>
-      conditional(
+      ignoringConditionFailure(
         this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
@@ -50,8 +41,8 @@ export class DynamoOnlineGroupMarks implements OnlineGroupMarks, OnlinePeerGroup
     );
   }
 
-  mark(groupId: string, userId: string, token: string): Promise<void> {
-    return conditional(
+  async mark(groupId: string, userId: string, token: string): Promise<void> {
+    await ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -87,7 +78,7 @@ export class DynamoOnlineGroupMarks implements OnlineGroupMarks, OnlinePeerGroup
   }
 
   /** Runs `update` for each group of the user (`byMember`, page by page). */
-  private async eachGroupOf(userId: string, update: (groupId: string) => Promise<void>): Promise<void> {
+  private async eachGroupOf(userId: string, update: (groupId: string) => Promise<unknown>): Promise<void> {
     for await (const page of queryPages(this.client, {
       TableName: this.tableName,
       IndexName: 'byMember',

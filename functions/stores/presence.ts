@@ -24,7 +24,12 @@ import type {
   PresenceSweepSource,
   UserConnections,
 } from '../core/shared/ports.ts';
-import { backoff } from './dynamo.ts';
+import {
+  backoff,
+  ignoringConditionFailure,
+  isConditionalCheckFailed,
+  unlessConditionFailed,
+} from './dynamo.ts';
 import { epochSeconds } from './time.ts';
 
 const BATCH_GET_LIMIT = 100;
@@ -185,7 +190,7 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
         }),
       ));
     } catch (error) {
-      if (limit > 0 && error instanceof ConditionalCheckFailedException) return { full: true };
+      if (limit > 0 && isConditionalCheckFailed(error)) return { full: true };
       throw error;
     }
     // ADD is atomic: concurrent adds for one user each see a different count.
@@ -196,8 +201,8 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
   }
 
   async claimOnlineSession(userId: string, token: string): Promise<boolean> {
-    try {
-      await this.client.send(
+    return ignoringConditionFailure(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { userId },
@@ -207,12 +212,8 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
             'connectionCount > :zero AND (attribute_not_exists(onlineSince) OR onlineSince < :token)',
           ExpressionAttributeValues: { ':token': token, ':zero': 0 },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async connectionIdsOf(userId: string): Promise<string[]> {
@@ -230,9 +231,8 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
   async removeStale(userId: string, connectionIds: readonly string[]): Promise<boolean> {
     if (connectionIds.length === 0) return false;
     const names = connectionIds.map((_, i) => `:id${i}`);
-    let remaining: number;
-    try {
-      const { Attributes } = await this.client.send(
+    const written = await unlessConditionFailed(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { userId },
@@ -249,12 +249,11 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
           },
           ReturnValues: 'UPDATED_NEW',
         }),
-      );
-      remaining = Number(Attributes?.connectionCount ?? 0);
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
+    if (!written) return false;
+    const { Attributes } = written;
+    const remaining = Number(Attributes?.connectionCount ?? 0);
     // The item itself stays: the caller is about to add a connection to it.
     await this.bumpStats(userId, remaining <= 0 ? -1 : 0, -connectionIds.length);
     return true;
@@ -297,18 +296,16 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
 
   /** A connect may have raced in since the decrement; the condition keeps its item. */
   private async deleteIfEmpty(userId: string): Promise<void> {
-    try {
-      await this.client.send(
+    await ignoringConditionFailure(
+      this.client.send(
         new DeleteCommand({
           TableName: this.tableName,
           Key: { userId },
           ConditionExpression: 'connectionCount <= :zero',
           ExpressionAttributeValues: { ':zero': 0 },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 
   /**

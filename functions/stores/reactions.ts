@@ -9,7 +9,6 @@
  * refused count undoes the row at once; only a crash between the two writes can leave a
  * row without its count (the user's next react of that emoji then answers unchanged).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type {
   ReactionAdded,
@@ -18,15 +17,12 @@ import type {
   ReactionStore,
   ReactionTarget,
 } from '../core/shared/ports.ts';
+import { ignoringConditionFailure, isConditionalCheckFailed, unlessConditionFailed } from './dynamo.ts';
 import { epochSeconds } from './time.ts';
 
 /** The partition of a message's per-user reaction rows (never a room id: `#` is not allowed in one). */
 export function reactionPartition(roomId: string, messageId: string): string {
   return `react#${roomId}#${messageId}`;
-}
-
-function isConditionFailure(error: unknown): boolean {
-  return error instanceof ConditionalCheckFailedException;
 }
 
 /** A nested SET on a message without the `reactions` map: DynamoDB refuses the path. */
@@ -93,7 +89,7 @@ export class DynamoReactionStore implements ReactionStore {
         }),
       );
     } catch (error) {
-      if (!isConditionFailure(error)) throw error;
+      if (!isConditionalCheckFailed(error)) throw error;
       const { Item } = await this.client.send(
         new GetCommand({ TableName: this.tableName, Key: this.rowKey(target, userId), ConsistentRead: true }),
       );
@@ -130,7 +126,7 @@ export class DynamoReactionStore implements ReactionStore {
         );
         return { outcome: 'added', counts: countsOf(Attributes) };
       } catch (error) {
-        if (!isConditionFailure(error) && !isMissingMap(error)) throw error;
+        if (!isConditionalCheckFailed(error) && !isMissingMap(error)) throw error;
         return undefined;
       }
     };
@@ -149,7 +145,7 @@ export class DynamoReactionStore implements ReactionStore {
         );
         return { outcome: 'added', counts: countsOf(Attributes) };
       } catch (error) {
-        if (!isConditionFailure(error)) throw error;
+        if (!isConditionalCheckFailed(error)) throw error;
         return undefined;
       }
     };
@@ -176,8 +172,8 @@ export class DynamoReactionStore implements ReactionStore {
   }
 
   private async removeFromRow(target: ReactionTarget, userId: string, emoji: string): Promise<boolean> {
-    try {
-      await this.client.send(
+    return ignoringConditionFailure(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: this.rowKey(target, userId),
@@ -186,21 +182,16 @@ export class DynamoReactionStore implements ReactionStore {
           ExpressionAttributeNames: { '#emoji': 'emoji' },
           ExpressionAttributeValues: { ':set': new Set([emoji]), ':emoji': emoji },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
-    }
+      ),
+    );
   }
 
   async remove(target: ReactionTarget, userId: string, emoji: string): Promise<ReactionRemoved> {
     if (!(await this.removeFromRow(target, userId, emoji))) return { outcome: 'unchanged' };
     const Key = { roomId: target.roomId, messageId: target.messageId };
     const names = { '#reactions': 'reactions', '#emoji': emoji };
-    let counts: Record<string, number>;
-    try {
-      const { Attributes } = await this.client.send(
+    const counted = await unlessConditionFailed(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key,
@@ -210,17 +201,15 @@ export class DynamoReactionStore implements ReactionStore {
           ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
           ReturnValues: 'ALL_NEW',
         }),
-      );
-      counts = countsOf(Attributes);
-    } catch (error) {
-      // The message expired (TTL) with its count: nothing left to count down.
-      if (!isConditionFailure(error)) throw error;
-      return { outcome: 'removed', counts: {} };
-    }
+      ),
+    );
+    // The message expired (TTL) with its count: nothing left to count down.
+    if (!counted) return { outcome: 'removed', counts: {} };
+    const counts = countsOf(counted.Attributes);
     if (!(emoji in counts)) {
       // The last one: the emoji leaves the map, so it no longer takes one of maxDistinct.
-      await this.client
-        .send(
+      await ignoringConditionFailure(
+        this.client.send(
           new UpdateCommand({
             TableName: this.tableName,
             Key,
@@ -229,10 +218,8 @@ export class DynamoReactionStore implements ReactionStore {
             ExpressionAttributeNames: names,
             ExpressionAttributeValues: { ':zero': 0 },
           }),
-        )
-        .catch((error: unknown) => {
-          if (!isConditionFailure(error)) throw error;
-        });
+        ),
+      );
     }
     return { outcome: 'removed', counts };
   }

@@ -1,7 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { ReadAdvance, ReadStateStore } from '../core/receipts/conversations.ts';
-import { batchGetAll, queryAll } from './dynamo.ts';
+import { batchGetAll, ignoringConditionFailure, queryAll } from './dynamo.ts';
 
 /**
  * Read positions keyed by (`userId`, `roomId`): `lastReadMessageId` and `updatedAt`.
@@ -14,8 +13,8 @@ export class DynamoReadStateStore implements ReadStateStore {
   ) {}
 
   async advance(userId: string, roomId: string, messageId: string, at: string): Promise<ReadAdvance> {
-    try {
-      await this.client.send(
+    const written = await ignoringConditionFailure(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { userId, roomId },
@@ -23,11 +22,9 @@ export class DynamoReadStateStore implements ReadStateStore {
           ConditionExpression: 'attribute_not_exists(lastReadMessageId) OR lastReadMessageId < :messageId',
           ExpressionAttributeValues: { ':messageId': messageId, ':at': at },
         }),
-      );
-      return { position: messageId, advanced: true };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
+    if (written) return { position: messageId, advanced: true };
     // Already at or past it: report where it is (a strongly consistent read).
     const { Item } = await this.client.send(
       new GetCommand({
