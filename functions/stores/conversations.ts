@@ -13,7 +13,7 @@ import type {
 } from '../core/receipts/conversations.ts';
 import type { StoredMessage } from '../core/shared/ports.ts';
 import { type Item, queryAll } from './dynamo.ts';
-import { MEMBER_PREFIX } from './groups.ts';
+import { MEMBER_PREFIX, memberGroupIdPages } from './groups.ts';
 import { messageFromItem } from './messages.ts';
 import { epochSeconds } from './time.ts';
 
@@ -88,18 +88,13 @@ export class DynamoConversationIndex implements ConversationIndex {
    * items: one Query, paginated, newest group first, stopping after `limit` when given.
    */
   async groupIdsOf(userId: string, limit?: number): Promise<string[]> {
-    const items = await queryAll(
-      this.client,
-      {
-        TableName: this.tables.groups,
-        IndexName: 'byMember',
-        KeyConditionExpression: 'memberUserId = :userId',
-        ExpressionAttributeValues: { ':userId': userId },
-        ScanIndexForward: false,
-      },
-      limit,
-    );
-    return [...new Set(items.map((item) => item.groupId).filter((id) => typeof id === 'string'))];
+    const groupIds = new Set<string>();
+    const pages = memberGroupIdPages(this.client, this.tables.groups, userId, {
+      newestFirst: true,
+      maxEvaluated: limit,
+    });
+    for await (const page of pages) for (const groupId of page) groupIds.add(groupId);
+    return [...groupIds];
   }
 
   async groupMemberIds(groupId: string): Promise<string[]> {

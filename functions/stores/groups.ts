@@ -4,6 +4,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  type QueryCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type {
@@ -17,7 +18,14 @@ import type {
   NewGroup,
 } from '../core/groups/group-ports.ts';
 import type { Group, GroupStore } from '../core/shared/ports.ts';
-import { batchGetAll, batchWriteAll, type Item, ignoringConditionFailure, queryAll } from './dynamo.ts';
+import {
+  batchGetAll,
+  batchWriteAll,
+  type Item,
+  ignoringConditionFailure,
+  queryAll,
+  queryPages,
+} from './dynamo.ts';
 
 /** The group's metadata item's sort key. */
 export const META = 'meta';
@@ -26,6 +34,45 @@ export const MEMBER_PREFIX = 'member#';
 
 /** Invitation items' sort key prefix: `invite#<userId>` (no `memberUserId`: never a member). */
 export const INVITE_PREFIX = 'invite#';
+
+/** The user attribute that keys each keys-only user index of the groups table. */
+const USER_INDEX_KEYS = { byMember: 'memberUserId', byInvitee: 'invitedUserId' } as const;
+
+/**
+ * The Query of a user's rows in a keys-only user index of the groups table: `byMember`
+ * (member rows) or `byInvitee` (pending invitations). Callers add order, limit and start key.
+ */
+export function userIndexQuery(
+  tableName: string,
+  indexName: keyof typeof USER_INDEX_KEYS,
+  userId: string,
+): QueryCommandInput {
+  return {
+    TableName: tableName,
+    IndexName: indexName,
+    KeyConditionExpression: `${USER_INDEX_KEYS[indexName]} = :userId`,
+    ExpressionAttributeValues: { ':userId': userId },
+  };
+}
+
+/**
+ * The ids of the groups a user is a member of (`byMember`), page by page (see `queryPages`):
+ * oldest group first unless `newestFirst`, stopping after `maxEvaluated` rows when given.
+ */
+export async function* memberGroupIdPages(
+  client: DynamoDBDocumentClient,
+  tableName: string,
+  userId: string,
+  options: { readonly newestFirst?: boolean; readonly maxEvaluated?: number } = {},
+): AsyncGenerator<string[]> {
+  const input = {
+    ...userIndexQuery(tableName, 'byMember', userId),
+    ...(options.newestFirst ? { ScanIndexForward: false } : {}),
+  };
+  for await (const page of queryPages(client, input, options.maxEvaluated)) {
+    yield page.map((item) => item.groupId).filter((id): id is string => typeof id === 'string');
+  }
+}
 
 const memberKey = (groupId: string, userId: string) => ({ groupId, sk: `${MEMBER_PREFIX}${userId}` });
 const inviteKey = (groupId: string, userId: string) => ({ groupId, sk: `${INVITE_PREFIX}${userId}` });
@@ -511,7 +558,7 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
 
   invitationsOf(userId: string, limit: number, after?: string): Promise<MembershipPage> {
     const startKey = after ? { invitedUserId: userId, ...inviteKey(after, userId) } : undefined;
-    return this.groupIdsOfUser('byInvitee', 'invitedUserId', userId, limit, startKey);
+    return this.groupIdsOfUser('byInvitee', userId, limit, startKey);
   }
 
   async invitationDetails(
@@ -532,23 +579,19 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
 
   memberships(userId: string, limit: number, after?: string): Promise<MembershipPage> {
     const startKey = after ? { memberUserId: userId, ...memberKey(after, userId) } : undefined;
-    return this.groupIdsOfUser('byMember', 'memberUserId', userId, limit, startKey);
+    return this.groupIdsOfUser('byMember', userId, limit, startKey);
   }
 
   /** A page of the group ids a keys-only user index (`byMember`, `byInvitee`) lists for a user, newest first. */
   private async groupIdsOfUser(
-    indexName: 'byMember' | 'byInvitee',
-    userAttribute: 'memberUserId' | 'invitedUserId',
+    indexName: keyof typeof USER_INDEX_KEYS,
     userId: string,
     limit: number,
     exclusiveStartKey: Record<string, string> | undefined,
   ): Promise<MembershipPage> {
     const page = await this.client.send(
       new QueryCommand({
-        TableName: this.tableName,
-        IndexName: indexName,
-        KeyConditionExpression: `${userAttribute} = :userId`,
-        ExpressionAttributeValues: { ':userId': userId },
+        ...userIndexQuery(this.tableName, indexName, userId),
         ScanIndexForward: false,
         Limit: limit,
         ...(exclusiveStartKey ? { ExclusiveStartKey: exclusiveStartKey } : {}),

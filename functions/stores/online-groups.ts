@@ -8,8 +8,8 @@
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OnlineGroupMarks, OnlinePeerGroups } from '../core/groups/online-members.ts';
 import { mapConcurrent } from '../core/shared/concurrency.ts';
-import { batchGetAll, ignoringConditionFailure, queryAll, queryPages } from './dynamo.ts';
-import { MEMBER_PREFIX } from './groups.ts';
+import { batchGetAll, ignoringConditionFailure, queryAll } from './dynamo.ts';
+import { MEMBER_PREFIX, memberGroupIdPages } from './groups.ts';
 
 /** Row updates in flight while marking or clearing one user's rows. */
 export const MARK_CONCURRENCY = 16;
@@ -79,13 +79,7 @@ export class DynamoOnlineGroupMarks implements OnlineGroupMarks, OnlinePeerGroup
 
   /** Runs `update` for each group of the user (`byMember`, page by page). */
   private async eachGroupOf(userId: string, update: (groupId: string) => Promise<unknown>): Promise<void> {
-    for await (const page of queryPages(this.client, {
-      TableName: this.tableName,
-      IndexName: 'byMember',
-      KeyConditionExpression: 'memberUserId = :userId',
-      ExpressionAttributeValues: { ':userId': userId },
-    })) {
-      const groupIds = page.map((item) => item.groupId).filter((id): id is string => typeof id === 'string');
+    for await (const groupIds of memberGroupIdPages(this.client, this.tableName, userId)) {
       await mapConcurrent(groupIds, MARK_CONCURRENCY, update);
     }
   }
