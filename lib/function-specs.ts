@@ -352,8 +352,12 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       ...groupUpdatedPushes,
       // GetItem: the adder and the meta; BatchGetItem: who is already in (or invited);
       // UpdateItem: member slots and per-user counters; PutItem: member or invitation items
-      // (conditional); DeleteItem: undoing an add that raced a delete; Query: the members to tell.
-      groups: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'PutItem', 'DeleteItem', 'Query'] },
+      // (conditional); DeleteItem: undoing an add that raced a delete; Query (byOnlineGroup):
+      // the online members to tell.
+      groups: {
+        actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'PutItem', 'DeleteItem', 'Query'],
+        indexes: ['byOnlineGroup'],
+      },
       // BatchGetItem: whether any of the new members blocked the adder.
       blocks: { actions: ['BatchGetItem'] },
     },
@@ -368,8 +372,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     tables: {
       ...groupUpdatedPushes,
       // GetItem: both members; UpdateItem: the removal mark, the count, the counter;
-      // DeleteItem: the member item (conditional on the mark); Query: the members to tell.
-      groups: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'] },
+      // DeleteItem: the member item (conditional on the mark); Query (byOnlineGroup): the
+      // online members to tell.
+      groups: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byOnlineGroup'] },
     },
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker'],
@@ -382,8 +387,12 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     tables: {
       ...groupUpdatedPushes,
       // GetItem/UpdateItem/DeleteItem: the leaver, the heir, the meta and counters; Query:
-      // the members; BatchWriteItem: the last member's leave deletes the group.
-      groups: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem'] },
+      // the members (the heir), the online members to tell (byOnlineGroup); BatchWriteItem:
+      // the last member's leave deletes the group.
+      groups: {
+        actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem'],
+        indexes: ['byOnlineGroup'],
+      },
     },
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker'],
@@ -394,8 +403,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'update_group: the owner or an admin renames the group; members are told',
     tables: {
       ...groupUpdatedPushes,
-      // GetItem: the renamer and the meta; UpdateItem: the name; Query: the members to tell.
-      groups: { actions: ['GetItem', 'UpdateItem', 'Query'] },
+      // GetItem: the renamer and the meta; UpdateItem: the name; Query (byOnlineGroup): the
+      // online members to tell.
+      groups: { actions: ['GetItem', 'UpdateItem', 'Query'], indexes: ['byOnlineGroup'] },
     },
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker'],
@@ -406,8 +416,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'set_group_role: the owner makes a member an admin or an admin a member; members are told',
     tables: {
       ...groupUpdatedPushes,
-      // GetItem: the owner, the target and the meta; UpdateItem: the role; Query: the members.
-      groups: { actions: ['GetItem', 'UpdateItem', 'Query'] },
+      // GetItem: the owner, the target and the meta; UpdateItem: the role; Query
+      // (byOnlineGroup): the online members to tell.
+      groups: { actions: ['GetItem', 'UpdateItem', 'Query'], indexes: ['byOnlineGroup'] },
     },
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker'],
@@ -419,8 +430,12 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     tables: {
       ...groupUpdatedPushes,
       // GetItem: the owner and the meta; UpdateItem: the deleting mark and counters; Query:
-      // the members; BatchWriteItem/DeleteItem: the member items and the meta item.
-      groups: { actions: ['GetItem', 'UpdateItem', 'Query', 'BatchWriteItem', 'DeleteItem'] },
+      // the members, and the online ones to tell (byOnlineGroup); BatchWriteItem/DeleteItem:
+      // the member items and the meta item.
+      groups: {
+        actions: ['GetItem', 'UpdateItem', 'Query', 'BatchWriteItem', 'DeleteItem'],
+        indexes: ['byOnlineGroup'],
+      },
     },
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker'],
@@ -433,8 +448,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       ...groupUpdatedPushes,
       // GetItem: the meta and the invitation; DeleteItem: the invitation (conditional) or
       // undoing a join that raced a delete; PutItem: the member item; UpdateItem: the slot
-      // counts and the membership counter; Query: the members to tell.
-      groups: { actions: ['GetItem', 'DeleteItem', 'PutItem', 'UpdateItem', 'Query'] },
+      // counts and the membership counter; Query (byOnlineGroup): the online members to tell.
+      groups: {
+        actions: ['GetItem', 'DeleteItem', 'PutItem', 'UpdateItem', 'Query'],
+        indexes: ['byOnlineGroup'],
+      },
     },
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker'],
@@ -647,8 +665,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
       // GetItem: the marked message belongs to the conversation; Query: the unread count.
       messages: { actions: ['GetItem', 'Query'] },
-      // Query: the group's members.
-      groups: { actions: ['Query'] },
+      // BatchGetItem: the reader's membership (meta and member item); Query (byOnlineGroup):
+      // the group's online members, told when the position moved.
+      groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byOnlineGroup'] },
       // UpdateItem: the forward-only position; GetItem: the position when it did not move.
       readState: { actions: ['UpdateItem', 'GetItem'] },
     },
@@ -667,8 +686,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
       // UpdateItem: mark deleted, conditional on the sender.
       messages: { actions: ['UpdateItem'] },
-      // Query: a group's members.
-      groups: { actions: ['Query'] },
+      // Query (byOnlineGroup): a group's online members.
+      groups: { actions: ['Query'], indexes: ['byOnlineGroup'] },
       // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
       rooms: { actions: ['Query', 'BatchWriteItem'] },
     },

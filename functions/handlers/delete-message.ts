@@ -10,14 +10,7 @@ export const handler = messageRoute(async ({ event, data, services, sender }) =>
   const input = parseCommand(deleteMessageSchema, data, deleteMessageErrorCodes);
   const { userId } = await sender();
   return recallMessage(
-    {
-      ...services.delivery(callbackUrlFor(event.requestContext)),
-      messages: services.messages,
-      groups: services.groups,
-      rooms: services.rooms,
-      presence: services.presence,
-      events: services.events,
-    },
+    services.recall(callbackUrlFor(event.requestContext)),
     userId,
     input,
     event.requestContext.connectionId,

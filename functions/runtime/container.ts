@@ -31,6 +31,7 @@ import type { GroupService } from '../core/groups/group-service.ts';
 import type { ReadLimiter } from '../core/guards/guards.ts';
 import type { ChatService } from '../core/messaging/chat-service.ts';
 import type { EditDependencies } from '../core/messaging/edit.ts';
+import type { RecallDependencies } from '../core/messaging/recall.ts';
 import type { ReactionDependencies } from '../core/reactions/reactions.ts';
 import type { ReadReceipts, UnreadCounter } from '../core/receipts/read-receipts.ts';
 import type { RoomService } from '../core/rooms/rooms.ts';
@@ -101,6 +102,8 @@ export interface Services {
   readonly blocks: DynamoBlockStore;
   /** `edit_message`, pushing `message_edited` through `callbackUrl`. */
   edits(callbackUrl: string): EditDependencies;
+  /** `delete_message`, pushing `message_deleted` through `callbackUrl`. */
+  recall(callbackUrl: string): RecallDependencies;
   /** `react` / `unreact`, pushing `reaction` through `callbackUrl`. */
   reactions(callbackUrl: string): ReactionDependencies;
   /** `typing`, pushing through `callbackUrl`; the throttle is this container's. */
@@ -146,6 +149,7 @@ const PROVIDED_BY = {
   blockService: DYNAMO_WIRING,
   events: DYNAMO_WIRING,
   edits: DYNAMO_WIRING,
+  recall: DYNAMO_WIRING,
   reactions: DYNAMO_WIRING,
   typing: DYNAMO_WIRING,
   attachments: 'functions/runtime/wiring/s3.ts',

@@ -86,7 +86,11 @@ describe('groupInvites', () => {
       groupsStatementOf('acceptGroupInvite')?.actions,
       actions('DeleteItem', 'GetItem', 'PutItem', 'Query', 'UpdateItem'),
     );
-    assert.deepEqual(groupsStatementOf('acceptGroupInvite')?.resources, [tableArn('groups')]);
+    // byOnlineGroup: the online members told of the new member.
+    assert.deepEqual(groupsStatementOf('acceptGroupInvite')?.resources.sort(), [
+      tableArn('groups'),
+      `${tableArn('groups')}/index/byOnlineGroup`,
+    ]);
     assert.deepEqual(
       groupsStatementOf('declineGroupInvite')?.actions,
       actions('DeleteItem', 'Query', 'UpdateItem'),

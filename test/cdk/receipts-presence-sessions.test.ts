@@ -174,7 +174,8 @@ describe('grants', () => {
       sortStatements([
         allow(['UpdateItem', 'GetItem'], [tableArn('readState')]),
         allow(['GetItem', 'Query'], [tableArn('messages')]),
-        allow(['Query'], [tableArn('groups')]),
+        // The reader's membership (meta and member item), the group's online members.
+        allow(['Query', 'BatchGetItem'], [tableArn('groups'), indexArn('groups', 'byOnlineGroup')]),
         // DeleteItem only: the reader comes from the $connect authorizer's context, not its row.
         allow(['DeleteItem'], [tableArn('connections')]),
         allow(['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'], [tableArn('presence')]),

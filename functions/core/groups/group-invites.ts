@@ -107,12 +107,13 @@ export class GroupInvitations {
       throw noInvitation('the group was deleted');
     }
     if (joined) {
-      await this.groups.markOnlineMembers(groupId, [sender.userId]);
-      const { members } = await directory.whole(groupId);
-      await this.groups.tell(
-        members.map((member) => member.userId),
+      const read = await this.groups.markOnlineMembers(groupId, [sender.userId]);
+      await this.groups.tellMembers(
+        groupId,
         this.groups.update(after, 'members_added', [sender.userId], sender.userId, now),
+        [sender.userId],
         originConnectionId,
+        read,
       );
     }
     return {

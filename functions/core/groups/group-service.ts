@@ -16,7 +16,7 @@ import { UNREAD_CAP } from '../receipts/conversations.ts';
 import { mapConcurrent } from '../shared/concurrency.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
 import { newGroupId } from '../shared/ids.ts';
-import type { GuardStore, PresenceStore } from '../shared/ports.ts';
+import type { GuardStore, PresenceStore, UserConnections } from '../shared/ports.ts';
 import {
   type AddGroupMembersInput,
   decodeGroupCursor,
@@ -65,9 +65,11 @@ export interface GroupServiceDependencies extends DeliveryDependencies {
   readonly presence: Pick<PresenceStore, 'connectionsOf'>;
   /**
    * Members who join while online get their new row marked with their session's token at
-   * once (functions/core/groups/online-members.ts); unset: no marks.
+   * once, and `group_updated` goes to the online members only (their marked rows, the
+   * `byOnlineGroup` index: functions/core/groups/online-members.ts); unset: no marks, and
+   * every member's presence is read.
    */
-  readonly onlineGroups?: Pick<OnlineGroupMarks, 'mark'>;
+  readonly onlineGroups?: Pick<OnlineGroupMarks, 'mark' | 'onlineMemberIds'>;
   readonly settings: GroupSettings;
   /** The rate-limit windows (guards table); unset: `create_group` is not rate limited. */
   readonly rateStore?: Pick<GuardStore, 'countHit'>;
@@ -83,6 +85,14 @@ export interface GroupServiceDependencies extends DeliveryDependencies {
   readonly events?: EventPublisher;
   readonly now?: () => Date;
 }
+
+/** A presence read already made for `userIds` (those of them online are `online`). */
+export interface PresenceRead {
+  readonly userIds: readonly string[];
+  readonly online: readonly UserConnections[];
+}
+
+const NOTHING_READ: PresenceRead = { userIds: [], online: [] };
 
 export type GroupChange =
   | 'renamed'
@@ -215,14 +225,54 @@ export class GroupService {
   /**
    * Posts `update` to every connection of `userIds` but `originConnectionId` (which gets the
    * reply), and publishes it as `group.updated` (unless `announce` is false: the same change
-   * told to someone else). Called once the change is stored.
+   * told to someone else). Called once the change is stored. `known`: presence already read
+   * for some of them (members just added), not read again.
    */
-  async tell(userIds: readonly string[], update: GroupUpdated, originConnectionId?: string, announce = true) {
+  async tell(
+    userIds: readonly string[],
+    update: GroupUpdated,
+    originConnectionId?: string,
+    announce = true,
+    known: PresenceRead = NOTHING_READ,
+  ) {
     if (announce) this.deps.events?.publish(groupUpdated(update));
-    const unique = [...new Set(userIds)];
-    if (unique.length === 0) return;
-    const online = await this.deps.presence.connectionsOf(unique);
+    const knownIds = new Set(known.userIds);
+    const toRead = [...new Set(userIds)].filter((userId) => !knownIds.has(userId));
+    const requested = new Set(userIds);
+    const online = [
+      ...known.online.filter((user) => requested.has(user.userId)),
+      ...(toRead.length > 0 ? await this.deps.presence.connectionsOf(toRead) : []),
+    ];
+    if (online.length === 0) return;
     await deliver(this.deps, connectionsOf(online, originConnectionId), update, { name: 'group_updated' });
+  }
+
+  /**
+   * `group_updated` to the group's members, as far as they are online, and to `alsoUserIds`
+   * (the actor's other devices; whom the change is about, whose row may be gone or not yet
+   * in the index). With `onlineGroups` the members are the marked ones (one `byOnlineGroup`
+   * Query), so only their presence is read: offline members get nothing pushed anyway
+   * (`list_groups` and `group_info` show the change). Without it, every member's presence.
+   */
+  async tellMembers(
+    groupId: string,
+    update: GroupUpdated,
+    alsoUserIds: readonly string[],
+    originConnectionId?: string,
+    known: PresenceRead = NOTHING_READ,
+  ) {
+    const marks = this.deps.onlineGroups;
+    const memberIds = marks
+      ? await marks.onlineMemberIds(groupId)
+      : (await this.deps.directory.whole(groupId)).members.map((member) => member.userId);
+    // A user read as offline just now but marked in the index since: read again.
+    const marked = new Set(memberIds);
+    const foundOnline = new Set(known.online.map((user) => user.userId));
+    const stillKnown = {
+      userIds: known.userIds.filter((userId) => !marked.has(userId) || foundOnline.has(userId)),
+      online: known.online,
+    };
+    await this.tell([...memberIds, ...alsoUserIds], update, originConnectionId, true, stillKnown);
   }
 
   update(
@@ -249,15 +299,18 @@ export class GroupService {
    * Marks the new member rows of those of `userIds` who are online (one presence
    * BatchGetItem per 100, one UpdateItem per online user). After the rows are written: a
    * user whose online session began before this read is seen here, one who comes online
-   * after it finds the rows in `byMember` when their connect marks them.
+   * after it finds the rows in `byMember` when their connect marks them. Returns the
+   * presence read, so the `members_added` push does not read it again.
    */
-  async markOnlineMembers(groupId: string, userIds: readonly string[]): Promise<void> {
+  async markOnlineMembers(groupId: string, userIds: readonly string[]): Promise<PresenceRead> {
     const marks = this.deps.onlineGroups;
-    if (!marks || userIds.length === 0) return;
-    const online = await this.deps.presence.connectionsOf([...new Set(userIds)]);
+    if (!marks || userIds.length === 0) return NOTHING_READ;
+    const unique = [...new Set(userIds)];
+    const online = await this.deps.presence.connectionsOf(unique);
     await mapConcurrent(online, WRITE_CONCURRENCY, async (user) => {
       if (user.onlineSince) await marks.mark(groupId, user.userId, user.onlineSince);
     });
+    return { userIds: unique, online };
   }
 
   /** Counts one more group for `userId`; false at the membership limit (always true when off). */
@@ -507,14 +560,10 @@ export class GroupService {
       throw notMember();
     }
     if (added.length > 0) {
-      await this.markOnlineMembers(meta.groupId, added);
-      const { members } = await directory.whole(meta.groupId);
+      const read = await this.markOnlineMembers(meta.groupId, added);
       const update = this.update(after, 'members_added', added, sender.userId, now);
-      await this.tell(
-        members.map((member) => member.userId),
-        update,
-        originConnectionId,
-      );
+      // The added themselves whether or not the index shows their new rows yet.
+      await this.tellMembers(meta.groupId, update, [sender.userId, ...added], originConnectionId, read);
     }
     return { type: 'group_members_added' as const, group_id: meta.groupId, added };
   }
@@ -564,11 +613,11 @@ export class GroupService {
       throw notMember();
     }
     if (invited.length > 0) {
-      const { members } = await directory.whole(meta.groupId);
       await Promise.all([
-        this.tell(
-          members.map((member) => member.userId),
+        this.tellMembers(
+          meta.groupId,
           this.update(after, 'invited', invited, sender.userId, now),
+          [sender.userId],
           originConnectionId,
         ),
         this.tellInvitees(after, invited, sender.userId, now),
@@ -674,10 +723,11 @@ export class GroupService {
     originConnectionId?: string,
     extra: Pick<GroupUpdated, 'owner_id'> = {},
   ) {
-    const { members } = await this.deps.directory.whole(groupId);
-    await this.tell(
-      [...members.map((member) => member.userId), userId],
+    // `userId`'s row is gone (or never was: an invitee); the index may still list it.
+    await this.tellMembers(
+      groupId,
       this.update(meta, change, [userId], by, now, extra),
+      [userId, by],
       originConnectionId,
     );
   }
@@ -774,12 +824,7 @@ export class GroupService {
     if (!(await this.deps.directory.rename(meta.groupId, input.group_name))) throw notMember();
     const renamed = { ...meta, groupName: input.group_name };
     const update = this.update(renamed, 'renamed', [], sender.userId, now);
-    const { members } = await this.deps.directory.whole(meta.groupId);
-    await this.tell(
-      members.map((member) => member.userId),
-      update,
-      originConnectionId,
-    );
+    await this.tellMembers(meta.groupId, update, [sender.userId], originConnectionId);
     return update;
   }
 
@@ -798,12 +843,7 @@ export class GroupService {
     const update = this.update(meta, 'role_changed', [input.user_id], sender.userId, now, {
       role: input.role,
     });
-    const { members } = await this.deps.directory.whole(meta.groupId);
-    await this.tell(
-      members.map((member) => member.userId),
-      update,
-      originConnectionId,
-    );
+    await this.tellMembers(meta.groupId, update, [sender.userId, input.user_id], originConnectionId);
     return {
       type: 'group_role_set' as const,
       group_id: meta.groupId,
@@ -834,7 +874,11 @@ export class GroupService {
   ) {
     const { directory, limits } = this.deps;
     if (!(await directory.markDeleting(meta.groupId))) throw notMember();
-    const { members, invitations } = await directory.whole(meta.groupId);
+    // The online members are read before their rows (and marks) go.
+    const [{ members, invitations }, onlineIds] = await Promise.all([
+      directory.whole(meta.groupId),
+      this.deps.onlineGroups?.onlineMemberIds(meta.groupId),
+    ]);
     const memberIds = members.map((member) => member.userId);
     const inviteeIds = invitations.map((invitation) => invitation.userId);
     await directory.removeGroup(meta.groupId, memberIds, inviteeIds);
@@ -842,7 +886,8 @@ export class GroupService {
     const everyone = [...new Set([...memberIds, by])];
     await Promise.all([
       this.tell(
-        everyone,
+        // Offline members get nothing pushed anyway: only the online ones' presence is read.
+        onlineIds ? [...onlineIds, by] : everyone,
         this.update(meta, 'deleted', reason === 'deleted' ? everyone : [by], by, now),
         originConnectionId,
       ),

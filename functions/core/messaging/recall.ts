@@ -7,6 +7,7 @@ import * as z from 'zod/mini';
 import { type EventPublisher, messageDeleted } from '../events/app-events.ts';
 import { connectionsOf, type DeliveryDependencies, deliver, queuedField } from '../fan-out/delivery.ts';
 import type { Recipient } from '../fan-out/fan-out.ts';
+import type { OnlineGroupAudience } from '../groups/online-members.ts';
 import { ChatError, ErrorCode } from '../shared/errors.ts';
 import { peerOf } from '../shared/ids.ts';
 import type {
@@ -76,12 +77,20 @@ export interface RecallDependencies extends DeliveryDependencies {
   readonly groups: Pick<GroupStore, 'get'>;
   readonly rooms: Pick<RoomStore, 'members'>;
   readonly presence: Pick<PresenceStore, 'connectionsOf'>;
+  /**
+   * A group's online members (`byOnlineGroup`), so only their presence is read; unset:
+   * every member's (offline members get nothing pushed either way).
+   */
+  readonly onlineGroups?: Pick<OnlineGroupAudience, 'onlineMemberIds'>;
   /** `message.deleted` once the recall is stored; unset: none. */
   readonly events?: EventPublisher;
   readonly now?: () => Date;
 }
 
-/** Who is told: both sides of a private chat, every member of a group, everyone in a room. */
+/**
+ * Who is told: both sides of a private chat, every member of a group (those online: with
+ * `onlineGroups`, only their presence is read) and its sender, everyone in a room.
+ */
 async function audience(
   deps: RecallDependencies,
   message: StoredMessage,
@@ -93,9 +102,13 @@ async function audience(
       return connectionsOf(await deps.presence.connectionsOf(users), exceptConnectionId);
     }
     case 'group': {
-      const group = await deps.groups.get(message.groupId ?? message.roomId);
-      const members = new Set([message.fromUserId, ...(group?.memberIds ?? [])]);
-      return connectionsOf(await deps.presence.connectionsOf([...members]), exceptConnectionId);
+      const groupId = message.groupId ?? message.roomId;
+      // A deleted group has no member rows, so no marks: its sender's devices only, as before.
+      const members = deps.onlineGroups
+        ? await deps.onlineGroups.onlineMemberIds(groupId)
+        : ((await deps.groups.get(groupId))?.memberIds ?? []);
+      const users = new Set([message.fromUserId, ...members]);
+      return connectionsOf(await deps.presence.connectionsOf([...users]), exceptConnectionId);
     }
     case 'room': {
       const members = await deps.rooms.members(message.roomId);

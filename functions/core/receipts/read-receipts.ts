@@ -7,6 +7,7 @@
 
 import * as z from 'zod/mini';
 import { connectionsOf, type DeliveryDependencies, deliver } from '../fan-out/delivery.ts';
+import type { OnlineGroupAudience } from '../groups/online-members.ts';
 import type { Sender } from '../messaging/chat-service.ts';
 import { messageIdSchema, parseCommand } from '../messaging/commands.ts';
 import { mapConcurrent } from '../shared/concurrency.ts';
@@ -104,6 +105,12 @@ export interface ReadReceiptsDependencies extends DeliveryDependencies {
   readonly conversations: ConversationIndex;
   readonly readState: ReadStateStore;
   readonly presence: PresenceStore;
+  /**
+   * A group's membership check (strongly consistent meta and member item) and its online
+   * members (`byOnlineGroup`), so `message_read` reads only their presence; unset: the
+   * member list, and every member's presence.
+   */
+  readonly onlineGroups?: OnlineGroupAudience;
   readonly now?: () => Date;
 }
 
@@ -115,8 +122,11 @@ export interface UnreadCounterDependencies {
 
 interface Conversation {
   readonly kind: ConversationKind;
-  /** Everyone in it but the reader (the counterpart of a private chat; other group members). */
-  readonly others: readonly string[];
+  /**
+   * Everyone in it but the reader (the counterpart of a private chat; other group members),
+   * read only when someone is to be told. With `onlineGroups`, a group's online members.
+   */
+  readonly others: () => Promise<readonly string[]>;
   /** Private chats: the counterpart (the reader in a chat with themself). */
   readonly peer?: string;
 }
@@ -156,10 +166,9 @@ export class ReadReceipts {
     });
     // Nothing changed for anyone when an older message was marked.
     if (advanced) {
-      const connections = connectionsOf(
-        await this.deps.presence.connectionsOf([...conversation.others, reader.userId]),
-      );
-      const others = new Set(conversation.others);
+      const otherIds = await conversation.others();
+      const connections = connectionsOf(await this.deps.presence.connectionsOf([...otherIds, reader.userId]));
+      const others = new Set(otherIds);
       others.delete(reader.userId);
       const read: MessageRead = {
         type: 'message_read',
@@ -202,11 +211,14 @@ export class ReadReceipts {
         throw new ChatError(ErrorCode.roomInvalid, 'message_id is not a message of this conversation');
       }
       const other = peerOf(message, readerId);
-      return { kind: 'private', others: other !== readerId ? [other] : [], peer: other };
+      const others = other !== readerId ? [other] : [];
+      return { kind: 'private', others: async () => others, peer: other };
     }
     if (roomId.startsWith('group_')) {
       if (!GROUP_ID.test(roomId))
         throw new ChatError(ErrorCode.roomInvalid, 'room_id is not a valid group id');
+      if (this.deps.onlineGroups)
+        return this.onlineGroup(this.deps.onlineGroups, roomId, readerId, messageId);
       const [members, message] = await Promise.all([
         this.deps.conversations.groupMemberIds(roomId),
         this.deps.conversations.message(roomId, messageId),
@@ -216,11 +228,37 @@ export class ReadReceipts {
       if (!message) {
         throw new ChatError(ErrorCode.roomInvalid, 'message_id is not a message of this conversation');
       }
-      return { kind: 'group', others: members.filter((userId) => userId !== readerId) };
+      const others = members.filter((userId) => userId !== readerId);
+      return { kind: 'group', others: async () => others };
     }
     if (!ROOM_ID.test(roomId)) throw new ChatError(ErrorCode.roomInvalid, 'room_id is not a valid room id');
     // Rooms belong to connections and keep no read positions.
     throw new ChatError(ErrorCode.forbidden, 'read receipts exist for private chats and groups only');
+  }
+
+  /**
+   * A group through its online members: the reader's membership (one strongly consistent
+   * BatchGetItem) beside the message, and the online members (`byOnlineGroup`) only when
+   * the position moved. Offline members get no `message_read` pushed either way.
+   */
+  private async onlineGroup(
+    onlineGroups: OnlineGroupAudience,
+    groupId: string,
+    readerId: string,
+    messageId: string,
+  ): Promise<Conversation> {
+    const [view, message] = await Promise.all([
+      onlineGroups.memberView(groupId, readerId),
+      this.deps.conversations.message(groupId, messageId),
+    ]);
+    // A missing group and a non-member get the same answer.
+    if (!view) throw new ChatError(ErrorCode.forbidden, 'not a member of this group');
+    if (!message) {
+      throw new ChatError(ErrorCode.roomInvalid, 'message_id is not a message of this conversation');
+    }
+    const others = async () =>
+      (await onlineGroups.onlineMemberIds(groupId)).filter((userId) => userId !== readerId);
+    return { kind: 'group', others };
   }
 }
 

@@ -210,6 +210,15 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       maxContentLength: config.maxContentLength,
       events: invocationEvents,
     }),
+    recall: (callbackUrl) => ({
+      ...delivery(callbackUrl),
+      messages,
+      groups,
+      rooms,
+      presence,
+      onlineGroups: groupAudience,
+      events: invocationEvents,
+    }),
     reactions: (callbackUrl) => ({
       ...delivery(callbackUrl),
       ...audience,
@@ -244,7 +253,13 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       maxGroups: config.maxGroupsPerUser,
     },
     readReceipts: (callbackUrl) =>
-      new ReadReceipts({ ...delivery(callbackUrl), conversations, readState, presence }),
+      new ReadReceipts({
+        ...delivery(callbackUrl),
+        conversations,
+        readState,
+        presence,
+        onlineGroups: groupAudience,
+      }),
     singleSession: (callbackUrl) => {
       const managementApi = notifier(callbackUrl);
       return new SingleSession({
