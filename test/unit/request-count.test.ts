@@ -18,8 +18,11 @@ import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { authorizerContext } from '../../functions/core/auth/auth.ts';
 import { onlineSessionToken } from '../../functions/core/groups/online-members.ts';
 import { handler as broadcast } from '../../functions/handlers/broadcast.ts';
+import { handler as deleteMessage } from '../../functions/handlers/delete-message.ts';
+import { handler as markRead } from '../../functions/handlers/mark-read.ts';
 import { handler as sendGroupMessage } from '../../functions/handlers/send-group-message.ts';
 import { handler as sendMessage } from '../../functions/handlers/send-message.ts';
+import { handler as updateGroup } from '../../functions/handlers/update-group.ts';
 import { setServices } from '../../functions/runtime/container.ts';
 import { setLogWriter } from '../../functions/runtime/logger.ts';
 import type { WebSocketHandler } from '../../functions/runtime/websocket.ts';
@@ -196,5 +199,47 @@ describe('DynamoDB requests per command (rate limit on, no client_msg_id)', () =
     assert.equal(data.sent_count, ONLINE + 2, 'every open connection, the sender’s included');
     assert.equal(counts['Query presence'], PRESENCE_SHARDS);
     assert.equal(total, PRESENCE_SHARDS);
+  });
+
+  it('update_group (rename) in a group of 1,000, 100 online: the renamer, the rename, the online members, 1 presence batch', async () => {
+    const { total, counts } = await measure(
+      updateGroup,
+      event('update_group', { group_id: GROUP_ID, group_name: 'Thousand renamed' }),
+    );
+    // The renamer's member item and the meta item (consistent GetItems), then the name.
+    assert.equal(counts['GetItem groups'], 2);
+    assert.equal(counts['UpdateItem groups'], 1);
+    // The 100 marked members (byOnlineGroup), never the 1,000 member rows: one Query page.
+    assert.equal(counts['Query groups'], 1);
+    // Their presence (the renamer among them): 100 keys, one BatchGetItem (not 10).
+    assert.equal(counts['BatchGetItem presence'], 1);
+    assert.equal(posts, ONLINE - 1, 'every online member but the asking connection');
+    assert.equal(total, 5);
+  });
+
+  it('mark_read and delete_message of a message in a group of 1,000, 100 online: one byOnlineGroup Query and one presence batch each', async () => {
+    const sent = await sendGroupMessage(
+      event('send_group_message', { group_id: GROUP_ID, content: 'read me' }),
+    );
+    const messageId = (JSON.parse(sent.body ?? '{}') as { data: { message_id: string } }).data.message_id;
+    const read = await measure(markRead, event('mark_read', { room_id: GROUP_ID, message_id: messageId }));
+    // The reader's membership (meta and member item, consistent) beside the message.
+    assert.equal(read.counts['BatchGetItem groups'], 1);
+    assert.equal(read.counts['GetItem messages'], 1);
+    assert.equal(read.counts['UpdateItem readState'], 1);
+    assert.equal(read.counts['Query groups'], 1, 'the online members only');
+    assert.equal(read.counts['BatchGetItem presence'], 1);
+    assert.equal(posts, ONLINE - 1, 'message_read to every other online member');
+
+    const recalled = await measure(
+      deleteMessage,
+      event('delete_message', { room_id: GROUP_ID, message_id: messageId }),
+    );
+    assert.deepEqual(recalled.counts, {
+      'UpdateItem messages': 1,
+      'Query groups': 1,
+      'BatchGetItem presence': 1,
+    });
+    assert.equal(recalled.data.delivered, ONLINE - 1);
   });
 });
