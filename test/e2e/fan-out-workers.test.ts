@@ -1,6 +1,6 @@
 /**
  * Large audiences through the local runtime with real sockets: with a fan-out worker
- * threshold of 3 connections, chunks of 2 and 3,000 posts/s (two lanes), broadcasts,
+ * threshold of 3 connections, chunks of 2 and 3,200 posts/s (two lanes), broadcasts,
  * group messages and room
  * messages are handed to the `fanOutWorker` function through the runtime's Lambda Invoke
  * API (`InvocationType: Event`), exactly the path Lambda takes in AWS. Every connection
@@ -30,7 +30,11 @@ import { type RuntimeTables, runtimeTables } from '../support/runtime-tables.ts'
 
 const THRESHOLD = 3;
 const CHUNK_SIZE = 2;
-/** ⌈3,000 / 1,600⌉: workers at once, each 32 posts in flight (fan-out-dispatch.ts `laneCount`). */
+/**
+ * ⌊3,200 / 1,600⌋: workers at once, each 32 posts in flight (fan-out-dispatch.ts `laneCount`).
+ * Above the default 3,000 (one lane), so that the shards are dealt to more than one lane here.
+ */
+const RATE_PER_SECOND = 3_200;
 const LANES = 2;
 
 let runtime: LocalRuntime;
@@ -42,7 +46,7 @@ before(async () => {
     env: {
       FANOUT_WORKER_THRESHOLD: String(THRESHOLD),
       FANOUT_CHUNK_SIZE: String(CHUNK_SIZE),
-      FANOUT_RATE_PER_SECOND: '3000',
+      FANOUT_RATE_PER_SECOND: String(RATE_PER_SECOND),
     },
     log: (line) => logLines.push(line),
   });

@@ -99,15 +99,52 @@ describe('chunking', () => {
 });
 
 describe('lanes', () => {
-  it('as many workers at once as it takes to reach R at full speed (32 posts in flight, 20 ms each)', () => {
+  it('as many workers at once as fit under R at full speed (32 posts in flight, 20 ms each), at least one', () => {
     assert.equal(workerSpeed({ chunkSize: 5_000, ratePerSecond: 3_000 }), 1_600);
-    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 3_000 }), 2, 'defaults');
-    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 1_000 }), 1);
-    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 10_000 }), 7);
-    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 3_000, workerPostsInFlight: 8 }), 8);
+    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 3_000 }), 1, 'defaults: one worker');
+    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 3_199 }), 1);
+    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 3_200 }), 2, 'two workers at full speed');
+    assert.equal(
+      laneCount({ chunkSize: 5_000, ratePerSecond: 1_000 }),
+      1,
+      'below one worker: one, held to R',
+    );
+    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 10_000 }), 6);
+    assert.equal(laneCount({ chunkSize: 5_000, ratePerSecond: 3_000, workerPostsInFlight: 8 }), 7);
   });
 
-  it('defaults: 10,000 connections in 2 chunks of 5,000 at 1,500/s each, both at once', () => {
+  it('for any rate: the lanes together never pass R at full speed, and no lane is held below full speed unless R is', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        fc.integer({ min: 1, max: 64 }),
+        (ratePerSecond, workerPostsInFlight) => {
+          const pacing = { chunkSize: 5_000, ratePerSecond, workerPostsInFlight };
+          const lanes = laneCount(pacing);
+          const speed = workerSpeed(pacing);
+          assert.ok(lanes >= 1);
+          if (ratePerSecond >= speed) {
+            assert.ok(lanes * speed <= ratePerSecond, `${lanes} lanes at ${speed}/s pass ${ratePerSecond}/s`);
+            assert.ok(ratePerSecond / lanes >= speed, 'each ceiling at least a worker at full speed');
+            assert.ok((lanes + 1) * speed > ratePerSecond, 'no room left for another worker at full speed');
+          } else {
+            assert.equal(lanes, 1);
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('defaults: 3,000 connections in one chunk whose ceiling is R, above a worker at full speed', () => {
+    const plan = planChunks(recipientsOf(3_000), { chunkSize: 5_000, ratePerSecond: 3_000 });
+    assert.deepEqual(
+      plan.map((chunk) => [chunk.recipients.length, chunk.ratePerSecond]),
+      [[3_000, 3_000]],
+    );
+  });
+
+  it('defaults: 10,000 connections in 2 chunks of 5,000 (the chunk size) at 1,500/s each, both at once', () => {
     const plan = planChunks(recipientsOf(10_000), { chunkSize: 5_000, ratePerSecond: 3_000 });
     assert.deepEqual(
       plan.map((chunk) => [chunk.recipients.length, chunk.ratePerSecond]),
