@@ -159,7 +159,7 @@ function broadcastWhy(cost: OperationCost): string {
     `${n(cost.managementPosts)} Management API POSTs and ${n(cost.dynamoRequests)} DynamoDB requests in ` +
     `${n(cost.lambdaInvocations)} invocation(s) (${invocations})` +
     (workers
-      ? ': the broadcast reads the online counter and hands the presence shards, dealt into lanes, to asynchronous invocations, which read their shards and post at full speed.'
+      ? ': the broadcast reads the online counter and hands the presence shards, dealt into lanes (one with the defaults), to asynchronous invocations, which read their shards and post at full speed.'
       : ': one invocation pages through the presence index and posts to every connection.') +
     ' Locally every invocation and every POST runs in the one runtime process, on one JavaScript thread, so the ' +
     'chunks do not add CPU as separate Lambda instances would.'
@@ -310,10 +310,11 @@ export function computeTargets(results: Results): Target[] {
         : `${n(worst.handlerRatio - 2, 2)}× over at ${n(worst.connections)} (${pct(worst.handlerRatio - 2, 2)})`,
       why:
         'Summed over every invocation (dispatcher and workers), median of the runs. Workers start at once and post at ' +
-        'full speed, as many at once as R needs (docs/architecture.md, large audiences); locally they share one ' +
-        'JavaScript thread, so two workers side by side each take about as long as both together, which Lambda, ' +
-        "one CPU share per worker, would not; the smaller the audience, the more the dispatch and each worker's " +
-        `start weigh against the posts.${loadNote(results, sectionWindow(results, 'fanout'))}`,
+        'full speed, as many at once as fit under R at full speed (one with the defaults: docs/architecture.md, ' +
+        'large audiences). Locally every invocation shares one JavaScript thread, so with more lanes (R ≥ 3,200) ' +
+        'each worker would take about as long as all of them together, which Lambda, one CPU share per worker, ' +
+        "would not; the smaller the audience, the more the dispatch and the worker's start weigh against the posts." +
+        loadNote(results, sectionWindow(results, 'fanout')),
     });
   }
 
