@@ -12,14 +12,14 @@ import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertErrorReply,
   type ChatConnection,
-  connectWelcomed,
   nextPush,
   pushesOf,
   sendCommand,
   settle,
 } from '../support/chat.ts';
-import type { FrameJson } from '../support/local-runtime.ts';
+import { connectEach } from '../support/clients.ts';
 import { startTestRuntime } from '../support/local-runtime.ts';
+import { okData } from '../support/replies.ts';
 
 let runtime: LocalRuntime;
 let ivyPhone: ChatConnection;
@@ -30,18 +30,9 @@ let lea: ChatConnection;
 
 before(async () => {
   runtime = await startTestRuntime({ env: { TYPING_THROTTLE_SECONDS: '60' } });
-  ivyPhone = await connectWelcomed(runtime, 'ivy');
-  ivyLaptop = await connectWelcomed(runtime, 'ivy');
-  jon = await connectWelcomed(runtime, 'jon');
-  kai = await connectWelcomed(runtime, 'kai');
-  lea = await connectWelcomed(runtime, 'lea');
+  [ivyPhone, ivyLaptop, jon, kai, lea] = await connectEach(runtime, ['ivy', 'ivy', 'jon', 'kai', 'lea']);
 });
 after(() => runtime.stop());
-
-function okData(reply: FrameJson): Record<string, unknown> {
-  assert.equal(reply.code, 0, JSON.stringify(reply));
-  return reply.data as Record<string, unknown>;
-}
 
 /** The typing pushes `connection` received about `roomId` (after a barrier). */
 async function typingSeen(connection: ChatConnection, roomId: string) {
