@@ -21,12 +21,12 @@ import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertErrorReply,
   type ChatConnection,
-  connectWelcomed,
   nextPush,
   pushesOf,
   sendCommand,
   settle,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { callApi, historyMessages, postApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
@@ -118,9 +118,7 @@ async function statusOf(send: () => Promise<unknown>): Promise<number | undefine
 
 before(async () => {
   runtime = await startTestRuntime();
-  alice = await connectWelcomed(runtime, 'att-alice');
-  bob = await connectWelcomed(runtime, 'att-bob');
-  eve = await connectWelcomed(runtime, 'att-eve');
+  [alice, bob, eve] = await connectEach(runtime, ['att-alice', 'att-bob', 'att-eve']);
 });
 
 after(async () => {

@@ -19,6 +19,7 @@ import {
   settle,
   welcomed,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { startTestRuntime, TestClient, webSocketUrl } from '../support/local-runtime.ts';
 import { claimsFor, signClaims } from '../support/tokens.ts';
 
@@ -32,9 +33,7 @@ const everyone = () => [admin, userPhone, userLaptop, other];
 before(async () => {
   runtime = await startTestRuntime();
   admin = await connectWelcomed(runtime, 'boss', { role: 'admin' });
-  userPhone = await connectWelcomed(runtime, 'user');
-  userLaptop = await connectWelcomed(runtime, 'user');
-  other = await connectWelcomed(runtime, 'other');
+  [userPhone, userLaptop, other] = await connectEach(runtime, ['user', 'user', 'other']);
 });
 after(() => runtime.stop());
 

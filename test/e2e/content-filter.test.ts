@@ -16,6 +16,7 @@ import {
   sendCommand,
   settle,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { postApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 import { type RuntimeTables, runtimeTables } from '../support/runtime-tables.ts';
@@ -45,8 +46,7 @@ before(async () => {
     env: { BLOCKED_WORDS: `${CONFIGURED_WORD}, some phrase`, MAX_CONTENT_LENGTH: String(MAX_CONTENT_LENGTH) },
   });
   tables = runtimeTables(runtime);
-  ann = await connectWelcomed(runtime, 'ann');
-  ben = await connectWelcomed(runtime, 'ben');
+  [ann, ben] = await connectEach(runtime, ['ann', 'ben']);
   admin = await connectWelcomed(runtime, 'boss', { role: 'admin' });
   const created = await sendCommand(ann.client, 'create_group', { group_name: 'g', member_ids: ['ben'] });
   assert.equal(created.code, 0, JSON.stringify(created));

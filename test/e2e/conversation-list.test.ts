@@ -13,8 +13,10 @@ import type {
 } from '../../functions/core/conversations/conversation-list.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { assertErrorReply, type ChatConnection, connectWelcomed, sendCommand } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { getApi, postApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { createGroup, sendMessageId } from '../support/replies.ts';
 
 let runtime: LocalRuntime;
 let amy: ChatConnection;
@@ -23,23 +25,9 @@ let cat: ChatConnection;
 
 before(async () => {
   runtime = await startTestRuntime();
-  amy = await connectWelcomed(runtime, 'cl-amy');
-  bob = await connectWelcomed(runtime, 'cl-bob');
-  cat = await connectWelcomed(runtime, 'cl-cat');
+  [amy, bob, cat] = await connectEach(runtime, ['cl-amy', 'cl-bob', 'cl-cat']);
 });
 after(() => runtime.stop());
-
-async function send(from: ChatConnection, cmd: string, data: Record<string, unknown>): Promise<string> {
-  const reply = await sendCommand(from.client, cmd, data);
-  assert.equal(reply.code, 0, JSON.stringify(reply));
-  return String(reply.data?.message_id);
-}
-
-async function createGroup(by: ChatConnection, name: string, members: string[]): Promise<string> {
-  const reply = await sendCommand(by.client, 'create_group', { group_name: name, member_ids: members });
-  assert.equal(reply.code, 0, JSON.stringify(reply));
-  return String(reply.data?.group_id);
-}
 
 async function list(who: ChatConnection, data: Record<string, unknown> = {}): Promise<ConversationListPage> {
   const reply = await sendCommand(who.client, 'list_conversations', data);
@@ -74,10 +62,10 @@ describe('list_conversations', () => {
 
   test('lists private chats and groups, most recent activity first, with peer, name and last message', async () => {
     quietGroupId = await createGroup(cat, 'Quiet', ['cl-amy']);
-    const hi = await send(amy, 'send_message', { to_user_id: 'cl-bob', content: 'hi bob' });
-    await send(cat, 'send_message', { to_user_id: 'cl-amy', content: 'hello amy' });
+    const hi = await sendMessageId(amy, 'send_message', { to_user_id: 'cl-bob', content: 'hi bob' });
+    await sendMessageId(cat, 'send_message', { to_user_id: 'cl-amy', content: 'hello amy' });
     groupId = await createGroup(amy, 'Trio', ['cl-bob', 'cl-cat']);
-    const g1 = await send(bob, 'send_group_message', { group_id: groupId, content: 'g1' });
+    const g1 = await sendMessageId(bob, 'send_group_message', { group_id: groupId, content: 'g1' });
 
     const page = await list(amy);
     // The quiet group has no message: it stands where it was created, before everything else.
@@ -118,22 +106,22 @@ describe('list_conversations', () => {
   });
 
   test('a new message moves its conversation to the top', async () => {
-    await send(bob, 'send_message', { to_user_id: 'cl-amy', content: 'back to you' });
+    await sendMessageId(bob, 'send_message', { to_user_id: 'cl-amy', content: 'back to you' });
     assert.deepEqual(rooms(await list(amy)), [amyBob, groupId, amyCat, quietGroupId]);
-    await send(amy, 'send_group_message', { group_id: quietGroupId, content: 'not so quiet' });
+    await sendMessageId(amy, 'send_group_message', { group_id: quietGroupId, content: 'not so quiet' });
     assert.deepEqual(rooms(await list(amy)), [quietGroupId, amyBob, groupId, amyCat]);
     // The HTTP route lists the same.
     assert.deepEqual(rooms(await listOverHttp('cl-amy')), [quietGroupId, amyBob, groupId, amyCat]);
   });
 
   test('previews are at most 200 characters, never cutting a character in two', async () => {
-    await send(cat, 'send_message', { to_user_id: 'cl-amy', content: 'x'.repeat(300) });
+    await sendMessageId(cat, 'send_message', { to_user_id: 'cl-amy', content: 'x'.repeat(300) });
     let entry = entryOf(await list(amy), amyCat);
     assert.equal(entry.last_message?.content, 'x'.repeat(200));
-    await send(cat, 'send_message', { to_user_id: 'cl-amy', content: '🙂'.repeat(250) });
+    await sendMessageId(cat, 'send_message', { to_user_id: 'cl-amy', content: '🙂'.repeat(250) });
     entry = entryOf(await list(amy), amyCat);
     assert.equal(entry.last_message?.content, '🙂'.repeat(200));
-    await send(cat, 'send_message', { to_user_id: 'cl-amy', content: 'short' });
+    await sendMessageId(cat, 'send_message', { to_user_id: 'cl-amy', content: 'short' });
     assert.equal(entryOf(await list(amy), amyCat).last_message?.content, 'short');
   });
 
@@ -157,12 +145,12 @@ describe('list_conversations', () => {
     assert.equal(entryOf(page, amyCat).unread, 0);
     assert.equal(entryOf(page, groupId).unread, 0);
     assert.equal(entryOf(page, amyBob).unread, 1, 'other conversations are unchanged');
-    await send(cat, 'send_group_message', { group_id: groupId, content: 'after you read' });
+    await sendMessageId(cat, 'send_group_message', { group_id: groupId, content: 'after you read' });
     assert.equal(entryOf(await list(amy), groupId).unread, 1);
   });
 
   test('a recalled last message shows as deleted, with empty content', async () => {
-    const oops = await send(bob, 'send_message', { to_user_id: 'cl-amy', content: 'oops' });
+    const oops = await sendMessageId(bob, 'send_message', { to_user_id: 'cl-amy', content: 'oops' });
     const recalled = await sendCommand(bob.client, 'delete_message', { room_id: amyBob, message_id: oops });
     assert.equal(recalled.code, 0, JSON.stringify(recalled));
     const entry = entryOf(await list(amy), amyBob);
@@ -179,7 +167,7 @@ describe('list_conversations', () => {
 
   test('a removed member no longer lists the group, and a deleted group leaves every list', async () => {
     const groupId = await createGroup(amy, 'leaving soon', ['cl-bob', 'cl-cat']);
-    await send(amy, 'send_group_message', { group_id: groupId, content: 'hello all' });
+    await sendMessageId(amy, 'send_group_message', { group_id: groupId, content: 'hello all' });
     assert.ok(rooms(await list(cat)).includes(groupId));
     const removed = await sendCommand(amy.client, 'remove_group_member', {
       group_id: groupId,
@@ -262,11 +250,11 @@ describe('paging', () => {
     activity.push(emptyGroup);
     for (let i = 0; i < PEERS; i++) {
       const peer = `cl-peer-${String(i).padStart(2, '0')}`;
-      await send(pager, 'send_message', { to_user_id: peer, content: `to ${peer}` });
+      await sendMessageId(pager, 'send_message', { to_user_id: peer, content: `to ${peer}` });
       activity.push(`private_cl-pager_${peer}`);
       if (i === 10) {
         const group = await createGroup(pager, 'Busy', ['cl-cat']);
-        await send(cat, 'send_group_message', { group_id: group, content: 'busy' });
+        await sendMessageId(cat, 'send_group_message', { group_id: group, content: 'busy' });
         activity.push(group);
       }
     }
@@ -304,7 +292,7 @@ describe('paging', () => {
     // The oldest private chat becomes the newest: pages after the cursor no longer hold it.
     const oldest = 'private_cl-pager_cl-peer-00';
     assert.equal(expected.at(-2), oldest);
-    await send(pager, 'send_message', { to_user_id: 'cl-peer-00', content: 'again' });
+    await sendMessageId(pager, 'send_message', { to_user_id: 'cl-peer-00', content: 'again' });
     const rest: string[] = [];
     let cursor = first.next_cursor;
     while (cursor) {

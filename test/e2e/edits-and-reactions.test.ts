@@ -18,9 +18,10 @@ import {
   settle,
   withMessageId,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { getApi, historyMessages } from '../support/http.ts';
-import type { FrameJson } from '../support/local-runtime.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { okData } from '../support/replies.ts';
 
 let runtime: LocalRuntime;
 /** eve writes from her phone and also has a laptop; finn is her peer; gus is in none of their chats. */
@@ -34,19 +35,11 @@ const chat = 'private_eve_finn';
 
 before(async () => {
   runtime = await startTestRuntime({ env: { BLOCKED_WORDS: 'forbiddenword' } });
-  evePhone = await connectWelcomed(runtime, 'eve');
-  eveLaptop = await connectWelcomed(runtime, 'eve');
-  finn = await connectWelcomed(runtime, 'finn');
-  gus = await connectWelcomed(runtime, 'gus');
+  [evePhone, eveLaptop, finn, gus] = await connectEach(runtime, ['eve', 'eve', 'finn', 'gus']);
   eveToken = await tokenFor(runtime, 'eve');
   finnToken = await tokenFor(runtime, 'finn');
 });
 after(() => runtime.stop());
-
-function okData(reply: FrameJson): Record<string, unknown> {
-  assert.equal(reply.code, 0, JSON.stringify(reply));
-  return reply.data as Record<string, unknown>;
-}
 
 async function sendToFinn(content: string): Promise<Record<string, unknown>> {
   const sent = okData(await sendCommand(evePhone.client, 'send_message', { to_user_id: 'finn', content }));

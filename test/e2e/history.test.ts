@@ -16,6 +16,7 @@ import {
   sendCommand,
   withMessageId,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { getApi, type HistoryPage, pollUntil, readHistory } from '../support/http.ts';
 import { startTestRuntime, type TestClient, tokenFor } from '../support/local-runtime.ts';
 
@@ -34,10 +35,7 @@ const sentIds: string[] = [];
 
 before(async () => {
   runtime = await startTestRuntime();
-  miaPhone = await connectWelcomed(runtime, 'mia');
-  miaLaptop = await connectWelcomed(runtime, 'mia');
-  noa = await connectWelcomed(runtime, 'noa');
-  ola = await connectWelcomed(runtime, 'ola');
+  [miaPhone, miaLaptop, noa, ola] = await connectEach(runtime, ['mia', 'mia', 'noa', 'ola']);
   for (const connection of [miaPhone, noa]) {
     const joined = await sendCommand(connection.client, 'join_room', { room_id: room });
     assert.equal(joined.code, 0, JSON.stringify(joined));

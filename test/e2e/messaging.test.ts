@@ -19,6 +19,7 @@ import {
   ULID,
   withMessageId,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { historyMessages } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
@@ -30,9 +31,7 @@ let bobLaptop: ChatConnection;
 
 before(async () => {
   runtime = await startTestRuntime();
-  alice = await connectWelcomed(runtime, 'alice');
-  bobPhone = await connectWelcomed(runtime, 'bob');
-  bobLaptop = await connectWelcomed(runtime, 'bob');
+  [alice, bobPhone, bobLaptop] = await connectEach(runtime, ['alice', 'bob', 'bob']);
 });
 after(() => runtime.stop());
 

@@ -19,9 +19,10 @@ import {
   ULID,
   withMessageId,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { historyMessages, postApi } from '../support/http.ts';
-import type { FrameJson } from '../support/local-runtime.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { okData } from '../support/replies.ts';
 
 let runtime: LocalRuntime;
 /**
@@ -39,20 +40,11 @@ let bobToken: string;
 
 before(async () => {
   runtime = await startTestRuntime();
-  annPhone = await connectWelcomed(runtime, 'ann');
-  annLaptop = await connectWelcomed(runtime, 'ann');
-  bob = await connectWelcomed(runtime, 'bob');
-  cy = await connectWelcomed(runtime, 'cy');
-  dee = await connectWelcomed(runtime, 'dee');
+  [annPhone, annLaptop, bob, cy, dee] = await connectEach(runtime, ['ann', 'ann', 'bob', 'cy', 'dee']);
   annToken = await tokenFor(runtime, 'ann');
   bobToken = await tokenFor(runtime, 'bob');
 });
 after(() => runtime.stop());
-
-function okData(reply: FrameJson): Record<string, unknown> {
-  assert.equal(reply.code, 0, JSON.stringify(reply));
-  return reply.data as Record<string, unknown>;
-}
 
 /** Nobody among `connections` received a `message_deleted` push about `messageId`. */
 async function assertNotTold(messageId: unknown, ...connections: ChatConnection[]): Promise<void> {

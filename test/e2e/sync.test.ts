@@ -19,8 +19,8 @@ import {
   withMessageId,
 } from '../support/chat.ts';
 import { postApi } from '../support/http.ts';
-import type { FrameJson } from '../support/local-runtime.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { okData } from '../support/replies.ts';
 
 let runtime: LocalRuntime;
 let groupId: string;
@@ -38,11 +38,6 @@ before(async () => {
   runtime = await startTestRuntime();
 });
 after(() => runtime.stop());
-
-function okData(reply: FrameJson): Record<string, unknown> {
-  assert.equal(reply.code, 0, JSON.stringify(reply));
-  return reply.data as Record<string, unknown>;
-}
 
 async function send(connection: ChatConnection, to: string, content: string): Promise<string> {
   const data = okData(await sendCommand(connection.client, 'send_message', { to_user_id: to, content }));
