@@ -12,13 +12,13 @@ import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertIsoTime,
   type ChatConnection,
-  connectWelcomed,
   nextPush,
   pushesOf,
   sendCommand,
   settle,
   withMessageId,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { callApi, historyMessages, postApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
@@ -32,8 +32,7 @@ const chat = 'private_ida_jon';
 
 before(async () => {
   runtime = await startTestRuntime();
-  ida = await connectWelcomed(runtime, 'ida');
-  jon = await connectWelcomed(runtime, 'jon');
+  [ida, jon] = await connectEach(runtime, ['ida', 'jon']);
   idaToken = await tokenFor(runtime, 'ida');
   jonToken = await tokenFor(runtime, 'jon');
 });

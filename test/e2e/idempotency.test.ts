@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { tableDefinitions } from '../../lib/table-definitions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
-import { type ChatConnection, connectWelcomed, pushesOf, sendCommand, settle } from '../support/chat.ts';
+import { type ChatConnection, pushesOf, sendCommand, settle } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { historyMessages, postApi } from '../support/http.ts';
 import {
   type FrameJson,
@@ -16,6 +17,7 @@ import {
   tokenFor,
   usesEmbeddedDynamoDb,
 } from '../support/local-runtime.ts';
+import { createGroup } from '../support/replies.ts';
 
 let runtime: LocalRuntime;
 let phone: ChatConnection;
@@ -24,9 +26,7 @@ let recipient: ChatConnection;
 
 before(async () => {
   runtime = await startTestRuntime();
-  phone = await connectWelcomed(runtime, 'writer');
-  laptop = await connectWelcomed(runtime, 'writer');
-  recipient = await connectWelcomed(runtime, 'reader');
+  [phone, laptop, recipient] = await connectEach(runtime, ['writer', 'writer', 'reader']);
 });
 after(() => runtime.stop());
 
@@ -86,12 +86,7 @@ test('a retry of a message stored by an attempt that then failed (5000) delivers
     'the runtime injects throttles on its embedded endpoint; the handlers call the external one directly',
   );
   if (!throttles) return;
-  const created = await sendCommand(phone.client, 'create_group', {
-    group_name: 'retries',
-    member_ids: ['reader'],
-  });
-  assert.equal(created.code, 0, JSON.stringify(created));
-  const groupId = String(created.data?.group_id);
+  const groupId = await createGroup(phone, 'retries', ['reader']);
   await settle(recipient.client);
   const groupData = (clientMsgId: string) => ({
     group_id: groupId,

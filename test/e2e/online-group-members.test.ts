@@ -19,8 +19,10 @@ import {
   settle,
   withMessageId,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { pollUntil } from '../support/http.ts';
 import { startTestRuntime } from '../support/local-runtime.ts';
+import { createGroup } from '../support/replies.ts';
 import { type RuntimeTables, runtimeTables } from '../support/runtime-tables.ts';
 
 let runtime: LocalRuntime;
@@ -32,15 +34,9 @@ let groupId: string;
 before(async () => {
   runtime = await startTestRuntime();
   tables = runtimeTables(runtime);
-  ann = await connectWelcomed(runtime, 'og-ann');
-  bob = await connectWelcomed(runtime, 'og-bob');
+  [ann, bob] = await connectEach(runtime, ['og-ann', 'og-bob']);
   // og-cy is offline when the group is created.
-  const created = await sendCommand(ann.client, 'create_group', {
-    group_name: 'Online',
-    member_ids: ['og-bob', 'og-cy'],
-  });
-  assert.equal(created.code, 0, JSON.stringify(created));
-  groupId = String(created.data?.group_id);
+  groupId = await createGroup(ann, 'Online', ['og-bob', 'og-cy']);
 });
 
 after(async () => {

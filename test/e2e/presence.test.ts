@@ -19,6 +19,7 @@ import {
   sendCommand,
   settle,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { getApi, pollUntil, postApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 import { runtimeTables } from '../support/runtime-tables.ts';
@@ -55,10 +56,7 @@ before(async () => {
   await nextPush(cy.client, 'presence', (p) => p.user_id === 'pr-ann' && p.status === 'offline');
   await cy.client.close();
   await untilPresenceIs('pr-cy', undefined);
-  cy = await connectWelcomed(runtime, 'pr-cy');
-  benPhone = await connectWelcomed(runtime, 'pr-ben');
-  benLaptop = await connectWelcomed(runtime, 'pr-ben');
-  dee = await connectWelcomed(runtime, 'pr-dee');
+  [cy, benPhone, benLaptop, dee] = await connectEach(runtime, ['pr-cy', 'pr-ben', 'pr-ben', 'pr-dee']);
 });
 after(() => runtime.stop());
 

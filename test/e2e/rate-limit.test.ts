@@ -16,6 +16,7 @@ import {
   sendCommand,
   settle,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { historyMessages, postApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
@@ -28,8 +29,7 @@ let other: ChatConnection;
 
 before(async () => {
   runtime = await startTestRuntime({ env: { RATE_LIMIT_PER_MINUTE: String(LIMIT) } });
-  recipient = await connectWelcomed(runtime, 'target');
-  other = await connectWelcomed(runtime, 'bystander');
+  [recipient, other] = await connectEach(runtime, ['target', 'bystander']);
 });
 after(() => runtime.stop());
 

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LocalRuntime } from '../../local/runtime.ts';
-import { assertErrorReply, type ChatConnection, connectWelcomed, sendCommand } from '../support/chat.ts';
+import { assertErrorReply, type ChatConnection, sendCommand } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { getApi, readHistory } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
@@ -24,9 +25,7 @@ let groupMessageId: string;
 
 before(async () => {
   runtime = await startTestRuntime();
-  alice = await connectWelcomed(runtime, 'rp-alice');
-  bob = await connectWelcomed(runtime, 'rp-bob');
-  outsider = await connectWelcomed(runtime, 'rp-outsider');
+  [alice, bob, outsider] = await connectEach(runtime, ['rp-alice', 'rp-bob', 'rp-outsider']);
   // Sent in order, each after the previous reply, so ids are the conversation's order.
   for (let i = 0; i < CONVERSATION_SIZE; i++) {
     const reply = await sendCommand(alice.client, 'send_message', { to_user_id: 'rp-bob', content: `m${i}` });

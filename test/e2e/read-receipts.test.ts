@@ -11,14 +11,15 @@ import {
   assertErrorReply,
   assertIsoTime,
   type ChatConnection,
-  connectWelcomed,
   nextPush,
   pushesOf,
   sendCommand,
   settle,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { getApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { sendMessageId } from '../support/replies.ts';
 
 interface Unread {
   readonly conversations: { room_id: string; unread: number; last_message_id: string; peer_id?: string }[];
@@ -47,30 +48,24 @@ async function unreadOf(userId: string): Promise<Unread> {
   return body.data as Unread;
 }
 
-async function send(from: ChatConnection, cmd: string, data: Record<string, unknown>): Promise<string> {
-  const reply = await sendCommand(from.client, cmd, data);
-  assert.equal(reply.code, 0, JSON.stringify(reply));
-  return String(reply.data?.message_id);
-}
-
 before(async () => {
   runtime = await startTestRuntime();
-  amyPhone = await connectWelcomed(runtime, 'rr-amy');
-  amyLaptop = await connectWelcomed(runtime, 'rr-amy');
-  bob = await connectWelcomed(runtime, 'rr-bob');
-  cat = await connectWelcomed(runtime, 'rr-cat');
+  [amyPhone, amyLaptop, bob, cat] = await connectEach(runtime, ['rr-amy', 'rr-amy', 'rr-bob', 'rr-cat']);
   for (const content of ['one', 'two', 'three']) {
-    privateIds.push(await send(bob, 'send_message', { to_user_id: 'rr-amy', content }));
+    privateIds.push(await sendMessageId(bob, 'send_message', { to_user_id: 'rr-amy', content }));
   }
   const created = await sendCommand(amyPhone.client, 'create_group', {
     group_name: 'Readers',
     member_ids: ['rr-bob', 'rr-cat'],
   });
   groupId = String(created.data?.group_id);
-  groupIds.push(await send(bob, 'send_group_message', { group_id: groupId, content: 'g1' }));
-  groupIds.push(await send(bob, 'send_group_message', { group_id: groupId, content: 'g2' }));
-  groupIds.push(await send(cat, 'send_group_message', { group_id: groupId, content: 'g3' }));
-  amysGroupMessage = await send(amyLaptop, 'send_group_message', { group_id: groupId, content: 'mine' });
+  groupIds.push(await sendMessageId(bob, 'send_group_message', { group_id: groupId, content: 'g1' }));
+  groupIds.push(await sendMessageId(bob, 'send_group_message', { group_id: groupId, content: 'g2' }));
+  groupIds.push(await sendMessageId(cat, 'send_group_message', { group_id: groupId, content: 'g3' }));
+  amysGroupMessage = await sendMessageId(amyLaptop, 'send_group_message', {
+    group_id: groupId,
+    content: 'mine',
+  });
 });
 after(() => runtime.stop());
 

@@ -14,7 +14,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { tableDefinitions } from '../../lib/table-definitions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
-import { type ChatConnection, connectWelcomed, sendCommand } from '../support/chat.ts';
+import { type ChatConnection, sendCommand } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import {
   type CountingDynamo,
   type DynamoRequest,
@@ -45,9 +46,7 @@ before(async () => {
   runtime = await startTestRuntime({
     env: { DYNAMODB_ENDPOINT: dynamo.endpoint, RATE_LIMIT_PER_MINUTE: '60' },
   });
-  alice = await connectWelcomed(runtime, 'count-alice');
-  bobPhone = await connectWelcomed(runtime, 'count-bob');
-  bobLaptop = await connectWelcomed(runtime, 'count-bob');
+  [alice, bobPhone, bobLaptop] = await connectEach(runtime, ['count-alice', 'count-bob', 'count-bob']);
 });
 after(async () => {
   await runtime.stop();
