@@ -10,7 +10,7 @@ import {
   APP_EVENT_TYPES,
   type AppEventType,
 } from '../../functions/core/events/app-events.ts';
-import type { JsonSchema } from './frames.ts';
+import { groupChange, type JsonSchema } from './frames.ts';
 
 export const EVENTS_SCHEMA_PATH = 'docs/events.schema.json';
 
@@ -134,20 +134,7 @@ const details: Record<AppEventType, JsonSchema> = {
     {
       group_id: string(),
       group_name: string(),
-      change: {
-        type: 'string',
-        enum: [
-          'renamed',
-          'members_added',
-          'member_removed',
-          'member_left',
-          'role_changed',
-          'deleted',
-          'invited',
-          'invite_declined',
-          'invite_withdrawn',
-        ],
-      },
+      change: groupChange,
       user_ids: userIds('whom the change is about'),
       by: string('who made it'),
       owner_id: string('present when ownership moved (an owner left)'),

@@ -171,25 +171,28 @@ const conversationPage = (type?: string): JsonSchema =>
   );
 const groupRole = { type: 'string', enum: ['owner', 'admin', 'member'] };
 
+/** What a `group_updated` push (and the `group.updated` event) says changed. */
+export const groupChange: JsonSchema = {
+  type: 'string',
+  enum: [
+    'renamed',
+    'members_added',
+    'member_removed',
+    'member_left',
+    'role_changed',
+    'deleted',
+    'invited',
+    'invite_declined',
+    'invite_withdrawn',
+  ],
+};
+
 /** The `group_updated` push (and the reply to `update_group`). */
 const groupUpdated: JsonSchema = object(
   {
     type: constant('group_updated'),
     group_id: string(),
-    change: {
-      type: 'string',
-      enum: [
-        'renamed',
-        'members_added',
-        'member_removed',
-        'member_left',
-        'role_changed',
-        'deleted',
-        'invited',
-        'invite_declined',
-        'invite_withdrawn',
-      ],
-    },
+    change: groupChange,
     user_ids: { type: 'array', items: string(), description: 'whom the change is about' },
     by: string('who made it'),
     group_name: string(),
@@ -780,6 +783,14 @@ for (const [key, cmd] of [
   httpResponses[key] = replies[cmd]?.schema ?? {};
 }
 
+/** The `cursor` query parameter of a paged GET. */
+const cursorParameter = {
+  name: 'cursor',
+  required: false,
+  schema: string(),
+  description: 'next_cursor of the previous page',
+};
+
 /** Query parameters of the HTTP routes that read them by hand. */
 export const httpQueryParameters: Record<
   string,
@@ -792,7 +803,7 @@ export const httpQueryParameters: Record<
       schema: { type: 'integer', minimum: 1 },
       description: 'page size, default 100, larger values capped at 1000',
     },
-    { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
+    cursorParameter,
   ],
   'GET /api/ws/conversations': [
     {
@@ -801,7 +812,7 @@ export const httpQueryParameters: Record<
       schema: { type: 'integer', minimum: 1, maximum: 50 },
       description: '1-50, default 20; anything else is refused (1001)',
     },
-    { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
+    cursorParameter,
   ],
   'GET /api/ws/groups': [
     {
@@ -810,7 +821,7 @@ export const httpQueryParameters: Record<
       schema: { type: 'integer', minimum: 1, maximum: 50 },
       description: 'groups per page, 1-50, default 20; anything else is refused (1001)',
     },
-    { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
+    cursorParameter,
   ],
   'GET /api/ws/blocks': [
     {
@@ -819,7 +830,7 @@ export const httpQueryParameters: Record<
       schema: { type: 'integer', minimum: 1, maximum: 100 },
       description: 'users per page, 1-100, default 50; anything else is refused (1001)',
     },
-    { name: 'cursor', required: false, schema: string(), description: 'next_cursor of the previous page' },
+    cursorParameter,
   ],
   'DELETE /api/ws/messages/{message_id}/reactions/{emoji}': [
     { name: 'room_id', required: true, schema: string(), description: 'private_…, group_… or a room id' },
