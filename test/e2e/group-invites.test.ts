@@ -9,24 +9,23 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ChatRequestError } from '../../client/src/errors.ts';
 import { ChatHttpClient } from '../../client/src/http.ts';
 import type { GroupUpdatedPush } from '../../client/src/types.ts';
 import { sessions, until } from '../../client/test/e2e-support.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
-  assertErrorReply,
   type ChatConnection,
   connectWelcomed,
   nextPush,
   type PushData,
   pushesOf,
-  sendCommand,
   settle,
 } from '../support/chat.ts';
 import { callApi, getApi, postApi, readHistory } from '../support/http.ts';
-import { dynamoDbClient, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { sendForCode, sendOk } from '../support/replies.ts';
+import { groupItemCount } from '../support/runtime-tables.ts';
 
 const MAX_GROUP_MEMBERS = 4;
 
@@ -45,32 +44,22 @@ after(async () => {
 
 const connect = (userId: string) => connectWelcomed(runtime, userId);
 
-async function ok(connection: ChatConnection, cmd: string, data: unknown): Promise<PushData> {
-  const reply = await sendCommand(connection.client, cmd, data);
-  assert.equal(reply.code, 0, `${cmd}: ${JSON.stringify(reply).slice(0, 300)}`);
-  return reply.data as PushData;
-}
-
-async function code(connection: ChatConnection, cmd: string, data: unknown): Promise<number> {
-  const reply = await sendCommand(connection.client, cmd, data);
-  const replyCode = Number(reply.code);
-  if (replyCode !== 0) assertErrorReply(reply, replyCode);
-  return replyCode;
-}
-
 const memberIds = async (connection: ChatConnection, groupId: string) =>
-  ((await ok(connection, 'group_info', { group_id: groupId })).members as PushData[])
+  ((await sendOk(connection, 'group_info', { group_id: groupId })).members as PushData[])
     .map((member) => String(member.user_id))
     .sort();
 
 const invitesOf = async (connection: ChatConnection) =>
-  (await ok(connection, 'list_group_invites', {})).invites as PushData[];
+  (await sendOk(connection, 'list_group_invites', {})).invites as PushData[];
 
 describe('GROUP_INVITES=required', () => {
   test('create_group invites; the invitee is told, sees the invitation, and is no member until accepting', async () => {
     const own = await connect('iv-own');
     const bea = await connect('iv-bea');
-    const created = await ok(own, 'create_group', { group_name: 'Crew', member_ids: ['iv-bea', 'iv-cy'] });
+    const created = await sendOk(own, 'create_group', {
+      group_name: 'Crew',
+      member_ids: ['iv-bea', 'iv-cy'],
+    });
     assert.deepEqual(created.member_ids, ['iv-own']);
     assert.deepEqual(created.invited, ['iv-bea', 'iv-cy']);
     const groupId = String(created.group_id);
@@ -90,18 +79,20 @@ describe('GROUP_INVITES=required', () => {
     assert.equal(typeof invite?.invited_at, 'string');
 
     // Not a member: no messages, no history, no group_info, not listed, cannot post.
-    const before = await ok(own, 'send_group_message', { group_id: groupId, content: 'before' });
-    assert.equal(await code(bea, 'group_info', { group_id: groupId }), 1403);
+    const before = await sendOk(own, 'send_group_message', { group_id: groupId, content: 'before' });
+    assert.equal(await sendForCode(bea, 'group_info', { group_id: groupId }), 1403);
     assert.equal((await readHistory(runtime, await tokenFor(runtime, 'iv-bea'), groupId)).status, 403);
-    assert.equal(await code(bea, 'send_group_message', { group_id: groupId, content: 'me?' }), 1403);
-    assert.ok(!((await ok(bea, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId));
+    assert.equal(await sendForCode(bea, 'send_group_message', { group_id: groupId, content: 'me?' }), 1403);
+    assert.ok(
+      !((await sendOk(bea, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId),
+    );
     await settle(bea.client);
     assert.deepEqual(pushesOf(bea.client, 'group_message'), [], 'no message before accepting');
     assert.deepEqual(await memberIds(own, groupId), ['iv-own']);
-    const listed = (await ok(own, 'list_groups', {})).groups as PushData[];
+    const listed = (await sendOk(own, 'list_groups', {})).groups as PushData[];
     assert.equal(listed.find((g) => g.group_id === groupId)?.member_count, 1);
 
-    const accepted = await ok(bea, 'accept_group_invite', { group_id: groupId });
+    const accepted = await sendOk(bea, 'accept_group_invite', { group_id: groupId });
     assert.deepEqual(accepted, {
       type: 'group_invite_accepted',
       group_id: groupId,
@@ -112,7 +103,7 @@ describe('GROUP_INVITES=required', () => {
     assert.deepEqual([joined.user_ids, joined.by], [['iv-bea'], 'iv-bea']);
     assert.deepEqual(await memberIds(bea, groupId), ['iv-bea', 'iv-own']);
     assert.deepEqual(await invitesOf(bea), []);
-    const after = await ok(own, 'send_group_message', { group_id: groupId, content: 'after' });
+    const after = await sendOk(own, 'send_group_message', { group_id: groupId, content: 'after' });
     assert.equal(
       (await nextPush(bea.client, 'group_message', (d) => d.message_id === after.message_id)).content,
       'after',
@@ -122,26 +113,26 @@ describe('GROUP_INVITES=required', () => {
     assert.equal(history.status, 200);
     assert.ok(history.body.data?.messages.some((m) => m.message_id === before.message_id));
     // Answered: a second accept or a decline has nothing to act on.
-    assert.equal(await code(bea, 'accept_group_invite', { group_id: groupId }), 3010);
-    assert.equal(await code(bea, 'decline_group_invite', { group_id: groupId }), 3010);
+    assert.equal(await sendForCode(bea, 'accept_group_invite', { group_id: groupId }), 3010);
+    assert.equal(await sendForCode(bea, 'decline_group_invite', { group_id: groupId }), 3010);
   });
 
   test('decline drops the invitation, tells the owner, frees the slot; a new invitation is allowed', async () => {
     const own = await connect('dc-own');
     const dan = await connect('dc-dan');
     const groupId = String(
-      (await ok(own, 'create_group', { group_name: 'Dec', member_ids: ['dc-dan'] })).group_id,
+      (await sendOk(own, 'create_group', { group_name: 'Dec', member_ids: ['dc-dan'] })).group_id,
     );
     await nextPush(dan.client, 'group_updated', (d) => d.change === 'invited');
-    const declined = await ok(dan, 'decline_group_invite', { group_id: groupId });
+    const declined = await sendOk(dan, 'decline_group_invite', { group_id: groupId });
     assert.deepEqual(declined, { type: 'group_invite_declined', group_id: groupId });
     const told = await nextPush(own.client, 'group_updated', (d) => d.change === 'invite_declined');
     assert.deepEqual([told.user_ids, told.by], [['dc-dan'], 'dc-dan']);
     assert.deepEqual(await invitesOf(dan), []);
-    assert.equal(await code(dan, 'accept_group_invite', { group_id: groupId }), 3010);
+    assert.equal(await sendForCode(dan, 'accept_group_invite', { group_id: groupId }), 3010);
 
     // Invited again (the slot was freed: 3 more fit), then accepted.
-    const again = await ok(own, 'add_group_members', {
+    const again = await sendOk(own, 'add_group_members', {
       group_id: groupId,
       member_ids: ['dc-dan', 'dc-x', 'dc-y'],
     });
@@ -153,9 +144,9 @@ describe('GROUP_INVITES=required', () => {
     });
     await nextPush(dan.client, 'group_updated', (d) => d.change === 'invited' && d.group_id === groupId);
     // Naming pending invitees again invites nobody twice.
-    const repeat = await ok(own, 'add_group_members', { group_id: groupId, member_ids: ['dc-dan'] });
+    const repeat = await sendOk(own, 'add_group_members', { group_id: groupId, member_ids: ['dc-dan'] });
     assert.deepEqual(repeat.invited, []);
-    await ok(dan, 'accept_group_invite', { group_id: groupId });
+    await sendOk(dan, 'accept_group_invite', { group_id: groupId });
     assert.deepEqual(await memberIds(own, groupId), ['dc-dan', 'dc-own']);
   });
 
@@ -164,55 +155,67 @@ describe('GROUP_INVITES=required', () => {
     const wes = await connect('wd-wes');
     const mia = await connect('wd-mia');
     const groupId = String(
-      (await ok(own, 'create_group', { group_name: 'Wd', member_ids: ['wd-wes', 'wd-mia'] })).group_id,
+      (await sendOk(own, 'create_group', { group_name: 'Wd', member_ids: ['wd-wes', 'wd-mia'] })).group_id,
     );
-    await ok(mia, 'accept_group_invite', { group_id: groupId });
+    await sendOk(mia, 'accept_group_invite', { group_id: groupId });
     await nextPush(wes.client, 'group_updated', (d) => d.change === 'invited');
-    assert.equal(await code(mia, 'remove_group_member', { group_id: groupId, user_id: 'wd-wes' }), 1403);
-    const removed = await ok(own, 'remove_group_member', { group_id: groupId, user_id: 'wd-wes' });
+    assert.equal(
+      await sendForCode(mia, 'remove_group_member', { group_id: groupId, user_id: 'wd-wes' }),
+      1403,
+    );
+    const removed = await sendOk(own, 'remove_group_member', { group_id: groupId, user_id: 'wd-wes' });
     assert.deepEqual(removed, { type: 'group_member_removed', group_id: groupId, user_id: 'wd-wes' });
     for (const told of [wes, mia]) {
       const push = await nextPush(told.client, 'group_updated', (d) => d.change === 'invite_withdrawn');
       assert.deepEqual([push.user_ids, push.by], [['wd-wes'], 'wd-own']);
     }
     assert.deepEqual(await invitesOf(wes), []);
-    assert.equal(await code(wes, 'accept_group_invite', { group_id: groupId }), 3010);
-    assert.equal(await code(own, 'remove_group_member', { group_id: groupId, user_id: 'wd-wes' }), 3001);
+    assert.equal(await sendForCode(wes, 'accept_group_invite', { group_id: groupId }), 3010);
+    assert.equal(
+      await sendForCode(own, 'remove_group_member', { group_id: groupId, user_id: 'wd-wes' }),
+      3001,
+    );
     // Its place is free again: two members and two new invitations fit MAX_GROUP_MEMBERS (4).
-    const again = await ok(own, 'add_group_members', { group_id: groupId, member_ids: ['wd-x', 'wd-y'] });
+    const again = await sendOk(own, 'add_group_members', { group_id: groupId, member_ids: ['wd-x', 'wd-y'] });
     assert.deepEqual(again.invited, ['wd-x', 'wd-y']);
   });
 
   test('invitations count against MAX_GROUP_MEMBERS', async () => {
     const own = await connect('cap-own');
     assert.equal(
-      await code(own, 'create_group', {
+      await sendForCode(own, 'create_group', {
         group_name: 'Big',
         member_ids: ['cap-1', 'cap-2', 'cap-3', 'cap-4'],
       }),
       3001,
     );
     const groupId = String(
-      (await ok(own, 'create_group', { group_name: 'Cap', member_ids: ['cap-1', 'cap-2'] })).group_id,
+      (await sendOk(own, 'create_group', { group_name: 'Cap', member_ids: ['cap-1', 'cap-2'] })).group_id,
     );
     // One member and two invitations: one slot left.
     assert.equal(
-      await code(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-3', 'cap-4'] }),
+      await sendForCode(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-3', 'cap-4'] }),
       3001,
     );
     assert.deepEqual(
-      (await ok(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-3'] })).invited,
+      (await sendOk(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-3'] })).invited,
       ['cap-3'],
     );
-    assert.equal(await code(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-4'] }), 3001);
+    assert.equal(
+      await sendForCode(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-4'] }),
+      3001,
+    );
     // Accepting keeps the slot; declining frees it.
     const one = await connect('cap-1');
     const two = await connect('cap-2');
-    await ok(one, 'accept_group_invite', { group_id: groupId });
-    assert.equal(await code(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-4'] }), 3001);
-    await ok(two, 'decline_group_invite', { group_id: groupId });
+    await sendOk(one, 'accept_group_invite', { group_id: groupId });
+    assert.equal(
+      await sendForCode(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-4'] }),
+      3001,
+    );
+    await sendOk(two, 'decline_group_invite', { group_id: groupId });
     assert.deepEqual(
-      (await ok(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-4'] })).invited,
+      (await sendOk(own, 'add_group_members', { group_id: groupId, member_ids: ['cap-4'] })).invited,
       ['cap-4'],
     );
   });
@@ -220,12 +223,15 @@ describe('GROUP_INVITES=required', () => {
   test('a user who blocked the inviter cannot be invited (1403, nothing written)', async () => {
     const own = await connect('bk-own');
     const vic = await connect('bk-vic');
-    await ok(vic, 'block_user', { user_id: 'bk-own' });
-    assert.equal(await code(own, 'create_group', { group_name: 'No', member_ids: ['bk-vic'] }), 1403);
+    await sendOk(vic, 'block_user', { user_id: 'bk-own' });
+    assert.equal(await sendForCode(own, 'create_group', { group_name: 'No', member_ids: ['bk-vic'] }), 1403);
     const groupId = String(
-      (await ok(own, 'create_group', { group_name: 'Other', member_ids: ['bk-else'] })).group_id,
+      (await sendOk(own, 'create_group', { group_name: 'Other', member_ids: ['bk-else'] })).group_id,
     );
-    assert.equal(await code(own, 'add_group_members', { group_id: groupId, member_ids: ['bk-vic'] }), 1403);
+    assert.equal(
+      await sendForCode(own, 'add_group_members', { group_id: groupId, member_ids: ['bk-vic'] }),
+      1403,
+    );
     await settle(vic.client);
     assert.deepEqual(pushesOf(vic.client, 'group_updated'), []);
     assert.deepEqual(await invitesOf(vic), []);
@@ -235,25 +241,25 @@ describe('GROUP_INVITES=required', () => {
     const own = await connect('del-own');
     const eve = await connect('del-eve');
     const groupId = String(
-      (await ok(own, 'create_group', { group_name: 'Gone', member_ids: ['del-eve'] })).group_id,
+      (await sendOk(own, 'create_group', { group_name: 'Gone', member_ids: ['del-eve'] })).group_id,
     );
     await nextPush(eve.client, 'group_updated', (d) => d.change === 'invited');
-    await ok(own, 'delete_group', { group_id: groupId });
+    await sendOk(own, 'delete_group', { group_id: groupId });
     const told = await nextPush(eve.client, 'group_updated', (d) => d.change === 'deleted');
     assert.deepEqual([told.group_id, told.user_ids], [groupId, []]);
     assert.deepEqual(await invitesOf(eve), []);
-    assert.equal(await code(eve, 'accept_group_invite', { group_id: groupId }), 3010);
-    assert.equal(await code(eve, 'decline_group_invite', { group_id: groupId }), 3010);
-    assert.equal(await code(eve, 'group_info', { group_id: groupId }), 1403);
+    assert.equal(await sendForCode(eve, 'accept_group_invite', { group_id: groupId }), 3010);
+    assert.equal(await sendForCode(eve, 'decline_group_invite', { group_id: groupId }), 3010);
+    assert.equal(await sendForCode(eve, 'group_info', { group_id: groupId }), 1403);
   });
 
   test('bad input: 1001 for shapes, 3006 for a malformed group id, 3010 without an invitation', async () => {
     const someone = await connect('bad-one');
-    assert.equal(await code(someone, 'accept_group_invite', {}), 1001);
-    assert.equal(await code(someone, 'accept_group_invite', { group_id: 'nope' }), 3006);
-    assert.equal(await code(someone, 'decline_group_invite', { group_id: 'group_unknown1' }), 3010);
-    assert.equal(await code(someone, 'list_group_invites', { limit: 0 }), 1001);
-    assert.equal(await code(someone, 'list_group_invites', { cursor: '!!!' }), 1001);
+    assert.equal(await sendForCode(someone, 'accept_group_invite', {}), 1001);
+    assert.equal(await sendForCode(someone, 'accept_group_invite', { group_id: 'nope' }), 3006);
+    assert.equal(await sendForCode(someone, 'decline_group_invite', { group_id: 'group_unknown1' }), 3010);
+    assert.equal(await sendForCode(someone, 'list_group_invites', { limit: 0 }), 1001);
+    assert.equal(await sendForCode(someone, 'list_group_invites', { cursor: '!!!' }), 1001);
   });
 
   test('list_group_invites pages, newest group first', async () => {
@@ -262,16 +268,16 @@ describe('GROUP_INVITES=required', () => {
     const ids: string[] = [];
     for (const name of ['A', 'B', 'C']) {
       ids.push(
-        String((await ok(own, 'create_group', { group_name: name, member_ids: ['pg-pia'] })).group_id),
+        String((await sendOk(own, 'create_group', { group_name: name, member_ids: ['pg-pia'] })).group_id),
       );
     }
-    const first = await ok(pia, 'list_group_invites', { limit: 2 });
+    const first = await sendOk(pia, 'list_group_invites', { limit: 2 });
     assert.deepEqual(
       (first.invites as PushData[]).map((i) => i.group_name),
       ['C', 'B'],
     );
     assert.equal(typeof first.next_cursor, 'string');
-    const second = await ok(pia, 'list_group_invites', { limit: 2, cursor: first.next_cursor });
+    const second = await sendOk(pia, 'list_group_invites', { limit: 2, cursor: first.next_cursor });
     assert.deepEqual(
       (second.invites as PushData[]).map((i) => i.group_id),
       [ids[0]],
@@ -281,28 +287,17 @@ describe('GROUP_INVITES=required', () => {
 });
 
 /** Items left in the group's partition (meta, members, invitations), read from the table. */
-async function itemsOf(groupId: string): Promise<number> {
-  const { Items } = await dynamoDbClient(runtime).send(
-    new QueryCommand({
-      TableName: 'chat-groups',
-      KeyConditionExpression: 'groupId = :g',
-      ExpressionAttributeValues: { ':g': { S: groupId } },
-      ConsistentRead: true,
-    }),
-  );
-  return Items?.length ?? 0;
-}
 
 describe('GROUP_INVITES=required: races', () => {
   test('of accepts and declines sent at once, exactly one wins', async () => {
     const own = await connect('rc-own');
     const devices = await Promise.all([connect('rc-ron'), connect('rc-ron'), connect('rc-ron')]);
     const groupId = String(
-      (await ok(own, 'create_group', { group_name: 'Race', member_ids: ['rc-ron'] })).group_id,
+      (await sendOk(own, 'create_group', { group_name: 'Race', member_ids: ['rc-ron'] })).group_id,
     );
     const commands = ['accept_group_invite', 'decline_group_invite', 'accept_group_invite'];
     const codes = await Promise.all(
-      devices.map((device, i) => code(device, commands[i] as string, { group_id: groupId })),
+      devices.map((device, i) => sendForCode(device, commands[i] as string, { group_id: groupId })),
     );
     assert.equal(codes.filter((c) => c === 0).length, 1, `codes ${codes}`);
     assert.ok(
@@ -314,24 +309,26 @@ describe('GROUP_INVITES=required: races', () => {
     assert.deepEqual(members, winner === 'accept_group_invite' ? ['rc-own', 'rc-ron'] : ['rc-own']);
     assert.deepEqual(await invitesOf(devices[0] as ChatConnection), []);
     // The meta and one item per member: no invitation left.
-    assert.equal(await itemsOf(groupId), 1 + members.length);
+    assert.equal(await groupItemCount(runtime, groupId), 1 + members.length);
   });
 
   test('an accept racing the delete of its group leaves nothing behind', async () => {
     const own = await connect('rd-own');
     const sue = await connect('rd-sue');
     const groupId = String(
-      (await ok(own, 'create_group', { group_name: 'Doomed', member_ids: ['rd-sue'] })).group_id,
+      (await sendOk(own, 'create_group', { group_name: 'Doomed', member_ids: ['rd-sue'] })).group_id,
     );
     const [accepted, deleted] = await Promise.all([
-      code(sue, 'accept_group_invite', { group_id: groupId }),
-      code(own, 'delete_group', { group_id: groupId }),
+      sendForCode(sue, 'accept_group_invite', { group_id: groupId }),
+      sendForCode(own, 'delete_group', { group_id: groupId }),
     ]);
     assert.equal(deleted, 0);
     assert.ok(accepted === 0 || accepted === 3010, `accept answered ${accepted}`);
-    assert.equal(await itemsOf(groupId), 0);
+    assert.equal(await groupItemCount(runtime, groupId), 0);
     assert.deepEqual(await invitesOf(sue), []);
-    assert.ok(!((await ok(sue, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId));
+    assert.ok(
+      !((await sendOk(sue, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId),
+    );
   });
 });
 

@@ -6,10 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
-  assertErrorReply,
   type ChatConnection,
   connectWelcomed,
   nextPush,
@@ -19,7 +17,9 @@ import {
   settle,
 } from '../support/chat.ts';
 import { callApi, getApi, postApi, readHistory } from '../support/http.ts';
-import { dynamoDbClient, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { sendForCode, sendOk } from '../support/replies.ts';
+import { groupItemCount } from '../support/runtime-tables.ts';
 
 const MAX_GROUP_MEMBERS = 12;
 const GROUP_CREATES_PER_MINUTE = 3;
@@ -39,21 +39,8 @@ after(() => runtime.stop());
 
 const connect = (userId: string) => connectWelcomed(runtime, userId);
 
-async function ok(connection: ChatConnection, cmd: string, data: unknown): Promise<PushData> {
-  const reply = await sendCommand(connection.client, cmd, data);
-  assert.equal(reply.code, 0, `${cmd}: ${JSON.stringify(reply).slice(0, 300)}`);
-  return reply.data as PushData;
-}
-
-async function code(connection: ChatConnection, cmd: string, data: unknown): Promise<number> {
-  const reply = await sendCommand(connection.client, cmd, data);
-  const replyCode = Number(reply.code);
-  if (replyCode !== 0) assertErrorReply(reply, replyCode);
-  return replyCode;
-}
-
 async function create(owner: ChatConnection, memberIds: string[], name = 'Crew'): Promise<string> {
-  const created = await ok(owner, 'create_group', { group_name: name, member_ids: memberIds });
+  const created = await sendOk(owner, 'create_group', { group_name: name, member_ids: memberIds });
   assert.equal(created.role, 'owner');
   return String(created.group_id);
 }
@@ -61,22 +48,11 @@ async function create(owner: ChatConnection, memberIds: string[], name = 'Crew')
 type Member = { user_id: string; role: string };
 
 async function membersOf(connection: ChatConnection, groupId: string): Promise<Member[]> {
-  const info = await ok(connection, 'group_info', { group_id: groupId });
+  const info = await sendOk(connection, 'group_info', { group_id: groupId });
   return (info.members as Member[]).map(({ user_id, role }) => ({ user_id, role }));
 }
 
 /** Every item left in the group's partition (meta and members), read from the table. */
-async function itemsOf(groupId: string): Promise<number> {
-  const { Items } = await dynamoDbClient(runtime).send(
-    new QueryCommand({
-      TableName: 'chat-groups',
-      KeyConditionExpression: 'groupId = :g',
-      ExpressionAttributeValues: { ':g': { S: groupId } },
-      ConsistentRead: true,
-    }),
-  );
-  return Items?.length ?? 0;
-}
 
 const sorted = (members: Member[]) => [...members].sort((a, b) => (a.user_id < b.user_id ? -1 : 1));
 
@@ -86,9 +62,9 @@ describe('list_groups and group_info', () => {
     const bob = await connect('lg-bob');
     const first = await create(ann, ['lg-bob'], 'First');
     const second = await create(bob, ['lg-ann', 'lg-cy'], 'Second');
-    await ok(bob, 'send_group_message', { group_id: second, content: 'hi' });
+    await sendOk(bob, 'send_group_message', { group_id: second, content: 'hi' });
 
-    const page1 = await ok(ann, 'list_groups', { limit: 1 });
+    const page1 = await sendOk(ann, 'list_groups', { limit: 1 });
     assert.equal(page1.type, 'groups');
     const [newest] = page1.groups as PushData[];
     assert.deepEqual(
@@ -103,7 +79,7 @@ describe('list_groups and group_info', () => {
       },
     );
     assert.equal(typeof page1.next_cursor, 'string');
-    const page2 = await ok(ann, 'list_groups', { limit: 1, cursor: page1.next_cursor });
+    const page2 = await sendOk(ann, 'list_groups', { limit: 1, cursor: page1.next_cursor });
     assert.deepEqual(
       (page2.groups as PushData[]).map((g) => [g.group_id, g.role, g.member_count, g.unread]),
       [[first, 'owner', 2, 0]],
@@ -112,11 +88,11 @@ describe('list_groups and group_info', () => {
     const last =
       page2.next_cursor === undefined
         ? page2
-        : await ok(ann, 'list_groups', { limit: 1, cursor: page2.next_cursor });
+        : await sendOk(ann, 'list_groups', { limit: 1, cursor: page2.next_cursor });
     assert.equal('next_cursor' in last, false, JSON.stringify(last));
     if (last !== page2) assert.deepEqual(last.groups, [], 'nothing after the two groups');
 
-    const info = await ok(bob, 'group_info', { group_id: second });
+    const info = await sendOk(bob, 'group_info', { group_id: second });
     assert.equal(info.type, 'group_info');
     assert.equal(info.group_name, 'Second');
     assert.equal(info.owner_id, 'lg-bob');
@@ -135,15 +111,15 @@ describe('list_groups and group_info', () => {
     const dee = await connect('lg-dee');
     const eve = await connect('lg-eve');
     const groupId = await create(eve, ['lg-fay']);
-    assert.equal(await code(dee, 'list_groups', { limit: 0 }), 1001);
-    assert.equal(await code(dee, 'list_groups', { limit: 'ten' }), 1001);
-    assert.equal(await code(dee, 'list_groups', { cursor: '!!!' }), 1001);
-    assert.equal(await code(dee, 'list_groups', []), 1001);
-    assert.equal(await code(dee, 'group_info', {}), 1001);
-    assert.equal(await code(dee, 'group_info', { group_id: 7 }), 1001);
-    assert.equal(await code(dee, 'group_info', { group_id: 'nope' }), 3006);
-    assert.equal(await code(dee, 'group_info', { group_id: groupId }), 1403);
-    assert.equal(await code(dee, 'group_info', { group_id: 'group_doesnotexist' }), 1403);
+    assert.equal(await sendForCode(dee, 'list_groups', { limit: 0 }), 1001);
+    assert.equal(await sendForCode(dee, 'list_groups', { limit: 'ten' }), 1001);
+    assert.equal(await sendForCode(dee, 'list_groups', { cursor: '!!!' }), 1001);
+    assert.equal(await sendForCode(dee, 'list_groups', []), 1001);
+    assert.equal(await sendForCode(dee, 'group_info', {}), 1001);
+    assert.equal(await sendForCode(dee, 'group_info', { group_id: 7 }), 1001);
+    assert.equal(await sendForCode(dee, 'group_info', { group_id: 'nope' }), 3006);
+    assert.equal(await sendForCode(dee, 'group_info', { group_id: groupId }), 1403);
+    assert.equal(await sendForCode(dee, 'group_info', { group_id: 'group_doesnotexist' }), 1403);
   });
 });
 
@@ -154,7 +130,7 @@ describe('membership changes', () => {
     const mem = await connect('mc-mem');
     const groupId = await create(own, ['mc-adm', 'mc-mem']);
 
-    const added = await ok(own, 'add_group_members', {
+    const added = await sendOk(own, 'add_group_members', {
       group_id: groupId,
       member_ids: ['mc-new', 'mc-new', 'mc-own', 'mc-mem', 'mc-new2'],
     });
@@ -175,17 +151,27 @@ describe('membership changes', () => {
 
     // A plain member may not add, remove, rename, change roles or delete; nothing changes.
     const before = await membersOf(own, groupId);
-    assert.equal(await code(mem, 'add_group_members', { group_id: groupId, member_ids: ['mc-x'] }), 1403);
-    assert.equal(await code(mem, 'remove_group_member', { group_id: groupId, user_id: 'mc-new' }), 1403);
-    assert.equal(await code(mem, 'update_group', { group_id: groupId, group_name: 'Mine' }), 1403);
     assert.equal(
-      await code(mem, 'set_group_role', { group_id: groupId, user_id: 'mc-mem', role: 'admin' }),
+      await sendForCode(mem, 'add_group_members', { group_id: groupId, member_ids: ['mc-x'] }),
       1403,
     );
-    assert.equal(await code(mem, 'delete_group', { group_id: groupId }), 1403);
+    assert.equal(
+      await sendForCode(mem, 'remove_group_member', { group_id: groupId, user_id: 'mc-new' }),
+      1403,
+    );
+    assert.equal(await sendForCode(mem, 'update_group', { group_id: groupId, group_name: 'Mine' }), 1403);
+    assert.equal(
+      await sendForCode(mem, 'set_group_role', { group_id: groupId, user_id: 'mc-mem', role: 'admin' }),
+      1403,
+    );
+    assert.equal(await sendForCode(mem, 'delete_group', { group_id: groupId }), 1403);
     assert.deepEqual(await membersOf(own, groupId), before);
 
-    const roleSet = await ok(own, 'set_group_role', { group_id: groupId, user_id: 'mc-adm', role: 'admin' });
+    const roleSet = await sendOk(own, 'set_group_role', {
+      group_id: groupId,
+      user_id: 'mc-adm',
+      role: 'admin',
+    });
     assert.deepEqual(roleSet, {
       type: 'group_role_set',
       group_id: groupId,
@@ -196,51 +182,68 @@ describe('membership changes', () => {
     assert.equal(rolePush.role, 'admin');
 
     assert.deepEqual(
-      (await ok(adm, 'add_group_members', { group_id: groupId, member_ids: ['mc-late'] })).added,
+      (await sendOk(adm, 'add_group_members', { group_id: groupId, member_ids: ['mc-late'] })).added,
       ['mc-late'],
     );
-    assert.equal(await code(adm, 'remove_group_member', { group_id: groupId, user_id: 'mc-own' }), 1403);
     assert.equal(
-      await code(adm, 'set_group_role', { group_id: groupId, user_id: 'mc-mem', role: 'admin' }),
+      await sendForCode(adm, 'remove_group_member', { group_id: groupId, user_id: 'mc-own' }),
       1403,
     );
-    assert.equal(await code(adm, 'delete_group', { group_id: groupId }), 1403);
-    assert.equal(await code(adm, 'remove_group_member', { group_id: groupId, user_id: 'mc-nobody' }), 3001);
+    assert.equal(
+      await sendForCode(adm, 'set_group_role', { group_id: groupId, user_id: 'mc-mem', role: 'admin' }),
+      1403,
+    );
+    assert.equal(await sendForCode(adm, 'delete_group', { group_id: groupId }), 1403);
+    assert.equal(
+      await sendForCode(adm, 'remove_group_member', { group_id: groupId, user_id: 'mc-nobody' }),
+      3001,
+    );
 
-    const removed = await ok(adm, 'remove_group_member', { group_id: groupId, user_id: 'mc-mem' });
+    const removed = await sendOk(adm, 'remove_group_member', { group_id: groupId, user_id: 'mc-mem' });
     assert.deepEqual(removed, { type: 'group_member_removed', group_id: groupId, user_id: 'mc-mem' });
     const told = await nextPush(mem.client, 'group_updated', (d) => d.change === 'member_removed');
     assert.deepEqual([told.user_ids, told.by], [['mc-mem'], 'mc-adm']);
 
     // Cut off at once: posting, history, group_info, list_groups, and no further messages.
-    assert.equal(await code(mem, 'send_group_message', { group_id: groupId, content: 'still here?' }), 1403);
-    assert.equal(await code(mem, 'group_info', { group_id: groupId }), 1403);
+    assert.equal(
+      await sendForCode(mem, 'send_group_message', { group_id: groupId, content: 'still here?' }),
+      1403,
+    );
+    assert.equal(await sendForCode(mem, 'group_info', { group_id: groupId }), 1403);
     const history = await readHistory(runtime, await tokenFor(runtime, 'mc-mem'), groupId);
     assert.equal(history.status, 403);
-    assert.ok(!((await ok(mem, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId));
-    const sent = await ok(own, 'send_group_message', { group_id: groupId, content: 'after' });
+    assert.ok(
+      !((await sendOk(mem, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId),
+    );
+    const sent = await sendOk(own, 'send_group_message', { group_id: groupId, content: 'after' });
     await nextPush(adm.client, 'group_message', (d) => d.message_id === sent.message_id);
     await settle(mem.client);
     assert.ok(!pushesOf(mem.client, 'group_message').some((d) => d.message_id === sent.message_id));
-    assert.equal(await code(mem, 'mark_read', { room_id: groupId, message_id: sent.message_id }), 1403);
+    assert.equal(
+      await sendForCode(mem, 'mark_read', { room_id: groupId, message_id: sent.message_id }),
+      1403,
+    );
   });
 
   test('rename tells members; later messages carry the new name', async () => {
     const own = await connect('rn-own');
     const mem = await connect('rn-mem');
     const groupId = await create(own, ['rn-mem'], 'Old');
-    const reply = await ok(own, 'update_group', { group_id: groupId, group_name: '  New name ' });
+    const reply = await sendOk(own, 'update_group', { group_id: groupId, group_name: '  New name ' });
     assert.equal(reply.type, 'group_updated');
     assert.equal(reply.change, 'renamed');
     assert.equal(reply.group_name, 'New name');
     const push = await nextPush(mem.client, 'group_updated', (d) => d.change === 'renamed');
     assert.equal(push.group_name, 'New name');
-    const sent = await ok(own, 'send_group_message', { group_id: groupId, content: 'x' });
+    const sent = await sendOk(own, 'send_group_message', { group_id: groupId, content: 'x' });
     const message = await nextPush(mem.client, 'group_message', (d) => d.message_id === sent.message_id);
     assert.equal(message.group_name, 'New name');
-    assert.equal(await code(own, 'update_group', { group_id: groupId, group_name: '   ' }), 1001);
-    assert.equal(await code(own, 'update_group', { group_id: groupId, group_name: 'x'.repeat(101) }), 1001);
-    assert.equal(await code(own, 'update_group', { group_id: 'bad id', group_name: 'x' }), 3006);
+    assert.equal(await sendForCode(own, 'update_group', { group_id: groupId, group_name: '   ' }), 1001);
+    assert.equal(
+      await sendForCode(own, 'update_group', { group_id: groupId, group_name: 'x'.repeat(101) }),
+      1001,
+    );
+    assert.equal(await sendForCode(own, 'update_group', { group_id: 'bad id', group_name: 'x' }), 3006);
   });
 
   test('an owner who leaves hands ownership to an admin, else the oldest member; the last one deletes the group', async () => {
@@ -248,8 +251,8 @@ describe('membership changes', () => {
     const old = await connect('lv-old');
     const adm = await connect('lv-adm');
     const groupId = await create(own, ['lv-old', 'lv-adm']);
-    await ok(own, 'set_group_role', { group_id: groupId, user_id: 'lv-adm', role: 'admin' });
-    assert.deepEqual(await ok(own, 'leave_group', { group_id: groupId }), {
+    await sendOk(own, 'set_group_role', { group_id: groupId, user_id: 'lv-adm', role: 'admin' });
+    assert.deepEqual(await sendOk(own, 'leave_group', { group_id: groupId }), {
       type: 'group_left',
       group_id: groupId,
     });
@@ -259,36 +262,36 @@ describe('membership changes', () => {
       { user_id: 'lv-adm', role: 'owner' },
       { user_id: 'lv-old', role: 'member' },
     ]);
-    assert.equal(await code(own, 'leave_group', { group_id: groupId }), 1403);
+    assert.equal(await sendForCode(own, 'leave_group', { group_id: groupId }), 1403);
 
     // No admin left: the oldest member.
-    await ok(adm, 'leave_group', { group_id: groupId });
+    await sendOk(adm, 'leave_group', { group_id: groupId });
     assert.deepEqual(await membersOf(old, groupId), [{ user_id: 'lv-old', role: 'owner' }]);
     // The last member: the group goes (their other devices are told `deleted`).
     const oldLaptop = await connect('lv-old');
-    assert.deepEqual(await ok(old, 'leave_group', { group_id: groupId }), {
+    assert.deepEqual(await sendOk(old, 'leave_group', { group_id: groupId }), {
       type: 'group_left',
       group_id: groupId,
     });
     const gone = await nextPush(oldLaptop.client, 'group_updated', (d) => d.change === 'deleted');
     assert.deepEqual([gone.group_id, gone.user_ids], [groupId, ['lv-old']]);
-    assert.equal(await itemsOf(groupId), 0);
+    assert.equal(await groupItemCount(runtime, groupId), 0);
   });
 
   test('delete_group tells every member and leaves nothing behind', async () => {
     const own = await connect('dl-own');
     const mem = await connect('dl-mem');
     const groupId = await create(own, ['dl-mem', 'dl-off']);
-    assert.deepEqual(await ok(own, 'delete_group', { group_id: groupId }), {
+    assert.deepEqual(await sendOk(own, 'delete_group', { group_id: groupId }), {
       type: 'group_deleted',
       group_id: groupId,
     });
     const push = await nextPush(mem.client, 'group_updated', (d) => d.change === 'deleted');
     assert.deepEqual([...(push.user_ids as string[])].sort(), ['dl-mem', 'dl-off', 'dl-own']);
-    assert.equal(await code(mem, 'send_group_message', { group_id: groupId, content: 'x' }), 1403);
-    assert.equal(await code(own, 'group_info', { group_id: groupId }), 1403);
-    assert.equal(await code(own, 'delete_group', { group_id: groupId }), 1403);
-    assert.equal(await itemsOf(groupId), 0);
+    assert.equal(await sendForCode(mem, 'send_group_message', { group_id: groupId, content: 'x' }), 1403);
+    assert.equal(await sendForCode(own, 'group_info', { group_id: groupId }), 1403);
+    assert.equal(await sendForCode(own, 'delete_group', { group_id: groupId }), 1403);
+    assert.equal(await groupItemCount(runtime, groupId), 0);
   });
 
   test('bad input to the changing commands answers 1001, 3006 or 1403 and changes nothing', async () => {
@@ -324,7 +327,11 @@ describe('membership changes', () => {
       ['delete_group', { group_id: ['x'] }, 1001],
     ];
     for (const [cmd, data, expected] of cases) {
-      assert.equal(await code(own, cmd, data), expected, `${cmd} ${JSON.stringify(data).slice(0, 80)}`);
+      assert.equal(
+        await sendForCode(own, cmd, data),
+        expected,
+        `${cmd} ${JSON.stringify(data).slice(0, 80)}`,
+      );
     }
     assert.deepEqual(await membersOf(own, groupId), before);
   });
@@ -335,14 +342,17 @@ describe('limits', () => {
     const own = await connect('lim-own');
     const ids = (n: number, prefix: string) => Array.from({ length: n }, (_, i) => `${prefix}${i}`);
     assert.equal(
-      await code(own, 'create_group', { group_name: 'g', member_ids: ids(MAX_GROUP_MEMBERS, 'a') }),
+      await sendForCode(own, 'create_group', { group_name: 'g', member_ids: ids(MAX_GROUP_MEMBERS, 'a') }),
       3001,
     );
     const groupId = await create(own, ids(MAX_GROUP_MEMBERS - 3, 'b'));
-    assert.equal(await code(own, 'add_group_members', { group_id: groupId, member_ids: ids(3, 'c') }), 3001);
+    assert.equal(
+      await sendForCode(own, 'add_group_members', { group_id: groupId, member_ids: ids(3, 'c') }),
+      3001,
+    );
     assert.equal((await membersOf(own, groupId)).length, MAX_GROUP_MEMBERS - 2);
     // Already-members do not count against the room left.
-    const added = await ok(own, 'add_group_members', {
+    const added = await sendOk(own, 'add_group_members', {
       group_id: groupId,
       member_ids: [...ids(5, 'b'), ...ids(2, 'c')],
     });
@@ -354,12 +364,12 @@ describe('limits', () => {
     const codes: number[] = [];
     // Fixed one-minute windows: within two windows at most twice the limit pass.
     for (let i = 0; i < 2 * GROUP_CREATES_PER_MINUTE + 1 && !codes.includes(1029); i++) {
-      codes.push(await code(busy, 'create_group', { group_name: `g${i}`, member_ids: ['rl-target'] }));
+      codes.push(await sendForCode(busy, 'create_group', { group_name: `g${i}`, member_ids: ['rl-target'] }));
     }
     assert.ok(codes.includes(1029), JSON.stringify(codes));
     const created = codes.filter((c) => c === 0).length;
     const target = await connect('rl-target');
-    assert.equal(((await ok(target, 'list_groups', { limit: 50 })).groups as unknown[]).length, created);
+    assert.equal(((await sendOk(target, 'list_groups', { limit: 50 })).groups as unknown[]).length, created);
     // rl-target was added to groups but owns none: it may still create.
     await create(target, ['rl-busy']);
   });
@@ -371,8 +381,8 @@ describe('races leave consistent data', () => {
     const a = await connect('rc-a');
     const b = await connect('rc-b');
     const groupId = await create(own, ['rc-a', 'rc-b']);
-    await ok(own, 'set_group_role', { group_id: groupId, user_id: 'rc-a', role: 'admin' });
-    await ok(own, 'set_group_role', { group_id: groupId, user_id: 'rc-b', role: 'admin' });
+    await sendOk(own, 'set_group_role', { group_id: groupId, user_id: 'rc-a', role: 'admin' });
+    await sendOk(own, 'set_group_role', { group_id: groupId, user_id: 'rc-b', role: 'admin' });
     const [ra, rb] = await Promise.all([
       sendCommand(a.client, 'remove_group_member', { group_id: groupId, user_id: 'rc-b' }),
       sendCommand(b.client, 'remove_group_member', { group_id: groupId, user_id: 'rc-a' }),
@@ -383,7 +393,7 @@ describe('races leave consistent data', () => {
       (id) => !(id === 'rc-b' && ra.code === 0) && !(id === 'rc-a' && rb.code === 0),
     );
     assert.deepEqual(left, expected);
-    const info = await ok(own, 'list_groups', {});
+    const info = await sendOk(own, 'list_groups', {});
     const summary = (info.groups as PushData[]).find((g) => g.group_id === groupId);
     assert.equal(summary?.member_count, left.length);
   });
@@ -392,7 +402,7 @@ describe('races leave consistent data', () => {
     const own = await connect('ca-own');
     const adm = await connect('ca-adm');
     const groupId = await create(own, ['ca-adm']);
-    await ok(own, 'set_group_role', { group_id: groupId, user_id: 'ca-adm', role: 'admin' });
+    await sendOk(own, 'set_group_role', { group_id: groupId, user_id: 'ca-adm', role: 'admin' });
     const batch = (prefix: string) => Array.from({ length: 6 }, (_, i) => `${prefix}${i}`);
     const replies = await Promise.all([
       sendCommand(own.client, 'add_group_members', { group_id: groupId, member_ids: batch('x') }),
@@ -402,7 +412,7 @@ describe('races leave consistent data', () => {
     assert.deepEqual(replies.map((r) => r.code).sort(), [0, 3001]);
     const members = await membersOf(own, groupId);
     assert.equal(members.length, 8);
-    const summary = ((await ok(own, 'list_groups', {})).groups as PushData[]).find(
+    const summary = ((await sendOk(own, 'list_groups', {})).groups as PushData[]).find(
       (g) => g.group_id === groupId,
     );
     assert.equal(summary?.member_count, 8);
@@ -412,7 +422,7 @@ describe('races leave consistent data', () => {
     const own = await connect('ad-own');
     const adm = await connect('ad-adm');
     const groupId = await create(own, ['ad-adm']);
-    await ok(own, 'set_group_role', { group_id: groupId, user_id: 'ad-adm', role: 'admin' });
+    await sendOk(own, 'set_group_role', { group_id: groupId, user_id: 'ad-adm', role: 'admin' });
     const [added, deleted] = await Promise.all([
       sendCommand(adm.client, 'add_group_members', {
         group_id: groupId,
@@ -422,10 +432,10 @@ describe('races leave consistent data', () => {
     ]);
     assert.equal(deleted.code, 0);
     assert.ok([0, 1403].includes(Number(added.code)), JSON.stringify(added));
-    assert.equal(await itemsOf(groupId), 0);
+    assert.equal(await groupItemCount(runtime, groupId), 0);
     const late = await connect('ad-3');
     assert.ok(
-      !((await ok(late, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId),
+      !((await sendOk(late, 'list_groups', {})).groups as PushData[]).some((g) => g.group_id === groupId),
     );
   });
 
@@ -441,7 +451,7 @@ describe('races leave consistent data', () => {
       replies.map((r) => r.code),
       [0, 0],
     );
-    assert.equal(await itemsOf(groupId), 0);
+    assert.equal(await groupItemCount(runtime, groupId), 0);
   });
 });
 
@@ -500,7 +510,7 @@ describe('over HTTP', () => {
 
     const deleted = await callApi(runtime, 'DELETE', path, { token: own });
     assert.deepEqual(deleted.body.data, { type: 'group_deleted', group_id: groupId });
-    assert.equal(await itemsOf(groupId), 0);
+    assert.equal(await groupItemCount(runtime, groupId), 0);
   });
 
   test('CORS preflight allows PATCH and DELETE', async () => {

@@ -10,15 +10,16 @@ import {
   assertErrorReply,
   assertIsoTime,
   type ChatConnection,
-  connectWelcomed,
   nextPush,
   pushesOf,
   sendCommand,
   settle,
   ULID,
 } from '../support/chat.ts';
+import { connectEach } from '../support/clients.ts';
 import { historyMessages, readHistory } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { createGroup } from '../support/replies.ts';
 
 const GROUP_ID = /^group_[A-Za-z0-9_-]{1,64}$/;
 
@@ -33,17 +34,14 @@ let groupId: string;
 
 before(async () => {
   runtime = await startTestRuntime();
-  annPhone = await connectWelcomed(runtime, 'ann');
-  annLaptop = await connectWelcomed(runtime, 'ann');
-  benPhone = await connectWelcomed(runtime, 'ben');
-  benLaptop = await connectWelcomed(runtime, 'ben');
-  dee = await connectWelcomed(runtime, 'dee');
-  const created = await sendCommand(annPhone.client, 'create_group', {
-    group_name: 'Climbing',
-    member_ids: ['ben', 'cy'],
-  });
-  assert.equal(created.code, 0, JSON.stringify(created));
-  groupId = String(created.data?.group_id);
+  [annPhone, annLaptop, benPhone, benLaptop, dee] = await connectEach(runtime, [
+    'ann',
+    'ann',
+    'ben',
+    'ben',
+    'dee',
+  ]);
+  groupId = await createGroup(annPhone, 'Climbing', ['ben', 'cy']);
 });
 after(() => runtime.stop());
 

@@ -8,15 +8,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { connectWelcomed, sendCommand } from '../support/chat.ts';
-import { type ApiResponse, getApi } from '../support/http.ts';
+import { assertApiError, getApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
 /** An error answer: HTTP status, the code, `data: null`. */
-function assertApiError(response: ApiResponse<unknown>, status: number, code: number, where: string): void {
-  assert.equal(response.status, status, `status (${where}): ${JSON.stringify(response.body)}`);
-  assert.equal(response.body.code, code, `code (${where})`);
-  assert.equal(response.body.data, null, `data (${where})`);
-}
 
 interface OnlinePage {
   readonly users: string[];

@@ -19,7 +19,7 @@ import {
 } from '../support/chat.ts';
 import { getApi, onlineCount, postApi } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
-import { runtimeTables } from '../support/runtime-tables.ts';
+import { presenceIdsOf } from '../support/runtime-tables.ts';
 
 let runtime: LocalRuntime;
 /** A peer of ann's (she wrote to him), watching for presence pushes. */
@@ -38,15 +38,6 @@ before(async () => {
   assert.equal(sent.status, 200, JSON.stringify(sent.body));
 });
 after(() => runtime.stop());
-
-async function presenceOf(userId: string): Promise<string[] | undefined> {
-  const tables = runtimeTables(runtime);
-  try {
-    return await tables.presenceOf(userId);
-  } finally {
-    tables.destroy();
-  }
-}
 
 describe('SESSION_MODE=single', () => {
   test('a new connection kicks and closes the older one; the new one works; the user is online once', async () => {
@@ -69,7 +60,7 @@ describe('SESSION_MODE=single', () => {
     assert.equal(frames.at(-1), 'kicked', 'the push is the last frame before the close');
 
     // Removed during the new connection's $connect: exact as soon as it is open.
-    assert.deepEqual(await presenceOf('ss-ann'), [laptop.connectionId]);
+    assert.deepEqual(await presenceIdsOf(runtime, 'ss-ann'), [laptop.connectionId]);
     assert.deepEqual(await onlineCount(runtime), {
       count: before.count + 1,
       connections: before.connections + 1,
@@ -99,7 +90,7 @@ describe('SESSION_MODE=single', () => {
 
     await laptop.client.close();
     await nextPush(ben.client, 'presence', (p) => p.user_id === 'ss-ann' && p.status === 'offline');
-    assert.equal(await presenceOf('ss-ann'), undefined);
+    assert.equal(await presenceIdsOf(runtime, 'ss-ann'), undefined);
   });
 
   test('other users’ connections are not affected', async () => {
@@ -109,7 +100,7 @@ describe('SESSION_MODE=single', () => {
     for (const connection of [cy, dee, ben]) {
       assert.deepEqual(pushesOf(connection.client, 'kicked'), [], connection.userId);
     }
-    assert.deepEqual(await presenceOf('ss-cy'), [cy.connectionId]);
-    assert.deepEqual(await presenceOf('ss-dee'), [dee.connectionId]);
+    assert.deepEqual(await presenceIdsOf(runtime, 'ss-cy'), [cy.connectionId]);
+    assert.deepEqual(await presenceIdsOf(runtime, 'ss-dee'), [dee.connectionId]);
   });
 });

@@ -24,7 +24,7 @@ import {
 } from '../support/chat.ts';
 import { getApi, onlineCount, pollUntil } from '../support/http.ts';
 import { managementClient, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
-import { runtimeTables } from '../support/runtime-tables.ts';
+import { presenceIdsOf, runtimeTables } from '../support/runtime-tables.ts';
 
 let runtime: LocalRuntime;
 /** Hears about everyone below: each of them sends it a private message first (consent). */
@@ -117,15 +117,6 @@ async function watcherHeard(userId: string, status: string): Promise<number> {
     .length;
 }
 
-async function presenceOf(userId: string): Promise<string[] | undefined> {
-  const tables = runtimeTables(runtime);
-  try {
-    return await tables.presenceOf(userId);
-  } finally {
-    tables.destroy();
-  }
-}
-
 describe('the stale-connection sweep', () => {
   test('a connection dropped without $disconnect stops counting once the sweep ran; peers hear offline; reconnecting works', async () => {
     const ann = await connectedPeer('sw-ann');
@@ -162,7 +153,7 @@ describe('the stale-connection sweep', () => {
     });
     assert.equal(await isOnline('sw-ann'), false);
     assert.equal((await onlineUsers()).includes('sw-ann'), false);
-    assert.equal(await presenceOf('sw-ann'), undefined);
+    assert.equal(await presenceIdsOf(runtime, 'sw-ann'), undefined);
     // The watcher's own connection answered GetConnection and was left alone.
     assert.equal(await isOnline(watcher.userId), true);
     // What $disconnect would have published, the sweep did.
@@ -207,7 +198,7 @@ describe('the stale-connection sweep', () => {
     await Promise.all([...closing, ...sweeps]);
     for (const userId of users) {
       await pollUntil(
-        () => presenceOf(userId),
+        () => presenceIdsOf(runtime, userId),
         (ids) => ids === undefined,
         `${userId} out of presence`,
       );
@@ -246,7 +237,7 @@ describe('the stale-connection sweep', () => {
     await phone.client.waitForClose();
 
     await runtime.sweepConnections();
-    assert.deepEqual(await presenceOf('sw-duo'), [laptop.connectionId]);
+    assert.deepEqual(await presenceIdsOf(runtime, 'sw-duo'), [laptop.connectionId]);
     assert.deepEqual(await onlineCount(runtime), {
       count: before.count,
       connections: before.connections - 1,
@@ -263,12 +254,12 @@ describe('the stale-connection sweep', () => {
     await cal.client.waitForClose();
 
     await runtime.sweepConnections();
-    assert.deepEqual(await presenceOf('sw-cal'), [cal.connectionId]);
+    assert.deepEqual(await presenceIdsOf(runtime, 'sw-cal'), [cal.connectionId]);
     assert.equal(await watcherHeard('sw-cal', 'offline'), 0);
 
     await backdateConnection(cal.connectionId);
     await runtime.sweepConnections();
     await nextPush(watcher.client, 'presence', (p) => p.user_id === 'sw-cal' && p.status === 'offline');
-    assert.equal(await presenceOf('sw-cal'), undefined);
+    assert.equal(await presenceIdsOf(runtime, 'sw-cal'), undefined);
   });
 });

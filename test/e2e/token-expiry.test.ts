@@ -19,6 +19,7 @@ import {
   tokenFor,
   webSocketUrl,
 } from '../support/local-runtime.ts';
+import { createGroup } from '../support/replies.ts';
 import { type RuntimeTables, runtimeTables } from '../support/runtime-tables.ts';
 
 let runtime: LocalRuntime;
@@ -93,12 +94,7 @@ test('pushes skip a connection whose token expired; the fan-out closes it', asyn
   const expiresAt = JSON.parse(Buffer.from(token.split('.')[1] as string, 'base64url').toString()).exp;
   const fading: ChatConnection = await welcomed(await TestClient.open(webSocketUrl(runtime, { token })));
   const writer = await connectWelcomed(runtime, 'fading-writer');
-  const group = await sendCommand(writer.client, 'create_group', {
-    group_name: 'fading group',
-    member_ids: ['fading'],
-  });
-  assert.equal(group.code, 0, JSON.stringify(group));
-  const groupId = String(group.data?.group_id);
+  const groupId = await createGroup(writer, 'fading group', ['fading']);
 
   // The recipient sends nothing: only the fan-out can notice its token expired. Private
   // and group messages alternate until the connection is closed (bounded).

@@ -3,6 +3,7 @@
  * `{code, message, data}` envelope parsed, and a bounded poll for values that change
  * after the fact (e.g. presence once `$disconnect` has run).
  */
+import assert from 'node:assert/strict';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { DEFAULT_WAIT_MS } from './local-runtime.ts';
 
@@ -15,6 +16,18 @@ export interface ApiEnvelope<T> {
 export interface ApiResponse<T> {
   readonly status: number;
   readonly body: ApiEnvelope<T>;
+}
+
+/** Asserts an error answer of the HTTP API: the status, the code and `data: null`. */
+export function assertApiError(
+  response: ApiResponse<unknown>,
+  status: number,
+  code: number,
+  where: string,
+): void {
+  assert.equal(response.status, status, `status (${where}): ${JSON.stringify(response.body)}`);
+  assert.equal(response.body.code, code, `code (${where})`);
+  assert.equal(response.body.data, null, `data (${where})`);
 }
 
 export interface ApiRequest {

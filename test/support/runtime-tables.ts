@@ -3,6 +3,7 @@
  * refused handshake, a stale connection cleaned up) and for setting up state a client
  * cannot create (a connection whose `$disconnect` never came). Destroy when done.
  */
+import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
@@ -63,4 +64,27 @@ export function runtimeTables(runtime: LocalRuntime): RuntimeTables {
     },
     destroy: () => raw.destroy(),
   };
+}
+
+/** The user's presence record's connection ids (sorted), or undefined: one read with a client of its own. */
+export async function presenceIdsOf(runtime: LocalRuntime, userId: string): Promise<string[] | undefined> {
+  const tables = runtimeTables(runtime);
+  try {
+    return await tables.presenceOf(userId);
+  } finally {
+    tables.destroy();
+  }
+}
+
+/** How many items a group's partition holds (meta, member rows, invitations), read consistently. */
+export async function groupItemCount(runtime: LocalRuntime, groupId: string): Promise<number> {
+  const { Items } = await dynamoDbClient(runtime).send(
+    new QueryCommand({
+      TableName: localNames.groups,
+      KeyConditionExpression: 'groupId = :g',
+      ExpressionAttributeValues: { ':g': { S: groupId } },
+      ConsistentRead: true,
+    }),
+  );
+  return Items?.length ?? 0;
 }
