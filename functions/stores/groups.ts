@@ -6,6 +6,7 @@ import {
   QueryCommand,
   type QueryCommandInput,
   UpdateCommand,
+  type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import type {
   GroupDirectory,
@@ -141,6 +142,13 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     private readonly tableName: string,
   ) {}
 
+  /** A conditional UpdateItem of one of the table's items; false when its condition failed. */
+  private updateIf(input: Omit<UpdateCommandInput, 'TableName'>): Promise<boolean> {
+    return ignoringConditionFailure(
+      this.client.send(new UpdateCommand({ TableName: this.tableName, ...input })),
+    );
+  }
+
   async create(group: Group): Promise<void> {
     await this.createGroup(
       {
@@ -234,18 +242,13 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
    * group (no meta item) is not recreated.
    */
   async recordLastMessage(groupId: string, messageId: string): Promise<void> {
-    await ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { groupId, sk: META },
-          UpdateExpression: 'SET lastMessageId = :messageId',
-          ConditionExpression:
-            'attribute_exists(groupId) AND (attribute_not_exists(lastMessageId) OR lastMessageId < :messageId)',
-          ExpressionAttributeValues: { ':messageId': messageId },
-        }),
-      ),
-    );
+    await this.updateIf({
+      Key: { groupId, sk: META },
+      UpdateExpression: 'SET lastMessageId = :messageId',
+      ConditionExpression:
+        'attribute_exists(groupId) AND (attribute_not_exists(lastMessageId) OR lastMessageId < :messageId)',
+      ExpressionAttributeValues: { ':messageId': messageId },
+    });
   }
 
   async meta(groupId: string): Promise<GroupMeta | undefined> {
@@ -293,33 +296,22 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   reserveSlots(groupId: string, count: number, max: number): Promise<boolean> {
-    return ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { groupId, sk: META },
-          UpdateExpression: 'ADD memberCount :count',
-          ConditionExpression:
-            'attribute_exists(sk) AND attribute_not_exists(deleting) AND memberCount <= :most',
-          ExpressionAttributeValues: { ':count': count, ':most': max - count },
-        }),
-      ),
-    );
+    return this.updateIf({
+      Key: { groupId, sk: META },
+      UpdateExpression: 'ADD memberCount :count',
+      ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(deleting) AND memberCount <= :most',
+      ExpressionAttributeValues: { ':count': count, ':most': max - count },
+    });
   }
 
   async releaseSlots(groupId: string, count: number): Promise<void> {
     if (count <= 0) return;
-    await ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { groupId, sk: META },
-          UpdateExpression: 'ADD memberCount :count',
-          ConditionExpression: 'attribute_exists(sk)',
-          ExpressionAttributeValues: { ':count': -count },
-        }),
-      ),
-    );
+    await this.updateIf({
+      Key: { groupId, sk: META },
+      UpdateExpression: 'ADD memberCount :count',
+      ConditionExpression: 'attribute_exists(sk)',
+      ExpressionAttributeValues: { ':count': -count },
+    });
   }
 
   putMember(groupId: string, member: GroupMember): Promise<boolean> {
@@ -364,96 +356,66 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
     staleBefore: string,
   ): Promise<boolean> {
     const self = by === userId;
-    return ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: memberKey(groupId, userId),
-          UpdateExpression: 'SET removingBy = :by, removingAt = :at',
-          ConditionExpression:
-            'attribute_exists(sk) AND (attribute_not_exists(removingBy) OR removingAt < :stale) AND ' +
-            (self ? '#role = :owner' : '(attribute_not_exists(#role) OR #role <> :owner)'),
-          ExpressionAttributeNames: { '#role': 'role' },
-          ExpressionAttributeValues: { ':by': by, ':at': at, ':stale': staleBefore, ':owner': 'owner' },
-        }),
-      ),
-    );
+    return this.updateIf({
+      Key: memberKey(groupId, userId),
+      UpdateExpression: 'SET removingBy = :by, removingAt = :at',
+      ConditionExpression:
+        'attribute_exists(sk) AND (attribute_not_exists(removingBy) OR removingAt < :stale) AND ' +
+        (self ? '#role = :owner' : '(attribute_not_exists(#role) OR #role <> :owner)'),
+      ExpressionAttributeNames: { '#role': 'role' },
+      ExpressionAttributeValues: { ':by': by, ':at': at, ':stale': staleBefore, ':owner': 'owner' },
+    });
   }
 
   async clearRemoving(groupId: string, userId: string, by: string): Promise<void> {
-    await ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: memberKey(groupId, userId),
-          UpdateExpression: 'REMOVE removingBy, removingAt',
-          ConditionExpression: 'removingBy = :by',
-          ExpressionAttributeValues: { ':by': by },
-        }),
-      ),
-    );
+    await this.updateIf({
+      Key: memberKey(groupId, userId),
+      UpdateExpression: 'REMOVE removingBy, removingAt',
+      ConditionExpression: 'removingBy = :by',
+      ExpressionAttributeValues: { ':by': by },
+    });
   }
 
   setRole(groupId: string, userId: string, role: GroupRole, staleBefore: string): Promise<boolean> {
     const handOver = role === 'owner';
-    return ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: memberKey(groupId, userId),
-          UpdateExpression: 'SET #role = :role',
-          ConditionExpression: handOver
-            ? 'attribute_exists(sk) AND (attribute_not_exists(removingBy) OR removingAt < :stale)'
-            : 'attribute_exists(sk) AND (attribute_not_exists(#role) OR #role <> :owner)',
-          ExpressionAttributeNames: { '#role': 'role' },
-          ExpressionAttributeValues: handOver
-            ? { ':role': role, ':stale': staleBefore }
-            : { ':role': role, ':owner': 'owner' },
-        }),
-      ),
-    );
+    return this.updateIf({
+      Key: memberKey(groupId, userId),
+      UpdateExpression: 'SET #role = :role',
+      ConditionExpression: handOver
+        ? 'attribute_exists(sk) AND (attribute_not_exists(removingBy) OR removingAt < :stale)'
+        : 'attribute_exists(sk) AND (attribute_not_exists(#role) OR #role <> :owner)',
+      ExpressionAttributeNames: { '#role': 'role' },
+      ExpressionAttributeValues: handOver
+        ? { ':role': role, ':stale': staleBefore }
+        : { ':role': role, ':owner': 'owner' },
+    });
   }
 
   rename(groupId: string, groupName: string): Promise<boolean> {
-    return ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { groupId, sk: META },
-          UpdateExpression: 'SET groupName = :name',
-          ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(deleting)',
-          ExpressionAttributeValues: { ':name': groupName },
-        }),
-      ),
-    );
+    return this.updateIf({
+      Key: { groupId, sk: META },
+      UpdateExpression: 'SET groupName = :name',
+      ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(deleting)',
+      ExpressionAttributeValues: { ':name': groupName },
+    });
   }
 
   async setOwner(groupId: string, ownerId: string): Promise<void> {
-    await ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { groupId, sk: META },
-          UpdateExpression: 'SET ownerId = :owner',
-          ConditionExpression: 'attribute_exists(sk)',
-          ExpressionAttributeValues: { ':owner': ownerId },
-        }),
-      ),
-    );
+    await this.updateIf({
+      Key: { groupId, sk: META },
+      UpdateExpression: 'SET ownerId = :owner',
+      ConditionExpression: 'attribute_exists(sk)',
+      ExpressionAttributeValues: { ':owner': ownerId },
+    });
   }
 
   markDeleting(groupId: string): Promise<boolean> {
-    return ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { groupId, sk: META },
-          UpdateExpression: 'SET deleting = :yes',
-          ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(deleting)',
-          ExpressionAttributeValues: { ':yes': true },
-        }),
-      ),
-    );
+    return this.updateIf({
+      Key: { groupId, sk: META },
+      UpdateExpression: 'SET deleting = :yes',
+      ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(deleting)',
+      ExpressionAttributeValues: { ':yes': true },
+    });
   }
 
   async deleteMembers(groupId: string, userIds: readonly string[]): Promise<string[]> {
@@ -484,35 +446,22 @@ export class DynamoGroupStore implements GroupStore, GroupDirectory {
   }
 
   reserveInvitations(groupId: string, count: number, max: number): Promise<boolean> {
-    return ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { groupId, sk: META },
-          UpdateExpression: 'ADD memberCount :count, invitedCount :count',
-          ConditionExpression:
-            'attribute_exists(sk) AND attribute_not_exists(deleting) AND memberCount <= :most',
-          ExpressionAttributeValues: { ':count': count, ':most': max - count },
-        }),
-      ),
-    );
+    return this.updateIf({
+      Key: { groupId, sk: META },
+      UpdateExpression: 'ADD memberCount :count, invitedCount :count',
+      ConditionExpression: 'attribute_exists(sk) AND attribute_not_exists(deleting) AND memberCount <= :most',
+      ExpressionAttributeValues: { ':count': count, ':most': max - count },
+    });
   }
 
   async releaseInvitations(groupId: string, count: number, keepSlots: boolean): Promise<void> {
     if (count <= 0) return;
-    await ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { groupId, sk: META },
-          UpdateExpression: keepSlots
-            ? 'ADD invitedCount :count'
-            : 'ADD memberCount :count, invitedCount :count',
-          ConditionExpression: 'attribute_exists(sk)',
-          ExpressionAttributeValues: { ':count': -count },
-        }),
-      ),
-    );
+    await this.updateIf({
+      Key: { groupId, sk: META },
+      UpdateExpression: keepSlots ? 'ADD invitedCount :count' : 'ADD memberCount :count, invitedCount :count',
+      ConditionExpression: 'attribute_exists(sk)',
+      ExpressionAttributeValues: { ':count': -count },
+    });
   }
 
   putInvitation(groupId: string, invitation: GroupInvitation): Promise<boolean> {
