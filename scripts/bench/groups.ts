@@ -4,18 +4,23 @@
  * `create_group` each (not in batches); the first gets every change, one at a time
  * (add one member, remove one, one member leaves, a message with no other member online,
  * a role change, a rename, `group_info`,
- * `list_groups`); then every group is deleted. The other members are offline, so the
- * figures are the table work (and the presence lookup), not the pushes.
+ * `list_groups`), with the other members offline, so those figures are the table work (and
+ * the presence lookup), not the pushes. Then `online` of its members connect (the owner
+ * among them) and the pushes that go to the online members are measured with them: a
+ * message, a rename (`group_updated`), a read receipt (`mark_read`) and a recall
+ * (`delete_message`); they disconnect, and every group is deleted.
  */
 import { ClientPool } from './clients.ts';
 import { Host } from './host-client.ts';
-import { type OperationRun, runOperation, summarize } from './operations.ts';
+import { measureEvent, type OperationRun, runOperation, summarize } from './operations.ts';
 import type { GroupsSection, OperationCost } from './types.ts';
 
 export interface GroupsOptions {
   /** Members of each group, the owner included. */
   readonly members: number;
   readonly repetitions: number;
+  /** Members online (the owner included) for the push rows; default min(100, members). */
+  readonly online?: number;
   readonly log: (line: string) => void;
 }
 
@@ -31,11 +36,13 @@ export async function runGroupsSection(options: GroupsOptions): Promise<GroupsSe
   const pool = new ClientPool(host.info.wsUrl, host.info.jwtSecret);
   const operations: OperationCost[] = [];
   const label = `group of ${members.toLocaleString('en-US')}`;
+  let registeredConnections = 1 + repetitions;
   const measure = async (
     operation: string,
     text: string,
     times: number,
     run: (i: number) => Promise<OperationRun>,
+    recipients = 0,
   ) => {
     log(`  ${text}`);
     const runs: OperationRun[] = [];
@@ -45,8 +52,8 @@ export async function runGroupsSection(options: GroupsOptions): Promise<GroupsSe
         operation,
         label: `${text}, ${label}`,
         background: 0,
-        registeredConnections: 1 + repetitions,
-        recipients: 0,
+        registeredConnections,
+        recipients,
       }),
     );
     return runs;
@@ -108,6 +115,27 @@ export async function runGroupsSection(options: GroupsOptions): Promise<GroupsSe
     await measure('group-list', `list_groups (the owner's ${repetitions} groups)`, repetitions, () =>
       op(owner as number, 'list_groups', () => ({})),
     );
+    // `online` members connected, the owner among them (the leavers left the group).
+    const online = Math.max(2, Math.min(options.online ?? 100, members));
+    const onlineNames = others.filter((userId) => !leavers.includes(userId)).slice(0, online - 1);
+    const onlineClients = await pool.open(onlineNames.map((userId) => ({ userId })));
+    registeredConnections += onlineClients.length;
+    try {
+      await measurePushes({
+        pool,
+        host,
+        measure,
+        groupId,
+        owner: owner as number,
+        clients: onlineClients,
+        members,
+        repetitions,
+      });
+    } finally {
+      // Offline again for the deletes, which then measure the table work as before.
+      for (const client of onlineClients) await pool.close(client);
+      registeredConnections = 1 + repetitions;
+    }
     await measure('group-delete', 'delete_group', repetitions, (i) =>
       op(owner as number, 'delete_group', () => ({ group_id: groupIds[i] })),
     );
@@ -120,4 +148,105 @@ export async function runGroupsSection(options: GroupsOptions): Promise<GroupsSe
     await host.stop();
     await pool.closeAll();
   }
+}
+
+/**
+ * The pushes to the online members, with `online` of them connected (the owner and
+ * members who never left, one connection each): a message, a rename, a read receipt by
+ * one of them, a recall by the owner. Each reads the online members (`byOnlineGroup`) and
+ * their presence only: the figures follow the online members, not the group's size.
+ * The members disconnect afterwards, so the deletes that follow find them offline.
+ */
+async function measurePushes(context: {
+  readonly pool: ClientPool;
+  readonly host: Host;
+  readonly measure: (
+    operation: string,
+    text: string,
+    times: number,
+    run: (i: number) => Promise<OperationRun>,
+    recipients?: number,
+  ) => Promise<OperationRun[]>;
+  readonly groupId: string;
+  readonly owner: number;
+  /** The online members' clients but the owner's, one connection each. */
+  readonly clients: readonly number[];
+  readonly members: number;
+  readonly repetitions: number;
+}): Promise<void> {
+  const { pool, host, measure, groupId, owner, clients, repetitions } = context;
+  const reader = clients[0] as number;
+  const pushes = clients.length; // every online member but the one who acts
+  const suffix = `${clients.length + 1} of ${context.members.toLocaleString('en-US')} online`;
+  const op = (cmd: string, data: (marker: string) => unknown) =>
+    runOperation({ pool, host, from: owner, cmd, data, expectedPushes: pushes });
+  /** A message of the owner's, not measured, whose pushes have arrived. */
+  const sendOne = async (): Promise<string> => {
+    const sent = await op('send_group_message', (marker) => ({ group_id: groupId, content: marker }));
+    return String(sent.reply.data?.message_id);
+  };
+  const ofMessage = (type: string, messageId: string) => (text: string) =>
+    text.includes(`"${type}"`) && text.includes(messageId);
+  await measure(
+    'group-send-online',
+    `send_group_message (${suffix})`,
+    repetitions,
+    () => op('send_group_message', (marker) => ({ group_id: groupId, content: marker })),
+    pushes,
+  );
+  await measure(
+    'group-rename-online',
+    `update_group (rename: group_updated to ${suffix})`,
+    repetitions,
+    () => op('update_group', (marker) => ({ group_id: groupId, group_name: marker })),
+    pushes,
+  );
+  const messageIds: string[] = [];
+  await measure(
+    'group-read-online',
+    `mark_read (a member: message_read to ${suffix})`,
+    repetitions,
+    async () => {
+      const messageId = await sendOne();
+      messageIds.push(messageId);
+      return measureEvent({
+        pool,
+        host,
+        what: 'mark_read',
+        expectedPushes: pushes,
+        isPush: ofMessage('message_read', messageId),
+        act: async () => {
+          const reply = await pool.request(reader, 'mark_read', {
+            room_id: groupId,
+            message_id: messageId,
+          });
+          if (reply.code !== 0) throw new Error(`mark_read failed: ${JSON.stringify(reply)}`);
+        },
+      });
+    },
+    pushes,
+  );
+  await measure(
+    'group-recall-online',
+    `delete_message (message_deleted to ${suffix})`,
+    repetitions,
+    (i) => {
+      const messageId = messageIds[i] as string;
+      return measureEvent({
+        pool,
+        host,
+        what: 'delete_message',
+        expectedPushes: pushes,
+        isPush: ofMessage('message_deleted', messageId),
+        act: async () => {
+          const reply = await pool.request(owner, 'delete_message', {
+            room_id: groupId,
+            message_id: messageId,
+          });
+          if (reply.code !== 0) throw new Error(`delete_message failed: ${JSON.stringify(reply)}`);
+        },
+      });
+    },
+    pushes,
+  );
 }
