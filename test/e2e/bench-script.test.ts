@@ -107,7 +107,21 @@ describe('npm run bench -- --smoke', { timeout: GIVE_UP_MS + 20_000 }, () => {
     }
 
     const groupSteps = results.groups.operations.map((op: { operation: string }) => op.operation);
-    for (const step of ['add', 'remove', 'leave', 'role', 'rename', 'info', 'list', 'delete']) {
+    for (const step of [
+      'add',
+      'remove',
+      'leave',
+      'role',
+      'rename',
+      'info',
+      'list',
+      // The pushes to the online members, measured with members connected.
+      'send-online',
+      'rename-online',
+      'read-online',
+      'recall-online',
+      'delete',
+    ]) {
       assert.ok(groupSteps.includes(`group-${step}`), step);
     }
     assert.ok(
