@@ -395,6 +395,7 @@ async function main(): Promise<void> {
   const live = openIndexes();
   const sendStarted = performance.now();
   const cpuAtSendStart = pid ? cpuOf(pid) : undefined;
+  const clientCpuAtSendStart = process.cpuUsage();
   const durationMs = options.minutes * 60_000;
   let windowStart = performance.now();
   let windowDelivered = 0;
@@ -452,6 +453,10 @@ async function main(): Promise<void> {
   }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
   const cpuAtDrainEnd = pid ? cpuOf(pid) : undefined;
+  // The soak's own clients share the cores too: their CPU counts against the rate as well.
+  const clientCpu = process.cpuUsage(clientCpuAtSendStart);
+  const clientCpuMsPerMessage =
+    sent > 0 ? Number(((clientCpu.user + clientCpu.system) / 1000 / sent).toFixed(3)) : Number.NaN;
   // The runtime's CPU from the first send to the end of the drain, per message sent.
   const cpuPerMessage = (field: 'totalMs' | 'systemMs' | 'mainThreadMs') =>
     cpuAtSendStart && cpuAtDrainEnd && sent > 0
@@ -540,6 +545,7 @@ async function main(): Promise<void> {
     runtimeCpuMsPerMessage: cpuPerMessage('totalMs'),
     runtimeSystemCpuMsPerMessage: cpuPerMessage('systemMs'),
     runtimeMainThreadCpuMsPerMessage: cpuPerMessage('mainThreadMs'),
+    soakClientCpuMsPerMessage: clientCpuMsPerMessage,
     runtimePeakRssMb: finalMemory ? Number(finalMemory.peakMb.toFixed(0)) : 'n/a (runtime pid unknown)',
     runtimeRssAtEndMb: finalMemory ? Number(finalMemory.rssMb.toFixed(0)) : 'n/a',
     soakClientPeakRssMb: Number((memoryOf(process.pid)?.peakMb ?? Number.NaN).toFixed(0)),
@@ -569,6 +575,10 @@ async function main(): Promise<void> {
   line(
     'runtime CPU / message',
     `${report.runtimeCpuMsPerMessage} ms (kernel ${report.runtimeSystemCpuMsPerMessage} ms; main thread ${report.runtimeMainThreadCpuMsPerMessage} ms), send start to drain end`,
+  );
+  line(
+    'soak client CPU / message',
+    `${report.soakClientCpuMsPerMessage} ms (1 process, all its connections)`,
   );
   line('runtime peak RSS', `${report.runtimePeakRssMb} MB (at end ${report.runtimeRssAtEndMb} MB)`);
   line('soak client peak RSS', `${report.soakClientPeakRssMb} MB`);

@@ -38,7 +38,7 @@ function mergedErrors(runs: readonly LatencyRun[]): Record<string, number> {
 
 /**
  * The point of a rate from its runs (at least one). One run: that run. Several: median
- * p50/p95/p99/max/rate sent, the most lost/duplicated, every error, the fewest welcomed;
+ * p50/p95/p99/max/rate sent/CPU per message, the most lost/duplicated, every error, the fewest welcomed;
  * sustained when the median p99 is within the limit and every run was clean.
  */
 export function latencyPoint(
@@ -50,6 +50,10 @@ export function latencyPoint(
   if (!first) throw new Error(`No soak run at ${at.rate} msg/s.`);
   if (runs.length === 1) return { ...at, ...first };
   const med = (pick: (run: LatencyRun) => number) => round(median(runs.map(pick)), 1);
+  const medianKnown = (pick: (run: LatencyRun) => number | null | undefined): number | null => {
+    const known = runs.map(pick).filter((value): value is number => typeof value === 'number');
+    return known.length ? round(median(known), 2) : null;
+  };
   const peaks = runs.map((run) => run.runtimePeakRssMb).filter((mb): mb is number => mb !== null);
   const load = mergedWindow(runs.flatMap((run) => (run.load ? [run.load] : [])));
   const combined: LatencyRun = {
@@ -69,6 +73,8 @@ export function latencyPoint(
     sustained: false,
     soakExitCode: runs.find((run) => run.soakExitCode !== 0)?.soakExitCode ?? first.soakExitCode,
     ...(load ? { load } : {}),
+    runtimeCpuMsPerMessage: medianKnown((run) => run.runtimeCpuMsPerMessage),
+    clientCpuMsPerMessage: medianKnown((run) => run.clientCpuMsPerMessage),
   };
   const sustained = combined.p99 <= criteria.p99LimitMs && runs.every((run) => clean(run, at.rate, criteria));
   return { ...at, ...combined, sustained, runs };

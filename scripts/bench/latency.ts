@@ -45,7 +45,12 @@ interface SoakReport {
   latencyMs?: { p50?: number; p95?: number; p99?: number; max?: number };
   achievedRate?: number;
   runtimePeakRssMb?: number | string;
+  runtimeCpuMsPerMessage?: number | string;
+  soakClientCpuMsPerMessage?: number;
 }
+
+const numberOrNull = (value: unknown): number | null =>
+  typeof value === 'number' && Number.isFinite(value) ? value : null;
 
 function runSoak(
   options: LatencyOptions,
@@ -119,6 +124,8 @@ function runOf(
     errors: report.errors ?? {},
     achievedRate: report.achievedRate ?? 0,
     runtimePeakRssMb: typeof report.runtimePeakRssMb === 'number' ? report.runtimePeakRssMb : null,
+    runtimeCpuMsPerMessage: numberOrNull(report.runtimeCpuMsPerMessage),
+    clientCpuMsPerMessage: numberOrNull(report.soakClientCpuMsPerMessage),
     rampUpSeconds: report.connections?.rampUpSeconds ?? Number.NaN,
     welcomed: report.connections?.welcomed ?? 0,
     sustained: false,
@@ -163,7 +170,7 @@ export async function runLatencySection(options: LatencyOptions): Promise<Latenc
       const run = runOf(options, rate, report, code, { atStart, max: stopSampling() });
       options.log(
         `    p50 ${run.p50} / p95 ${run.p95} / p99 ${run.p99} ms, sent ${run.achievedRate}/s, lost ${run.lost}, ` +
-          `errors ${JSON.stringify(run.errors)}, runtime peak RSS ${run.runtimePeakRssMb} MB, load ${run.load?.atStart}-${run.load?.max} → ${run.sustained ? 'sustained' : 'not sustained'}`,
+          `errors ${JSON.stringify(run.errors)}, CPU/message ${run.runtimeCpuMsPerMessage} ms runtime + ${run.clientCpuMsPerMessage} ms clients, runtime peak RSS ${run.runtimePeakRssMb} MB, load ${run.load?.atStart}-${run.load?.max} → ${run.sustained ? 'sustained' : 'not sustained'}`,
       );
       runs.push(run);
     }

@@ -172,7 +172,38 @@ const SOAK_RUNTIME =
   'message is refused): API Gateway, the Management API and DynamoDB (dynalite) share its main thread, the handlers ' +
   'run in the 2 worker threads, and the soak clients run on the same 2 cores.';
 
-function latencyWhy(point: LatencyPoint, limitMs: number, maxSustained: number | null): string {
+/** Issue 14's target 6: the rate `npm start`'s runtime should carry at p99 ≤ 50 ms on 2 cores. */
+const TARGET_RATE = 300;
+
+/**
+ * The CPU the rate asks for, from the CPU per message the soak measured (median of the runs):
+ * the runtime's and the soak clients', which run on the same cores. Past about 70% of the
+ * cores, queueing alone keeps p99 far above the limit; past 100% nothing can keep up.
+ */
+function latencyCpuArithmetic(point: LatencyPoint, cores: number): string {
+  const runtime = point.runtimeCpuMsPerMessage;
+  if (typeof runtime !== 'number') return '';
+  const clients = point.clientCpuMsPerMessage ?? 0;
+  const perMessage = runtime + clients;
+  const available = cores * 1000;
+  const asks = (rate: number) =>
+    `${n(rate)} msg/s × ${n(perMessage, 1)} ms = ${n(rate * perMessage)} ms of CPU per second, ${pct(rate * perMessage, available)} of ${n(available)} ms`;
+  const budget = (available * 0.7) / TARGET_RATE;
+  const behind =
+    point.delivered < point.sent ? ' (a lower bound: not everything sent was processed by the end)' : '';
+  return (
+    ` CPU per message, measured in the run${point.runs && point.runs.length > 1 ? 's (median)' : ''}: ${n(runtime, 1)} ms in the runtime (all threads) + ${n(clients, 2)} ms in the soak's clients${behind}. ` +
+    `At ${asks(point.rate)} on ${cores} cores; the target's ${asks(TARGET_RATE)}. ` +
+    `To stay below about 70% of ${cores} cores at ${TARGET_RATE} msg/s, a message may cost about ${n(budget, 1)} ms of CPU in all (docs/soak.md, "Where the CPU of a 1:1 message goes").`
+  );
+}
+
+function latencyWhy(
+  point: LatencyPoint,
+  limitMs: number,
+  maxSustained: number | null,
+  cores: number,
+): string {
   const timeouts = point.errors['integration-failed'] ?? 0;
   const base =
     point.p50 > limitMs
@@ -180,7 +211,7 @@ function latencyWhy(point: LatencyPoint, limitMs: number, maxSustained: number |
           timeouts ? `; ${n(timeouts)} hit API Gateway's 29 s integration timeout` : ''
         }). ${SOAK_RUNTIME}`
       : `${SOAK_RUNTIME} The tail is queueing behind bursts and garbage collection (p50 ${n(point.p50, 1)} ms, p99 ${n(point.p99, 1)} ms).`;
-  return `${base} Highest rate sustained with p99 ≤ ${limitMs} ms: ${
+  return `${base}${latencyCpuArithmetic(point, cores)} Highest rate sustained with p99 ≤ ${limitMs} ms: ${
     maxSustained === null ? 'none of the rates tried' : `${n(maxSustained)} msg/s`
   }.`;
 }
@@ -374,7 +405,7 @@ export function computeTargets(results: Results): Target[] {
           ? `${n(latency.p99LimitMs - at200.p99, 1)} ms under`
           : `${n(at200.p99 - latency.p99LimitMs, 1)} ms over (${pct(at200.p99 - latency.p99LimitMs, latency.p99LimitMs)})`,
       why:
-        latencyWhy(at200, latency.p99LimitMs, latency.maxSustainedRate) +
+        latencyWhy(at200, latency.p99LimitMs, latency.maxSustainedRate, results.machine.cores) +
         loadNote(results, at200.load ?? sectionWindow(results, 'latency')),
     });
   }

@@ -198,6 +198,12 @@ export interface LatencyRun {
   readonly soakExitCode: number | null;
   /** The 1-minute load average when the run started and the highest sampled during it. */
   readonly load?: LoadWindow;
+  /**
+   * CPU time per message sent, from the first send to the end of the drain: the runtime's
+   * process (every thread, /proc) and the soak's own clients (process.cpuUsage).
+   */
+  readonly runtimeCpuMsPerMessage?: number | null;
+  readonly clientCpuMsPerMessage?: number | null;
 }
 
 /**

@@ -10,7 +10,7 @@ import { describe, test } from 'node:test';
 import { latencyPoint } from '../../scripts/bench/latency-runs.ts';
 import { IDLE_LOAD_PER_CORE, idleLoadLimit, isLoaded, loadLabel } from '../../scripts/bench/load.ts';
 import type { MachineFacts } from '../../scripts/bench/machine.ts';
-import { renderMarkdown } from '../../scripts/bench/report.ts';
+import { computeTargets, renderMarkdown } from '../../scripts/bench/report.ts';
 import { comparisons, ratio, ratioText } from '../../scripts/bench/side-by-side.ts';
 import type { LatencyRun, OperationCost, Results, SamplePoint } from '../../scripts/bench/types.ts';
 
@@ -146,6 +146,69 @@ describe('a latency target from three soak runs', () => {
     assert.equal(point.lost, 3);
     assert.deepEqual(point.errors, { '1029': 3 });
     assert.equal(point.sustained, false);
+  });
+
+  test('CPU per message is the median of the runs that measured it', () => {
+    const point = latencyPoint(
+      at,
+      [
+        run({ runtimeCpuMsPerMessage: 9, clientCpuMsPerMessage: 0.4 }),
+        run({ runtimeCpuMsPerMessage: 12, clientCpuMsPerMessage: 0.5 }),
+        run({ runtimeCpuMsPerMessage: null, clientCpuMsPerMessage: 0.3 }),
+      ],
+      criteria,
+    );
+    assert.equal(point.runtimeCpuMsPerMessage, 10.5);
+    assert.equal(point.clientCpuMsPerMessage, 0.4);
+  });
+
+  test("a missed target's why states the CPU per message and what the rates ask of the cores", () => {
+    const point = latencyPoint(
+      at,
+      [1, 2, 3].map(() =>
+        run({
+          p50: 400,
+          p99: 1900,
+          sustained: false,
+          runtimeCpuMsPerMessage: 11.5,
+          clientCpuMsPerMessage: 0.5,
+        }),
+      ),
+      criteria,
+    );
+    const [target] = computeTargets({
+      schemaVersion: 1,
+      generatedAt: '2026-12-03T09:00:00.000Z',
+      command: 'npm run bench -- --only latency',
+      smoke: false,
+      machine: {
+        cpuModel: 'Test CPU',
+        cores: 2,
+        memoryGb: 24,
+        os: 'Linux 6',
+        node: 'v20.20.2',
+        loadAverageAtStart: 0.4,
+        gitCommit: 'aaaaaaa',
+        gitDirty: false,
+      },
+      measuredAt: { latency: '2026-12-03T09:00:00.000Z' },
+      totalSeconds: 60,
+      latency: {
+        connections: 1000,
+        p99LimitMs: 50,
+        points: [point],
+        maxSustainedRate: 50,
+        firstFailingRate: 75,
+        peakRssMb: 900,
+        seconds: 100,
+      },
+    });
+    assert.equal(target?.met, false);
+    const row = target?.why ?? '';
+    assert.match(row, /11\.5 ms in the runtime \(all threads\) \+ 0\.5 ms in the soak's clients/);
+    assert.match(row, /200 msg\/s × 12 ms = 2,400 ms of CPU per second, 120% of 2,000 ms on 2 cores/);
+    assert.match(row, /300 msg\/s × 12 ms = 3,600 ms of CPU per second, 180% of 2,000 ms/);
+    assert.match(row, /about 4\.7 ms of CPU in all/);
   });
 
   test('a single run is that run', () => {

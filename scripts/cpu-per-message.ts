@@ -1,0 +1,178 @@
+/**
+ * `npx tsx scripts/cpu-per-message.ts [options]`: the CPU time a 1:1 message costs the local
+ * runtime, measured so that load on a shared machine decides as little as possible. It
+ * spawns `npm start`'s runtime (`local/main.ts --in-memory --quiet`, rate limits off),
+ * opens one connection per user, and runs a closed loop: `--in-flight` `send_message`s
+ * (with `client_msg_id`, as the SDK sends) between random pairs, a new one whenever one is
+ * both acknowledged and delivered. After `--warmup` messages it reads the runtime's CPU
+ * time from /proc (every thread, and its main thread alone) and its own, sends
+ * `--messages` more, and reads them again once all of those arrived. Prints one JSON line.
+ *
+ * Open-loop latency depends on who else uses the cores; CPU time per message much less
+ * (it still grows with load: caches, frequency), so compare versions in alternating runs.
+ * `--node-arg=--cpu-prof --node-arg=--cpu-prof-dir=DIR` profiles the runtime (every thread).
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { prng } from '../local/faults.ts';
+import { ADMIN_SECRET_ENV } from '../local/iam/credentials.ts';
+import { mintToken } from '../local/tokens.ts';
+
+const { values } = parseArgs({
+  options: {
+    users: { type: 'string', default: '50' },
+    'in-flight': { type: 'string', default: '16' },
+    warmup: { type: 'string', default: '1000' },
+    messages: { type: 'string', default: '2000' },
+    'handler-threads': { type: 'string', default: '2' },
+    'node-arg': { type: 'string', multiple: true, default: [] },
+    seed: { type: 'string', default: '1' },
+  },
+});
+const users = Number(values.users);
+const inFlight = Number(values['in-flight']);
+const warmup = Number(values.warmup);
+const measured = Number(values.messages);
+
+/** User + system CPU ms of a /proc stat file (utime, stime: fields 14 and 15). */
+function cpuMs(path: string): number {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ = 100
+}
+
+function runtimeCpu(pid: number) {
+  return { total: cpuMs(`/proc/${pid}/stat`), main: cpuMs(`/proc/${pid}/task/${pid}/stat`) };
+}
+
+async function spawnRuntime() {
+  const child = spawn(
+    process.execPath,
+    [
+      '--max-semi-space-size=64',
+      ...(values['node-arg'] ?? []),
+      '--import',
+      'tsx',
+      'local/main.ts',
+      '--in-memory',
+      '--port',
+      '0',
+      '--quiet',
+      '--handler-threads',
+      String(values['handler-threads']),
+    ],
+    {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: {
+        ...process.env,
+        JWT_SECRET: '',
+        RATE_LIMIT_PER_MINUTE: '0',
+        READ_RATE_LIMIT_PER_MINUTE: '0',
+        LOG_LEVEL: 'warn',
+        [ADMIN_SECRET_ENV]: randomBytes(30).toString('base64url'),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  let stdout = '';
+  const port = await new Promise<string>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`The runtime exited with ${code}.`)));
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8');
+      const found = /WebSocket API\s+ws:\/\/localhost:(\d+)\//.exec(stdout)?.[1];
+      if (found && stdout.includes('Stop with Ctrl+C')) resolve(found);
+    });
+  });
+  return { child, url: `ws://127.0.0.1:${port}/` };
+}
+
+async function main(): Promise<void> {
+  const { child, url } = await spawnRuntime();
+  const pid = child.pid as number;
+  const sockets = await Promise.all(
+    Array.from({ length: users }, async (_, i) => {
+      const token = await mintToken(`c${i}`, { ttlSeconds: 3600 });
+      const socket = new WebSocket(`${url}?token=${token}`, { perMessageDeflate: false });
+      await new Promise<void>((resolve, reject) => {
+        socket.on('message', function welcome(data) {
+          if (!data.toString().includes('"welcome"')) return;
+          socket.off('message', welcome);
+          resolve();
+        });
+        socket.once('error', reject);
+      });
+      return socket;
+    }),
+  );
+  const random = prng(Number(values.seed));
+  const total = warmup + measured;
+  const state = new Uint8Array(total); // bit 1: acknowledged, bit 2: delivered
+  let next = 0;
+  let done = 0;
+  let atWarm: { runtime: ReturnType<typeof runtimeCpu>; client: NodeJS.CpuUsage; load: number } | undefined;
+  let finished: () => void = () => {};
+  const allDone = new Promise<void>((resolve) => {
+    finished = resolve;
+  });
+  const sendOne = () => {
+    if (next >= total) return;
+    const seq = next++;
+    const from = Math.floor(random() * users);
+    const to = (from + 1 + Math.floor(random() * (users - 1))) % users;
+    sockets[from]?.send(
+      `{"cmd":"send_message","request_id":${seq},"data":{"to_user_id":"c${to}","content":"${seq}","client_msg_id":"cpu-${seq}"}}`,
+    );
+  };
+  const settle = (seq: number, bit: number) => {
+    if (!(seq >= 0 && seq < total) || (state[seq] as number) & bit) return;
+    state[seq] = (state[seq] as number) | bit;
+    if (state[seq] !== 3) return;
+    done++;
+    if (done === warmup)
+      atWarm = { runtime: runtimeCpu(pid), client: process.cpuUsage(), load: loadavg()[0] ?? 0 };
+    if (done === total) finished();
+    else sendOne();
+  };
+  for (const socket of sockets) {
+    socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as {
+        code?: number;
+        request_id?: number;
+        data?: { type?: string; content?: string };
+      };
+      if (typeof frame.request_id === 'number') {
+        if (frame.code !== 0) throw new Error(`send_message ${frame.request_id} failed: ${data.toString()}`);
+        settle(frame.request_id, 1);
+      } else if (frame.data?.type === 'new_message') settle(Number(frame.data.content), 2);
+    });
+  }
+  for (let i = 0; i < inFlight; i++) sendOne();
+  await allDone;
+  const end = runtimeCpu(pid);
+  const client = process.cpuUsage(atWarm?.client);
+  const start = atWarm as NonNullable<typeof atWarm>;
+  const perMessage = (ms: number) => Number((ms / measured).toFixed(2));
+  const report = {
+    dynamodbThread: process.env.DYNAMODB_THREAD ?? 'default',
+    handlerThreads: Number(values['handler-threads']),
+    messages: measured,
+    runtimeCpuMsPerMessage: perMessage(end.total - start.runtime.total),
+    runtimeMainThreadCpuMsPerMessage: perMessage(end.main - start.runtime.main),
+    clientCpuMsPerMessage: perMessage((client.user + client.system) / 1000),
+    load: [Number(start.load.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))],
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  for (const socket of sockets) socket.terminate();
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});
