@@ -6,7 +6,6 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { FunctionId } from '../lib/function-specs.ts';
 import { formatBanner } from './banner.ts';
-import { DYNAMODB_THREAD_VARIABLE } from './dynamodb.ts';
 import type { MountedRoute } from './functions.ts';
 import {
   DEFAULT_DATA_DIR,
@@ -57,8 +56,8 @@ Environment:
                                          COGNITO_JWKS_URL: a JWKS on this machine in place of the pool's
   DYNAMODB_ENDPOINT                      use DynamoDB Local / LocalStack / AWS instead of the embedded one
   S3_ENDPOINT                            another S3 (MinIO, LocalStack) for attachments instead of the embedded one at /s3
-  DYNAMODB_THREAD=0|1                    the embedded DynamoDB (dynalite) in a thread of its own (default 1
-                                         with handler threads, else 0)
+  DYNAMODB_THREAD=1                      the embedded DynamoDB (dynalite) in a thread of its own (default 0:
+                                         on the runtime's thread; no gain measured on 2 cores, docs/soak.md)
   LOCAL_ADMIN_SECRET                     the secret of the admin key LOCALADMIN (20+ characters; random
                                          otherwise), which may do anything on the local DynamoDB,
                                          @connections and Invoke APIs, e.g. for the AWS CLI
@@ -176,10 +175,6 @@ async function main(): Promise<void> {
     DEFAULT_HANDLER_THREADS,
     true,
   );
-  // With handlers in threads, dynalite gets one too unless told otherwise (DYNAMODB_THREAD=0):
-  // it is about 40% of what the runtime's thread does per message, and that thread (gateway,
-  // Management API, IAM gate) is the one every message waits on.
-  if (handlerThreads > 0 && !env[DYNAMODB_THREAD_VARIABLE]) env[DYNAMODB_THREAD_VARIABLE] = '1';
   const runtime = await startLocalRuntime({
     port: positiveInteger('--port / PORT', args.port ?? env.PORT, DEFAULT_PORT, true),
     host: args.host,

@@ -14,30 +14,58 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { prng } from '../local/faults.ts';
 import { ADMIN_SECRET_ENV } from '../local/iam/credentials.ts';
 import { mintToken } from '../local/tokens.ts';
+import { commandLine } from './cli.ts';
 
-const { values } = parseArgs({
+const USAGE = `Usage: npx tsx scripts/cpu-per-message.ts [options]
+
+Measures the CPU time a 1:1 message costs the local runtime (npm start's, rate limits off)
+in a closed loop, and prints it as one JSON line: in all, per thread, and the clients'.
+DYNAMODB_THREAD and the other npm start variables are passed to the runtime.
+
+Options:
+  --users <n>            connections, one user each (default 50)
+  --in-flight <n>        messages in flight (default 16)
+  --warmup <n>           messages before the measurement (default 1000)
+  --messages <n>         messages measured (default 2000)
+  --handler-threads <n>  the runtime's handler threads (default 2)
+  --node-arg <arg>       extra node option for the runtime, repeatable
+                         (e.g. --node-arg=--cpu-prof --node-arg=--cpu-prof-dir=/tmp/prof)
+  --seed <n>             seed for sender/recipient choice (default 1)
+  -h, --help             shows this help`;
+
+const { values, fail } = commandLine(USAGE, {
   options: {
-    users: { type: 'string', default: '50' },
-    'in-flight': { type: 'string', default: '16' },
-    warmup: { type: 'string', default: '1000' },
-    messages: { type: 'string', default: '2000' },
-    'handler-threads': { type: 'string', default: '2' },
-    'node-arg': { type: 'string', multiple: true, default: [] },
-    seed: { type: 'string', default: '1' },
+    users: { type: 'string' },
+    'in-flight': { type: 'string' },
+    warmup: { type: 'string' },
+    messages: { type: 'string' },
+    'handler-threads': { type: 'string' },
+    'node-arg': { type: 'string', multiple: true },
+    seed: { type: 'string' },
   },
 });
-const users = Number(values.users);
-const inFlight = Number(values['in-flight']);
-const warmup = Number(values.warmup);
-const measured = Number(values.messages);
+function count(name: keyof typeof values, fallback: number, min = 1): number {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    return fail(`--${name} must be a whole number ≥ ${min}; got "${raw}".`);
+  return value;
+}
+const users = count('users', 50, 2);
+const inFlight = count('in-flight', 16);
+const warmup = count('warmup', 1000);
+const measured = count('messages', 2000);
+const handlerThreads = count('handler-threads', 2, 0);
+const seed = count('seed', 1, 0);
+const nodeArgs = (values['node-arg'] as string[] | undefined) ?? [];
 
 /** User + system CPU ms of a /proc stat file (utime, stime: fields 14 and 15). */
 function cpuMs(path: string): number {
@@ -46,8 +74,17 @@ function cpuMs(path: string): number {
   return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ = 100
 }
 
+/** The process's CPU ms, its main thread's, and each thread's by thread id. */
 function runtimeCpu(pid: number) {
-  return { total: cpuMs(`/proc/${pid}/stat`), main: cpuMs(`/proc/${pid}/task/${pid}/stat`) };
+  const threads = new Map<number, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      threads.set(Number(tid), cpuMs(`/proc/${pid}/task/${tid}/stat`));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return { total: cpuMs(`/proc/${pid}/stat`), main: cpuMs(`/proc/${pid}/task/${pid}/stat`), threads };
 }
 
 async function spawnRuntime() {
@@ -55,7 +92,7 @@ async function spawnRuntime() {
     process.execPath,
     [
       '--max-semi-space-size=64',
-      ...(values['node-arg'] ?? []),
+      ...nodeArgs,
       '--import',
       'tsx',
       'local/main.ts',
@@ -64,7 +101,7 @@ async function spawnRuntime() {
       '0',
       '--quiet',
       '--handler-threads',
-      String(values['handler-threads']),
+      String(handlerThreads),
     ],
     {
       cwd: fileURLToPath(new URL('..', import.meta.url)),
@@ -109,7 +146,7 @@ async function main(): Promise<void> {
       return socket;
     }),
   );
-  const random = prng(Number(values.seed));
+  const random = prng(seed);
   const total = warmup + measured;
   const state = new Uint8Array(total); // bit 1: acknowledged, bit 2: delivered
   let next = 0;
@@ -158,12 +195,22 @@ async function main(): Promise<void> {
   const start = atWarm as NonNullable<typeof atWarm>;
   const perMessage = (ms: number) => Number((ms / measured).toFixed(2));
   const report = {
-    dynamodbThread: process.env.DYNAMODB_THREAD ?? 'default',
-    handlerThreads: Number(values['handler-threads']),
+    dynamodbThread: process.env.DYNAMODB_THREAD ?? '0 (default)',
+    handlerThreads,
     messages: measured,
     runtimeCpuMsPerMessage: perMessage(end.total - start.runtime.total),
     runtimeMainThreadCpuMsPerMessage: perMessage(end.main - start.runtime.main),
     clientCpuMsPerMessage: perMessage((client.user + client.system) / 1000),
+    // Every thread that worked, by its id minus the process id (the first few after the main
+    // thread are V8's platform threads: GC and compilers), busiest first.
+    threadsCpuMsPerMessage: Object.fromEntries(
+      [...end.threads]
+        .map(
+          ([tid, ms]) => [`+${tid - pid}`, perMessage(ms - (start.runtime.threads.get(tid) ?? 0))] as const,
+        )
+        .filter(([, ms]) => ms >= 0.05)
+        .sort((a, b) => b[1] - a[1]),
+    ),
     load: [Number(start.load.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))],
   };
   process.stdout.write(`${JSON.stringify(report)}\n`);

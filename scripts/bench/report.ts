@@ -194,7 +194,7 @@ function latencyCpuArithmetic(point: LatencyPoint, cores: number): string {
   return (
     ` CPU per message, measured in the run${point.runs && point.runs.length > 1 ? 's (median)' : ''}: ${n(runtime, 1)} ms in the runtime (all threads) + ${n(clients, 2)} ms in the soak's clients${behind}. ` +
     `At ${asks(point.rate)} on ${cores} cores; the target's ${asks(TARGET_RATE)}. ` +
-    `To stay below about 70% of ${cores} cores at ${TARGET_RATE} msg/s, a message may cost about ${n(budget, 1)} ms of CPU in all (docs/soak.md, "Where the CPU of a 1:1 message goes").`
+    `To stay below about 70% of ${cores} cores at ${TARGET_RATE} msg/s, a message may cost about ${n(budget, 1)} ms of CPU in all (docs/soak.md, "Where the CPU goes, thread by thread").`
   );
 }
 

@@ -11,7 +11,16 @@ import { fileURLToPath } from 'node:url';
 import { readCommandLine } from '../../scripts/cli.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const SCRIPTS = ['token', 'soak', 'bench', 'smoke', 'specs', 'fan-out-timing', 'backfill-online-groups'];
+const SCRIPTS = [
+  'token',
+  'soak',
+  'bench',
+  'smoke',
+  'specs',
+  'fan-out-timing',
+  'backfill-online-groups',
+  'cpu-per-message',
+];
 
 describe('readCommandLine', () => {
   const spec = {
