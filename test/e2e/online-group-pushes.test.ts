@@ -9,7 +9,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { tableDefinitions } from '../../lib/table-definitions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   type ChatConnection,
@@ -18,7 +17,12 @@ import {
   sendCommand,
   withMessageId,
 } from '../support/chat.ts';
-import { type CountingDynamo, startCountingDynamo, tally } from '../support/counting-dynamo.ts';
+import {
+  type CountingDynamo,
+  localTableLabel,
+  startCountingDynamo,
+  tally,
+} from '../support/counting-dynamo.ts';
 import { startTestRuntime } from '../support/local-runtime.ts';
 
 const OFFLINE_MEMBERS = Array.from({ length: 150 }, (_, i) => `ogp-off-${i}`);
@@ -29,15 +33,6 @@ let annPhone: ChatConnection;
 let annLaptop: ChatConnection;
 let bob: ChatConnection;
 let groupId: string;
-
-const tableIds = new Map(
-  Object.entries(tableDefinitions).map(([id, definition]) => [definition.localName, id]),
-);
-const label = (tables: string) =>
-  tables
-    .split(',')
-    .map((table) => tableIds.get(table) ?? table)
-    .join(',');
 
 before(async () => {
   dynamo = await startCountingDynamo();
@@ -68,7 +63,7 @@ async function requestsOf(act: () => Promise<void>): Promise<Record<string, numb
   dynamo.start();
   await act();
   await dynamo.idle(300, 60_000);
-  return tally(dynamo.stop(), label);
+  return tally(dynamo.stop(), localTableLabel);
 }
 
 async function command(connection: ChatConnection, cmd: string, data: Record<string, unknown>) {

@@ -12,13 +12,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { tableDefinitions } from '../../lib/table-definitions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type ChatConnection, sendCommand } from '../support/chat.ts';
 import { connectEach } from '../support/clients.ts';
 import {
   type CountingDynamo,
   type DynamoRequest,
+  localTableLabel,
   startCountingDynamo,
   tally,
 } from '../support/counting-dynamo.ts';
@@ -29,17 +29,6 @@ let runtime: LocalRuntime;
 let alice: ChatConnection;
 let bobPhone: ChatConnection;
 let bobLaptop: ChatConnection;
-
-/** `chat-guards` → `guards`: table ids read better than local table names. */
-const tableIds = new Map(
-  Object.entries(tableDefinitions).map(([id, definition]) => [definition.localName, id]),
-);
-/** A batch across tables is labelled with each table's id: `conversations,messages`. */
-const label = (tables: string) =>
-  tables
-    .split(',')
-    .map((table) => tableIds.get(table) ?? table)
-    .join(',');
 
 before(async () => {
   dynamo = await startCountingDynamo();
@@ -70,7 +59,7 @@ async function requestsOfOneSend(data: Record<string, unknown>): Promise<DynamoR
 }
 
 function report(name: string, requests: readonly DynamoRequest[]): Record<string, number> {
-  const counts = tally(requests, label);
+  const counts = tally(requests, localTableLabel);
   if (process.env.REQUEST_COUNT_REPORT === '1') {
     console.log(`${name}: ${requests.length} DynamoDB requests ${JSON.stringify(counts)}`);
   }
@@ -87,7 +76,7 @@ test('send_message to a user with 2 devices, rate limit on, no client_msg_id: 3 
   });
   assert.equal(requests.length, 3);
   assert.ok(
-    !requests.some((r) => label(r.table) === 'connections'),
+    !requests.some((r) => localTableLabel(r.table) === 'connections'),
     'the sender is not read from its connection row',
   );
 });

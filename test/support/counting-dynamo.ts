@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
+import { tableDefinitions } from '../../lib/table-definitions.ts';
 
 export interface DynamoRequest {
   /** `GetItem`, `PutItem`, … (from `X-Amz-Target`). */
@@ -83,4 +84,20 @@ export function tally(requests: readonly DynamoRequest[], tableLabel: (table: st
     counts[key] = (counts[key] ?? 0) + 1;
   }
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** The runtime's local table names (`chat-guards`) by their table ids (`guards`). */
+const localTableIds = new Map(
+  Object.entries(tableDefinitions).map(([id, definition]) => [definition.localName, id]),
+);
+
+/**
+ * A `tally` label for the local runtime's tables: `chat-guards` → `guards`; a batch across
+ * tables is labelled with each table's id: `conversations,messages`.
+ */
+export function localTableLabel(tables: string): string {
+  return tables
+    .split(',')
+    .map((table) => localTableIds.get(table) ?? table)
+    .join(',');
 }
