@@ -8,14 +8,13 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DEFAULT_PUBLISH_ATTEMPTS } from '../../functions/core/events/event-batches.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type ChatConnection, connectWelcomed, disconnect, nextPush, sendCommand } from '../support/chat.ts';
 import { callApi, historyMessages, pollUntil, postApi } from '../support/http.ts';
 import { DEFAULT_WAIT_MS, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 interface Envelope {
   readonly version: string;
@@ -44,7 +43,7 @@ const PNG = Buffer.from(
 
 const schema = JSON.parse(readFileSync(new URL('../../docs/events.schema.json', import.meta.url), 'utf8'));
 
-let receiver: Server;
+let receiver: WebhookReceiver;
 let runtime: LocalRuntime;
 const received: Received[] = [];
 /** Contents whose events the receiver answers 503 to, every time. */
@@ -52,31 +51,23 @@ const FAILING_CONTENT = 'the receiver refuses this one';
 const readerTokens = new Map<string, string>();
 
 before(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      const event = JSON.parse(body) as Envelope;
-      const item: Received = {
-        raw: body,
-        event,
-        ...(event['detail-type'] === 'message.sent' ? { stored: isInHistory(event) } : {}),
-      };
-      received.push(item);
-      const refuse = event.detail.content === FAILING_CONTENT;
-      res.writeHead(refuse ? 503 : 204).end();
-    });
+  receiver = await startWebhookReceiver((body) => {
+    const event = JSON.parse(body) as Envelope;
+    const item: Received = {
+      raw: body,
+      event,
+      ...(event['detail-type'] === 'message.sent' ? { stored: isInHistory(event) } : {}),
+    };
+    received.push(item);
+    const refuse = event.detail.content === FAILING_CONTENT;
+    return refuse ? 503 : 204;
   });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const { port } = receiver.address() as AddressInfo;
-  runtime = await startTestRuntime({ env: { EVENTS_WEBHOOK_URL: `http://127.0.0.1:${port}/events` } });
+  runtime = await startTestRuntime({ env: { EVENTS_WEBHOOK_URL: receiver.url } });
 });
 
 after(async () => {
   await runtime?.stop();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver.close();
 });
 
 /** Reads the conversation as its sender, from the moment the event arrives. */

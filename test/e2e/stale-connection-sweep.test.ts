@@ -7,8 +7,6 @@
  * Run: npx tsx --test test/e2e/stale-connection-sweep.test.ts
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -25,33 +23,26 @@ import {
 import { getApi, onlineCount, pollUntil } from '../support/http.ts';
 import { managementClient, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 import { presenceIdsOf, runtimeTables } from '../support/runtime-tables.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 let runtime: LocalRuntime;
 /** Hears about everyone below: each of them sends it a private message first (consent). */
 let watcher: ChatConnection;
 /** The application events the runtime POSTed to EVENTS_WEBHOOK_URL. */
 const events: { 'detail-type': string; detail: Record<string, unknown> }[] = [];
-let receiver: Server;
+let receiver: WebhookReceiver;
 
 before(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      events.push(JSON.parse(body));
-      res.writeHead(204).end();
-    });
+  receiver = await startWebhookReceiver((body) => {
+    events.push(JSON.parse(body));
+    return 204;
   });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const { port } = receiver.address() as AddressInfo;
-  runtime = await startTestRuntime({ env: { EVENTS_WEBHOOK_URL: `http://127.0.0.1:${port}/events` } });
+  runtime = await startTestRuntime({ env: { EVENTS_WEBHOOK_URL: receiver.url } });
   watcher = await connectWelcomed(runtime, 'sw-watcher');
 });
 after(async () => {
   await runtime.stop();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver.close();
 });
 
 /**
