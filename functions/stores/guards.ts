@@ -68,26 +68,21 @@ export class DynamoGuardStore implements GuardStore {
   }
 
   async release(key: string): Promise<void> {
-    await ignoringConditionFailure(
-      this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { guardKey: key },
-          UpdateExpression: 'SET released = :true',
-          ConditionExpression: 'attribute_exists(guardKey)',
-          ExpressionAttributeValues: { ':true': true },
-        }),
-      ),
-    );
+    await this.flag(key, 'released');
   }
 
   async markUndelivered(key: string): Promise<void> {
+    await this.flag(key, 'undelivered');
+  }
+
+  /** Sets `attribute` true on the record, if it still exists (an expired one is not recreated). */
+  private async flag(key: string, attribute: 'released' | 'undelivered'): Promise<void> {
     await ignoringConditionFailure(
       this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { guardKey: key },
-          UpdateExpression: 'SET undelivered = :true',
+          UpdateExpression: `SET ${attribute} = :true`,
           ConditionExpression: 'attribute_exists(guardKey)',
           ExpressionAttributeValues: { ':true': true },
         }),
