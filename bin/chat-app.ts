@@ -12,6 +12,7 @@
  *   npx cdk deploy -c allowedOrigins=https://chat.example.com -c maxConnectionsPerUser=5 \
  *     -c alarmEmail=ops@example.com
  *   npx cdk deploy -c tracing=true   # AWS X-Ray active tracing (docs/observability.md)
+ *   npx cdk deploy -c sourceMapsInStackTraces=true   # source files and lines in uncaught errors' stacks
  *   npx cdk deploy -c domainName=ws.example.com -c httpDomainName=api.example.com \
  *     -c certificateArn=arn:aws:acm:… -c hostedZoneId=Z123 -c hostedZoneName=example.com
  * See ChatBackendProps (lib/chat-backend.ts) for what each key means and its default. Through npm, context goes
@@ -183,6 +184,7 @@ new ChatStack(app, context.string('stackName') ?? 'ChatStack', {
   alarmEmail: context.string('alarmEmail'),
   events,
   tracing: context.boolean('tracing'),
+  sourceMapsInStackTraces: context.boolean('sourceMapsInStackTraces'),
   apiGatewayCloudWatchRole: context.boolean('apiGatewayCloudWatchRole'),
   logRetention: logRetention(context.number('logRetentionDays')),
   // Any of the keys turns it on, so a certificate or zone without a domain is reported.

@@ -294,6 +294,15 @@ export interface ChatBackendProps extends JwtOptions {
   readonly tracing?: boolean;
 
   /**
+   * `NODE_OPTIONS=--enable-source-maps` on every function: stacks of uncaught errors name
+   * source files and lines instead of positions in the minified bundles, for the price of
+   * reading the source maps on every cold start (see ChatFunctionProps.sourceMapsInStackTraces).
+   *
+   * @default false - the maps ship beside the bundles, but Node does not load them
+   */
+  readonly sourceMapsInStackTraces?: boolean;
+
+  /**
    * Create the account-level role API Gateway needs to write WebSocket access logs
    * (`AWS::ApiGateway::Account`). Set to false when the account already has one.
    *
@@ -595,6 +604,7 @@ export class ChatBackend extends Construct {
         // with `asyncInvocation` use the on-failure destination below instead.
         deadLetterQueue: routed.has(functionId) || spec.asyncInvocation ? undefined : this.deadLetterQueue,
         tracing: props.tracing,
+        sourceMapsInStackTraces: props.sourceMapsInStackTraces,
       });
       if (spec.asyncInvocation) {
         const queueArn = this.fanOutFailureQueue.queueArn;

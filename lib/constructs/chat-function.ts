@@ -54,8 +54,10 @@ export const HANDLER_BUNDLING = {
   // Prefer the ESM builds of dependencies, which tree-shake better.
   mainFields: ['module', 'main'],
   minify: true,
+  // Linked maps beside the bundles (`index.mjs.map`), for mapping a stack offline or for
+  // NODE_OPTIONS=--enable-source-maps (`sourceMapsInStackTraces`), which needs the mappings,
+  // not the sources.
   sourcemap: true,
-  // NODE_OPTIONS=--enable-source-maps only needs the mappings, not the sources.
   sourcesContent: false,
   // index.mjs holds what the handler imports statically; what it imports with `import()`
   // (the S3, EventBridge and Lambda clients, used by few invocations) goes to chunks beside
@@ -68,6 +70,20 @@ export const HANDLER_BUNDLING = {
   // The SDK's default credential chain, replaced by the environment provider.
   alias: BUNDLE_ALIASES,
 } as const;
+
+/**
+ * NODE_OPTIONS that makes Node apply the bundles' source maps to stack traces. Off by
+ * default (`ChatFunctionProps.sourceMapsInStackTraces`): Node would read and index every
+ * loaded chunk's map on each cold start — about a fifth of a bundle's init (docs/architecture.md,
+ * "Bundling and init") — for stacks that only an uncaught error prints (the handlers log an
+ * error's name and message, never its stack).
+ */
+export const SOURCE_MAPS_NODE_OPTIONS = '--enable-source-maps';
+
+/** The NODE_OPTIONS a function gets (none by default): what the bench starts its processes with. */
+export function handlerNodeOptions(sourceMapsInStackTraces: boolean): string | undefined {
+  return sourceMapsInStackTraces ? SOURCE_MAPS_NODE_OPTIONS : undefined;
+}
 
 /** What `handlerBuildOptions` bundles, and where to. */
 export interface HandlerBuild {
@@ -146,11 +162,22 @@ export interface ChatFunctionProps {
   readonly functionName?: string;
 
   /**
-   * Added to `NODE_OPTIONS=--enable-source-maps`, which every function gets.
+   * The function's environment variables.
    *
-   * @default - no other variables
+   * @default - none
    */
   readonly environment?: Readonly<Record<string, string>>;
+
+  /**
+   * `NODE_OPTIONS=--enable-source-maps`: the stack of an uncaught error names source files,
+   * lines and functions instead of positions in the minified `index.mjs`. It costs every
+   * cold start the reading and indexing of the loaded chunks' source maps. Without it, the
+   * maps still ship beside the bundles, so a stack can be mapped offline, or this turned on
+   * for a while (also by setting the variable in the console) without rebuilding.
+   *
+   * @default false
+   */
+  readonly sourceMapsInStackTraces?: boolean;
 
   /** @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
@@ -223,7 +250,7 @@ export class ChatFunction extends Construct {
       timeout: props.timeout ?? Duration.seconds(28),
       role: this.role,
       logGroup: this.logGroup,
-      environment: { NODE_OPTIONS: '--enable-source-maps', ...props.environment },
+      environment: nodeOptionsEnvironment(props.sourceMapsInStackTraces ?? false, props.environment),
       deadLetterQueue: props.deadLetterQueue,
       tracing: props.tracing ? lambda.Tracing.ACTIVE : undefined,
     } satisfies Partial<lambda.FunctionProps>;
@@ -276,4 +303,13 @@ export class ChatFunction extends Construct {
   addEnvironment(key: string, value: string): void {
     this.function.addEnvironment(key, value);
   }
+}
+
+/** `environment`, with NODE_OPTIONS when source maps are on (the caller's own NODE_OPTIONS wins). */
+function nodeOptionsEnvironment(
+  sourceMapsInStackTraces: boolean,
+  environment: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  const nodeOptions = handlerNodeOptions(sourceMapsInStackTraces);
+  return { ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}), ...environment };
 }

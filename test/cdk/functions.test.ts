@@ -88,7 +88,6 @@ describe('Lambda functions', () => {
       it('gets the environment its handler reads', () => {
         const env = environmentOf(functionId);
         const expected: Record<string, string> = {
-          NODE_OPTIONS: '--enable-source-maps',
           BROADCAST_ALLOW_ALL: 'false',
           CONNECTION_TTL_SECONDS: '7800',
           MAX_GROUP_MEMBERS: '500',
