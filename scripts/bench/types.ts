@@ -152,6 +152,11 @@ export interface BundleVariantFigures {
   readonly firstCallMsMedian?: number;
 }
 
+export type BundleInitFigures = Pick<
+  BundleVariantFigures,
+  'initMsMedian' | 'initMsP90' | 'initMsRuns' | 'importMsMedian' | 'firstCallMsMedian'
+>;
+
 export interface BundleFigures {
   readonly functionId: string;
   readonly entry: string;
@@ -159,11 +164,10 @@ export interface BundleFigures {
   readonly firstCall?: { readonly event: string; readonly outcome: string };
   readonly bundled: BundleVariantFigures;
   readonly external: BundleVariantFigures;
-  /** Init of the `bundled` file without --enable-source-maps (diagnostic). */
-  readonly bundledWithoutSourceMaps: Pick<
-    BundleVariantFigures,
-    'initMsMedian' | 'initMsP90' | 'initMsRuns' | 'importMsMedian' | 'firstCallMsMedian'
-  >;
+  /** Init of the `bundled` file with --enable-source-maps (diagnostic; `sourceMapsInStackTraces`). */
+  readonly bundledWithSourceMaps?: BundleInitFigures;
+  /** Results from before source maps were off by default (deployed with --enable-source-maps): init without. */
+  readonly bundledWithoutSourceMaps?: BundleInitFigures;
 }
 
 export interface BundlesSection {
