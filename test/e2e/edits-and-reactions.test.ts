@@ -10,6 +10,7 @@ import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertErrorReply,
   assertIsoTime,
+  assertNotTold,
   type ChatConnection,
   connectWelcomed,
   nextPush,
@@ -45,15 +46,6 @@ async function sendToFinn(content: string): Promise<Record<string, unknown>> {
   const sent = okData(await sendCommand(evePhone.client, 'send_message', { to_user_id: 'finn', content }));
   await nextPush(finn.client, 'new_message', withMessageId(sent.message_id));
   return sent;
-}
-
-/** Nobody among `connections` received a push of `type` about `messageId`. */
-async function assertNotTold(type: string, messageId: unknown, ...connections: ChatConnection[]) {
-  await Promise.all(connections.map((c) => settle(c.client)));
-  for (const connection of connections) {
-    const told = pushesOf(connection.client, type).filter((p) => p.message_id === messageId);
-    assert.deepEqual(told, [], `${connection.userId} ${connection.connectionId} was told`);
-  }
 }
 
 async function shownTo(token: string, roomId: string, messageId: unknown) {

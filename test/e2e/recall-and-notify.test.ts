@@ -10,6 +10,7 @@ import type { LocalRuntime } from '../../local/runtime.ts';
 import {
   assertErrorReply,
   assertIsoTime,
+  assertNotTold,
   type ChatConnection,
   connectWelcomed,
   nextPush,
@@ -46,15 +47,6 @@ before(async () => {
 });
 after(() => runtime.stop());
 
-/** Nobody among `connections` received a `message_deleted` push about `messageId`. */
-async function assertNotTold(messageId: unknown, ...connections: ChatConnection[]): Promise<void> {
-  await Promise.all(connections.map((c) => settle(c.client)));
-  for (const connection of connections) {
-    const told = pushesOf(connection.client, 'message_deleted').filter((p) => p.message_id === messageId);
-    assert.deepEqual(told, [], `${connection.userId} ${connection.connectionId} was told`);
-  }
-}
-
 describe('delete_message', () => {
   test('the sender recalls a private message: both sides’ other connections are told; history and sync show it deleted', async () => {
     const sent = okData(
@@ -88,7 +80,7 @@ describe('delete_message', () => {
       ...push,
       peer_id: 'bob',
     });
-    await assertNotTold(sent.message_id, annPhone, cy, dee);
+    await assertNotTold('message_deleted', sent.message_id, annPhone, cy, dee);
 
     for (const [token, peer] of [
       [annToken, 'bob'],
@@ -146,7 +138,7 @@ describe('delete_message', () => {
         JSON.stringify(data),
       );
     }
-    await assertNotTold(sent.message_id, annLaptop, bob);
+    await assertNotTold('message_deleted', sent.message_id, annLaptop, bob);
     const [shown] = (await historyMessages(runtime, bobToken, 'private_ann_bob')).filter(
       (m) => m.message_id === sent.message_id,
     );
@@ -188,7 +180,7 @@ describe('delete_message', () => {
       assert.equal(push.room_id, groupId);
       assert.equal(push.deleted_by, 'ann');
     }
-    await assertNotTold(sent.message_id, annPhone, dee);
+    await assertNotTold('message_deleted', sent.message_id, annPhone, dee);
     const [shown] = await historyMessages(runtime, bobToken, String(groupId));
     assert.equal(shown?.message_id, sent.message_id);
     assert.equal(shown?.deleted, true);
@@ -221,7 +213,7 @@ describe('delete_message', () => {
     );
     assert.equal(reply.delivered, 1);
     await nextPush(bob.client, 'message_deleted', withMessageId(sent.message_id));
-    await assertNotTold(sent.message_id, annPhone, annLaptop, cy, dee);
+    await assertNotTold('message_deleted', sent.message_id, annPhone, annLaptop, cy, dee);
   });
 });
 

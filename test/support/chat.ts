@@ -99,6 +99,19 @@ export function pushesOf(client: TestClient, type: string): PushData[] {
   });
 }
 
+/** None of `connections` received a push of `type` about `messageId` (checked after a barrier on each). */
+export async function assertNotTold(
+  type: string,
+  messageId: unknown,
+  ...connections: ChatConnection[]
+): Promise<void> {
+  await Promise.all(connections.map((c) => settle(c.client)));
+  for (const connection of connections) {
+    const told = pushesOf(connection.client, type).filter((p) => p.message_id === messageId);
+    assert.deepEqual(told, [], `${connection.userId} ${connection.connectionId} was told`);
+  }
+}
+
 /** A `where` for nextPush: the push about the message `messageId`. */
 export function withMessageId(messageId: unknown): (data: PushData) => boolean {
   return (data) => data.message_id === messageId;
