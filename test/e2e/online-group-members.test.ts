@@ -22,7 +22,7 @@ import {
 import { connectEach } from '../support/clients.ts';
 import { pollUntil } from '../support/http.ts';
 import { startTestRuntime } from '../support/local-runtime.ts';
-import { createGroup } from '../support/replies.ts';
+import { createGroup, sendMessageId } from '../support/replies.ts';
 import { type RuntimeTables, runtimeTables } from '../support/runtime-tables.ts';
 
 let runtime: LocalRuntime;
@@ -54,10 +54,8 @@ async function presenceToken(userId: string): Promise<unknown> {
   return rows.find((row) => row.userId === userId)?.onlineSince;
 }
 
-async function post(content: string): Promise<string> {
-  const sent = await sendCommand(ann.client, 'send_group_message', { group_id: groupId, content });
-  assert.equal(sent.code, 0, JSON.stringify(sent));
-  return String(sent.data?.message_id);
+function post(content: string): Promise<string> {
+  return sendMessageId(ann, 'send_group_message', { group_id: groupId, content });
 }
 
 describe('group messages reach the online members', () => {

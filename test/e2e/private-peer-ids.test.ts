@@ -18,6 +18,7 @@ import {
 } from '../support/chat.ts';
 import { historyMessages } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
+import { okData } from '../support/replies.ts';
 
 let runtime: LocalRuntime;
 before(async () => {
@@ -28,9 +29,7 @@ after(() => runtime.stop());
 const ROOM = 'private_a_b_c';
 
 async function send(from: ChatConnection, to: string, content: string) {
-  const reply = await sendCommand(from.client, 'send_message', { to_user_id: to, content });
-  assert.equal(reply.code, 0, JSON.stringify(reply));
-  return reply.data as Record<string, unknown>;
+  return okData(await sendCommand(from.client, 'send_message', { to_user_id: to, content }));
 }
 
 describe('peer_id in every private frame, with the colliding room private_a_b_c', () => {
