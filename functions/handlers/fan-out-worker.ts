@@ -17,11 +17,32 @@ import '../runtime/wiring/fan-out-invoker.ts';
 /** The time assumed left when there is no Lambda context (a direct call). */
 const DEFAULT_BUDGET_MS = 60_000;
 
-export const handler = async (event: unknown, context?: Pick<Context, 'getRemainingTimeInMillis'>) => {
+/** What the worker answers to an event that is not a fan-out job: nothing was done. */
+export interface RejectedFanOutEvent {
+  readonly outcome: 'rejected';
+  readonly reason: string;
+}
+
+/**
+ * The event's shape, for the log: its type and top-level field names, never a value (a
+ * job carries the frame, i.e. message content, and the callback URL).
+ */
+function shapeOf(event: unknown): Record<string, unknown> {
+  if (event === null || typeof event !== 'object')
+    return { eventType: event === null ? 'null' : typeof event };
+  return { eventType: Array.isArray(event) ? 'array' : 'object', fields: Object.keys(event).slice(0, 20) };
+}
+
+export const handler = async (
+  event: unknown,
+  context?: Pick<Context, 'getRemainingTimeInMillis'>,
+): Promise<FanOutJobReport | RejectedFanOutEvent> => {
   if (!isFanOutJob(event)) {
-    // Nothing was posted: failing sends the event to the on-failure destination for a look.
-    log('error', 'fan-out worker received something that is not a fan-out job');
-    throw new TypeError('not a fan-out job');
+    // Nothing to post and nothing a retry could fix: logged (shape only) and answered,
+    // never thrown (a handler throws no unmapped error).
+    const reason = 'not a fan-out job (id, part, callbackUrl, frame, ratePerSecond, startAt, kind)';
+    log('error', `fan-out worker ignored an event: ${reason}`, shapeOf(event));
+    return { outcome: 'rejected', reason };
   }
   const job: FanOutJob = event;
   const startedAt = Date.now();

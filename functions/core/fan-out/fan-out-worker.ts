@@ -6,7 +6,7 @@
  * sleeps while billed except where the ceiling or a 429's backoff makes it.
  *
  * Failure rules, so a re-drive from the on-failure destination never duplicates:
- * - a job fails (throws) only before its first post: a bad payload, or a broadcast shard
+ * - a job fails (throws) only before its first post: a broadcast shard
  *   whose first page cannot be read;
  * - after the first post nothing is thrown: what could not be posted is handed on (a
  *   continuation: same id, next part) or, when even that fails, reported and logged.
