@@ -223,7 +223,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // POST: presence and `kicked` pushes; DELETE: closing older sessions (single-session).
     manageConnections: ['POST', 'DELETE'],
     // fanOutWorker: presence pushes to many peers.
-    invokes: ['welcome', 'fanOutWorker'],
+    invokes: ['welcome', 'fanOutWorker', 'sweepConnections'],
   },
   disconnect: {
     entry: 'functions/handlers/disconnect.ts',
@@ -238,10 +238,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // DELETE: a peer whose token expired is closed instead of pushed to.
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   welcome: {
     entry: 'functions/handlers/welcome.ts',
+    invokes: ['sweepConnections'],
     description: 'Waits until a new connection is open, then posts the welcome frame',
     // A claim per connection (PutItem; UpdateItem completes or releases it), so a retried
     // or repeated invocation posts no second welcome.
@@ -251,6 +252,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   sendMessage: {
     entry: 'functions/handlers/send-message.ts',
+    invokes: ['sweepConnections'],
     publishesEvents: true,
     description: 'send_message: stores a private message and delivers it to the recipient',
     tables: {
@@ -294,10 +296,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     attachments: SENDS_ATTACHMENTS,
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   createGroup: {
     entry: 'functions/handlers/create-group.ts',
+    invokes: ['sweepConnections'],
     publishesEvents: true,
     description:
       'create_group: creates a group with its members (or, with GROUP_INVITES=required, invites them); the creator owns it',
@@ -362,7 +365,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       blocks: { actions: ['BatchGetItem'] },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   removeGroupMember: {
     entry: 'functions/handlers/remove-group-member.ts',
@@ -377,7 +380,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byOnlineGroup'] },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   leaveGroup: {
     entry: 'functions/handlers/leave-group.ts',
@@ -395,7 +398,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   updateGroup: {
     entry: 'functions/handlers/update-group.ts',
@@ -408,7 +411,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['GetItem', 'UpdateItem', 'Query'], indexes: ['byOnlineGroup'] },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   setGroupRole: {
     entry: 'functions/handlers/set-group-role.ts',
@@ -421,7 +424,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['GetItem', 'UpdateItem', 'Query'], indexes: ['byOnlineGroup'] },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   deleteGroup: {
     entry: 'functions/handlers/delete-group.ts',
@@ -438,7 +441,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   acceptGroupInvite: {
     entry: 'functions/handlers/accept-group-invite.ts',
@@ -455,7 +458,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   declineGroupInvite: {
     entry: 'functions/handlers/decline-group-invite.ts',
@@ -468,7 +471,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['DeleteItem', 'UpdateItem', 'Query'] },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   listGroupInvites: {
     entry: 'functions/handlers/list-group-invites.ts',
@@ -516,7 +519,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   ping: {
     entry: 'functions/handlers/ping.ts',
@@ -581,7 +584,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     manageConnections: ['POST', 'DELETE'],
     verifiesTokens: true,
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
 
   joinRoom: {
@@ -625,7 +628,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     attachments: SENDS_ATTACHMENTS,
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   history: {
     entry: 'functions/handlers/history.ts',
@@ -674,7 +677,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   deleteMessage: {
     entry: 'functions/handlers/delete-message.ts',
@@ -694,7 +697,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
     // Fan-outs above FANOUT_WORKER_THRESHOLD go to fan-out workers.
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   editMessage: {
     entry: 'functions/handlers/edit-message.ts',
@@ -717,7 +720,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       guards: { actions: ['UpdateItem'] },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   react: {
     entry: 'functions/handlers/react.ts',
@@ -725,7 +728,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'react: a participant adds an emoji to a message (idempotent); participants are told',
     tables: reactionTables,
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   unreact: {
     entry: 'functions/handlers/unreact.ts',
@@ -733,7 +736,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description: 'unreact: a participant takes an emoji back (idempotent); participants are told',
     tables: reactionTables,
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   typing: {
     entry: 'functions/handlers/typing.ts',
@@ -753,7 +756,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       blocks: { actions: ['GetItem'] },
     },
     manageConnections: ['POST', 'DELETE'],
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
   },
   listConversations: {
     entry: 'functions/handlers/list-conversations.ts',
@@ -798,7 +801,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     },
     manageConnections: ['POST'],
     // Itself: what does not fit in one invocation is handed to a continuation.
-    invokes: ['fanOutWorker'],
+    invokes: ['fanOutWorker', 'sweepConnections'],
     nameEnvVar: 'FANOUT_WORKER_FUNCTION_NAME',
     timeoutSeconds: 120,
     memorySize: 512,
@@ -809,6 +812,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
   },
   sweepConnections: {
     entry: 'functions/handlers/sweep-connections.ts',
+    // Connections that answered 410 elsewhere are handed here: { gone: [...] }.
+    nameEnvVar: 'CONNECTION_SWEEP_FUNCTION_NAME',
     publishesEvents: true,
     description:
       'Scheduled: removes connections whose $disconnect never came (GetConnection 410 or expired) and tells peers offline',

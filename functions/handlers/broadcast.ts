@@ -1,6 +1,7 @@
 import { broadcastSchema, commandErrorCodes, parseCommand } from '../core/messaging/commands.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/connection-closer.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 

@@ -28,6 +28,7 @@ import { traced } from '../runtime/tracing.ts';
 import type { WebSocketResult } from '../runtime/websocket.ts';
 import type { WelcomeRequest } from './welcome.ts';
 import '../runtime/wiring/app-events.ts';
+import '../runtime/wiring/connection-closer.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 

@@ -2,6 +2,7 @@ import { commandErrorCodes, createGroupSchema, parseCommand } from '../core/mess
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/app-events.ts';
+import '../runtime/wiring/connection-closer.ts';
 import '../runtime/wiring/dynamo.ts';
 
 export const handler = messageRoute(async ({ event, data, services, sender }) => {

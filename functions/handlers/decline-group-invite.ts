@@ -4,6 +4,7 @@ import { parseCommand } from '../core/messaging/commands.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
 import '../runtime/wiring/app-events.ts';
+import '../runtime/wiring/connection-closer.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 

@@ -13,6 +13,7 @@ import { callbackUrlFor, getServices } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
 import { authorizerOf, type WebSocketResult } from '../runtime/websocket.ts';
 import '../runtime/wiring/app-events.ts';
+import '../runtime/wiring/connection-closer.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 

@@ -11,6 +11,7 @@ import type { FanOutJob } from '../core/fan-out/fan-out-dispatch.ts';
 import { type FanOutJobReport, isFanOutJob, runFanOutJob } from '../core/fan-out/fan-out-worker.ts';
 import { getServices } from '../runtime/container.ts';
 import { log, withLogContext } from '../runtime/logger.ts';
+import '../runtime/wiring/connection-closer.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 

@@ -26,6 +26,7 @@ import { callbackUrlFor, type Services } from '../runtime/container.ts';
 import { type HttpRoute, httpApiHandler } from '../runtime/http-route.ts';
 import { recordMessage } from '../runtime/metrics.ts';
 import '../runtime/wiring/app-events.ts';
+import '../runtime/wiring/connection-closer.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/s3.ts';
 import '../runtime/wiring/fan-out-invoker.ts';

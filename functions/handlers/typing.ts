@@ -2,6 +2,7 @@ import { parseCommand } from '../core/messaging/commands.ts';
 import { sendTyping, typingErrorCodes, typingSchema } from '../core/typing/typing.ts';
 import { callbackUrlFor } from '../runtime/container.ts';
 import { messageRoute } from '../runtime/websocket.ts';
+import '../runtime/wiring/connection-closer.ts';
 import '../runtime/wiring/dynamo.ts';
 import '../runtime/wiring/fan-out-invoker.ts';
 

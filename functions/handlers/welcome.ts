@@ -15,6 +15,7 @@ import { DeliveryError } from '../core/shared/ports.ts';
 import { getServices } from '../runtime/container.ts';
 import { log } from '../runtime/logger.ts';
 import type { ManagementApiNotifier } from '../runtime/management-api.ts';
+import '../runtime/wiring/connection-closer.ts';
 import '../runtime/wiring/dynamo.ts';
 
 export interface WelcomeRequest {
@@ -84,6 +85,7 @@ async function postWelcome({ connectionId, userId, callbackUrl }: WelcomeRequest
       time: new Date().toISOString(),
     }),
   );
+  let goneAfterOpen = false;
   for (let attempt = 0; attempt < 3; attempt++) {
     if (!(await waitUntilOpen(notifier, connectionId))) break;
     try {
@@ -91,8 +93,18 @@ async function postWelcome({ connectionId, userId, callbackUrl }: WelcomeRequest
       return true;
     } catch (error) {
       if (!(error instanceof DeliveryError) || error.kind === 'permanent') throw error;
+      goneAfterOpen = error.kind === 'gone';
     }
   }
   log('warn', 'welcome not delivered: connection never opened or closed', { connectionId });
+  // Open, then 410: closed without (or before) its $disconnect. The same close path as any
+  // 410 (the sweep function checks it and keeps it if it is still inside its handshake).
+  if (goneAfterOpen) {
+    try {
+      await getServices().delivery(callbackUrl).registry.closeGone(connectionId, userId);
+    } catch (error) {
+      log('warn', 'gone connection not handed over; the sweep finds it', { connectionId, error });
+    }
+  }
   return false;
 }

@@ -49,6 +49,11 @@ export interface ChatConfig {
   readonly welcomeFunctionName?: string;
   /** The fan-out worker (`FANOUT_WORKER_FUNCTION_NAME`); unset: every fan-out is posted inline. */
   readonly fanOutWorkerFunctionName?: string;
+  /**
+   * The stale-connection sweep (`CONNECTION_SWEEP_FUNCTION_NAME`), to which connections that
+   * answer 410 are handed for the whole close path; unset: closed here (the sweep itself).
+   */
+  readonly connectionSweepFunctionName?: string;
   readonly jwt: {
     /** Unset in functions that verify no tokens. */
     readonly key?: JwtKeySource;
@@ -439,6 +444,7 @@ export function loadConfig(env: Env = process.env): ChatConfig {
     callbackUrl: optional(env, 'WS_CALLBACK_URL'),
     welcomeFunctionName: optional(env, 'WELCOME_FUNCTION_NAME'),
     fanOutWorkerFunctionName: optional(env, 'FANOUT_WORKER_FUNCTION_NAME'),
+    connectionSweepFunctionName: optional(env, 'CONNECTION_SWEEP_FUNCTION_NAME'),
     jwt: {
       key: jwtKey(env),
       issuer,

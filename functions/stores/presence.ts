@@ -262,7 +262,7 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
   async removeConnection(
     userId: string,
     connectionId: string,
-  ): Promise<{ wentOffline: boolean; onlineSince?: string }> {
+  ): Promise<{ removed: boolean; wentOffline: boolean; onlineSince?: string }> {
     let remaining: number;
     let onlineSince: unknown;
     try {
@@ -285,13 +285,15 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
       remaining = Number(Attributes?.connectionCount ?? 0);
       onlineSince = Attributes?.onlineSince;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return { wentOffline: false };
+      if (error instanceof ConditionalCheckFailedException) return { removed: false, wentOffline: false };
       throw error;
     }
     const wentOffline = remaining <= 0;
     if (wentOffline) await this.deleteIfEmpty(userId);
     await this.bumpStats(userId, wentOffline ? -1 : 0, -1);
-    return wentOffline && typeof onlineSince === 'string' ? { wentOffline, onlineSince } : { wentOffline };
+    return wentOffline && typeof onlineSince === 'string'
+      ? { removed: true, wentOffline, onlineSince }
+      : { removed: true, wentOffline };
   }
 
   /** A connect may have raced in since the decrement; the condition keeps its item. */

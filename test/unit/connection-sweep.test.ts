@@ -8,10 +8,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { PresenceStatus } from '../../functions/core/connections/connections.ts';
+import {
+  PRESENCE_EXPIRY_GRACE_SECONDS,
+  type PresenceStatus,
+} from '../../functions/core/connections/connections.ts';
 import { type SweepDependencies, sweepConnections } from '../../functions/core/connections/sweep.ts';
 import type { AppEvent } from '../../functions/core/events/app-events.ts';
-import { ConnectionOpener, startTestStores, type TestStores } from '../support/stores.ts';
+import {
+  ConnectionOpener,
+  startTestStores,
+  TEST_CONNECTION_TTL_SECONDS,
+  type TestStores,
+} from '../support/stores.ts';
 
 let stores: TestStores;
 const opener = new ConnectionOpener('sweep');
@@ -54,9 +62,13 @@ describe('sweepConnections', () => {
     const old = stores.registry({ now: minuteAgo });
     const gone = await opener.open(old, 'sweep-gone');
     const kept = await opener.open(old, 'sweep-open');
-    // Opened 3 h ago: its record expired (the connection cannot be open past 2 h).
+    // Opened 27 h ago: its record expired (row TTL + the presence grace; the connection
+    // cannot be open past 2 h).
     const expired = await opener.open(
-      stores.registry({ now: () => new Date(Date.now() - 3 * 3600_000) }),
+      stores.registry({
+        now: () =>
+          new Date(Date.now() - (TEST_CONNECTION_TTL_SECONDS + PRESENCE_EXPIRY_GRACE_SECONDS + 60) * 1000),
+      }),
       'sweep-expired',
     );
     const before = await stores.presence.counts();

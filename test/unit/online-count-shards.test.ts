@@ -111,6 +111,7 @@ describe('online counters in shards', () => {
     });
 
     assert.deepEqual(await stores.presence.removeConnection('legacy-user', 'legacy-conn'), {
+      removed: true,
       wentOffline: true,
     });
     assert.deepEqual(await stores.presence.counts(), baseline, 'old increment + new decrement = 0');

@@ -17,6 +17,17 @@ export type PresenceStatus = 'online' | 'offline';
 /** API Gateway's `$connect` integration may take up to 29 s; until it returns, posts answer 410. */
 export const HANDSHAKE_WINDOW_MS = 30_000;
 
+/**
+ * How long a presence record outlives its newest connection's row. DynamoDB's TTL deletes
+ * an item at some time after its `expiresAt`, and a record it deletes while it still lists
+ * connections takes their increments of the online counters with it for good. Every listed
+ * connection is closed by API Gateway 2 h after it opened, at the latest, so with this
+ * grace the stale-connection sweep has at least a day (plus the row's margin over 2 h) to
+ * see it gone and close it, decrementing once: longer than its maximum interval (1440 min)
+ * plus a run, and 288 default runs (docs/architecture.md, online counters).
+ */
+export const PRESENCE_EXPIRY_GRACE_SECONDS = 24 * 3600;
+
 export interface ConnectionRegistryDependencies {
   readonly connections: ConnectionStore;
   readonly presence: PresenceStore;
@@ -34,14 +45,14 @@ export interface ConnectionRegistryDependencies {
    * The online marks on the user's member rows (functions/core/groups/online-members.ts):
    * set on the online transition before `open` returns (a failure fails the open, so the
    * connect is refused and rolled back rather than left without group pushes), cleared
-   * after the last connection closed. Unset: no marks (the registry that cleans up after
-   * 410s: the marks it leaves are stale, which costs reads only, until the next session).
+   * after the last connection closed. Unset: no marks (the plain registry of functions
+   * that only read or kick; their 410s go to the sweep function: docs/architecture.md).
    */
   readonly onlineGroups?: Pick<OnlineGroupMarks, 'markAll' | 'clearAll'>;
   /**
-   * `connection.opened` / `connection.closed` for `open` and `close` (`$connect`,
-   * `$disconnect`), and `presence.changed` with `onPresenceChange`; unset: none (the
-   * registry that cleans up after 410s publishes nothing, as it pushes nothing).
+   * `connection.opened` on `open`, `connection.closed` once per connection (by whichever
+   * close removed its presence entry), and `presence.changed` with `onPresenceChange`;
+   * unset: none.
    */
   readonly events?: EventPublisher;
 }
@@ -76,7 +87,7 @@ export class ConnectionRegistry {
       this.deps.presence.addConnection(
         identity.userId,
         connectionId,
-        record.expiresAt,
+        record.expiresAt + PRESENCE_EXPIRY_GRACE_SECONDS,
         limit,
         identity.expiresAt,
       );
@@ -133,8 +144,6 @@ export class ConnectionRegistry {
    */
   async close(connectionId: string, userIdHint?: string): Promise<void> {
     const removed = await this.deps.connections.delete(connectionId);
-    const userId = removed?.userId ?? userIdHint;
-    if (userId) this.deps.events?.publish(connectionClosed(connectionId, userId, this.nowIso()));
     await this.forget(connectionId, removed, userIdHint);
   }
 
@@ -143,46 +152,40 @@ export class ConnectionRegistry {
   }
 
   /**
-   * Removes a connection that answered 410 to a post. A connection still inside its
-   * `$connect` also answers 410 (API Gateway opens it only when `$connect` returns), so a
-   * row younger than the handshake window is kept: deleting it would break a client that
-   * is about to open.
+   * Removes a connection that answered 410 to a post: `closeLost` without its answer (the
+   * delivery port's name for it).
    */
   async closeGone(connectionId: string, userId: string): Promise<void> {
-    await this.closeUnlessHandshaking(connectionId, userId, false);
+    await this.closeLost(connectionId, userId);
   }
 
   /**
-   * Removes a connection whose `$disconnect` never came, found closed (410 to GetConnection)
-   * or expired by the sweep (functions/core/connections/sweep.ts): the cleanup of
-   * `closeGone`, handshake window included, so with this registry's presence push. It also
-   * publishes `connection.closed`, as `$disconnect` would have, when this call deleted the
-   * row (a racing `$disconnect` that deleted it first publishes its own). Racing closes
-   * remove the presence entry once: its removal is conditional on the id being there, so
-   * the counters are decremented once. False when the connection was kept (handshake).
+   * Removes a connection whose `$disconnect` has not come: a post or GetConnection answered
+   * 410 (a 410 cleanup handed over by any function, or the sweep), or the sweep found it
+   * expired. A connection still inside its `$connect` also answers 410 (API Gateway opens it
+   * only when `$connect` returns), so a row younger than the handshake window is kept:
+   * deleting it would break a client that is about to open. False when it was kept.
+   * Otherwise the same path as `close`, so a 410 cleanup, the sweep and a late `$disconnect`
+   * of one connection, in any order, count it down, publish `connection.closed` and (on the
+   * user's last connection) push `offline` and clear the marks exactly once.
    */
-  closeLost(connectionId: string, userId: string): Promise<boolean> {
-    return this.closeUnlessHandshaking(connectionId, userId, true);
-  }
-
-  private async closeUnlessHandshaking(
-    connectionId: string,
-    userId: string,
-    publishClosed: boolean,
-  ): Promise<boolean> {
+  async closeLost(connectionId: string, userId: string): Promise<boolean> {
     const now = this.deps.now?.() ?? new Date();
     const cutoff = new Date(
       now.getTime() - (this.deps.handshakeWindowMs ?? HANDSHAKE_WINDOW_MS),
     ).toISOString();
     const result = await this.deps.connections.deleteIfConnectedBefore(connectionId, cutoff);
     if (result.kept) return false;
-    if (publishClosed && result.removed) {
-      this.deps.events?.publish(connectionClosed(connectionId, result.removed.userId, this.nowIso()));
-    }
     await this.forget(connectionId, result.removed, userId);
     return true;
   }
 
+  /**
+   * Rooms, then the presence entry. Its removal is conditional on the id being listed, so of
+   * racing closes of one connection exactly one gets `removed`: that one alone decremented
+   * the counters, and alone publishes `connection.closed` and, on the user's last
+   * connection, pushes `offline` and clears this session's marks.
+   */
   private async forget(
     connectionId: string,
     removed: ConnectionRecord | undefined,
@@ -191,11 +194,13 @@ export class ConnectionRegistry {
     if (removed?.rooms?.length) await this.deps.rooms.removeConnection(connectionId, removed.rooms);
     const userId = removed?.userId ?? userIdHint;
     if (!userId) return;
-    const { wentOffline, onlineSince } = await this.deps.presence.removeConnection(userId, connectionId);
-    if (!wentOffline) return;
+    const entry = await this.deps.presence.removeConnection(userId, connectionId);
+    if (!entry.removed) return;
+    this.deps.events?.publish(connectionClosed(connectionId, userId, this.nowIso()));
+    if (!entry.wentOffline) return;
     await this.notifyPresence(userId, 'offline');
     // Only this session's marks: a reconnect meanwhile claimed a newer token and keeps its own.
-    if (onlineSince) await this.deps.onlineGroups?.clearAll(userId, onlineSince);
+    if (entry.onlineSince) await this.deps.onlineGroups?.clearAll(userId, entry.onlineSince);
   }
 
   private async notifyPresence(userId: string, status: PresenceStatus): Promise<void> {

@@ -8,6 +8,7 @@
  * (`closeLost`): row, rooms, presence entry, counters, the `offline` push, the events.
  */
 import { mapConcurrent } from '../shared/concurrency.ts';
+import { isValidUserId } from '../shared/ids.ts';
 import type { PresenceEntry, PresenceSweepSource } from '../shared/ports.ts';
 import type { ConnectionRegistry } from './connections.ts';
 
@@ -150,4 +151,76 @@ async function sweepPage(
     if (outcome === 'removed') counts.removed++;
     else if (outcome === 'failed') counts.failed++;
   }
+}
+
+/** A connection a post found gone (410), handed to the sweep function to close. */
+export interface GoneConnection {
+  readonly connectionId: string;
+  readonly userId: string;
+}
+
+/** Gone connections one hand-off carries at most (one asynchronous Invoke, far below 256 KB). */
+export const MAX_GONE_PER_HANDOFF = 500;
+
+export interface GoneReport {
+  /** Connections asked about with GetConnection. */
+  readonly checked: number;
+  /** Closed through the close path (or found closed by a racing close). */
+  readonly removed: number;
+  /** Answered open (a stale report), or kept inside their handshake window. */
+  readonly kept: number;
+  /** Checks or removals that failed: the sweep's next run finds them again. */
+  readonly failed: number;
+}
+
+/** Whether `value` is a hand-off of gone connections (`{ gone: [{ connectionId, userId }] }`). */
+export function isGoneHandoff(value: unknown): value is { gone: GoneConnection[] } {
+  if (typeof value !== 'object' || value === null) return false;
+  const gone = (value as { gone?: unknown }).gone;
+  return (
+    Array.isArray(gone) &&
+    gone.length > 0 &&
+    gone.length <= MAX_GONE_PER_HANDOFF &&
+    gone.every((entry) => {
+      const { connectionId, userId } = (entry ?? {}) as Record<string, unknown>;
+      return (
+        typeof connectionId === 'string' &&
+        /^[A-Za-z0-9_=+/-]{1,128}$/.test(connectionId) &&
+        typeof userId === 'string' &&
+        isValidUserId(userId)
+      );
+    })
+  );
+}
+
+/**
+ * Closes connections a post found gone (410) in another function, through the same close
+ * path as the sweep (`closeLost`). Each is asked about first (GetConnection): a hand-off
+ * closes only what API Gateway itself says is gone, whoever sent it.
+ */
+export async function closeReportedGone(
+  deps: Pick<SweepDependencies, 'probe' | 'registry' | 'concurrency' | 'log'>,
+  gone: readonly GoneConnection[],
+): Promise<GoneReport> {
+  const unique = [...new Map(gone.map((entry) => [entry.connectionId, entry])).values()];
+  const outcomes = await mapConcurrent(
+    unique,
+    deps.concurrency ?? SWEEP_CONCURRENCY,
+    async ({ connectionId, userId }): Promise<Outcome> => {
+      try {
+        if (await deps.probe.isOpen(connectionId)) return 'open';
+        return (await deps.registry.closeLost(connectionId, userId)) ? 'removed' : 'kept';
+      } catch (error) {
+        deps.log?.('gone connection not closed; the sweep tries again', { connectionId, userId, error });
+        return 'failed';
+      }
+    },
+  );
+  const count = (outcome: Outcome) => outcomes.filter((o) => o === outcome).length;
+  return {
+    checked: unique.length,
+    removed: count('removed'),
+    kept: count('open') + count('kept'),
+    failed: count('failed'),
+  };
 }

@@ -127,13 +127,14 @@ export interface PresenceStore {
    */
   removeStale(userId: string, connectionIds: readonly string[]): Promise<boolean>;
   /**
-   * Removes it; `wentOffline` when it was their last, with the token of the session that
-   * ended (`onlineSince`, when one was claimed). Removing twice is harmless.
+   * Removes it; `removed` when this call took it out (and so decremented the counters: of
+   * racing removals exactly one is), `wentOffline` when it was their last, with the token of
+   * the session that ended (`onlineSince`, when one was claimed). Removing twice is harmless.
    */
   removeConnection(
     userId: string,
     connectionId: string,
-  ): Promise<{ wentOffline: boolean; onlineSince?: string }>;
+  ): Promise<{ removed: boolean; wentOffline: boolean; onlineSince?: string }>;
   /** Open connections of each listed user who is online (one batched read per 100 users). */
   connectionsOf(userIds: readonly string[]): Promise<UserConnections[]>;
   counts(): Promise<OnlineCounts>;

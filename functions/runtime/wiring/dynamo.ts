@@ -44,6 +44,7 @@ import { attachmentsFor } from '../attachments.ts';
 import { withCapacityReporting } from '../capacity.ts';
 import { type ChatConfig, ConfigError } from '../config.ts';
 import { provideServices, type Services } from '../container.ts';
+import type { GoneHandoff } from '../gone-handoff.ts';
 import { log } from '../logger.ts';
 import { countMetric, Metric, recordFanOut, recordFanOutDispatch } from '../metrics.ts';
 import { traced } from '../tracing.ts';
@@ -69,6 +70,28 @@ function fanOutInvokerFor(config: ChatConfig): FanOutInvoker | undefined {
     );
   }
   return fanOutInvokerFactory(config, workerName);
+}
+
+/** Builds the hand-off of 410s to the sweep function named `functionName`. */
+export type GoneHandoffFactory = (config: ChatConfig, functionName: string) => GoneHandoff;
+
+let goneHandoffFactory: GoneHandoffFactory | undefined;
+
+/** Called by wiring/connection-closer.ts when imported. */
+export function provideGoneHandoff(factory: GoneHandoffFactory): void {
+  goneHandoffFactory = factory;
+}
+
+function goneHandoffFor(config: ChatConfig): GoneHandoff | undefined {
+  const sweepName = config.connectionSweepFunctionName;
+  if (!sweepName) return undefined;
+  if (!goneHandoffFactory) {
+    throw new ConfigError(
+      'CONNECTION_SWEEP_FUNCTION_NAME is set, but this function has no Lambda client to hand 410s to the sweep: ' +
+        'its handler must import functions/runtime/wiring/connection-closer.ts.',
+    );
+  }
+  return goneHandoffFactory(config, sweepName);
 }
 
 /** A worker without its own name cannot hand the rest of a job on: that is reported, not thrown. */
@@ -124,6 +147,20 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       onlineGroups,
     });
   const registry = registryWith();
+  // The plain registry with the events: single-session kicks publish `connection.closed`.
+  const kickRegistry = registryWith(undefined, invocationEvents);
+  // A connection that answers 410 goes through the whole close path ($disconnect's). In the
+  // functions that post, it is handed to the sweep function (which has the grants for the
+  // `offline` push, the marks and the events); in the sweep itself, closed right here.
+  const goneHandoff = goneHandoffFor(config);
+  const goneCloser = (callbackUrl: string, inline = false): DeliveryDependencies['registry'] => {
+    if (goneHandoff && !inline) return goneHandoff;
+    return {
+      closeGone: async (connectionId, userId) => {
+        await presenceRegistry(callbackUrl, true).closeLost(connectionId, userId);
+      },
+    };
+  };
   // Rate limit and client_msg_id dedupe of the message commands (guards table).
   const guards = new MessageGuards({
     store: new DynamoGuardStore(dynamo, config.tables.guards),
@@ -146,9 +183,9 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     ratePerSecond: config.fanOutRatePerSecond,
     workerPostsInFlight: config.fanOutConcurrency,
   };
-  const delivery = (callbackUrl: string): DeliveryDependencies => ({
+  const delivery = (callbackUrl: string, inlineClose = false): DeliveryDependencies => ({
     notifier: notifier(callbackUrl),
-    registry,
+    registry: goneCloser(callbackUrl, inlineClose),
     fanOutConcurrency: config.fanOutConcurrency,
     log: warn,
     onFanOut: recordFanOut,
@@ -182,10 +219,11 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     windowSeconds: config.typingThrottleSeconds,
     maxPerWindow: TYPING_MAX_PER_WINDOW,
   });
-  // $connect, $disconnect and the sweep: they also set and clear the online marks on member rows.
-  const presenceRegistry = (callbackUrl: string) => {
+  // $connect, $disconnect and the sweep: they also set and clear the online marks on member
+  // rows. `inlineClose`: 410s met by its own pushes are closed here too (the sweep).
+  const presenceRegistry = (callbackUrl: string, inlineClose = false): ConnectionRegistry => {
     const presenceNotifier = new PresenceNotifier({
-      ...delivery(callbackUrl),
+      ...delivery(callbackUrl, inlineClose),
       conversations,
       presence,
       onlineGroups,
@@ -237,7 +275,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     connectionSweep: (callbackUrl) => ({
       presence,
       probe: notifier(callbackUrl),
-      registry: presenceRegistry(callbackUrl),
+      registry: presenceRegistry(callbackUrl, true),
       log: warn,
     }),
     unread: new UnreadCounter({ conversations, readState }),
@@ -264,7 +302,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
       const managementApi = notifier(callbackUrl);
       return new SingleSession({
         presence,
-        registry,
+        registry: kickRegistry,
         notifier: managementApi,
         closer: managementApi,
         log: warn,
@@ -280,7 +318,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     readLimiter: new ReadLimiter(guardStore, config.readRateLimitPerMinute),
     fanOutWorker: (callbackUrl) => ({
       notifier: notifier(callbackUrl),
-      registry,
+      registry: goneCloser(callbackUrl),
       rooms,
       presence,
       invoker: fanOutInvoker ?? missingWorkerName,
