@@ -82,7 +82,7 @@ describe('the fan-out worker function', () => {
     assert.equal(alarms[0]?.Properties?.Threshold, 1);
   });
 
-  it('may post (not delete or read connections), clean up 410s, read broadcast shards, claim jobs, invoke itself and fill its queue; nothing else', () => {
+  it('may post (not delete or read connections), clean up 410s, read broadcast shards, claim jobs, invoke itself and the sweep (410s), fill its queue; nothing else', () => {
     const tableArn = (table: 'connections' | 'presence' | 'rooms' | 'guards') =>
       `\${${logicalId(stack.tables.tables[table])}.Arn}`;
     const statements = statementsOf('fanOutWorker')
@@ -105,6 +105,11 @@ describe('the fan-out worker function', () => {
         ],
       },
       { actions: ['lambda:InvokeFunction'], resources: [WORKER_ARN] },
+      // 410s go to the sweep function for the whole close path.
+      {
+        actions: ['lambda:InvokeFunction'],
+        resources: [`\${${logicalId(stack.functions.sweepConnections.function)}.Arn}`],
+      },
       { actions: ['sqs:SendMessage'], resources: [`\${${queueId}.Arn}`] },
     ].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     assert.deepEqual(statements, expected);

@@ -127,6 +127,11 @@ describe('grants', () => {
     ['lambda:InvokeFunction'],
     [`\${${logicalId(stack.functions.fanOutWorker.function)}.Arn}`],
   );
+  // Connections that answer 410 go to the sweep function for the whole close path.
+  const handsGoneToSweep = allow(
+    ['lambda:InvokeFunction'],
+    [`\${${logicalId(stack.functions.sweepConnections.function)}.Arn}`],
+  );
   // Peers by consent: where the user's own messages went (byOutbox), the online members
   // of the groups they posted in (their own member items, byOnlineGroup), and whom they
   // blocked. The online marks on the user's member items: byMember, UpdateItem.
@@ -149,6 +154,7 @@ describe('grants', () => {
       allow(['execute-api:ManageConnections'], [manageArn('POST'), manageArn('DELETE')]),
       allow(['lambda:InvokeFunction'], [`\${${logicalId(stack.functions.welcome.function)}.Arn}`]),
       invokesFanOutWorker,
+      handsGoneToSweep,
     ]);
     const actual = statementsOf('connect').filter(
       (s) => !s.actions.includes('secretsmanager:GetSecretValue'),
@@ -164,6 +170,7 @@ describe('grants', () => {
         allow(['DeleteItem'], [tableArn('connections')]),
         allow(['execute-api:ManageConnections'], [manageArn('DELETE'), manageArn('POST')]),
         invokesFanOutWorker,
+        handsGoneToSweep,
       ]),
     );
   });
@@ -182,6 +189,7 @@ describe('grants', () => {
         allow(['BatchWriteItem'], [tableArn('rooms')]),
         allow(['execute-api:ManageConnections'], [manageArn('DELETE'), manageArn('POST')]),
         invokesFanOutWorker,
+        handsGoneToSweep,
       ]),
     );
   });
