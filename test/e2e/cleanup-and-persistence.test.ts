@@ -14,7 +14,7 @@ import { DynamoConnectionStore } from '../../functions/stores/connections.ts';
 import { DynamoPresenceStore } from '../../functions/stores/presence.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { assertErrorReply, connectWelcomed, nextPush, sendCommand } from '../support/chat.ts';
-import { getApi, historyMessages, onlineCount } from '../support/http.ts';
+import { getApi, historyMessages, onlineCount, pollUntil } from '../support/http.ts';
 import { startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 import { type RuntimeTables, runtimeTables } from '../support/runtime-tables.ts';
 
@@ -82,9 +82,13 @@ describe('connections whose $disconnect never came', () => {
     const push = await nextPush(live.client, 'new_message');
     assert.equal(push.message_id, reply.data?.message_id);
 
-    // The reply comes after the cleanup of the 410s the delivery met.
+    // The reply comes after the 410s went to the sweep function, which closes them.
+    await pollUntil(
+      () => tables.presenceOf('stale-owner'),
+      (ids) => JSON.stringify(ids) === JSON.stringify([live.connectionId]),
+      'the stale presence entry removed',
+    );
     assert.equal(await tables.connectionRow(staleId), undefined, 'the stale row is deleted');
-    assert.deepEqual(await tables.presenceOf('stale-owner'), [live.connectionId]);
     assert.deepEqual(
       await tables.connectionRow(sender.connectionId),
       senderRow,
@@ -119,7 +123,11 @@ describe('connections whose $disconnect never came', () => {
     assert.equal(reply.code, 0);
     assert.equal(reply.data?.sent_count, 1);
     assert.equal((await nextPush(member.client, 'group_message')).message_id, reply.data?.message_id);
-    assert.deepEqual(await tables.presenceOf('expired-member'), [member.connectionId]);
+    await pollUntil(
+      () => tables.presenceOf('expired-member'),
+      (ids) => JSON.stringify(ids) === JSON.stringify([member.connectionId]),
+      'the stale presence entry removed',
+    );
     assert.deepEqual(await onlineCount(runtime), {
       count: countBefore.count,
       connections: countBefore.connections - 1,
@@ -142,7 +150,11 @@ describe('connections whose $disconnect never came', () => {
     assert.equal(reply.code, 0);
     assert.equal(reply.data?.delivered, 0);
 
-    assert.equal(await tables.presenceOf('gone-user'), undefined, 'the presence record is gone');
+    await pollUntil(
+      () => tables.presenceOf('gone-user'),
+      (ids) => ids === undefined,
+      'the presence record gone',
+    );
     assert.equal(await tables.connectionRow(staleId), undefined);
     assert.equal((await check()).body.data?.is_online, false);
     assert.deepEqual(await onlineCount(runtime), {
@@ -169,7 +181,11 @@ describe('connections whose $disconnect never came', () => {
       [1, 1, 1],
     );
     for (const _ of replies) await nextPush(live.client, 'new_message');
-    assert.deepEqual(await tables.presenceOf('raced-owner'), [live.connectionId]);
+    await pollUntil(
+      () => tables.presenceOf('raced-owner'),
+      (ids) => JSON.stringify(ids) === JSON.stringify([live.connectionId]),
+      'the stale presence entry removed',
+    );
     assert.deepEqual(await onlineCount(runtime), {
       count: countBefore.count,
       connections: countBefore.connections - 1,
