@@ -420,9 +420,13 @@ describe('send_room_message', () => {
     assert.equal(reply.code, 0);
     assert.equal(reply.data?.sent_count, 1, 'ben only: the stale connection answered 410');
     await nextPush(benIn.client, 'room_message', withMessageId(reply.data?.message_id));
-    // The reply comes after the cleanup of the 410s the delivery met.
+    // The reply comes after the 410s went to the sweep function, which closes them.
+    await pollUntil(
+      () => tables.presenceOf('vanished'),
+      (ids) => ids === undefined,
+      'the stale connection out of presence',
+    );
     assert.equal(await tables.connectionRow(staleId), undefined);
-    assert.equal(await tables.presenceOf('vanished'), undefined);
     assert.ok(!(await memberRows(room)).includes(staleId));
     assert.deepEqual(await memberRows('stale-other'), []);
   });
