@@ -1,25 +1,18 @@
 /** The Management API (`@connections`) behind the ConnectionNotifier and ConnectionCloser ports. */
-import { Agent as HttpAgent } from 'node:http';
-import { Agent as HttpsAgent } from 'node:https';
-import {
-  ApiGatewayManagementApiClient,
-  DeleteConnectionCommand,
-  GetConnectionCommand,
-  GoneException,
-  PostToConnectionCommand,
-} from '@aws-sdk/client-apigatewaymanagementapi';
 import type { ConnectionCloser } from '../core/connections/sessions.ts';
 import { type ConnectionNotifier, DeliveryError, type DeliveryFailure } from '../core/shared/ports.ts';
-import { containerKey } from './container-key.ts';
-import { traced } from './tracing.ts';
+import type { ManagementApiRequests } from './management-api-client.ts';
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
 }
 
-/** SDK v3 errors carry no `statusCode`: classify by exception class and `$metadata`. */
+/**
+ * SDK v3 errors carry no `statusCode`: classify by exception name and `$metadata` (by name,
+ * not `instanceof GoneException`, so that this module does not import the client).
+ */
 export function classifyDeliveryError(error: unknown): DeliveryFailure {
-  if (error instanceof GoneException) return 'gone';
+  if ((error as { name?: unknown } | undefined)?.name === 'GoneException') return 'gone';
   const status = statusOf(error);
   if (status === 410) return 'gone';
   if (status === 429 || (status !== undefined && status >= 500)) return 'retryable';
@@ -27,13 +20,33 @@ export function classifyDeliveryError(error: unknown): DeliveryFailure {
   return 'permanent';
 }
 
-/** Posts (`POST`), checks (`GET`) and closes (`DELETE`) connections. */
+/**
+ * Posts (`POST`), checks (`GET`) and closes (`DELETE`) connections. The SDK client is
+ * imported on the first request (management-api-client.ts, a chunk of its own in the bundles).
+ */
 export class ManagementApiNotifier implements ConnectionNotifier, ConnectionCloser {
-  constructor(readonly client: ApiGatewayManagementApiClient) {}
+  #requests: Promise<ManagementApiRequests> | undefined;
+
+  constructor(
+    readonly endpoint: string,
+    readonly maxSockets: number,
+  ) {}
+
+  private requests(): Promise<ManagementApiRequests> {
+    this.#requests ??= import('./management-api-client.ts').then(
+      (module) => module.managementApiRequests(this.endpoint, this.maxSockets),
+      (error: unknown) => {
+        // Tried again by the next request rather than failing every one after.
+        this.#requests = undefined;
+        throw error;
+      },
+    );
+    return this.#requests;
+  }
 
   async post(connectionId: string, frame: string): Promise<void> {
     try {
-      await this.client.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: frame }));
+      await (await this.requests()).post(connectionId, frame);
     } catch (error) {
       const kind = classifyDeliveryError(error);
       throw new DeliveryError(kind, `post to connection failed (${kind})`, { cause: error });
@@ -41,13 +54,15 @@ export class ManagementApiNotifier implements ConnectionNotifier, ConnectionClos
   }
 
   /** True when the connection is open; false on 410. */
-  isOpen(connectionId: string): Promise<boolean> {
-    return unlessGone(() => this.client.send(new GetConnectionCommand({ ConnectionId: connectionId })));
+  async isOpen(connectionId: string): Promise<boolean> {
+    const requests = await this.requests();
+    return unlessGone(() => requests.get(connectionId));
   }
 
   /** Closes the connection (`DELETE @connections/{id}`); false when it was already gone (410). */
-  close(connectionId: string): Promise<boolean> {
-    return unlessGone(() => this.client.send(new DeleteConnectionCommand({ ConnectionId: connectionId })));
+  async close(connectionId: string): Promise<boolean> {
+    const requests = await this.requests();
+    return unlessGone(() => requests.delete(connectionId));
   }
 }
 
@@ -60,34 +75,4 @@ async function unlessGone(request: () => Promise<unknown>): Promise<boolean> {
     if (classifyDeliveryError(error) === 'gone') return false;
     throw error;
   }
-}
-
-const clients = new Map<string, ApiGatewayManagementApiClient>();
-
-/**
- * One client per callback endpoint per container (containerKey), with keep-alive sockets
- * sized to the fan-out concurrency so posts reuse TLS connections.
- */
-export function managementApiClient(endpoint: string, maxSockets: number): ApiGatewayManagementApiClient {
-  const key = `${containerKey()} ${endpoint}`;
-  let client = clients.get(key);
-  if (!client) {
-    client = traced(
-      new ApiGatewayManagementApiClient({
-        endpoint,
-        requestHandler: {
-          httpAgent: new HttpAgent({ keepAlive: true, maxSockets }),
-          httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets }),
-          requestTimeout: 5_000,
-        },
-        // Fan-out does its own jittered retries; SDK retries would multiply them.
-        maxAttempts: 1,
-        // Resolves each command's middleware stack once, not on every post: a fan-out sends
-        // thousands of the same three commands (the SDK option; no middleware is added later).
-        cacheMiddleware: true,
-      }),
-    );
-    clients.set(key, client);
-  }
-  return client;
 }

@@ -373,7 +373,7 @@ export function computeTargets(results: Results): Target[] {
           : `slowest ${n(worst.bundled.initMsMedian - 50, 1)} ms over (${pct(worst.bundled.initMsMedian - 50, 50)})`,
       why:
         `Init grows with the code Node parses. Each bundle holds only what its handler uses: the wiring it imports ` +
-        `(functions/runtime/container.ts: DynamoDB, Management API), the S3, EventBridge and Lambda clients in chunks ` +
+        `(functions/runtime/container.ts: DynamoDB), the Management API, S3, EventBridge and Lambda clients in chunks ` +
         `loaded by the first invocation that needs them, the ` +
         `schemas it validates with (zod/mini), and the environment as the only credential source; bundles range ` +
         `from ${kb(Math.min(...bundles.map((b) => b.bundled.bytes)))} to ${kb(Math.max(...bundles.map((b) => b.bundled.bytes)))}. ` +

@@ -4,9 +4,8 @@
  * connections (`manageConnections` in lib/function-specs.ts).
  */
 import { provideServices } from '../container.ts';
-import { ManagementApiNotifier, managementApiClient } from '../management-api.ts';
+import { ManagementApiNotifier } from '../management-api.ts';
 
 provideServices((config) => ({
-  notifier: (callbackUrl) =>
-    new ManagementApiNotifier(managementApiClient(callbackUrl, config.fanOutConcurrency)),
+  notifier: (callbackUrl) => new ManagementApiNotifier(callbackUrl, config.fanOutConcurrency),
 }));
