@@ -183,9 +183,12 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     ratePerSecond: config.fanOutRatePerSecond,
     workerPostsInFlight: config.fanOutConcurrency,
   };
-  const delivery = (callbackUrl: string, inlineClose = false): DeliveryDependencies => ({
+  // `inSweep`: the sweep function's own pushes. It invokes no function (in AWS it has no
+  // worker or sweep name; locally every function sees every name): it posts every fan-out
+  // and closes every 410 itself.
+  const delivery = (callbackUrl: string, inSweep = false): DeliveryDependencies => ({
     notifier: notifier(callbackUrl),
-    registry: goneCloser(callbackUrl, inlineClose),
+    registry: goneCloser(callbackUrl, inSweep),
     fanOutConcurrency: config.fanOutConcurrency,
     log: warn,
     onFanOut: recordFanOut,
@@ -198,7 +201,7 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
         await notifier(callbackUrl).close(connectionId);
       },
     },
-    ...(fanOutInvoker
+    ...(fanOutInvoker && !inSweep
       ? {
           offload: new FanOutDispatcher({
             invoker: fanOutInvoker,
@@ -220,10 +223,10 @@ function dynamoServices(config: ChatConfig, built: Partial<Services>): Partial<S
     maxPerWindow: TYPING_MAX_PER_WINDOW,
   });
   // $connect, $disconnect and the sweep: they also set and clear the online marks on member
-  // rows. `inlineClose`: 410s met by its own pushes are closed here too (the sweep).
-  const presenceRegistry = (callbackUrl: string, inlineClose = false): ConnectionRegistry => {
+  // rows. `inSweep`: the sweep function's (see `delivery`).
+  const presenceRegistry = (callbackUrl: string, inSweep = false): ConnectionRegistry => {
     const presenceNotifier = new PresenceNotifier({
-      ...delivery(callbackUrl, inlineClose),
+      ...delivery(callbackUrl, inSweep),
       conversations,
       presence,
       onlineGroups,
