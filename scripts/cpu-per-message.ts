@@ -12,16 +12,13 @@
  * (it still grows with load: caches, frequency), so compare versions in alternating runs.
  * `--node-arg=--cpu-prof --node-arg=--cpu-prof-dir=DIR` profiles the runtime (every thread).
  */
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { prng } from '../local/faults.ts';
-import { ADMIN_SECRET_ENV } from '../local/iam/credentials.ts';
 import { mintToken } from '../local/tokens.ts';
 import { commandLine } from './cli.ts';
+import { cpuTimesMs, spawnLocalRuntime } from './runtime-process.ts';
 
 const USAGE = `Usage: npx tsx scripts/cpu-per-message.ts [options]
 
@@ -67,13 +64,6 @@ const handlerThreads = count('handler-threads', 2, 0);
 const seed = count('seed', 1, 0);
 const nodeArgs = (values['node-arg'] as string[] | undefined) ?? [];
 
-/** User + system CPU ms of a /proc stat file (utime, stime: fields 14 and 15). */
-function cpuMs(path: string): number {
-  const stat = readFileSync(path, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10; // USER_HZ = 100
-}
-
 /** The process's CPU ms, its main thread's, and each thread's by thread id. */
 function runtimeCpu(pid: number) {
   const threads = new Map<number, number>();
@@ -87,49 +77,18 @@ function runtimeCpu(pid: number) {
   return { total: cpuMs(`/proc/${pid}/stat`), main: cpuMs(`/proc/${pid}/task/${pid}/stat`), threads };
 }
 
-async function spawnRuntime() {
-  const child = spawn(
-    process.execPath,
-    [
-      '--max-semi-space-size=64',
-      ...nodeArgs,
-      '--import',
-      'tsx',
-      'local/main.ts',
-      '--in-memory',
-      '--port',
-      '0',
-      '--quiet',
-      '--handler-threads',
-      String(handlerThreads),
-    ],
-    {
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      env: {
-        ...process.env,
-        JWT_SECRET: '',
-        RATE_LIMIT_PER_MINUTE: '0',
-        READ_RATE_LIMIT_PER_MINUTE: '0',
-        LOG_LEVEL: 'warn',
-        [ADMIN_SECRET_ENV]: randomBytes(30).toString('base64url'),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  let stdout = '';
-  const port = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`The runtime exited with ${code}.`)));
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-      const found = /WebSocket API\s+ws:\/\/localhost:(\d+)\//.exec(stdout)?.[1];
-      if (found && stdout.includes('Stop with Ctrl+C')) resolve(found);
-    });
-  });
-  return { child, url: `ws://127.0.0.1:${port}/` };
+/** User + system CPU ms of a /proc stat file. */
+function cpuMs(path: string): number {
+  const { userMs, systemMs } = cpuTimesMs(path);
+  return userMs + systemMs;
 }
 
 async function main(): Promise<void> {
-  const { child, url } = await spawnRuntime();
+  const { child, wsUrl: url } = await spawnLocalRuntime({
+    nodeArgs,
+    handlerThreads,
+    env: { JWT_SECRET: '', LOG_LEVEL: 'warn' },
+  });
   const pid = child.pid as number;
   const sockets = await Promise.all(
     Array.from({ length: users }, async (_, i) => {

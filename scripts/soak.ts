@@ -8,10 +8,8 @@
  * its peak RSS. Exits 1 when anything was lost or duplicated. Loopback only: the runtime
  * it talks to is the one it started or `--url`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
@@ -22,6 +20,7 @@ import { prng } from '../local/faults.ts';
 import { ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ENV } from '../local/iam/credentials.ts';
 import { mintToken } from '../local/tokens.ts';
 import { commandLine } from './cli.ts';
+import { cpuTimesMs, spawnLocalRuntime } from './runtime-process.ts';
 
 const USAGE = `Usage: npm run soak -- [options]
 
@@ -153,74 +152,17 @@ interface Runtime {
  * its main JavaScript thread alone (the task whose id is the pid), from /proc (Linux).
  */
 function cpuOf(pid: number): { totalMs: number; systemMs: number; mainThreadMs: number } | undefined {
-  const ticksToMs = 1000 / 100; // USER_HZ is 100 on Linux
-  const times = (path: string) => {
-    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-    const stat = readFileSync(path, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { user: Number(fields[11]) * ticksToMs, system: Number(fields[12]) * ticksToMs };
-  };
   try {
-    const all = times(`/proc/${pid}/stat`);
-    const main = times(`/proc/${pid}/task/${pid}/stat`);
-    return { totalMs: all.user + all.system, systemMs: all.system, mainThreadMs: main.user + main.system };
+    const all = cpuTimesMs(`/proc/${pid}/stat`);
+    const main = cpuTimesMs(`/proc/${pid}/task/${pid}/stat`);
+    return {
+      totalMs: all.userMs + all.systemMs,
+      systemMs: all.systemMs,
+      mainThreadMs: main.userMs + main.systemMs,
+    };
   } catch {
     return undefined;
   }
-}
-
-async function spawnRuntime(nodeArgs: readonly string[], threads: number): Promise<Runtime> {
-  const root = fileURLToPath(new URL('..', import.meta.url));
-  // The runtime's control plane accepts only its own credentials: the soak chooses the admin secret.
-  const adminSecret = randomBytes(30).toString('base64url');
-  // node itself (not the tsx CLI, which forks): the pid is the runtime's, for /proc.
-  const child = spawn(
-    process.execPath,
-    // A larger young generation: the handlers' SDK calls allocate a lot of short-lived objects.
-    [
-      '--max-semi-space-size=64',
-      ...nodeArgs,
-      '--import',
-      'tsx',
-      'local/main.ts',
-      '--in-memory',
-      '--port',
-      '0',
-      '--quiet',
-      // Always passed: `npm start` has run handler threads by default since issue 14.
-      '--handler-threads',
-      String(threads),
-    ],
-    {
-      cwd: root,
-      env: {
-        ...process.env,
-        RATE_LIMIT_PER_MINUTE: '0',
-        READ_RATE_LIMIT_PER_MINUTE: '0',
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-        [ADMIN_SECRET_ENV]: adminSecret,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[runtime] ${chunk}`));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('The runtime did not print its banner within 60 s.')),
-      60_000,
-    );
-    child.once('exit', (code) => reject(new Error(`The runtime exited with ${code} before it was ready.`)));
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString('utf8');
-      const port = /WebSocket API\s+ws:\/\/localhost:(\d+)\//.exec(stdout)?.[1];
-      if (!port || !stdout.includes('Stop with Ctrl+C')) return;
-      clearTimeout(timer);
-      const faults = /FAULT INJECTION ON\s+(.*)/.exec(stdout)?.[1];
-      if (faults) process.stdout.write(`runtime fault injection: ${faults}\n`);
-      resolve({ wsUrl: `ws://127.0.0.1:${port}/`, httpUrl: `http://127.0.0.1:${port}`, child, adminSecret });
-    });
-  });
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -231,7 +173,7 @@ function percentile(sorted: Float64Array, p: number): number {
 async function main(): Promise<void> {
   const options = parseOptions();
   const runtime: Runtime = options.spawn
-    ? await spawnRuntime(options.nodeArgs, options.handlerThreads)
+    ? await spawnLocalRuntime({ nodeArgs: options.nodeArgs, handlerThreads: options.handlerThreads })
     : {
         wsUrl: options.url as string,
         httpUrl: options.http ?? (options.url as string).replace(/^ws/, 'http').replace(/\/$/, ''),
