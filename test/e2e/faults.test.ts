@@ -11,7 +11,6 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { prng } from '../../local/faults.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type ChatConnection, connectWelcomed, sendCommand, settle, welcomed } from '../support/chat.ts';
@@ -280,14 +279,7 @@ describe('delivery under injected faults', () => {
       // Connected an hour ago and really gone (dropped without $disconnect; an injected 410
       // alone is not enough: the sweep function checks with GetConnection before it closes):
       // the next 410 removes it, and only it.
-      await tables.client.send(
-        new UpdateCommand({
-          TableName: tables.names.connections,
-          Key: { connectionId: victim.connectionId },
-          UpdateExpression: 'SET connectedAt = :then',
-          ExpressionAttributeValues: { ':then': new Date(Date.now() - 3_600_000).toISOString() },
-        }),
-      );
+      await tables.backdateConnection(victim.connectionId, 3_600_000);
       assert.equal(runtime.dropWithoutDisconnect(victim.connectionId), true);
       await victim.client.waitForClose();
       const second = await sendCommand(sender.client, 'send_message', {

@@ -7,12 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { connectWelcomed, nextPush, pushesOf, sendCommand, settle } from '../support/chat.ts';
 import { onlineCount } from '../support/http.ts';
 import { startTestRuntime } from '../support/local-runtime.ts';
-import { runtimeTables } from '../support/runtime-tables.ts';
+import { backdateConnection } from '../support/runtime-tables.ts';
 
 let runtime: LocalRuntime;
 
@@ -41,19 +40,7 @@ describe('a 410 met by a fan-out worker', () => {
     assert.equal(hello.code, 0, JSON.stringify(hello));
     await nextPush(watcher.client, 'group_message', (data) => data.content === 'hi');
     // Past the 30 s handshake window, inside which a 410 keeps the connection.
-    const tables = runtimeTables(runtime);
-    try {
-      await tables.client.send(
-        new UpdateCommand({
-          TableName: tables.names.connections,
-          Key: { connectionId: ann.connectionId },
-          UpdateExpression: 'SET connectedAt = :then',
-          ExpressionAttributeValues: { ':then': new Date(Date.now() - 60_000).toISOString() },
-        }),
-      );
-    } finally {
-      tables.destroy();
-    }
+    await backdateConnection(runtime, ann.connectionId);
     const before = await onlineCount(runtime);
 
     assert.equal(runtime.dropWithoutDisconnect(ann.connectionId), true);

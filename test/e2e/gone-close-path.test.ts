@@ -9,11 +9,9 @@
  * Run: npx tsx --test test/e2e/gone-close-path.test.ts
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { InvokeCommand } from '@aws-sdk/client-lambda';
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { localFunctionName } from '../../local/functions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
@@ -26,37 +24,30 @@ import {
 } from '../support/chat.ts';
 import { onlineCount, pollUntil } from '../support/http.ts';
 import { lambdaClient, startTestRuntime } from '../support/local-runtime.ts';
-import { runtimeTables } from '../support/runtime-tables.ts';
+import { backdateConnection, runtimeTables } from '../support/runtime-tables.ts';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 let runtime: LocalRuntime;
 /** Every user below writes to the watcher first, so it is their presence peer. */
 let watcher: ChatConnection;
 const events: { 'detail-type': string; detail: Record<string, unknown> }[] = [];
-let receiver: Server;
+let receiver: WebhookReceiver;
 
 before(async () => {
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => {
-      events.push(JSON.parse(body));
-      res.writeHead(204).end();
-    });
+  receiver = await startWebhookReceiver((body) => {
+    events.push(JSON.parse(body));
+    return 204;
   });
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  const { port } = receiver.address() as AddressInfo;
   // No scheduled sweep: only the 410 (or an explicit sweep) may close anything here.
   runtime = await startTestRuntime({
-    env: { EVENTS_WEBHOOK_URL: `http://127.0.0.1:${port}/events` },
+    env: { EVENTS_WEBHOOK_URL: receiver.url },
     sweepIntervalSeconds: 0,
   });
   watcher = await connectWelcomed(runtime, 'gc-watcher');
 });
 after(async () => {
   await runtime.stop();
-  await new Promise((resolve) => receiver.close(resolve));
+  await receiver.close();
 });
 
 /**
@@ -72,20 +63,7 @@ async function connectedPeer(userId: string): Promise<ChatConnection> {
   });
   assert.equal(sent.code, 0, JSON.stringify(sent));
   await nextPush(watcher.client, 'new_message', (data) => data.from_user_id === userId);
-  const tables = runtimeTables(runtime);
-  try {
-    await tables.client.send(
-      new UpdateCommand({
-        TableName: tables.names.connections,
-        Key: { connectionId: connection.connectionId },
-        UpdateExpression: 'SET connectedAt = :then',
-        ConditionExpression: 'attribute_exists(connectionId)',
-        ExpressionAttributeValues: { ':then': new Date(Date.now() - 60_000).toISOString() },
-      }),
-    );
-  } finally {
-    tables.destroy();
-  }
+  await backdateConnection(runtime, connection.connectionId);
   return connection;
 }
 

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { GetConnectionCommand, GoneException } from '@aws-sdk/client-apigatewaymanagementapi';
-import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SweepReport } from '../../functions/core/connections/sweep.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import {
@@ -22,7 +21,7 @@ import {
 } from '../support/chat.ts';
 import { getApi, onlineCount, pollUntil } from '../support/http.ts';
 import { managementClient, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
-import { presenceIdsOf, runtimeTables } from '../support/runtime-tables.ts';
+import { backdateConnection, presenceIdsOf } from '../support/runtime-tables.ts';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
 
 let runtime: LocalRuntime;
@@ -58,25 +57,8 @@ async function connectedPeer(userId: string, backdate = true): Promise<ChatConne
   });
   assert.equal(sent.code, 0, JSON.stringify(sent));
   await nextPush(watcher.client, 'new_message', (data) => data.from_user_id === userId);
-  if (backdate) await backdateConnection(connection.connectionId);
+  if (backdate) await backdateConnection(runtime, connection.connectionId);
   return connection;
-}
-
-async function backdateConnection(connectionId: string): Promise<void> {
-  const tables = runtimeTables(runtime);
-  try {
-    await tables.client.send(
-      new UpdateCommand({
-        TableName: tables.names.connections,
-        Key: { connectionId },
-        UpdateExpression: 'SET connectedAt = :then',
-        ConditionExpression: 'attribute_exists(connectionId)',
-        ExpressionAttributeValues: { ':then': new Date(Date.now() - 60_000).toISOString() },
-      }),
-    );
-  } finally {
-    tables.destroy();
-  }
 }
 
 async function isOnline(userId: string): Promise<boolean> {
@@ -248,7 +230,7 @@ describe('the stale-connection sweep', () => {
     assert.deepEqual(await presenceIdsOf(runtime, 'sw-cal'), [cal.connectionId]);
     assert.equal(await watcherHeard('sw-cal', 'offline'), 0);
 
-    await backdateConnection(cal.connectionId);
+    await backdateConnection(runtime, cal.connectionId);
     await runtime.sweepConnections();
     await nextPush(watcher.client, 'presence', (p) => p.user_id === 'sw-cal' && p.status === 'offline');
     assert.equal(await presenceIdsOf(runtime, 'sw-cal'), undefined);

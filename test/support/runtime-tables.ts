@@ -4,7 +4,7 @@
  * cannot create (a connection whose `$disconnect` never came). Destroy when done.
  */
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type TableId, tableDefinitions } from '../../lib/table-definitions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { dynamoDbClient } from './local-runtime.ts';
@@ -18,6 +18,11 @@ export interface RuntimeTables {
   connectionRow(connectionId: string): Promise<Record<string, unknown> | undefined>;
   /** The user's presence record's connection ids (sorted), or undefined when they have none. */
   presenceOf(userId: string): Promise<string[] | undefined>;
+  /**
+   * Moves an existing connection's `connectedAt` `ageMs` into the past, e.g. beyond the 30 s
+   * handshake window, inside which a 410 or a sweep keeps the connection.
+   */
+  backdateConnection(connectionId: string, ageMs: number): Promise<void>;
   destroy(): void;
 }
 
@@ -62,6 +67,17 @@ export function runtimeTables(runtime: LocalRuntime): RuntimeTables {
       const ids = Item?.connectionIds as Set<string> | undefined;
       return ids ? [...ids].sort() : undefined;
     },
+    async backdateConnection(connectionId, ageMs) {
+      await client.send(
+        new UpdateCommand({
+          TableName: localNames.connections,
+          Key: { connectionId },
+          UpdateExpression: 'SET connectedAt = :then',
+          ConditionExpression: 'attribute_exists(connectionId)',
+          ExpressionAttributeValues: { ':then': new Date(Date.now() - ageMs).toISOString() },
+        }),
+      );
+    },
     destroy: () => raw.destroy(),
   };
 }
@@ -71,6 +87,20 @@ export async function presenceIdsOf(runtime: LocalRuntime, userId: string): Prom
   const tables = runtimeTables(runtime);
   try {
     return await tables.presenceOf(userId);
+  } finally {
+    tables.destroy();
+  }
+}
+
+/** `RuntimeTables.backdateConnection` with a client of its own; a minute by default. */
+export async function backdateConnection(
+  runtime: LocalRuntime,
+  connectionId: string,
+  ageMs = 60_000,
+): Promise<void> {
+  const tables = runtimeTables(runtime);
+  try {
+    await tables.backdateConnection(connectionId, ageMs);
   } finally {
     tables.destroy();
   }
