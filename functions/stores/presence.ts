@@ -6,7 +6,6 @@
  * - counts: STATS_SHARDS counter items `#stats#<n>`, the user's own one updated on those
  *   transitions, summed with the legacy `#stats` item by one BatchGetItem (no Scan, no Query).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   DeleteCommand,
@@ -263,10 +262,8 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
     userId: string,
     connectionId: string,
   ): Promise<{ removed: boolean; wentOffline: boolean; onlineSince?: string }> {
-    let remaining: number;
-    let onlineSince: unknown;
-    try {
-      const { Attributes } = await this.client.send(
+    const written = await unlessConditionFailed(
+      this.client.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { userId },
@@ -281,13 +278,12 @@ export class DynamoPresenceStore implements PresenceStore, PresenceSweepSource {
           // ALL_NEW: the session token too, which the last disconnect clears the marks of.
           ReturnValues: 'ALL_NEW',
         }),
-      );
-      remaining = Number(Attributes?.connectionCount ?? 0);
-      onlineSince = Attributes?.onlineSince;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return { removed: false, wentOffline: false };
-      throw error;
-    }
+      ),
+    );
+    if (!written) return { removed: false, wentOffline: false };
+    const { Attributes } = written;
+    const remaining = Number(Attributes?.connectionCount ?? 0);
+    const onlineSince: unknown = Attributes?.onlineSince;
     const wentOffline = remaining <= 0;
     if (wentOffline) await this.deleteIfEmpty(userId);
     await this.bumpStats(userId, wentOffline ? -1 : 0, -1);
