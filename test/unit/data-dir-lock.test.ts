@@ -44,8 +44,10 @@ test('a directory whose owner died unreaped (zombie) is taken over', {
   const dir = dataDir();
   // `sh` starts a child that waits for the end of our pipe, prints its pid and becomes
   // `sleep 30`, which never reaps it. Only once the exec happened do we let the child exit,
-  // so it cannot be reaped by `sh` first, however slow the machine is.
-  const parent = spawn('sh', ['-c', 'cat 0<&0 >/dev/null & echo $!; exec sleep 30'], {
+  // so it cannot be reaped by `sh` first, however slow the machine is. The pipe goes in on
+  // fd 3: POSIX gives a background job /dev/null as stdin, so `cat 0<&0 &` read /dev/null,
+  // exited at once and was sometimes reaped by dash before the exec (the old flake).
+  const parent = spawn('sh', ['-c', 'exec 3<&0; cat <&3 >/dev/null & echo $!; exec sleep 30'], {
     stdio: ['pipe', 'pipe', 'ignore'],
   });
   try {
