@@ -15,6 +15,8 @@
  * so its grants are checked as in AWS). The first call builds the SDK clients and sends their
  * first requests, which a cold start pays as much as the import; the loopback network
  * costs well under a millisecond per request. Import and first call are reported apart.
+ * Every first call is a valid request that reaches the store (on data the init runtime seeds):
+ * one that answers anything else (a validation error, say) stops the section, naming it.
  *
  * The figure is the median of `runs` runs, each the median of PROCESSES_PER_RUN processes,
  * after one discarded warm-up; functions and variants interleaved so that machine load
@@ -36,7 +38,14 @@ import {
 import { type FunctionId, functionSpecs } from '../../lib/function-specs.ts';
 import { localFunctionName } from '../../local/functions.ts';
 import { mintToken } from '../../local/tokens.ts';
-import { BENCH_USER, describeEvent, firstCallEvent } from './first-calls.ts';
+import {
+  BENCH_USER,
+  DESCRIBED_FIXTURES,
+  describeEvent,
+  type FirstCallFixtures,
+  firstCallEvent,
+  firstCallRefusal,
+} from './first-calls.ts';
 import type { InitRuntimeInfo } from './init-runtime.ts';
 import { median, percentile, round } from './machine.ts';
 import type { BundleFigures, BundlesSection, BundleVariantFigures } from './types.ts';
@@ -70,8 +79,8 @@ const MEASUREMENTS = [
 /**
  * Imports the bundle (argv[1]), calls `handler` with the event (argv[2], JSON) and a Lambda
  * context, then runs `after` (with the module as `mod`; timed with the first call), and prints, on a last line of its own after whatever the bundle wrote: import
- * ms, first call ms, CPU ms (user + system, all threads) and the outcome (status code or
- * frame type, and error code). Exits at once: keep-alive sockets must not hold it.
+ * ms, first call ms, CPU ms (user + system, all threads) and the outcome (status code, policy,
+ * a worker's `outcome` or welcome's `delivered`, then frame type and error code). Exits at once: keep-alive sockets must not hold it.
  */
 const initTimer = (after: string) => `
 const t0 = performance.now(); const c0 = process.cpuUsage();
@@ -82,7 +91,8 @@ try {
   const context = { functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, awsRequestId: 'bench', getRemainingTimeInMillis: () => 28000, callbackWaitsForEmptyEventLoop: true };
   const result = await mod.handler(JSON.parse(process.argv[2]), context);
   let body; try { body = JSON.parse(result?.body ?? 'null'); } catch { body = undefined; }
-  outcome = [result?.statusCode ?? (result?.policyDocument ? 'policy ' + result.policyDocument.Statement[0].Effect : typeof result), body?.type, body?.code ?? body?.error?.code ?? body?.data?.code].filter((part) => part !== undefined).join(' ');
+  const summary = result?.statusCode ?? (result?.policyDocument ? 'policy ' + result.policyDocument.Statement[0].Effect : typeof result?.outcome === 'string' ? result.outcome : typeof result?.delivered === 'boolean' ? 'delivered=' + result.delivered : typeof result);
+  outcome = [summary, body?.type, body?.code ?? body?.error?.code ?? body?.data?.code].filter((part) => part !== undefined).join(' ');
 } catch (error) { outcome = 'threw ' + (error?.name ?? 'Error'); }
 ${after};
 const t2 = performance.now(); const c = process.cpuUsage(c0);
@@ -240,6 +250,91 @@ export function functionEnvironment(runtime: InitRuntimeInfo, id: FunctionId): N
   };
 }
 
+/** A token of BENCH_USER and the runtime's seed: what the first-call events are built from. */
+async function firstCallFixtures(runtime: InitRuntimeInfo): Promise<FirstCallFixtures> {
+  return { token: await mintToken(BENCH_USER, { secret: runtime.jwtSecret }), seed: runtime.seed };
+}
+
+function refusalLine(id: FunctionId, event: unknown, outcome: string, refusal: string): string {
+  return `  ${id}: ${describeEvent(event)} answered "${outcome}" (${refusal})`;
+}
+
+function refusedMessage(lines: readonly string[]): string {
+  return [
+    'These first calls did not measure their usual path (refused before reaching the store?):',
+    ...new Set(lines),
+    'Fix their events in scripts/bench/first-calls.ts: every first call must be a valid request.',
+  ].join('\n');
+}
+
+/** Bundles `id` as the stack does (`external`: with @aws-sdk/* left out) into `dir`/variant/id. */
+async function buildFunction(
+  id: FunctionId,
+  variant: Variant,
+  dir: string,
+): Promise<{ file: string; sizes: BundleSizes }> {
+  const outdir = join(dir, variant, id);
+  mkdirSync(outdir, { recursive: true });
+  const buildOptions = handlerBuildOptions({
+    projectRoot: REPOSITORY_ROOT,
+    entry: functionSpecs[id].entry,
+    outdir,
+    tracing: false,
+    ...(variant === 'external' ? { external: ['@aws-sdk/*'] } : {}),
+  });
+  const result = await build({ ...buildOptions, metafile: true });
+  return { file: join(outdir, 'index.mjs'), sizes: sizesOf(result.metafile, REPOSITORY_ROOT) };
+}
+
+/** What one function's first call was and answered, and why it does not count (undefined: it does). */
+export interface FirstCallCheck {
+  readonly functionId: FunctionId;
+  readonly event: string;
+  readonly outcome: string;
+  readonly refusal: string | undefined;
+}
+
+/**
+ * Each function's first call once, in its deployed bundle and a fresh process, against the
+ * init runtime and its seed, in lib/function-specs.ts order as the section runs them: what
+ * each answered. For the test of the fixtures (test/e2e/bench-first-calls.test.ts); no timing.
+ */
+export async function checkFirstCalls(): Promise<FirstCallCheck[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-bench-first-calls-'));
+  const { child, info: runtime } = await startInitRuntime();
+  try {
+    const fixtures = await firstCallFixtures(runtime);
+    const ids = Object.keys(functionSpecs) as FunctionId[];
+    const files = new Map<FunctionId, string>();
+    await Promise.all(ids.map(async (id) => files.set(id, (await buildFunction(id, 'bundled', dir)).file)));
+    const checks: FirstCallCheck[] = [];
+    for (const [sequence, id] of ids.entries()) {
+      const event = firstCallEvent(id, fixtures, sequence);
+      const { outcome } = await timeInit(
+        files.get(id) as string,
+        functionEnvironment(runtime, id),
+        DEPLOYED_NODE_FLAGS,
+        event,
+      );
+      checks.push({
+        functionId: id,
+        event: describeEvent(event),
+        outcome,
+        refusal: firstCallRefusal(id, outcome),
+      });
+    }
+    return checks;
+  } finally {
+    await stopInitRuntime(child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function stopInitRuntime(child: ChildProcess): Promise<void> {
+  child.disconnect();
+  await new Promise((resolveExit) => child.once('exit', resolveExit));
+}
+
 export async function runBundlesSection(options: BundlesOptions): Promise<BundlesSection> {
   const startedAt = performance.now();
   const ids = (Object.keys(functionSpecs) as FunctionId[]).filter(
@@ -251,45 +346,34 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
   const variants: Variant[] = ['bundled', 'external'];
   const { child, info: runtime } = await startInitRuntime();
   try {
-    const token = await mintToken(BENCH_USER, { secret: runtime.jwtSecret });
+    const fixtures = await firstCallFixtures(runtime);
     options.log(
       `  bundling ${ids.length} functions × ${variants.length} variants (esbuild ${esbuildVersion})`,
     );
     const built = new Map<string, { file: string; sizes: BundleSizes }>();
     await Promise.all(
       ids.flatMap((id) =>
-        variants.map(async (variant) => {
-          const outdir = join(dir, variant, id);
-          mkdirSync(outdir, { recursive: true });
-          const buildOptions = handlerBuildOptions({
-            projectRoot: REPOSITORY_ROOT,
-            entry: functionSpecs[id].entry,
-            outdir,
-            tracing: false,
-            ...(variant === 'external' ? { external: ['@aws-sdk/*'] } : {}),
-          });
-          const result = await build({ ...buildOptions, metafile: true });
-          built.set(`${variant}/${id}`, {
-            file: join(outdir, 'index.mjs'),
-            sizes: sizesOf(result.metafile, REPOSITORY_ROOT),
-          });
-        }),
+        variants.map(async (variant) => built.set(`${variant}/${id}`, await buildFunction(id, variant, dir))),
       ),
     );
     const times = new Map<string, InitTime[][]>();
     const loads: number[] = [];
+    let sequence = 0;
     for (let run = 0; run <= options.runs; run++) {
+      const refusals: string[] = [];
       loads.push(round(loadavg()[0] ?? 0, 2));
       options.log(`  init run ${run === 0 ? 'warm-up' : `${run}/${options.runs}`} (load ${loads.at(-1)})`);
       for (const id of ids) {
         const env = functionEnvironment(runtime, id);
-        const event = firstCallEvent(id, token);
         const order = run % 2 ? MEASUREMENTS : [...MEASUREMENTS].reverse();
         for (let process = 0; process < PROCESSES_PER_RUN; process++) {
           for (const measurement of order) {
             if (process >= (run === 0 ? 1 : measurement.processes)) continue;
             const file = (built.get(`${measurement.variant}/${id}`) as { file: string }).file;
+            const event = firstCallEvent(id, fixtures, sequence++);
             const time = await timeInit(file, env, measurement.flags, event);
+            const refusal = firstCallRefusal(id, time.outcome);
+            if (refusal) refusals.push(refusalLine(id, event, time.outcome, refusal));
             if (run === 0) continue;
             const key = `${measurement.name}/${id}`;
             const runsOf = times.get(key) ?? [];
@@ -298,6 +382,8 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
           }
         }
       }
+      // Not a timing check: a first call refused before its requests would flatter the figure.
+      if (refusals.length > 0) throw new Error(refusedMessage(refusals));
     }
     loads.push(round(loadavg()[0] ?? 0, 2));
     const initOf = (id: string, name: string) => {
@@ -325,7 +411,7 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
       functionId: id,
       entry: functionSpecs[id].entry,
       firstCall: {
-        event: describeEvent(firstCallEvent(id, '…')),
+        event: describeEvent(firstCallEvent(id, DESCRIBED_FIXTURES)),
         outcome: times.get(`bundled/${id}`)?.[0]?.[0]?.outcome ?? '',
       },
       bundled: figures(id, 'bundled'),
@@ -344,8 +430,7 @@ export async function runBundlesSection(options: BundlesOptions): Promise<Bundle
       seconds: Math.round((performance.now() - startedAt) / 1000),
     };
   } finally {
-    child.disconnect();
-    await new Promise((resolveExit) => child.once('exit', resolveExit));
+    await stopInitRuntime(child);
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -2,18 +2,22 @@
  * The local runtime the `bundles` section's first calls go to (scripts/bench/bundles.ts), in
  * a process of its own: a runtime pins the handler environment of the process that starts
  * it, which later sections of the bench start runtimes with their own. Sends its handler
- * environment, token secret and every function's credentials over IPC once it listens;
+ * environment, token secret, every function's credentials and the first calls' seed
+ * (scripts/bench/first-calls.ts, sent from a connection it keeps open) over IPC once it listens;
  * stops when the bench disconnects.
  * Run by bundles.ts (`startInitRuntime`), not by hand.
  */
 import { type FunctionId, functionSpecs } from '../../lib/function-specs.ts';
 import { localCredentials } from '../../local/iam/credentials.ts';
 import { startLocalRuntime } from '../../local/runtime.ts';
+import { type FirstCallSeed, seedFirstCalls } from './first-calls.ts';
 
 export interface InitRuntimeInfo {
   readonly handlerEnv: Readonly<Record<string, string>>;
   readonly jwtSecret: string;
   readonly credentials: Readonly<Record<string, { accessKeyId: string; secretAccessKey: string }>>;
+  /** The data the first calls use; its connection stays open until the runtime stops. */
+  readonly seed: FirstCallSeed;
 }
 
 const runtime = await startLocalRuntime({
@@ -34,12 +38,17 @@ const credentials = Object.fromEntries(
     return [id, { accessKeyId, secretAccessKey }];
   }),
 );
+const { seed, clients } = await seedFirstCalls(runtime.wsUrl, runtime.jwtSecret ?? '', runtime.callbackUrl);
 const info: InitRuntimeInfo = {
   handlerEnv: runtime.handlerEnv,
   jwtSecret: runtime.jwtSecret ?? '',
   credentials,
+  seed,
 };
 process.send?.({ result: info });
 process.once('disconnect', () => {
-  void runtime.stop().finally(() => process.exit(0));
+  void clients
+    .closeAll()
+    .then(() => runtime.stop())
+    .finally(() => process.exit(0));
 });
