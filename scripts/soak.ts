@@ -3,10 +3,11 @@
  * local runtime. By default it spawns the runtime (`local/main.ts --in-memory --quiet
  * --handler-threads 2`, RATE_LIMIT_PER_MINUTE=0) as a child process so its memory and CPU
  * time can be sampled, opens N connections as N users, sends R private messages per second
- * between random pairs, then drains and prints sent, acknowledged, stored, delivered,
- * duplicates, lost, errors, latency percentiles, the runtime's CPU time per message and
- * its peak RSS. Exits 1 when anything was lost or duplicated. Loopback only: the runtime
- * it talks to is the one it started or `--url`.
+ * between random pairs, then drains, waits for the runtime to settle (idle, nothing more
+ * arriving) and prints sent, acknowledged, stored, delivered, late, duplicates, lost,
+ * errors, latency percentiles, the runtime's CPU time per message and its peak RSS. Exits
+ * 1 when anything was lost, duplicated or still pending. Loopback only: the runtime it
+ * talks to is the one it started or `--url`.
  */
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -33,6 +34,7 @@ Options:
   --minutes <m>        how long to send, after the ramp-up (default 0.5)
   --connect-concurrency <n>  handshakes in flight during the ramp-up (default 50)
   --drain-seconds <s>  longest wait for outstanding pushes after sending stops (default 60)
+  --settle-seconds <s> then the longest wait for the runtime to go idle before counting losses (default 120)
   --url <ws://…>       use a runtime that is already running (loopback only) instead of spawning one
   --http <http://…>    its HTTP / DynamoDB endpoint (default: derived from --url)
   --spawn              spawn a runtime (the default unless --url is given)
@@ -54,6 +56,7 @@ interface Options {
   minutes: number;
   connectConcurrency: number;
   drainSeconds: number;
+  settleSeconds: number;
   url?: string;
   http?: string;
   spawn: boolean;
@@ -91,6 +94,7 @@ function parseOptions(): Options {
       minutes: { type: 'string' },
       'connect-concurrency': { type: 'string' },
       'drain-seconds': { type: 'string' },
+      'settle-seconds': { type: 'string' },
       url: { type: 'string' },
       http: { type: 'string' },
       spawn: { type: 'boolean' },
@@ -116,6 +120,7 @@ function parseOptions(): Options {
     minutes: positive('minutes', str('minutes'), 0.5),
     connectConcurrency: Math.floor(positive('connect-concurrency', str('connect-concurrency'), 50)),
     drainSeconds: positive('drain-seconds', str('drain-seconds'), 60),
+    settleSeconds: positive('settle-seconds', str('settle-seconds'), 120),
     url,
     http: str('http'),
     spawn: values.spawn === true || url === undefined,
@@ -165,6 +170,24 @@ function cpuOf(pid: number): { totalMs: number; systemMs: number; mainThreadMs: 
   }
 }
 
+/** What the sender's reply said about a message's push (`message_sent`: delivered, failed, queued). */
+const Reply = { none: 0, posted: 1, postFailed: 2, queued: 3, noConnection: 4, error: 5 } as const;
+const replyNames = ['noReply', 'posted', 'postFailed', 'queued', 'noConnection', 'errorReply'] as const;
+
+function replyOf(
+  data: { delivered?: unknown; failed?: unknown; queued?: unknown } | null | undefined,
+): number {
+  if (typeof data?.failed === 'number' && data.failed > 0) return Reply.postFailed;
+  if (typeof data?.delivered === 'number' && data.delivered > 0) return Reply.posted;
+  if (typeof data?.queued === 'number' && data.queued > 0) return Reply.queued;
+  return Reply.noConnection;
+}
+
+/** At most this much runtime CPU (all threads) in a second counts as idle. */
+const IDLE_CPU_MS_PER_SECOND = 30;
+/** Seconds in a row the runtime must be idle, with no frame arriving, to count as settled. */
+const SETTLED_AFTER_IDLE_SECONDS = 3;
+
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
@@ -206,6 +229,7 @@ async function main(): Promise<void> {
   const sentAt = new Float64Array(totalToSend);
   const recipientOf = new Int32Array(totalToSend);
   const acked = new Uint8Array(totalToSend);
+  const replies = new Uint8Array(totalToSend);
   const received = new Uint16Array(totalToSend);
   const latencies = new Float64Array(totalToSend);
   let latencyCount = 0;
@@ -213,6 +237,9 @@ async function main(): Promise<void> {
   let ackedCount = 0;
   let delivered = 0;
   let duplicates = 0;
+  /** Set when the drain ends: first receipts after it are late, not lost. */
+  let drainEnded = false;
+  let late = 0;
   let lastFrameAt = performance.now();
   const errors = new Map<string, number>();
   let errorReplies = 0;
@@ -273,7 +300,14 @@ async function main(): Promise<void> {
     let frame: {
       code?: number;
       request_id?: unknown;
-      data?: { type?: string; content?: string; message_id?: string } | null;
+      data?: {
+        type?: string;
+        content?: string;
+        message_id?: string;
+        delivered?: unknown;
+        failed?: unknown;
+        queued?: unknown;
+      } | null;
     };
     try {
       frame = JSON.parse(text);
@@ -284,11 +318,13 @@ async function main(): Promise<void> {
     if (typeof frame.request_id === 'number') {
       const seq = frame.request_id;
       if (frame.code === 0) {
+        replies[seq] = replyOf(frame.data);
         if (!acked[seq]) {
           acked[seq] = 1;
           ackedCount++;
         }
       } else {
+        replies[seq] = Reply.error;
         errorReplies++;
         countError(String(frame.code ?? 'no-code'));
       }
@@ -306,6 +342,7 @@ async function main(): Promise<void> {
       received[seq] = before + 1;
       if (before === 0) {
         delivered++;
+        if (drainEnded) late++;
         latencies[latencyCount++] = performance.now() - (sentAt[seq] as number);
       } else duplicates++;
     }
@@ -394,15 +431,41 @@ async function main(): Promise<void> {
     await sleep(200);
   }
   const drainSeconds = (performance.now() - drainStarted) / 1000;
-  const cpuAtDrainEnd = pid ? cpuOf(pid) : undefined;
+  drainEnded = true;
+
+  // Settle: under overload a stored message's push can still be on its way when the drain
+  // gives up (its invocation queued behind others, or past the 29 s integration timeout,
+  // which does not stop it), and a Scan can read a message whose push is still queued. So
+  // before counting, wait until the runtime is idle (its CPU, when its pid is known) and no
+  // frame came for a few seconds: what is missing then is lost; what came since is late.
+  const settleStarted = performance.now();
+  let settled = ackedCount === sent && delivered >= sent;
+  let cpuBefore = pid ? cpuOf(pid) : undefined;
+  let idleSeconds = 0;
+  while (!settled && performance.now() - settleStarted < options.settleSeconds * 1000) {
+    await sleep(1000);
+    const cpuNow = pid ? cpuOf(pid) : undefined;
+    const runtimeIdle =
+      !pid ||
+      (cpuNow !== undefined &&
+        cpuBefore !== undefined &&
+        cpuNow.totalMs - cpuBefore.totalMs < IDLE_CPU_MS_PER_SECOND);
+    cpuBefore = cpuNow;
+    idleSeconds = runtimeIdle ? idleSeconds + 1 : 0;
+    const quiet = performance.now() - lastFrameAt > SETTLED_AFTER_IDLE_SECONDS * 1000;
+    settled =
+      (idleSeconds >= SETTLED_AFTER_IDLE_SECONDS && quiet) || (ackedCount === sent && delivered >= sent);
+  }
+  const settleSeconds = (performance.now() - settleStarted) / 1000;
+  const cpuAtSettled = pid ? cpuOf(pid) : undefined;
   // The soak's own clients share the cores too: their CPU counts against the rate as well.
   const clientCpu = process.cpuUsage(clientCpuAtSendStart);
   const clientCpuMsPerMessage =
     sent > 0 ? Number(((clientCpu.user + clientCpu.system) / 1000 / sent).toFixed(3)) : Number.NaN;
-  // The runtime's CPU from the first send to the end of the drain, per message sent.
+  // The runtime's CPU from the first send until it settled, per message sent.
   const cpuPerMessage = (field: 'totalMs' | 'systemMs' | 'mainThreadMs') =>
-    cpuAtSendStart && cpuAtDrainEnd && sent > 0
-      ? Number(((cpuAtDrainEnd[field] - cpuAtSendStart[field]) / sent).toFixed(3))
+    cpuAtSendStart && cpuAtSettled && sent > 0
+      ? Number(((cpuAtSettled[field] - cpuAtSendStart[field]) / sent).toFixed(3))
       : 'n/a (runtime pid unknown)';
 
   // Stored: read the messages table where the runtime keeps it (a Scan: fine here): its
@@ -438,18 +501,26 @@ async function main(): Promise<void> {
   } while (startKey);
   dynamo.destroy();
 
-  let lost = 0;
+  // Stored, never received, recipient still connected: lost once the runtime settled; if it
+  // was still busy when the soak stopped waiting, pending (its push may yet come).
+  let missing = 0;
   let storedTwice = 0;
   let lostToClosedRecipient = 0;
   let unacked = 0;
+  const missingBySenderReply: Record<string, number> = {};
   for (let seq = 0; seq < sent; seq++) {
     if (!acked[seq]) unacked++;
     if ((storedBySeq[seq] ?? 0) > 1) storedTwice += (storedBySeq[seq] as number) - 1;
     if ((storedBySeq[seq] ?? 0) > 0 && !received[seq]) {
-      if (open[recipientOf[seq] as number]) lost++;
-      else lostToClosedRecipient++;
+      if (open[recipientOf[seq] as number]) {
+        missing++;
+        const reply = replyNames[replies[seq] as number] as string;
+        missingBySenderReply[reply] = (missingBySenderReply[reply] ?? 0) + 1;
+      } else lostToClosedRecipient++;
     }
   }
+  const lost = settled ? missing : 0;
+  const pending = settled ? 0 : missing;
   const integrationFailures = errors.get('integration-failed') ?? 0;
   if (unacked > errorReplies + integrationFailures)
     errors.set('no-reply', unacked - errorReplies - integrationFailures);
@@ -471,7 +542,13 @@ async function main(): Promise<void> {
     duplicates: duplicates + storedTwice,
     duplicateDeliveries: duplicates,
     storedTwice,
+    late,
     lost,
+    pending,
+    // Lost (or pending) by what the sender's reply said: posted = the runtime posted it to a
+    // connection of the recipient; postFailed = posts failed after retries; noConnection =
+    // the recipient had no connection then; noReply / errorReply.
+    missingBySenderReply,
     notDeliveredRecipientClosed: lostToClosedRecipient,
     errors: Object.fromEntries(errors),
     latencyMs: {
@@ -481,9 +558,11 @@ async function main(): Promise<void> {
       max: Number((sorted[sorted.length - 1] ?? Number.NaN).toFixed(1)),
     },
     achievedRate: Number((sent / sendSeconds).toFixed(1)),
-    deliveredRate: Number((delivered / (sendSeconds + drainSeconds)).toFixed(1)),
+    deliveredRate: Number((delivered / (sendSeconds + drainSeconds + settleSeconds)).toFixed(1)),
     sendSeconds: Number(sendSeconds.toFixed(1)),
     drainSeconds: Number(drainSeconds.toFixed(1)),
+    settleSeconds: Number(settleSeconds.toFixed(1)),
+    settled,
     runtimeCpuMsPerMessage: cpuPerMessage('totalMs'),
     runtimeSystemCpuMsPerMessage: cpuPerMessage('systemMs'),
     runtimeMainThreadCpuMsPerMessage: cpuPerMessage('mainThreadMs'),
@@ -502,21 +581,24 @@ async function main(): Promise<void> {
   line('sent', report.sent);
   line('acknowledged', report.acknowledged);
   line('stored', report.stored);
-  line('delivered', report.delivered);
+  line('delivered', `${report.delivered}${late ? ` (${late} late: after the drain ended)` : ''}`);
   line('duplicates', `${report.duplicates} (deliveries ${duplicates}, stored twice ${storedTwice})`);
   line(
     'lost',
     `${report.lost}${lostToClosedRecipient ? ` (+${lostToClosedRecipient} whose recipient had disconnected)` : ''}`,
   );
+  if (pending > 0)
+    line('pending', `${pending} stored, not received, runtime still busy after ${report.settleSeconds} s`);
+  if (missing > 0) line('missing by sender reply', missingBySenderReply);
   line('errors', report.errors);
   line('latency ms', report.latencyMs);
   line(
     'achieved rate',
-    `${report.achievedRate} msg/s sent over ${report.sendSeconds} s (drain ${report.drainSeconds} s)`,
+    `${report.achievedRate} msg/s sent over ${report.sendSeconds} s (drain ${report.drainSeconds} s, settle ${report.settleSeconds} s${settled ? '' : ', not settled'})`,
   );
   line(
     'runtime CPU / message',
-    `${report.runtimeCpuMsPerMessage} ms (kernel ${report.runtimeSystemCpuMsPerMessage} ms; main thread ${report.runtimeMainThreadCpuMsPerMessage} ms), send start to drain end`,
+    `${report.runtimeCpuMsPerMessage} ms (kernel ${report.runtimeSystemCpuMsPerMessage} ms; main thread ${report.runtimeMainThreadCpuMsPerMessage} ms), send start until settled`,
   );
   line(
     'soak client CPU / message',
@@ -531,7 +613,7 @@ async function main(): Promise<void> {
   if (runtime.child && runtime.child.exitCode === null) {
     await Promise.race([new Promise((resolve) => runtime.child?.once('exit', resolve)), sleep(10_000)]);
   }
-  process.exit(lost > 0 || report.duplicates > 0 || welcomed < N ? 1 : 0);
+  process.exit(lost > 0 || pending > 0 || report.duplicates > 0 || welcomed < N ? 1 : 0);
 }
 
 main().catch((error: unknown) => {
