@@ -312,8 +312,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       groups: { actions: ['PutItem', 'BatchWriteItem', 'UpdateItem'] },
       // UpdateItem: the create_group rate-limit window.
       guards: { actions: ['UpdateItem'] },
-      // BatchGetItem: whether any of the members blocked the creator.
-      blocks: { actions: ['BatchGetItem'] },
+      // Query (byBlocked): who blocked the creator, among the members; BatchGetItem: whether
+      // the one member blocked them, or the members' rows when very many blocked them.
+      blocks: { actions: ['BatchGetItem', 'Query'], indexes: ['byBlocked'] },
     },
     // POST: the `invited` pushes (one user's connections each: never a worker's job);
     // DELETE: closing a connection whose token expired.
@@ -361,8 +362,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
         actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'PutItem', 'DeleteItem', 'Query'],
         indexes: ['byOnlineGroup'],
       },
-      // BatchGetItem: whether any of the new members blocked the adder.
-      blocks: { actions: ['BatchGetItem'] },
+      // Query (byBlocked): who blocked the adder, among the new members; BatchGetItem: whether
+      // the one new member blocked them, or the new members' rows when very many blocked them.
+      blocks: { actions: ['BatchGetItem', 'Query'], indexes: ['byBlocked'] },
     },
     manageConnections: ['POST', 'DELETE'],
     invokes: ['fanOutWorker', 'sweepConnections'],
@@ -575,8 +577,12 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
       readState: { actions: ['Query', 'BatchGetItem'] },
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
       // The blocks routes; GetItem: online/check's target; BatchGetItem: a private
-      // message's recipient (with their presence item), the members of a new group or an add.
-      blocks: { actions: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem', 'Query'] },
+      // message's recipient (with their presence item), the members of a new group or an add
+      // (one, or when very many blocked the adder); Query (byBlocked): who blocked the adder.
+      blocks: {
+        actions: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem', 'Query'],
+        indexes: ['byBlocked'],
+      },
     },
     // DELETE: a recipient whose token expired is closed instead of pushed to.
     // send-message's HeadObject, CopyObject and push URL; the history page's URLs.

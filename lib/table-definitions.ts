@@ -195,13 +195,22 @@ export const tableDefinitions: Readonly<Record<TableId, TableDefinition>> = {
   },
   /**
    * Blocks: one row per (blocker `userId`, `blockedUserId`) with `blockedAt`. Whether a
-   * recipient blocked a sender is one GetItem; whom a user blocked is one Query.
+   * recipient blocked a sender is one GetItem; whom a user blocked is one Query. `byBlocked`
+   * lists who blocked a user, so checking the members of a new group is one Query of the
+   * adder's blockers rather than a read per member (docs/architecture.md, "Blocks").
    */
   blocks: {
     envVar: 'BLOCKS_TABLE',
     localName: 'chat-blocks',
     partitionKey: { name: 'userId', type: 'S' },
     sortKey: { name: 'blockedUserId', type: 'S' },
-    indexes: [],
+    indexes: [
+      {
+        indexName: 'byBlocked',
+        partitionKey: { name: 'blockedUserId', type: 'S' },
+        sortKey: { name: 'userId', type: 'S' },
+        projection: 'KEYS_ONLY',
+      },
+    ],
   },
 };

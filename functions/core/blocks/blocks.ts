@@ -52,7 +52,10 @@ export interface BlockStore {
   page(blockerId: string, limit: number, after?: string): Promise<{ rows: BlockRow[]; more: boolean }>;
   /** Whether `blockerId` blocked `blockedUserId` (one GetItem). */
   has(blockerId: string, blockedUserId: string): Promise<boolean>;
-  /** Of `blockerIds`, those who blocked `blockedUserId` (BatchGetItem, 100 keys a request). */
+  /**
+   * Of `blockerIds`, those who blocked `blockedUserId`: costs what the answer costs (one
+   * Query of who blocked `blockedUserId`, not a read per candidate), eventually consistent.
+   */
   blockersAmong(blockerIds: readonly string[], blockedUserId: string): Promise<Set<string>>;
   /** Everyone `blockerId` blocked (one Query page per 1 MB). */
   blockedBy(blockerId: string): Promise<Set<string>>;

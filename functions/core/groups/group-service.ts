@@ -319,7 +319,7 @@ export class GroupService {
     return max > 0 ? this.deps.limits.reserve(userId, 'memberOf', max) : Promise.resolve(true);
   }
 
-  /** 1403, before anything is written, when some of `userIds` blocked `adderId` (one BatchGetItem per 100). */
+  /** 1403, before anything is written, when some of `userIds` blocked `adderId` (one read of who blocked them). */
   private async refuseBlockers(userIds: readonly string[], adderId: string): Promise<void> {
     if (!this.deps.blocks || userIds.length === 0) return;
     const blockers = await this.deps.blocks.blockersAmong(userIds, adderId);
