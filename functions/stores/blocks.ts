@@ -111,9 +111,13 @@ export class DynamoBlockStore implements BlockStore {
     return new Set(items.flatMap((item) => (typeof item.userId === 'string' ? [item.userId] : [])));
   }
 
-  /** Everyone who blocked `blockedUserId` (`byBlocked` pages), or undefined past `atMost` of them. */
+  /**
+   * Everyone who blocked `blockedUserId` (`byBlocked` pages), or undefined past `atMost` of
+   * them, or while the index is not there to read: a table from before it, until the
+   * deploy has built it (or a local data directory from before it).
+   */
   private async blockersOf(blockedUserId: string, atMost: number): Promise<string[] | undefined> {
-    const items = await queryAll(
+    const query = queryAll(
       this.client,
       {
         TableName: this.tableName,
@@ -124,7 +128,11 @@ export class DynamoBlockStore implements BlockStore {
       },
       atMost + 1,
     );
-    if (items.length > atMost) return undefined;
+    const items = await query.catch((error: unknown) => {
+      if (isIndexUnavailable(error)) return undefined;
+      throw error;
+    });
+    if (items === undefined || items.length > atMost) return undefined;
     return items.flatMap((item) => (typeof item.userId === 'string' ? [item.userId] : []));
   }
 
@@ -139,4 +147,17 @@ export class DynamoBlockStore implements BlockStore {
       items.flatMap((item) => (typeof item.blockedUserId === 'string' ? [item.blockedUserId] : [])),
     );
   }
+}
+
+/**
+ * DynamoDB's answer to a Query of an index the table does not have yet ("The table does not
+ * have the specified index") or is still building ("Cannot read from backfilling global
+ * secondary index").
+ */
+function isIndexUnavailable(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === 'ValidationException' &&
+    /specified index|backfilling global secondary index/i.test(error.message)
+  );
 }

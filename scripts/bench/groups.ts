@@ -8,7 +8,9 @@
  * the presence lookup), not the pushes. Then `online` of its members connect (the owner
  * among them) and the pushes that go to the online members are measured with them: a
  * message, a rename (`group_updated`), a read receipt (`mark_read`) and a recall
- * (`delete_message`); they disconnect, and every group is deleted.
+ * (`delete_message`); they disconnect, and every group is deleted. Last, one invitee blocks
+ * the owner and a `create_group` naming all the members again is refused (1403): the block
+ * check's cost (who blocked the owner, one `byBlocked` Query) without the writes.
  */
 import { ClientPool } from './clients.ts';
 import { Host } from './host-client.ts';
@@ -139,6 +141,14 @@ export async function runGroupsSection(options: GroupsOptions): Promise<GroupsSe
     await measure('group-delete', 'delete_group', repetitions, (i) =>
       op(owner as number, 'delete_group', () => ({ group_id: groupIds[i] })),
     );
+    await measureRefusedCreate({
+      pool,
+      host,
+      measure,
+      repetitions,
+      owner: owner as number,
+      invitees: others,
+    });
     return {
       members,
       operations,
@@ -248,5 +258,51 @@ async function measurePushes(context: {
       });
     },
     pushes,
+  );
+}
+
+/**
+ * `create_group` naming `invitees` (the group's size) once one of them, `blocker`, blocked
+ * the owner: refused with 1403 before anything is written, so the row is the block check
+ * alone. The blocker connects only to block, and is gone before the measurement.
+ */
+async function measureRefusedCreate(context: {
+  readonly pool: ClientPool;
+  readonly host: Host;
+  readonly measure: (
+    operation: string,
+    text: string,
+    times: number,
+    run: (i: number) => Promise<OperationRun>,
+  ) => Promise<OperationRun[]>;
+  readonly repetitions: number;
+  readonly owner: number;
+  readonly invitees: readonly string[];
+}): Promise<void> {
+  const { pool, host, measure, repetitions, owner, invitees } = context;
+  const [blocker] = await pool.open([{ userId: 'blocker' }]);
+  const blocked = await pool.request(blocker as number, 'block_user', { user_id: 'owner' });
+  if (blocked.code !== 0) throw new Error(`block_user failed: ${JSON.stringify(blocked)}`);
+  await pool.close(blocker as number);
+  const memberIds = [...invitees.slice(0, -1), 'blocker'];
+  await measure(
+    'group-create-refused',
+    `create_group refused (1 of ${memberIds.length.toLocaleString('en-US')} invitees blocked the owner)`,
+    repetitions,
+    () =>
+      measureEvent({
+        pool,
+        host,
+        what: 'create_group (refused)',
+        expectedPushes: 0,
+        isPush: () => false,
+        act: async () => {
+          const reply = await pool.request(owner, 'create_group', {
+            group_name: 'refused',
+            member_ids: memberIds,
+          });
+          if (reply.code !== 1403) throw new Error(`create_group was not refused: ${JSON.stringify(reply)}`);
+        },
+      }),
   );
 }
