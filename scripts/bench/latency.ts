@@ -40,6 +40,8 @@ interface SoakReport {
   sent?: number;
   delivered?: number;
   lost?: number;
+  /** Stored, not received, and the runtime still busy when the soak stopped waiting. */
+  pending?: number;
   duplicates?: number;
   errors?: Record<string, number>;
   latencyMs?: { p50?: number; p95?: number; p99?: number; max?: number };
@@ -71,6 +73,9 @@ function runSoak(
     '--connect-concurrency',
     String(options.connectConcurrency),
     '--drain-seconds',
+    '30',
+    // An overloaded run may take long to finish its queued work; past this it reports pending.
+    '--settle-seconds',
     '30',
     '--seed',
     String(seed),
@@ -119,7 +124,8 @@ function runOf(
     max: latency.max ?? Number.NaN,
     sent: report.sent ?? 0,
     delivered: report.delivered ?? 0,
-    lost: report.lost ?? 0,
+    // A message still pending when the soak gave up is not known to arrive: it counts as lost.
+    lost: (report.lost ?? 0) + (report.pending ?? 0),
     duplicates: report.duplicates ?? 0,
     errors: report.errors ?? {},
     achievedRate: report.achievedRate ?? 0,

@@ -1051,6 +1051,7 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
       `${n(latency.connections)} connected clients (one user each) sending \`send_message\`s between random pairs; latency is`,
       'send → recipient receipt. A rate is *sustained* when p99 ≤ ' +
         `${latency.p99LimitMs} ms, nothing was lost or duplicated, no error came back, every client connected and the rate was sent.`,
+      'Lost: stored and never received once the runtime had gone idle; a message still on its way when the soak stopped waiting (30 s after its drain) counts as lost too.',
       '',
     );
     if (charts.latency) push(`![1:1 latency percentiles against rate](${charts.latency})`, '');
