@@ -53,12 +53,21 @@ export const DESCRIBED_FIXTURES: FirstCallFixtures = {
   },
 };
 
-/** Opens BENCH_USER's connection and sends and joins what the first calls need; the pool keeps it open. */
+/**
+ * How often the seeded connection sends a `ping`: API Gateway (and the local gateway) close a
+ * connection after 10 minutes without a frame from its client, and the section runs longer.
+ */
+const KEEP_ALIVE_MS = 4 * 60_000;
+
+/**
+ * Opens BENCH_USER's connection and sends and joins what the first calls need; the
+ * connection stays open, pinging as a client does, until `close`.
+ */
 export async function seedFirstCalls(
   wsUrl: string,
   secret: string,
   callbackUrl: string,
-): Promise<{ seed: FirstCallSeed; clients: ClientPool }> {
+): Promise<{ seed: FirstCallSeed; close: () => Promise<void> }> {
   const clients = new ClientPool(wsUrl, secret);
   const [user] = await clients.open([{ userId: BENCH_USER }]);
   const index = user as number;
@@ -78,7 +87,16 @@ export async function seedFirstCalls(
     memberRoomId,
     callbackUrl,
   };
-  return { seed, clients };
+  const keepAlive = setInterval(() => {
+    clients.request(index, 'ping', {}).catch(() => {
+      // A lost ping shows as the next first calls' 1401, which stops the section.
+    });
+  }, KEEP_ALIVE_MS);
+  const close = async () => {
+    clearInterval(keepAlive);
+    await clients.closeAll();
+  };
+  return { seed, close };
 }
 
 /** A command's first-call data and, for those refused after their reads, the code they answer. */

@@ -38,7 +38,7 @@ const credentials = Object.fromEntries(
     return [id, { accessKeyId, secretAccessKey }];
   }),
 );
-const { seed, clients } = await seedFirstCalls(runtime.wsUrl, runtime.jwtSecret ?? '', runtime.callbackUrl);
+const { seed, close } = await seedFirstCalls(runtime.wsUrl, runtime.jwtSecret ?? '', runtime.callbackUrl);
 const info: InitRuntimeInfo = {
   handlerEnv: runtime.handlerEnv,
   jwtSecret: runtime.jwtSecret ?? '',
@@ -47,8 +47,7 @@ const info: InitRuntimeInfo = {
 };
 process.send?.({ result: info });
 process.once('disconnect', () => {
-  void clients
-    .closeAll()
+  void close()
     .then(() => runtime.stop())
     .finally(() => process.exit(0));
 });
