@@ -34,6 +34,13 @@ export interface FaultOptions {
   readonly seed?: number;
   /** Only posts to these connections fail (tests); undefined: any connection. */
   readonly postTargets?: ReadonlySet<string>;
+  /**
+   * A post to one of these connections that no other fault answered first cuts the
+   * connection, as a network failure would, and never runs its `$disconnect` (tests): the
+   * client vanished as the post arrived, so it answers a real 410 and the connection stays
+   * gone (GetConnection 410 too), unlike an injected 410.
+   */
+  readonly postDrops?: ReadonlySet<string>;
   /** Only these DynamoDB operations (`GetItem`, `PutItem`, …) are throttled (tests); undefined: any. */
   readonly dynamoDbOperations?: ReadonlySet<string>;
   /** Only requests naming one of these tables are throttled (tests); undefined: any table. */
@@ -177,6 +184,7 @@ export class FaultInjector {
   private dynamoDbThrottleRate = 0;
   private dynamoDbMaxConsecutive = Number.POSITIVE_INFINITY;
   private postTargets: ReadonlySet<string> | undefined;
+  private postDrops: ReadonlySet<string> | undefined;
   private dynamoDbOperations: ReadonlySet<string> | undefined;
   private dynamoDbTables: ReadonlySet<string> | undefined;
   private seed = 1;
@@ -212,6 +220,7 @@ export class FaultInjector {
       this.dynamoDbMaxConsecutive,
     );
     if ('postTargets' in options) this.postTargets = options.postTargets;
+    if ('postDrops' in options) this.postDrops = options.postDrops;
     if ('dynamoDbOperations' in options) this.dynamoDbOperations = options.dynamoDbOperations;
     if ('dynamoDbTables' in options) this.dynamoDbTables = options.dynamoDbTables;
     if (options.asyncInvocationFault) {
@@ -232,6 +241,7 @@ export class FaultInjector {
       this.postRate > 0 ||
       this.postLatencyMs > 0 ||
       this.dynamoDbThrottleRate > 0 ||
+      (this.postDrops?.size ?? 0) > 0 ||
       (this.asyncFault?.remaining ?? 0) > 0
     );
   }
@@ -245,6 +255,7 @@ export class FaultInjector {
       parts.push(`@connections POST ${pct(this.postRate)} fail (${this.postStatuses.join('/')}${cap})`);
     }
     if (this.postLatencyMs > 0) parts.push(`+0..${this.postLatencyMs} ms per POST`);
+    if (this.postDrops?.size) parts.push(`a POST cuts ${this.postDrops.size} connection(s)`);
     if (this.asyncFault && this.asyncFault.remaining > 0) {
       const { functionId, phase, remaining } = this.asyncFault;
       parts.push(`next ${remaining} async invocation(s) of ${functionId} fail ${phase} the handler`);
@@ -284,6 +295,11 @@ export class FaultInjector {
     this.postFaultCounts[status] = (this.postFaultCounts[status] ?? 0) + 1;
     const error = POST_ERRORS[status] as { type: string; message: string };
     return { status, errorType: error.type, message: error.message };
+  }
+
+  /** Whether a post to `connectionId` (that no other fault answered) cuts the connection first. */
+  dropsOnPost(connectionId: string): boolean {
+    return this.postDrops?.has(connectionId) ?? false;
   }
 
   /** Whether this asynchronous invocation of `functionId` fails, and when (consumes one). */

@@ -119,6 +119,9 @@ async function respond(
         sendAwsError(res, fault.status, fault.errorType, fault.message);
         return { injected: fault.status };
       }
+      if (faults?.enabled && faults.dropsOnPost(target.connectionId)) {
+        connections.findOpen(target.connectionId)?.drop();
+      }
       // Looked up again: the connection may have closed while the body arrived (or the latency).
       if (!connections.findOpen(target.connectionId)?.postText(body)) return gone();
       res.writeHead(200, { 'content-length': 0 }).end();
