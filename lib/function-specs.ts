@@ -141,7 +141,15 @@ export interface FunctionSpec {
   };
 }
 
-/** Removing a connection that closed or answered 410: its row and its presence entry. */
+/**
+ * Removing a connection that closed: its row, its rooms and its presence entry (with the
+ * online counters). Only the functions that close connections themselves have it: `$connect`
+ * (a refused or kicked connection), `$disconnect` and the sweep function. Every other
+ * function that posts hands a connection that answers 410 to the sweep function
+ * (`invokes: ['sweepConnections']`, functions/runtime/gone-handoff.ts) and writes nothing
+ * of it: routes take the sender from the `$connect` authorizer's context (no connection
+ * read) and read the recipients' presence only.
+ */
 const removeConnection = {
   connections: { actions: ['DeleteItem'] },
   presence: { actions: ['UpdateItem', 'DeleteItem'] },
@@ -149,15 +157,9 @@ const removeConnection = {
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
 /**
- * Routes take the sender from the `$connect` authorizer's context (no connection read)
- * and may remove gone recipients.
- */
-const senderAndCleanup = removeConnection;
-
-/**
  * Presence pushes on a first connect / last disconnect: find the user's peers (whom they
- * sent private messages, online members of groups they posted in) and remove peer
- * connections that answer 410. Also the online marks on the user's member rows.
+ * sent private messages, online members of groups they posted in); peer connections that
+ * answer 410 go to the sweep function. Also the online marks on the user's member rows.
  */
 const presencePeers = {
   ...removeConnection,
@@ -171,25 +173,23 @@ const presencePeers = {
   blocks: { actions: ['Query'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
-/** `group_updated` pushes: the members' connections, and 410 cleanup. */
+/** `group_updated` pushes: the members' connections (410s go to the sweep function). */
 const groupUpdatedPushes = {
-  ...senderAndCleanup,
-  presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
+  presence: { actions: ['GetItem', 'BatchGetItem'] },
 } as const satisfies Partial<Record<TableId, TableAccess>>;
 
 /** `react` and `unreact`: the same reads and writes. */
 const reactionTables = {
-  ...senderAndCleanup,
-  // GetItem/BatchGetItem: the participants' connections; UpdateItem/DeleteItem: 410 cleanup.
-  presence: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'DeleteItem'] },
+  // GetItem/BatchGetItem: the participants' connections.
+  presence: { actions: ['GetItem', 'BatchGetItem'] },
   // GetItem: the message (and, after a refused count, why); UpdateItem: the user's
   // reaction row (conditional) and the counts on the message item.
   messages: { actions: ['GetItem', 'UpdateItem'] },
   // BatchGetItem: the reactor's membership (meta and member item); Query (byOnlineGroup):
   // a group's online members.
   groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byOnlineGroup'] },
-  // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
-  rooms: { actions: ['Query', 'BatchWriteItem'] },
+  // Query: a room's connections.
+  rooms: { actions: ['Query'] },
   // GetItem: whether a private chat's peer blocked the reacting user.
   blocks: { actions: ['GetItem'] },
   // UpdateItem: the per-user reaction rate window.
@@ -256,9 +256,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     publishesEvents: true,
     description: 'send_message: stores a private message and delivers it to the recipient',
     tables: {
-      ...senderAndCleanup,
       // BatchGetItem: the recipient's presence item, with the block row (below) in one request.
-      presence: { actions: ['BatchGetItem', 'UpdateItem', 'DeleteItem'] },
+      presence: { actions: ['BatchGetItem'] },
       // BatchWriteItem: a new message with both conversation-list rows; PutItem: the
       // conditional write of a client_msg_id retry; GetItem: the stored message, read back
       // by the retry that delivers what a failed attempt stored.
@@ -279,8 +278,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     publishesEvents: true,
     description: 'send_group_message: members only; stores and fans out to online members',
     tables: {
-      ...senderAndCleanup,
-      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
+      // GetItem/BatchGetItem: the online members' connections.
+      presence: { actions: ['GetItem', 'BatchGetItem'] },
       // GetItem: the stored message, read back by a client_msg_id retry that delivers it.
       messages: { actions: ['PutItem', 'GetItem'] },
       // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
@@ -305,7 +304,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description:
       'create_group: creates a group with its members (or, with GROUP_INVITES=required, invites them); the creator owns it',
     tables: {
-      // The `invited` push to each invitee (GROUP_INVITES=required): their connections, 410 cleanup.
+      // The `invited` push to each invitee (GROUP_INVITES=required): their connections.
       ...groupUpdatedPushes,
       // BatchWriteItem: the member and invitation items; PutItem: the meta item; UpdateItem:
       // the per-user counters (groups owned, groups belonged to).
@@ -513,10 +512,9 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     entry: 'functions/handlers/broadcast.ts',
     description: 'broadcast: admins only; fans out to every open connection',
     tables: {
-      ...senderAndCleanup,
       // Query (byShard): each shard's online users; BatchGetItem: the online counter's shards,
       // which decide whether fan-out workers take the broadcast.
-      presence: { actions: ['BatchGetItem', 'UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
+      presence: { actions: ['BatchGetItem', 'Query'], indexes: ['byShard'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
@@ -541,11 +539,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description:
       'HTTP API: online, send-message, broadcast, history, edits, reactions, unread counts, conversation list, system notifications, groups',
     tables: {
-      ...removeConnection,
-      presence: {
-        actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchGetItem'],
-        indexes: ['byShard'],
-      },
+      // Reads only: connections that answer 410 go to the sweep function.
+      presence: { actions: ['GetItem', 'Query', 'BatchGetItem'], indexes: ['byShard'] },
       // BatchWriteItem: a private message with its conversation-list rows; BatchGetItem:
       // the last messages of a conversation-list page; GetItem: a client_msg_id retry
       // reading back the message it delivers.
@@ -572,7 +567,7 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
         // byOnlineGroup: a group message's (or edit's, reaction's) online members.
         indexes: ['byMember', 'byInvitee', 'byOnlineGroup'],
       },
-      rooms: { actions: ['Query', 'BatchWriteItem'] },
+      rooms: { actions: ['Query'] },
       // BatchGetItem: the read positions of a conversation-list page and of a list_groups page.
       readState: { actions: ['Query', 'BatchGetItem'] },
       guards: { actions: ['UpdateItem', 'PutItem', 'GetItem'] },
@@ -618,12 +613,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     publishesEvents: true,
     description: "send_room_message: stores and fans out to the room's connections",
     tables: {
-      ...senderAndCleanup,
-      // GetItem: the sending connection's row (its rooms); DeleteItem: a gone connection's row.
-      connections: { actions: ['GetItem', 'DeleteItem'] },
-      // Query: the members (fan-out and the sender's membership); BatchWriteItem: a gone
-      // connection's rooms; DeleteItem: this room's row of a gone connection.
-      rooms: { actions: ['Query', 'BatchWriteItem', 'DeleteItem'] },
+      // GetItem: the sending connection's row (its rooms).
+      connections: { actions: ['GetItem'] },
+      // Query: the members (fan-out and the sender's membership); DeleteItem: this room's row
+      // of a connection that answered 410 (the sweep function closes the connection itself).
+      rooms: { actions: ['Query', 'DeleteItem'] },
       // GetItem: the stored message, read back by a client_msg_id retry that delivers it.
       messages: { actions: ['PutItem', 'GetItem'] },
       // Rate-limit windows (UpdateItem) and client_msg_id dedupe records (PutItem, GetItem).
@@ -669,9 +663,8 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     entry: 'functions/handlers/mark-read.ts',
     description: 'mark_read: stores the read position and tells the other participants',
     tables: {
-      ...senderAndCleanup,
-      // GetItem/BatchGetItem: the participants' and the reader's connections; UpdateItem/DeleteItem: 410 cleanup.
-      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
+      // GetItem/BatchGetItem: the participants' and the reader's connections.
+      presence: { actions: ['GetItem', 'BatchGetItem'] },
       // GetItem: the marked message belongs to the conversation; Query: the unread count.
       messages: { actions: ['GetItem', 'Query'] },
       // BatchGetItem: the reader's membership (meta and member item); Query (byOnlineGroup):
@@ -690,15 +683,14 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     publishesEvents: true,
     description: 'delete_message: the sender recalls a message; participants are told',
     tables: {
-      ...senderAndCleanup,
-      // GetItem/BatchGetItem: the participants' connections; UpdateItem/DeleteItem: 410 cleanup.
-      presence: { actions: ['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'] },
+      // GetItem/BatchGetItem: the participants' connections.
+      presence: { actions: ['GetItem', 'BatchGetItem'] },
       // UpdateItem: mark deleted, conditional on the sender.
       messages: { actions: ['UpdateItem'] },
       // Query (byOnlineGroup): a group's online members.
       groups: { actions: ['Query'], indexes: ['byOnlineGroup'] },
-      // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
-      rooms: { actions: ['Query', 'BatchWriteItem'] },
+      // Query: a room's connections.
+      rooms: { actions: ['Query'] },
     },
     // DELETE: closing a connection whose token expired.
     manageConnections: ['POST', 'DELETE'],
@@ -710,16 +702,15 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     publishesEvents: true,
     description: "edit_message: the sender replaces a message's content; participants are told",
     tables: {
-      ...senderAndCleanup,
-      // GetItem/BatchGetItem: the participants' connections; UpdateItem/DeleteItem: 410 cleanup.
-      presence: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'DeleteItem'] },
+      // GetItem/BatchGetItem: the participants' connections.
+      presence: { actions: ['GetItem', 'BatchGetItem'] },
       // GetItem: a private message's two users; UpdateItem: the new content, conditional on the sender.
       messages: { actions: ['GetItem', 'UpdateItem'] },
       // BatchGetItem: the editor's membership (meta and member item); Query (byOnlineGroup):
       // a group's online members.
       groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byOnlineGroup'] },
-      // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
-      rooms: { actions: ['Query', 'BatchWriteItem'] },
+      // Query: a room's connections.
+      rooms: { actions: ['Query'] },
       // GetItem: whether a private chat's peer blocked the editor.
       blocks: { actions: ['GetItem'] },
       // UpdateItem: the per-user message rate window.
@@ -748,16 +739,15 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     entry: 'functions/handlers/typing.ts',
     description: 'typing: start/stop pushed to the other participants; never stored, throttled in memory',
     tables: {
-      // Nothing of typing is written; these writes are only the cleanup of connections
-      // that answer 410 (as for every push).
-      ...senderAndCleanup,
-      // GetItem/BatchGetItem: the recipients' connections; UpdateItem/DeleteItem: 410 cleanup.
-      presence: { actions: ['GetItem', 'BatchGetItem', 'UpdateItem', 'DeleteItem'] },
+      // Reads only: nothing of typing is written, and connections that answer 410 go to
+      // the sweep function.
+      // GetItem/BatchGetItem: the recipients' connections.
+      presence: { actions: ['GetItem', 'BatchGetItem'] },
       // BatchGetItem: the sender's membership (meta and member item); Query (byOnlineGroup):
       // a group's online members.
       groups: { actions: ['Query', 'BatchGetItem'], indexes: ['byOnlineGroup'] },
-      // Query: a room's connections; BatchWriteItem: a gone connection's rooms.
-      rooms: { actions: ['Query', 'BatchWriteItem'] },
+      // Query: a room's connections.
+      rooms: { actions: ['Query'] },
       // GetItem: whether a private chat's peer blocked the sender.
       blocks: { actions: ['GetItem'] },
     },
@@ -797,11 +787,11 @@ export const functionSpecs: Readonly<Record<FunctionId, FunctionSpec>> = {
     description:
       'Fan-out worker: posts one paced chunk (or broadcast shard) of a large fan-out, invoked asynchronously',
     tables: {
-      ...removeConnection,
-      // Query (byShard): a broadcast shard's online users; UpdateItem/DeleteItem: 410 cleanup.
-      presence: { actions: ['UpdateItem', 'DeleteItem', 'Query'], indexes: ['byShard'] },
-      // BatchWriteItem: a gone connection's rooms; DeleteItem: a room fan-out's gone member row.
-      rooms: { actions: ['BatchWriteItem', 'DeleteItem'] },
+      // Query (byShard): a broadcast shard's online users.
+      presence: { actions: ['Query'], indexes: ['byShard'] },
+      // DeleteItem: a room fan-out's member row of a connection that answered 410 (the sweep
+      // function closes the connection itself).
+      rooms: { actions: ['DeleteItem'] },
       // UpdateItem: the claim that makes a job part post once (Lambda may deliver an event twice).
       guards: { actions: ['UpdateItem'] },
     },

@@ -82,7 +82,7 @@ describe('the fan-out worker function', () => {
     assert.equal(alarms[0]?.Properties?.Threshold, 1);
   });
 
-  it('may post (not delete or read connections), clean up 410s, read broadcast shards, claim jobs, invoke itself and the sweep (410s), fill its queue; nothing else', () => {
+  it('may post (not delete or read connections), read broadcast shards, remove a room row of a 410, claim jobs, invoke itself and the sweep (410s), fill its queue; nothing else', () => {
     const tableArn = (table: 'connections' | 'presence' | 'rooms' | 'guards') =>
       `\${${logicalId(stack.tables.tables[table])}.Arn}`;
     const statements = statementsOf('fanOutWorker')
@@ -91,12 +91,14 @@ describe('the fan-out worker function', () => {
       .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     const api = `\${${logicalId(stack.webSocket.api)}}`;
     const expected = [
-      { actions: ['dynamodb:DeleteItem'], resources: [tableArn('connections')] },
+      // Reads only: the connection, its rooms and its presence entry are the sweep function's
+      // to remove (no DeleteItem on connections, no presence or counter writes).
       {
-        actions: ['dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:Query'],
         resources: [tableArn('presence'), `${tableArn('presence')}/index/byShard`],
       },
-      { actions: ['dynamodb:BatchWriteItem', 'dynamodb:DeleteItem'], resources: [tableArn('rooms')] },
+      // A room fan-out's member row of a connection that answered 410.
+      { actions: ['dynamodb:DeleteItem'], resources: [tableArn('rooms')] },
       { actions: ['dynamodb:UpdateItem'], resources: [tableArn('guards')] },
       {
         actions: ['execute-api:ManageConnections'],

@@ -179,6 +179,44 @@ describe('IAM', () => {
     }
   });
 
+  describe('closing connections', () => {
+    // The whole close path (row, rooms, presence entry with the online counters, `offline`,
+    // marks, events) runs in these; every other function that posts hands a 410 over.
+    const closers = ['connect', 'disconnect', 'sweepConnections'].sort();
+    const tableArn = (tableId: TableId) => arnOf(logicalId(stack.tables.tables[tableId]));
+    const holders = (action: string, tableId: TableId) =>
+      functionIds
+        .filter((id) =>
+          expectedStatements(id).some(
+            (statement) =>
+              statement.actions.includes(action) && statement.resources.includes(tableArn(tableId)),
+          ),
+        )
+        .sort();
+
+    it('only $connect, $disconnect and the sweep function may remove a connection: row, rooms, presence entry, counters', () => {
+      assert.deepEqual(holders('dynamodb:DeleteItem', 'connections'), closers);
+      assert.deepEqual(holders('dynamodb:BatchWriteItem', 'rooms'), closers);
+      assert.deepEqual(holders('dynamodb:UpdateItem', 'presence'), closers);
+      assert.deepEqual(holders('dynamodb:DeleteItem', 'presence'), closers);
+    });
+
+    it('every other function that posts may hand its 410s to the sweep function', () => {
+      const sweep = arnOf(logicalId(stack.functions.sweepConnections.function));
+      const posters = functionIds.filter(
+        (id) => id !== 'sweepConnections' && functionSpecs[id].manageConnections?.includes('POST'),
+      );
+      assert.ok(posters.length > 20, `found only ${posters.length} functions that post`);
+      for (const id of posters) {
+        const invokesSweep = expectedStatements(id).some(
+          (statement) =>
+            statement.actions.includes('lambda:InvokeFunction') && statement.resources.includes(sweep),
+        );
+        assert.ok(invokesSweep, id);
+      }
+    });
+  });
+
   describe('token verification moved to the $connect authorizer', () => {
     const statementsOf = (functionId: FunctionId) => expectedStatements(functionId);
     const touches = (functionId: FunctionId, action: string, resource: string) =>

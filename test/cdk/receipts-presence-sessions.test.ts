@@ -183,10 +183,10 @@ describe('grants', () => {
         allow(['GetItem', 'Query'], [tableArn('messages')]),
         // The reader's membership (meta and member item), the group's online members.
         allow(['Query', 'BatchGetItem'], [tableArn('groups'), indexArn('groups', 'byOnlineGroup')]),
-        // DeleteItem only: the reader comes from the $connect authorizer's context, not its row.
-        allow(['DeleteItem'], [tableArn('connections')]),
-        allow(['GetItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem'], [tableArn('presence')]),
-        allow(['BatchWriteItem'], [tableArn('rooms')]),
+        // Nothing on connections or rooms and presence reads only: the reader comes from the
+        // $connect authorizer's context, and connections that answer 410 are the sweep
+        // function's to remove.
+        allow(['GetItem', 'BatchGetItem'], [tableArn('presence')]),
         allow(['execute-api:ManageConnections'], [manageArn('DELETE'), manageArn('POST')]),
         invokesFanOutWorker,
         handsGoneToSweep,
@@ -226,7 +226,7 @@ describe('grants', () => {
       // $connect closes older sessions; routes that resolve a sender (ping too) close a
       // connection whose token has expired, and every function that pushes closes a
       // recipient's. Welcome, $default, the $connect authorizer (which runs before there is
-      // a connection) and the fan-out worker (410s are cleaned up in DynamoDB; its
+      // a connection) and the fan-out worker (410s go to the sweep function; its
       // recipients were checked by the function that queued them) never do; nor does
       // createUpload, which only signs a URL and pushes nothing.
       const neverCloses = ['welcome', 'default', 'authorizer', 'fanOutWorker', 'createUpload'];
