@@ -29,12 +29,17 @@ const body = (value: unknown) => Buffer.from(JSON.stringify(value));
 
 describe('grants (lib/function-specs.ts) decide', () => {
   test('a BatchWriteItem needs the action on every table it touches', () => {
-    const one = dynamoDbPermissions('local', 'BatchWriteItem', body({ RequestItems: { 'chat-rooms': [] } }));
+    // A new message with its conversation-list rows: both tables granted.
+    const one = dynamoDbPermissions(
+      'local',
+      'BatchWriteItem',
+      body({ RequestItems: { 'chat-messages': [], 'chat-conversations': [] } }),
+    );
     assert.equal(firstDenied(sendMessage, one, functionSpecs), undefined);
     const two = dynamoDbPermissions(
       'local',
       'BatchWriteItem',
-      body({ RequestItems: { 'chat-rooms': [], 'chat-groups': [] } }),
+      body({ RequestItems: { 'chat-messages': [], 'chat-groups': [] } }),
     );
     assert.equal(
       firstDenied(sendMessage, two, functionSpecs)?.resource,
