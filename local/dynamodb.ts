@@ -9,7 +9,6 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { join } from 'node:path';
 import {
   CreateTableCommand,
-  DescribeTableCommand,
   DescribeTimeToLiveCommand,
   DynamoDBClient,
   ResourceInUseException,
@@ -21,6 +20,7 @@ import { openDynalite } from './dynamodb-dynalite.ts';
 import type { DynamoDbWorkerData, FromDynamoDbWorker, ToDynamoDbWorker } from './dynamodb-worker.ts';
 import { sendAwsError } from './http-util.ts';
 import type { Logger } from './log.ts';
+import { addMissingIndexes, type TableHost, waitUntilActive } from './table-migration.ts';
 import { startTypeScriptWorker } from './worker-threads.ts';
 
 export const DYNAMODB_TARGET_PREFIX = 'DynamoDB_20120810.';
@@ -218,17 +218,6 @@ async function startInWorker(dataDir: string | undefined): Promise<EmbeddedDynam
   return { handle, close };
 }
 
-async function waitUntilActive(client: DynamoDBClient, name: string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
-    const indexesReady = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
-    if (Table?.TableStatus === 'ACTIVE' && indexesReady) return;
-    if (Date.now() > deadline) throw new Error(`Table ${name} did not become ACTIVE within 60 s.`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 /** Enables TTL; false when the endpoint does not support it (dynalite), where expired rows simply stay. */
 async function enableTimeToLive(client: DynamoDBClient, name: string, attribute: string): Promise<boolean> {
   try {
@@ -247,12 +236,16 @@ async function enableTimeToLive(client: DynamoDBClient, name: string, attribute:
   }
 }
 
-/** Creates the missing tables of `tableDefinitions` and waits until they are ACTIVE. */
+/**
+ * Creates the missing tables of `tableDefinitions`, adds the indexes a release added to
+ * tables that exist (table-migration.ts: how depends on `host`), and waits until they are ACTIVE.
+ */
 export async function ensureTables(
   endpoint: string,
   region: string,
   credentials: { readonly accessKeyId: string; readonly secretAccessKey: string },
   logger: Logger,
+  host: TableHost = { kind: 'configured', endpoint },
 ): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region, credentials });
   let ttlSupported = true;
@@ -264,7 +257,10 @@ export async function ensureTables(
         logger.info(`DDB created table ${name}`);
       } catch (error) {
         if (!(error instanceof ResourceInUseException)) throw error;
+        await waitUntilActive(client, name);
+        await addMissingIndexes(client, table, name, host, logger);
       }
+      // Also after a table was rebuilt with a missing index: TTL is a setting of the table.
       await waitUntilActive(client, name);
       if (ttlSupported && table.timeToLiveAttribute) {
         ttlSupported = await enableTimeToLive(client, name, table.timeToLiveAttribute);

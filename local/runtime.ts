@@ -48,6 +48,7 @@ import { createLogger, type Logger, printHandlerLine } from './log.ts';
 import { handleManagementRequest, matchManagementPath } from './management-api.ts';
 import { type EmbeddedS3, isS3Request, startEmbeddedS3 } from './s3/embedded-s3.ts';
 import { LocalSchedules } from './schedules.ts';
+import type { TableHost } from './table-migration.ts';
 import { DEFAULT_WEB_ROOT, handleWebRequest, type WebOptions } from './web.ts';
 import { type GatewayStats, refuseHandshake, WebSocketGateway } from './websocket-gateway.ts';
 
@@ -361,7 +362,10 @@ async function start(options: LocalRuntimeOptions): Promise<LocalRuntime> {
       accessKeyId: credentials.admin.accessKeyId,
       secretAccessKey: credentials.admin.secretAccessKey,
     };
-    await ensureTables(environment.dynamoDbEndpoint, environment.region, admin, logger).catch(
+    const tableHost: TableHost = environment.externalDynamoDbEndpoint
+      ? { kind: 'configured', endpoint: environment.externalDynamoDbEndpoint }
+      : { kind: 'embedded', dataDir };
+    await ensureTables(environment.dynamoDbEndpoint, environment.region, admin, logger, tableHost).catch(
       (error: unknown) => {
         throw new Error(`Could not create the tables at ${environment.dynamoDbEndpoint}.`, { cause: error });
       },
