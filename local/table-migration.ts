@@ -1,6 +1,6 @@
 /**
  * Indexes a release added to a table that already exists (an older `.chat-data`, or a
- * DynamoDB Local the runtime was pointed at): `ensureTables` only creates missing tables,
+ * DynamoDB Local the runtime was pointed at): creating the missing tables leaves these as they are,
  * so this brings the existing ones up to `tableDefinitions`. Startup only, never per request.
  * - the embedded dynalite cannot add an index (its UpdateTable changes throughput only):
  *   the table is read whole (paginated Scan), deleted, created from its definition and
