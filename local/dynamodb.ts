@@ -252,16 +252,17 @@ export async function ensureTables(
   try {
     for (const table of Object.values(tableDefinitions)) {
       const name = table.localName;
+      let created = false;
       try {
         await client.send(new CreateTableCommand(createTableInput(table, name)));
+        created = true;
         logger.info(`DDB created table ${name}`);
       } catch (error) {
         if (!(error instanceof ResourceInUseException)) throw error;
-        await waitUntilActive(client, name);
-        await addMissingIndexes(client, table, name, host, logger);
       }
+      const description = await waitUntilActive(client, name);
+      if (!created) await addMissingIndexes(client, table, name, description, host, logger);
       // Also after a table was rebuilt with a missing index: TTL is a setting of the table.
-      await waitUntilActive(client, name);
       if (ttlSupported && table.timeToLiveAttribute) {
         ttlSupported = await enableTimeToLive(client, name, table.timeToLiveAttribute);
         if (!ttlSupported)

@@ -25,6 +25,7 @@ import {
   UpdateTableCommand,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { delay } from '../functions/core/shared/concurrency.ts';
 import type { IndexDefinition, TableDefinition } from '../lib/table-definitions.ts';
 import { createTableInput } from '../lib/table-input.ts';
 import type { Logger } from './log.ts';
@@ -52,16 +53,18 @@ function isDynamoDbLocal(table: TableDescription): boolean {
   return (table.TableArn ?? '').split(':')[3] === 'ddblocal';
 }
 
-/** Adds the indexes of `definition` the existing table `name` lacks, as its host allows. */
+/**
+ * Adds the indexes of `definition` the existing table `name` (described as `Table`) lacks,
+ * as its host allows; a table it changed is ACTIVE again, every index built, on return.
+ */
 export async function addMissingIndexes(
   client: DynamoDBClient,
   definition: TableDefinition,
   name: string,
+  Table: TableDescription,
   host: TableHost,
   logger: Logger,
 ): Promise<void> {
-  const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
-  if (!Table) return;
   const missing = missingIndexes(definition, Table);
   if (missing.length === 0) return;
   const names = missing.map((index) => index.indexName).join(', ');
@@ -162,10 +165,6 @@ async function createIndex(
   await waitUntilActive(client, name);
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 async function waitUntilGone(client: DynamoDBClient, name: string): Promise<void> {
   const deadline = Date.now() + WAIT_LIMIT_MS;
   for (;;) {
@@ -180,13 +179,13 @@ async function waitUntilGone(client: DynamoDBClient, name: string): Promise<void
   }
 }
 
-/** Until the table and every index are ACTIVE (an index being built is CREATING). */
-export async function waitUntilActive(client: DynamoDBClient, name: string): Promise<void> {
+/** Until the table and every index are ACTIVE (an index being built is CREATING); its description then. */
+export async function waitUntilActive(client: DynamoDBClient, name: string): Promise<TableDescription> {
   const deadline = Date.now() + WAIT_LIMIT_MS;
   for (;;) {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
     const indexesReady = (Table?.GlobalSecondaryIndexes ?? []).every((i) => i.IndexStatus === 'ACTIVE');
-    if (Table?.TableStatus === 'ACTIVE' && indexesReady) return;
+    if (Table?.TableStatus === 'ACTIVE' && indexesReady) return Table;
     if (Date.now() > deadline) throw new Error(`Table ${name} did not become ACTIVE within 120 s.`);
     await delay(100);
   }
