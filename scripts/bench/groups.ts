@@ -26,6 +26,15 @@ export interface GroupsOptions {
   readonly log: (line: string) => void;
 }
 
+/** Runs one operation `times` times, records its cost row (`recipients`: default 0) and returns the runs. */
+type Measure = (
+  operation: string,
+  text: string,
+  times: number,
+  run: (i: number) => Promise<OperationRun>,
+  recipients?: number,
+) => Promise<OperationRun[]>;
+
 export async function runGroupsSection(options: GroupsOptions): Promise<GroupsSection> {
   const startedAt = performance.now();
   const { log, members, repetitions } = options;
@@ -39,13 +48,7 @@ export async function runGroupsSection(options: GroupsOptions): Promise<GroupsSe
   const operations: OperationCost[] = [];
   const label = `group of ${members.toLocaleString('en-US')}`;
   let registeredConnections = 1 + repetitions;
-  const measure = async (
-    operation: string,
-    text: string,
-    times: number,
-    run: (i: number) => Promise<OperationRun>,
-    recipients = 0,
-  ) => {
+  const measure: Measure = async (operation, text, times, run, recipients = 0) => {
     log(`  ${text}`);
     const runs: OperationRun[] = [];
     for (let i = 0; i < times; i++) runs.push(await run(i));
@@ -170,13 +173,7 @@ export async function runGroupsSection(options: GroupsOptions): Promise<GroupsSe
 async function measurePushes(context: {
   readonly pool: ClientPool;
   readonly host: Host;
-  readonly measure: (
-    operation: string,
-    text: string,
-    times: number,
-    run: (i: number) => Promise<OperationRun>,
-    recipients?: number,
-  ) => Promise<OperationRun[]>;
+  readonly measure: Measure;
   readonly groupId: string;
   readonly owner: number;
   /** The online members' clients but the owner's, one connection each. */
@@ -269,12 +266,7 @@ async function measurePushes(context: {
 async function measureRefusedCreate(context: {
   readonly pool: ClientPool;
   readonly host: Host;
-  readonly measure: (
-    operation: string,
-    text: string,
-    times: number,
-    run: (i: number) => Promise<OperationRun>,
-  ) => Promise<OperationRun[]>;
+  readonly measure: Measure;
   readonly repetitions: number;
   readonly owner: number;
   readonly invitees: readonly string[];

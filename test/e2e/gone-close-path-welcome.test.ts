@@ -25,19 +25,16 @@ import {
 import { onlineCount, pollUntil } from '../support/http.ts';
 import { DEFAULT_WAIT_MS, lambdaClient, startTestRuntime, TestClient } from '../support/local-runtime.ts';
 import { backdateConnection, presenceIdsOf, runtimeTables } from '../support/runtime-tables.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { type EventCollector, startEventCollector } from '../support/webhook-receiver.ts';
 
 let runtime: LocalRuntime;
 /** Every dropped user below wrote to the watcher first, so the watcher is their presence peer. */
 let watcher: ChatConnection;
-const events: { 'detail-type': string; detail: Record<string, unknown> }[] = [];
-let receiver: WebhookReceiver;
+/** The application events the runtime POSTed to EVENTS_WEBHOOK_URL. */
+let receiver: EventCollector;
 
 before(async () => {
-  receiver = await startWebhookReceiver((body) => {
-    events.push(JSON.parse(body));
-    return 204;
-  });
+  receiver = await startEventCollector();
   runtime = await startTestRuntime({
     env: { EVENTS_WEBHOOK_URL: receiver.url },
     // No scheduled sweep: only the hand-off of the 410 may close anything here.
@@ -56,7 +53,7 @@ after(async () => {
 });
 
 const closedEvents = (connectionId: string) =>
-  events.filter((e) => e['detail-type'] === 'connection.closed' && e.detail.connection_id === connectionId);
+  receiver.about('connection.closed', 'connection_id', connectionId);
 
 async function connectionRow(connectionId: string): Promise<unknown> {
   const tables = runtimeTables(runtime);

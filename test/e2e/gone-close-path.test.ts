@@ -25,19 +25,16 @@ import {
 import { onlineCount, pollUntil } from '../support/http.ts';
 import { lambdaClient, startTestRuntime } from '../support/local-runtime.ts';
 import { backdateConnection, runtimeTables } from '../support/runtime-tables.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { type EventCollector, startEventCollector } from '../support/webhook-receiver.ts';
 
 let runtime: LocalRuntime;
 /** Every user below writes to the watcher first, so it is their presence peer. */
 let watcher: ChatConnection;
-const events: { 'detail-type': string; detail: Record<string, unknown> }[] = [];
-let receiver: WebhookReceiver;
+/** The application events the runtime POSTed to EVENTS_WEBHOOK_URL. */
+let receiver: EventCollector;
 
 before(async () => {
-  receiver = await startWebhookReceiver((body) => {
-    events.push(JSON.parse(body));
-    return 204;
-  });
+  receiver = await startEventCollector();
   // No scheduled sweep: only the 410 (or an explicit sweep) may close anything here.
   runtime = await startTestRuntime({
     env: { EVENTS_WEBHOOK_URL: receiver.url },
@@ -84,7 +81,7 @@ async function onlineMark(groupId: string, userId: string): Promise<unknown> {
 }
 
 const closedEvents = (connectionId: string) =>
-  events.filter((e) => e['detail-type'] === 'connection.closed' && e.detail.connection_id === connectionId);
+  receiver.about('connection.closed', 'connection_id', connectionId);
 
 async function offlinePushes(userId: string): Promise<number> {
   await settle(watcher.client);

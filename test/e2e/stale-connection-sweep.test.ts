@@ -22,20 +22,16 @@ import {
 import { getApi, onlineCount, pollUntil } from '../support/http.ts';
 import { managementClient, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 import { backdateConnection, presenceIdsOf } from '../support/runtime-tables.ts';
-import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.ts';
+import { type EventCollector, startEventCollector } from '../support/webhook-receiver.ts';
 
 let runtime: LocalRuntime;
 /** Hears about everyone below: each of them sends it a private message first (consent). */
 let watcher: ChatConnection;
 /** The application events the runtime POSTed to EVENTS_WEBHOOK_URL. */
-const events: { 'detail-type': string; detail: Record<string, unknown> }[] = [];
-let receiver: WebhookReceiver;
+let receiver: EventCollector;
 
 before(async () => {
-  receiver = await startWebhookReceiver((body) => {
-    events.push(JSON.parse(body));
-    return 204;
-  });
+  receiver = await startEventCollector();
   runtime = await startTestRuntime({ env: { EVENTS_WEBHOOK_URL: receiver.url } });
   watcher = await connectWelcomed(runtime, 'sw-watcher');
 });
@@ -130,17 +126,15 @@ describe('the stale-connection sweep', () => {
     // The watcher's own connection answered GetConnection and was left alone.
     assert.equal(await isOnline(watcher.userId), true);
     // What $disconnect would have published, the sweep did.
-    const about = (type: string, key: string, value: string) => () =>
-      events.filter((event) => event['detail-type'] === type && event.detail[key] === value);
     const closedEvents = await pollUntil(
-      async () => about('connection.closed', 'connection_id', ann.connectionId)(),
+      async () => receiver.about('connection.closed', 'connection_id', ann.connectionId),
       (found) => found.length > 0,
       'connection.closed for the dropped connection',
     );
     assert.equal(closedEvents[0]?.detail.user_id, 'sw-ann');
     const offlineEvents = await pollUntil(
       async () =>
-        about('presence.changed', 'user_id', 'sw-ann')().filter((e) => e.detail.status === 'offline'),
+        receiver.about('presence.changed', 'user_id', 'sw-ann').filter((e) => e.detail.status === 'offline'),
       (found) => found.length > 0,
       'presence.changed offline for sw-ann',
     );

@@ -26,3 +26,28 @@ export async function startWebhookReceiver(answer: (body: string) => number): Pr
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
+
+/** An application event as the runtime POSTs it (EventBridge's envelope). */
+export interface ApplicationEvent {
+  readonly 'detail-type': string;
+  readonly detail: Record<string, unknown>;
+}
+
+export interface EventCollector extends WebhookReceiver {
+  /** The events of `type` received so far whose `detail[key]` is `value`. */
+  about(type: string, key: string, value: unknown): ApplicationEvent[];
+}
+
+/** A receiver that keeps every event it is sent (answering 204), for tests that count them. */
+export async function startEventCollector(): Promise<EventCollector> {
+  const events: ApplicationEvent[] = [];
+  const receiver = await startWebhookReceiver((body) => {
+    events.push(JSON.parse(body));
+    return 204;
+  });
+  return {
+    ...receiver,
+    about: (type, key, value) =>
+      events.filter((event) => event['detail-type'] === type && event.detail[key] === value),
+  };
+}
