@@ -439,7 +439,8 @@ async function main(): Promise<void> {
   // before counting, wait until the runtime is idle (its CPU, when its pid is known) and no
   // frame came for a few seconds: what is missing then is lost; what came since is late.
   const settleStarted = performance.now();
-  let settled = ackedCount === sent && delivered >= sent;
+  const allArrived = () => ackedCount === sent && delivered >= sent;
+  let settled = allArrived();
   let cpuBefore = pid ? cpuOf(pid) : undefined;
   let idleSeconds = 0;
   while (!settled && performance.now() - settleStarted < options.settleSeconds * 1000) {
@@ -453,8 +454,7 @@ async function main(): Promise<void> {
     cpuBefore = cpuNow;
     idleSeconds = runtimeIdle ? idleSeconds + 1 : 0;
     const quiet = performance.now() - lastFrameAt > SETTLED_AFTER_IDLE_SECONDS * 1000;
-    settled =
-      (idleSeconds >= SETTLED_AFTER_IDLE_SECONDS && quiet) || (ackedCount === sent && delivered >= sent);
+    settled = (idleSeconds >= SETTLED_AFTER_IDLE_SECONDS && quiet) || allArrived();
   }
   const settleSeconds = (performance.now() - settleStarted) / 1000;
   const cpuAtSettled = pid ? cpuOf(pid) : undefined;
