@@ -20,7 +20,12 @@ import { openDynalite } from './dynamodb-dynalite.ts';
 import type { DynamoDbWorkerData, FromDynamoDbWorker, ToDynamoDbWorker } from './dynamodb-worker.ts';
 import { sendAwsError } from './http-util.ts';
 import type { Logger } from './log.ts';
-import { addMissingIndexes, type TableHost, waitUntilActive } from './table-migration.ts';
+import {
+  addMissingIndexes,
+  finishInterruptedRebuild,
+  type TableHost,
+  waitUntilActive,
+} from './table-migration.ts';
 import { startTypeScriptWorker } from './worker-threads.ts';
 
 export const DYNAMODB_TARGET_PREFIX = 'DynamoDB_20120810.';
@@ -261,6 +266,13 @@ export async function ensureTables(
         if (!(error instanceof ResourceInUseException)) throw error;
       }
       const description = await waitUntilActive(client, name);
+      if (host.kind === 'embedded' && host.dataDir) {
+        const restored = await finishInterruptedRebuild(client, name, host.dataDir);
+        if (restored !== undefined)
+          logger.warn(
+            `DDB table ${name}: an earlier start stopped while rebuilding it; ${restored} items restored from its copy`,
+          );
+      }
       if (!created) await addMissingIndexes(client, table, name, description, host, logger);
       // Also after a table was rebuilt with a missing index: TTL is a setting of the table.
       if (ttlSupported && table.timeToLiveAttribute) {
