@@ -72,8 +72,8 @@ const FULL: Sizes = {
   bundles: { runs: 10 },
   latency: {
     connections: 1000,
-    rates: [100, 200, 500],
-    repeatRates: [200],
+    rates: [100, 200, 300, 500],
+    repeatRates: [200, 300],
     runsPerRate: 3,
     seconds: 20,
     searchSteps: 3,

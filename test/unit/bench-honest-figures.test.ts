@@ -302,3 +302,131 @@ describe('idle or loaded', () => {
     assert.doesNotMatch(without, /Side by side/);
   });
 });
+
+describe("issue 14's targets each have a row", () => {
+  const base = (facts: Partial<Results>): Results => ({
+    schemaVersion: 1,
+    generatedAt: '2026-12-03T09:00:00.000Z',
+    command: 'npm run bench',
+    smoke: false,
+    machine: {
+      cpuModel: 'Test CPU',
+      cores: 2,
+      memoryGb: 24,
+      os: 'Linux 6',
+      node: 'v20.20.2',
+      loadAverageAtStart: 0.4,
+      gitCommit: 'aaaaaaa',
+      gitDirty: false,
+    },
+    measuredAt: {},
+    totalSeconds: 60,
+    ...facts,
+  });
+  const presenceOp = (operation: string, background: number, figures: Partial<OperationCost>) =>
+    cost({ operation, background, ...figures });
+  const dynamo = (groupReadUnits: number) => ({
+    scales: [100, 10_000],
+    groupSizes: [1000],
+    onlineShare: 0.1,
+    hostEnv: {},
+    functions: [],
+    seconds: 10,
+    operations: [100, 10_000].flatMap((background) => [
+      presenceOp('connect-alone', background, { dynamoRequests: 8, recipients: 0, managementPosts: 1 }),
+      presenceOp('connect-group-1000', background, {
+        dynamoRequests: 13,
+        recipients: 99,
+        readUnits: groupReadUnits,
+        managementPosts: 100,
+      }),
+      presenceOp('disconnect-alone', background, { dynamoRequests: 6, recipients: 0 }),
+      presenceOp('disconnect-group-1000', background, {
+        dynamoRequests: 11,
+        recipients: 99,
+        readUnits: groupReadUnits,
+        managementPosts: 99,
+      }),
+    ]),
+  });
+  const presence = (afterSweep: number) => ({
+    clients: 1000,
+    closed: 200,
+    dropped: 200,
+    trueOnline: { users: 600, connections: 600 },
+    beforeSweep: { users: 800, connections: 800 },
+    afterSweep: { users: afterSweep, connections: afterSweep },
+    sweep: {
+      checked: 800,
+      removed: 800 - afterSweep,
+      expired: 0,
+      failed: 0,
+      getConnectionCalls: 800,
+      ms: 2000,
+    },
+    seconds: 20,
+  });
+  const row = (results: Results, id: string) => computeTargets(results).find((t) => t.id === id);
+
+  test('connect/disconnect: met when reads follow the 100 online peers and online-count is exact after the sweep', () => {
+    const met = row(base({ dynamo: dynamo(52.5), presence: presence(600) }), 'connect-disconnect');
+    assert.equal(met?.met, true);
+    assert.match(
+      met?.measured ?? '',
+      /in a group of 1,000 \(100 online\): 13 requests, 52\.5 RRU, 100 POSTs/,
+    );
+    assert.match(met?.measured ?? '', /800 against 600 open, 600 after one sweep/);
+    assert.match(met?.why ?? '', /16 items/);
+    const membersRead = row(base({ dynamo: dynamo(513.5), presence: presence(600) }), 'connect-disconnect');
+    assert.equal(membersRead?.met, false, 'reading every member’s presence misses it');
+    assert.match(membersRead?.margin ?? '', /453\.5 read units over/);
+    assert.equal(
+      row(base({ dynamo: dynamo(52.5) }), 'connect-disconnect')?.met,
+      null,
+      'accuracy not measured',
+    );
+  });
+
+  test('self-heal: exact after one sweep, or by how much it is off', () => {
+    assert.equal(row(base({ presence: presence(600) }), 'self-heal')?.margin, 'exact after one sweep');
+    const off = row(base({ presence: presence(650) }), 'self-heal');
+    assert.equal(off?.met, false);
+    assert.equal(off?.margin, 'off by 50 connections, 50 users after one sweep');
+  });
+
+  test("broadcast against the sample's Promise.all at the largest scale, same run", () => {
+    const sample = (point: SamplePoint) => ({
+      scales: [10_000],
+      repetitions: 3,
+      seconds: 100,
+      points: [point],
+    });
+    const slower = row(
+      base({ sample: sample(samplePoint({ atStart: 0.3, max: 1.1 })) }),
+      'broadcast-versus-sample',
+    );
+    assert.equal(slower?.met, false);
+    assert.equal(slower?.margin, '500 ms slower (6%)');
+    const point = samplePoint({ atStart: 0.3, max: 1.1 });
+    const faster = { ...point, broadcast: { ...point.broadcast, deliveredMs: 6_000 } };
+    assert.equal(row(base({ sample: sample(faster) }), 'broadcast-versus-sample')?.met, true);
+  });
+
+  test('the 300 msg/s latency target has its own row, "not measured" when the run had no such rate', () => {
+    const latency = (rates: number[]) => ({
+      connections: 1000,
+      p99LimitMs: 50,
+      points: rates.map((rate) => latencyPoint({ ...at, rate }, [run({ p99: 45 })], criteria)),
+      maxSustainedRate: 200,
+      firstFailingRate: null,
+      peakRssMb: 900,
+      seconds: 100,
+    });
+    const missing = row(base({ latency: latency([100, 200]) }), 'latency-300');
+    assert.equal(missing?.met, null);
+    assert.match(missing?.measured ?? '', /not measured \(fixed rates run: 100, 200 msg\/s\)/);
+    const measured = row(base({ latency: latency([200, 300]) }), 'latency-300');
+    assert.equal(measured?.met, true);
+    assert.match(measured?.target ?? '', /1,000 connections at 300 messages\/s: 1:1 p99 ≤ 50 ms/);
+  });
+});
