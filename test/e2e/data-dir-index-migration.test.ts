@@ -17,7 +17,6 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   PutItemCommand,
-  ScanCommand,
   waitUntilTableExists,
   waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
@@ -25,6 +24,7 @@ import { tableDefinitions } from '../../lib/table-definitions.ts';
 import { createTableInput } from '../../lib/table-input.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { connectWelcomed, disconnect, nextPush, sendCommand } from '../support/chat.ts';
+import { scanRawTable } from '../support/dynamo.ts';
 import { historyMessages } from '../support/http.ts';
 import { dynamoDbClient, startTestRuntime, tokenFor } from '../support/local-runtime.ts';
 
@@ -45,16 +45,7 @@ after(async () => {
 
 type Item = Record<string, AttributeValue>;
 
-async function scanAll(client: DynamoDBClient): Promise<Item[]> {
-  const items: Item[] = [];
-  let ExclusiveStartKey: Item | undefined;
-  do {
-    const page = await client.send(new ScanCommand({ TableName: TABLE, ExclusiveStartKey }));
-    items.push(...(page.Items ?? []));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
-}
+const scanAll = (client: DynamoDBClient) => scanRawTable(client, TABLE);
 
 function sortedByKey(items: Item[]): Item[] {
   const key = (item: Item) => `${item.groupId?.S}\u0000${item.sk?.S}`;

@@ -21,7 +21,6 @@ import {
   type DynamoDBClient,
   PutItemCommand,
   ResourceNotFoundException,
-  ScanCommand,
   waitUntilTableExists,
   waitUntilTableNotExists,
 } from '@aws-sdk/client-dynamodb';
@@ -31,6 +30,7 @@ import { ensureTables } from '../../local/dynamodb.ts';
 import { createLogger } from '../../local/log.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { serializeItems } from '../../local/table-migration.ts';
+import { scanRawTable } from '../support/dynamo.ts';
 import { dynamoDbClient, startTestRuntime } from '../support/local-runtime.ts';
 
 const { groups } = tableDefinitions;
@@ -123,16 +123,7 @@ async function createTable(definition: TableDefinition, rows: readonly Item[]): 
   for (const Item of rows) await client.send(new PutItemCommand({ TableName: TABLE, Item }));
 }
 
-async function scanAll(): Promise<Item[]> {
-  const items: Item[] = [];
-  let ExclusiveStartKey: Item | undefined;
-  do {
-    const page = await client.send(new ScanCommand({ TableName: TABLE, ExclusiveStartKey }));
-    items.push(...(page.Items ?? []));
-    ExclusiveStartKey = page.LastEvaluatedKey;
-  } while (ExclusiveStartKey);
-  return items;
-}
+const scanAll = () => scanRawTable(client, TABLE);
 
 /** Rows in a comparable form: attributes in name order, binary values as arrays of bytes, rows sorted. */
 function normalized(items: readonly Item[]): string[] {
@@ -161,8 +152,8 @@ async function assertUpgradedWithEveryRow(): Promise<void> {
 
 const restoredLine = `DDB table ${TABLE}: an earlier start stopped while rebuilding it; ${ROWS.length} items restored from its copy`;
 
-test('stopped after saving the copy, before deleting the table: every row is there and the index added', async () => {
-  await createTable(withoutOnlineIndex, ROWS);
+/** Starts over the copy an interrupted rebuild left, and checks every row and the index are back. */
+async function startWithCopyLeft(): Promise<void> {
   await writeFile(join(dataDir, COPY), serializeItems(ROWS));
   await startUp();
   await assertUpgradedWithEveryRow();
@@ -170,6 +161,11 @@ test('stopped after saving the copy, before deleting the table: every row is the
     lines.some((line) => line.includes(restoredLine)),
     lines.join('\n'),
   );
+}
+
+test('stopped after saving the copy, before deleting the table: every row is there and the index added', async () => {
+  await createTable(withoutOnlineIndex, ROWS);
+  await startWithCopyLeft();
   assert.ok(
     lines.some((line) => line.includes(`DDB table ${TABLE} gained index byOnlineGroup`)),
     lines.join('\n'),
@@ -178,24 +174,12 @@ test('stopped after saving the copy, before deleting the table: every row is the
 
 test('stopped after deleting the table: it is created and its rows come back from the copy', async () => {
   await dropTable();
-  await writeFile(join(dataDir, COPY), serializeItems(ROWS));
-  await startUp();
-  await assertUpgradedWithEveryRow();
-  assert.ok(
-    lines.some((line) => line.includes(restoredLine)),
-    lines.join('\n'),
-  );
+  await startWithCopyLeft();
 });
 
 test('stopped while writing the rows back: the rows still missing come back from the copy', async () => {
   await createTable(groups, ROWS.slice(0, 10));
-  await writeFile(join(dataDir, COPY), serializeItems(ROWS));
-  await startUp();
-  await assertUpgradedWithEveryRow();
-  assert.ok(
-    lines.some((line) => line.includes(restoredLine)),
-    lines.join('\n'),
-  );
+  await startWithCopyLeft();
 });
 
 test('stopped while saving the copy: the table was never deleted, the half-written copy is dropped', async () => {

@@ -39,6 +39,17 @@ const cost = (figures: Partial<OperationCost>): OperationCost => ({
   ...figures,
 });
 
+const machine: MachineFacts = {
+  cpuModel: 'Test CPU',
+  cores: 2,
+  memoryGb: 24,
+  os: 'Linux 6',
+  node: 'v20.20.2',
+  loadAverageAtStart: 0.4,
+  gitCommit: 'aaaaaaa',
+  gitDirty: false,
+};
+
 const samplePoint = (load: { atStart: number; max: number }): SamplePoint => ({
   connections: 10_000,
   rampSeconds: 100,
@@ -181,16 +192,7 @@ describe('a latency target from three soak runs', () => {
       generatedAt: '2026-12-03T09:00:00.000Z',
       command: 'npm run bench -- --only latency',
       smoke: false,
-      machine: {
-        cpuModel: 'Test CPU',
-        cores: 2,
-        memoryGb: 24,
-        os: 'Linux 6',
-        node: 'v20.20.2',
-        loadAverageAtStart: 0.4,
-        gitCommit: 'aaaaaaa',
-        gitDirty: false,
-      },
+      machine,
       measuredAt: { latency: '2026-12-03T09:00:00.000Z' },
       totalSeconds: 60,
       latency: {
@@ -229,16 +231,6 @@ describe('idle or loaded', () => {
     assert.equal(loadLabel({ atStart: 0.4, max: 0.9 }, 2), 'idle (up to 0.9)');
   });
 
-  const machine: MachineFacts = {
-    cpuModel: 'Test CPU',
-    cores: 2,
-    memoryGb: 24,
-    os: 'Linux 6',
-    node: 'v20.20.2',
-    loadAverageAtStart: 0.4,
-    gitCommit: 'aaaaaaa',
-    gitDirty: false,
-  };
   const page = (facts: Partial<Results>) =>
     renderMarkdown(
       {
@@ -309,16 +301,7 @@ describe("issue 14's targets each have a row", () => {
     generatedAt: '2026-12-03T09:00:00.000Z',
     command: 'npm run bench',
     smoke: false,
-    machine: {
-      cpuModel: 'Test CPU',
-      cores: 2,
-      memoryGb: 24,
-      os: 'Linux 6',
-      node: 'v20.20.2',
-      loadAverageAtStart: 0.4,
-      gitCommit: 'aaaaaaa',
-      gitDirty: false,
-    },
+    machine,
     measuredAt: {},
     totalSeconds: 60,
     ...facts,
