@@ -15,13 +15,20 @@ export interface MachineFacts {
   /** The highest 1-minute load average sampled during the run. */
   loadAverageMax?: number;
   readonly gitCommit: string;
-  /** Files changed in the work tree when the run started (it may measure uncommitted code). */
+  /**
+   * Files changed in the work tree when the run started (it may measure uncommitted code),
+   * not counting the bench's own output (BENCH_OUTPUT_PATHS), which one section leaves
+   * behind for the next when they are run one at a time.
+   */
   readonly gitDirty: boolean;
 }
 
-function git(args: string[]): string {
+/** What `npm run bench` writes into docs/: a change there is a figure, not code. */
+export const BENCH_OUTPUT_PATHS = ['docs/performance.json', 'docs/performance.md', 'docs/charts'];
+
+function git(args: string[], cwd?: string): string {
   try {
-    return execFileSync('git', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
     return '';
   }
@@ -36,8 +43,14 @@ export function machineFacts(): MachineFacts {
     node: process.version,
     loadAverageAtStart: round(loadavg()[0] ?? 0, 2),
     gitCommit: git(['rev-parse', '--short', 'HEAD']) || 'unknown',
-    gitDirty: git(['status', '--porcelain']).length > 0,
+    gitDirty: workTreeDirty(),
   };
+}
+
+/** Whether the work tree at `cwd` has changes besides the bench's own output. */
+export function workTreeDirty(cwd?: string): boolean {
+  const excluded = BENCH_OUTPUT_PATHS.map((path) => `:(top,exclude)${path}`);
+  return git(['status', '--porcelain', '--', ':/', ...excluded], cwd).length > 0;
 }
 
 /** Samples the load average every 5 s until stopped; returns the maximum seen. */

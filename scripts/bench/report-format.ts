@@ -46,9 +46,12 @@ export function loadSuffix(results: Results, window: LoadWindow | undefined): st
 /** For a timing target's *why*, when its section was loaded. */
 export function loadNote(results: Results, window: LoadWindow | undefined): string {
   const { cores } = results.machine;
-  return window && isLoaded(window, cores)
-    ? ` The machine was loaded (1-minute load average up to ${Math.max(window.atStart, window.max)} on ${cores} cores, above the idle limit of ${idleLoadLimit(cores)}), which inflates every timing.`
-    : '';
+  if (!window || !isLoaded(window, cores)) return '';
+  const limit = idleLoadLimit(cores);
+  // Idle at the start and loaded later: the load is the section's own processes, and says so.
+  return window.atStart <= limit
+    ? ` The machine was idle when the section started (1-minute load average ${window.atStart}); the section's own processes raised it to ${window.max} on ${cores} cores, above the idle limit of ${limit}, so the page calls it loaded: its timings include that contention.`
+    : ` The machine was loaded (1-minute load average up to ${Math.max(window.atStart, window.max)} on ${cores} cores, above the idle limit of ${limit}), which inflates every timing.`;
 }
 
 export function operationsOf(results: Results, operation: string): OperationCost[] {

@@ -6,11 +6,16 @@
  * Run: npx tsx --test test/unit/bench-honest-figures.test.ts
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { latencyPoint } from '../../scripts/bench/latency-runs.ts';
 import { IDLE_LOAD_PER_CORE, idleLoadLimit, isLoaded, loadLabel } from '../../scripts/bench/load.ts';
-import type { MachineFacts } from '../../scripts/bench/machine.ts';
+import { type MachineFacts, workTreeDirty } from '../../scripts/bench/machine.ts';
 import { computeTargets, renderMarkdown } from '../../scripts/bench/report.ts';
+import { loadNote } from '../../scripts/bench/report-format.ts';
 import { comparisons, ratio, ratioText } from '../../scripts/bench/side-by-side.ts';
 import type { LatencyRun, OperationCost, Results, SamplePoint } from '../../scripts/bench/types.ts';
 
@@ -289,6 +294,18 @@ describe('idle or loaded', () => {
     assert.doesNotMatch(idle, /Loaded machine/);
   });
 
+  test('a section idle at its start and loaded by its own processes says both, and still loaded', () => {
+    const results = { machine } as Results;
+    const selfLoaded = loadNote(results, { atStart: 0.16, max: 2.3 });
+    assert.match(selfLoaded, /idle when the section started \(1-minute load average 0\.16\)/);
+    assert.match(selfLoaded, /own processes raised it to 2\.3 on 2 cores, above the idle limit of 1\.5/);
+    assert.match(selfLoaded, /calls it loaded/);
+    const busy = loadNote(results, { atStart: 1.9, max: 3.2 });
+    assert.match(busy, /The machine was loaded \(1-minute load average up to 3\.2 on 2 cores/);
+    assert.doesNotMatch(busy, /idle when/);
+    assert.equal(loadNote(results, { atStart: 0.3, max: 1.1 }), '');
+  });
+
   test('without a sample section in the file, the page renders without it', () => {
     const without = page({ measuredAt: {}, sectionRuns: {} });
     assert.doesNotMatch(without, /Side by side/);
@@ -411,5 +428,39 @@ describe("issue 14's targets each have a row", () => {
     const measured = row(base({ latency: latency([200, 300]) }), 'latency-300');
     assert.equal(measured?.met, true);
     assert.match(measured?.target ?? '', /1,000 connections at 300 messages\/s: 1:1 p99 ≤ 50 ms/);
+  });
+});
+
+describe('which commit a figure comes from', () => {
+  test("the bench's own output does not make the work tree dirty; any other change does", (t) => {
+    const repo = mkdtempSync(join(tmpdir(), 'chat-bench-dirty-'));
+    t.after(() => rmSync(repo, { recursive: true, force: true }));
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: repo, stdio: 'ignore' });
+    mkdirSync(join(repo, 'docs/charts'), { recursive: true });
+    for (const file of [
+      'docs/performance.json',
+      'docs/performance.md',
+      'docs/charts/latency.svg',
+      'app.ts',
+    ]) {
+      writeFileSync(join(repo, file), 'before\n');
+    }
+    git('init', '-q');
+    git('add', '.');
+    git('-c', 'user.name=bench', '-c', 'user.email=bench@example.com', 'commit', '-qm', 'clean');
+    assert.equal(workTreeDirty(repo), false);
+
+    writeFileSync(join(repo, 'docs/performance.json'), '{"after":1}\n');
+    writeFileSync(join(repo, 'docs/performance.md'), 'after\n');
+    writeFileSync(join(repo, 'docs/charts/latency.svg'), 'after\n');
+    writeFileSync(join(repo, 'docs/charts/new.svg'), 'new\n');
+    assert.equal(workTreeDirty(repo), false, 'a section run before this one wrote these');
+    assert.equal(workTreeDirty(join(repo, 'docs')), false, 'the same from a folder inside');
+
+    writeFileSync(join(repo, 'app.ts'), 'after\n');
+    assert.equal(workTreeDirty(repo), true);
+    git('checkout', '-q', 'app.ts');
+    writeFileSync(join(repo, 'docs/architecture.md'), 'new\n');
+    assert.equal(workTreeDirty(repo), true, 'other docs are not bench output');
   });
 });
