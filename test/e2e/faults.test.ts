@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { prng } from '../../local/faults.ts';
+import { INTEGRATION_TIMEOUT_MS } from '../../local/functions.ts';
 import type { LocalRuntime } from '../../local/runtime.ts';
 import { type ChatConnection, connectWelcomed, sendCommand, settle, welcomed } from '../support/chat.ts';
 import { pollUntil } from '../support/http.ts';
@@ -52,11 +53,20 @@ after(async () => {
   await runtime?.stop();
 });
 
+/**
+ * How long a handshake may take under throttling: the gateway answers once the authorizer and
+ * `$connect` have returned or run out their integration timeouts, however loaded the machine
+ * (a fixed 15 s failed once on a loaded machine: "Timed out … opening").
+ */
+const HANDSHAKE_BOUND_MS = 2 * INTEGRATION_TIMEOUT_MS + 5_000;
+
 /** Connects and waits for the welcome; a `$connect` that failed under throttling (500) is retried. */
 async function connectResilient(userId: string): Promise<ChatConnection> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await welcomed(await TestClient.connectAs(runtime, userId, { timeoutMs: 15_000 }));
+      const client = await TestClient.connectAs(runtime, userId, { timeoutMs: HANDSHAKE_BOUND_MS });
+      // The welcome is an asynchronous invocation whose posts and claims meet the same faults.
+      return await welcomed(client, HANDSHAKE_BOUND_MS);
     } catch (error) {
       if (!(error instanceof HandshakeRefusedError) || attempt >= 4) throw error;
     }

@@ -21,8 +21,8 @@ export interface ChatConnection {
 }
 
 /** Waits for the welcome push on a client that has just opened. */
-export async function welcomed(client: TestClient): Promise<ChatConnection> {
-  const welcome = (await client.waitForType('welcome')).json as FrameJson;
+export async function welcomed(client: TestClient, timeoutMs?: number): Promise<ChatConnection> {
+  const welcome = (await client.waitForType('welcome', timeoutMs)).json as FrameJson;
   const data = welcome.data ?? {};
   return {
     client,
