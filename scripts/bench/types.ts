@@ -150,11 +150,21 @@ export interface BundleVariantFigures {
   readonly initMsRuns: readonly number[];
   readonly importMsMedian?: number;
   readonly firstCallMsMedian?: number;
+  /**
+   * CPU ms of the function's process (all its threads) during the first call: what is left of
+   * the first call's wall time was spent waiting, mostly for the local runtime's answers.
+   */
+  readonly firstCallCpuMsMedian?: number;
 }
 
 export type BundleInitFigures = Pick<
   BundleVariantFigures,
-  'initMsMedian' | 'initMsP90' | 'initMsRuns' | 'importMsMedian' | 'firstCallMsMedian'
+  | 'initMsMedian'
+  | 'initMsP90'
+  | 'initMsRuns'
+  | 'importMsMedian'
+  | 'firstCallMsMedian'
+  | 'firstCallCpuMsMedian'
 >;
 
 export interface BundleFigures {

@@ -17,7 +17,13 @@ import { type MachineFacts, workTreeDirty } from '../../scripts/bench/machine.ts
 import { computeTargets, renderMarkdown } from '../../scripts/bench/report.ts';
 import { loadNote } from '../../scripts/bench/report-format.ts';
 import { comparisons, ratio, ratioText } from '../../scripts/bench/side-by-side.ts';
-import type { LatencyRun, OperationCost, Results, SamplePoint } from '../../scripts/bench/types.ts';
+import type {
+  BundleVariantFigures,
+  LatencyRun,
+  OperationCost,
+  Results,
+  SamplePoint,
+} from '../../scripts/bench/types.ts';
 
 const cost = (figures: Partial<OperationCost>): OperationCost => ({
   operation: 'op',
@@ -428,6 +434,68 @@ describe("issue 14's targets each have a row", () => {
     const measured = row(base({ latency: latency([200, 300]) }), 'latency-300');
     assert.equal(measured?.met, true);
     assert.match(measured?.target ?? '', /1,000 connections at 300 messages\/s: 1:1 p99 ≤ 50 ms/);
+  });
+});
+
+describe('init: what the first call computed and what it waited for', () => {
+  const variant = (figures: Partial<BundleVariantFigures>): BundleVariantFigures => ({
+    bytes: 300_000,
+    gzipBytes: 90_000,
+    mapBytes: 900_000,
+    sdkBytes: 280_000,
+    topPackages: [{ name: '@aws-sdk/*', bytes: 160_000 }],
+    initMsMedian: 200,
+    initMsP90: 240,
+    initMsRuns: [190, 200, 210],
+    importMsMedian: 60,
+    firstCallMsMedian: 140,
+    ...figures,
+  });
+  const results = (bundled: Partial<BundleVariantFigures>): Results => ({
+    schemaVersion: 1,
+    generatedAt: '2026-12-04T11:00:00.000Z',
+    command: 'npm run bench',
+    smoke: false,
+    machine,
+    measuredAt: { bundles: '2026-12-04T11:00:00.000Z' },
+    totalSeconds: 60,
+    bundles: {
+      runs: 3,
+      functions: [
+        {
+          functionId: 'httpApi',
+          entry: 'functions/handlers/http-api.ts',
+          bundled: variant(bundled),
+          external: variant({}),
+        },
+      ],
+      esbuildVersion: '0.28.2',
+      processesPerRun: 3,
+      options: {},
+      nodeFlags: [],
+      seconds: 60,
+    },
+  });
+
+  test("the init row gives the first call's CPU beside its wall time, and the why says the rest was waiting", () => {
+    const row = computeTargets(results({ firstCallCpuMsMedian: 38.5 })).find((t) => t.id === 'bundle-init');
+    assert.ok(row);
+    assert.match(row.target, /median of three runs/);
+    assert.match(row.measured, /first call 140, 38\.5 of it on a CPU\)/);
+    assert.match(
+      row.why,
+      /Of httpApi's first call \(140 ms\), its process was on a CPU for 38\.5 ms; it waited the rest/,
+    );
+    const page = renderMarkdown(results({ firstCallCpuMsMedian: 38.5 }), {});
+    assert.match(page, /\| httpApi \|[^\n]*\| 200 ms: 60 \+ 140 \(240\) \| 38\.5 ms \|/);
+  });
+
+  test('older figures without it: no CPU claimed, n/a in the table', () => {
+    const row = computeTargets(results({})).find((t) => t.id === 'bundle-init');
+    assert.ok(row);
+    assert.doesNotMatch(row.measured, /on a CPU/);
+    assert.doesNotMatch(row.why, /on a CPU for/);
+    assert.match(renderMarkdown(results({}), {}), /\| 200 ms: 60 \+ 140 \(240\) \| n\/a \|/);
   });
 });
 
