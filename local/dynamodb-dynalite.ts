@@ -3,8 +3,9 @@
  * gets its request listener and a `close`. Used on the runtime's own thread or, with
  * `DYNAMODB_THREAD=1`, by the DynamoDB thread (`dynamodb-worker.ts`).
  */
-import type { RequestListener, Server } from 'node:http';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { setTimeout as delay } from 'node:timers/promises';
 import type dynaliteFactory from 'dynalite';
 
 type Dynalite = typeof dynaliteFactory;
@@ -66,12 +67,42 @@ export async function openDynalite(dataDir: string | undefined): Promise<OpenDyn
       resolve();
     });
   });
+  const inFlight = new Set<Promise<void>>();
   return {
-    listener,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    listener: (request, response) => {
+      const answered = untilAnswered(request, response);
+      inFlight.add(answered);
+      void answered.then(() => inFlight.delete(answered));
+      listener(request, response);
+    },
+    close: async () => {
+      // A request dynalite is still working on would meet a closed database, and dynalite
+      // throws that outside the request (an uncaught error in the runtime's process).
+      await Promise.race([Promise.all(inFlight), delay(CLOSE_WAIT_MS, undefined, { ref: false })]);
+      await new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeAllConnections();
-      }),
+      });
+    },
   };
+}
+
+/** How long `close` waits for the requests dynalite is working on. */
+const CLOSE_WAIT_MS = 5_000;
+
+/**
+ * Resolves when dynalite has answered the request (it calls `end`, even on a socket that
+ * is gone) or when the request never arrived whole (dynalite never starts on it).
+ */
+function untilAnswered(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const end = response.end.bind(response) as (...args: unknown[]) => ServerResponse;
+    response.end = ((...args: unknown[]) => {
+      resolve();
+      return end(...args);
+    }) as ServerResponse['end'];
+    request.once('close', () => {
+      if (!request.complete) resolve();
+    });
+  });
 }
