@@ -611,9 +611,10 @@ export function renderMarkdown(results: Results, charts: { fanout?: string; late
       'and calls its handler once (the SDK clients are built and send their first',
       'requests, to a local runtime: see scripts/bench/bundles.ts for each first call); median of',
       `${bundles.runs} runs after a warm-up, each the median of ${bundles.processesPerRun ?? 1} processes (p90 over every process), variants interleaved.`,
-      "*first call: its process's CPU* is the CPU time (all threads) of the function's process during the first call;",
-      'the rest of the first call it waited, mostly for the local runtime, which answers on the same cores (dynalite',
-      "parses and stores each request in it): on AWS, DynamoDB's answers cost the function no CPU.",
+      "*first call: its process's CPU* is the CPU time of the function's process during the first call, all its threads",
+      '(so it can exceed the wall time: V8 compiles and collects garbage beside the main thread). Close to the wall time,',
+      "the first call is the function's own work; well below it, the process waited, mostly for the local runtime, which",
+      "answers on the same cores (on AWS, DynamoDB's answers cost the function no CPU).",
       '',
     );
     if (recommendation) push(`**Recommendation:** ${recommendation}`, '');

@@ -321,7 +321,7 @@ export function computeTargets(results: Results): Target[] {
           .map((p) => `${p.name} ${kb(p.bytes)}`)
           .join(
             ', ',
-          )}. ${sourceMaps}. ${firstCallWaiting(worst)}${BUNDLE_INIT_FLOOR}${loadNote(results, sectionWindow(results, 'bundles'))}`,
+          )}. ${sourceMaps}. ${firstCallWork(worst, bundles)}${BUNDLE_INIT_FLOOR}${loadNote(results, sectionWindow(results, 'bundles'))}`,
     });
   }
 
@@ -335,14 +335,33 @@ function cpuOfFirstCall(bundle: BundleFigures): string {
   return cpu === undefined ? '' : `, ${n(cpu, 1)} of it on a CPU`;
 }
 
-/** What the slowest first call spent waiting rather than computing, when its CPU was measured. */
-function firstCallWaiting(bundle: BundleFigures): string {
-  const { firstCallMsMedian: wall, firstCallCpuMsMedian: cpu } = bundle.bundled;
+/** A first call whose CPU is at least this share of its wall time did its own work, not waiting. */
+export const FIRST_CALL_BUSY_SHARE = 0.9;
+
+/**
+ * Whether the first calls computed or waited: the slowest one's CPU against its wall time, and
+ * how many functions were busy for most of theirs (empty when the CPU was not measured).
+ */
+function firstCallWork(worst: BundleFigures, bundles: readonly BundleFigures[]): string {
+  const { firstCallMsMedian: wall, firstCallCpuMsMedian: cpu } = worst.bundled;
   if (wall === undefined || cpu === undefined) return '';
+  const busy = bundles.filter(
+    (b) =>
+      (b.bundled.firstCallCpuMsMedian ?? 0) >=
+      FIRST_CALL_BUSY_SHARE * (b.bundled.firstCallMsMedian ?? Infinity),
+  ).length;
+  const count = `In ${busy} of ${bundles.length} functions the first call's CPU is at least ${pct(FIRST_CALL_BUSY_SHARE * 100, 100)} of its wall time. `;
+  if (cpu >= FIRST_CALL_BUSY_SHARE * wall) {
+    return (
+      `${worst.functionId}'s first call (${n(wall, 1)} ms) kept its process on a CPU for ${n(cpu, 1)} ms ` +
+      `(V8's compiler and garbage-collector threads work beside the main one): it is the function's own work, running the ` +
+      `SDK's request path and our code for the first time, not waiting for the local store. ${count}`
+    );
+  }
   return (
-    `Of ${bundle.functionId}'s first call (${n(wall, 1)} ms), its process was on a CPU for ${n(cpu, 1)} ms; ` +
+    `Of ${worst.functionId}'s first call (${n(wall, 1)} ms), its process was on a CPU for ${n(cpu, 1)} ms; ` +
     `it waited the rest, mostly for the local runtime's answers, which dynalite computes on the same cores ` +
-    `(on AWS a DynamoDB request costs the function a network round trip and no CPU). `
+    `(on AWS a DynamoDB request costs the function a network round trip and no CPU). ${count}`
   );
 }
 

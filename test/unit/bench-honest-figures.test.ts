@@ -490,6 +490,16 @@ describe('init: what the first call computed and what it waited for', () => {
     assert.match(page, /\| httpApi \|[^\n]*\| 200 ms: 60 \+ 140 \(240\) \| 38\.5 ms \|/);
   });
 
+  test("a first call on a CPU for most of its wall time is called the function's own work, not waiting", () => {
+    const row = computeTargets(results({ firstCallCpuMsMedian: 150 })).find((t) => t.id === 'bundle-init');
+    assert.ok(row);
+    assert.match(row.measured, /first call 140, 150 of it on a CPU\)/);
+    assert.match(row.why, /httpApi's first call \(140 ms\) kept its process on a CPU for 150 ms/);
+    assert.match(row.why, /not waiting for the local store/);
+    assert.match(row.why, /In 1 of 1 functions the first call's CPU is at least 90% of its wall time/);
+    assert.doesNotMatch(row.why, /it waited the rest/);
+  });
+
   test('older figures without it: no CPU claimed, n/a in the table', () => {
     const row = computeTargets(results({})).find((t) => t.id === 'bundle-init');
     assert.ok(row);
