@@ -48,7 +48,7 @@ import {
 } from './first-calls.ts';
 import type { InitRuntimeInfo } from './init-runtime.ts';
 import { median, percentile, round } from './machine.ts';
-import type { BundleFigures, BundlesSection, BundleVariantFigures } from './types.ts';
+import type { BundleFigures, BundleInitFigures, BundlesSection, BundleVariantFigures } from './types.ts';
 
 const REPOSITORY_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -175,15 +175,7 @@ function loadedOutputs(metafile: Metafile): { initial: string[]; lazy: string[] 
   return { initial: [...initial], lazy: code.filter((path) => !initial.has(path)) };
 }
 
-type BundleSizes = Omit<
-  BundleVariantFigures,
-  | 'initMsMedian'
-  | 'initMsP90'
-  | 'initMsRuns'
-  | 'importMsMedian'
-  | 'firstCallMsMedian'
-  | 'firstCallCpuMsMedian'
->;
+type BundleSizes = Omit<BundleVariantFigures, keyof BundleInitFigures>;
 
 function sizesOf(metafile: Metafile, absWorkingDir: string): BundleSizes {
   const { initial, lazy } = loadedOutputs(metafile);
