@@ -81,8 +81,8 @@ const MEASUREMENTS = [
  * context, then runs `after` (with the module as `mod`; timed with the first call), and prints, on a last line of its own after whatever the bundle wrote: import
  * ms, first call ms, CPU ms (user + system, all threads) and the outcome (status code, policy,
  * a worker's `outcome` or welcome's `delivered`, then frame type and error code). Exits at once: keep-alive sockets must not hold it.
- * Also the CPU ms of the first call alone: the rest of its wall time the process waited (for
- * the local runtime's answers, which on AWS come from DynamoDB's own machines).
+ * Also the CPU ms of the first call alone (all threads, so it may exceed the wall time): well
+ * below the wall time, the process waited, mostly for the local runtime's answers.
  */
 const initTimer = (after: string) => `
 const t0 = performance.now(); const c0 = process.cpuUsage();

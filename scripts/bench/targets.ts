@@ -350,7 +350,7 @@ function firstCallWork(worst: BundleFigures, bundles: readonly BundleFigures[]):
       (b.bundled.firstCallCpuMsMedian ?? 0) >=
       FIRST_CALL_BUSY_SHARE * (b.bundled.firstCallMsMedian ?? Infinity),
   ).length;
-  const count = `In ${busy} of ${bundles.length} functions the first call's CPU is at least ${pct(FIRST_CALL_BUSY_SHARE * 100, 100)} of its wall time. `;
+  const count = `In ${busy} of ${bundles.length} functions the first call's CPU is at least ${pct(FIRST_CALL_BUSY_SHARE, 1)} of its wall time. `;
   if (cpu >= FIRST_CALL_BUSY_SHARE * wall) {
     return (
       `${worst.functionId}'s first call (${n(wall, 1)} ms) kept its process on a CPU for ${n(cpu, 1)} ms ` +

@@ -151,8 +151,8 @@ export interface BundleVariantFigures {
   readonly importMsMedian?: number;
   readonly firstCallMsMedian?: number;
   /**
-   * CPU ms of the function's process (all its threads) during the first call: what is left of
-   * the first call's wall time was spent waiting, mostly for the local runtime's answers.
+   * CPU ms of the function's process (all its threads, so it may exceed the wall time) during
+   * the first call: well below the wall time, the process waited, mostly for the local runtime.
    */
   readonly firstCallCpuMsMedian?: number;
 }

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { tableDefinitions } from '../../lib/table-definitions.ts';
+import type { LocalRuntime } from '../../local/runtime.ts';
 import { dynamoDbClient, startTestRuntime, usesEmbeddedDynamoDb } from '../support/local-runtime.ts';
 
 const ROOM = 'room_stop_in_flight';
@@ -21,8 +22,9 @@ describe('stopping the runtime with DynamoDB requests in flight', () => {
     const record = (error: unknown) => thrown.push(error);
     process.on('uncaughtException', record);
     process.on('unhandledRejection', record);
+    let runtime: LocalRuntime | undefined;
     try {
-      const runtime = await startTestRuntime();
+      runtime = await startTestRuntime();
       const client = dynamoDbClient(runtime);
       const put = (messageId: string) =>
         new PutItemCommand({
@@ -69,6 +71,7 @@ describe('stopping the runtime with DynamoDB requests in flight', () => {
       }
       assert.deepEqual(thrown.map(String), []);
     } finally {
+      await runtime?.stop(); // a no-op after the stop above; stops it when a step before failed
       process.off('uncaughtException', record);
       process.off('unhandledRejection', record);
     }
